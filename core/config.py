@@ -1,0 +1,63 @@
+"""Settings read once from the environment; every default suits a single-server clinic."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.paths import data_dir, model_dir
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    model_dir: Path
+    key_file: Path
+    master_key_env: str | None  # CLINIC_MASTER_KEY, base64 or hex of 32 bytes, wins over the key file
+    session_idle_minutes: int = 30
+    max_failed_logins: int = 5
+    lockout_minutes: int = 15
+    demo: bool = False
+    clinic_name: str = "Clinic"
+    clinic_timezone: str = "Europe/Amsterdam"
+    # WebRTC ICE servers; empty works on a LAN. e.g. '[{"urls": ["stun:stun.example.org:3478"]}]'
+    ice_servers: list[dict] = field(default_factory=list)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "clinic.duckdb"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        directory = data_dir()
+        ice_raw = os.environ.get("CLINIC_ICE_SERVERS", "").strip()
+        try:
+            ice_servers = json.loads(ice_raw) if ice_raw else []
+        except json.JSONDecodeError as error:
+            raise ValueError(f"CLINIC_ICE_SERVERS is not valid JSON: {error}") from error
+        if not isinstance(ice_servers, list):
+            raise ValueError("CLINIC_ICE_SERVERS must be a JSON list of RTCIceServer objects")
+        return cls(
+            data_dir=directory,
+            model_dir=model_dir(),
+            key_file=Path(os.environ.get("CLINIC_KEY_FILE", directory / "master.key")),
+            master_key_env=os.environ.get("CLINIC_MASTER_KEY") or None,
+            session_idle_minutes=int(os.environ.get("CLINIC_SESSION_IDLE_MINUTES", "30")),
+            demo=_env_bool("CLINIC_DEMO", False),
+            clinic_name=os.environ.get("CLINIC_NAME", "Aesthetic Dermatology Clinic"),
+            clinic_timezone=os.environ.get("CLINIC_TIMEZONE", "Europe/Amsterdam"),
+            ice_servers=ice_servers,
+        )
