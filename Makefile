@@ -8,6 +8,7 @@ PORT ?= 8501
 
 setup: $(VENV)/.installed
 	@$(PY) -m core prepare-models
+	@$(PY) scripts/build_filterbank.py
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

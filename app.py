@@ -17,10 +17,91 @@ class PageEntry:
     title: str
     roles: tuple[str, ...]  # roles that see the page; ("anonymous",) = before log-in
     icon: str | None = None
-    default: bool = False
+    default: bool = False  # the landing page of the roles that see it
+    section: str | None = None  # menu group; None = the role's main group (see ROLE_SECTIONS)
 
 
 PAGES: list[PageEntry] = [
     PageEntry("pages/login.py", "Log in", ("anonymous",), ":material/login:", default=True),
     PageEntry("pages/register.py", "Register", ("anonymous",), ":material/person_add:"),
+    PageEntry(
+        "pages/patient_my_consultations.py",
+        "My consultations",
+        ("patient",),
+        ":material/folder_shared:",
+        default=True,
+    ),
+    PageEntry(
+        "pages/patient_new_consultation.py", "New consultation", ("patient",), ":material/add_a_photo:"
+    ),
+    PageEntry("pages/patient_photo_guide.py", "Photo guide", ("patient",), ":material/photo_camera:"),
+    PageEntry("pages/physician_queue.py", "Case queue", ("physician",), ":material/inbox:", default=True),
+    PageEntry("pages/physician_case.py", "Case", ("physician",), ":material/clinical_notes:"),
+    PageEntry("pages/physician_agenda.py", "Agenda", ("physician",), ":material/event_note:"),
+    PageEntry("pages/physician_archive.py", "Case archive", ("physician",), ":material/inventory_2:"),
+    PageEntry("pages/physician_live_consult.py", "Live consult", ("physician",), ":material/video_call:"),
+    PageEntry("pages/patient_live_consult.py", "Live consult", ("patient",), ":material/video_call:"),
+    PageEntry("pages/admin_users.py", "Users", ("admin",), ":material/group:", default=True),
+    PageEntry("pages/admin_patients.py", "Patients", ("admin",), ":material/person_remove:"),
+    PageEntry("pages/admin_audit.py", "Audit log", ("admin",), ":material/fact_check:"),
 ]
+
+# Menu heading of each role's main group; rows with their own `section` get their own heading.
+ROLE_SECTIONS: dict[str, str] = {
+    "anonymous": "Welcome",
+    "patient": "My care",
+    "physician": "Clinical work",
+    "admin": "Administration",
+}
+
+
+def build_menu(role: str) -> tuple[dict[str, list[st.Page]], str]:
+    """The role's pages grouped by section, and the path of its landing page.
+
+    Every other page is registered too, hidden: an old URL (e.g. the page someone was on when
+    they logged out) then still resolves, and the page's own role check answers it clearly.
+    """
+    visible = [entry for entry in PAGES if role in entry.roles]
+    landing = next((entry for entry in visible if entry.default), visible[0] if visible else PAGES[0])
+    menu: dict[str, list[st.Page]] = {}
+    for entry in visible:
+        heading = entry.section or ROLE_SECTIONS.get(role, role.title())
+        menu.setdefault(heading, []).append(
+            st.Page(entry.path, title=entry.title, icon=entry.icon, default=entry is landing)
+        )
+    first_section = next(iter(menu)) if menu else ROLE_SECTIONS.get(role, "Pages")
+    for entry in PAGES:
+        if entry not in visible:
+            menu.setdefault(first_section, []).append(
+                st.Page(entry.path, title=entry.title, icon=entry.icon, visibility="hidden")
+            )
+    return menu, landing.path
+
+
+def main() -> None:
+    from components.session import (
+        LANDING_PAGE_KEY,
+        current_principal,
+        get_clinic,
+        pop_go_home,
+        render_account_sidebar,
+    )
+
+    clinic_name = get_clinic().settings.clinic_name
+    st.set_page_config(page_title=clinic_name, page_icon=":material/dermatology:", layout="wide")
+    principal = current_principal()
+    role = principal.role if principal else "anonymous"
+    menu, landing_path = build_menu(role)
+    st.session_state[LANDING_PAGE_KEY] = landing_path
+    page = st.navigation(menu)
+    if pop_go_home():  # after log-in, log-out or an expired session: the role's landing page
+        st.switch_page(landing_path)
+    with st.sidebar:
+        st.markdown(f"**{clinic_name}**")
+    if principal is not None:
+        render_account_sidebar(principal)
+    page.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,17 +1,213 @@
-"""AR preview on still photos and the live-consult launcher (owned by the live video/AR area).
+"""AR preview on a case's still photos, and the live-consult launcher.
 
-PLACEHOLDER until the live video/AR area lands; the contract below is what pages call.
+Contract (pages call these):
+- `render_ar_photo_panel(clinic, principal, case_id)`: the same effects as the live preview on
+  the case's photos: choose a photo, treatments and intensities, split view, and save the
+  simulated before/after into the case (source 'simulation', marked as a simulation).
+- `render_live_consult_launcher(clinic, principal, case_id)`: physician starts / rejoins / ends
+  the case's live consult; the patient joins when one is open.
 """
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
+
+import cv2
+import numpy as np
 import streamlit as st
 
+from core.ar.effects import TREATMENT_LABELS, TREATMENTS, simulate, watermark
 
-def render_ar_photo_panel(clinic, principal, case_id: str) -> None:
-    st.info("AR preview is not available yet.")
+PHYSICIAN_LIVE_PAGE = "pages/physician_live_consult.py"
+PATIENT_LIVE_PAGE = "pages/patient_live_consult.py"
+LIVE_ROOM_KEY = "live_room_id"
 
 
-def render_live_consult_launcher(clinic, principal, case_id: str) -> None:
+def _decode(image_bytes: bytes) -> np.ndarray | None:
+    return cv2.imdecode(np.frombuffer(image_bytes, np.uint8), cv2.IMREAD_COLOR)
+
+
+def _landmarks_for(photo_id: str, image: np.ndarray) -> Any:
+    """Landmarks of a stored photo, cached in the session (photos never change)."""
+    cache: dict[str, Any] = st.session_state.setdefault("ar_landmarks_cache", {})
+    if photo_id not in cache:
+        from core.vision.landmarks import detect_landmarks
+
+        cache[photo_id] = detect_landmarks(image)
+    return cache[photo_id]
+
+
+def _rgb(image_bgr: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+
+
+def treatment_controls(key: str, defaults: dict[str, float] | None = None) -> dict[str, float]:
+    """Per-treatment on/off + intensity 0-100 %; returns {name: 0..1} for the active ones."""
+    defaults = defaults or {}
+    chosen: dict[str, float] = {}
+    columns = st.columns(2)
+    for index, name in enumerate(TREATMENTS):
+        with columns[index % 2]:
+            on = st.checkbox(TREATMENT_LABELS[name], value=name in defaults, key=f"{key}-{name}-on")
+            percent = st.slider(
+                "Intensity",
+                0,
+                100,
+                int(round(defaults.get(name, 0.6) * 100)),
+                step=5,
+                format="%d%%",
+                key=f"{key}-{name}-pct",
+                disabled=not on,
+                label_visibility="collapsed",
+            )
+            if on and percent > 0:
+                chosen[name] = percent / 100.0
+    return chosen
+
+
+def before_after(before: np.ndarray, after_marked: np.ndarray) -> np.ndarray:
+    """Side-by-side image for the case file; the whole image carries the simulation mark."""
+    gap = np.full((before.shape[0], max(4, before.shape[1] // 100), 3), 255, np.uint8)
+    combined = np.hstack([before, gap, after_marked])
+    labelled = combined.copy()
+    for text, x in (("BEFORE", 12), ("SIMULATED AFTER", before.shape[1] + gap.shape[1] + 12)):
+        scale = max(0.5, before.shape[1] / 700)
+        cv2.putText(
+            labelled, text, (x, int(30 * scale)), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 4, cv2.LINE_AA
+        )
+        cv2.putText(
+            labelled,
+            text,
+            (x, int(30 * scale)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
+    return watermark(labelled)
+
+
+def split_image(before: np.ndarray, after: np.ndarray, position: float) -> np.ndarray:
+    split_x = int(round(np.clip(position, 0.0, 1.0) * before.shape[1]))
+    shown = after.copy()
+    shown[:, :split_x] = before[:, :split_x]
+    if 0 < split_x < before.shape[1]:
+        cv2.line(
+            shown,
+            (split_x, 0),
+            (split_x, shown.shape[0] - 1),
+            (255, 255, 255),
+            max(1, before.shape[1] // 300),
+        )
+    return shown
+
+
+def render_ar_photo_panel(clinic: Any, principal: Any, case_id: str) -> None:
+    """AR treatment preview on the case's still photos (physician)."""
+    case = clinic.cases.get_case(principal, case_id)
+    photos = [p for p in getattr(case, "photos", []) if getattr(p, "source", None) != "simulation"]
+    st.caption("Simulations are illustrations for the consultation, **not a guaranteed result**.")
+    if not photos:
+        st.info("This case has no photos to simulate on.")
+        return
+    labels = {
+        p.photo_id: f"{str(getattr(p, 'view', 'photo')).replace('_', ' ').capitalize()} ({getattr(p, 'source', 'upload')})"
+        for p in photos
+    }
+    photo_id = st.selectbox("Photo", list(labels), format_func=labels.get, key=f"ar-photo-{case_id}")
+    image = _decode(clinic.cases.get_photo_bytes(principal, photo_id))
+    if image is None:
+        st.error("This photo cannot be decoded.")
+        return
+    landmarks = _landmarks_for(photo_id, image)
+    if landmarks is None:
+        st.warning("No face found on this photo: choose a front or oblique view.")
+        return
+    treatments = treatment_controls(f"ar-{case_id}", {"redness": 0.6})
+    layout = st.segmented_control(
+        "View", ["Split", "Side by side", "Simulation only"], default="Split", key=f"ar-layout-{case_id}"
+    )
+    if not treatments:
+        st.image(_rgb(image), caption="Original (no treatment selected)", width="stretch")
+        return
+    result = simulate(image, landmarks, treatments)
+    if layout == "Side by side":
+        left, right = st.columns(2)
+        left.image(_rgb(image), caption="Before", width="stretch")
+        right.image(_rgb(result.image), caption="Simulation — not a guaranteed result", width="stretch")
+    elif layout == "Simulation only":
+        st.image(_rgb(result.image), caption="Simulation — not a guaranteed result", width="stretch")
+    else:
+        position = st.slider(
+            "Split position (before | after)", 0, 100, 50, format="%d%%", key=f"ar-split-{case_id}"
+        )
+        shown = watermark(split_image(image, result.image, position / 100.0))
+        st.image(
+            _rgb(shown),
+            caption="Before (left) | simulation (right) — not a guaranteed result",
+            width="stretch",
+        )
+
+    if st.button("Save simulated before/after to case", icon=":material/save:", key=f"ar-save-{case_id}"):
+        from core.photos import PhotoInput, encode_rgb
+
+        combined = before_after(image, result.image)
+        summary = ", ".join(
+            f"{name.replace('_', ' ')} {round(v * 100)}%" for name, v in result.applied.items()
+        )
+        photo_view = getattr(next(p for p in photos if p.photo_id == photo_id), "view", "front")
+        # PNG keeps the simulation mark crisp; source 'simulation' labels it in the case file.
+        clinic.cases.add_photo(
+            principal,
+            case_id,
+            PhotoInput(view=photo_view, image_bytes=encode_rgb(_rgb(combined), "PNG"), source="simulation"),
+        )
+        st.success(f"Saved to the case as a simulation ({summary}).")
+
+
+def render_live_consult_launcher(clinic: Any, principal: Any, case_id: str) -> None:
     """Physician: start a live consult for this case. Patient: join it when one is open."""
-    st.caption("Live video consultation is not available yet.")
+    from components.video_room import room_registry
+    from core.access import AccessDenied
+    from core.rooms import RoomClosed
+
+    registry = room_registry()
+    try:
+        room = registry.room_for_case(principal, case_id)
+    except AccessDenied:
+        return
+    if principal.role == "physician":
+        columns = st.columns(2)
+        if room is None:
+            if columns[0].button(
+                "Start live video consult", icon=":material/video_call:", key=f"live-start-{case_id}"
+            ):
+                room = registry.open_room(principal, case_id)
+                st.session_state[LIVE_ROOM_KEY] = room.room_id
+                st.switch_page(PHYSICIAN_LIVE_PAGE)
+        else:
+            waiting = len(room.waiting_patients())
+            st.caption(f"A live consult is open{f' — {waiting} waiting' if waiting else ''}.")
+            if columns[0].button(
+                "Go to live consult", icon=":material/video_call:", key=f"live-go-{case_id}"
+            ):
+                registry.join(principal, room.room_id)
+                st.session_state[LIVE_ROOM_KEY] = room.room_id
+                st.switch_page(PHYSICIAN_LIVE_PAGE)
+            if columns[1].button("End live consult", icon=":material/call_end:", key=f"live-end-{case_id}"):
+                with contextlib.suppress(RoomClosed):
+                    registry.end_room(principal, room.room_id)
+                from components.video_room import media_registry
+
+                media_registry().close(room.room_id)
+                st.rerun()
+    elif principal.role == "patient":
+        if room is None:
+            st.caption("No live video consult is open for this case.")
+            return
+        st.info("Your physician has opened a live video consult.", icon=":material/video_call:")
+        if st.button("Join live consult", icon=":material/video_call:", key=f"live-join-{case_id}"):
+            st.session_state[LIVE_ROOM_KEY] = room.room_id
+            st.switch_page(PATIENT_LIVE_PAGE)

@@ -1,18 +1,494 @@
-"""Hybrid care panels (owned by the hybrid care/archive area).
+"""Hybrid care panels: the physician's "Care plan" tab and the patient's care section.
 
-PLACEHOLDER until the hybrid care area lands; the contract below is what pages call.
+Contract (called by pages/physician_case.py and pages/patient_my_consultations.py):
+- `render_case_care_panel(clinic, principal, case_id)`: in-person visit booking (book /
+  reschedule / cancel / confirm), treatments, the follow-up plan (editable), check-in review with
+  before/after, exports (FHIR bundle, report PDF).
+- `render_patient_care_panel(clinic, principal)`: appointments in the patient's own time zone,
+  check-in tasks with the guided capture (baseline ghost + baseline-match score, retake on a poor
+  match), the progress chart, report PDFs, "download all my data".
+All data access goes through `clinic.care` (core/care); nothing here runs SQL.
 """
 
 from __future__ import annotations
 
+import inspect
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
 import streamlit as st
 
+from core.access import AccessDenied, NotFound, ValidationError
+from core.care.booking import format_local, local_to_utc, utc_to_local
+from core.care.followup import AMOUNT_UNITS, TREATMENT_TYPES, PlannedCheckIn
 
-def render_case_care_panel(clinic, principal, case_id: str) -> None:
+VIEW_NAMES = {
+    "front": "Front",
+    "left_oblique": "Left side",
+    "right_oblique": "Right side",
+    "close_up": "Close-up",
+}
+
+
+def _show_errors(error: Exception) -> None:
+    if isinstance(error, ValidationError):
+        for field_name, message in error.errors.items():
+            st.error(f"{field_name.replace('_', ' ').capitalize()}: {message}" if field_name else message)
+    else:
+        st.error(str(error))
+
+
+def _today(zone: str) -> date:
+    return utc_to_local(datetime.now(UTC), zone).date()
+
+
+# -- physician ------------------------------------------------------------------------------------
+
+
+def render_case_care_panel(clinic: Any, principal: Any, case_id: str) -> None:
     """Physician's case page: in-person booking, treatments, follow-up plan, exports."""
-    st.caption("Appointments and follow-ups are not available yet.")
+    care = clinic.care
+    zone = clinic.settings.clinic_timezone
+    report = clinic.reports.get_report(principal, case_id)
+    _render_visits(clinic, principal, case_id, zone, report)
+    st.divider()
+    _render_treatments(clinic, principal, case_id, zone)
+    st.divider()
+    _render_plan(clinic, principal, case_id, zone)
+    st.divider()
+    st.subheader("Exports")
+    col_fhir, col_pdf = st.columns(2)
+    with col_fhir:
+        if st.button("Prepare FHIR R4 bundle", key=f"fhir_{case_id}", icon=":material/data_object:"):
+            try:
+                bundle = care.exports.fhir_bundle(principal, case_id)
+                st.session_state[f"fhir_data_{case_id}"] = json.dumps(bundle, indent=2).encode()
+            except (AccessDenied, NotFound, ValueError) as error:
+                _show_errors(error)
+        if data := st.session_state.get(f"fhir_data_{case_id}"):
+            st.download_button(
+                "Download FHIR bundle (JSON)",
+                data,
+                f"case-{case_id}-fhir.json",
+                "application/fhir+json",
+                key=f"fhir_dl_{case_id}",
+            )
+    with col_pdf:
+        if report is None:
+            st.caption("The report PDF is available once a report is written.")
+        elif st.button("Prepare report PDF", key=f"pdf_{case_id}", icon=":material/picture_as_pdf:"):
+            try:
+                photo_ids = list(care.baseline_photos(principal, case_id).values())[:3]
+                st.session_state[f"pdf_data_{case_id}"] = care.exports.report_pdf(
+                    principal, case_id, photo_ids
+                )
+            except (AccessDenied, NotFound, ValueError) as error:
+                _show_errors(error)
+        if data := st.session_state.get(f"pdf_data_{case_id}"):
+            st.download_button(
+                "Download report PDF",
+                data,
+                f"report-{case_id}.pdf",
+                "application/pdf",
+                key=f"pdf_dl_{case_id}",
+            )
 
 
-def render_patient_care_panel(clinic, principal) -> None:
-    """Patient's "My consultations": appointments, check-in tasks, downloads."""
-    st.caption("Appointments and check-ins are not available yet.")
+def _render_visits(clinic: Any, principal: Any, case_id: str, zone: str, report: Any) -> None:
+    care = clinic.care
+    st.subheader("In-person visit")
+    if report is not None and report.in_person_needed:
+        st.info(f"The report advises an in-person visit: {report.in_person_reason or ''}")
+    appointments = care.case_appointments(principal, case_id)
+    for appointment in appointments:
+        with st.container(border=True):
+            state = (
+                appointment.status
+                if appointment.confirmed or appointment.status != "booked"
+                else "booked by the patient, to confirm"
+            )
+            st.markdown(
+                f"**{appointment.when_for_clinic()}** · {appointment.duration_min} min · {appointment.location} · _{state}_"
+            )
+            st.caption(
+                f"Patient's time: {appointment.when_for_patient()} · {appointment.reason} · {appointment.physician_name}"
+            )
+            if appointment.status != "booked":
+                continue
+            cols = st.columns(4)
+            if not appointment.confirmed and cols[0].button(
+                "Confirm", key=f"confirm_{appointment.appointment_id}"
+            ):
+                care.set_appointment_status(principal, appointment.appointment_id, "booked")
+                st.rerun()
+            if cols[1].button("Mark completed", key=f"done_{appointment.appointment_id}"):
+                care.set_appointment_status(principal, appointment.appointment_id, "completed")
+                st.rerun()
+            if cols[2].button("Cancel visit", key=f"cancel_{appointment.appointment_id}"):
+                care.cancel(principal, appointment.appointment_id, "cancelled by the physician")
+                st.rerun()
+            with cols[3].popover("Reschedule"):
+                local = appointment.local_start(zone)
+                new_day = st.date_input("New date", local.date(), key=f"rs_day_{appointment.appointment_id}")
+                new_time = st.time_input(
+                    "New time",
+                    local.time(),
+                    step=timedelta(minutes=15),
+                    key=f"rs_time_{appointment.appointment_id}",
+                )
+                if st.button("Move", key=f"rs_go_{appointment.appointment_id}"):
+                    try:
+                        care.reschedule(
+                            principal, appointment.appointment_id, local_to_utc(new_day, new_time, zone)
+                        )
+                        st.rerun()
+                    except (ValidationError, ValueError) as error:
+                        _show_errors(error)
+    expanded = bool(report and report.in_person_needed and not appointments)
+    with st.expander("Book an in-person visit", expanded=expanded), st.form(f"book_{case_id}"):
+        col_day, col_time, col_duration = st.columns(3)
+        day = col_day.date_input("Date", date.today() + timedelta(days=7), min_value=date.today())
+        clock = col_time.time_input(f"Time ({zone})", time(10, 0), step=timedelta(minutes=15))
+        duration = col_duration.number_input("Duration (min)", 10, 240, 30, step=5)
+        reason = st.text_input("Reason", (report.in_person_reason or "") if report else "")
+        location = st.text_input("Location", "Clinic")
+        if st.form_submit_button("Book visit", type="primary"):
+            try:
+                booked = care.book_local(principal, case_id, day, clock, int(duration), reason, location)
+                st.success(f"Booked {booked.when_for_clinic()} (patient: {booked.when_for_patient()}).")
+                st.rerun()
+            except (ValidationError, ValueError) as error:
+                _show_errors(error)
+
+
+def _render_treatments(clinic: Any, principal: Any, case_id: str, zone: str) -> None:
+    care = clinic.care
+    st.subheader("Treatments")
+    for treatment in care.case_treatments(principal, case_id):
+        st.markdown(f"- {treatment.treated_on:%Y-%m-%d}: {treatment.label}")
+    with st.expander("Record a treatment"):
+        kind = st.selectbox(
+            "Treatment", list(TREATMENT_TYPES), format_func=TREATMENT_TYPES.get, key=f"tr_kind_{case_id}"
+        )
+        col_area, col_product = st.columns(2)
+        area = col_area.text_input("Area", key=f"tr_area_{case_id}", placeholder="e.g. forehead")
+        product = col_product.text_input("Product", key=f"tr_product_{case_id}")
+        units = AMOUNT_UNITS.get(kind, ("",))
+        col_amount, col_unit, col_day = st.columns(3)
+        amount = col_amount.number_input(
+            "Amount", min_value=0.0, value=0.0, step=0.1, key=f"tr_amount_{case_id}"
+        )
+        unit = col_unit.selectbox("Unit", units, key=f"tr_unit_{case_id}_{kind}") if units != ("",) else None
+        treated_on = col_day.date_input(
+            "Date", _today(zone), max_value=_today(zone) + timedelta(days=1), key=f"tr_day_{case_id}"
+        )
+        proposal = care.propose_follow_up(principal, case_id, kind, treated_on)
+        scope = st.radio(
+            "Check-in photos",
+            ["Same views as the first photos", "Front only"],
+            horizontal=True,
+            key=f"tr_scope_{case_id}",
+        )
+        if scope == "Front only":
+            proposal = [PlannedCheckIn(item.due_date, item.label, ("front",)) for item in proposal]
+        st.caption("Proposed remote follow-up (edit dates or labels; delete rows to drop a check-in):")
+        edited = st.data_editor(
+            [
+                {"due": item.due_date, "label": item.label, "views": ", ".join(item.views)}
+                for item in proposal
+            ],
+            key=f"tr_plan_{case_id}_{kind}_{treated_on}_{scope}",
+            num_rows="dynamic",
+            column_config={
+                "due": st.column_config.DateColumn("Due", required=True),
+                "label": st.column_config.TextColumn("Check-in", required=True),
+                "views": st.column_config.TextColumn("Views (comma separated)", required=True),
+            },
+            width="stretch",
+        )
+        if st.button("Record treatment and create check-ins", type="primary", key=f"tr_go_{case_id}"):
+            from core.care.service import TreatmentInput
+
+            plan = [
+                PlannedCheckIn(
+                    row["due"] if isinstance(row["due"], date) else date.fromisoformat(str(row["due"])[:10]),
+                    str(row["label"]),
+                    tuple(v.strip() for v in str(row["views"]).split(",") if v.strip()),
+                )
+                for row in edited
+                if row.get("due") and row.get("label")
+            ]
+            try:
+                treatment, checkins = care.record_treatment(
+                    principal,
+                    case_id,
+                    TreatmentInput(
+                        kind, area, treated_on, product or None, amount or None, unit if amount else None
+                    ),
+                    plan,
+                )
+                st.success(f"Recorded {treatment.label}; {len(checkins)} check-in(s) planned.")
+                st.rerun()
+            except (ValidationError, ValueError) as error:
+                _show_errors(error)
+
+
+def _render_plan(clinic: Any, principal: Any, case_id: str, zone: str) -> None:
+    care = clinic.care
+    st.subheader("Follow-up check-ins")
+    checkins = care.case_checkins(principal, case_id)
+    if not checkins:
+        st.caption("No check-ins planned. Recording a treatment proposes them.")
+        return
+    today = _today(zone)
+    baseline = care.baseline_photos(principal, case_id)
+    for checkin in checkins:
+        overdue = checkin.overdue(today)
+        badge = {
+            "open": ":red-badge[overdue]" if overdue else ":blue-badge[open]",
+            "submitted": ":orange-badge[to review]",
+            "reviewed": ":green-badge[reviewed]",
+            "cancelled": ":gray-badge[dropped]",
+        }[checkin.status]
+        with st.container(border=True):
+            st.markdown(
+                f"**{checkin.label}** · due {checkin.due_date:%Y-%m-%d} · {', '.join(checkin.views)} {badge}"
+            )
+            if checkin.status == "open":
+                col_day, col_save, col_drop = st.columns([2, 1, 1])
+                new_due = col_day.date_input(
+                    "Due", checkin.due_date, key=f"ck_due_{checkin.checkin_id}", label_visibility="collapsed"
+                )
+                if col_save.button("Move", key=f"ck_move_{checkin.checkin_id}"):
+                    care.update_checkin(principal, checkin.checkin_id, due_date=new_due)
+                    st.rerun()
+                if col_drop.button("Drop", key=f"ck_drop_{checkin.checkin_id}"):
+                    care.cancel_checkin(principal, checkin.checkin_id)
+                    st.rerun()
+            elif checkin.status in ("submitted", "reviewed"):
+                _render_checkin_review(clinic, principal, checkin, baseline)
+
+
+def _render_checkin_review(clinic: Any, principal: Any, checkin: Any, baseline: dict[str, str]) -> None:
+    from components.before_after import render_before_after
+
+    views = [view for view in checkin.views if view in checkin.photo_ids and view in baseline]
+    if not views:
+        return
+    view = st.radio(
+        "View",
+        views,
+        horizontal=True,
+        format_func=lambda v: VIEW_NAMES.get(v, v),
+        key=f"ck_view_{checkin.checkin_id}",
+    )
+    match = checkin.match.get(view) or {}
+    if match:
+        st.caption(
+            f"Baseline match at capture: {match.get('score', '?')}/100 · {match.get('instruction', '')}"
+        )
+    render_before_after(
+        clinic.cases.get_photo_bytes(principal, baseline[view]),
+        clinic.cases.get_photo_bytes(principal, checkin.photo_ids[view]),
+        key=f"ba_{checkin.checkin_id}_{view}",
+        labels=("Baseline", checkin.label),
+    )
+    if checkin.status == "submitted" and st.button("Mark reviewed", key=f"ck_rev_{checkin.checkin_id}"):
+        clinic.care.mark_checkin_reviewed(principal, checkin.checkin_id)
+        st.rerun()
+
+
+# -- patient --------------------------------------------------------------------------------------
+
+
+def render_patient_care_panel(clinic: Any, principal: Any) -> None:
+    """Patient's "My consultations": appointments, check-in tasks, progress, downloads."""
+    care = clinic.care
+    zone = principal.timezone or care.patient_timezone(principal.patient_id)
+    st.subheader("My appointments")
+    appointments = [a for a in care.patient_agenda(principal) if a.status == "booked"]
+    if not appointments:
+        st.caption("No upcoming visits.")
+    for appointment in appointments:
+        with st.container(border=True):
+            status = "confirmed" if appointment.confirmed else "waiting for the clinic to confirm"
+            st.markdown(
+                f"**{format_local(appointment.start_utc, zone)}** · {appointment.duration_min} min · {appointment.location} · _{status}_"
+            )
+            st.caption(
+                f"{appointment.reason} · with {appointment.physician_name} · clinic time {appointment.when_for_clinic()}"
+            )
+            if st.button("Cancel this visit", key=f"p_cancel_{appointment.appointment_id}"):
+                care.cancel(principal, appointment.appointment_id, "cancelled by the patient")
+                st.rerun()
+    _render_patient_booking(clinic, principal, zone, appointments)
+
+    st.subheader("Check-ins")
+    checkins = care.patient_checkins(principal)
+    if not checkins:
+        st.caption("No check-ins due. After a treatment your physician plans photo check-ins here.")
+    today = _today(zone)
+    for checkin in checkins:
+        overdue = checkin.overdue(today)
+        title = f"{checkin.label} · due {checkin.due_date:%Y-%m-%d}" + (" · OVERDUE" if overdue else "")
+        with st.expander(
+            title, expanded=checkin.due_date <= today + timedelta(days=3), icon=":material/photo_camera:"
+        ):
+            if overdue:
+                st.error("This check-in is overdue; please take the photos as soon as you can.")
+            _render_checkin_capture(clinic, principal, checkin)
+
+    st.subheader("My progress")
+    from components.progress_chart import render_progress_chart
+
+    render_progress_chart(clinic, principal, principal.patient_id, key="patient_progress", simple=True)
+
+    st.subheader("Downloads")
+    for summary in clinic.cases.list_patient_cases(principal):
+        report = clinic.reports.get_report(principal, summary.case_id)
+        if report is None:
+            continue
+        key = f"p_pdf_{summary.case_id}"
+        if st.button(
+            f"Prepare the report PDF of {summary.reference}",
+            key=f"{key}_go",
+            icon=":material/picture_as_pdf:",
+        ):
+            st.session_state[key] = care.exports.report_pdf(principal, summary.case_id)
+        if data := st.session_state.get(key):
+            st.download_button(
+                f"Download report {summary.reference} (PDF)",
+                data,
+                f"report-{summary.reference}.pdf",
+                "application/pdf",
+                key=f"{key}_dl",
+            )
+    if st.button("Prepare all my data (zip)", key="p_all_data_go", icon=":material/download:"):
+        st.session_state["p_all_data"] = care.exports.patient_data_zip(principal)
+    if data := st.session_state.get("p_all_data"):
+        st.download_button(
+            "Download all my data", data, "my-clinic-data.zip", "application/zip", key="p_all_data_dl"
+        )
+
+
+def _render_patient_booking(clinic: Any, principal: Any, zone: str, appointments: list[Any]) -> None:
+    """Patients whose report advises a visit pick one of the clinic's published slots."""
+    care = clinic.care
+    booked_cases = {a.case_id for a in appointments}
+    cases = [
+        c
+        for c in clinic.cases.list_patient_cases(principal)
+        if c.status == "in_person_requested" and c.case_id not in booked_cases
+    ]
+    if not cases:
+        return
+    slots = care.free_slots(principal)
+    with st.container(border=True):
+        st.markdown("**Book your in-person visit**")
+        if not slots:
+            st.caption(
+                "The clinic has not published free times yet; your physician will book the visit with you."
+            )
+            return
+        case = cases[0]
+        slot = st.selectbox(
+            "Free times (your time zone)",
+            slots,
+            format_func=lambda s: (
+                f"{format_local(s.start_utc, zone)} · {s.minutes} min · {s.physician_name} · {s.location}"
+            ),
+            key="p_slot",
+        )
+        if st.button("Book this time", type="primary", key="p_book"):
+            try:
+                care.book_appointment(
+                    principal,
+                    case.case_id,
+                    slot.start_utc,
+                    slot.minutes,
+                    "In-person visit advised in the report",
+                    physician_id=slot.physician_id,
+                )
+                st.rerun()
+            except (ValidationError, ValueError) as error:
+                _show_errors(error)
+
+
+def _capture(views: tuple[str, ...], key: str, baseline: dict[str, bytes]) -> dict[str, Any]:
+    """The vision area's guided capture, with the baseline ghost when that version supports it."""
+    from components.guided_capture import guided_capture
+
+    if "baseline" in inspect.signature(guided_capture).parameters:
+        return guided_capture(list(views), key=key, baseline=baseline)
+    return guided_capture(list(views), key=key)
+
+
+def _render_checkin_capture(clinic: Any, principal: Any, checkin: Any) -> None:
+    import cv2
+    import numpy as np
+
+    from core.care.matching import baseline_match
+
+    care = clinic.care
+    # Decrypted once per session and check-in: every rerun would otherwise re-read (and audit) them.
+    baseline_key = f"checkin_baseline_{checkin.checkin_id}"
+    if baseline_key not in st.session_state:
+        baseline_ids = care.baseline_photos(principal, checkin.case_id)
+        st.session_state[baseline_key] = {
+            view: clinic.cases.get_photo_bytes(principal, baseline_ids[view])
+            for view in checkin.views
+            if view in baseline_ids
+        }
+    baseline: dict[str, bytes] = st.session_state[baseline_key]
+    st.caption(
+        "Take the same photos as the first time: same place, same light, face the outline of your first photo."
+    )
+    captured = _capture(checkin.views, key=f"checkin_{checkin.checkin_id}", baseline=baseline)
+    matches: dict[str, dict[str, Any]] = {}
+    all_ok = True
+    cache = st.session_state.setdefault(f"checkin_match_{checkin.checkin_id}", {})
+    for view in checkin.views:
+        photo = captured.get(view)
+        if photo is None:
+            all_ok = False
+            continue
+        if view not in baseline:
+            continue
+        cache_key = (view, hash(photo.image_bytes))
+        if cache_key not in cache:
+            decode = lambda data: cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # noqa: E731
+            result = baseline_match(decode(baseline[view]), decode(photo.image_bytes))
+            cache[cache_key] = {
+                "score": result.score,
+                "ok": result.ok,
+                "instruction": result.instruction,
+                "components": result.components,
+            }
+        match = matches[view] = cache[cache_key]
+        label = VIEW_NAMES.get(view, view)
+        if match["ok"]:
+            st.success(f"{label}: match {match['score']:.0f}/100. {match['instruction']}")
+        else:
+            all_ok = False
+            st.warning(f"{label}: match {match['score']:.0f}/100. {match['instruction']}")
+    missing = [v for v in checkin.views if v not in captured]
+    override = False
+    if not missing and not all_ok:
+        override = st.checkbox(
+            "I cannot take a better photo; send these anyway", key=f"override_{checkin.checkin_id}"
+        )
+    if st.button(
+        "Send check-in photos",
+        type="primary",
+        disabled=bool(missing) or not (all_ok or override),
+        key=f"submit_{checkin.checkin_id}",
+    ):
+        try:
+            care.submit_checkin(
+                principal, checkin.checkin_id, {v: captured[v].image_bytes for v in checkin.views}, matches
+            )
+            st.success("Thank you! Your physician will compare these photos with your first ones.")
+            st.rerun()
+        except (ValidationError, AccessDenied) as error:
+            _show_errors(error)

@@ -56,6 +56,8 @@ class Settings:
             key_file=Path(os.environ.get("CLINIC_KEY_FILE", directory / "master.key")),
             master_key_env=os.environ.get("CLINIC_MASTER_KEY") or None,
             session_idle_minutes=int(os.environ.get("CLINIC_SESSION_IDLE_MINUTES", "30")),
+            max_failed_logins=int(os.environ.get("CLINIC_MAX_FAILED_LOGINS", "5")),
+            lockout_minutes=int(os.environ.get("CLINIC_LOCKOUT_MINUTES", "15")),
             demo=_env_bool("CLINIC_DEMO", False),
             clinic_name=os.environ.get("CLINIC_NAME", "Aesthetic Dermatology Clinic"),
             clinic_timezone=os.environ.get("CLINIC_TIMEZONE", "Europe/Amsterdam"),

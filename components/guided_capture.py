@@ -1,0 +1,310 @@
+"""Guided photo capture: one standardised photo per view, checked by the quality gate at once.
+
+`guided_capture(views, key, baseline=None) -> dict[str, CapturedPhoto]` renders, for each view, a
+pose diagram (drawn with OpenCV, no image files), three ways to capture (upload, camera snapshot,
+live guide that shoots by itself), and immediate feedback: the photo annotated with the face box,
+a head-turn arrow and the failing checks in plain words. A FAILED view is not returned (it cannot
+be submitted); a WARNED one is, and its warnings travel in `quality_json` for the physician.
+With `baseline` (follow-ups: {view: image bytes}) the earlier photo is shown next to the capture
+and as a ghost overlay over the new one so the patient can match the framing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+import streamlit as st
+
+VIEW_LABELS: dict[str, str] = {
+    "front": "Front (look straight into the camera)",
+    "left_oblique": "Left side, turned about 45°",
+    "right_oblique": "Right side, turned about 45°",
+    "left_profile": "Left profile (side view)",
+    "right_profile": "Right profile (side view)",
+    "close_up": "Close-up of the area of concern (optional)",
+}
+VIEW_INSTRUCTIONS: dict[str, str] = {
+    "front": "Face the camera, chin level, neutral face, eyes open. Hair away from the face.",
+    "left_oblique": "Turn your head about 45° to your RIGHT so your LEFT cheek faces the camera.",
+    "right_oblique": "Turn your head about 45° to your LEFT so your RIGHT cheek faces the camera.",
+    "left_profile": "Turn fully to your RIGHT so only your LEFT side faces the camera.",
+    "right_profile": "Turn fully to your LEFT so only your RIGHT side faces the camera.",
+    "close_up": "Hold the camera about 15 cm from the area, in good light, and keep it still.",
+}
+REQUIRED_VIEWS: tuple[str, ...] = ("front", "left_oblique", "right_oblique")
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "heic"]
+CAPTURE_METHODS = ("Upload a photo", "Take a photo", "Live guide (takes the photo for you)")
+
+
+@dataclass(frozen=True)
+class CapturedPhoto:
+    view: str
+    image_bytes: bytes  # cleaned by core.photos.normalise_upload (re-encoded, metadata stripped)
+    source: str  # "upload" or "webcam" (core.photos.SOURCES)
+    quality_verdict: str | None  # "pass" / "warn" / "fail"; None when no quality gate ran
+    quality_json: str | None
+
+
+def clean_image_bytes(raw: bytes, filename: str | None) -> bytes | str:
+    """Cleaned image bytes, or the patient-facing reason it cannot be used."""
+    from core.photos import UploadRejected, normalise_upload
+
+    try:
+        return normalise_upload(raw, filename).image_bytes
+    except UploadRejected as error:
+        return str(error)
+
+
+def decode_bgr(data: bytes) -> np.ndarray | None:
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+
+
+# --------------------------------------------------------------------------------------------
+# drawings (pure functions: tested without Streamlit)
+
+
+def _view_yaw_degrees(view: str) -> float:
+    """Direction the nose should point in the diagram, seen from above (+ = patient's right)."""
+    return {
+        "front": 0,
+        "left_oblique": 45,
+        "right_oblique": -45,
+        "left_profile": 90,
+        "right_profile": -90,
+    }.get(view, 0)
+
+
+def draw_pose_diagram(view: str, size: int = 220) -> np.ndarray:
+    """A simple top-down diagram: camera at the bottom, head seen from above, nose arrow.
+
+    Seen from above with the camera below, the patient's right is on the diagram's LEFT
+    (as in a photo of them), so a "left oblique" head turns its nose to the diagram's left.
+    """
+    image = np.full((size, size, 3), 250, np.uint8)
+    centre = (size // 2, int(size * 0.42))
+    radius = int(size * 0.2)
+    # camera
+    cam_w, cam_h = int(size * 0.2), int(size * 0.1)
+    cam_top = int(size * 0.82)
+    cv2.rectangle(
+        image, (size // 2 - cam_w // 2, cam_top), (size // 2 + cam_w // 2, cam_top + cam_h), (90, 90, 90), -1
+    )
+    cv2.circle(image, (size // 2, cam_top + cam_h // 2), cam_h // 3, (230, 230, 230), -1)
+    cv2.putText(
+        image,
+        "camera",
+        (size // 2 - 26, size - 4),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.4,
+        (60, 60, 60),
+        1,
+        cv2.LINE_AA,
+    )
+    if view == "close_up":
+        cv2.circle(image, centre, radius, (180, 200, 230), -1)
+        cv2.circle(image, centre, radius // 3, (40, 90, 200), 2)
+        cv2.arrowedLine(
+            image, (size // 2, cam_top - 4), (centre[0], centre[1] + radius // 3), (40, 140, 40), 2
+        )
+        return image
+    yaw = np.radians(_view_yaw_degrees(view))
+    # Facing the camera = pointing down in the diagram; patient's right = diagram left.
+    direction = np.array([-np.sin(yaw), np.cos(yaw)])
+    cv2.circle(image, centre, radius, (180, 200, 230), -1)
+    cv2.circle(image, centre, radius, (90, 110, 140), 2)
+    # ears
+    ear = np.array([direction[1], -direction[0]]) * radius
+    for sign in (-1, 1):
+        point = (int(centre[0] + sign * ear[0]), int(centre[1] + sign * ear[1]))
+        cv2.circle(image, point, max(3, radius // 6), (150, 170, 200), -1)
+    nose = (int(centre[0] + direction[0] * radius * 1.15), int(centre[1] + direction[1] * radius * 1.15))
+    tip = (int(centre[0] + direction[0] * radius * 1.9), int(centre[1] + direction[1] * radius * 1.9))
+    cv2.circle(image, nose, max(3, radius // 5), (120, 140, 190), -1)
+    cv2.arrowedLine(image, nose, tip, (40, 140, 40), 2, tipLength=0.35)
+    cv2.putText(
+        image, "you (from above)", (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (60, 60, 60), 1, cv2.LINE_AA
+    )
+    return image
+
+
+def annotate_result(image_bgr: np.ndarray, result: Any) -> np.ndarray:
+    """The photo with the face box, a head-turn arrow and the failing/warned checks in words."""
+    h, w = image_bgr.shape[:2]
+    scale = 720 / max(h, w)
+    out = cv2.resize(image_bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    colour = {"pass": (60, 180, 60), "warn": (0, 190, 255), "fail": (40, 40, 220)}[result.verdict]
+    if result.face_box:
+        x, y, bw, bh = (int(v * scale) for v in result.face_box)
+        cv2.rectangle(out, (x, y), (x + bw, y + bh), colour, 2)
+        if result.pose is not None:
+            # Arrow along the nose direction: yaw > 0 points to the image's left, pitch > 0 up.
+            cx, cy = x + bw // 2, y + bh // 2
+            length = 0.5 * bw
+            dx = -np.sin(np.radians(result.pose.yaw)) * length
+            dy = -np.sin(np.radians(result.pose.pitch)) * length
+            cv2.arrowedLine(out, (cx, cy), (int(cx + dx), int(cy + dy)), colour, 2, tipLength=0.25)
+    lines = [
+        f"{c.name.replace('_', ' ')}: {c.instruction}"
+        for c in result.failing + result.warnings
+        if c.instruction
+    ]
+    draw_text_lines(out, [result.verdict.upper(), *lines][:8])
+    return out
+
+
+def draw_text_lines(
+    image: np.ndarray, lines: list[str], origin: tuple[int, int] = (6, 6), scale: float = 0.5
+) -> None:
+    """White text on a darkened panel (readable on any photo), wrapped to the image width."""
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    max_chars = max(20, int(image.shape[1] / (scale * 20)))
+    wrapped: list[str] = []
+    for line in lines:
+        while len(line) > max_chars:
+            cut = line.rfind(" ", 0, max_chars)
+            cut = cut if cut > 0 else max_chars
+            wrapped.append(line[:cut])
+            line = "  " + line[cut:].lstrip()
+        wrapped.append(line)
+    if not wrapped:
+        return
+    step = int(28 * scale + 8)
+    width = max(cv2.getTextSize(line, font, scale, 1)[0][0] for line in wrapped) + 12
+    x, y = origin
+    bottom = min(image.shape[0], y + step * len(wrapped) + 8)
+    right = min(image.shape[1], x + width)
+    panel = image[y:bottom, x:right]
+    panel[:] = (panel * 0.35).astype(np.uint8)
+    for index, line in enumerate(wrapped):
+        cv2.putText(
+            image, line, (x + 6, y + step * (index + 1)), font, scale, (255, 255, 255), 1, cv2.LINE_AA
+        )
+
+
+def ghost_overlay(image_bgr: np.ndarray, baseline_bgr: np.ndarray, alpha: float = 0.4) -> np.ndarray:
+    """The new photo with the baseline photo blended over it (same size), to compare framing."""
+    ghost = cv2.resize(baseline_bgr, (image_bgr.shape[1], image_bgr.shape[0]), interpolation=cv2.INTER_AREA)
+    return cv2.addWeighted(ghost, alpha, image_bgr, 1 - alpha, 0)
+
+
+def _png(image_bgr: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".png", image_bgr)
+    return encoded.tobytes() if ok else b""
+
+
+# --------------------------------------------------------------------------------------------
+# checking (cached by content so Streamlit reruns do not re-run the models)
+
+
+def assess_photo(
+    raw: bytes, filename: str | None, view: str, source: str, cache: dict[str, Any]
+) -> tuple[CapturedPhoto | None, Any, str | None]:
+    """(photo, quality result, error message) for uploaded/captured bytes; cached by content."""
+    cache_key = f"{view}:{hashlib.sha256(raw).hexdigest()}"
+    if cache_key in cache:
+        return cache[cache_key]
+    from core.vision.quality import check_photo
+
+    cleaned = clean_image_bytes(raw, filename)
+    if isinstance(cleaned, str):
+        entry: tuple[CapturedPhoto | None, Any, str | None] = (None, None, cleaned)
+    else:
+        image = decode_bgr(cleaned)
+        if image is None:
+            entry = (None, None, "This photo could not be read. Please try another one.")
+        else:
+            result = check_photo(image, view)
+            photo = CapturedPhoto(view, cleaned, source, result.verdict, result.to_json())
+            entry = (photo, result, None)
+    cache[cache_key] = entry
+    return entry
+
+
+def _show_feedback(photo: CapturedPhoto, result: Any, baseline: bytes | None) -> None:
+    image = decode_bgr(photo.image_bytes)
+    if image is None:
+        return
+    st.image(_png(annotate_result(image, result)), width="stretch")
+    if baseline:
+        base = decode_bgr(baseline)
+        if base is not None:
+            st.image(
+                _png(ghost_overlay(image, base)), caption="Your earlier photo as a ghost over the new one"
+            )
+    instructions = result.instructions()
+    if result.verdict == "fail":
+        st.error("This photo cannot be used yet. " + " ".join(instructions[:3]))
+    elif result.verdict == "warn":
+        st.warning("Usable, but: " + " ".join(instructions[:3]))
+    else:
+        st.success("Great, this photo meets the standard.")
+
+
+def guided_capture(
+    views: list[str] | tuple[str, ...], key: str, baseline: dict[str, bytes] | None = None
+) -> dict[str, CapturedPhoto]:
+    """Capture one checked photo per view; returns the views that did not fail (see module doc)."""
+    from components.live_guide import live_guide
+
+    cache: dict[str, Any] = st.session_state.setdefault(f"{key}__assessed", {})
+    captured: dict[str, CapturedPhoto] = {}
+    required = [view for view in views if view in REQUIRED_VIEWS] or list(views)
+    progress = st.empty()
+    for view in views:
+        with st.container(border=True):
+            st.markdown(f"**{VIEW_LABELS.get(view, view)}**")
+            guide, capture = st.columns([1, 2])
+            with guide:
+                st.image(_png(draw_pose_diagram(view)), width=180)
+                st.caption(VIEW_INSTRUCTIONS.get(view, ""))
+                if baseline and baseline.get(view):
+                    st.image(baseline[view], caption="Earlier photo: match this framing", width=180)
+            with capture:
+                method = st.radio(
+                    "How do you want to take this photo?",
+                    CAPTURE_METHODS,
+                    key=f"{key}_{view}_method",
+                    horizontal=True,
+                )
+                photo = result = None
+                if method == CAPTURE_METHODS[2]:
+                    live_photo = live_guide(view, key=f"{key}_{view}")
+                    if live_photo is not None:
+                        photo, result, error = assess_photo(
+                            live_photo.image_bytes, "live.jpg", view, "webcam", cache
+                        )
+                else:
+                    if method == CAPTURE_METHODS[1]:
+                        upload = st.camera_input("Take the photo", key=f"{key}_{view}_camera")
+                        source = "webcam"
+                    else:
+                        upload = st.file_uploader(
+                            f"Photo: {view.replace('_', ' ')}", type=UPLOAD_TYPES, key=f"{key}_{view}_upload"
+                        )
+                        source = "upload"
+                    if upload is not None:
+                        photo, result, error = assess_photo(
+                            upload.getvalue(), upload.name, view, source, cache
+                        )
+                        if error:
+                            st.error(f"This photo cannot be used: {error}")
+                if photo is not None and result is not None:
+                    _show_feedback(photo, result, (baseline or {}).get(view))
+                    if photo.quality_verdict != "fail":
+                        captured[view] = photo
+    done = sum(1 for view in required if view in captured)
+    progress.progress(done / max(len(required), 1), text=f"{done} of {len(required)} views done")
+    return captured
+
+
+def quality_summary(photo: CapturedPhoto) -> list[str]:
+    """Warnings stored with a photo, in words (for the physician's view)."""
+    if not photo.quality_json:
+        return []
+    data = json.loads(photo.quality_json)
+    return [check["instruction"] for check in data.get("checks", []) if check["status"] != "pass"]

@@ -1,0 +1,130 @@
+"""Session helpers every page uses: the process-wide Clinic, the logged-in principal, role checks.
+
+The session token lives in `st.session_state` only (never in the URL). On every script run the
+token is re-validated with `clinic.auth.resume`, which also enforces the idle timeout; an
+expired session sends the user back to the log-in page with a message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+if TYPE_CHECKING:
+    from core.access import Principal
+    from core.clinic import Clinic
+
+TOKEN_KEY = "auth_token"
+PRINCIPAL_KEY = "auth_principal"
+FLASH_KEY = "auth_flash"  # one-shot message shown on the log-in page (expired, logged out)
+GO_HOME_KEY = "auth_go_home"  # app.py switches to the role's landing page on the next run
+LANDING_PAGE_KEY = "landing_page"  # set by app.py on every run: the current role's landing page
+
+
+@st.cache_resource(show_spinner="Opening the clinic database ...")
+def _open_clinic(data_dir: str) -> Clinic:
+    # Keyed by the data directory so tests that point CLINIC_DATA_DIR elsewhere get their own.
+    from core.clinic import shared_clinic
+    from core.config import Settings
+
+    return shared_clinic(Settings.from_env())
+
+
+def get_clinic() -> Clinic:
+    """The one Clinic of this server process (settings from the environment)."""
+    from core.paths import data_dir
+
+    clinic = _open_clinic(str(data_dir()))
+    if clinic.closed:  # closed by a test or an operator command: open it again
+        _open_clinic.clear()
+        clinic = _open_clinic(str(data_dir()))
+    return clinic
+
+
+def set_flash(message: str) -> None:
+    st.session_state[FLASH_KEY] = message
+
+
+def pop_flash() -> str | None:
+    return st.session_state.pop(FLASH_KEY, None)
+
+
+def request_go_home() -> None:
+    st.session_state[GO_HOME_KEY] = True
+
+
+def pop_go_home() -> bool:
+    return bool(st.session_state.pop(GO_HOME_KEY, False))
+
+
+def start_session(token: str, principal: Principal) -> None:
+    """Remember a fresh log-in; called by the log-in and registration pages."""
+    st.session_state[TOKEN_KEY] = token
+    st.session_state[PRINCIPAL_KEY] = principal
+    request_go_home()
+
+
+def clear_session() -> None:
+    for key in (TOKEN_KEY, PRINCIPAL_KEY):
+        st.session_state.pop(key, None)
+
+
+def current_principal() -> Principal | None:
+    """The logged-in principal, re-validated (idle timeout) on every run; None when anonymous."""
+    token = st.session_state.get(TOKEN_KEY)
+    if not token:
+        return None
+    from core.auth import SessionExpired
+
+    try:
+        principal = get_clinic().auth.resume(token)
+    except SessionExpired:
+        clear_session()
+        set_flash("Your session expired after a period of inactivity. Please log in again.")
+        request_go_home()
+        return None
+    st.session_state[PRINCIPAL_KEY] = principal
+    return principal
+
+
+def logout() -> None:
+    """Sidebar button callback: runs before the next script run, so one press is enough."""
+    token = st.session_state.get(TOKEN_KEY)
+    if token:
+        # The local session ends whatever the server says.
+        with contextlib.suppress(Exception):
+            get_clinic().auth.logout(token)
+    # Drop everything the user typed too: the next person at this browser starts clean.
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    set_flash("You have been logged out.")
+    request_go_home()
+
+
+def principal_label(principal: Principal) -> str:
+    name = getattr(principal, "display_name", None) or getattr(principal, "name", None)
+    email = getattr(principal, "email", None)
+    return str(name or email or principal.user_id)
+
+
+def render_account_sidebar(principal: Principal) -> None:
+    with st.sidebar:
+        st.caption(f"Signed in as **{principal_label(principal)}** ({principal.role})")
+        st.button("Log out", key="logout_button", on_click=logout, icon=":material/logout:")
+
+
+def require_role(*roles: str) -> Principal:
+    """The principal when their role is one of `roles`; otherwise a clear message and st.stop()."""
+    principal = current_principal()
+    if principal is None:
+        flash = pop_flash()
+        if flash:
+            st.warning(flash)
+        st.warning("Please log in to see this page (use **Log in** in the menu).")
+        st.stop()
+    if roles and principal.role not in roles:
+        st.error(f"This page is for {' / '.join(roles)} accounts; you are logged in as {principal.role}.")
+        st.stop()
+    return principal

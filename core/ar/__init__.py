@@ -1,0 +1,1 @@
+"""AR treatment preview: effects on a face, landmark smoothing and the live per-stream processor."""

@@ -1,0 +1,534 @@
+"""AR treatment previews: each effect changes only its anatomical region, with feathered edges.
+
+Everything works on the face's bounding-box crop, with region masks rasterised at a reduced
+resolution and feathered there, so that all effects together stay within a video frame budget
+(~10 ms on one core at 640x480 beside ~10 ms of landmark tracking; see benchmarks/bench_ar.py).
+
+Treatments (intensity 0..1 each; several combine in a fixed, anatomically sensible order):
+- `skin`      resurfacing: frequency separation on an edge-preserving (bilateral) base, the
+              texture layer (pores, fine roughness) attenuated on the skin mask.
+- `redness`   IPL: the a* (red-green) excess over the face's own normal tone is reduced (Lab).
+- `pigment`   spots / uneven tone: local L* and b* pulled toward the regional smooth base.
+- `under_eye` tear-trough brightening: L* lifted toward the cheek level, a dark cast reduced.
+- `lines`     forehead, glabella and crow's-feet lines: dark ridges filled toward the local base
+              (grey-level closing = the brighter surrounding skin).
+- `lips`      filler: a smooth vertical displacement field away from the lip centreline with a
+              Gaussian falloff, tapered toward the mouth corners; the vermilion border moves out
+              but stays sharp (no flat scaling).
+- `contour`   optional soft cheekbone highlight / jawline definition.
+
+`simulate()` returns the image with the simulation mark (`watermark()`), the only place that
+draws it; `apply_treatments()` is the unmarked composition used by `simulate()` and by tests.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+TREATMENTS: tuple[str, ...] = ("skin", "redness", "pigment", "under_eye", "lines", "lips", "contour")
+TREATMENT_LABELS: dict[str, str] = {
+    "skin": "Skin resurfacing (texture, pores)",
+    "redness": "Redness (IPL)",
+    "pigment": "Pigment / uneven tone",
+    "under_eye": "Under-eye brightening",
+    "lines": "Lines (forehead, glabella, crow's feet)",
+    "lips": "Lip filler",
+    "contour": "Contour (cheekbones, jaw)",
+}
+WATERMARK_TEXT = "SIMULATION - not a guaranteed result"
+
+# Which regions (from core.vision.regions) each treatment may touch. SKIN is the whole facial
+# skin (`skin_mask`: face oval minus eyes, brows, lips and nostrils).
+SKIN: tuple[str, ...] = ("skin",)
+LINE_REGIONS: tuple[str, ...] = ("forehead", "glabella", "crows_feet_left", "crows_feet_right")
+UNDER_EYE_REGIONS: tuple[str, ...] = ("under_eye_left", "under_eye_right")
+CHEEK_REGIONS: tuple[str, ...] = ("cheek_left", "cheek_right")
+
+# MediaPipe Face Mesh lip landmarks (FACEMESH_LIPS).
+LIP_CORNER_LEFT, LIP_CORNER_RIGHT = 61, 291
+LIP_INNER_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+LIP_INNER_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
+LIP_OUTER_UPPER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
+LIP_OUTER_LOWER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
+FACE_LEFT_EDGE, FACE_RIGHT_EDGE = 234, 454  # cheek contour at eye level: face width
+
+
+@dataclass(frozen=True)
+class SimulationOptions:
+    crop_margin: float = (
+        0.04  # share of the face size added around the landmark bounding box (all masks lie inside it)
+    )
+    mask_working_size: int = 128  # masks are rasterised with this many pixels across the face
+    feather: float = 0.018  # feather sigma as a share of the face width
+    lips_max_gain: float = 0.5  # central lip thickening at intensity 1 (1 / (1 - gain) ~ 2x)
+
+
+@dataclass
+class SimulationResult:
+    image: np.ndarray  # BGR uint8, watermarked
+    changed_mask: np.ndarray  # bool (H, W): pixels any effect may have changed
+    applied: dict[str, float] = field(default_factory=dict)
+
+
+class NoFaceError(ValueError):
+    """The image has no detectable face, so no treatment can be placed."""
+
+
+def landmark_points(landmarks: object) -> np.ndarray:
+    """(N, 2) float32 pixel coordinates from a FaceLandmarks object or an (N, 2|3) array."""
+    points = getattr(landmarks, "points", landmarks)
+    array = np.asarray(points, dtype=np.float32)
+    if array.ndim != 2 or array.shape[0] < 468 or array.shape[1] < 2:
+        raise ValueError(f"expected (478, 2|3) face landmarks, got shape {array.shape}")
+    return array[:, :2]
+
+
+def _region_polygons(landmarks: object) -> dict[str, np.ndarray]:
+    """Region outlines from the vision area (single source of truth for the anatomy)."""
+    from core.vision.regions import region_polygons
+
+    return {
+        name: np.asarray(poly, dtype=np.float32).reshape(-1, 2)
+        for name, poly in region_polygons(landmarks).items()
+    }
+
+
+class FaceContext:
+    """One face in one image: the working crop, its geometry and lazily built feathered masks."""
+
+    def __init__(self, image_bgr: np.ndarray, landmarks: object, options: SimulationOptions) -> None:
+        self.options = options
+        self.points_full = landmark_points(landmarks)
+        height, width = image_bgr.shape[:2]
+        x_min, y_min = self.points_full.min(axis=0)
+        x_max, y_max = self.points_full.max(axis=0)
+        margin = options.crop_margin * max(x_max - x_min, y_max - y_min)
+        self.x0 = int(max(0, math.floor(x_min - margin)))
+        self.y0 = int(max(0, math.floor(y_min - margin)))
+        self.x1 = int(min(width, math.ceil(x_max + margin)))
+        self.y1 = int(min(height, math.ceil(y_max + margin)))
+        if self.x1 - self.x0 < 16 or self.y1 - self.y0 < 16:
+            raise NoFaceError("face is too small or outside the image")
+        self.crop_shape = (self.y1 - self.y0, self.x1 - self.x0)
+        self.points = self.points_full - np.array([self.x0, self.y0], dtype=np.float32)
+        self.face_width = float(
+            max(
+                np.linalg.norm(self.points[FACE_LEFT_EDGE] - self.points[FACE_RIGHT_EDGE]),
+                x_max - x_min,
+                16.0,
+            )
+        )
+        self._landmarks = landmarks
+        self._polygons: dict[str, np.ndarray] | None = None
+        self._masks: dict[tuple[str, ...], np.ndarray] = {}
+        self._boxes: dict[tuple[str, ...], tuple[slice, slice]] = {}
+        self._skin_small: np.ndarray | None = None
+        # Masks are drawn at `scale` of the crop, then blurred and resized: cheap feathering.
+        self.mask_scale = min(1.0, options.mask_working_size / self.face_width)
+
+    @property
+    def polygons(self) -> dict[str, np.ndarray]:
+        if self._polygons is None:
+            offset = np.array([self.x0, self.y0], dtype=np.float32)
+            self._polygons = {name: poly - offset for name, poly in _region_polygons(self._landmarks).items()}
+        return self._polygons
+
+    def mask(self, regions: tuple[str, ...], feather_scale: float = 1.0) -> np.ndarray:
+        """Feathered union of `regions`, float32 0..1 at crop size (cached)."""
+        key = (*regions, f"f{feather_scale}")
+        cached = self._masks.get(key)
+        if cached is not None:
+            return cached
+        scale = self.mask_scale
+        small_h = max(4, round(self.crop_shape[0] * scale))
+        small_w = max(4, round(self.crop_shape[1] * scale))
+        if regions == SKIN:
+            small = self._small_skin((small_h, small_w)).copy()
+            drawn = True
+        else:
+            small = np.zeros((small_h, small_w), dtype=np.uint8)
+            polygons = [
+                np.round(self.polygons[name] * scale).astype(np.int32)
+                for name in regions
+                if name in self.polygons
+            ]
+            drawn = bool(polygons)
+            if polygons:
+                cv2.fillPoly(small, polygons, 255)
+                if regions != ("lips",):  # region outlines are hulls: keep eyes, brows, lips, nostrils out
+                    small = cv2.bitwise_and(small, self._small_skin(small.shape))
+        sigma = max(0.6, self.options.feather * feather_scale * self.face_width * scale)
+        if drawn:
+            # Thin regions (under-eye) get a narrower feather so they keep a solid core.
+            half_thickness = float(cv2.distanceTransform(small, cv2.DIST_L2, 3).max())
+            sigma = max(0.6, min(sigma, 0.4 * half_thickness))
+        # Erode by ~1 sigma first: the feather then sits mostly inside the region outline
+        # (16 % at the outline, ~2 % one sigma outside).
+        erode = int(round(sigma))
+        if erode > 0:
+            small = cv2.erode(small, _ellipse_kernel(2 * erode + 1))
+        blurred = cv2.GaussianBlur(small.astype(np.float32) * (1.0 / 255.0), (0, 0), sigma)
+        mask = cv2.resize(blurred, (self.crop_shape[1], self.crop_shape[0]), interpolation=cv2.INTER_LINEAR)
+        mask[mask < 0.02] = 0.0  # exact zero outside: untouched pixels stay bit-identical
+        self._masks[key] = mask
+        # Bounding box of the non-zero part, so local effects touch only that window.
+        x, y, w, h = cv2.boundingRect((blurred >= 0.02).astype(np.uint8))
+        if w == 0 or h == 0:
+            self._boxes[key] = (slice(0, 0), slice(0, 0))
+        else:
+            inv = 1.0 / scale
+            y0, x0 = max(0, int((y - 1) * inv)), max(0, int((x - 1) * inv))
+            y1 = min(self.crop_shape[0], int(math.ceil((y + h + 1) * inv)))
+            x1 = min(self.crop_shape[1], int(math.ceil((x + w + 1) * inv)))
+            self._boxes[key] = (slice(y0, y1), slice(x0, x1))
+        return mask
+
+    def _small_skin(self, shape: tuple[int, int]) -> np.ndarray:
+        """uint8 0/255 skin (face oval minus eyes, brows, lips, nostrils) at mask resolution."""
+        if self._skin_small is None or self._skin_small.shape != shape:
+            from core.vision.regions import skin_mask
+
+            self._skin_small = skin_mask(self.points * self.mask_scale, shape).astype(np.uint8) * 255
+        return self._skin_small
+
+    def box(self, regions: tuple[str, ...], feather_scale: float = 1.0) -> tuple[slice, slice]:
+        """(rows, cols) window holding every non-zero pixel of `mask(regions, feather_scale)`."""
+        self.mask(regions, feather_scale)
+        return self._boxes[(*regions, f"f{feather_scale}")]
+
+
+@functools.lru_cache(maxsize=64)
+def _ellipse_kernel(size: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+
+
+def _odd(value: float) -> int:
+    size = max(3, int(round(value)))
+    return size if size % 2 else size + 1
+
+
+def _masked_blur(channels: np.ndarray, mask: np.ndarray, sigma: float, scale: float) -> np.ndarray:
+    """Normalised-convolution blur of (H, W, C) `channels` over `mask` (no bleed from hair/background).
+
+    Done at `scale` resolution: the base is smooth anyway, and this keeps large sigmas cheap.
+    """
+    height, width = mask.shape
+    small_size = (max(4, round(width * scale)), max(4, round(height * scale)))
+    weight = cv2.resize(mask, small_size, interpolation=cv2.INTER_AREA) + 1e-4
+    values = cv2.resize(channels * mask[..., None], small_size, interpolation=cv2.INTER_AREA)
+    small_sigma = max(0.8, sigma * scale)
+    blurred_weight = cv2.GaussianBlur(weight, (0, 0), small_sigma)
+    base = cv2.GaussianBlur(values, (0, 0), small_sigma) / blurred_weight[..., None]
+    return cv2.resize(base, (width, height), interpolation=cv2.INTER_LINEAR).reshape(height, width, -1)
+
+
+# --- effects on the crop -------------------------------------------------------------------------
+# BGR effects take/return float32 BGR 0..255; Lab effects modify a float32 Lab image in place.
+
+
+def _effect_skin(bgr: np.ndarray, ctx: FaceContext, intensity: float) -> np.ndarray:
+    mask = ctx.mask(SKIN)
+    half = cv2.resize(bgr, (bgr.shape[1] // 2, bgr.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    space_sigma = max(1.5, ctx.face_width * 0.012)
+    base_half = cv2.bilateralFilter(half, d=5, sigmaColor=22.0, sigmaSpace=space_sigma)
+    base = cv2.resize(base_half, (bgr.shape[1], bgr.shape[0]), interpolation=cv2.INTER_LINEAR)
+    # Frequency separation: texture = image - edge-preserving base; keep 15 % of it at full
+    # intensity so the skin does not turn to plastic.
+    weight = (0.85 * intensity) * mask
+    return cv2.blendLinear(bgr, base, 1.0 - weight, weight)  # one pass: bgr*(1-w) + base*w
+
+
+def _effect_redness(lab: list[np.ndarray], ctx: FaceContext, intensity: float) -> None:
+    rows, cols = ctx.box(SKIN)
+    mask = ctx.mask(SKIN)[rows, cols]
+    a_star = lab[1][rows, cols]
+    selected = a_star[::2, ::2][mask[::2, ::2] > 0.5]  # every 4th pixel is plenty for a median
+    if not selected.size:
+        return
+    # Only the excess over the face's own typical tone is treated, so the face keeps its
+    # colour (a global a* cut would turn it grey).
+    normal_a = float(np.median(selected))
+    a_star -= (0.85 * intensity) * mask * np.maximum(a_star - normal_a, 0.0)
+
+
+def _effect_pigment(lab: list[np.ndarray], ctx: FaceContext, intensity: float) -> None:
+    rows, cols = ctx.box(SKIN)
+    mask = ctx.mask(SKIN)[rows, cols]
+    lightness, yellow = lab[0][rows, cols], lab[2][rows, cols]
+    if lightness.size == 0:
+        return
+    # Regional smooth base of L* and b* (normalised convolution at the mask resolution).
+    base = _masked_blur(cv2.merge([lightness, yellow]), mask, ctx.face_width * 0.05, ctx.mask_scale)
+    darker = np.maximum(base[..., 0] - lightness, 0.0)
+    # Spots are shallow; much darker structures (nostrils, brow hairs, the lid crease) are
+    # anatomy, not pigment: the correction fades out between 15 and 25 L* units.
+    weight = (0.8 * intensity) * mask * np.clip((25.0 - darker) * 0.1, 0.0, 1.0)
+    lightness += weight * darker  # darker spots up to the base
+    yellow -= weight * np.maximum(yellow - base[..., 1], 0.0)  # browner spots toward the base
+
+
+def _effect_under_eye(lab: list[np.ndarray], ctx: FaceContext, intensity: float) -> None:
+    rows, cols = ctx.box(UNDER_EYE_REGIONS, 1.4)
+    mask = ctx.mask(UNDER_EYE_REGIONS, feather_scale=1.4)[rows, cols]
+    if mask.size == 0:
+        return
+    cheeks = ctx.mask(CHEEK_REGIONS)[::2, ::2] > 0.5
+    reference = [
+        float(plane[::2, ::2][cheeks].mean()) if cheeks.any() else float(plane[rows, cols].mean())
+        for plane in lab
+    ]
+    lightness = lab[0][rows, cols]
+    local_l = cv2.GaussianBlur(lightness, (0, 0), max(1.0, ctx.face_width * 0.02))
+    # Lift the shadow toward the cheek level, plus a small general brightening.
+    lift = np.maximum(reference[0] - local_l, 0.0) + 5.0
+    lightness += intensity * mask * lift
+    for channel in (1, 2):  # a dark (bluish/brownish) cast toward the cheek colour
+        plane = lab[channel][rows, cols]
+        plane += (0.5 * intensity) * mask * (reference[channel] - plane)
+
+
+def _effect_lines(lab: list[np.ndarray], ctx: FaceContext, intensity: float) -> None:
+    rows, cols = ctx.box(LINE_REGIONS)
+    mask = ctx.mask(LINE_REGIONS)[rows, cols]
+    lightness = lab[0][rows, cols]
+    if lightness.size == 0:
+        return
+    # Grey-level closing fills dark ridges narrower than the kernel with the surrounding skin.
+    kernel = _ellipse_kernel(_odd(ctx.face_width * 0.035))
+    closed = cv2.morphologyEx(lightness, cv2.MORPH_CLOSE, kernel)
+    closed = cv2.GaussianBlur(closed, (0, 0), max(0.8, ctx.face_width * 0.006))
+    depth = np.maximum(closed - lightness, 0.0)
+    # Deep, sharp dark structures (brow hairs, lashes) are not wrinkles: fade out above 35 L*.
+    lightness += (0.95 * intensity) * mask * depth * np.clip((45.0 - depth) * 0.1, 0.0, 1.0)
+
+
+def _effect_contour(lab: list[np.ndarray], ctx: FaceContext, intensity: float) -> None:
+    # A soft highlight on the upper cheeks (cheekbones): gentle, never a colour change.
+    rows, cols = ctx.box(CHEEK_REGIONS, 2.0)
+    lab[0][rows, cols] += (4.0 * intensity) * ctx.mask(CHEEK_REGIONS, feather_scale=2.0)[rows, cols]
+
+
+def _lip_frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mouth centre and unit axes (u along the mouth, v toward the chin)."""
+    left, right = points[LIP_CORNER_LEFT], points[LIP_CORNER_RIGHT]
+    axis_u = right - left
+    norm = float(np.linalg.norm(axis_u)) or 1.0
+    axis_u = axis_u / norm
+    axis_v = np.array([-axis_u[1], axis_u[0]], dtype=np.float32)
+    if axis_v[1] < 0:  # v must point down the face (toward the chin)
+        axis_v = -axis_v
+    centre = (points[13] + points[14]) * 0.5
+    return centre.astype(np.float32), axis_u.astype(np.float32), axis_v
+
+
+def _effect_lips(bgr: np.ndarray, ctx: FaceContext, intensity: float) -> tuple[np.ndarray, np.ndarray]:
+    """Returns the warped crop and the footprint (bool) of the displacement.
+
+    Each lip grows away from its inner contour (the mouth line): an output pixel at distance d
+    outside the inner contour samples the source at d * (1 - g * exp(-(d / sigma)^2)). For
+    g < 1 that map is monotone and smooth, so nothing folds, the vermilion border moves out yet
+    stays a crisp edge, and the mouth opening (teeth) is left untouched. The gain tapers to
+    zero toward the mouth corners, so the lips get fuller, not wider.
+    """
+    points = ctx.points
+    centre, axis_u, axis_v = _lip_frame(points)
+
+    def to_uv(indices: tuple[int, ...]) -> np.ndarray:
+        rel = points[list(indices)] - centre
+        return np.stack([rel @ axis_u, rel @ axis_v], axis=1)
+
+    inner_upper, inner_lower = to_uv(LIP_INNER_UPPER), to_uv(LIP_INNER_LOWER)
+    outer_upper, outer_lower = to_uv(LIP_OUTER_UPPER), to_uv(LIP_OUTER_LOWER)
+    half_width = float(np.linalg.norm(points[LIP_CORNER_RIGHT] - points[LIP_CORNER_LEFT])) / 2.0
+    upper_thickness = max(2.0, float(inner_upper[:, 1].min() - outer_upper[:, 1].min()))
+    lower_thickness = max(2.0, float(outer_lower[:, 1].max() - inner_lower[:, 1].max()))
+    # The displacement reaches a little past the vermilion border so the border itself moves.
+    sigma_up, sigma_down = 1.3 * upper_thickness, 1.3 * lower_thickness
+
+    # Region of interest around the mouth, in crop pixels.
+    extent_u = half_width  # the taper reaches zero at the mouth corners
+    top_v = float(outer_upper[:, 1].min()) - 1.6 * sigma_up
+    bottom_v = float(outer_lower[:, 1].max()) + 1.6 * sigma_down
+    corners_uv = np.array(
+        [[-extent_u, top_v], [extent_u, top_v], [-extent_u, bottom_v], [extent_u, bottom_v]], dtype=np.float32
+    )
+    corners_xy = centre + corners_uv[:, :1] * axis_u + corners_uv[:, 1:] * axis_v
+    height, width = bgr.shape[:2]
+    rx0 = int(max(0, math.floor(corners_xy[:, 0].min())))
+    rx1 = int(min(width, math.ceil(corners_xy[:, 0].max()) + 1))
+    ry0 = int(max(0, math.floor(corners_xy[:, 1].min())))
+    ry1 = int(min(height, math.ceil(corners_xy[:, 1].max()) + 1))
+    footprint = np.zeros((height, width), dtype=bool)
+    if rx1 - rx0 < 4 or ry1 - ry0 < 4:
+        return bgr, footprint
+
+    ys, xs = np.mgrid[ry0:ry1, rx0:rx1].astype(np.float32)
+    rel_x, rel_y = xs - centre[0], ys - centre[1]
+    u = rel_x * axis_u[0] + rel_y * axis_u[1]
+    v = rel_x * axis_v[0] + rel_y * axis_v[1]
+    # Inner contours as functions of u (the mouth line when closed, the opening when open).
+    order_up, order_lo = np.argsort(inner_upper[:, 0]), np.argsort(inner_lower[:, 0])
+    v_upper = np.interp(u, inner_upper[order_up, 0], inner_upper[order_up, 1]).astype(np.float32)
+    v_lower = np.interp(u, inner_lower[order_lo, 0], inner_lower[order_lo, 1]).astype(np.float32)
+    v_lower = np.maximum(v_lower, v_upper)
+    above = np.minimum(v - v_upper, 0.0)  # <= 0 above the upper inner contour
+    below = np.maximum(v - v_lower, 0.0)  # >= 0 below the lower inner contour
+    # Taper toward the corners (no change beyond them); smooth, zero slope at the ends.
+    taper = np.clip(1.0 - (u / extent_u) ** 2, 0.0, 1.0) ** 1.5
+    gain = ctx.options.lips_max_gain * intensity * taper
+    shift = -gain * (
+        above * np.exp(-((above / sigma_up) ** 2)) + below * np.exp(-((below / sigma_down) ** 2))
+    )
+    map_x = xs + shift * axis_v[0]
+    map_y = ys + shift * axis_v[1]
+    roi = bgr[ry0:ry1, rx0:rx1]
+    warped = cv2.remap(bgr, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    moved = np.abs(shift) > 0.1  # below a tenth of a pixel the warp changes nothing visible
+    result = bgr.copy()
+    result[ry0:ry1, rx0:rx1] = np.where(moved[..., None], warped, roi)
+    footprint[ry0:ry1, rx0:rx1] = moved
+    return result, footprint
+
+
+_LAB_EFFECTS = {
+    "redness": _effect_redness,
+    "pigment": _effect_pigment,
+    "under_eye": _effect_under_eye,
+    "lines": _effect_lines,
+    "contour": _effect_contour,
+}
+_LAB_REGIONS: dict[str, tuple[tuple[str, ...], float]] = {
+    "redness": (SKIN, 1.0),
+    "pigment": (SKIN, 1.0),
+    "under_eye": (UNDER_EYE_REGIONS, 1.4),
+    "lines": (LINE_REGIONS, 1.0),
+    "contour": (CHEEK_REGIONS, 2.0),
+}
+
+
+def normalise_treatments(treatments: Mapping[str, float]) -> dict[str, float]:
+    """Validated {name: intensity} with intensities clipped to 0..1 and zeros dropped."""
+    cleaned: dict[str, float] = {}
+    for raw_name, value in treatments.items():
+        name = raw_name.replace("-", "_")
+        if name not in TREATMENTS:
+            raise ValueError(f"unknown treatment {raw_name!r}; choose from {', '.join(TREATMENTS)}")
+        intensity = float(np.clip(float(value), 0.0, 1.0))
+        if intensity > 0.0:
+            cleaned[name] = intensity
+    return cleaned
+
+
+def apply_treatments(
+    image_bgr: np.ndarray,
+    landmarks: object,
+    treatments: Mapping[str, float],
+    options: SimulationOptions | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The unmarked simulation: (image, changed_mask). Prefer `simulate()` for anything shown."""
+    options = options or SimulationOptions()
+    active = normalise_treatments(treatments)
+    changed = np.zeros(image_bgr.shape[:2], dtype=bool)
+    if not active:
+        return image_bgr.copy(), changed
+    ctx = FaceContext(image_bgr, landmarks, options)
+    crop_u8 = image_bgr[ctx.y0 : ctx.y1, ctx.x0 : ctx.x1]
+    work = crop_u8.astype(np.float32)
+    footprint = np.zeros(ctx.crop_shape, dtype=bool)
+
+    if "skin" in active:
+        work = _effect_skin(work, ctx, active["skin"])
+        footprint |= ctx.mask(SKIN) > 0
+    lab_names = [name for name in _LAB_EFFECTS if name in active]
+    if lab_names:
+        # Float Lab (not OpenCV's 8-bit Lab, ~0.6 ms faster): its quantisation would change
+        # feathered-edge pixels by 2-3 levels even where an effect's weight is ~0.
+        # Separate contiguous L*, a*, b* planes: per-channel numpy work is much faster on them
+        # than on strided views of an interleaved image.
+        planes = list(cv2.split(cv2.cvtColor(cv2.multiply(work, 1.0 / 255.0), cv2.COLOR_BGR2Lab)))
+        for name in lab_names:
+            _LAB_EFFECTS[name](planes, ctx, active[name])
+            regions, feather_scale = _LAB_REGIONS[name]
+            footprint |= ctx.mask(regions, feather_scale) > 0
+        bgr = cv2.cvtColor(cv2.merge(planes), cv2.COLOR_Lab2BGR)
+        result_crop = cv2.convertScaleAbs(bgr, alpha=255.0)  # rounds, saturates
+    else:
+        result_crop = cv2.convertScaleAbs(work) if "skin" in active else crop_u8
+    if "lips" in active:
+        result_crop, lips_footprint = _effect_lips(result_crop, ctx, active["lips"])
+        footprint |= lips_footprint
+    # Pixels outside every footprint are copied back bit-for-bit (no colour round-trip error).
+    output = image_bgr.copy()
+    cv2.copyTo(result_crop, footprint.view(np.uint8), output[ctx.y0 : ctx.y1, ctx.x0 : ctx.x1])
+    changed[ctx.y0 : ctx.y1, ctx.x0 : ctx.x1] = footprint
+    return output, changed
+
+
+def simulate(
+    image_bgr: np.ndarray,
+    landmarks: object,
+    treatments: Mapping[str, float],
+    options: SimulationOptions | None = None,
+) -> SimulationResult:
+    """Simulated treatment result, always carrying the visible simulation mark."""
+    image, changed = apply_treatments(image_bgr, landmarks, treatments, options)
+    return SimulationResult(
+        image=watermark(image), changed_mask=changed, applied=normalise_treatments(treatments)
+    )
+
+
+# --- the simulation mark ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=16)
+def _watermark_layout(height: int, width: int) -> tuple[int, int, np.ndarray]:
+    """(band top, band bottom, glyph mask) for an image size: drawn once, reused per frame."""
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    scale = max(0.3, width / 900.0)
+    thickness = max(1, int(round(scale * 1.6)))
+    (text_w, text_h), baseline = cv2.getTextSize(WATERMARK_TEXT, font, scale, thickness)
+    if text_w > width - 8:
+        scale *= (width - 8) / text_w
+        thickness = max(1, int(round(scale * 1.6)))
+        (text_w, text_h), baseline = cv2.getTextSize(WATERMARK_TEXT, font, scale, thickness)
+    pad = max(3, text_h // 2)
+    band_h = min(height, text_h + baseline + 2 * pad)
+    top = height - band_h
+    glyphs = np.zeros((band_h, width), dtype=np.uint8)
+    origin = ((width - text_w) // 2, band_h - pad - baseline)
+    cv2.putText(glyphs, WATERMARK_TEXT, origin, font, scale, 255, thickness, cv2.LINE_AA)
+    glyphs.setflags(write=False)
+    return top, height, glyphs
+
+
+def watermark(image_bgr: np.ndarray) -> np.ndarray:
+    """A copy with the visible "SIMULATION - not a guaranteed result" band along the bottom."""
+    marked = image_bgr.copy()
+    height, width = marked.shape[:2]
+    top, bottom, glyphs = _watermark_layout(height, width)
+    band = marked[top:bottom].astype(np.uint16)
+    band = (band * 115) // 255  # darken the band so the white text reads on any image
+    alpha = glyphs.astype(np.uint16)[..., None]
+    band = (band * (255 - alpha) + 255 * alpha) // 255
+    marked[top:bottom] = band.astype(np.uint8)
+    return marked
+
+
+def has_watermark(image_bgr: np.ndarray) -> bool:
+    """True when the simulation mark is visible: solid white glyphs on the darkened band."""
+    height, width = image_bgr.shape[:2]
+    top, bottom, glyphs = _watermark_layout(height, width)
+    band = (
+        image_bgr[top:bottom].astype(np.int16).max(axis=2) if image_bgr.ndim == 3 else image_bgr[top:bottom]
+    )
+    solid = glyphs >= 0.85 * float(glyphs.max())
+    background = cv2.dilate(glyphs, _ellipse_kernel(5)) == 0
+    if not solid.any() or not background.any():
+        return False
+    return bool(np.percentile(band[solid], 5) >= 210 and np.percentile(band[background], 95) <= 120)

@@ -1,0 +1,382 @@
+"""Storage and workflow of the AI pre-assessment: `clinic.assessments`.
+
+- A case-submitted listener queues every new case on one background worker thread, so the
+  patient's submission returns at once; the row's status goes queued -> running -> done|failed.
+- `run_for_case` (physician) runs again, in the background or synchronously.
+- The report JSON is stored in `assessments`; merged metrics go to `assessment_metrics` (one row
+  per region and metric per run; `photo_id` set when a single photo gave the value), which the
+  hybrid-care area reads for progress charts. Overlays are stored as encrypted blobs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from core.access import ADMIN, PATIENT, PHYSICIAN, AccessDenied, NotFound, Principal, require_role
+from core.db import from_db_time, to_db_time
+
+if TYPE_CHECKING:
+    from core.assessment.engine import AssessmentOptions
+    from core.clinic import Clinic
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("queued", "running", "done", "failed")
+OVERLAY_KINDS = ("redness", "spots", "lines")  # engine.OVERLAYS; the engine loads lazily (cv2, onnx)
+
+
+@dataclass(frozen=True)
+class AssessmentRecord:
+    assessment_id: str
+    case_id: str
+    patient_id: str
+    status: str
+    engine_version: str | None
+    engine_sha256: str | None
+    report: dict | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {"done", "failed"}
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    assessment_id: str
+    case_id: str
+    photo_id: str | None
+    view: str | None
+    region: str
+    metric: str
+    value: float | None
+    unit: str | None
+    score: float | None
+    band: str | None
+    engine_version: str
+    measured_at: datetime
+
+
+_RECORD_COLUMNS = "id, case_id, patient_id, status, engine_version, engine_sha256, report_json, error, created_at, finished_at"
+
+
+class AssessmentService:
+    def __init__(self, clinic: Clinic, options: AssessmentOptions | None = None, listen: bool = True) -> None:
+        self._clinic = clinic
+        self._db = clinic.db
+        self._options = options
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._worker_lock = threading.Lock()
+        if listen:
+            clinic.case_submitted_listeners.append(self._on_case_submitted)
+
+    @property
+    def options(self) -> AssessmentOptions:
+        if self._options is None:
+            from core.assessment.engine import AssessmentOptions
+
+            self._options = AssessmentOptions()
+        return self._options
+
+    # -- queueing ------------------------------------------------------------------------------
+    def _on_case_submitted(self, case_id: str) -> None:
+        self._enqueue(case_id, requested_by=None)
+
+    def _enqueue(self, case_id: str, requested_by: str | None) -> str:
+        assessment_id = self._insert_queued(case_id, requested_by)
+        self._ensure_worker()
+        self._queue.put(assessment_id)
+        return assessment_id
+
+    def _ensure_worker(self) -> None:
+        with self._worker_lock:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._work, name="assessment-worker", daemon=True)
+                self._worker.start()
+
+    def _work(self) -> None:
+        # Lower this thread's CPU priority (Linux: per-thread nice) so pages and uploads stay snappy.
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        while True:
+            assessment_id = self._queue.get()
+            try:
+                if assessment_id is None or self._clinic.closed:
+                    return
+                self._execute(assessment_id)
+            except Exception:  # noqa: BLE001 - the worker must survive one bad case
+                log.exception("assessment %s failed outside the engine", assessment_id)
+            finally:
+                self._queue.task_done()
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Block until the queue is empty (tests, CLI); True when it drained in time."""
+        done = threading.Event()
+
+        def joiner() -> None:
+            self._queue.join()
+            done.set()
+
+        threading.Thread(target=joiner, daemon=True).start()
+        return done.wait(timeout)
+
+    # -- running -------------------------------------------------------------------------------
+    def run_for_case(self, principal: Principal, case_id: str, background: bool = False) -> AssessmentRecord:
+        """Assess the case again (physicians). Background: returns the queued record at once."""
+        require_role(principal, PHYSICIAN)
+        self._case_row(case_id)
+        if background:
+            assessment_id = self._enqueue(case_id, principal.user_id)
+        else:
+            assessment_id = self._insert_queued(case_id, principal.user_id)
+        self._clinic.audit.record(
+            principal,
+            "assessment.run",
+            "case",
+            case_id,
+            {"assessment_id": assessment_id, "background": background},
+        )
+        if not background:
+            self._execute(assessment_id)
+        return self._record(assessment_id)
+
+    def _insert_queued(self, case_id: str, requested_by: str | None) -> str:
+        row = self._case_row(case_id)
+        assessment_id = str(uuid.uuid4())
+        self._db.execute(
+            "INSERT INTO assessments (id, case_id, patient_id, status, requested_by, created_at)"
+            " VALUES (?, ?, ?, 'queued', ?, ?)",
+            [assessment_id, case_id, row[0], requested_by, to_db_time(self._clinic.clock())],
+        )
+        return assessment_id
+
+    def _execute(self, assessment_id: str) -> None:
+        row = self._db.fetchone("SELECT case_id, patient_id FROM assessments WHERE id = ?", [assessment_id])
+        if row is None:
+            return
+        case_id, patient_id = row
+        self._db.execute(
+            "UPDATE assessments SET status = 'running', started_at = ? WHERE id = ?",
+            [to_db_time(self._clinic.clock()), assessment_id],
+        )
+        try:
+            report, metrics_rows = self._assess(assessment_id, case_id, patient_id)
+        except Exception as error:  # noqa: BLE001 - recorded on the row, shown to the physician
+            log.exception("assessment %s of case %s failed", assessment_id, case_id)
+            self._db.execute(
+                "UPDATE assessments SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
+                [f"{type(error).__name__}: {error}"[:2000], to_db_time(self._clinic.clock()), assessment_id],
+            )
+            self._clinic.audit.record(
+                None, "assessment.failed", "case", case_id, {"assessment_id": assessment_id}
+            )
+            return
+        engine = report["engine"]
+        with self._db.transaction() as tx:
+            tx.execute(
+                "UPDATE assessments SET status = 'done', engine_version = ?, engine_sha256 = ?, report_json = ?,"
+                " finished_at = ? WHERE id = ?",
+                [
+                    engine["version"],
+                    engine["sha256"],
+                    json.dumps(report),
+                    to_db_time(self._clinic.clock()),
+                    assessment_id,
+                ],
+            )
+            if metrics_rows:
+                tx.executemany(
+                    'INSERT INTO assessment_metrics (id, assessment_id, patient_id, case_id, photo_id, "view", region,'
+                    " metric, value, unit, score, band, engine_version, measured_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    metrics_rows,
+                )
+        self._clinic.audit.record(
+            None, "assessment.done", "case", case_id,
+            {"assessment_id": assessment_id, "metrics": len(metrics_rows), "flags": len(report["flags"])},
+        )  # fmt: skip
+
+    def _assess(self, assessment_id: str, case_id: str, patient_id: str) -> tuple[dict, list[list[Any]]]:
+        from core.assessment.engine import OVERLAYS, PhotoInput, assess_case
+        from core.photos import decode_to_bgr
+
+        photos = self._db.fetchall(
+            'SELECT id, "view", blob_id, quality_verdict, quality_json, created_at FROM photos'
+            " WHERE case_id = ? ORDER BY created_at, id",
+            [case_id],
+        )
+        if not photos:
+            raise ValueError("the case has no photos")
+        from core.photos import VIEWS
+
+        photos.sort(key=lambda row: (VIEWS.index(row[1]) if row[1] in VIEWS else len(VIEWS), row[5], row[0]))
+        inputs = []
+        for photo_id, view, blob_id, verdict, quality_json, _ in photos:
+            image = decode_to_bgr(self._clinic.blobs.get(blob_id))
+            inputs.append(
+                PhotoInput(image, view, photo_id, None, _quality(image, view, verdict, quality_json))
+            )
+        case = assess_case(inputs, self.options)
+        report = case.to_report(with_images=True)
+        # Overlays as encrypted blobs, referenced from the report.
+        for photo_report, photo in zip(report["photos"], case.photos, strict=True):
+            if photo.status != "assessed":
+                continue
+            overlays = {}
+            for kind, render in OVERLAYS.items():
+                overlays[kind] = self._clinic.blobs.put(_jpeg(render(photo)))
+            overlays["canonical"] = self._clinic.blobs.put(_jpeg(photo.canonical_bgr))
+            photo_report["overlay_blobs"] = overlays
+        measured_at = to_db_time(max(from_db_time(p[5]) for p in photos))
+        version = report["engine"]["version"]
+        photo_by_view = {p[1]: p[0] for p in photos}
+        rows = []
+        for metric in case.metrics:
+            single = metric.views[0] if len(metric.views) == 1 else None
+            rows.append(
+                [
+                    str(uuid.uuid4()), assessment_id, patient_id, case_id,
+                    photo_by_view.get(single) if single else None,
+                    single or ",".join(metric.views), metric.region, metric.metric,
+                    _finite(metric.value), metric.unit, _finite(metric.score), metric.band, version, measured_at,
+                ]
+            )  # fmt: skip
+        return report, rows
+
+    # -- reading -------------------------------------------------------------------------------
+    def latest_for_case(self, principal: Principal, case_id: str) -> AssessmentRecord | None:
+        """The newest run of the case (any status), for physicians."""
+        require_role(principal, PHYSICIAN)
+        self._case_row(case_id)
+        row = self._db.fetchone(
+            f"SELECT {_RECORD_COLUMNS} FROM assessments WHERE case_id = ? ORDER BY created_at DESC, id DESC LIMIT 1",
+            [case_id],
+        )
+        self._clinic.audit.record(principal, "assessment.read", "case", case_id, {"found": row is not None})
+        return None if row is None else _record(row)
+
+    def get(self, principal: Principal, assessment_id: str) -> AssessmentRecord:
+        require_role(principal, PHYSICIAN)
+        record = self._record(assessment_id)
+        self._clinic.audit.record(principal, "assessment.read", "assessment", assessment_id, {})
+        return record
+
+    def overlay_bytes(self, principal: Principal, assessment_id: str, blob_id: str) -> bytes:
+        """A stored overlay image (JPEG) of this assessment."""
+        require_role(principal, PHYSICIAN)
+        record = self._record(assessment_id)
+        allowed = {
+            b
+            for p in (record.report or {}).get("photos", [])
+            for b in (p.get("overlay_blobs") or {}).values()
+        }
+        if blob_id not in allowed:
+            raise NotFound("no such overlay in this assessment")
+        self._clinic.audit.record(principal, "assessment.overlay_read", "assessment", assessment_id, {})
+        return self._clinic.blobs.get(blob_id)
+
+    def metrics_for_patient(
+        self, principal: Principal, patient_id: str, metric: str | None = None, region: str | None = None
+    ) -> list[MetricRow]:
+        """A patient's measurements over time (physicians; a patient only their own)."""
+        require_role(principal, PHYSICIAN, PATIENT, ADMIN)
+        if principal.role == ADMIN:
+            raise AccessDenied("clinical measurements are for physicians and the patient")
+        if principal.role == PATIENT and principal.patient_id != patient_id:
+            raise AccessDenied("you may only see your own measurements")
+        sql = (
+            'SELECT assessment_id, case_id, photo_id, "view", region, metric, value, unit, score, band,'
+            " engine_version, measured_at FROM assessment_metrics WHERE patient_id = ?"
+        )
+        params: list[Any] = [patient_id]
+        if metric:
+            sql += " AND metric = ?"
+            params.append(metric)
+        if region:
+            sql += " AND region = ?"
+            params.append(region)
+        rows = self._db.fetchall(sql + " ORDER BY measured_at, metric, region", params)
+        self._clinic.audit.record(
+            principal,
+            "assessment.metrics_read",
+            "patient",
+            patient_id,
+            {"metric": metric, "region": region, "rows": len(rows)},
+        )
+        return [MetricRow(*r[:11], from_db_time(r[11])) for r in rows]
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _case_row(self, case_id: str) -> tuple:
+        row = self._db.fetchone("SELECT patient_id FROM cases WHERE id = ?", [case_id])
+        if row is None:
+            raise NotFound(f"case {case_id} does not exist")
+        return row
+
+    def _record(self, assessment_id: str) -> AssessmentRecord:
+        row = self._db.fetchone(f"SELECT {_RECORD_COLUMNS} FROM assessments WHERE id = ?", [assessment_id])
+        if row is None:
+            raise NotFound(f"assessment {assessment_id} does not exist")
+        return _record(row)
+
+
+def _record(row: tuple) -> AssessmentRecord:
+    report = json.loads(row[6]) if row[6] else None
+    return AssessmentRecord(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        report,
+        row[7],
+        from_db_time(row[8]),
+        from_db_time(row[9]),
+    )
+
+
+def _finite(value: float | None) -> float | None:
+    import math
+
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _jpeg(image_bgr) -> bytes:
+    import cv2
+
+    ok, buffer = cv2.imencode(".jpg", image_bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buffer.tobytes()
+
+
+def _quality(image_bgr, view: str, verdict: str | None, quality_json: str | None) -> Any:
+    """The stored quality result; the vision gate is run when the photo has none."""
+    details: dict = {}
+    if quality_json:
+        with contextlib.suppress(json.JSONDecodeError, TypeError):
+            loaded = json.loads(quality_json)
+            details = loaded if isinstance(loaded, dict) else {}
+    if verdict or details.get("verdict"):
+        return {**details, "verdict": verdict or details.get("verdict")}
+    try:
+        from core.vision.quality import check_photo
+    except ImportError:
+        return None
+    try:
+        return check_photo(image_bgr, view)
+    except Exception:  # noqa: BLE001 - no quality result is better than no assessment
+        log.exception("quality check failed while assessing")
+        return None

@@ -1,0 +1,343 @@
+"""Accounts, log-in, lockout and server-side sessions.
+
+Passwords are hashed with argon2id (argon2-cffi defaults). Five failed log-ins lock an account
+for `settings.lockout_minutes`; sessions live in the database (only a SHA-256 of the token is
+stored) and expire after `settings.session_idle_minutes` without activity. All times come from
+an injectable clock so tests need no sleeping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import duckdb
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from core.access import (
+    ADMIN,
+    PATIENT,
+    PHYSICIAN,
+    STAFF_ROLES,
+    AccessDenied,
+    Principal,
+    ValidationError,
+    require_role,
+)
+from core.audit import AuditLog
+from core.config import Settings
+from core.db import Database, from_db_time, to_db_time, utcnow
+
+CURRENT_TELEMEDICINE_CONSENT_VERSION = "2026-01"
+MIN_PASSWORD_LENGTH = 10
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class LoginFailed(Exception):
+    """Wrong email or password; the message never says which."""
+
+    def __init__(self, message: str = "Email or password is not correct.") -> None:
+        super().__init__(message)
+
+
+InvalidCredentials = LoginFailed  # alias used by the UI
+
+
+class AccountLocked(LoginFailed):
+    """Too many failed log-ins; `until` is when the lock ends (UTC)."""
+
+    def __init__(self, until: datetime) -> None:
+        self.until = until
+        super().__init__(f"Please try again after {until:%H:%M} UTC.")
+
+
+class SessionExpired(Exception):
+    """The session token is unknown, logged out or idle for too long."""
+
+
+class LoginSession(NamedTuple):
+    """Result of a log-in: unpacks as `(principal, token)`."""
+
+    principal: Principal
+    token: str
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    user_id: str
+    email: str
+    name: str
+    role: str
+    created_at: datetime
+    last_login_at: datetime | None
+    locked: bool
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+class AuthService:
+    def __init__(
+        self, db: Database, audit: AuditLog, settings: Settings, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self._db = db
+        self._audit = audit
+        self._settings = settings
+        self._clock = clock
+        self._hasher = PasswordHasher()  # argon2id with the library's current recommended costs
+        self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+
+    # -- accounts ------------------------------------------------------------------------------
+    def register_patient(
+        self,
+        email: str,
+        password: str,
+        name: str,
+        date_of_birth: date,
+        language: str,
+        timezone: str,
+        accepted_telemedicine_consent: bool = False,
+        consent_version: str = CURRENT_TELEMEDICINE_CONSENT_VERSION,
+        *,
+        telemedicine_consent: bool | None = None,
+    ) -> Principal:
+        """Create a patient account and profile; refused without the telemedicine consent.
+
+        `telemedicine_consent` is accepted as another spelling of `accepted_telemedicine_consent`.
+        """
+        if telemedicine_consent is not None:
+            accepted_telemedicine_consent = accepted_telemedicine_consent or telemedicine_consent
+        errors = self._check_account_fields(email, password, name)
+        today = self._clock().date()
+        if not isinstance(date_of_birth, date) or isinstance(date_of_birth, datetime):
+            errors["date_of_birth"] = "Please enter a valid date of birth."
+        elif date_of_birth >= today:
+            errors["date_of_birth"] = "The date of birth must be in the past."
+        elif date_of_birth.year < today.year - 130:
+            errors["date_of_birth"] = "Please check the year of birth."
+        if not language or not re.fullmatch(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*", language):
+            errors["language"] = "Please choose a language."
+        if not _valid_timezone(timezone):
+            errors["timezone"] = "Please choose a time zone from the list."
+        if not accepted_telemedicine_consent:
+            errors["telemedicine_consent"] = "You need to accept the telemedicine consent to register."
+        if errors:
+            raise ValidationError(errors)
+        user_id, patient_id = str(uuid.uuid4()), str(uuid.uuid4())
+        now = to_db_time(self._clock())
+        email_norm = normalise_email(email)
+        with self._db.transaction() as tx:
+            if tx.execute("SELECT 1 FROM users WHERE email = ?", [email_norm]).fetchone():
+                raise ValidationError({"email": "An account with this email address already exists."})
+            tx.execute(
+                "INSERT INTO users (id, email, password_hash, role, display_name, patient_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [user_id, email_norm, self._hasher.hash(password), PATIENT, name.strip(), patient_id, now],
+            )
+            tx.execute(
+                "INSERT INTO patients (id, user_id, name, date_of_birth, preferred_language, time_zone, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [patient_id, user_id, name.strip(), date_of_birth, language, timezone, now],
+            )
+            tx.execute(
+                "INSERT INTO consents (id, patient_id, case_id, kind, version, granted, recorded_at)"
+                " VALUES (?, ?, NULL, 'telemedicine', ?, TRUE, ?)",
+                [str(uuid.uuid4()), patient_id, consent_version, now],
+            )
+        principal = Principal(user_id, PATIENT, email_norm, name.strip(), patient_id, timezone, language)
+        self._audit.record(
+            principal, "patient.register", "patient", patient_id, {"consent_version": consent_version}
+        )
+        return principal
+
+    def create_staff(
+        self, admin_principal: Principal, role: str, email: str, name: str, password: str
+    ) -> Principal:
+        """Create a physician or admin account (administrators only; the CLI uses SYSTEM_PRINCIPAL)."""
+        require_role(admin_principal, ADMIN)
+        errors = self._check_account_fields(email, password, name)
+        if role not in STAFF_ROLES:
+            errors["role"] = f"Staff accounts are {' or '.join(STAFF_ROLES)}."
+        if errors:
+            raise ValidationError(errors)
+        user_id = str(uuid.uuid4())
+        email_norm = normalise_email(email)
+        with self._db.transaction() as tx:
+            if tx.execute("SELECT 1 FROM users WHERE email = ?", [email_norm]).fetchone():
+                raise ValidationError({"email": "An account with this email address already exists."})
+            tx.execute(
+                "INSERT INTO users (id, email, password_hash, role, display_name, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    user_id,
+                    email_norm,
+                    self._hasher.hash(password),
+                    role,
+                    name.strip(),
+                    to_db_time(self._clock()),
+                ],
+            )
+        self._audit.record(admin_principal, "user.create", "user", user_id, {"role": role})
+        return Principal(user_id, role, email_norm, name.strip())
+
+    def list_users(self, principal: Principal) -> list[UserSummary]:
+        require_role(principal, ADMIN)
+        now = to_db_time(self._clock())
+        rows = self._db.fetchall(
+            "SELECT id, email, display_name, role, created_at, last_login_at, locked_until FROM users ORDER BY created_at"
+        )
+        self._audit.record(principal, "user.list", "user", None, {"count": len(rows)})
+        return [
+            UserSummary(
+                r[0], r[1], r[2], r[3], from_db_time(r[4]), from_db_time(r[5]), bool(r[6] and r[6] > now)
+            )
+            for r in rows
+        ]
+
+    # -- log-in and sessions -------------------------------------------------------------------
+    def login(self, email: str, password: str) -> LoginSession:
+        """Check the password; returns `(principal, token)` or raises LoginFailed / AccountLocked."""
+        email_norm = normalise_email(email)
+        now = self._clock()
+        row = self._db.fetchone(
+            "SELECT id, password_hash, failed_logins, locked_until, disabled FROM users WHERE email = ?",
+            [email_norm],
+        )
+        if row is None:
+            self._verify_quietly(self._dummy_hash, password)  # same cost as a real check
+            self._audit.record(None, "auth.login_failed", "user", None, {"reason": "unknown_email"})
+            raise LoginFailed()
+        user_id, password_hash, failed, locked_until, disabled = row
+        if locked_until is not None and from_db_time(locked_until) > now:
+            self._audit.record(None, "auth.login_refused_locked", "user", user_id, {})
+            raise AccountLocked(from_db_time(locked_until))
+        if disabled or not self._verify_quietly(password_hash, password):
+            failed = (failed or 0) + 1
+            if failed >= self._settings.max_failed_logins:
+                until = now + timedelta(minutes=self._settings.lockout_minutes)
+                self._db.execute(
+                    "UPDATE users SET failed_logins = 0, locked_until = ? WHERE id = ?",
+                    [to_db_time(until), user_id],
+                )
+                self._audit.record(None, "auth.account_locked", "user", user_id, {"failed": failed})
+                raise AccountLocked(until)
+            self._db.execute("UPDATE users SET failed_logins = ? WHERE id = ?", [failed, user_id])
+            self._audit.record(None, "auth.login_failed", "user", user_id, {"failed": failed})
+            raise LoginFailed()
+        if self._hasher.check_needs_rehash(password_hash):
+            self._db.execute(
+                "UPDATE users SET password_hash = ? WHERE id = ?", [self._hasher.hash(password), user_id]
+            )
+        token = secrets.token_urlsafe(32)
+        with self._db.transaction() as tx:
+            tx.execute(
+                "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = ? WHERE id = ?",
+                [to_db_time(now), user_id],
+            )
+            tx.execute(
+                "INSERT INTO sessions (token_hash, user_id, created_at, last_seen) VALUES (?, ?, ?, ?)",
+                [_hash_token(token), user_id, to_db_time(now), to_db_time(now)],
+            )
+        principal = self._principal(user_id)
+        self._audit.record(principal, "auth.login", "user", user_id, {})
+        return LoginSession(principal, token)
+
+    def resume(self, token: str) -> Principal:
+        """The principal of a live session; refreshes last_seen. Raises SessionExpired."""
+        if not token:
+            raise SessionExpired("no session")
+        now = self._clock()
+        token_hash = _hash_token(token)
+        row = self._db.fetchone("SELECT user_id, last_seen FROM sessions WHERE token_hash = ?", [token_hash])
+        if row is None:
+            raise SessionExpired("session unknown or logged out")
+        user_id, last_seen = row
+        if now - from_db_time(last_seen) > timedelta(minutes=self._settings.session_idle_minutes):
+            self._db.execute("DELETE FROM sessions WHERE token_hash = ?", [token_hash])
+            self._audit.record(None, "auth.session_expired", "user", user_id, {})
+            raise SessionExpired("session expired after inactivity")
+        principal = self._principal(user_id)
+        if principal is None:
+            raise SessionExpired("account no longer active")
+        # Two reruns of one browser session may touch it at once; losing one refresh is harmless.
+        with contextlib.suppress(duckdb.TransactionException):
+            self._db.execute(
+                "UPDATE sessions SET last_seen = ? WHERE token_hash = ?", [to_db_time(now), token_hash]
+            )
+        return principal
+
+    def logout(self, token: str) -> None:
+        row = self._db.fetchone(
+            "SELECT user_id FROM sessions WHERE token_hash = ?", [_hash_token(token or "")]
+        )
+        self._db.execute("DELETE FROM sessions WHERE token_hash = ?", [_hash_token(token or "")])
+        if row:
+            self._audit.record(None, "auth.logout", "user", row[0], {})
+
+    def principal_for_user(self, principal: Principal, user_id: str) -> Principal:
+        """Staff look-up of another account's principal (e.g. to show who did something)."""
+        require_role(principal, PHYSICIAN, ADMIN)
+        found = self._principal(user_id)
+        if found is None:
+            raise AccessDenied("no such account")
+        return found
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _principal(self, user_id: str) -> Principal | None:
+        row = self._db.fetchone(
+            "SELECT u.id, u.role, u.email, u.display_name, u.patient_id, p.time_zone, p.preferred_language, u.disabled"
+            " FROM users u LEFT JOIN patients p ON p.id = u.patient_id WHERE u.id = ?",
+            [user_id],
+        )
+        if row is None or row[7]:
+            return None
+        return Principal(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
+
+    def _verify_quietly(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash, password or "")
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    @staticmethod
+    def _check_account_fields(email: str, password: str, name: str) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        if not _EMAIL.match(normalise_email(email)) or len(email) > 254:
+            errors["email"] = "Please enter a valid email address."
+        if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+            errors["password"] = f"The password needs at least {MIN_PASSWORD_LENGTH} characters."
+        elif len(password) > 1024:
+            errors["password"] = "The password is too long."
+        if not name or not name.strip() or len(name) > 200:
+            errors["name"] = "Please enter your name."
+        return errors
+
+
+@functools.cache
+def _timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _valid_timezone(name: str) -> bool:
+    if not name or name not in _timezones():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

@@ -1,0 +1,668 @@
+"""Consultations: the intake form, atomic submission, the physician queue and the status machine.
+
+Status machine (one table, `TRANSITIONS`, says what may follow what and who may do it):
+
+    submitted -> in_review -> report_sent -> closed
+                 in_review -> in_person_requested -> closed
+                 report_sent -> in_person_requested -> in_review (back for another look)
+
+`report_sent` is reached only through `ReportService.send` (a report must exist).
+Every method takes the acting Principal first; a patient only ever reaches their own cases.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from core.access import (
+    ADMIN,
+    PATIENT,
+    PHYSICIAN,
+    AccessDenied,
+    NotFound,
+    Principal,
+    ValidationError,
+    require_role,
+)
+from core.audit import AuditLog
+from core.blobstore import BlobStore
+from core.db import Database, from_db_time, to_db_time, utcnow
+from core.photos import REQUIRED_VIEWS, SOURCES, VIEWS, PhotoInput, UploadRejected, normalise_upload
+
+if TYPE_CHECKING:
+    from core.reports import Report
+
+CONCERNS: tuple[str, ...] = (
+    "lines_wrinkles",
+    "pigmentation_melasma",
+    "acne_scars",
+    "redness_rosacea",
+    "volume_loss",
+    "skin_quality_texture",
+    "other",
+)
+FACE_AREAS: tuple[str, ...] = (
+    "forehead",
+    "glabella",
+    "periorbital",
+    "under_eyes",
+    "cheeks",
+    "nose",
+    "nasolabial",
+    "lips",
+    "perioral",
+    "chin",
+    "jawline",
+    "neck",
+    "whole_face",
+)  # suggestions for the form; any short snake_case area is accepted
+SKIN_TYPES: tuple[str, ...] = ("I", "II", "III", "IV", "V", "VI", "unsure")
+
+SUBMITTED = "submitted"
+IN_REVIEW = "in_review"
+REPORT_SENT = "report_sent"
+IN_PERSON_REQUESTED = "in_person_requested"
+CLOSED = "closed"
+STATUSES: tuple[str, ...] = (SUBMITTED, IN_REVIEW, REPORT_SENT, IN_PERSON_REQUESTED, CLOSED)
+OPEN_STATUSES: tuple[str, ...] = (SUBMITTED, IN_REVIEW, IN_PERSON_REQUESTED)
+
+# (from, to) -> roles allowed. The single source of truth for the workflow.
+TRANSITIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    (SUBMITTED, IN_REVIEW): (PHYSICIAN,),
+    (IN_REVIEW, REPORT_SENT): (PHYSICIAN,),
+    (IN_REVIEW, IN_PERSON_REQUESTED): (PHYSICIAN,),
+    (REPORT_SENT, IN_PERSON_REQUESTED): (PHYSICIAN,),
+    (REPORT_SENT, CLOSED): (PHYSICIAN, ADMIN),
+    (IN_PERSON_REQUESTED, CLOSED): (PHYSICIAN, ADMIN),
+    (IN_PERSON_REQUESTED, IN_REVIEW): (PHYSICIAN,),
+}
+# Reached only by sending a report (ReportService.send), never by a bare transition().
+REPORT_ONLY_TARGETS: frozenset[str] = frozenset({REPORT_SENT})
+
+_TEXT_LIMIT = 4000
+_AREA = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class IllegalTransition(Exception):
+    """The case cannot move from its current status to the requested one (or not by this role)."""
+
+
+@dataclass
+class IntakeForm:
+    concerns: list[str]
+    areas: list[str]
+    duration: str
+    goals: str = ""
+    concern_other_text: str = ""
+    medications: str = ""
+    allergies: str = ""
+    pregnant_or_breastfeeding: bool = False
+    isotretinoin_last_6_months: bool = False
+    prior_treatments: list[dict[str, str]] = field(default_factory=list)  # [{"treatment", "date"}]
+    skin_type_self_assessment: str = "unsure"  # Fitzpatrick I–VI or "unsure"
+    consent_photo_storage: bool = False  # required
+    consent_anonymised_use: bool = False  # optional
+
+    def validate(self) -> None:
+        """Raise ValidationError (field -> message) for anything a patient must correct."""
+        errors: dict[str, str] = {}
+        concerns = list(self.concerns or [])
+        if not concerns:
+            errors["concerns"] = "Please choose at least one concern."
+        elif unknown := [c for c in concerns if c not in CONCERNS]:
+            errors["concerns"] = f"Unknown concern: {', '.join(map(str, unknown))}."
+        if "other" in concerns and not (self.concern_other_text or "").strip():
+            errors["concern_other_text"] = "Please describe your other concern."
+        areas = list(self.areas or [])
+        if not areas:
+            errors["areas"] = "Please choose at least one face area."
+        elif any(not isinstance(a, str) or not _AREA.match(a) for a in areas):
+            errors["areas"] = "Please choose the face areas from the list."
+        if not (self.duration or "").strip():
+            errors["duration"] = "Please say how long you have had this concern."
+        for name in ("goals", "concern_other_text", "medications", "allergies", "duration"):
+            if len(getattr(self, name) or "") > _TEXT_LIMIT:
+                errors[name] = f"Please keep this under {_TEXT_LIMIT} characters."
+        if self.skin_type_self_assessment not in SKIN_TYPES:
+            errors["skin_type_self_assessment"] = "Please choose a skin type I–VI or 'unsure'."
+        for index, row in enumerate(self.prior_treatments or []):
+            if not isinstance(row, dict) or not str(row.get("treatment") or "").strip():
+                errors["prior_treatments"] = f"Treatment {index + 1}: please name the treatment."
+                break
+            if row.get("date") and not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", str(row["date"])):
+                errors["prior_treatments"] = f"Treatment {index + 1}: please give the date as YYYY-MM(-DD)."
+                break
+        if not isinstance(self.pregnant_or_breastfeeding, bool):
+            errors["pregnant_or_breastfeeding"] = "Please answer yes or no."
+        if not isinstance(self.isotretinoin_last_6_months, bool):
+            errors["isotretinoin_last_6_months"] = "Please answer yes or no."
+        if self.consent_photo_storage is not True:
+            errors["consent_photo_storage"] = "We need your consent to store your photos to review your case."
+        if errors:
+            raise ValidationError(errors)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> IntakeForm:
+        data = json.loads(text)
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class PatientSummary:
+    patient_id: str
+    name: str
+    date_of_birth: date
+    language: str
+    timezone: str
+
+    def age_on(self, day: date) -> int:
+        dob = self.date_of_birth
+        return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
+
+
+@dataclass(frozen=True)
+class PhotoMeta:
+    photo_id: str
+    case_id: str
+    patient_id: str
+    view: str
+    width: int
+    height: int
+    mime: str
+    source: str
+    quality_verdict: str | None
+    quality_json: str | None
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    from_status: str | None
+    status: str
+    at: datetime
+    by: str
+    note: str | None
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    case_id: str
+    reference: str
+    patient_id: str
+    patient_name: str
+    status: str
+    concerns: list[str]
+    areas: list[str]
+    submitted_at: datetime
+    updated_at: datetime
+    assigned_physician_id: str | None
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    case_id: str
+    reference: str
+    status: str
+    patient: PatientSummary
+    intake: IntakeForm
+    photos: list[PhotoMeta]
+    history: list[StatusChange]
+    report: Report | None
+    submitted_at: datetime
+    updated_at: datetime
+    assigned_physician_id: str | None
+
+    @property
+    def patient_name(self) -> str:
+        return self.patient.name
+
+    @property
+    def patient_id(self) -> str:
+        return self.patient.patient_id
+
+    @property
+    def concerns(self) -> list[str]:
+        return list(self.intake.concerns)
+
+
+# -- query functions shared by the service and benchmarks/bench_archive_scale.py ----------------
+_SUMMARY_COLUMNS = (
+    "c.id, c.reference, c.patient_id, p.name, c.status, c.concerns, c.areas, c.created_at, c.updated_at,"
+    " c.assigned_physician_id"
+)
+
+
+def query_queue(
+    cursor: duckdb.DuckDBPyConnection,
+    statuses: Sequence[str],
+    concern: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[tuple]:
+    """One page of the physician queue, oldest first.
+
+    The page is cut from `cases` first and only its rows are joined to `patients`: joining
+    before the LIMIT made the query ~3x slower at 300k cases (benchmarks/bench_archive_scale.py).
+    """
+    placeholders = ", ".join("?" for _ in statuses)
+    where = f"status IN ({placeholders})"
+    parameters: list[Any] = list(statuses)
+    if concern:
+        where += " AND concerns LIKE ?"  # concerns is a JSON list of fixed codes, so LIKE is exact
+        parameters.append(f'%"{concern}"%')
+    sql = (
+        f"SELECT {_SUMMARY_COLUMNS} FROM ("
+        f"SELECT * FROM cases WHERE {where} ORDER BY created_at, id LIMIT ? OFFSET ?"
+        ") c JOIN patients p ON p.id = c.patient_id ORDER BY c.created_at, c.id"
+    )
+    parameters += [int(limit), int(offset)]
+    return cursor.execute(sql, parameters).fetchall()
+
+
+def query_patient_cases(cursor: duckdb.DuckDBPyConnection, patient_id: str) -> list[tuple]:
+    """All cases of one patient, newest first."""
+    return cursor.execute(
+        f"SELECT {_SUMMARY_COLUMNS} FROM cases c JOIN patients p ON p.id = c.patient_id"
+        " WHERE c.patient_id = ? ORDER BY c.created_at DESC, c.id",
+        [patient_id],
+    ).fetchall()
+
+
+def _summary(row: tuple) -> CaseSummary:
+    return CaseSummary(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        json.loads(row[5]),
+        json.loads(row[6]),
+        from_db_time(row[7]),
+        from_db_time(row[8]),
+        row[9],
+    )
+
+
+_PHOTO_COLUMNS = 'id, case_id, patient_id, "view", width, height, mime, source, quality_verdict, quality_json, created_at, created_by'
+
+
+def _photo(row: tuple) -> PhotoMeta:
+    return PhotoMeta(*row[:10], from_db_time(row[10]), row[11])
+
+
+def new_reference(now: datetime) -> str:
+    """A short reference a patient can read out on the phone, e.g. C-261127-7QX4."""
+    alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+    return f"C-{now:%y%m%d}-" + "".join(secrets.choice(alphabet) for _ in range(4))
+
+
+class CaseService:
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        audit: AuditLog,
+        clock: Callable[[], datetime] = utcnow,
+        on_submitted: Callable[[str], None] | None = None,
+    ) -> None:
+        self._db = db
+        self._blobs = blobs
+        self._audit = audit
+        self._clock = clock
+        self._on_submitted = on_submitted
+
+    # -- submission ----------------------------------------------------------------------------
+    def submit_case(self, principal: Principal, intake: IntakeForm, photos: Sequence[PhotoInput]) -> str:
+        """Store a new consultation atomically; returns the case id.
+
+        Photo blobs are written first (files cannot join a DB transaction) and deleted again if
+        the database transaction fails, so a failure leaves no case, no rows and no blobs.
+        """
+        require_role(principal, PATIENT)
+        if not principal.patient_id:
+            raise AccessDenied("this account has no patient profile")
+        intake.validate()
+        cleaned = self._validate_photos(photos, required=REQUIRED_VIEWS, unique_views=True)
+        now = self._clock()
+        case_id = str(uuid.uuid4())
+        written: list[str] = []
+        try:
+            rows = []
+            for photo, clean in cleaned:
+                blob_id = self._blobs.put(clean.image_bytes)
+                written.append(blob_id)
+                rows.append((photo, clean, blob_id))
+            with self._db.transaction() as tx:
+                self._insert_case(tx, principal, case_id, intake, now)
+                self._insert_photos(tx, principal, case_id, rows, now)
+        except BaseException:
+            for blob_id in written:
+                self._blobs.delete(blob_id)
+            raise
+        self._audit.record(
+            principal,
+            "case.submit",
+            "case",
+            case_id,
+            {"photos": len(rows), "concerns": list(intake.concerns)},
+        )
+        if self._on_submitted is not None:
+            self._on_submitted(case_id)
+        return case_id
+
+    def _insert_case(
+        self,
+        tx: duckdb.DuckDBPyConnection,
+        principal: Principal,
+        case_id: str,
+        intake: IntakeForm,
+        now: datetime,
+    ) -> None:
+        at = to_db_time(now)
+        tx.execute(
+            "INSERT INTO cases (id, reference, patient_id, status, concerns, areas, intake_json, created_at,"
+            " updated_at, assigned_physician_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            [
+                case_id,
+                new_reference(now),
+                principal.patient_id,
+                SUBMITTED,
+                json.dumps(list(intake.concerns)),
+                json.dumps(list(intake.areas)),
+                intake.to_json(),
+                at,
+                at,
+            ],
+        )
+        tx.execute(
+            "INSERT INTO case_status_history (id, case_id, position, from_status, to_status, changed_by, note,"
+            " changed_at) VALUES (?, ?, 1, NULL, ?, ?, NULL, ?)",
+            [str(uuid.uuid4()), case_id, SUBMITTED, principal.user_id, at],
+        )
+        for kind, granted in (
+            ("photo_storage", intake.consent_photo_storage),
+            ("anonymised_use", intake.consent_anonymised_use),
+        ):
+            tx.execute(
+                "INSERT INTO consents (id, patient_id, case_id, kind, version, granted, recorded_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [str(uuid.uuid4()), principal.patient_id, case_id, kind, "2026-01", bool(granted), at],
+            )
+
+    def _insert_photos(
+        self, tx: duckdb.DuckDBPyConnection, principal: Principal, case_id: str, rows: list, now: datetime
+    ) -> list[str]:
+        ids = []
+        # The photo row carries the case's patient (denormalised for per-patient archive queries).
+        patient_id = tx.execute("SELECT patient_id FROM cases WHERE id = ?", [case_id]).fetchone()[0]
+        for photo, clean, blob_id in rows:
+            photo_id = str(uuid.uuid4())
+            tx.execute(
+                f"INSERT INTO photos ({_PHOTO_COLUMNS}, blob_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    photo_id,
+                    case_id,
+                    patient_id,
+                    photo.view,
+                    clean.width,
+                    clean.height,
+                    clean.mime,
+                    photo.source,
+                    photo.quality_verdict,
+                    photo.quality_json,
+                    to_db_time(now),
+                    principal.user_id,
+                    blob_id,
+                ],
+            )
+            ids.append(photo_id)
+        return ids
+
+    def _validate_photos(
+        self, photos: Sequence[PhotoInput], required: Sequence[str], unique_views: bool
+    ) -> list:
+        errors: dict[str, str] = {}
+        views = [p.view for p in photos]
+        if missing := [v for v in required if v not in views]:
+            errors["photos"] = "Missing photos: " + ", ".join(v.replace("_", " ") for v in missing) + "."
+        if unknown := [v for v in views if v not in VIEWS]:
+            errors["photos"] = f"Unknown photo view: {', '.join(map(str, unknown))}."
+        if unique_views and len(set(views)) != len(views):
+            errors["photos"] = "Each view can be sent only once."
+        if bad := [p.source for p in photos if p.source not in SOURCES]:
+            errors["photos"] = f"Unknown photo source: {', '.join(map(str, bad))}."
+        if bad := [
+            p.quality_verdict for p in photos if p.quality_verdict not in (None, "pass", "warn", "fail")
+        ]:
+            errors["photos"] = f"Unknown quality verdict: {', '.join(map(str, bad))}."
+        if errors:
+            raise ValidationError(errors)
+        cleaned = []
+        for photo in photos:
+            try:
+                # Re-normalised here too, so no caller can store metadata or an unreadable file.
+                cleaned.append((photo, normalise_upload(photo.image_bytes)))
+            except UploadRejected as error:
+                raise ValidationError({f"photo_{photo.view}": str(error)}) from error
+        return cleaned
+
+    # -- reading -------------------------------------------------------------------------------
+    def list_queue(
+        self,
+        principal: Principal,
+        status: str | Sequence[str] | None = None,
+        concern: str | None = None,
+        include_closed: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[CaseSummary]:
+        """The clinic's cases for physicians (and admins), oldest first.
+
+        Default: open cases (submitted, in review, in person requested); `include_closed` adds
+        report_sent and closed; `status` picks exact statuses.
+        """
+        require_role(principal, PHYSICIAN, ADMIN)
+        if status is None:
+            statuses: tuple[str, ...] = STATUSES if include_closed else OPEN_STATUSES
+        else:
+            statuses = (status,) if isinstance(status, str) else tuple(status)
+        if bad := [s for s in statuses if s not in STATUSES]:
+            raise ValidationError({"status": f"unknown status {', '.join(bad)}"})
+        if concern is not None and concern not in CONCERNS:
+            raise ValidationError({"concern": f"unknown concern {concern}"})
+        rows = query_queue(
+            self._db.cursor(), statuses, concern, max(1, min(int(limit), 500)), max(0, int(offset))
+        )
+        self._audit.record(
+            principal,
+            "case.list_queue",
+            "case",
+            None,
+            {"statuses": list(statuses), "concern": concern, "count": len(rows)},
+        )
+        return [_summary(r) for r in rows]
+
+    def list_patient_cases(self, principal: Principal, patient_id: str | None = None) -> list[CaseSummary]:
+        """A patient's own cases, newest first; physicians may pass a patient_id."""
+        if principal.role == PATIENT:
+            if patient_id not in (None, principal.patient_id):
+                raise AccessDenied("you may only see your own consultations")
+            patient_id = principal.patient_id
+        else:
+            require_role(principal, PHYSICIAN)
+            if not patient_id:
+                raise ValidationError({"patient_id": "which patient?"})
+        rows = query_patient_cases(self._db.cursor(), patient_id)
+        self._audit.record(principal, "case.list_patient", "patient", patient_id, {"count": len(rows)})
+        return [_summary(r) for r in rows]
+
+    def get_case(self, principal: Principal, case_id: str) -> CaseDetail:
+        case = self._load_case_row(principal, case_id)
+        cursor = self._db.cursor()
+        patient_row = cursor.execute(
+            "SELECT id, name, date_of_birth, preferred_language, time_zone FROM patients WHERE id = ?",
+            [case[2]],
+        ).fetchone()
+        photos = self._photos_of(cursor, case_id)
+        history = [
+            StatusChange(r[0], r[1], from_db_time(r[2]), r[3], r[4])
+            for r in cursor.execute(
+                "SELECT from_status, to_status, changed_at, changed_by, note FROM case_status_history"
+                " WHERE case_id = ? ORDER BY position",
+                [case_id],
+            ).fetchall()
+        ]
+        from core.reports import load_report  # local import: reports imports this module
+
+        report = load_report(cursor, case_id)
+        if report is not None and principal.role == PATIENT and report.sent_at is None:
+            report = None  # drafts are for the physician only
+        self._audit.record(principal, "case.read", "case", case_id, {})
+        return CaseDetail(
+            case_id=case[0],
+            reference=case[1],
+            status=case[3],
+            patient=PatientSummary(*patient_row),
+            intake=IntakeForm.from_json(case[4]),
+            photos=photos,
+            history=history,
+            report=report,
+            submitted_at=from_db_time(case[5]),
+            updated_at=from_db_time(case[6]),
+            assigned_physician_id=case[7],
+        )
+
+    def get_photo_bytes(self, principal: Principal, photo_id: str) -> bytes:
+        """The decrypted image of one photo, for its patient or a physician."""
+        row = self._db.fetchone("SELECT case_id, blob_id FROM photos WHERE id = ?", [photo_id])
+        if row is None:
+            if principal.role == PATIENT:
+                raise AccessDenied("you may only see your own photos")
+            raise NotFound(f"photo {photo_id} does not exist")
+        self._load_case_row(principal, row[0])
+        data = self._blobs.get(row[1])
+        self._audit.record(principal, "photo.read", "photo", photo_id, {"case_id": row[0]})
+        return data
+
+    def list_photos(self, principal: Principal, case_id: str) -> list[PhotoMeta]:
+        self._load_case_row(principal, case_id)
+        photos = self._photos_of(self._db.cursor(), case_id)
+        self._audit.record(principal, "photo.list", "case", case_id, {"count": len(photos)})
+        return photos
+
+    @staticmethod
+    def _photos_of(cursor: duckdb.DuckDBPyConnection, case_id: str) -> list[PhotoMeta]:
+        """A case's photos, oldest first; within one submission in the order of VIEWS."""
+        rows = cursor.execute(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE case_id = ?", [case_id]).fetchall()
+        photos = [_photo(r) for r in rows]
+        return sorted(photos, key=lambda p: (p.created_at, VIEWS.index(p.view) if p.view in VIEWS else 99))
+
+    # -- changes -------------------------------------------------------------------------------
+    def add_photo(self, principal: Principal, case_id: str, photo: PhotoInput) -> PhotoMeta:
+        """Add one photo to an existing case (video snapshot, simulation, follow-up)."""
+        require_role(principal, PATIENT, PHYSICIAN)
+        case = self._load_case_row(principal, case_id)
+        if case[3] == CLOSED and principal.role == PATIENT:
+            raise IllegalTransition("this consultation is closed")
+        ((photo, clean),) = self._validate_photos([photo], required=(), unique_views=False)
+        now = self._clock()
+        blob_id = self._blobs.put(clean.image_bytes)
+        try:
+            with self._db.transaction() as tx:
+                (photo_id,) = self._insert_photos(tx, principal, case_id, [(photo, clean, blob_id)], now)
+                tx.execute("UPDATE cases SET updated_at = ? WHERE id = ?", [to_db_time(now), case_id])
+        except BaseException:
+            self._blobs.delete(blob_id)
+            raise
+        self._audit.record(
+            principal,
+            "photo.add",
+            "photo",
+            photo_id,
+            {"case_id": case_id, "view": photo.view, "source": photo.source},
+        )
+        row = self._db.fetchone(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id = ?", [photo_id])
+        return _photo(row)
+
+    def transition(self, principal: Principal, case_id: str, new_status: str, note: str | None = None) -> str:
+        """Move a case to `new_status` if TRANSITIONS allows it for this role; returns the new status."""
+        if new_status in REPORT_ONLY_TARGETS:
+            raise IllegalTransition("a case reaches report_sent only by sending its report")
+        with self._db.transaction() as tx:
+            self._transition(tx, principal, case_id, new_status, note)
+        self._audit.record(principal, "case.transition", "case", case_id, {"to": new_status})
+        return new_status
+
+    def _transition(
+        self,
+        tx: duckdb.DuckDBPyConnection,
+        principal: Principal,
+        case_id: str,
+        new_status: str,
+        note: str | None,
+    ) -> str:
+        """Inside the caller's transaction: check the table, update the case, record history."""
+        if new_status not in STATUSES:
+            raise IllegalTransition(f"unknown status {new_status!r}")
+        row = tx.execute("SELECT status, patient_id FROM cases WHERE id = ?", [case_id]).fetchone()
+        if row is None:
+            if principal.role == PATIENT:
+                raise AccessDenied("you may only change your own consultations")
+            raise NotFound(f"case {case_id} does not exist")
+        current = row[0]
+        roles = TRANSITIONS.get((current, new_status))
+        if roles is None:
+            raise IllegalTransition(f"a case cannot go from {current} to {new_status}")
+        if principal.role not in roles:
+            raise IllegalTransition(f"a {principal.role} cannot move a case from {current} to {new_status}")
+        now = to_db_time(self._clock())
+        assign = principal.user_id if principal.role == PHYSICIAN else None
+        tx.execute(
+            "UPDATE cases SET status = ?, updated_at = ?, assigned_physician_id = COALESCE(?, assigned_physician_id)"
+            " WHERE id = ?",
+            [new_status, now, assign, case_id],
+        )
+        # An explicit position orders the history even when two changes share a timestamp.
+        tx.execute(
+            "INSERT INTO case_status_history (id, case_id, position, from_status, to_status, changed_by, note,"
+            " changed_at) SELECT ?, ?, COALESCE(MAX(position), 0) + 1, ?, ?, ?, ?, ?"
+            " FROM case_status_history WHERE case_id = ?",
+            [str(uuid.uuid4()), case_id, current, new_status, principal.user_id, note, now, case_id],
+        )
+        return current
+
+    # -- access --------------------------------------------------------------------------------
+    def _load_case_row(self, principal: Principal, case_id: str) -> tuple:
+        """The case row if this principal may see it; patients see only their own cases."""
+        require_role(principal, PATIENT, PHYSICIAN)
+        row = self._db.fetchone(
+            "SELECT id, reference, patient_id, status, intake_json, created_at, updated_at, assigned_physician_id"
+            " FROM cases WHERE id = ?",
+            [case_id],
+        )
+        if principal.role == PATIENT:
+            # Same answer for "not yours" and "does not exist": ids of others reveal nothing.
+            if row is None or row[2] != principal.patient_id:
+                self._audit.record(principal, "access.denied", "case", case_id, {})
+                raise AccessDenied("you may only see your own consultations")
+        elif row is None:
+            raise NotFound(f"case {case_id} does not exist")
+        return row
+
+    def check_case_access(self, principal: Principal, case_id: str) -> str:
+        """For other areas' services: raises unless `principal` may see the case; returns its patient_id."""
+        return self._load_case_row(principal, case_id)[2]

@@ -1,0 +1,122 @@
+"""The Clinic facade: one object that opens the key, database, blob store, audit log and services.
+
+    clinic = Clinic.open()            # settings from the environment
+    principal, token = clinic.auth.login(email, password)
+    clinic.cases.submit_case(principal, intake, photos)
+
+Other areas add their service as one attribute here (e.g. `clinic.care`). Streamlit keeps one
+Clinic per data directory per process (`shared_clinic`), wrapped in st.cache_resource.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from core import crypto
+from core.audit import AuditLog
+from core.auth import AuthService
+from core.blobstore import BlobStore
+from core.cases import CaseService
+from core.config import Settings
+from core.db import Database, utcnow
+from core.reports import ReportService
+
+log = logging.getLogger(__name__)
+
+
+class Clinic:
+    def __init__(
+        self, settings: Settings, db: Database, blobs: BlobStore, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.blobs = blobs
+        self.clock = clock
+        self.audit = AuditLog(db, clock)
+        # Called with the case id after each successful submission; one failing listener
+        # never breaks a submission or the other listeners.
+        self.case_submitted_listeners: list[Callable[[str], None]] = []
+        self.auth = AuthService(db, self.audit, settings, clock)
+        self.cases = CaseService(db, blobs, self.audit, clock, on_submitted=self._notify_case_submitted)
+        self.reports = ReportService(db, self.cases, self.audit, clock)
+        self._closed = False
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, clock: Callable[[], datetime] = utcnow) -> Clinic:
+        """Create the data dir and master key if needed, open and migrate the database."""
+        settings = settings or Settings.from_env()
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # A new key only for a new clinic: with an existing database a missing key file is an
+        # operator error (restore the key), never a reason to make a key that opens nothing.
+        master_key = crypto.load_or_create_master_key(
+            settings.master_key_env, settings.key_file, create=not settings.db_path.exists()
+        )
+        db = Database.open_with_master_key(settings.db_path, master_key)
+        try:
+            db.migrate()
+            blobs = BlobStore(settings.blob_dir, master_key)
+        except BaseException:
+            db.close()
+            raise
+        clinic = cls(settings, db, blobs, clock)
+        try:
+            clinic._attach_extensions()
+        except BaseException:
+            clinic.close()  # else the file stays attached and every retry fails
+            raise
+        return clinic
+
+    def _attach_extensions(self) -> None:
+        """Other areas' services, attached when their modules exist (added by those areas)."""
+        from core.care.service import CareService  # hybrid care: appointments, follow-ups, exports
+
+        self.care = CareService(self)
+        from core.assessment.service import AssessmentService  # AI pre-assessment (queues new cases)
+
+        self.assessments = AssessmentService(self)
+
+    def _notify_case_submitted(self, case_id: str) -> None:
+        for listener in list(self.case_submitted_listeners):
+            try:
+                listener(case_id)
+            except Exception:  # noqa: BLE001 - a listener's bug must not undo a patient's submission
+                log.exception("case-submitted listener %r failed for case %s", listener, case_id)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.db.close()
+            with _shared_lock:
+                for key, clinic in list(_shared.items()):
+                    if clinic is self:
+                        del _shared[key]
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> Clinic:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_shared: dict[Path, Clinic] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_clinic(settings: Settings | None = None) -> Clinic:
+    """One Clinic per data directory per process (DuckDB allows one writer process per file)."""
+    settings = settings or Settings.from_env()
+    key = settings.data_dir.resolve()
+    with _shared_lock:
+        clinic = _shared.get(key)
+        if clinic is None or clinic.closed:
+            clinic = Clinic.open(settings)
+            _shared[key] = clinic
+        return clinic

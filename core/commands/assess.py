@@ -1,0 +1,74 @@
+"""`assess PATH [--view front] [--json]`: run the AI pre-assessment on one photo file (no database)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from core.commands import CommandError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("assess", help="measure one photo with the AI pre-assessment engine")
+    parser.add_argument("path", type=Path, help="image file (JPEG/PNG/HEIC)")
+    parser.add_argument(
+        "--view", default="front", help="front | left_oblique | right_oblique | close_up (default: front)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the full report as JSON")
+    parser.add_argument("--no-quality", action="store_true", help="skip the photo quality gate")
+    parser.add_argument("--overlays", type=Path, default=None, help="write redness/spots/lines overlays here")
+    parser.set_defaults(handler=_assess)
+
+
+def _assess(args: argparse.Namespace) -> int:
+    import cv2
+
+    from core.assessment.engine import PhotoInput, assess_case
+    from core.assessment.filterbank import FilterBankError
+
+    if not args.path.is_file():
+        raise CommandError(f"{args.path} does not exist")
+    data = args.path.read_bytes()
+    try:
+        from core.photos import decode_to_bgr
+
+        image = decode_to_bgr(data)
+    except Exception:  # noqa: BLE001 - fall back to OpenCV for formats the intake does not re-encode
+        image = cv2.imdecode(__import__("numpy").frombuffer(data, "uint8"), cv2.IMREAD_COLOR)
+    if image is None:
+        raise CommandError(f"{args.path} is not a readable image")
+    quality = None
+    if not args.no_quality and args.view != "close_up":
+        try:
+            from core.vision.quality import check_photo
+        except ImportError:
+            check_photo = None
+        if check_photo is not None:
+            quality = check_photo(image, args.view)
+    try:
+        case = assess_case([PhotoInput(image, args.view, args.path.name, None, quality)])
+    except FilterBankError as error:
+        raise CommandError(str(error)) from error
+    report = case.to_report(with_images=False)
+    if args.overlays:
+        from core.assessment.engine import OVERLAYS
+
+        args.overlays.mkdir(parents=True, exist_ok=True)
+        for photo in case.photos:
+            if photo.status == "assessed":
+                for kind, render in OVERLAYS.items():
+                    cv2.imwrite(str(args.overlays / f"{args.path.stem}_{kind}.png"), render(photo))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(report["summary"])
+    print(f"engine {report['engine']['version']} sha256 {report['engine']['sha256'][:16]}…")
+    for flag in report["flags"]:
+        print(f"FLAG {flag['title']}: {flag['reason']}")
+    for metric in report["metrics"]:
+        value = "n/a" if metric["value"] is None else f"{metric['value']:.2f}"
+        print(
+            f"  {metric['metric']:<20} {metric['region']:<18} {value:>8} {metric['unit']:<8} {metric['band']}"
+        )
+    return 0

@@ -1,0 +1,111 @@
+"""Hybrid-care operator commands: `export-fhir`, `export-patient-data`, `erase-patient`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from core.commands import CommandError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    fhir = subparsers.add_parser("export-fhir", help="write a case as a FHIR R4 Bundle (JSON)")
+    fhir.add_argument("case_id")
+    fhir.add_argument(
+        "--physician", required=True, help="email of the physician on whose behalf it is exported (audited)"
+    )
+    fhir.add_argument("--output", "-o", help="file to write (default: stdout)")
+    fhir.add_argument(
+        "--with-photos", action="store_true", help="embed the photos (base64) in the Media resources"
+    )
+    fhir.set_defaults(handler=_export_fhir)
+
+    data = subparsers.add_parser(
+        "export-patient-data", help="write everything stored about a patient as a zip"
+    )
+    data.add_argument("patient_id")
+    data.add_argument("output")
+    data.set_defaults(handler=_export_patient_data)
+
+    erase = subparsers.add_parser(
+        "erase-patient", help="erase a patient's rows and photos (GDPR); audit kept"
+    )
+    erase.add_argument("patient_id")
+    erase.add_argument("--yes", action="store_true", help="confirm; without it nothing is erased")
+    erase.set_defaults(handler=_erase_patient)
+
+
+def _clinic():
+    from core.clinic import Clinic
+    from core.config import Settings
+
+    try:
+        return Clinic.open(Settings.from_env())
+    except Exception as error:  # noqa: BLE001 - any failure to open is reported as one line
+        raise CommandError(f"cannot open the clinic: {error}") from error
+
+
+def _export_fhir(args: argparse.Namespace) -> int:
+    from core.access import SYSTEM_PRINCIPAL, AccessDenied, NotFound
+
+    clinic = _clinic()
+    try:
+        row = clinic.db.fetchone(
+            "SELECT id FROM users WHERE email = ? AND role = 'physician'", [args.physician.strip().lower()]
+        )
+        if row is None:
+            raise CommandError(f"no physician with email {args.physician}")
+        physician = clinic.auth.principal_for_user(SYSTEM_PRINCIPAL, row[0])
+        try:
+            bundle = clinic.care.exports.fhir_bundle(
+                physician, args.case_id, include_photo_data=args.with_photos
+            )
+        except (AccessDenied, NotFound) as error:
+            raise CommandError(str(error)) from error
+        text = json.dumps(bundle, indent=2)
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
+            print(f"wrote {len(bundle['entry'])} resources to {args.output}")
+        else:
+            print(text)
+        return 0
+    finally:
+        clinic.close()
+
+
+def _export_patient_data(args: argparse.Namespace) -> int:
+    from core.access import SYSTEM_PRINCIPAL, NotFound
+
+    clinic = _clinic()
+    try:
+        try:
+            blob = clinic.care.exports.patient_data_zip(SYSTEM_PRINCIPAL, args.patient_id)
+        except NotFound as error:
+            raise CommandError(str(error)) from error
+        Path(args.output).write_bytes(blob)
+        print(f"wrote {len(blob):,} bytes to {args.output}")
+        return 0
+    finally:
+        clinic.close()
+
+
+def _erase_patient(args: argparse.Namespace) -> int:
+    from core.access import SYSTEM_PRINCIPAL, NotFound
+
+    if not args.yes:
+        raise CommandError("erasure is permanent: add --yes to confirm")
+    clinic = _clinic()
+    try:
+        try:
+            result = clinic.care.exports.erase_patient(SYSTEM_PRINCIPAL, args.patient_id)
+        except NotFound as error:
+            raise CommandError(str(error)) from error
+        print(
+            f"erased patient {result.patient_id}: {sum(result.rows_deleted.values())} rows, {result.blobs_deleted} blobs"
+        )
+        for table, count in sorted(result.rows_deleted.items()):
+            print(f"  {table}: {count}")
+        return 0
+    finally:
+        clinic.close()

@@ -1,0 +1,926 @@
+"""Quality gate for standardised clinical face photos (front, obliques, profiles, close-ups).
+
+`check_photo(image_bgr, view)` runs every check and returns a `QualityResult` with verdict
+"pass" | "warn" | "fail": a photo with any failing check cannot be submitted, a warned one can
+(its warnings travel to the physician). Each failing/warned check carries one plain-language
+instruction for the patient. ALL thresholds live in `QualityOptions` with the reason for each.
+
+Views and sides: "left_oblique"/"left_profile" = the patient's LEFT side faces the camera (head
+turned to the patient's right; in an unmirrored photo the nose points to the image's LEFT, yaw > 0
+in `core.vision.landmarks`). A left view taken as a right view fails the pose check. Images must
+be unmirrored (un-flip a selfie preview first).
+
+Checks, in the order they are reported (the first failing one is "the main problem"):
+one_face, pose (yaw, pitch, roll), resolution (image size, distance, face size), exposure, backlight, lighting, colour, sharpness,
+occlusion, expression, eyes_open. `close_up` skips face checks when no face is found and judges
+exposure, colour and sharpness on the whole frame.
+
+Speed: everything runs on a working copy whose long side is at most `work_side` pixels; YuNet runs
+on a smaller copy. For live frames pass the VIDEO-mode landmarks and `QualityOptions.live()`
+(YuNet at low resolution, or skipped by passing `faces=[]` plus landmarks).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from core.vision.detector import DetectorOptions, FaceBox, detect_faces, downscale
+from core.vision.landmarks import FaceLandmarks, HeadPose, detect_landmarks
+from core.vision.regions import EYE_LEFT, EYE_RIGHT, region_masks, skin_mask
+
+Status = Literal["pass", "warn", "fail"]
+VIEWS: tuple[str, ...] = (
+    "front",
+    "left_oblique",
+    "right_oblique",
+    "left_profile",
+    "right_profile",
+    "close_up",
+)
+
+
+def normalise_view(view: str) -> str:
+    """'left-oblique', 'Left Oblique', 'left_oblique' -> 'left_oblique'; raises on unknown views."""
+    name = view.strip().lower().replace("-", "_").replace(" ", "_")
+    aliases = {"closeup": "close_up", "frontal": "front"}
+    name = aliases.get(name, name)
+    if name not in VIEWS:
+        raise ValueError(f"unknown view {view!r}; expected one of {', '.join(VIEWS)}")
+    return name
+
+
+@dataclass(frozen=True)
+class QualityOptions:
+    """Every threshold of the gate. Angles in degrees (module convention), luma 0-255.
+
+    Pose: MediaPipe's matrix under-reads large turns (measured on labelled photos: a true 45°
+    turn reads ~35°, 60° ~43°, a 90° profile ~62°), so view ranges are in MEASURED degrees.
+    """
+
+    # Working copy: all pixel measurements run on a copy with this long side (speed on 12 MP).
+    work_side: int = 1280
+    detector: DetectorOptions = field(default_factory=DetectorOptions)
+
+    # --- resolution / distance (ATA teledermatology: min 800x600, 1024x768 preferred) ---
+    min_image_size: tuple[int, int] = (800, 600)  # (long, short) below -> warn
+    preferred_image_size: tuple[int, int] = (1024, 768)  # reported only
+    min_interpupil_px: float = 60.0  # < 60 px between the pupils: skin texture unreadable -> fail
+    warn_interpupil_px: float = 80.0
+    # Face height (forehead-chin landmarks) as a share of image height: a tiny face in a big frame.
+    min_face_height_fraction: float = 0.12  # fail: "move closer"
+    warn_face_height_fraction: float = 0.2
+    max_face_height_fraction: float = 0.95  # the chin or forehead is cut off -> warn "move back"
+
+    # --- pose per view: (target |yaw|, pass tolerance, warn tolerance) in measured degrees ---
+    front_yaw_pass: float = 12.0
+    front_yaw_warn: float = 18.0  # obliques measured >= 20 on the labelled set
+    oblique_yaw_range_pass: tuple[float, float] = (24.0, 40.0)  # ~ true 30-55 degrees
+    oblique_yaw_range_warn: tuple[float, float] = (20.0, 42.0)
+    profile_yaw_min_pass: float = 50.0  # ~ true 75+ degrees
+    profile_yaw_min_warn: float = 44.0
+    pitch_pass: float = 12.0
+    pitch_warn: float = 20.0
+    roll_pass: float = 8.0
+    roll_warn: float = 15.0
+
+    # --- exposure on face skin ---
+    # Bright end of the face (90th percentile of skin luma): a well-lit face of ANY skin tone has
+    # highlights above this; judging the median would flag dark skin as under-exposed.
+    # Labelled: dim photos 100-125, well-lit dark skin 162-174, well-lit light skin 143-238.
+    dark_p90_fail: float = 120.0
+    dark_p90_warn: float = 135.0
+    clipped_level: int = 250
+    clipped_fraction_fail: float = 0.12  # share of face skin pixels at >= 250 (burnt out)
+    clipped_fraction_warn: float = 0.05
+    # Whole frame (close-ups without a face, or a face lost in the dark/glare).
+    frame_dark_mean: float = 40.0
+    frame_clipped_fraction: float = 0.4
+
+    # --- backlight: background much brighter than the face ---
+    backlight_difference_fail: float = 110.0  # median background luma - median face luma
+    backlight_difference_warn: float = 80.0
+
+    # --- lighting evenness: median luma of the patient's left vs right cheek/under-eye ---
+    # darker side / brighter side; labelled even light >= 0.61, harsh side light 0.07-0.5.
+    side_ratio_warn: float = 0.7
+    side_ratio_fail: float = 0.55
+    # Harsh shadows: (p95 - p5) of face-skin luma relative to its median.
+    # Warn only: darker skin has a lower median, so the same shadows give a larger spread
+    # (well-lit dark skin measured up to 1.72); failing on it would reject darker skin unfairly.
+    shadow_spread_warn: float = 1.8
+    shadow_spread_fail: float = 3.0
+
+    # --- colour (OpenCV 8-bit Lab, a*/b* centred on 0) ---
+    # Skin is never neutral grey: chroma below this on the face = black-and-white photo.
+    monochrome_chroma: float = 4.0
+    # Grey-world cast of the whole image (mean a*, b* of unsaturated pixels) AND of the skin hue.
+    # Labelled: neutral photos <= 25 (warm grading, saturated walls), extreme orange cast 28.4.
+    cast_image_warn: float = 20.0
+    cast_image_fail: float = 26.0
+    skin_hue_range: tuple[float, float] = (15.0, 80.0)  # normal skin hue angle in Lab (degrees)
+
+    # --- sharpness: variance of the Laplacian on the face resized to `sharp_face_px` wide ---
+    sharp_face_px: int = 256
+    # Labelled: blurred/defocused faces 25-143 (one outlier 216), sharp faces >= 166.
+    sharpness_fail: float = 100.0
+    sharpness_warn: float = 180.0
+    # Close-ups without a face: Laplacian variance of the whole frame at 1024 px long side.
+    closeup_sharpness_fail: float = 15.0
+
+    # --- occlusion ---
+    sunglasses_eye_ratio: float = 0.35  # eye-region luma / skin luma below -> dark lenses
+    sunglasses_iris_contrast: float = 12.0  # luma std in the eye opening below -> no iris visible
+    # Hair/hand: share of forehead pixels that look like the cheeks' skin (same chroma within
+    # `skin_chroma_distance` a*b* units and not much darker: hair is dark or differently coloured;
+    # a bright forehead highlight still counts as skin). Clear foreheads measured >= 0.69.
+    forehead_skin_fail: float = 0.35
+    forehead_skin_warn: float = 0.6
+    skin_chroma_distance: float = 12.0
+    skin_min_lightness_ratio: float = 0.6
+
+    # --- expression (MediaPipe blendshape scores 0-1) ---
+    # Labelled photos: open mouths >= 0.47 (rejected), relaxed faces <= 0.32.
+    jaw_open_fail: float = 0.4
+    jaw_open_warn: float = 0.2
+    smile_warn: float = 0.75  # a smile folds the nasolabial area: accepted by clinicians, but noted
+    # eyeBlink: closed/squinting eyes measured 0.46-0.48, open eyes <= 0.44 (downward gaze raises it).
+    eye_blink_fail: float = 0.45
+    eye_blink_warn: float = 0.35
+    # Pout/pucker/funnel (browDown is NOT used: a broad smile raises it to ~0.85).
+    grimace_warn: float = 0.55
+    grimace_fail: float = 0.85
+
+    @classmethod
+    def live(cls) -> QualityOptions:
+        """Fast settings for 640x480 preview frames: small YuNet input, no resizing."""
+        return cls(work_side=640, detector=DetectorOptions(max_side=320))
+
+
+@dataclass(frozen=True)
+class QualityCheck:
+    name: str
+    status: Status
+    value: float | str | None = None
+    threshold: float | str | None = None
+    instruction: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        value = round(self.value, 3) if isinstance(self.value, float) else self.value
+        threshold = round(self.threshold, 3) if isinstance(self.threshold, float) else self.threshold
+        return {
+            "name": self.name,
+            "status": self.status,
+            "value": value,
+            "threshold": threshold,
+            "instruction": self.instruction,
+        }
+
+
+@dataclass
+class QualityResult:
+    verdict: Status
+    view: str
+    checks: list[QualityCheck]
+    pose: HeadPose | None
+    faces: list[FaceBox]
+    face_box: tuple[int, int, int, int] | None  # (x, y, w, h) in original pixels
+    image_size: tuple[int, int] = (0, 0)  # (h, w)
+    landmarks: FaceLandmarks | None = field(default=None, repr=False)
+
+    @property
+    def failing(self) -> list[QualityCheck]:
+        return [check for check in self.checks if check.status == "fail"]
+
+    @property
+    def warnings(self) -> list[QualityCheck]:
+        return [check for check in self.checks if check.status == "warn"]
+
+    @property
+    def first_problem(self) -> QualityCheck | None:
+        problems = self.failing or self.warnings
+        return problems[0] if problems else None
+
+    def instructions(self) -> list[str]:
+        """Unique instructions, failing checks first."""
+        seen: list[str] = []
+        for check in self.failing + self.warnings:
+            if check.instruction and check.instruction not in seen:
+                seen.append(check.instruction)
+        return seen
+
+    def check(self, name: str) -> QualityCheck | None:
+        return next((check for check in self.checks if check.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "view": self.view,
+            "checks": [check.to_dict() for check in self.checks],
+            "pose": self.pose.to_dict() if self.pose else None,
+            "faces": [face.to_dict() for face in self.faces],
+            "face_box": list(self.face_box) if self.face_box else None,
+            "image_size": list(self.image_size),
+            "instructions": self.instructions(),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+
+
+def _grade(value: float, warn: float, fail: float, higher_is_worse: bool = True) -> Status:
+    if higher_is_worse:
+        return "fail" if value > fail else "warn" if value > warn else "pass"
+    return "fail" if value < fail else "warn" if value < warn else "pass"
+
+
+def _working_copy(image_bgr: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """(copy with long side <= max_side, factor original/copy)."""
+    h, w = image_bgr.shape[:2]
+    if max(h, w) <= max_side:
+        return image_bgr, 1.0
+    small = downscale(image_bgr, max_side)
+    return small, max(h, w) / max(small.shape[:2])
+
+
+def _as_bgr(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image
+
+
+def _yaw_from_keypoints(box: FaceBox) -> float:
+    """Rough yaw from YuNet's 5 points (used only when MediaPipe finds no mesh, e.g. profiles)."""
+    eye_a, eye_b, nose = box.keypoints[0], box.keypoints[1], box.keypoints[2]
+    eye_mid = (eye_a + eye_b) / 2
+    half_span = max(abs(eye_b[0] - eye_a[0]) / 2, 0.08 * box.w)
+    ratio = float(np.clip((nose[0] - eye_mid[0]) / (half_span * 1.6), -1.0, 1.0))
+    # Nose to the image's left (ratio < 0) = yaw > 0 (module convention).
+    return -math.degrees(math.asin(ratio)) * (62.0 / 90.0)  # same compressed scale as MediaPipe
+
+
+def _turn_instruction(yaw_too_far_positive: bool) -> str:
+    # yaw > 0 = the head is turned to the patient's right; to reduce it, turn to the left.
+    return (
+        "Turn your head slightly to your left"
+        if yaw_too_far_positive
+        else "Turn your head slightly to your right"
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# individual checks
+
+
+def _check_faces(faces: list[FaceBox], landmarks: FaceLandmarks | None, view: str) -> QualityCheck:
+    count = len(faces)
+    if count == 0 and landmarks is not None:
+        count = 1  # YuNet skipped (live) or missed a face MediaPipe found
+    if count == 1:
+        return QualityCheck("one_face", "pass", 1, 1)
+    if count == 0:
+        if view == "close_up":
+            return QualityCheck("one_face", "pass", 0, "none needed for a close-up")
+        return QualityCheck(
+            "one_face", "fail", 0, 1, "We cannot see a face. Make sure your whole face is in the picture."
+        )
+    return QualityCheck(
+        "one_face",
+        "fail",
+        count,
+        1,
+        "Only you should be in the photo. Ask others to step out of the picture.",
+    )
+
+
+def _check_resolution(
+    image_size: tuple[int, int],
+    landmarks: FaceLandmarks | None,
+    box: FaceBox | None,
+    view: str,
+    o: QualityOptions,
+) -> list[QualityCheck]:
+    h, w = image_size
+    long_side, short_side = max(h, w), min(h, w)
+    checks = []
+    if long_side < o.min_image_size[0] or short_side < o.min_image_size[1]:
+        checks.append(
+            QualityCheck(
+                "image_size",
+                "warn",
+                f"{w}x{h}",
+                f"{o.min_image_size[0]}x{o.min_image_size[1]}",
+                "Use your phone's main camera at full resolution.",
+            )
+        )
+    else:
+        preferred = long_side >= o.preferred_image_size[0] and short_side >= o.preferred_image_size[1]
+        checks.append(
+            QualityCheck(
+                "image_size",
+                "pass",
+                f"{w}x{h}",
+                f"{o.preferred_image_size[0]}x{o.preferred_image_size[1]}"
+                if preferred
+                else "below preferred",
+            )
+        )
+    if landmarks is None and box is None:
+        return checks
+    if landmarks is not None and view in ("front", "close_up"):
+        size_px = landmarks.interpupil_px()
+    elif landmarks is not None:
+        # Turned faces foreshorten the pupil distance: use face height (~2.6x the frontal IPD).
+        size_px = landmarks.face_height_px() / 2.6
+    else:
+        size_px = box.h / 3.3  # YuNet box height ~3.3x the inter-pupil distance
+    status = _grade(size_px, o.warn_interpupil_px, o.min_interpupil_px, higher_is_worse=False)
+    checks.append(
+        QualityCheck(
+            "distance",
+            status,
+            float(size_px),
+            o.min_interpupil_px,
+            "" if status == "pass" else "Move the camera closer so your face fills most of the picture.",
+        )
+    )
+    face_h = landmarks.face_height_px() * 1.25 if landmarks is not None else box.h  # + hairline
+    fraction = face_h / max(h, 1)
+    if fraction < o.min_face_height_fraction or fraction < o.warn_face_height_fraction:
+        status = "fail" if fraction < o.min_face_height_fraction else "warn"
+        checks.append(
+            QualityCheck(
+                "face_size",
+                status,
+                float(fraction),
+                o.warn_face_height_fraction,
+                "Move the camera closer to your face.",
+            )
+        )
+    elif fraction > o.max_face_height_fraction:
+        checks.append(
+            QualityCheck(
+                "face_size",
+                "warn",
+                float(fraction),
+                o.max_face_height_fraction,
+                "Move the camera a little further away so your whole face fits.",
+            )
+        )
+    else:
+        checks.append(QualityCheck("face_size", "pass", float(fraction), o.warn_face_height_fraction))
+    return checks
+
+
+def _check_pose(pose: HeadPose, view: str, o: QualityOptions) -> list[QualityCheck]:
+    yaw = pose.yaw
+    if view == "front":
+        status = _grade(abs(yaw), o.front_yaw_pass, o.front_yaw_warn)
+        instruction = (
+            "" if status == "pass" else _turn_instruction(yaw > 0) + " and look straight into the camera."
+        )
+        yaw_check = QualityCheck("yaw", status, float(yaw), o.front_yaw_pass, instruction)
+    else:
+        wanted_sign = 1.0 if view.startswith("left") else -1.0  # left views: yaw > 0
+        signed = yaw * wanted_sign  # > 0 when turned the right way
+        side_word = "left" if wanted_sign > 0 else "right"
+        other = "right" if side_word == "left" else "left"
+        if view.endswith("oblique"):
+            lo_pass, hi_pass = o.oblique_yaw_range_pass
+            lo_warn, hi_warn = o.oblique_yaw_range_warn
+            target = f"{lo_pass:.0f}-{hi_pass:.0f}"
+        else:
+            lo_pass, hi_pass, lo_warn, hi_warn = o.profile_yaw_min_pass, 180.0, o.profile_yaw_min_warn, 180.0
+            target = f">={lo_pass:.0f}"
+        if signed < -5:
+            status: Status = "fail"
+            instruction = f"This looks like your {other} side. Show your {side_word} side: turn your head to your {other}."
+        elif lo_pass <= signed <= hi_pass:
+            status, instruction = "pass", ""
+        else:
+            status = "warn" if lo_warn <= signed <= hi_warn else "fail"
+            if signed < lo_pass:
+                instruction = (
+                    f"Turn your head further to your {other}, so your {side_word} cheek faces the camera."
+                )
+            else:
+                instruction = f"Turn your head back a little towards the camera (to your {side_word})."
+        yaw_check = QualityCheck("yaw", status, float(yaw), target, instruction)
+    pitch_status = _grade(abs(pose.pitch), o.pitch_pass, o.pitch_warn)
+    pitch_instruction = ""
+    if pitch_status != "pass":
+        pitch_instruction = "Lower your chin slightly." if pose.pitch > 0 else "Raise your chin slightly."
+    roll_status = _grade(abs(pose.roll), o.roll_pass, o.roll_warn)
+    roll_instruction = ""
+    if roll_status != "pass":
+        # roll > 0: the patient's left eye is lower -> straighten by tilting towards the right.
+        roll_instruction = "Keep your head straight, do not tilt it " + (
+            "towards your left shoulder." if pose.roll > 0 else "towards your right shoulder."
+        )
+    return [
+        yaw_check,
+        QualityCheck("pitch", pitch_status, float(pose.pitch), o.pitch_pass, pitch_instruction),
+        QualityCheck("roll", roll_status, float(pose.roll), o.roll_pass, roll_instruction),
+    ]
+
+
+@dataclass
+class _FaceMeasures:
+    """Pixel data of the face crop (all masks are crop-sized: fast on big frames)."""
+
+    luma: np.ndarray  # uint8 luma of the face crop
+    lab: np.ndarray  # float32 Lab of the face crop (a*, b* centred on 0)
+    skin: np.ndarray  # bool face-skin mask of the crop
+    masks: dict[str, np.ndarray]  # region masks of the crop
+    landmarks: FaceLandmarks  # landmarks in crop coordinates
+    face_rect: tuple[int, int, int, int]  # landmark box in crop coordinates
+    frame_luma: np.ndarray  # luma of the whole working copy (background for backlight)
+    crop_rect: tuple[int, int, int, int]  # crop (x, y, w, h) in the working copy
+    frame_lab: np.ndarray  # Lab of every 4th pixel of the working copy (grey-world colour cast)
+
+
+def _face_measures(work: np.ndarray, landmarks: FaceLandmarks) -> _FaceMeasures:
+    h, w = work.shape[:2]
+    x, y, bw, bh = landmarks.bbox()
+    pad = int(0.05 * max(bw, bh)) + 2
+    x0, y0 = max(0, x - pad), max(0, y - pad)
+    x1, y1 = min(w, x + bw + pad), min(h, y + bh + pad)
+    crop = work[y0:y1, x0:x1]
+    shifted = replace(landmarks, points=landmarks.points - np.array([x0, y0, 0], np.float32))
+    frame_luma = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
+    lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB).astype(np.float32)
+    lab[..., 1:] -= 128.0
+    masks = region_masks(shifted, crop.shape)
+    skin = skin_mask(shifted, crop.shape)
+    return _FaceMeasures(
+        luma=frame_luma[y0:y1, x0:x1],
+        lab=lab,
+        skin=skin,
+        masks=masks,
+        landmarks=shifted,
+        face_rect=(x - x0, y - y0, bw, bh),
+        frame_luma=frame_luma,
+        crop_rect=(x0, y0, x1 - x0, y1 - y0),
+        frame_lab=_lab(work[::4, ::4]),
+    )
+
+
+def _check_exposure(m: _FaceMeasures, o: QualityOptions) -> QualityCheck:
+    values = m.luma[m.skin]
+    if values.size < 50:
+        return QualityCheck("exposure", "warn", None, None, "Make sure your face is clearly visible.")
+    p90 = float(np.percentile(values, 90))
+    clipped = float(np.mean(values >= o.clipped_level))
+    dark = _grade(p90, o.dark_p90_warn, o.dark_p90_fail, higher_is_worse=False)
+    bright = _grade(clipped, o.clipped_fraction_warn, o.clipped_fraction_fail)
+    if dark != "pass":
+        return QualityCheck(
+            "exposure",
+            dark,
+            p90,
+            o.dark_p90_warn,
+            "Your face is too dark. Move to a brighter place or face a window.",
+        )
+    if bright != "pass":
+        return QualityCheck(
+            "exposure",
+            bright,
+            clipped,
+            o.clipped_fraction_warn,
+            "Your face is too bright. Turn off the flash or move out of direct sunlight.",
+        )
+    return QualityCheck("exposure", "pass", p90, o.dark_p90_warn)
+
+
+def _frame_exposure(luma: np.ndarray, o: QualityOptions) -> QualityCheck:
+    """Exposure of the whole frame (close-ups, or when no face can be found)."""
+    mean_luma = float(luma.mean())
+    clipped = float(np.mean(luma >= o.clipped_level))
+    if mean_luma < o.frame_dark_mean:
+        return QualityCheck(
+            "exposure",
+            "fail",
+            mean_luma,
+            o.frame_dark_mean,
+            "The photo is too dark. Move to a brighter place.",
+        )
+    if clipped > o.frame_clipped_fraction:
+        return QualityCheck(
+            "exposure",
+            "fail",
+            clipped,
+            o.frame_clipped_fraction,
+            "The photo is too bright. Turn off the flash or move out of direct sunlight.",
+        )
+    return QualityCheck("exposure", "pass", mean_luma, o.frame_dark_mean)
+
+
+def _check_backlight(m: _FaceMeasures, o: QualityOptions) -> QualityCheck:
+    h, w = m.frame_luma.shape
+    x, y, bw, bh = m.face_rect
+    x += m.crop_rect[0]
+    y += m.crop_rect[1]
+    margin = int(0.35 * max(bw, bh))
+    background = np.ones((h, w), bool)
+    background[max(0, y - margin) : y + bh + margin, max(0, x - margin) : x + bw + margin] = False
+    face_values = m.luma[m.skin]
+    if background.sum() < 0.05 * h * w or face_values.size < 50:
+        return QualityCheck("backlight", "pass", None, o.backlight_difference_warn)
+    # Every 4th pixel is plenty for a median and 16x cheaper on a full frame.
+    difference = float(np.median(m.frame_luma[::4, ::4][background[::4, ::4]]) - np.median(face_values))
+    status = _grade(difference, o.backlight_difference_warn, o.backlight_difference_fail)
+    return QualityCheck(
+        "backlight",
+        status,
+        difference,
+        o.backlight_difference_warn,
+        ""
+        if status == "pass"
+        else "The light is behind you. Turn around so the window or lamp is in front of you.",
+    )
+
+
+def _check_lighting(m: _FaceMeasures, view: str, o: QualityOptions) -> list[QualityCheck]:
+    checks = []
+    left = m.masks["cheek_left"] | m.masks["under_eye_left"]
+    right = m.masks["cheek_right"] | m.masks["under_eye_right"]
+    if view == "front" and left.sum() > 30 and right.sum() > 30:
+        left_luma, right_luma = float(np.median(m.luma[left])), float(np.median(m.luma[right]))
+        ratio = min(left_luma, right_luma) / max(left_luma, right_luma, 1.0)
+        status = _grade(ratio, o.side_ratio_warn, o.side_ratio_fail, higher_is_worse=False)
+        instruction = ""
+        if status != "pass":
+            # The brighter side is where the light comes from (patient's own left/right).
+            source = "left" if left_luma > right_luma else "right"
+            instruction = (
+                f"Face a window: the light comes from your {source}, so one side of your face is in shadow."
+            )
+        checks.append(QualityCheck("lighting", status, ratio, o.side_ratio_warn, instruction))
+    values = m.luma[m.skin].astype(np.float32)
+    if values.size >= 50:
+        p5, p50, p95 = np.percentile(values, [5, 50, 95])
+        spread = float((p95 - p5) / max(p50, 1.0))
+        status = _grade(spread, o.shadow_spread_warn, o.shadow_spread_fail)
+        checks.append(
+            QualityCheck(
+                "shadows",
+                status,
+                spread,
+                o.shadow_spread_warn,
+                ""
+                if status == "pass"
+                else "Avoid harsh light: use soft daylight from a window in front of you.",
+            )
+        )
+    return checks
+
+
+def _image_cast(lab: np.ndarray) -> tuple[float, float]:
+    """Grey-world (a*, b*) of the image, ignoring clipped and saturated-colour pixels."""
+    lightness, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+    chroma = np.hypot(a, b)
+    usable = (lightness > 25) & (lightness < 245) & (chroma < 40)
+    if usable.sum() < 100:
+        usable = np.ones_like(usable)
+    return float(a[usable].mean()), float(b[usable].mean())
+
+
+def _lab(image_bgr: np.ndarray) -> np.ndarray:
+    """float32 Lab with a*, b* centred on 0 (OpenCV 8-bit: L 0-255, a/b offset 128)."""
+    lab = cv2.cvtColor(np.ascontiguousarray(image_bgr), cv2.COLOR_BGR2LAB).astype(np.float32)
+    lab[..., 1:] -= 128.0
+    return lab
+
+
+def _check_colour(
+    lab: np.ndarray, skin: np.ndarray | None, o: QualityOptions, skin_lab: np.ndarray | None = None
+) -> QualityCheck:
+    """Cast from the whole frame `lab`; skin hue from `skin_lab[skin]` (defaults to `lab`)."""
+    mean_a, mean_b = _image_cast(lab)
+    skin_lab = lab if skin_lab is None else skin_lab
+    cast = math.hypot(mean_a, mean_b)
+    if skin is not None and skin.sum() > 50:
+        skin_a, skin_b = float(np.median(skin_lab[..., 1][skin])), float(np.median(skin_lab[..., 2][skin]))
+        skin_chroma = math.hypot(skin_a, skin_b)
+        if skin_chroma < o.monochrome_chroma:
+            return QualityCheck(
+                "colour",
+                "fail",
+                skin_chroma,
+                o.monochrome_chroma,
+                "Please send a colour photo (no black-and-white or filters).",
+            )
+        hue = math.degrees(math.atan2(skin_b, skin_a))
+        hue_ok = o.skin_hue_range[0] <= hue <= o.skin_hue_range[1]
+    else:
+        hue_ok = True
+        if float(np.hypot(lab[..., 1], lab[..., 2]).mean()) < o.monochrome_chroma * 0.5:
+            return QualityCheck(
+                "colour",
+                "fail",
+                0.0,
+                o.monochrome_chroma,
+                "Please send a colour photo (no black-and-white or filters).",
+            )
+    # Unsaturated pixels only: a blue wall or a red shirt does not count as a cast; skin with an
+    # unnatural hue (green, blue, magenta) is a warning on its own.
+    status = _grade(cast, o.cast_image_warn, o.cast_image_fail)
+    if not hue_ok and status == "pass":
+        status = "warn"
+    tint = "warm (orange)" if mean_b > abs(mean_a) else "blue" if mean_b < -abs(mean_a) else "tinted"
+    return QualityCheck(
+        "colour",
+        status,
+        cast,
+        o.cast_image_warn,
+        ""
+        if status == "pass"
+        else f"The colours look {tint}. Use daylight instead of coloured lamps and turn off photo filters.",
+    )
+
+
+def _laplacian_variance(gray: np.ndarray) -> float:
+    return float(cv2.Laplacian(gray, cv2.CV_32F, ksize=3).var())
+
+
+def _check_sharpness(
+    luma: np.ndarray, rect: tuple[int, int, int, int] | None, o: QualityOptions
+) -> QualityCheck:
+    instruction = "The photo is blurry. Hold the phone still, tap your face to focus and try again."
+    if rect is None:
+        h, w = luma.shape
+        scale = 1024 / max(h, w)
+        gray = cv2.resize(luma, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        value = _laplacian_variance(gray)
+        status = "fail" if value < o.closeup_sharpness_fail else "pass"
+        return QualityCheck(
+            "sharpness", status, value, o.closeup_sharpness_fail, "" if status == "pass" else instruction
+        )
+    x, y, w, h = rect
+    crop = luma[max(0, y) : y + h, max(0, x) : x + w]
+    if crop.size == 0:
+        return QualityCheck("sharpness", "warn", None, o.sharpness_fail, instruction)
+    # Normalise for face size: a face resized to a fixed width has comparable detail at any distance
+    # (upsampling a small face cannot add detail, so low resolution also scores low).
+    scale = o.sharp_face_px / max(crop.shape[1], 1)
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    face = cv2.resize(
+        crop, (o.sharp_face_px, max(1, round(crop.shape[0] * scale))), interpolation=interpolation
+    )
+    value = _laplacian_variance(face)
+    status = _grade(value, o.sharpness_warn, o.sharpness_fail, higher_is_worse=False)
+    return QualityCheck("sharpness", status, value, o.sharpness_warn, "" if status == "pass" else instruction)
+
+
+def _check_occlusion(
+    m: _FaceMeasures, landmarks: FaceLandmarks, view: str, o: QualityOptions
+) -> list[QualityCheck]:
+    checks: list[QualityCheck] = []
+    skin_values = m.luma[m.skin]
+    if skin_values.size < 50:
+        return checks
+    skin_luma = float(np.median(skin_values))
+    # Sunglasses: the eye openings are much darker than the skin and show no iris/sclera contrast.
+    dark_eyes = 0
+    eye_ratios = []
+    for contour in (EYE_RIGHT, EYE_LEFT):
+        eye = np.zeros(m.luma.shape, np.uint8)
+        cv2.fillPoly(eye, [np.round(landmarks.xy[list(contour)]).astype(np.int32)], 1)
+        values = m.luma[eye > 0]
+        if values.size < 10:
+            continue
+        ratio = float(np.mean(values)) / max(skin_luma, 1.0)
+        eye_ratios.append(ratio)
+        if ratio < o.sunglasses_eye_ratio and float(np.std(values)) < o.sunglasses_iris_contrast:
+            dark_eyes += 1
+    if dark_eyes == 2 or (dark_eyes == 1 and view != "front"):
+        checks.append(
+            QualityCheck(
+                "sunglasses", "fail", min(eye_ratios), o.sunglasses_eye_ratio, "Remove your sunglasses."
+            )
+        )
+    else:
+        checks.append(
+            QualityCheck(
+                "sunglasses", "pass", min(eye_ratios) if eye_ratios else None, o.sunglasses_eye_ratio
+            )
+        )
+    # Hair or a hand over the forehead: forehead pixels unlike the cheeks' skin colour.
+    cheeks = (m.masks["cheek_left"] | m.masks["cheek_right"]) & m.skin
+    forehead = m.masks["forehead"]
+    if cheeks.sum() > 30 and forehead.sum() > 30:
+        reference = np.median(m.lab[cheeks], axis=0)
+        pixels = m.lab[forehead]
+        chroma_distance = np.linalg.norm(pixels[:, 1:] - reference[1:], axis=1)
+        lightness_ratio = pixels[:, 0] / max(float(reference[0]), 1.0)
+        skin_like = (chroma_distance < o.skin_chroma_distance) & (
+            lightness_ratio > o.skin_min_lightness_ratio
+        )
+        fraction = float(np.mean(skin_like))
+        status = _grade(fraction, o.forehead_skin_warn, o.forehead_skin_fail, higher_is_worse=False)
+        checks.append(
+            QualityCheck(
+                "hair_or_hand",
+                status,
+                fraction,
+                o.forehead_skin_warn,
+                "" if status == "pass" else "Move your hair away from your face and keep your hands down.",
+            )
+        )
+    return checks
+
+
+def _check_expression(landmarks: FaceLandmarks, o: QualityOptions) -> list[QualityCheck]:
+    b = landmarks.blendshape
+    if not landmarks.blendshapes:
+        return []
+    jaw = b("jawOpen")
+    smile = (b("mouthSmileLeft") + b("mouthSmileRight")) / 2
+    grimace = max(b("mouthPucker"), b("mouthFunnel"))
+    checks = []
+    status = _grade(jaw, o.jaw_open_warn, o.jaw_open_fail)
+    grimace_status = _grade(grimace, o.grimace_warn, o.grimace_fail)
+    if status == "pass" and grimace_status != "pass":
+        checks.append(
+            QualityCheck(
+                "expression",
+                grimace_status,
+                grimace,
+                o.grimace_warn,
+                "Relax your lips and keep a neutral expression.",
+            )
+        )
+    elif status != "pass":
+        checks.append(
+            QualityCheck("expression", status, jaw, o.jaw_open_warn, "Close your mouth and relax your face.")
+        )
+    elif smile > o.smile_warn:
+        checks.append(
+            QualityCheck(
+                "expression", "warn", smile, o.smile_warn, "Please do not smile: keep a neutral expression."
+            )
+        )
+    else:
+        checks.append(QualityCheck("expression", "pass", max(jaw, smile), o.jaw_open_warn))
+    blink = max(b("eyeBlinkLeft"), b("eyeBlinkRight"))
+    status = _grade(blink, o.eye_blink_warn, o.eye_blink_fail)
+    checks.append(
+        QualityCheck(
+            "eyes_open",
+            status,
+            blink,
+            o.eye_blink_warn,
+            "" if status == "pass" else "Keep your eyes open and look at the camera.",
+        )
+    )
+    return checks
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def check_photo(
+    image_bgr: np.ndarray,
+    view: str = "front",
+    options: QualityOptions | None = None,
+    landmarks: FaceLandmarks | None = None,
+    faces: list[FaceBox] | None = None,
+) -> QualityResult:
+    """Run the quality gate on one photo (BGR uint8, unmirrored).
+
+    `landmarks` (e.g. from a VIDEO-mode FaceLandmarker on this frame) skips MediaPipe; `faces`
+    skips YuNet (pass `[]` with landmarks on live frames to trust the tracker's single face).
+    """
+    o = options or QualityOptions()
+    view = normalise_view(view)
+    image = _as_bgr(image_bgr)
+    full_size = (int(image.shape[0]), int(image.shape[1]))
+    work, factor = _working_copy(image, o.work_side)
+    work_size = (int(work.shape[0]), int(work.shape[1]))
+
+    if faces is None:
+        faces = detect_faces(work, o.detector)
+        faces = [
+            replace(
+                f,
+                x=f.x * factor,
+                y=f.y * factor,
+                w=f.w * factor,
+                h=f.h * factor,
+                keypoints=f.keypoints * factor,
+            )
+            for f in faces
+        ]
+    if landmarks is None:
+        landmarks_work = detect_landmarks(work)
+    else:
+        scale_to_work = (
+            work_size[1] / max(landmarks.image_size[1], 1) if landmarks.image_size[1] else 1.0 / factor
+        )
+        landmarks_work = (
+            landmarks if abs(scale_to_work - 1.0) < 1e-6 else landmarks.scaled(scale_to_work, work_size)
+        )
+
+    checks: list[QualityCheck] = []
+    pose: HeadPose | None = landmarks_work.pose if landmarks_work is not None else None
+    main_box = faces[0] if faces else None
+    face_box: tuple[int, int, int, int] | None = None
+    if landmarks_work is not None:
+        x, y, w, h = landmarks_work.bbox()
+        face_box = (round(x * factor), round(y * factor), round(w * factor), round(h * factor))
+    elif main_box is not None:
+        face_box = main_box.as_int()
+
+    face_found = landmarks_work is not None or main_box is not None
+    if view == "close_up" and not face_found:
+        lab = cv2.cvtColor(work, cv2.COLOR_BGR2LAB).astype(np.float32)
+        lab[..., 1:] -= 128.0
+        luma = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
+        checks.append(_frame_exposure(luma, o))
+        checks.append(_check_colour(lab, None, o))
+        checks.append(_check_sharpness(luma, None, o))
+        return _result(view, checks, None, faces, None, full_size, None)
+
+    checks.append(_check_faces(faces, landmarks_work, view))
+    if not face_found:
+        # A face lost in darkness or glare: say so, it is the likelier fix than "show your face".
+        exposure = _frame_exposure(cv2.cvtColor(work, cv2.COLOR_BGR2GRAY), o)
+        if exposure.status == "fail":
+            checks.append(exposure)
+        return _result(view, checks, None, faces, None, full_size, None)
+
+    box_work = None
+    if main_box is not None:
+        box_work = replace(
+            main_box,
+            x=main_box.x / factor,
+            y=main_box.y / factor,
+            w=main_box.w / factor,
+            h=main_box.h / factor,
+        )
+    # Pose before distance: "turn your head" is the first thing to fix (a turned face also
+    # reads smaller), so it is reported as the main problem.
+    if pose is None and main_box is not None and view != "close_up":
+        pose = HeadPose(_yaw_from_keypoints(main_box), 0.0, 0.0)
+    if pose is not None and view != "close_up":
+        checks.extend(_check_pose(pose, view, o))
+    checks.extend(
+        _check_resolution(full_size, _full_landmarks(landmarks_work, factor, full_size), main_box, view, o)
+    )
+
+    if landmarks_work is None:
+        # No mesh (e.g. a full profile): judge what does not need regions.
+        luma = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
+        lab = cv2.cvtColor(work, cv2.COLOR_BGR2LAB).astype(np.float32)
+        lab[..., 1:] -= 128.0
+        checks.append(_check_colour(lab, None, o))
+        checks.append(_check_sharpness(luma, box_work.as_int() if box_work else None, o))
+        return _result(view, checks, pose, faces, face_box, full_size, None)
+
+    measures = _face_measures(work, landmarks_work)
+    checks.append(_check_exposure(measures, o))
+    checks.append(_check_backlight(measures, o))
+    checks.extend(_check_lighting(measures, view, o))
+    checks.append(_check_colour(measures.frame_lab, measures.skin, o, skin_lab=measures.lab))
+    checks.append(_check_sharpness(measures.luma, measures.face_rect, o))
+    checks.extend(_check_occlusion(measures, measures.landmarks, view, o))
+    checks.extend(_check_expression(landmarks_work, o))
+    return _result(
+        view, checks, pose, faces, face_box, full_size, _full_landmarks(landmarks_work, factor, full_size)
+    )
+
+
+def _full_landmarks(
+    landmarks: FaceLandmarks | None, factor: float, full_size: tuple[int, int]
+) -> FaceLandmarks | None:
+    if landmarks is None or factor == 1.0:
+        return landmarks
+    return landmarks.scaled(factor, full_size)
+
+
+def _result(
+    view: str,
+    checks: list[QualityCheck],
+    pose: HeadPose | None,
+    faces: list[FaceBox],
+    face_box: tuple[int, int, int, int] | None,
+    size: tuple[int, int],
+    landmarks: FaceLandmarks | None,
+) -> QualityResult:
+    statuses = {check.status for check in checks}
+    verdict: Status = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+    return QualityResult(verdict, view, checks, pose, faces, face_box, size, landmarks)

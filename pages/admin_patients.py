@@ -1,0 +1,49 @@
+"""Administrator: find a patient, export their data, or erase them (GDPR right to erasure)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.session import get_clinic, require_role
+
+principal = require_role("admin")
+clinic = get_clinic()
+
+st.title("Patients")
+st.caption(
+    "Erasing a patient removes their account, consultations, photos (encrypted files included), reports, "
+    "assessments, appointments and check-ins. The audit log keeps its entries, which hold ids only."
+)
+text = st.text_input("Search by name or email")
+patients = clinic.care.archive.list_patients(principal, text or None)
+if not patients:
+    st.info("No patients found.")
+    st.stop()
+choice = st.selectbox("Patient", patients, format_func=lambda p: f"{p[1]} · {p[2] or 'no email'}")
+patient_id, name, email = choice
+
+col_export, col_erase = st.columns(2)
+with col_export:
+    if st.button("Prepare data export (zip)", icon=":material/download:"):
+        st.session_state["admin_export"] = (
+            patient_id,
+            clinic.care.exports.patient_data_zip(principal, patient_id),
+        )
+    export = st.session_state.get("admin_export")
+    if export and export[0] == patient_id:
+        st.download_button(
+            "Download the patient's data", export[1], f"patient-{patient_id}.zip", "application/zip"
+        )
+with col_erase, st.container(border=True):
+    st.markdown(f"**Erase {name}**")
+    confirm = st.text_input(
+        "Type the patient's email (or name) to confirm", key=f"erase_confirm_{patient_id}"
+    )
+    if st.button(
+        "Erase permanently",
+        type="primary",
+        disabled=confirm.strip().lower() not in {v.lower() for v in (email, name) if v},
+    ):
+        result = clinic.care.exports.erase_patient(principal, patient_id)
+        st.success(f"Erased: {sum(result.rows_deleted.values())} rows, {result.blobs_deleted} photo files.")
+        st.session_state.pop("admin_export", None)

@@ -1,0 +1,235 @@
+"""New consultation: the intake questionnaire plus guided photos, submitted in one atomic call.
+
+Every widget is keyed (prefix `intake_`), so a failed submit keeps everything typed; errors are
+shown next to their field, keyed by the field names core's ValidationError uses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from components.guided_capture import guided_capture
+from components.layout import AREA_LABELS, CONCERN_LABELS
+from components.session import get_clinic, require_role
+
+DURATIONS: list[str] = ["Less than 3 months", "3 to 12 months", "1 to 3 years", "More than 3 years"]
+SKIN_TYPE_LABELS: dict[str, str] = {
+    "I": "I — always burns, never tans (very fair)",
+    "II": "II — usually burns, tans minimally (fair)",
+    "III": "III — sometimes burns, tans gradually (medium)",
+    "IV": "IV — rarely burns, tans easily (olive)",
+    "V": "V — very rarely burns, tans very easily (brown)",
+    "VI": "VI — never burns (dark brown to black)",
+    "unsure": "I am not sure",
+}
+VIEWS = ["front", "left_oblique", "right_oblique", "close_up"]
+REQUIRED_VIEWS = ("front", "left_oblique", "right_oblique")
+ERRORS_KEY = "intake_errors"
+DONE_KEY = "new_consultation_reference"
+FORM_KEY_PREFIX = "intake_"
+
+
+def field_error(name: str) -> None:
+    """Show the error recorded for one field (from the last submit attempt) right under it."""
+    message = st.session_state.get(ERRORS_KEY, {}).get(name)
+    if message:
+        st.error(message, icon=":material/error:")
+
+
+def reset_form() -> None:
+    for key in list(st.session_state.keys()):
+        if str(key).startswith(FORM_KEY_PREFIX):
+            del st.session_state[key]
+
+
+def prior_treatment_rows(table) -> list[dict[str, str]]:
+    """Rows of the prior-treatments editor as core expects them: treatment + ISO date (or empty)."""
+    records = table.to_dict("records") if hasattr(table, "to_dict") else list(table or [])
+    rows = []
+    for row in records:
+        treatment = str(row.get("treatment") or "").strip()
+        if not treatment:
+            continue
+        when = row.get("date")
+        if isinstance(when, dt.datetime):
+            when = when.date()
+        rows.append({"treatment": treatment, "date": when.isoformat() if isinstance(when, dt.date) else ""})
+    return rows
+
+
+def local_errors(intake_concerns: list[str], consent: bool, photos: dict) -> dict[str, str]:
+    """Checks the form can make before calling core (core validates everything again)."""
+    errors: dict[str, str] = {}
+    if not consent:
+        errors["consent_photo_storage"] = "Consent to photo storage is required to send a consultation."
+    missing = [view for view in REQUIRED_VIEWS if view not in photos]
+    failing = [view for view, photo in photos.items() if photo.quality_verdict == "fail"]
+    if missing:
+        errors["photos"] = "Missing photos: " + ", ".join(v.replace("_", " ") for v in missing) + "."
+    elif failing:
+        errors["photos"] = (
+            "These photos did not pass the quality check, please retake them: "
+            + ", ".join(v.replace("_", " ") for v in failing)
+            + "."
+        )
+    if not intake_concerns:
+        errors["concerns"] = "Please choose at least one concern."
+    return errors
+
+
+principal = require_role("patient")
+clinic = get_clinic()
+st.title("New consultation")
+
+reference = st.session_state.get(DONE_KEY)
+if reference:
+    st.success(
+        f"Thank you, your consultation was sent. Your reference is **{reference}**. "
+        "A physician will review it; you will find the answer under **My consultations**.",
+        icon=":material/check_circle:",
+    )
+    if st.button("Start another consultation"):
+        del st.session_state[DONE_KEY]
+        st.rerun()
+    st.stop()
+
+st.caption("Tell us about your concern and add three photos. Everything you send is stored encrypted.")
+
+st.subheader("1. Your concern")
+concerns = st.multiselect(
+    "What would you like help with?",
+    list(CONCERN_LABELS),
+    format_func=CONCERN_LABELS.__getitem__,
+    key="intake_concerns",
+)
+field_error("concerns")
+description = st.text_area(
+    "Describe your concern in your own words (required when you chose 'Other')",
+    key="intake_description",
+    max_chars=4000,
+)
+field_error("concern_other_text")
+areas = st.multiselect(
+    "Which areas of the face?", list(AREA_LABELS), format_func=AREA_LABELS.__getitem__, key="intake_areas"
+)
+field_error("areas")
+col_duration, col_skin = st.columns(2)
+with col_duration:
+    duration = st.radio("How long has this been going on?", DURATIONS, index=None, key="intake_duration")
+    field_error("duration")
+with col_skin:
+    skin_type = st.selectbox(
+        "Your skin type (self assessment)",
+        list(SKIN_TYPE_LABELS),
+        format_func=SKIN_TYPE_LABELS.__getitem__,
+        index=len(SKIN_TYPE_LABELS) - 1,
+        key="intake_skin_type",
+    )
+    field_error("skin_type_self_assessment")
+goals = st.text_area("What result are you hoping for?", key="intake_goals", max_chars=4000)
+field_error("goals")
+
+st.subheader("2. Your health")
+col_meds, col_allergies = st.columns(2)
+with col_meds:
+    medications = st.text_area("Current medications (or 'none')", key="intake_medications", max_chars=4000)
+    field_error("medications")
+with col_allergies:
+    allergies = st.text_area("Allergies (or 'none')", key="intake_allergies", max_chars=4000)
+    field_error("allergies")
+col_preg, col_iso = st.columns(2)
+pregnant = col_preg.radio(
+    "Are you pregnant or breast-feeding?", ["No", "Yes"], horizontal=True, key="intake_pregnant"
+)
+isotretinoin = col_iso.radio(
+    "Isotretinoin (e.g. Roaccutane) in the last 6 months?",
+    ["No", "Yes"],
+    horizontal=True,
+    key="intake_isotretinoin",
+)
+st.markdown("Previous aesthetic treatments (one row each, with the date if you know it)")
+prior_table = st.data_editor(
+    [{"treatment": "", "date": None}],
+    num_rows="dynamic",
+    key="intake_prior_treatments",
+    column_config={
+        "treatment": st.column_config.TextColumn("Treatment", width="large"),
+        "date": st.column_config.DateColumn("Date", max_value=dt.date.today(), format="YYYY-MM-DD"),
+    },
+)
+field_error("prior_treatments")
+
+st.subheader("3. Photos")
+st.caption("Even light from the front, no make-up, hair away from the face, no filters.")
+photos = guided_capture(VIEWS, key="intake_photos")
+field_error("photos")
+
+st.subheader("4. Consent")
+consent_storage = st.checkbox(
+    "I consent to the clinic storing my photos and answers for my treatment (required).",
+    key="intake_consent_storage",
+)
+field_error("consent_photo_storage")
+consent_anonymised = st.checkbox(
+    "Optional: the clinic may use my photos in anonymised form to improve its care.",
+    key="intake_consent_anonymised",
+)
+
+if st.button("Send consultation", type="primary", key="intake_submit"):
+    from core.access import ValidationError
+    from core.cases import IntakeForm
+    from core.photos import PhotoInput
+
+    intake = IntakeForm(
+        concerns=list(concerns),
+        areas=list(areas),
+        duration=duration or "",
+        goals=goals.strip(),
+        concern_other_text=description.strip(),
+        medications=medications.strip(),
+        allergies=allergies.strip(),
+        pregnant_or_breastfeeding=pregnant == "Yes",
+        isotretinoin_last_6_months=isotretinoin == "Yes",
+        prior_treatments=prior_treatment_rows(prior_table),
+        skin_type_self_assessment=skin_type or "unsure",
+        consent_photo_storage=consent_storage,
+        consent_anonymised_use=consent_anonymised,
+    )
+    errors = local_errors(list(concerns), consent_storage, photos)
+    try:
+        intake.validate()  # all intake messages at once, together with the photo checks above
+    except ValidationError as error:
+        errors = {**error.errors, **errors}
+    if not errors:
+        photo_inputs = [
+            PhotoInput(
+                view=photo.view,
+                image_bytes=photo.image_bytes,
+                source=photo.source,
+                quality_verdict=photo.quality_verdict,
+                quality_json=photo.quality_json,
+            )
+            for photo in photos.values()
+        ]
+        with st.status("Sending your consultation ...", expanded=True) as progress:
+            st.write("Encrypting and storing your photos and answers ...")
+            try:
+                case_id = clinic.cases.submit_case(principal, intake, photo_inputs)
+            except ValidationError as error:
+                errors = dict(error.errors)
+                progress.update(label="Please correct the marked fields.", state="error")
+            else:
+                progress.update(label="Consultation sent", state="complete")
+                reset_form()
+                st.session_state[DONE_KEY] = clinic.cases.get_case(principal, case_id).reference
+                st.rerun()
+    st.session_state[ERRORS_KEY] = errors
+    st.rerun()  # show each message next to its field; every typed value stays (keyed widgets)
+
+if st.session_state.get(ERRORS_KEY):
+    st.error(
+        "Some answers need your attention: " + " ".join(st.session_state[ERRORS_KEY].values()),
+        icon=":material/error:",
+    )

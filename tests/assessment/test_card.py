@@ -1,0 +1,97 @@
+"""The assessment card renders a finished report (Streamlit AppTest, no browser)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import cv2
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from core.access import SYSTEM_PRINCIPAL
+from core.cases import IntakeForm
+from core.clinic import shared_clinic
+from core.photos import PhotoInput, encode_rgb
+
+PASSWORD = "correct-horse-battery"
+
+
+def _card_script(case_id: str) -> None:
+    from components.assessment_card import render_assessment_section
+    from core.clinic import shared_clinic
+
+    clinic = shared_clinic()
+    principal = clinic.auth.login("doc@clinic.test", "correct-horse-battery").principal
+    render_assessment_section(clinic, principal, case_id)
+
+
+def test_card_shows_summary_flags_metrics_and_overlays(data_dir, face_photo_bgr):
+    clinic = shared_clinic()
+    try:
+        clinic.auth.create_staff(SYSTEM_PRINCIPAL, "physician", "doc@clinic.test", "Dr Doc", PASSWORD)
+        clinic.auth.register_patient(
+            "alice@example.test", PASSWORD, "Alice", date(1988, 5, 4), "en", "Europe/Amsterdam",
+            accepted_telemedicine_consent=True,
+        )  # fmt: skip
+        alice = clinic.auth.login("alice@example.test", PASSWORD).principal
+        small = cv2.resize(face_photo_bgr, (410, 492), interpolation=cv2.INTER_AREA)
+        jpeg = encode_rgb(np.ascontiguousarray(small[..., ::-1]))
+        quality = json.dumps({"verdict": "pass", "checks": []})
+        photos = [
+            PhotoInput(v, jpeg, quality_verdict="pass", quality_json=quality)
+            for v in ("front", "left_oblique", "right_oblique")
+        ]
+        intake = IntakeForm(
+            concerns=["redness_rosacea"], areas=["cheeks"], duration="1 year", consent_photo_storage=True
+        )
+        case_id = clinic.cases.submit_case(alice, intake, photos)
+        assert clinic.assessments.wait_idle(120)
+
+        app = AppTest.from_function(_card_script, args=(case_id,), default_timeout=60).run()
+        assert not app.exception, app.exception
+        text = " ".join(m.value for m in app.markdown)
+        assert "3 of 3 photos measured" in text
+        assert "Redness" in text and "badge" in text
+        assert any("AI pre-assessment" in h.value for h in app.subheader)
+        assert [b.label for b in app.button] == ["Run again"]
+        kinds = _element_types(app._tree.main)
+        assert kinds.count("image") >= 3  # one overlay per photo
+    finally:
+        clinic.assessments.wait_idle(60)
+        clinic.close()
+
+
+def _element_types(node) -> list[str]:
+    """Element types anywhere under an AppTest node (AppTest has no typed accessor for images)."""
+    found = [getattr(node, "type", "")]
+    for child in getattr(node, "children", {}).values():
+        found += _element_types(child)
+    return found
+
+
+def test_card_shows_progress_while_queued(data_dir, face_photo_bgr):
+    clinic = shared_clinic()
+    try:
+        clinic.auth.create_staff(SYSTEM_PRINCIPAL, "physician", "doc@clinic.test", "Dr Doc", PASSWORD)
+        clinic.auth.register_patient(
+            "alice@example.test", PASSWORD, "Alice", date(1988, 5, 4), "en", "Europe/Amsterdam",
+            accepted_telemedicine_consent=True,
+        )  # fmt: skip
+        alice = clinic.auth.login("alice@example.test", PASSWORD).principal
+        jpeg = encode_rgb(np.full((480, 400, 3), 120, np.uint8))
+        intake = IntakeForm(
+            concerns=["redness_rosacea"], areas=["cheeks"], duration="1 year", consent_photo_storage=True
+        )
+        clinic.case_submitted_listeners.clear()  # keep the worker out: the row stays queued
+        case_id = clinic.cases.submit_case(
+            alice, intake, [PhotoInput(v, jpeg) for v in ("front", "left_oblique", "right_oblique")]
+        )
+        clinic.assessments._insert_queued(case_id, None)
+
+        app = AppTest.from_function(_card_script, args=(case_id,), default_timeout=60).run()
+        assert not app.exception, app.exception
+        assert any("queued" in s.label for s in app.status)
+        assert app.button[0].label == "Run again" and app.button[0].disabled
+    finally:
+        clinic.close()

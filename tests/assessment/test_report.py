@@ -1,0 +1,127 @@
+"""Case merge, the report JSON contract, the quality gate, close-ups and overlays."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+
+from core.assessment.engine import (
+    DISCLAIMER,
+    OVERLAYS,
+    REPORT_SCHEMA,
+    PhotoInput,
+    assess_case,
+    assess_photo,
+)
+
+from .conftest import FAST
+
+METRIC_KEYS = {
+    "region",
+    "metric",
+    "value",
+    "unit",
+    "score",
+    "band",
+    "reliability",
+    "details",
+    "source",
+    "views",
+}
+
+
+def test_case_report_contract(face_photo_bgr, face_points, baseline):
+    failed = {
+        "verdict": "fail",
+        "checks": [{"name": "sharpness", "status": "fail", "message": "photo is blurred"}],
+    }
+    warned = {
+        "verdict": "warn",
+        "checks": [{"name": "lighting", "status": "warn", "message": "uneven lighting"}],
+    }
+    case = assess_case(
+        [
+            baseline,
+            PhotoInput(face_photo_bgr, "left_oblique", "p-left", face_points, warned),
+            PhotoInput(face_photo_bgr, "right_oblique", "p-right", face_points, failed),
+        ],
+        FAST,
+    )
+    report = json.loads(json.dumps(case.to_report()))  # JSON-serialisable, no numpy left
+    assert report["schema"] == REPORT_SCHEMA
+    assert report["disclaimer"] == DISCLAIMER and "not a diagnosis" in report["disclaimer"]
+    assert (
+        set(report["engine"]) >= {"version", "sha256", "filterbank"} and len(report["engine"]["sha256"]) == 64
+    )
+    assert report["models"][0]["name"] == "skin_filterbank" and len(report["models"][0]["sha256"]) == 64
+    assert [i["status"] for i in report["inputs"]] == ["assessed", "assessed", "not_assessed"]
+    assert report["not_assessed"] == [
+        {"photo_id": "p-right", "view": "right_oblique", "reason": "photo is blurred"}
+    ]
+    retake = [f for f in report["flags"] if f["code"] == "retake"]
+    assert retake and "right_oblique" in retake[0]["reason"]
+    assert report["summary"] and "2 of 3 photos measured" in report["summary"]
+
+    metrics = report["metrics"]
+    assert metrics and all(set(m) >= METRIC_KEYS for m in metrics)
+    names = {m["metric"] for m in metrics}
+    assert {"ita", "redness", "red_area", "inflammatory_spots", "melanin", "brown_spots", "tone_evenness",
+            "wrinkles", "texture", "pores", "shine", "under_eye", "symmetry"} <= names  # fmt: skip
+    for m in metrics:
+        assert m["score"] is None or 0 <= m["score"] <= 100
+        assert m["band"] in {"minimal", "mild", "moderate", "marked", "n/a"} or m["metric"] == "ita"
+    redness = next(m for m in metrics if m["metric"] == "redness" and m["region"] == "cheek_left")
+    assert redness["views"] == ["front", "left_oblique"]
+    assert any("lighting warned" in note for note in redness["reliability"])
+    symmetry = next(m for m in metrics if m["metric"] == "symmetry")
+    assert "measured on one view" in symmetry["reliability"]  # front only
+    ita = next(m for m in metrics if m["metric"] == "ita" and m["region"] == "face")
+    assert ita["band"] in {"very light", "light", "intermediate", "tan", "brown", "dark"}
+
+
+def test_failed_quality_photo_is_not_measured(face_photo_bgr):
+    result = assess_photo(face_photo_bgr, "front", quality={"verdict": "fail", "checks": []}, options=FAST)
+    assert result.status == "not_assessed" and not result.metrics
+    assert result.flags[0].code == "retake"
+
+
+def test_close_up_is_measured_as_one_skin_region(face_photo_bgr):
+    patch = np.ascontiguousarray(face_photo_bgr[450:700, 250:550])  # cheek/nose skin, no full face
+    result = assess_photo(patch, "close_up", options=FAST)
+    assert result.status == "assessed"
+    assert {m.region for m in result.metrics} == {"skin"}
+    assert {"redness", "inflammatory_spots", "texture", "ita"} <= {m.metric for m in result.metrics}
+    assert any("close-up" in note for m in result.metrics for note in m.reliability)
+
+
+def test_no_face_is_a_retake(face_photo_bgr):
+    blank = np.full((480, 640, 3), 128, np.uint8)
+    result = assess_photo(blank, "front", options=FAST)
+    assert result.status == "not_assessed" and result.flags[0].code == "retake"
+
+
+def test_overlays_are_bgr_images_that_show_findings(baseline):
+    for name, render in OVERLAYS.items():
+        image = render(baseline)
+        assert image.shape == baseline.canonical_bgr.shape and image.dtype == np.uint8, name
+    assert not np.array_equal(OVERLAYS["spots"](baseline), baseline.canonical_bgr) or not baseline.spots
+
+
+def test_large_very_dark_spot_is_flagged_for_dermoscopy_with_evidence(face_photo_bgr, face_points, baseline):
+    from core.assessment.engine import AssessmentOptions
+
+    from .conftest import region_centre, to_source
+
+    centre, scale = to_source(face_points, region_centre(baseline, "cheek_left"))
+    image = face_photo_bgr.copy()
+    axes = (int(8 * scale), int(6 * scale))
+    cv2.ellipse(
+        image, tuple(np.round(centre[0]).astype(int)), axes, 20, 0, 360, (25, 35, 55), -1, cv2.LINE_AA
+    )
+    result = assess_photo(image, "front", face_points, options=AssessmentOptions(run_registry=False))
+    flags = [f for f in result.flags if f.code == "dermoscopy"]
+    assert flags and flags[0].region == "cheek_left"
+    assert flags[0].evidence and flags[0].evidence[0].ndim == 3
+    assert "In-person dermoscopy" in flags[0].title

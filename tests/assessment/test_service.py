@@ -1,0 +1,116 @@
+"""Storage round trip: submission queues an assessment in the background; access and audit."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import cv2
+import numpy as np
+import pytest
+
+from core.access import SYSTEM_PRINCIPAL, AccessDenied
+from core.cases import IntakeForm
+from core.clinic import Clinic
+from core.config import Settings
+from core.photos import PhotoInput, encode_rgb
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def world(data_dir, face_photo_bgr):
+    clinic = Clinic.open(Settings.from_env())
+    clinic.auth.create_staff(SYSTEM_PRINCIPAL, "physician", "doc@clinic.test", "Dr Doc", PASSWORD)
+    for email, name in (("alice@example.test", "Alice"), ("bob@example.test", "Bob")):
+        clinic.auth.register_patient(
+            email,
+            PASSWORD,
+            name,
+            date(1988, 5, 4),
+            "en",
+            "Europe/Amsterdam",
+            accepted_telemedicine_consent=True,
+        )
+    people = {
+        "doc": clinic.auth.login("doc@clinic.test", PASSWORD).principal,
+        "alice": clinic.auth.login("alice@example.test", PASSWORD).principal,
+        "bob": clinic.auth.login("bob@example.test", PASSWORD).principal,
+    }
+    small = cv2.resize(face_photo_bgr, (410, 492), interpolation=cv2.INTER_AREA)
+    jpeg = encode_rgb(np.ascontiguousarray(small[..., ::-1]))
+    blank = encode_rgb(np.full((480, 400, 3), 120, np.uint8))  # no face: listed as not assessed
+    photos = [
+        PhotoInput("front", jpeg, quality_verdict="pass", quality_json=json.dumps({"verdict": "pass", "checks": []})),
+        PhotoInput("left_oblique", jpeg, quality_verdict="warn",
+                   quality_json=json.dumps({"verdict": "warn", "checks": [{"name": "lighting", "status": "warn", "message": "dim light"}]})),
+        PhotoInput("right_oblique", blank, quality_verdict="fail",
+                   quality_json=json.dumps({"verdict": "fail", "checks": [{"name": "face", "status": "fail", "message": "no face"}]})),
+    ]  # fmt: skip
+    intake = IntakeForm(
+        concerns=["redness_rosacea"], areas=["cheeks"], duration="1 year", consent_photo_storage=True
+    )
+    case_id = clinic.cases.submit_case(people["alice"], intake, photos)
+    yield clinic, people, case_id
+    clinic.assessments.wait_idle(60)
+    clinic.close()
+
+
+def test_submission_queues_a_background_assessment_that_is_stored(world):
+    clinic, people, case_id = world
+    assert clinic.assessments.wait_idle(120)
+    record = clinic.assessments.latest_for_case(people["doc"], case_id)
+    assert record is not None and record.status == "done", record and record.error
+    report = record.report
+    assert (
+        record.engine_version == report["engine"]["version"]
+        and record.engine_sha256 == report["engine"]["sha256"]
+    )
+    assert [p["status"] for p in report["photos"]] == ["assessed", "assessed", "not_assessed"]
+    assert report["not_assessed"][0]["reason"] == "no face"
+    front = report["photos"][0]
+    assert set(front["overlay_blobs"]) == {"redness", "spots", "lines", "canonical"}
+    image = clinic.assessments.overlay_bytes(
+        people["doc"], record.assessment_id, front["overlay_blobs"]["redness"]
+    )
+    assert cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR).shape == (512, 512, 3)
+
+    rows = clinic.assessments.metrics_for_patient(people["doc"], people["alice"].patient_id)
+    assert len(rows) == len(report["metrics"])
+    cheek = clinic.assessments.metrics_for_patient(
+        people["doc"], people["alice"].patient_id, metric="redness", region="cheek_left"
+    )
+    assert len(cheek) == 1 and cheek[0].value == pytest.approx(
+        next(
+            m["value"] for m in report["metrics"] if m["metric"] == "redness" and m["region"] == "cheek_left"
+        ),
+        abs=1e-3,
+    )
+    assert cheek[0].engine_version == record.engine_version and cheek[0].case_id == case_id
+    # The hybrid-care area reads the table directly: column names are a contract.
+    columns = [r[0] for r in clinic.db.fetchall("DESCRIBE assessment_metrics")]
+    assert columns == ["id", "assessment_id", "patient_id", "case_id", "photo_id", "view", "region", "metric",
+                       "value", "unit", "score", "band", "engine_version", "measured_at"]  # fmt: skip
+    actions = {r[0] for r in clinic.db.fetchall("SELECT action FROM audit_log")}
+    assert {"assessment.done", "assessment.read", "assessment.metrics_read"} <= actions
+
+
+def test_run_again_and_access_rules(world):
+    clinic, people, case_id = world
+    clinic.assessments.wait_idle(120)
+    again = clinic.assessments.run_for_case(people["doc"], case_id)
+    assert again.status == "done"
+    assert clinic.assessments.latest_for_case(people["doc"], case_id).assessment_id == again.assessment_id
+    queued = clinic.assessments.run_for_case(people["doc"], case_id, background=True)
+    assert queued.status in {"queued", "running", "done"}
+    assert clinic.assessments.wait_idle(120)
+    assert clinic.assessments.latest_for_case(people["doc"], case_id).status == "done"
+
+    with pytest.raises(AccessDenied):
+        clinic.assessments.run_for_case(people["alice"], case_id)
+    with pytest.raises(AccessDenied):
+        clinic.assessments.latest_for_case(people["alice"], case_id)
+    with pytest.raises(AccessDenied):
+        clinic.assessments.metrics_for_patient(people["bob"], people["alice"].patient_id)
+    own = clinic.assessments.metrics_for_patient(people["alice"], people["alice"].patient_id, metric="ita")
+    assert own and all(r.metric == "ita" for r in own)

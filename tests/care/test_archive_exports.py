@@ -1,0 +1,207 @@
+"""Archive search/timeline/chart data, FHIR and PDF exports, the data download and erasure."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import date, time, timedelta
+
+import pytest
+from pypdf import PdfReader
+
+from core.access import AccessDenied
+from core.care.archive import ArchiveFilter
+from core.care.fhir import validate_bundle
+from core.care.followup import PlannedCheckIn
+from core.care.service import TreatmentInput
+
+
+def _full_case(world) -> str:
+    care = world.clinic.care
+    case_id = world.submit_case()
+    world.report_case(case_id)
+    care.book_local(world.physician, case_id, date.today() + timedelta(days=7), time(11), 30, "Toxin session")
+    plan = [PlannedCheckIn(date.today(), "Check-in", ("front",))]
+    _, (checkin,) = care.record_treatment(
+        world.physician,
+        case_id,
+        TreatmentInput("botulinum_toxin", "forehead", date.today(), amount=12, unit="U"),
+        plan,
+    )
+    care.submit_checkin(world.patient, checkin.checkin_id, {"front": world.photo_bytes})
+    return case_id
+
+
+def test_search_filters(care_world) -> None:
+    world = care_world
+    archive = world.clinic.care.archive
+    case_id = _full_case(world)
+    other_case = world.submit_case(world.other_patient)
+    everything = archive.search_cases(world.physician, ArchiveFilter())
+    assert {c.case_id for c in everything} == {case_id, other_case}
+    by_name = archive.search_cases(world.physician, ArchiveFilter(patient_text="müll"))
+    assert [c.case_id for c in by_name] == [case_id]
+    assert by_name[0].photo_count == 4 and by_name[0].treatments == ["botulinum_toxin"]
+    assert [
+        c.case_id for c in archive.search_cases(world.physician, ArchiveFilter(patient_text="SAM@example"))
+    ] == [other_case]
+    assert [
+        c.case_id
+        for c in archive.search_cases(world.physician, ArchiveFilter(treatment_type="botulinum_toxin"))
+    ] == [case_id]
+    assert [c.case_id for c in archive.search_cases(world.physician, ArchiveFilter(status="submitted"))] == [
+        other_case
+    ]
+    assert len(archive.search_cases(world.physician, ArchiveFilter(concern="lines_wrinkles"))) == 2
+    assert (
+        archive.search_cases(world.physician, ArchiveFilter(date_to=date.today() - timedelta(days=1))) == []
+    )
+    with pytest.raises(AccessDenied):
+        archive.search_cases(world.patient, ArchiveFilter())
+
+
+def test_timeline_is_ordered_and_complete(care_world) -> None:
+    world = care_world
+    case_id = _full_case(world)
+    events = world.clinic.care.archive.patient_timeline(world.physician, world.patient.patient_id)
+    kinds = {e.kind for e in events}
+    assert {"case", "photo", "report", "treatment", "appointment", "checkin"} <= kinds
+    assert all(e.case_id == case_id for e in events)
+    stamps = [e.at.replace(tzinfo=None) for e in events]
+    assert stamps == sorted(stamps)
+    with pytest.raises(AccessDenied):
+        world.clinic.care.archive.patient_timeline(world.other_patient, world.patient.patient_id)
+
+
+def test_metric_series_and_treatment_marks(care_world) -> None:
+    world = care_world
+    _full_case(world)
+    data = world.clinic.care.archive.metric_series(world.patient, world.patient.patient_id)
+    assert [label for _, label in data.treatments] == ["botulinum_toxin (forehead)"]
+    assert all(point.value == point.value for point in data.points)  # no NaN
+    photos = world.clinic.care.archive.patient_photos(world.physician, world.patient.patient_id, "front")
+    assert [p.source for p in photos][-1] == "followup"
+
+
+def test_fhir_bundle_of_a_real_case_validates_and_is_audited(care_world) -> None:
+    world = care_world
+    case_id = _full_case(world)
+    bundle = world.clinic.care.exports.fhir_bundle(world.physician, case_id)
+    parsed = validate_bundle(bundle)
+    kinds = [e.resource.__resource_type__ for e in parsed.entry]
+    assert kinds.count("Media") == 4 and "Appointment" in kinds and "Consent" in kinds
+    assert "DiagnosticReport" in kinds and kinds[0] == "Patient"
+    assert "care.fhir_export" in world.clinic.audit.actions()
+    with pytest.raises(AccessDenied):
+        world.clinic.care.exports.fhir_bundle(world.other_patient, case_id)
+
+
+def test_report_pdf_for_the_patient(care_world) -> None:
+    world = care_world
+    case_id = world.submit_case()
+    world.report_case(case_id)
+    photo_id = world.clinic.care.baseline_photos(world.patient, case_id)["front"]
+    pdf = world.clinic.care.exports.report_pdf(world.patient, case_id, [photo_id])
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Dynamic forehead lines" in text and "Zoë Müller" in text
+    assert date.today().strftime("%Y") in text and "Konsultationsbericht" in text  # German patient
+    assert "care.report_pdf_export" in world.clinic.audit.actions()
+    with pytest.raises(AccessDenied):
+        world.clinic.care.exports.report_pdf(world.other_patient, case_id)
+
+
+def test_data_download_holds_rows_and_decrypted_photos_without_secrets(care_world) -> None:
+    world = care_world
+    case_id = _full_case(world)
+    other_case = world.submit_case(world.other_patient)
+    blob = world.clinic.care.exports.patient_data_zip(world.patient)
+    with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+        data = json.loads(archive.read("data.json"))
+        photo_names = [n for n in archive.namelist() if n.startswith("photos/")]
+        first_photo = archive.read(photo_names[0])
+    tables = data["tables"]
+    assert tables["patients"][0]["name"] == "Zoë Müller"
+    assert {row["id"] for row in tables["cases"]} == {case_id}
+    assert other_case not in json.dumps(tables)
+    assert "password_hash" not in json.dumps(tables)
+    assert len(photo_names) == 4 and first_photo[:2] == b"\xff\xd8"  # JPEG, decrypted
+    assert "care_treatments" in tables and "care_appointments" in tables
+    assert "care.patient_data_export" in world.clinic.audit.actions()
+    with pytest.raises(AccessDenied):
+        world.clinic.care.exports.patient_data_zip(world.other_patient, world.patient.patient_id)
+    with pytest.raises(AccessDenied):
+        world.clinic.care.exports.patient_data_zip(world.physician, world.patient.patient_id)
+
+
+def test_erasure_leaves_nothing_of_the_patient_and_audit_still_verifies(care_world) -> None:
+    world = care_world
+    clinic = world.clinic
+    case_id = _full_case(world)
+    other_case = world.submit_case(world.other_patient)
+    patient_id, user_id = world.patient.patient_id, world.patient.user_id
+    blob_ids = [
+        r[0] for r in clinic.db.fetchall("SELECT blob_id FROM photos WHERE patient_id = ?", [patient_id])
+    ]
+    assert blob_ids and all(clinic.blobs.exists(b) for b in blob_ids)
+    with pytest.raises(AccessDenied):
+        clinic.care.exports.erase_patient(world.physician, patient_id)
+    result = clinic.care.exports.erase_patient(world.admin, patient_id)
+    assert result.blobs_deleted == len(blob_ids) and result.rows_deleted["photos"] == 4
+    assert not any(clinic.blobs.exists(b) for b in blob_ids)
+    # No row anywhere (outside the audit log) mentions the patient, their user or their case.
+    needles = [patient_id, user_id, case_id, "Zoë", "zoe@example.test"]
+    tables = [
+        r[0]
+        for r in clinic.db.fetchall(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'clinic' AND table_type = 'BASE TABLE'"
+        )
+    ]
+    for table in tables:
+        if table == "audit_log":
+            continue
+        dump = json.dumps(clinic.db.fetchall(f"SELECT * FROM {table}"), default=str)
+        for needle in needles:
+            assert needle not in dump, f"{needle} left in {table}"
+    # The audit log names nobody (ids only) and its hash chain is intact.
+    audit_dump = json.dumps(clinic.db.fetchall("SELECT * FROM audit_log"), default=str)
+    assert "Zoë" not in audit_dump and "zoe@example.test" not in audit_dump
+    assert clinic.audit.verify().ok
+    # The other patient is untouched.
+    assert clinic.cases.get_case(world.physician, other_case).patient_name == "Sam Other"
+
+
+def test_cli_exports_and_erases(care_world, tmp_path, capsys) -> None:
+    from core.__main__ import main
+
+    world = care_world
+    case_id = _full_case(world)
+    patient_id = world.patient.patient_id
+    world.clinic.close()  # the CLI opens the clinic itself (one handle per database file)
+    out = tmp_path / "bundle.json"
+    assert main(["export-fhir", case_id, "--physician", "doc@example.test", "-o", str(out)]) == 0
+    validate_bundle(json.loads(out.read_text()))
+    assert main(["export-patient-data", patient_id, str(tmp_path / "data.zip")]) == 0
+    assert zipfile.is_zipfile(tmp_path / "data.zip")
+    assert main(["erase-patient", patient_id]) == 1  # needs --yes
+    assert main(["erase-patient", patient_id, "--yes"]) == 0
+    assert "erased patient" in capsys.readouterr().out
+    assert main(["erase-patient", patient_id, "--yes"]) == 1  # gone
+
+
+def test_search_by_assessment_flag(care_world) -> None:
+    world = care_world
+    clinic = world.clinic
+    flagged = world.submit_case()
+    plain = world.submit_case(world.other_patient)
+    from tests.care.conftest import _settle
+
+    _settle(clinic)  # the pre-assessment worker may be writing its own rows
+    clinic.db.execute(
+        "INSERT INTO assessments (id, case_id, patient_id, status, report_json, created_at)"
+        " VALUES ('flag-test', ?, ?, 'done', ?, now()::TIMESTAMP)",
+        [flagged, world.patient.patient_id, json.dumps({"flags": [{"code": "suspicious_lesion_xq"}]})],
+    )
+    found = clinic.care.archive.search_cases(world.physician, ArchiveFilter(flag="suspicious_lesion_xq"))
+    assert [c.case_id for c in found] == [flagged]
+    assert plain not in {c.case_id for c in found}
