@@ -89,6 +89,10 @@ class Clinic:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            # Background workers (the pre-assessment) stop before the database closes under them.
+            for service in list(vars(self).values()):
+                if service is not self and callable(getattr(service, "shutdown", None)):
+                    service.shutdown()
             self.db.close()
             with _shared_lock:
                 for key, clinic in list(_shared.items()):

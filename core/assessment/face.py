@@ -1,90 +1,43 @@
 """Landmarks and region masks for the assessment, in canonical coordinates.
 
 The vision area owns landmark detection (`core.vision.landmarks`) and the clinical region
-definitions (`core.vision.regions`); this module adapts them to the canonical image. When that
-module is unavailable (or fails on a face), a template built from a handful of mesh points gives
-the same region names, and the report records which source was used.
+definitions (`core.vision.regions`); this module adapts them to the canonical image. When those
+definitions fail on a face (e.g. every mask empty after the warp), a template built from a handful
+of mesh points gives the same region names, and the report records which source was used.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 from types import SimpleNamespace
 from typing import Any
 
 import cv2
 import numpy as np
 
+from core.vision import regions as vision_regions
+from core.vision.landmarks import FaceLandmarks, detect_landmarks
+from core.vision.regions import REGIONS
+
 log = logging.getLogger(__name__)
 
-FACE_REGIONS: tuple[str, ...] = (
-    "forehead",
-    "glabella",
-    "crows_feet_left",
-    "crows_feet_right",
-    "under_eye_left",
-    "under_eye_right",
-    "cheek_left",
-    "cheek_right",
-    "nose",
-    "nasolabial_left",
-    "nasolabial_right",
-    "perioral",
-    "chin",
-    "lips",
-)
+FACE_REGIONS: tuple[str, ...] = REGIONS
 CLOSE_UP_REGION = "skin"
 
-_landmarker_lock = threading.Lock()
-_fallback_landmarker: Any = None
 
-
-def detect_points(image_bgr: np.ndarray) -> tuple[np.ndarray | None, Any]:
-    """(points (478, 3) in pixels, the vision FaceLandmarks object or None)."""
-    try:
-        from core.vision.landmarks import detect_landmarks
-    except ImportError:
-        return _fallback_detect(image_bgr), None
+def detect_points(image_bgr: np.ndarray) -> tuple[np.ndarray | None, FaceLandmarks | None]:
+    """(points (478, 3) in pixels, the vision FaceLandmarks object) or (None, None) with no face."""
     landmarks = detect_landmarks(image_bgr)
     if landmarks is None:
         return None, None
     return np.asarray(landmarks.points, dtype=np.float64), landmarks
 
 
-def _fallback_detect(image_bgr: np.ndarray) -> np.ndarray | None:
-    """MediaPipe Face Landmarker in IMAGE mode (used only while core.vision is absent)."""
-    global _fallback_landmarker
-    import mediapipe as mp
-    from mediapipe.tasks.python import BaseOptions, vision
-
-    from core.models import model_path
-
-    with _landmarker_lock:
-        if _fallback_landmarker is None:
-            options = vision.FaceLandmarkerOptions(
-                base_options=BaseOptions(model_asset_path=str(model_path("face_landmarker.task"))),
-                running_mode=vision.RunningMode.IMAGE,
-                num_faces=1,
-            )
-            _fallback_landmarker = vision.FaceLandmarker.create_from_options(options)
-        rgb = np.ascontiguousarray(image_bgr[..., ::-1])
-        result = _fallback_landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
-    if not result.face_landmarks:
-        return None
-    height, width = image_bgr.shape[:2]
-    return np.array([[p.x * width, p.y * height, p.z * width] for p in result.face_landmarks[0]])
-
-
 def region_masks_canonical(
     landmarks: Any, canonical_points: np.ndarray, shape: tuple[int, int]
 ) -> tuple[dict[str, np.ndarray], str]:
     """Region masks for the canonical image: the vision area's definitions when available."""
-    try:
-        from core.vision import regions as vision_regions
-    except ImportError:
-        return template_region_masks(canonical_points, shape), "template"
     try:
         if landmarks is not None and dataclasses.is_dataclass(landmarks):
             moved = dataclasses.replace(landmarks, points=canonical_points)

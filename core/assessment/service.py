@@ -121,6 +121,14 @@ class AssessmentService:
             finally:
                 self._queue.task_done()
 
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Let the running assessment finish and stop the worker (called by Clinic.close before
+        the database closes, so no worker writes into a closed database)."""
+        worker = self._worker
+        if worker is not None and worker.is_alive():
+            self._queue.put(None)
+            worker.join(timeout)
+
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Block until the queue is empty (tests, CLI); True when it drained in time."""
         done = threading.Event()

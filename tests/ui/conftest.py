@@ -121,4 +121,8 @@ def submit_demo_case(clinic, face_bgr) -> str:
     photos = [PhotoInput("front", photo, quality_verdict="warn", quality_json=warned)] + [
         PhotoInput(view, photo) for view in ("left_oblique", "right_oblique")
     ]
-    return clinic.cases.submit_case(patient, intake, photos)
+    case_id = clinic.cases.submit_case(patient, intake, photos)
+    # Let the background pre-assessment finish first: AppTest cannot follow a page whose
+    # assessment card switches from "running" to "done" between two scripted runs.
+    clinic.assessments.wait_idle()
+    return case_id
