@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pytest
 
+from core.paths import shared_testdata_dir
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -47,6 +49,29 @@ CHROMIUM_ARGS = [
 ]
 # Chromium's built-in fake camera: a moving test pattern, or a .y4m/.mjpeg file when given.
 FAKE_CAMERA_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+FAKE_FACE_VIDEO = shared_testdata_dir() / "video" / "face_closeup_pexels_640x480_10fps.y4m"
+
+
+def non_loopback_address() -> str | None:
+    """ICE needs an interface other than lo (aioice skips loopback, Chrome ignores lo)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # UDP connect sends no packet
+            address = probe.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
+
+def fake_face_camera_args() -> list[str]:
+    """Chromium flags for a fake camera playing the real face video, or skip with the reason."""
+    if not FAKE_FACE_VIDEO.is_file():
+        pytest.skip(f"{FAKE_FACE_VIDEO} is absent (../shared/testdata not available)")
+    if non_loopback_address() is None:
+        pytest.skip("no non-loopback network interface: WebRTC ICE cannot connect here")
+    return [*FAKE_CAMERA_ARGS, f"--use-file-for-fake-video-capture={FAKE_FACE_VIDEO}"]
+
+
 SERVER_START_TIMEOUT_S = 90.0
 UI_TIMEOUT_MS = 30_000
 

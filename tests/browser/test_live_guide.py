@@ -5,36 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from core.paths import shared_testdata_dir
-
-from .conftest import FAKE_CAMERA_ARGS, login, wait_for_app
+from .conftest import fake_face_camera_args, login, wait_for_app
 
 pytestmark = pytest.mark.browser
 
-FAKE_VIDEO = shared_testdata_dir() / "video" / "face_closeup_pexels_640x480_10fps.y4m"
 WEBRTC_IFRAME = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
-
-
-def _non_loopback_address() -> str | None:
-    """ICE needs an interface other than lo (aioice skips loopback, Chrome ignores lo)."""
-    import socket
-
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.connect(("192.0.2.1", 9))  # UDP connect sends no packet
-            address = probe.getsockname()[0]
-    except OSError:
-        return None
-    return None if address.startswith("127.") else address
 
 
 @pytest.fixture(scope="module")
 def chromium_extra_args() -> list[str]:
-    if not FAKE_VIDEO.is_file():
-        pytest.skip(f"{FAKE_VIDEO} is absent (../shared/testdata not available)")
-    if _non_loopback_address() is None:
-        pytest.skip("no non-loopback network interface: WebRTC ICE cannot connect here")
-    return [*FAKE_CAMERA_ARGS, f"--use-file-for-fake-video-capture={FAKE_VIDEO}"]
+    return fake_face_camera_args()
 
 
 @pytest.mark.timeout(300)
