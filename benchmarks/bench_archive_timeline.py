@@ -142,7 +142,7 @@ def main() -> None:
         "--duckdb-threads",
         type=int,
         default=0,
-        help="SET threads for the timed queries (0 = DuckDB's default)",
+        help="SET threads for the timed queries (0 = the portal's setting: CLINIC_DUCKDB_THREADS, default 1)",
     )
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")

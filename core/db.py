@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import re
 import threading
 import weakref
@@ -100,6 +101,12 @@ class Database:
             temp = temp_dir or self.path.parent / ".duckdb-tmp"
             connection.execute(f"SET temp_directory = '{_sql_literal(str(temp))}'")
             connection.execute("SET temp_file_encryption = true")  # spilled pages hold patient data too
+            # The portal's queries are small point lookups from many sessions at once: one DuckDB
+            # thread per query keeps their p95 steady (parallel scans only added scheduling
+            # jitter in benchmarks/bench_archive_timeline.py). CLINIC_DUCKDB_THREADS=0 = DuckDB default.
+            threads = int(os.environ.get("CLINIC_DUCKDB_THREADS", "1"))
+            if threads > 0:
+                connection.execute(f"SET threads = {threads}")
             connection.execute(
                 f"ATTACH '{_sql_literal(str(self.path))}' AS {CATALOG} (ENCRYPTION_KEY '{key.hex()}')"
             )
