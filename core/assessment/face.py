@@ -18,11 +18,9 @@ import numpy as np
 
 from core.vision import regions as vision_regions
 from core.vision.landmarks import FaceLandmarks, detect_landmarks
-from core.vision.regions import REGIONS
 
 log = logging.getLogger(__name__)
 
-FACE_REGIONS: tuple[str, ...] = REGIONS
 CLOSE_UP_REGION = "skin"
 
 
