@@ -17,6 +17,12 @@ from components.layout import format_when, humanise
 
 BAND_COLOURS = {"minimal": "green", "mild": "blue", "moderate": "orange", "marked": "red"}
 OVERLAY_LABELS = {"canonical": "Photo", "redness": "Redness heat map", "spots": "Spots", "lines": "Lines"}
+WHITE_BALANCE_LABELS = {
+    "case_sclera": "eye whites of this consultation's photos",
+    "sclera": "this photo's own eye white",
+    "exposure_only": "none (no usable eye white), exposure only",
+    "off": "off",
+}
 
 
 def render_assessment_section(clinic, principal, case_id: str) -> None:
@@ -145,7 +151,9 @@ def _render_report(clinic, principal, record) -> None:
                         caption=f"{humanise(photo['view'])} — {OVERLAY_LABELS.get(choice or 'canonical')}",
                     )
                 illumination = photo.get("illumination", {})
+                method = str(illumination.get("method", "n/a"))
                 st.caption(
-                    f"White balance: {illumination.get('method', 'n/a')}; regions: {photo.get('regions_source')}"
+                    f"White balance: {WHITE_BALANCE_LABELS.get(method, method)}; "
+                    f"regions: {photo.get('regions_source')}"
                 )
     st.caption(report.get("disclaimer", ""))

@@ -7,13 +7,16 @@ it barely shrinks when the head turns, so oblique views keep the same scale as t
 
 Illumination: the sclera (white of the eye) is the one near-neutral reflector every face photo
 carries, so its colour sets the white balance; skin itself cannot be used (that would erase real
-skin-tone differences, e.g. ITA between patients). Exposure is set from the frame's bright end
-(95th percentile luminance), which is steadier than the sclera's brightness (a smile narrows and
-shades the eyes). Without a usable sclera only the exposure is normalised and the report says so.
+skin-tone differences, e.g. ITA between patients). Exposure is set from the face's bright end
+(95th percentile luminance inside the landmark hull), which is steadier than the sclera's
+brightness (a smile narrows and shades the eyes) and blind to a bright wall or sky behind the head. Without a usable sclera only the exposure is normalised and the report says so.
+Photos of one case share one white balance, pooled from all their eye whites, so a blink in one
+photo neither switches its method nor shifts its colour measures against the others.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -40,8 +43,16 @@ LEFT_IRIS = (473, 474, 475, 476, 477)
 MIN_SCLERA_PIXELS = 25
 GAIN_LIMITS = (0.35, 3.0)
 EXPOSURE_LIMITS = (0.4, 2.5)
-SCLERA_MAX_CHANNEL_RATIO = 1.45  # max/min channel of a usable eye white
-FRAME_TARGET_P95 = 0.75  # linear luminance the frame's 95th percentile is brought to
+# A usable eye white: max/min channel at most this (a warm or cool light tints it, within reason)
+SCLERA_MAX_CHANNEL_RATIO = 2.2
+# ...and clearly less coloured than the same photo's skin: skin red/blue over eye-white red/blue.
+# The light's tint cancels in that ratio, so it tells sclera from lid skin under any light.
+SCLERA_MIN_SKIN_CONTRAST = 1.3
+# A photo's own eye white this far from the case's pooled one (max per-channel log ratio) was
+# taken under another light. Frame-to-frame noise of one scene stays under 0.03; daylight vs
+# warm indoor light differs by more than 0.3.
+SHARED_WHITE_TOLERANCE = 0.1
+FACE_TARGET_P95 = 0.75  # linear luminance the face's 95th percentile is brought to
 
 
 @dataclass
@@ -120,65 +131,160 @@ def _luminance(linear_rgb: np.ndarray) -> np.ndarray:
     return linear_rgb @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 
 
+@dataclass(frozen=True)
+class WhiteReference:
+    """Colour of a neutral reflector under the photo's light: linear RGB scaled to luminance 1.
+
+    `pixels` is how many eye-white pixels it rests on, its weight when a case pools its photos.
+    """
+
+    rgb: tuple[float, float, float]
+    pixels: int
+
+    def as_array(self) -> np.ndarray:
+        return np.asarray(self.rgb, dtype=np.float32)
+
+
+def sclera_reference(
+    linear_rgb: np.ndarray, sclera: np.ndarray | None, skin_rgb: np.ndarray | None = None
+) -> tuple[WhiteReference | None, dict]:
+    """The eye white's colour, or None when the eye opening does not show usable sclera.
+
+    Used only when it looks like sclera (far less coloured than the skin, not darker than it);
+    narrowed or shaded eyes otherwise hand lid skin in as "white", which would repaint the face.
+    """
+    stats: dict = {"sclera_pixels": 0}
+    if sclera is None or not sclera.any():
+        return None, stats
+    pixels = linear_rgb[sclera]
+    lum = _luminance(pixels)
+    chroma = pixels.max(axis=1) - pixels.min(axis=1)
+    # The brightest, least coloured half of the eye opening is sclera, not lid or lash.
+    keep = (lum >= np.percentile(lum, 50)) & (chroma <= np.percentile(chroma, 60))
+    stats["sclera_pixels"] = int(keep.sum())
+    if keep.sum() < MIN_SCLERA_PIXELS:
+        return None, stats
+    candidate = np.maximum(np.median(pixels[keep], axis=0), 1e-4)
+    neutral_ratio = float(candidate.max() / candidate.min())
+    candidate_luminance = float(_luminance(candidate[None])[0])
+    stats["sclera_channel_ratio"] = round(neutral_ratio, 3)
+    usable = neutral_ratio <= SCLERA_MAX_CHANNEL_RATIO
+    if skin_rgb is not None:
+        skin = np.maximum(np.asarray(skin_rgb, np.float64), 1e-4)
+        contrast = float((skin[0] / skin[2]) / (candidate[0] / candidate[2]))
+        stats["sclera_skin_contrast"] = round(contrast, 3)
+        bright_enough = candidate_luminance >= 0.8 * float(_luminance(skin[None].astype(np.float32))[0])
+        usable = usable and bright_enough and contrast >= SCLERA_MIN_SKIN_CONTRAST
+    if not usable:
+        return None, stats
+    normalised = candidate / max(candidate_luminance, 1e-6)
+    return WhiteReference(tuple(float(v) for v in normalised), int(keep.sum())), stats
+
+
+def pool_white_references(references: Sequence[WhiteReference | None]) -> WhiteReference | None:
+    """One reference for photos taken in one session: the pixel-weighted median per channel.
+
+    A median, not a mean, so one photo with a half-closed eye cannot pull the whole case.
+    """
+    usable = [r for r in references if r is not None]
+    if not usable:
+        return None
+    values = np.array([r.rgb for r in usable], dtype=np.float64)
+    weights = np.array([r.pixels for r in usable], dtype=np.float64)
+    pooled = []
+    for channel in range(3):
+        order = np.argsort(values[:, channel])
+        cumulative = np.cumsum(weights[order])
+        index = order[int(np.searchsorted(cumulative, cumulative[-1] / 2))]
+        pooled.append(values[index, channel])
+    rgb = np.array(pooled)
+    rgb /= float(_luminance(rgb[None].astype(np.float32))[0])
+    return WhiteReference(tuple(float(v) for v in rgb), int(weights.sum()))
+
+
+def white_difference(first: WhiteReference, second: WhiteReference) -> float:
+    """Largest per-channel chromaticity difference as a fraction (0.1 = one channel 10% off)."""
+    ratio = first.as_array() / np.maximum(second.as_array(), 1e-6)
+    return float(np.max(np.abs(np.log(ratio))))
+
+
 def estimate_illumination(
     linear_rgb: np.ndarray,
     sclera: np.ndarray | None,
-    whole_frame_linear: np.ndarray | None = None,
-    skin_luminance: float | None = None,
+    exposure_pixels: np.ndarray | None = None,
+    skin_rgb: np.ndarray | None = None,
+    shared_reference: WhiteReference | None = None,
 ) -> dict:
-    """Per-channel gains that make the sclera neutral and bring it to a fixed exposure.
+    """Per-channel gains that make the neutral reference neutral and set a fixed exposure.
 
-    The sclera estimate is used only when it looks like sclera (nearly neutral, not darker than
-    the skin); narrowed or shaded eyes otherwise hand lid skin in as "white", which would
-    over-expose the whole face. Gains are bounded either way.
+    `shared_reference` is the case's pooled eye-white colour: photos of one session share one
+    white balance, so a blink or a squint in one photo does not change its colour measures. A
+    photo whose own eye white disagrees with it was taken under another light and keeps its own.
+    Gains are bounded either way.
     """
-    stats: dict = {"method": "none", "sclera_pixels": 0}
-    reference = None
-    target = FRAME_TARGET_P95
-    if sclera is not None and sclera.any():
-        pixels = linear_rgb[sclera]
-        lum = _luminance(pixels)
-        chroma = pixels.max(axis=1) - pixels.min(axis=1)
-        # The brightest, least coloured half of the eye opening is sclera, not lid or lash.
-        keep = (lum >= np.percentile(lum, 50)) & (chroma <= np.percentile(chroma, 60))
-        stats["sclera_pixels"] = int(keep.sum())
-        if keep.sum() >= MIN_SCLERA_PIXELS:
-            candidate = np.maximum(np.median(pixels[keep], axis=0), 1e-4)
-            neutral_ratio = float(candidate.max() / candidate.min())
-            bright_enough = (
-                skin_luminance is None or float(_luminance(candidate[None])[0]) >= 0.8 * skin_luminance
-            )
-            stats["sclera_channel_ratio"] = round(neutral_ratio, 3)
-            if neutral_ratio <= SCLERA_MAX_CHANNEL_RATIO and bright_enough:
-                reference = candidate
-                stats["method"] = "sclera"
-    # Exposure always from the frame's bright end: a smile that narrows and shades the eyes
+    own, stats = sclera_reference(linear_rgb, sclera, skin_rgb)
+    reference: WhiteReference | None = None
+    stats["method"] = "exposure_only"
+    if shared_reference is not None:
+        difference = None if own is None else white_difference(own, shared_reference)
+        if difference is not None:
+            stats["own_sclera_difference"] = round(difference, 3)
+        if difference is None or difference <= SHARED_WHITE_TOLERANCE:
+            reference = shared_reference
+            stats["method"] = "case_sclera"
+            stats["case_sclera_pixels"] = shared_reference.pixels
+        else:
+            reference = own
+            stats["method"] = "sclera"
+            stats["case_reference_rejected"] = "this photo's light differs from the case's other photos"
+    elif own is not None:
+        reference = own
+        stats["method"] = "sclera"
+    # Exposure always from the face's bright end: a smile that narrows and shades the eyes
     # changes the sclera's brightness far more than its colour, and consecutive frames of one
     # scene must give the same exposure.
-    frame = whole_frame_linear if whole_frame_linear is not None else linear_rgb
-    flat = frame.reshape(-1, 3)
-    lum95 = float(np.percentile(_luminance(flat), 95))
+    pixels = exposure_pixels if exposure_pixels is not None else linear_rgb
+    lum95 = float(np.percentile(_luminance(pixels.reshape(-1, 3)), 95))
     if reference is None:
-        # Without an eye white the grey-world cast is recorded, not applied: a skin-filled or
-        # coloured frame would repaint the skin.
-        grey = flat.mean(axis=0)
-        stats["grey_world_cast"] = [
-            round(float(v), 3) for v in grey / max(float(_luminance(grey[None])[0]), 1e-6)
-        ]
-        reference = np.ones(3, np.float32)
-        stats["method"] = "grey_world"
-    reference = np.maximum(reference.astype(np.float32), 1e-4)
-    neutral = float(_luminance(reference[None])[0])
-    colour_gains = neutral / reference  # equalise channels (white balance)
-    exposure_gain = float(np.clip(target / max(lum95, 1e-4), *EXPOSURE_LIMITS))
-    stats["frame_p95_luminance"] = round(lum95, 4)
+        # No grey-world fallback: the face is mostly skin, and balancing it to grey would erase
+        # the very skin-tone differences (ITA) the report measures.
+        colour_gains = np.ones(3, np.float32)
+    else:
+        colour_gains = 1.0 / np.maximum(reference.as_array(), 1e-4)
+        stats["reference_rgb_linear"] = [round(float(v), 4) for v in reference.rgb]
+    exposure_gain = float(np.clip(FACE_TARGET_P95 / max(lum95, 1e-4), *EXPOSURE_LIMITS))
+    stats["face_p95_luminance"] = round(lum95, 4)
     gains = np.clip(colour_gains * exposure_gain, *GAIN_LIMITS).astype(np.float32)
-    stats["reference_rgb_linear"] = [round(float(v), 4) for v in reference]
     stats["colour_gains"] = [round(float(v), 3) for v in colour_gains]
     stats["exposure_gain"] = round(float(exposure_gain), 3)
     stats["applied_gains"] = [round(float(v), 3) for v in gains]
     stats["colour_cast"] = round(float(np.max(colour_gains) / np.min(colour_gains) - 1.0), 3)
-    return {"gains": gains, **stats}
+    return {"gains": gains, "own_reference": own, **stats}
+
+
+def _warp_to_canonical(
+    image_bgr: np.ndarray, points: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(canonical image, 2x3 transform, canonical landmarks, source scale)."""
+    matrix = similarity_to_canonical(points, size)
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    # Shrinking: pre-blur so the warp does not alias (INTER_AREA is not available for warps).
+    source = image_bgr
+    if scale < 0.7:
+        source = cv2.GaussianBlur(image_bgr, (0, 0), 0.45 / scale)
+    raw = cv2.warpAffine(source, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return raw, matrix, transform_points(points, matrix), scale
+
+
+def photo_white_reference(
+    image_bgr: np.ndarray, points: np.ndarray, size: int = CANONICAL_SIZE
+) -> WhiteReference | None:
+    """The photo's own eye-white reference, for pooling over a case before measuring."""
+    raw, _, canonical_points, _ = _warp_to_canonical(image_bgr, points, size)
+    linear = srgb_to_linear(raw[..., ::-1] / 255.0)
+    sclera = sclera_mask(canonical_points, raw.shape[:2])
+    reference, _ = sclera_reference(linear, sclera, _skin_colour(linear, canonical_points))
+    return reference
 
 
 def canonicalise(
@@ -186,8 +292,11 @@ def canonicalise(
     points: np.ndarray | None,
     size: int = CANONICAL_SIZE,
     white_balance: bool = True,
+    shared_reference: WhiteReference | None = None,
 ) -> CanonicalFace:
     """Warp to the canonical layout and normalise illumination.
+
+    `shared_reference`: the case's pooled eye-white colour (see `pool_white_references`).
 
     Without landmarks (close-up of skin) the whole frame is resized to `size` on its long side
     and only measured, not colour-corrected: a frame full of skin has no neutral reference.
@@ -204,25 +313,22 @@ def canonicalise(
         illumination.update(_light_stats(linear, None))
         return CanonicalFace(raw.copy(), raw, matrix, None, illumination)
 
-    matrix = similarity_to_canonical(points, size)
-    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
-    # Shrinking: pre-blur so the warp does not alias (INTER_AREA is not available for warps).
-    source = image_bgr
-    if scale < 0.7:
-        sigma = 0.45 / scale
-        source = cv2.GaussianBlur(image_bgr, (0, 0), sigma)
-    raw = cv2.warpAffine(source, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    canonical_points = transform_points(points, matrix)
+    raw, matrix, canonical_points, scale = _warp_to_canonical(image_bgr, points, size)
     linear = srgb_to_linear(raw[..., ::-1] / 255.0)
     illumination: dict = {"source_scale": round(scale, 3)}
     if white_balance:
-        small = cv2.resize(image_bgr, (128, 128), interpolation=cv2.INTER_AREA)
-        whole = srgb_to_linear(small[..., ::-1] / 255.0)
-        skin_lum = _skin_luminance(linear, canonical_points)
+        # Exposure from the face itself: a bright sky or wall behind a small face would otherwise
+        # set it and read light skin as dark.
+        hull = cv2.convexHull(np.round(canonical_points[:, :2]).astype(np.int32))
+        face_area = np.zeros(raw.shape[:2], np.uint8)
+        cv2.fillConvexPoly(face_area, hull, 1)
+        face_pixels = linear[face_area.astype(bool)]
+        skin_rgb = _skin_colour(linear, canonical_points)
         estimate = estimate_illumination(
-            linear, sclera_mask(canonical_points, raw.shape[:2]), whole, skin_lum
+            linear, sclera_mask(canonical_points, raw.shape[:2]), face_pixels, skin_rgb, shared_reference
         )
         gains = estimate.pop("gains")
+        estimate.pop("own_reference")
         illumination.update(estimate)
         corrected = linear * gains[None, None, :]
         illumination["clipped_share_after"] = round(float((corrected.max(axis=2) >= 1.0).mean()), 4)
@@ -234,16 +340,15 @@ def canonicalise(
     return CanonicalFace(np.ascontiguousarray(balanced), raw, matrix, canonical_points, illumination)
 
 
-def _skin_luminance(linear: np.ndarray, points: np.ndarray) -> float | None:
-    """Median luminance of small cheek and forehead patches (where skin surely is)."""
-    lum = _luminance(linear)
+def _skin_colour(linear: np.ndarray, points: np.ndarray) -> np.ndarray | None:
+    """Median linear RGB of small cheek and forehead patches (where skin surely is)."""
     values = []
     for index in (50, 280, 151):
         x, y = np.round(points[index, :2]).astype(int)
-        patch = lum[max(y - 6, 0) : y + 6, max(x - 6, 0) : x + 6]
+        patch = linear[max(y - 6, 0) : y + 6, max(x - 6, 0) : x + 6]
         if patch.size:
-            values.append(patch.ravel())
-    return float(np.median(np.concatenate(values))) if values else None
+            values.append(patch.reshape(-1, 3))
+    return np.median(np.concatenate(values), axis=0) if values else None
 
 
 def _light_stats(linear: np.ndarray, points: np.ndarray | None) -> dict:

@@ -10,7 +10,7 @@ import base64
 import hashlib
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,8 @@ from core.assessment.metrics import (
     score_and_band,
 )
 
-ENGINE_VERSION = "1.0.0"
+# 1.1.0: one white balance per case (pooled eye whites); pose-invariant 3D symmetry.
+ENGINE_VERSION = "1.1.0"
 REPORT_SCHEMA = "clinic.assessment/1"
 DISCLAIMER = (
     "Automated photo measurements to support the physician's review. They describe what the photos "
@@ -86,6 +87,8 @@ LOW_DETAIL_SCALE = (
 class AssessmentOptions:
     canonical_size: int = canon.CANONICAL_SIZE
     white_balance: bool = True
+    # Photos of one case share the white balance pooled from all their eye whites.
+    shared_white_balance: bool = True
     threads: int = 1
     model_dir: Path | None = None
     run_registry: bool = True  # also run registered ONNX models
@@ -315,8 +318,12 @@ def assess_photo(
     quality: Any = None,
     options: AssessmentOptions | None = None,
     photo_id: str | None = None,
+    white_reference: canon.WhiteReference | None = None,
 ) -> PhotoAssessment:
-    """Measure one photo. `landmarks`: a FaceLandmarks (or an (N, 2|3) point array); detected when None."""
+    """Measure one photo. `landmarks`: a FaceLandmarks (or an (N, 2|3) point array); detected when None.
+
+    `white_reference`: the case's pooled eye-white colour (`assess_case` passes it).
+    """
     options = options or AssessmentOptions()
     verdict = quality_verdict(quality)
     if verdict == "fail":
@@ -360,7 +367,9 @@ def assess_photo(
             )
             return assessment
 
-    face = canon.canonicalise(image_bgr, points, options.canonical_size, options.white_balance)
+    face = canon.canonicalise(
+        image_bgr, points, options.canonical_size, options.white_balance, white_reference
+    )
     rgb01 = face.image_bgr[..., ::-1].astype(np.float32) / 255.0
     bank = load_filterbank(options.model_dir, threads=options.threads)
     maps = bank.run(rgb01)
@@ -443,8 +452,8 @@ def _reliability_notes(
     if quality_verdict(quality) == "warn" and not colour:
         general.append("photo passed the quality check with warnings")
     method = str(illumination.get("method", ""))
-    if method == "grey_world":
-        colour.append("no usable eye white: colour not white-balanced, exposure set from the whole frame")
+    if method == "exposure_only":
+        colour.append("no usable eye white: colour not white-balanced, only the exposure set (from the face)")
     if close_up:
         colour.append("close-up: no neutral reference, colour not white-balanced")
         general.append("close-up without face landmarks: whole frame measured as one region, scale unknown")
@@ -648,13 +657,17 @@ def assess_case(
 ) -> CaseAssessment:
     """Assess every photo (or take finished PhotoAssessments) and merge into one case report."""
     options = options or AssessmentOptions()
+    inputs = [_with_landmarks(item) if isinstance(item, PhotoInput) else item for item in photos]
+    shared = _case_white_reference(inputs, options)
     assessed: list[PhotoAssessment] = []
-    for item in photos:
+    for item in inputs:
         if isinstance(item, PhotoAssessment):
             assessed.append(item)
         else:
             assessed.append(
-                assess_photo(item.image_bgr, item.view, item.landmarks, item.quality, options, item.photo_id)
+                assess_photo(
+                    item.image_bgr, item.view, item.landmarks, item.quality, options, item.photo_id, shared
+                )
             )
     merged = _merge_metrics([p for p in assessed if p.status == "assessed"])
     flags = [flag for p in assessed for flag in p.flags]
@@ -671,6 +684,37 @@ def assess_case(
         models,
         datetime.now(UTC).isoformat(),
     )
+
+
+def _with_landmarks(item: PhotoInput) -> PhotoInput:
+    """Detect landmarks once, up front: the case's white balance needs every photo's eyes."""
+    if item.landmarks is not None or item.view.lower() in CLOSE_UP_VIEWS:
+        return item
+    if quality_verdict(item.quality) == "fail":
+        return item
+    _, found = detect_points(item.image_bgr)
+    return replace(item, landmarks=found) if found is not None else item
+
+
+def _case_white_reference(
+    inputs: Sequence[PhotoInput | PhotoAssessment], options: AssessmentOptions
+) -> canon.WhiteReference | None:
+    """The eye-white colour pooled over the case's face photos that the quality gate let through."""
+    if not (options.white_balance and options.shared_white_balance):
+        return None
+    references = []
+    for item in inputs:
+        if not isinstance(item, PhotoInput) or item.landmarks is None:
+            continue
+        if quality_verdict(item.quality) == "fail":
+            continue
+        points = item.landmarks if isinstance(item.landmarks, np.ndarray) else item.landmarks.points
+        references.append(
+            canon.photo_white_reference(
+                item.image_bgr, np.asarray(points, np.float64), options.canonical_size
+            )
+        )
+    return canon.pool_white_references(references)
 
 
 def _merge_metrics(photos: list[PhotoAssessment]) -> list[Metric]:

@@ -356,22 +356,33 @@ SYMMETRY_PAIRS = (
 MIDLINE = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 2, 0, 13, 14, 17, 18, 200, 199, 175, 152)
 
 
+def rigid_align(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """`source` moved by the rotation + translation (Kabsch, no reflection) that best fits `target`."""
+    source_centre, target_centre = source.mean(axis=0), target.mean(axis=0)
+    u, _, vt = np.linalg.svd((source - source_centre).T @ (target - target_centre))
+    correction = np.eye(source.shape[1])
+    correction[-1, -1] = np.sign(np.linalg.det(u @ vt))
+    rotation = u @ correction @ vt
+    return (source - source_centre) @ rotation + target_centre
+
+
 def landmark_asymmetry(points: np.ndarray) -> float:
-    """Mean mismatch of mirrored landmark pairs, % of the inter-ocular distance."""
-    p = points[:, :2].astype(np.float64)
-    mid = p[list(MIDLINE)]
-    centre = mid.mean(axis=0)
-    # Midline direction: principal axis of the midline points.
-    _, _, vt = np.linalg.svd(mid - centre)
-    axis = vt[0]
-    normal = np.array([-axis[1], axis[0]])
+    """Mean mismatch between the face and its own mirror image, % of the inter-ocular distance.
 
-    def mirror(q: np.ndarray) -> np.ndarray:
-        offset = q - centre
-        return q - 2 * np.outer(offset @ normal, normal)
-
-    right = p[[a for a, _ in SYMMETRY_PAIRS]]
-    left = p[[b for _, b in SYMMETRY_PAIRS]]
+    The landmarks are mirrored (x negated, left/right pairs swapped) and rigidly fitted back onto
+    the face in 3D when the landmarks carry depth. A turned or tilted head is then the same face
+    in another pose and adds no asymmetry; a plain 2D mirror would read a small turn as a lopsided face.
+    """
+    dims = 3 if points.shape[1] >= 3 else 2
+    p = points[:, :dims].astype(np.float64)
+    right = [a for a, _ in SYMMETRY_PAIRS]
+    left = [b for _, b in SYMMETRY_PAIRS]
+    original = np.concatenate([p[right], p[left], p[list(MIDLINE)]])
+    mirrored = np.concatenate([p[left], p[right], p[list(MIDLINE)]])
+    mirrored[:, 0] *= -1
+    fitted = rigid_align(mirrored, original)
+    mismatch = np.linalg.norm(fitted - original, axis=1)[: 2 * len(SYMMETRY_PAIRS)]
     iod = float(np.linalg.norm(p[[33, 133]].mean(axis=0) - p[[362, 263]].mean(axis=0)))
-    mismatch = np.linalg.norm(mirror(right) - left, axis=1)
-    return float(mismatch.mean() / max(iod, 1e-6) * 100)
+    # The mirror fit splits each pair's mismatch between its two points; the sum per pair is
+    # what the 2D mirror reported, so the scale (and the score bands) stay as they were.
+    return float(mismatch.mean() * 2 / max(iod, 1e-6) * 100)
