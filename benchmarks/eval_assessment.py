@@ -21,6 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.assessment import canonical as canon  # noqa: E402
+from core.assessment.colour_chart import place_chart_beside, render_reference_chart  # noqa: E402
 from core.assessment.engine import (  # noqa: E402
     AssessmentOptions,
     PhotoInput,
@@ -130,14 +131,30 @@ def response_table() -> None:
             print(
                 f"{'bilateral smoothing':<30} {metric:<14} {region:<12} {before:8.2f} {after:8.2f} {after - before:+8.2f} {'':>10}"
             )
+    # A warm, dim light on the face with a ColorChecker beside it: skin tone with and without the chart.
+    scene, _ = place_chart_beside(image, render_reference_chart())
+    ita_change_rows(scene, canon.relight(scene, (0.95, 0.78, 0.55)), points, "warm dim light", "colour_chart",
+                    ("chart used", "chart ignored"))  # fmt: skip
     darker = (image.astype(np.float32) * 0.72).astype(np.uint8)
-    for balance in (True, False):
-        options = AssessmentOptions(white_balance=balance, run_registry=False, evidence=False)
+    ita_change_rows(image, darker, points, "darken x0.72", "white_balance", ("WB on", "WB off"))
+
+
+def ita_change_rows(
+    image: np.ndarray,
+    changed: np.ndarray,
+    points: np.ndarray,
+    name: str,
+    option: str,
+    labels: tuple[str, str],
+) -> None:
+    """ITA before and after a change of light, with an illumination option on and then off."""
+    for enabled, label in zip((True, False), labels, strict=True):
+        options = AssessmentOptions(run_registry=False, evidence=False, **{option: enabled})
         before = value(assess_photo(image, "front", points, options=options), "ita", "face")
-        after = value(assess_photo(darker, "front", points, options=options), "ita", "face")
-        label = f"darken x0.72 (WB {'on' if balance else 'off'})"
+        after = value(assess_photo(changed, "front", points, options=options), "ita", "face")
+        row = f"{name} ({label})"
         print(
-            f"{label:<30} {'ita':<14} {'face':<12} {before:8.2f} {after:8.2f} {after - before:+8.2f} {'':>10}"
+            f"{row:<30} {'ita':<14} {'face':<12} {before:8.2f} {after:8.2f} {after - before:+8.2f} {'':>10}"
         )
 
 

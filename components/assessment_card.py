@@ -21,6 +21,7 @@ WHITE_BALANCE_LABELS = {
     "case_sclera": "eye whites of this consultation's photos",
     "sclera": "this photo's own eye white",
     "exposure_only": "none (no usable eye white), exposure only",
+    "colour_chart": "colour chart in the photo (calibrated)",
     "off": "off",
 }
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from core.assessment.colour_chart import ChartCalibration
+
 CANONICAL_SIZE = 512
 # Close-ups show a few cm of skin: at 320 px their papules and spots come out about the size
 # the filter bank's spot scales expect on a canonical face.
@@ -76,6 +78,12 @@ def srgb_to_linear(values: np.ndarray) -> np.ndarray:
 def linear_to_srgb(values: np.ndarray) -> np.ndarray:
     v = np.clip(np.asarray(values, dtype=np.float32), 0.0, 1.0)
     return np.where(v <= 0.0031308, v * 12.92, 1.055 * np.power(v, 1 / 2.4) - 0.055).astype(np.float32)
+
+
+def relight(image_bgr: np.ndarray, gains_rgb: tuple[float, float, float]) -> np.ndarray:
+    """The same scene under another light: per-channel gains on linear light (tests, evaluation)."""
+    linear = srgb_to_linear(image_bgr[..., ::-1] / 255.0) * np.asarray(gains_rgb, np.float32)
+    return (linear_to_srgb(linear) * 255.0 + 0.5).astype(np.uint8)[..., ::-1]
 
 
 def _mean_point(points: np.ndarray, indices: tuple[int, ...]) -> np.ndarray:
@@ -293,10 +301,13 @@ def canonicalise(
     size: int = CANONICAL_SIZE,
     white_balance: bool = True,
     shared_reference: WhiteReference | None = None,
+    chart: ChartCalibration | None = None,
 ) -> CanonicalFace:
     """Warp to the canonical layout and normalise illumination.
 
     `shared_reference`: the case's pooled eye-white colour (see `pool_white_references`).
+    `chart`: a colour calibration from a chart in the photo; it replaces white balance and
+    exposure (the chart fixes both), for faces and close-ups alike.
 
     Without landmarks (close-up of skin) the whole frame is resized to `size` on its long side
     and only measured, not colour-corrected: a frame full of skin has no neutral reference.
@@ -309,14 +320,22 @@ def canonicalise(
         interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
         raw = cv2.resize(image_bgr, new_size, interpolation=interpolation)
         linear = srgb_to_linear(raw[..., ::-1] / 255.0)
-        illumination = {"method": "none (close-up: no neutral reference)", "sclera_pixels": 0}
+        if white_balance and chart is not None:
+            illumination = {"method": "colour_chart", **chart.summary()}
+            image = chart.correct(raw)
+        else:
+            illumination = {"method": "none (close-up: no neutral reference)", "sclera_pixels": 0}
+            image = raw.copy()
         illumination.update(_light_stats(linear, None))
-        return CanonicalFace(raw.copy(), raw, matrix, None, illumination)
+        return CanonicalFace(image, raw, matrix, None, illumination)
 
     raw, matrix, canonical_points, scale = _warp_to_canonical(image_bgr, points, size)
     linear = srgb_to_linear(raw[..., ::-1] / 255.0)
     illumination: dict = {"source_scale": round(scale, 3)}
-    if white_balance:
+    if white_balance and chart is not None:
+        illumination.update({"method": "colour_chart", **chart.summary()})
+        balanced = chart.correct(raw)
+    elif white_balance:
         # Exposure from the face itself: a bright sky or wall behind a small face would otherwise
         # set it and read light skin as dark.
         hull = cv2.convexHull(np.round(canonical_points[:, :2]).astype(np.int32))

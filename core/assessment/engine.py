@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from core.assessment import canonical as canon
+from core.assessment.colour_chart import ChartCalibration, find_colour_chart
 from core.assessment.face import CLOSE_UP_REGION, detect_points, region_masks_canonical
 from core.assessment.filterbank import load_filterbank
 from core.assessment.metrics import (
@@ -34,7 +35,8 @@ from core.assessment.metrics import (
     score_and_band,
 )
 
-# 1.1.0: one white balance per case (pooled eye whites); pose-invariant 3D symmetry.
+# 1.1.0: one white balance per case (pooled eye whites), exposure from the face, colour chart
+# calibration, pose-invariant 3D symmetry.
 ENGINE_VERSION = "1.1.0"
 REPORT_SCHEMA = "clinic.assessment/1"
 DISCLAIMER = (
@@ -89,6 +91,8 @@ class AssessmentOptions:
     white_balance: bool = True
     # Photos of one case share the white balance pooled from all their eye whites.
     shared_white_balance: bool = True
+    # A ColorChecker Classic in the photo calibrates its colour (replaces the eye-white balance).
+    colour_chart: bool = True
     threads: int = 1
     model_dir: Path | None = None
     run_registry: bool = True  # also run registered ONNX models
@@ -319,10 +323,13 @@ def assess_photo(
     options: AssessmentOptions | None = None,
     photo_id: str | None = None,
     white_reference: canon.WhiteReference | None = None,
+    chart: ChartCalibration | None = None,
 ) -> PhotoAssessment:
     """Measure one photo. `landmarks`: a FaceLandmarks (or an (N, 2|3) point array); detected when None.
 
     `white_reference`: the case's pooled eye-white colour (`assess_case` passes it).
+    `chart`: a colour calibration already found in this photo; when None and
+    `options.colour_chart` is on, the photo is searched for a chart.
     """
     options = options or AssessmentOptions()
     verdict = quality_verdict(quality)
@@ -367,15 +374,17 @@ def assess_photo(
             )
             return assessment
 
+    if chart is None:
+        chart = _find_chart(image_bgr, options)
     face = canon.canonicalise(
-        image_bgr, points, options.canonical_size, options.white_balance, white_reference
+        image_bgr, points, options.canonical_size, options.white_balance, white_reference, chart
     )
     rgb01 = face.image_bgr[..., ::-1].astype(np.float32) / 255.0
     bank = load_filterbank(options.model_dir, threads=options.threads)
     maps = bank.run(rgb01)
 
     if close_up:
-        masks = {CLOSE_UP_REGION: _close_up_mask(face.image_bgr)}
+        masks = {CLOSE_UP_REGION: _close_up_mask(face.image_bgr, chart, face.transform)}
         regions_source = "whole frame (close-up)"
     else:
         masks, regions_source = region_masks_canonical(landmark_object, face.points, face.image_bgr.shape[:2])
@@ -418,12 +427,27 @@ def _is_front(view: str) -> bool:
     return not any(word in lowered for word in ("left", "right", "profile", "oblique"))
 
 
-def _close_up_mask(image_bgr: np.ndarray) -> np.ndarray:
-    """Whole frame minus letterbox bars and near-black/blown pixels (close-ups often have borders)."""
+def _close_up_mask(
+    image_bgr: np.ndarray, chart: ChartCalibration | None = None, transform: np.ndarray | None = None
+) -> np.ndarray:
+    """Whole frame minus letterbox bars, near-black/blown pixels and a colour chart, if any."""
     grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
     usable = (grey > 25) & (grey < 250)
     usable = cv2.morphologyEx(usable.astype(np.uint8), cv2.MORPH_OPEN, np.ones((9, 9), np.uint8)).astype(bool)
-    return usable if usable.mean() > 0.2 else np.ones(grey.shape, bool)
+    usable = usable if usable.mean() > 0.2 else np.ones(grey.shape, bool)
+    if chart is not None and transform is not None:
+        corners = chart.box @ transform[:, :2].T + transform[:, 2]
+        outline = np.zeros(grey.shape, np.uint8)
+        cv2.fillConvexPoly(outline, np.round(corners).astype(np.int32), 1)
+        # The chart's frame and shadow reach a little beyond the detected patch corners.
+        usable &= ~cv2.dilate(outline, np.ones((15, 15), np.uint8)).astype(bool)
+    return usable
+
+
+def _find_chart(image_bgr: np.ndarray, options: AssessmentOptions) -> ChartCalibration | None:
+    if not (options.colour_chart and options.white_balance):
+        return None
+    return find_colour_chart(image_bgr)
 
 
 def _drop_hidden_side(masks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -454,7 +478,7 @@ def _reliability_notes(
     method = str(illumination.get("method", ""))
     if method == "exposure_only":
         colour.append("no usable eye white: colour not white-balanced, only the exposure set (from the face)")
-    if close_up:
+    if close_up and method != "colour_chart":
         colour.append("close-up: no neutral reference, colour not white-balanced")
         general.append("close-up without face landmarks: whole frame measured as one region, scale unknown")
     ratio = illumination.get("cheek_light_ratio")

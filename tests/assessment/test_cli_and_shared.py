@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from core.__main__ import main
-from core.assessment.engine import assess_photo
+from core.assessment.engine import PhotoInput, assess_case, assess_photo
+from core.vision.quality import check_photo
 
 from .conftest import FAST
 
@@ -81,20 +82,28 @@ def _video_frames(path, count: int) -> list[np.ndarray]:
     return frames
 
 
-REPEATABLE = (("redness", "cheek_left"), ("redness", "cheek_right"), ("ita", "face"), ("melanin", "cheek_left"),
-              ("texture", "cheek_left"), ("texture", "nose"))  # fmt: skip
+# (metric, region, largest CV) over 30 frames of a smiling, talking face taken as one case.
+# Colour holds to the 3% aim; shading- and expression-driven measures move more on this clip.
+REPEATABLE = (("ita", "face", 0.01), ("redness", "cheek_left", 0.04), ("redness", "cheek_right", 0.04),
+              ("redness", "forehead", 0.04), ("melanin", "forehead", 0.07), ("melanin", "cheek_left", 0.12),
+              ("texture", "cheek_left", 0.10), ("texture", "nose", 0.16))  # fmt: skip
 
 
 @pytest.mark.shared
 def test_consecutive_video_frames_give_repeatable_metrics(shared_testdata):
-    frames = _video_frames(shared_testdata / "video" / "face_closeup_pexels_640x480.mp4", 5)
-    assert len(frames) == 5
-    results = [assess_photo(f, "front", options=FAST) for f in frames]
-    assert all(r.status == "assessed" for r in results)
-    for metric, region in REPEATABLE:
+    """The portal's path: the quality gate, then one case sharing the white balance of its eye whites."""
+    frames = _video_frames(shared_testdata / "video" / "face_closeup_pexels_640x480.mp4", 30)
+    assert len(frames) == 30
+    inputs = [
+        PhotoInput(f, "front", f"frame{i}", None, check_photo(f, "front")) for i, f in enumerate(frames)
+    ]
+    results = [p for p in assess_case(inputs, FAST).photos if p.status == "assessed"]
+    assert len(results) >= 25
+    assert {r.illumination["method"] for r in results} == {"case_sclera"}
+    for metric, region, limit in REPEATABLE:
         values = np.array([r.metric(metric, region).value for r in results])
         cv = float(np.std(values) / max(abs(np.mean(values)), 1e-6))
-        assert cv < 0.10, (metric, region, values)  # benchmark aims at <= 3%
+        assert cv < limit, (metric, region, cv)
 
 
 @pytest.mark.shared
