@@ -306,8 +306,8 @@ def canonicalise(
     """Warp to the canonical layout and normalise illumination.
 
     `shared_reference`: the case's pooled eye-white colour (see `pool_white_references`).
-    `chart`: a colour calibration from a chart in the photo; it replaces white balance and
-    exposure (the chart fixes both), for faces and close-ups alike.
+    `chart`: a colour calibration from a chart in the photo; it replaces the eye-white balance
+    (faces and close-ups); on faces the exposure is still set from the face, as on every photo.
 
     Without landmarks (close-up of skin) the whole frame is resized to `size` on its long side
     and only measured, not colour-corrected: a frame full of skin has no neutral reference.
@@ -332,24 +332,32 @@ def canonicalise(
     raw, matrix, canonical_points, scale = _warp_to_canonical(image_bgr, points, size)
     linear = srgb_to_linear(raw[..., ::-1] / 255.0)
     illumination: dict = {"source_scale": round(scale, 3)}
-    if white_balance and chart is not None:
-        illumination.update({"method": "colour_chart", **chart.summary()})
-        balanced = chart.correct(raw)
-    elif white_balance:
+    if white_balance:
         # Exposure from the face itself: a bright sky or wall behind a small face would otherwise
         # set it and read light skin as dark.
         hull = cv2.convexHull(np.round(canonical_points[:, :2]).astype(np.int32))
         face_area = np.zeros(raw.shape[:2], np.uint8)
         cv2.fillConvexPoly(face_area, hull, 1)
-        face_pixels = linear[face_area.astype(bool)]
-        skin_rgb = _skin_colour(linear, canonical_points)
-        estimate = estimate_illumination(
-            linear, sclera_mask(canonical_points, raw.shape[:2]), face_pixels, skin_rgb, shared_reference
-        )
+        face_area = face_area.astype(bool)
+        if chart is not None:
+            # The chart fixes the colour; the exposure still follows the face's bright end, as on
+            # every other photo, so visits with and without a chart stay comparable.
+            source = srgb_to_linear(chart.correct(raw)[..., ::-1] / 255.0)
+            estimate = estimate_illumination(source, None, source[face_area])
+            estimate.update({"method": "colour_chart", **chart.summary()})
+        else:
+            source = linear
+            estimate = estimate_illumination(
+                linear,
+                sclera_mask(canonical_points, raw.shape[:2]),
+                linear[face_area],
+                _skin_colour(linear, canonical_points),
+                shared_reference,
+            )
         gains = estimate.pop("gains")
         estimate.pop("own_reference")
         illumination.update(estimate)
-        corrected = linear * gains[None, None, :]
+        corrected = source * gains[None, None, :]
         illumination["clipped_share_after"] = round(float((corrected.max(axis=2) >= 1.0).mean()), 4)
         balanced = (linear_to_srgb(corrected) * 255.0 + 0.5).astype(np.uint8)[..., ::-1]
     else:
