@@ -204,6 +204,21 @@ class AssessmentService:
                     assessment_id,
                 ],
             )
+            # The progress charts read one set of numbers per case: the newest run's. Rows of an
+            # older run are dropped (its report stays in `assessments`); a run that finishes after
+            # a newer one has landed keeps only its report.
+            newer = tx.execute(
+                "SELECT COUNT(*) FROM assessments WHERE case_id = ? AND status = 'done' AND id <> ?"
+                " AND created_at > (SELECT created_at FROM assessments WHERE id = ?)",
+                [case_id, assessment_id, assessment_id],
+            ).fetchone()[0]
+            if newer:
+                metrics_rows = []
+            else:
+                tx.execute(
+                    "DELETE FROM assessment_metrics WHERE case_id = ? AND assessment_id <> ?",
+                    [case_id, assessment_id],
+                )
             if metrics_rows:
                 tx.executemany(
                     'INSERT INTO assessment_metrics (id, assessment_id, patient_id, case_id, photo_id, "view", region,'

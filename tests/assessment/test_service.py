@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import date
 
 import cv2
@@ -101,6 +102,15 @@ def test_run_again_and_access_rules(world):
     again = clinic.assessments.run_for_case(people["doc"], case_id)
     assert again.status == "done"
     assert clinic.assessments.latest_for_case(people["doc"], case_id).assessment_id == again.assessment_id
+    # Progress charts see one value per case and metric: the newest run's, not one per run.
+    cheek = clinic.assessments.metrics_for_patient(
+        people["doc"], people["alice"].patient_id, metric="redness", region="cheek_left"
+    )
+    assert [row.assessment_id for row in cheek] == [again.assessment_id]
+    series = clinic.care.archive.metric_series(
+        people["doc"], people["alice"].patient_id, "redness", "cheek_left"
+    )
+    assert len(series.points) == 1
     queued = clinic.assessments.run_for_case(people["doc"], case_id, background=True)
     assert queued.status in {"queued", "running", "done"}
     assert clinic.assessments.wait_idle(120)
@@ -114,3 +124,19 @@ def test_run_again_and_access_rules(world):
         clinic.assessments.metrics_for_patient(people["bob"], people["alice"].patient_id)
     own = clinic.assessments.metrics_for_patient(people["alice"], people["alice"].patient_id, metric="ita")
     assert own and all(r.metric == "ita" for r in own)
+
+
+def test_a_run_finishing_after_a_newer_one_does_not_replace_its_numbers(world):
+    clinic, people, case_id = world
+    clinic.assessments.wait_idle(120)
+    service = clinic.assessments
+    older = service._insert_queued(case_id, people["doc"].user_id)
+    time.sleep(0.01)  # created_at orders the runs
+    newer = service._insert_queued(case_id, people["doc"].user_id)
+    service._execute(newer)
+    service._execute(older)
+    ids = {
+        row.assessment_id for row in service.metrics_for_patient(people["doc"], people["alice"].patient_id)
+    }
+    assert ids == {newer}
+    assert service._record(older).status == "done"  # its report is kept
