@@ -160,6 +160,30 @@ class AssessmentService:
             self._execute(assessment_id)
         return self._record(assessment_id)
 
+    def cases_to_reassess(self, principal: Principal, everything: bool = False) -> list[str]:
+        """Cases whose newest finished run used another engine version, or that never finished one
+        (admins; after an engine update, so every progress chart compares numbers of one method)."""
+        require_role(principal, ADMIN)
+        from core.assessment.engine import ENGINE_VERSION
+
+        rows = self._db.fetchall(
+            "SELECT c.id, (SELECT a.engine_version FROM assessments a WHERE a.case_id = c.id"
+            " AND a.status = 'done' ORDER BY a.created_at DESC, a.id DESC LIMIT 1)"
+            " FROM cases c WHERE EXISTS (SELECT 1 FROM photos p WHERE p.case_id = c.id)"
+            " ORDER BY c.created_at, c.id"
+        )
+        return [case_id for case_id, version in rows if everything or version != ENGINE_VERSION]
+
+    def reassess(self, principal: Principal, case_id: str) -> AssessmentRecord:
+        """Run the current engine on a stored case now (admins; the operator's `reassess` command)."""
+        require_role(principal, ADMIN)
+        assessment_id = self._insert_queued(case_id, principal.user_id)
+        self._clinic.audit.record(
+            principal, "assessment.run", "case", case_id, {"assessment_id": assessment_id, "reassess": True}
+        )
+        self._execute(assessment_id)
+        return self._record(assessment_id)
+
     def _insert_queued(self, case_id: str, requested_by: str | None) -> str:
         row = self._case_row(case_id)
         assessment_id = str(uuid.uuid4())

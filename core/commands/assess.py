@@ -1,4 +1,8 @@
-"""`assess PATH [--view front] [--json]`: run the AI pre-assessment on one photo file (no database)."""
+"""`assess PATH [--view front] [--json]`: run the AI pre-assessment on one photo file (no database).
+
+`reassess [--all] [--case ID]`: run the current engine on stored cases, so progress charts compare
+numbers of one engine version.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-quality", action="store_true", help="skip the photo quality gate")
     parser.add_argument("--overlays", type=Path, default=None, help="write redness/spots/lines overlays here")
     parser.set_defaults(handler=_assess)
+
+    again = subparsers.add_parser(
+        "reassess", help="run the current assessment engine on stored cases (after an engine update)"
+    )
+    again.add_argument("--all", action="store_true", help="every case with photos, not only outdated ones")
+    again.add_argument("--case", action="append", default=[], help="only this case id (repeatable)")
+    again.set_defaults(handler=_reassess)
 
 
 def _assess(args: argparse.Namespace) -> int:
@@ -72,3 +83,42 @@ def _assess(args: argparse.Namespace) -> int:
             f"  {metric['metric']:<20} {metric['region']:<18} {value:>8} {metric['unit']:<8} {metric['band']}"
         )
     return 0
+
+
+def _reassess(args: argparse.Namespace) -> int:
+    import time
+
+    from core.access import SYSTEM_PRINCIPAL
+    from core.assessment.engine import ENGINE_VERSION
+    from core.clinic import Clinic
+    from core.config import Settings
+
+    try:
+        clinic = Clinic.open(Settings.from_env())
+    except Exception as error:  # noqa: BLE001 - any failure to open is reported as one line
+        raise CommandError(f"cannot open the clinic: {error}") from error
+    try:
+        service = clinic.assessments
+        if args.case:
+            known = set(service.cases_to_reassess(SYSTEM_PRINCIPAL, everything=True))
+            missing = [case_id for case_id in args.case if case_id not in known]
+            if missing:
+                raise CommandError(f"no case with photos: {', '.join(missing)}")
+            case_ids = list(args.case)
+        else:
+            case_ids = service.cases_to_reassess(SYSTEM_PRINCIPAL, everything=args.all)
+        if not case_ids:
+            print(f"every case is already assessed with engine {ENGINE_VERSION}")
+            return 0
+        print(f"assessing {len(case_ids)} case(s) with engine {ENGINE_VERSION} ...", flush=True)
+        failed = 0
+        started = time.monotonic()
+        for number, case_id in enumerate(case_ids, 1):
+            record = service.reassess(SYSTEM_PRINCIPAL, case_id)
+            failed += record.status != "done"
+            detail = record.status if record.status == "done" else f"{record.status}: {record.error}"
+            print(f"[{number}/{len(case_ids)}] {case_id} {detail}", flush=True)
+        print(f"done in {time.monotonic() - started:.1f} s; {failed} failed")
+        return 1 if failed else 0
+    finally:
+        clinic.close()

@@ -140,3 +140,25 @@ def test_a_run_finishing_after_a_newer_one_does_not_replace_its_numbers(world):
     }
     assert ids == {newer}
     assert service._record(older).status == "done"  # its report is kept
+
+
+def test_reassess_command_brings_outdated_cases_to_the_current_engine(world, capsys):
+    from core.__main__ import main
+
+    clinic, people, case_id = world
+    clinic.assessments.wait_idle(120)
+    with pytest.raises(AccessDenied):
+        clinic.assessments.cases_to_reassess(people["doc"])
+    assert clinic.assessments.cases_to_reassess(SYSTEM_PRINCIPAL) == []
+    # The stored run as if an older engine had made it.
+    clinic.db.execute("UPDATE assessments SET engine_version = '0.9.0' WHERE case_id = ?", [case_id])
+    assert clinic.assessments.cases_to_reassess(SYSTEM_PRINCIPAL) == [case_id]
+    clinic.close()
+
+    assert main(["reassess"]) == 0
+    output = capsys.readouterr().out
+    assert f"[1/1] {case_id} done" in output
+    assert main(["reassess"]) == 0
+    assert "already assessed" in capsys.readouterr().out
+    assert main(["reassess", "--case", "no-such-case"]) == 1
+    assert "no case with photos: no-such-case" in capsys.readouterr().err
