@@ -2,10 +2,12 @@
 
 - A case-submitted listener queues every new case on one background worker thread, so the
   patient's submission returns at once; the row's status goes queued -> running -> done|failed.
-- `run_for_case` (physician) runs again, in the background or synchronously.
-- The report JSON is stored in `assessments`; merged metrics go to `assessment_metrics` (one row
-  per region and metric per run; `photo_id` set when a single photo gave the value), which the
-  hybrid-care area reads for progress charts. Overlays are stored as encrypted blobs.
+- `run_for_case` (physician) runs again, in the background or synchronously; `reassess` (admin,
+  the `reassess` command) brings stored cases to the current engine.
+- The report JSON of every run is kept in `assessments`; merged metrics go to `assessment_metrics`
+  (one row per region and metric; `photo_id` set when a single photo gave the value), which the
+  hybrid-care area reads for progress charts. Only the newest run of a case keeps its rows there,
+  so a chart shows one value per case. Overlays are stored as encrypted blobs.
 """
 
 from __future__ import annotations
