@@ -30,6 +30,10 @@ def photos() -> list[tuple[str, np.ndarray]]:
 
     crop = np.ascontiguousarray(data.astronaut()[0:300, 90:340])
     found = [("astronaut 820x984", cv2.resize(crop[..., ::-1], (820, 984), interpolation=cv2.INTER_CUBIC))]
+    # A phone-camera-sized photo (12 MP class): the shrink-before-warp path.
+    found.append(
+        ("astronaut 3280x3936", cv2.resize(crop[..., ::-1], (3280, 3936), interpolation=cv2.INTER_CUBIC))
+    )
     root = shared_testdata_dir() / "faces"
     for name in ("frontal_goodlight_older_male_02.jpg", "webcam_selfie_glasses_47.jpg"):
         image = cv2.imread(str(root / name))

@@ -125,3 +125,17 @@ def test_large_very_dark_spot_is_flagged_for_dermoscopy_with_evidence(face_photo
     assert flags and flags[0].region == "cheek_left"
     assert flags[0].evidence and flags[0].evidence[0].ndim == 3
     assert "In-person dermoscopy" in flags[0].title
+
+
+def test_a_large_photo_measures_like_the_same_photo_at_working_size(face_photo_bgr, face_points, baseline):
+    """A 12 MP-class photo is shrunk by area averaging before the warp: same colours, no aliasing."""
+    factor = 3.0
+    large = cv2.resize(face_photo_bgr, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+    points = np.asarray(face_points, np.float64).copy()
+    points[:, :2] = (points[:, :2] + 0.5) * factor - 0.5
+    result = assess_photo(large, "front", points, options=FAST)
+    assert result.illumination["source_scale"] < 0.7  # the shrinking path
+    for metric, region, tolerance in (("ita", "face", 1.0), ("redness", "cheek_left", 0.3),
+                                      ("melanin", "forehead", 0.5), ("texture", "cheek_left", 0.05)):  # fmt: skip
+        gap = abs(result.metric(metric, region).value - baseline.metric(metric, region).value)
+        assert gap < tolerance, (metric, region, gap)
