@@ -146,6 +146,9 @@ class AssessmentService:
     def run_for_case(self, principal: Principal, case_id: str, background: bool = False) -> AssessmentRecord:
         """Assess the case again (physicians). Background: returns the queued record at once."""
         require_role(principal, PHYSICIAN)
+        return self._run(principal, case_id, background)
+
+    def _run(self, principal: Principal, case_id: str, background: bool) -> AssessmentRecord:
         self._case_row(case_id)
         if background:
             assessment_id = self._enqueue(case_id, principal.user_id)
@@ -179,12 +182,7 @@ class AssessmentService:
     def reassess(self, principal: Principal, case_id: str) -> AssessmentRecord:
         """Run the current engine on a stored case now (admins; the operator's `reassess` command)."""
         require_role(principal, ADMIN)
-        assessment_id = self._insert_queued(case_id, principal.user_id)
-        self._clinic.audit.record(
-            principal, "assessment.run", "case", case_id, {"assessment_id": assessment_id, "reassess": True}
-        )
-        self._execute(assessment_id)
-        return self._record(assessment_id)
+        return self._run(principal, case_id, background=False)
 
     def _insert_queued(self, case_id: str, requested_by: str | None) -> str:
         row = self._case_row(case_id)

@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from core.commands import CommandError
+from core.commands import CommandError, open_clinic
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -90,13 +90,8 @@ def _reassess(args: argparse.Namespace) -> int:
 
     from core.access import SYSTEM_PRINCIPAL
     from core.assessment.engine import ENGINE_VERSION
-    from core.clinic import Clinic
-    from core.config import Settings
 
-    try:
-        clinic = Clinic.open(Settings.from_env())
-    except Exception as error:  # noqa: BLE001 - any failure to open is reported as one line
-        raise CommandError(f"cannot open the clinic: {error}") from error
+    clinic = open_clinic()
     try:
         service = clinic.assessments
         if args.case:

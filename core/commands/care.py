@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from core.commands import CommandError
+from core.commands import CommandError, open_clinic
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,20 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     erase.set_defaults(handler=_erase_patient)
 
 
-def _clinic():
-    from core.clinic import Clinic
-    from core.config import Settings
-
-    try:
-        return Clinic.open(Settings.from_env())
-    except Exception as error:  # noqa: BLE001 - any failure to open is reported as one line
-        raise CommandError(f"cannot open the clinic: {error}") from error
-
-
 def _export_fhir(args: argparse.Namespace) -> int:
     from core.access import SYSTEM_PRINCIPAL, AccessDenied, NotFound
 
-    clinic = _clinic()
+    clinic = open_clinic()
     try:
         row = clinic.db.fetchone(
             "SELECT id FROM users WHERE email = ? AND role = 'physician'", [args.physician.strip().lower()]
@@ -77,7 +67,7 @@ def _export_fhir(args: argparse.Namespace) -> int:
 def _export_patient_data(args: argparse.Namespace) -> int:
     from core.access import SYSTEM_PRINCIPAL, NotFound
 
-    clinic = _clinic()
+    clinic = open_clinic()
     try:
         try:
             blob = clinic.care.exports.patient_data_zip(SYSTEM_PRINCIPAL, args.patient_id)
@@ -95,7 +85,7 @@ def _erase_patient(args: argparse.Namespace) -> int:
 
     if not args.yes:
         raise CommandError("erasure is permanent: add --yes to confirm")
-    clinic = _clinic()
+    clinic = open_clinic()
     try:
         try:
             result = clinic.care.exports.erase_patient(SYSTEM_PRINCIPAL, args.patient_id)
