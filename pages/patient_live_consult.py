@@ -1,6 +1,13 @@
-"""Patient: join the live video consult (consent, device check, waiting room, call)."""
+"""Patient: join the live video consult (consent, device check, waiting room, call).
+
+Every early exit here is a `return`, never `st.stop()`: a run that ends with st.stop() keeps
+the previous run's timed fragments registered in Streamlit, and a tick already on its way then
+writes into a layout that no longer exists, which blanks the page (see docs/ARCHITECTURE.md).
+"""
 
 from __future__ import annotations
+
+import contextlib
 
 import streamlit as st
 
@@ -12,36 +19,22 @@ from components.video_room import (
     render_physician_view_for_patient,
     room_registry,
 )
-from core.access import AccessDenied
-from core.rooms import RoomClosed
+from core.access import AccessDenied, Principal
+from core.rooms import RoomClosed, RoomRegistry
 
-principal = require_role("patient")
-registry = room_registry()
-st.title("Live video consult")
+STATUS_KEY = "live-status"
 
-room_id = st.query_params.get("room") or st.session_state.get(LIVE_ROOM_KEY)
-if not room_id:
+
+def ask_for_invitation() -> None:
     st.info("Your physician will open a live consult; join it from **My consultations** when it is open.")
     with st.form("invitation"):
         code = st.text_input("Or enter the invitation code your physician gave you")
         if st.form_submit_button("Open invitation") and code.strip():
             st.session_state[LIVE_ROOM_KEY] = code.strip()
             st.rerun()
-    st.stop()
-try:
-    room = registry.get_room(principal, room_id)
-except RoomClosed:
-    st.session_state.pop(LIVE_ROOM_KEY, None)
-    st.warning("This consult has ended or does not exist.")
-    st.stop()
-except AccessDenied:
-    st.session_state.pop(LIVE_ROOM_KEY, None)
-    st.error("You cannot join this consult: it belongs to another patient's case.")
-    st.stop()
-st.session_state[LIVE_ROOM_KEY] = room_id
 
-participant = registry.participant(principal, room_id)
-if participant is None or participant.status == "left":
+
+def ask_to_join(registry: RoomRegistry, principal: Principal, room_id: str) -> None:
     st.subheader("Before you join")
     st.write("Your physician will see and hear you. Nothing is recorded without your consent.")
     consent = st.radio(
@@ -54,52 +47,83 @@ if participant is None or participant.status == "left":
     if st.button("Join the waiting room", type="primary", icon=":material/meeting_room:"):
         registry.join(principal, room_id, consent_recording=consent == "Yes")
         st.rerun()
-    st.stop()
-
-media = media_registry().for_room(room_id)
 
 
-@st.fragment(run_every=1)
-def call_status() -> None:
-    try:
-        current = registry.participant(principal, room_id)
-        in_call = registry.may_exchange_video(principal, room_id)
-    except RoomClosed:
-        st.rerun(scope="app")
+def show_call(registry: RoomRegistry, principal: Principal, room_id: str) -> None:
+    """Waiting room and call: status (polled), own camera, the physician's video, leave."""
+    media = media_registry().for_room(room_id)
+
+    @st.fragment(run_every=1)
+    def call_status() -> None:
+        try:
+            current = registry.participant(principal, room_id)
+            in_call = registry.may_exchange_video(principal, room_id)
+        except RoomClosed:
+            st.rerun(scope="app")
+            return
+        status = "in_call" if in_call else (current.status if current else "left")
+        if st.session_state.get(STATUS_KEY) != status:
+            st.session_state[STATUS_KEY] = status
+            st.rerun(scope="app")
+        if in_call:
+            st.success("You are in the consultation.", icon=":material/videocam:")
+            if media.patient_view.active:
+                st.caption(
+                    "Your physician is showing you a treatment **simulation — not a guaranteed result**."
+                )
+        else:
+            st.info(
+                "You are in the waiting room. Your physician will let you in shortly.",
+                icon=":material/hourglass_top:",
+            )
+        camera = "✅ camera working" if media.camera_frames > 0 else "⏳ waiting for the camera"
+        microphone = "✅ microphone working" if media.audio_frames > 0 else "⏳ waiting for the microphone"
+        st.caption(f"{camera} · {microphone}")
+        for message in media.quality_messages[:3]:
+            st.warning(message, icon=":material/light_mode:")
+
+    with st.container():  # a fixed slot for the timed fragment
+        call_status()
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**You** (device check: press Start)")
+        patient_streamer(room_id)
+    with right:
+        if st.session_state.get(STATUS_KEY) == "in_call":
+            st.markdown("**Your physician**")
+            render_physician_view_for_patient(room_id)
+        else:
+            st.caption("The physician's video appears here once you are admitted.")
+    if st.button("Leave the consult", icon=":material/call_end:"):
+        with contextlib.suppress(RoomClosed):  # ended by the physician meanwhile: nothing to leave
+            registry.leave(principal, room_id)
+        st.session_state.pop(LIVE_ROOM_KEY, None)
+        st.rerun()
+
+
+def render_live_consult(principal: Principal) -> None:
+    registry = room_registry()
+    st.title("Live video consult")
+    room_id = st.query_params.get("room") or st.session_state.get(LIVE_ROOM_KEY)
+    if not room_id:
+        ask_for_invitation()
         return
-    status = "in_call" if in_call else (current.status if current else "left")
-    if st.session_state.get("live-status") != status:
-        st.session_state["live-status"] = status
-        st.rerun(scope="app")
-    if in_call:
-        st.success("You are in the consultation.", icon=":material/videocam:")
-        if media.patient_view.active:
-            st.caption("Your physician is showing you a treatment **simulation — not a guaranteed result**.")
-    else:
-        st.info(
-            "You are in the waiting room. Your physician will let you in shortly.",
-            icon=":material/hourglass_top:",
-        )
-    camera = "✅ camera working" if media.camera_frames > 0 else "⏳ waiting for the camera"
-    microphone = "✅ microphone working" if media.audio_frames > 0 else "⏳ waiting for the microphone"
-    st.caption(f"{camera} · {microphone}")
-    for message in media.quality_messages[:3]:
-        st.warning(message, icon=":material/light_mode:")
+    try:
+        registry.get_room(principal, room_id)
+        participant = registry.participant(principal, room_id)
+    except RoomClosed:
+        st.session_state.pop(LIVE_ROOM_KEY, None)
+        st.warning("This consult has ended or does not exist.")
+        return
+    except AccessDenied:
+        st.session_state.pop(LIVE_ROOM_KEY, None)
+        st.error("You cannot join this consult: it belongs to another patient's case.")
+        return
+    st.session_state[LIVE_ROOM_KEY] = room_id
+    if participant is None or participant.status == "left":
+        ask_to_join(registry, principal, room_id)
+        return
+    show_call(registry, principal, room_id)
 
 
-with st.container():  # a fixed slot for the timed fragment
-    call_status()
-left, right = st.columns(2)
-with left:
-    st.markdown("**You** (device check: press Start)")
-    patient_streamer(room_id)
-with right:
-    if st.session_state.get("live-status") == "in_call":
-        st.markdown("**Your physician**")
-        render_physician_view_for_patient(room_id)
-    else:
-        st.caption("The physician's video appears here once you are admitted.")
-if st.button("Leave the consult", icon=":material/call_end:"):
-    registry.leave(principal, room_id)
-    st.session_state.pop(LIVE_ROOM_KEY, None)
-    st.rerun()
+render_live_consult(require_role("patient"))

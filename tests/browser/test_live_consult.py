@@ -265,6 +265,12 @@ def test_patient_waits_physician_admits_video_flows_with_ar(browser, live_portal
                 if attempt == 2:
                     raise
         patient.get_by_text("This consult has ended").wait_for(timeout=30_000)
+        # The ended state stays on screen: a late tick of the call's timed fragments must not
+        # blank either page (Streamlit's "Cannot set a node at a delta path").
+        patient.wait_for_timeout(3_000)
+        assert patient.get_by_text("This consult has ended").is_visible()
+        assert ended.is_visible()
+        assert not [event for event in events if "delta path" in event]
     except BaseException:
         # Keep what each browser showed, next to the server log, for diagnosis.
         for name, tab in (("doctor", doctor), ("patient", patient), ("intruder", intruder)):
