@@ -108,8 +108,7 @@ def render_live_consult(principal: Principal) -> None:
     if not room_id:
         ask_for_invitation()
         return
-    try:
-        registry.get_room(principal, room_id)
+    try:  # participant() checks that the room is open and the case is this patient's
         participant = registry.participant(principal, room_id)
     except RoomClosed:
         st.session_state.pop(LIVE_ROOM_KEY, None)
