@@ -48,14 +48,10 @@ def astronaut_face() -> np.ndarray:
     return cv2.resize(crop[..., ::-1], (820, 984), interpolation=cv2.INTER_CUBIC)
 
 
-def value(assessment, metric: str, region: str) -> float:
+def value(assessment, metric: str, region: str, field: str = "value") -> float:
+    """The metric's value (or its `score`); NaN when the photo has no such metric."""
     found = assessment.metric(metric, region)
-    return float("nan") if found is None else found.value
-
-
-def score(assessment, metric: str, region: str) -> float:
-    found = assessment.metric(metric, region)
-    return float("nan") if found is None else found.score
+    return float("nan") if found is None else getattr(found, field)
 
 
 def to_source(points: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, float]:
@@ -223,7 +219,7 @@ def repeatability_table(frame_count: int) -> None:
         spread = np.nanstd(together) if together else float("nan")
         # CV is meaningless for values near zero (no pores, no lines): the score's spread on its
         # 0-100 scale says how much the physician would see move.
-        scores = [score(r, metric, region) for r in session]
+        scores = [value(r, metric, region, "score") for r in session]
         score_spread = np.nanstd(scores) if scores else float("nan")
         half = np.mean(pair_cv) if pair_cv else float("nan")
         print(

@@ -353,11 +353,9 @@ def assess_photo(
     if not close_up:
         if landmarks is None:
             points, landmark_object = detect_points(image_bgr)
-        elif isinstance(landmarks, np.ndarray):
-            points = np.asarray(landmarks, dtype=np.float64)
         else:
-            landmark_object = landmarks
-            points = np.asarray(landmarks.points, dtype=np.float64)
+            points = _landmark_points(landmarks)
+            landmark_object = None if isinstance(landmarks, np.ndarray) else landmarks
         if points is None:
             assessment = PhotoAssessment(
                 photo_id, view, "not_assessed", "no face found in the photo", verdict
@@ -710,6 +708,12 @@ def assess_case(
     )
 
 
+def _landmark_points(landmarks: Any) -> np.ndarray:
+    """The (N, 2|3) point array of a FaceLandmarks or of a point array."""
+    points = landmarks if isinstance(landmarks, np.ndarray) else landmarks.points
+    return np.asarray(points, dtype=np.float64)
+
+
 def _with_landmarks(item: PhotoInput) -> PhotoInput:
     """Detect landmarks once, up front: the case's white balance needs every photo's eyes."""
     if item.landmarks is not None or item.view.lower() in CLOSE_UP_VIEWS:
@@ -732,10 +736,9 @@ def _case_white_reference(
             continue
         if quality_verdict(item.quality) == "fail":
             continue
-        points = item.landmarks if isinstance(item.landmarks, np.ndarray) else item.landmarks.points
         references.append(
             canon.photo_white_reference(
-                item.image_bgr, np.asarray(points, np.float64), options.canonical_size
+                item.image_bgr, _landmark_points(item.landmarks), options.canonical_size
             )
         )
     return canon.pool_white_references(references)
