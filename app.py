@@ -6,9 +6,15 @@ A page is a file in pages/ plus one row in PAGES. Pages check the role themselve
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import streamlit as st
+
+if TYPE_CHECKING:
+    from core.access import Principal
 
 
 @dataclass(frozen=True)
@@ -55,19 +61,27 @@ ROLE_SECTIONS: dict[str, str] = {
 }
 
 
-def build_menu(role: str) -> tuple[dict[str, list[st.Page]], str]:
+def build_menu(role: str, badges: Mapping[str, str] | None = None) -> tuple[dict[str, list[st.Page]], str]:
     """The role's pages grouped by section, and the path of its landing page.
 
-    Every other page is registered too, hidden: an old URL (e.g. the page someone was on when
-    they logged out) then still resolves, and the page's own role check answers it clearly.
+    `badges` adds a note to a visible page's title, by path: {"pages/x.py": "1 waiting"} shows
+    "Title (1 waiting)". Every other page is registered too, hidden: an old URL (e.g. the page
+    someone was on when they logged out) then still resolves, and the page's own role check
+    answers it clearly.
     """
+    badges = badges or {}
     visible = [entry for entry in PAGES if role in entry.roles]
     landing = next((entry for entry in visible if entry.default), visible[0] if visible else PAGES[0])
     menu: dict[str, list[st.Page]] = {}
     for entry in visible:
         heading = entry.section or ROLE_SECTIONS.get(role, role.title())
         menu.setdefault(heading, []).append(
-            st.Page(entry.path, title=entry.title, icon=entry.icon, default=entry is landing)
+            st.Page(
+                entry.path,
+                title=f"{entry.title} ({badges[entry.path]})" if badges.get(entry.path) else entry.title,
+                icon=entry.icon,
+                default=entry is landing,
+            )
         )
     first_section = next(iter(menu)) if menu else ROLE_SECTIONS.get(role, "Pages")
     for entry in PAGES:
@@ -78,12 +92,46 @@ def build_menu(role: str) -> tuple[dict[str, list[st.Page]], str]:
     return menu, landing.path
 
 
+def menu_badges(principal: Principal | None) -> dict[str, str]:
+    """Counts shown in menu titles, computed at each run: for a physician, the patients waiting
+    in their live consults. A failure here costs the count, never the menu."""
+    if principal is None or principal.role != "physician":
+        return {}
+    try:
+        from components.ar_panel import PHYSICIAN_LIVE_PAGE, remember_waiting_in_menu, waiting_count
+    except Exception:  # noqa: BLE001 - the menu must render whatever the live consult does
+        logging.getLogger(__name__).exception("the live consult component cannot be loaded")
+        return {}
+    try:
+        count = waiting_count(principal)
+    except Exception:  # noqa: BLE001 - as above
+        logging.getLogger(__name__).exception("cannot count the patients waiting in live consults")
+        count = None
+    remember_waiting_in_menu(count)  # None: no count shown, so the queue's banner does not chase it
+    return {PHYSICIAN_LIVE_PAGE: f"{count} waiting"} if count else {}
+
+
+def return_page(
+    menu: Mapping[str, list[st.Page]], requested: tuple[str, dict[str, str]] | None
+) -> tuple[st.Page, dict[str, str]] | None:
+    """The page asked for before log-in (with its query), if the new role sees it in its menu."""
+    if requested is None:
+        return None
+    url_path, query = requested
+    for page in (page for pages in menu.values() for page in pages):
+        if page.url_path == url_path and page.visibility == "visible":
+            return page, query
+    return None
+
+
 def main() -> None:
     from components.session import (
+        CURRENT_PAGE_KEY,
         LANDING_PAGE_KEY,
         current_principal,
         get_clinic,
         pop_go_home,
+        pop_return_to,
         render_account_sidebar,
     )
 
@@ -91,10 +139,14 @@ def main() -> None:
     st.set_page_config(page_title=clinic_name, page_icon=":material/dermatology:", layout="wide")
     principal = current_principal()
     role = principal.role if principal else "anonymous"
-    menu, landing_path = build_menu(role)
+    menu, landing_path = build_menu(role, menu_badges(principal))
     st.session_state[LANDING_PAGE_KEY] = landing_path
     page = st.navigation(menu)
+    st.session_state[CURRENT_PAGE_KEY] = page.url_path
     if pop_go_home():  # after log-in, log-out or an expired session: the role's landing page
+        target = return_page(menu, pop_return_to())  # or the page (e.g. an e-mailed link) asked for first
+        if target is not None:
+            st.switch_page(target[0], query_params=target[1])
         st.switch_page(landing_path)
     with st.sidebar:
         st.markdown(f"**{clinic_name}**")

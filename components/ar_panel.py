@@ -5,7 +5,11 @@ Contract (pages call these):
   the case's photos: choose a photo, treatments and intensities, split view, and save the
   simulated before/after into the case (source 'simulation', marked as a simulation).
 - `render_live_consult_launcher(clinic, principal, case_id)`: physician starts / rejoins / ends
-  the case's live consult; the patient joins when one is open.
+  the case's live consult (the patient is e-mailed a join link once per room when e-mail is
+  configured); the patient joins when one is open.
+- `render_invitation_status(clinic, principal, case_id, room_id)`: whether the invitation went,
+  and a button to send it again (the launcher shows it; the live page may too).
+- `waiting_count(principal)`: patients waiting in this physician's live consults (menu, queue).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from core.ar.effects import TREATMENT_LABELS, TREATMENTS, simulate, watermark
 PHYSICIAN_LIVE_PAGE = "pages/physician_live_consult.py"
 PATIENT_LIVE_PAGE = "pages/patient_live_consult.py"
 LIVE_ROOM_KEY = "live_room_id"
+WAITING_IN_MENU_KEY = "live_waiting_in_menu"  # the count app.py put in the menu on this run
 
 
 def _decode(image_bytes: bytes) -> np.ndarray | None:
@@ -167,6 +172,59 @@ def render_ar_photo_panel(clinic: Any, principal: Any, case_id: str) -> None:
         st.success(f"Saved to the case as a simulation ({summary}).")
 
 
+def waiting_live_consults(principal: Any) -> list[tuple[Any, list[Any]]]:
+    """(room, waiting patients) of this physician's open live consults where someone waits."""
+    from components.video_room import room_registry
+
+    return room_registry().waiting_for_physician(principal)
+
+
+def waiting_count(principal: Any) -> int:
+    return sum(len(waiting) for _, waiting in waiting_live_consults(principal))
+
+
+def remember_waiting_in_menu(count: int | None) -> None:
+    st.session_state[WAITING_IN_MENU_KEY] = count
+
+
+def invite_patient(clinic: Any, principal: Any, case_id: str, room_id: str) -> Any:
+    """E-mail the patient the join link, once per room, when e-mail is configured (else None)."""
+    notifier = getattr(clinic, "notifications", None)
+    if notifier is None or not notifier.configured:
+        return None
+    with st.spinner("E-mailing the invitation to the patient ..."):
+        return notifier.invite_once(principal, case_id, room_id)
+
+
+def render_invitation_status(clinic: Any, principal: Any, case_id: str, room_id: str) -> None:
+    """Whether the e-mail invitation went, in words, and "Send the invitation again"."""
+    from components.layout import format_when
+
+    notifier = getattr(clinic, "notifications", None)
+    if notifier is None or not notifier.configured:
+        st.caption("E-mail is not set up on this server: give the patient the invitation code.")
+        st.code(room_id, language=None)
+        return
+    status = st.empty()  # filled after the button so a new send shows at once
+    if st.button(
+        "Send the invitation again", icon=":material/forward_to_inbox:", key=f"live-reinvite-{case_id}"
+    ):
+        with st.spinner("E-mailing the invitation to the patient ..."):
+            notifier.send_consult_invitation(principal, case_id, room_id)
+    result = notifier.last_invitation(room_id)
+    with status.container():
+        if result is None:
+            st.caption("The invitation has not been e-mailed for this consult yet.")
+        elif result.sent:
+            when = format_when(result.at, clinic.settings.clinic_timezone)
+            st.success(f"Invitation e-mailed to the patient ({when}).", icon=":material/mark_email_read:")
+        else:
+            st.warning(
+                f"{result.message} Give the patient the invitation code.", icon=":material/unsubscribe:"
+            )
+            st.code(room_id, language=None)
+
+
 def render_live_consult_launcher(clinic: Any, principal: Any, case_id: str) -> None:
     """Physician: start a live consult for this case. Patient: join it when one is open."""
     from components.video_room import room_registry
@@ -186,6 +244,7 @@ def render_live_consult_launcher(clinic: Any, principal: Any, case_id: str) -> N
             ):
                 room = registry.open_room(principal, case_id)
                 st.session_state[LIVE_ROOM_KEY] = room.room_id
+                invite_patient(clinic, principal, case_id, room.room_id)
                 st.switch_page(PHYSICIAN_LIVE_PAGE)
         else:
             waiting = len(room.waiting_patients())
@@ -203,6 +262,7 @@ def render_live_consult_launcher(clinic: Any, principal: Any, case_id: str) -> N
 
                 media_registry().close(room.room_id)
                 st.rerun()
+            render_invitation_status(clinic, principal, case_id, room.room_id)
     elif principal.role == "patient":
         if room is None:
             st.caption("No live video consult is open for this case.")

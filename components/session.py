@@ -21,6 +21,8 @@ PRINCIPAL_KEY = "auth_principal"
 FLASH_KEY = "auth_flash"  # one-shot message shown on the log-in page (expired, logged out)
 GO_HOME_KEY = "auth_go_home"  # app.py switches to the role's landing page on the next run
 LANDING_PAGE_KEY = "landing_page"  # set by app.py on every run: the current role's landing page
+CURRENT_PAGE_KEY = "current_page"  # set by app.py on every run: the url path of the page shown
+RETURN_TO_KEY = "auth_return_to"  # (url path, query params) asked for before logging in
 
 
 @st.cache_resource(show_spinner="Opening the clinic database ...")
@@ -29,7 +31,11 @@ def _open_clinic(data_dir: str) -> Clinic:
     from core.clinic import shared_clinic
     from core.config import Settings
 
-    return shared_clinic(Settings.from_env())
+    clinic = shared_clinic(Settings.from_env())
+    # The server e-mails appointment reminders every few minutes when SMTP is configured;
+    # Clinic.close stops the thread.
+    clinic.notifications.start_reminders()
+    return clinic
 
 
 def get_clinic() -> Clinic:
@@ -57,6 +63,18 @@ def request_go_home() -> None:
 
 def pop_go_home() -> bool:
     return bool(st.session_state.pop(GO_HOME_KEY, False))
+
+
+def remember_return_to() -> None:
+    """Keep the page (and its query, e.g. an e-mailed `?room=` link) asked for before log-in:
+    the menu's log-in link drops the query, and app.py goes back to it after log-in."""
+    page = st.session_state.get(CURRENT_PAGE_KEY)
+    if page:
+        st.session_state[RETURN_TO_KEY] = (page, st.query_params.to_dict())
+
+
+def pop_return_to() -> tuple[str, dict[str, str]] | None:
+    return st.session_state.pop(RETURN_TO_KEY, None)
 
 
 def start_session(token: str, principal: Principal) -> None:
@@ -119,6 +137,7 @@ def require_role(*roles: str) -> Principal:
     """The principal when their role is one of `roles`; otherwise a clear message and st.stop()."""
     principal = current_principal()
     if principal is None:
+        remember_return_to()
         flash = pop_flash()
         if flash:
             st.warning(flash)

@@ -78,6 +78,9 @@ class Clinic:
         from core.assessment.service import AssessmentService  # AI pre-assessment (queues new cases)
 
         self.assessments = AssessmentService(self)
+        from core.notifications import Notifier  # e-mail: live consult invitations, appointment reminders
+
+        self.notifications = Notifier(self)
 
     def _notify_case_submitted(self, case_id: str) -> None:
         for listener in list(self.case_submitted_listeners):

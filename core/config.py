@@ -9,6 +9,8 @@ from pathlib import Path
 
 from core.paths import data_dir, model_dir
 
+SMTP_TLS_MODES = ("starttls", "ssl", "none")
+
 
 def _env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
@@ -31,6 +33,19 @@ class Settings:
     clinic_timezone: str = "Europe/Amsterdam"
     # WebRTC ICE servers; empty works on a LAN. e.g. '[{"urls": ["stun:stun.example.org:3478"]}]'
     ice_servers: list[dict] = field(default_factory=list)
+    # Outgoing e-mail (invitations, reminders); no host = nothing is ever sent.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)  # never in logs or tracebacks
+    smtp_from: str | None = None
+    smtp_tls: str = "starttls"  # starttls | ssl | none
+    # The address patients open (e.g. https://portal.example.org), for links in e-mails.
+    public_url: str | None = None
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host)
 
     @property
     def db_path(self) -> Path:
@@ -50,6 +65,11 @@ class Settings:
             raise ValueError(f"CLINIC_ICE_SERVERS is not valid JSON: {error}") from error
         if not isinstance(ice_servers, list):
             raise ValueError("CLINIC_ICE_SERVERS must be a JSON list of RTCIceServer objects")
+        smtp_tls = os.environ.get("CLINIC_SMTP_TLS", "starttls").strip().lower() or "starttls"
+        if smtp_tls not in SMTP_TLS_MODES:
+            raise ValueError(f"CLINIC_SMTP_TLS must be one of {', '.join(SMTP_TLS_MODES)}, not {smtp_tls!r}")
+        # Port 465 is the SMTPS convention; 587 (submission with STARTTLS) otherwise.
+        default_port = "465" if smtp_tls == "ssl" else "587"
         return cls(
             data_dir=directory,
             model_dir=model_dir(),
@@ -62,4 +82,11 @@ class Settings:
             clinic_name=os.environ.get("CLINIC_NAME", "Aesthetic Dermatology Clinic"),
             clinic_timezone=os.environ.get("CLINIC_TIMEZONE", "Europe/Amsterdam"),
             ice_servers=ice_servers,
+            smtp_host=os.environ.get("CLINIC_SMTP_HOST", "").strip() or None,
+            smtp_port=int(os.environ.get("CLINIC_SMTP_PORT", "").strip() or default_port),
+            smtp_user=os.environ.get("CLINIC_SMTP_USER", "").strip() or None,
+            smtp_password=os.environ.get("CLINIC_SMTP_PASSWORD") or None,
+            smtp_from=os.environ.get("CLINIC_SMTP_FROM", "").strip() or None,
+            smtp_tls=smtp_tls,
+            public_url=os.environ.get("CLINIC_PUBLIC_URL", "").strip().rstrip("/") or None,
         )

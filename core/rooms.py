@@ -191,6 +191,21 @@ class RoomRegistry:
             room = self._rooms.get(room_id) if room_id else None
             return room if room is not None and room.active else None
 
+    def waiting_for_physician(self, principal: Principal) -> list[tuple[Room, list[Participant]]]:
+        """Open rooms this physician opened or joined where patients wait, with copies of the
+        waiting patients, oldest room first (the queue's banner and the menu's count)."""
+        if principal.role != PHYSICIAN_ROLE:
+            raise AccessDenied("only physicians see who is waiting")
+        me = _user_id(principal)
+        with self._lock:
+            return [
+                (room, [replace(patient) for patient in waiting])
+                for room in sorted(self._rooms.values(), key=lambda r: r.opened_at)
+                if room.active
+                and (room.opened_by == me or me in room.participants)
+                and (waiting := room.waiting_patients())
+            ]
+
     def open_rooms(self, principal: Principal) -> list[Room]:
         """Open rooms a physician may enter (for the live page's room picker)."""
         if principal.role != PHYSICIAN_ROLE:

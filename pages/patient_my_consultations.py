@@ -1,11 +1,23 @@
-"""Patient's consultations: a status timeline per case and the physician's report once sent."""
+"""Patient's consultations: a status timeline per case, the physician's report once sent, and a
+notice (polled) as soon as the physician opens a live video consult for one of the cases.
+
+The page ends every run by returning, never with st.stop(): it shows a timed fragment (see
+docs/ARCHITECTURE.md, "Timed fragments").
+"""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import streamlit as st
 
+from components.ar_panel import LIVE_ROOM_KEY, PATIENT_LIVE_PAGE
 from components.layout import concern_labels, format_when, render_extension, status_badge
 from components.session import get_clinic, require_role
+from core.access import AccessDenied, Principal
+
+LIVE_NOTICE_SECONDS = 3
 
 # Timeline steps: (label, statuses that mark the step as reached).
 TIMELINE: list[tuple[str, tuple[str, ...]]] = [
@@ -15,7 +27,6 @@ TIMELINE: list[tuple[str, tuple[str, ...]]] = [
     ("Closed", ("closed",)),
 ]
 STEP_OF_STATUS = {status: index for index, (_, statuses) in enumerate(TIMELINE) for status in statuses}
-OPEN_STATUSES = {"submitted", "in_review", "report_sent", "in_person_requested"}
 
 
 def render_timeline(case, zone: str) -> None:
@@ -49,36 +60,77 @@ def render_report(report, zone: str) -> None:
             st.warning(f"Your physician advises an in-person visit. {report.in_person_reason or ''}".strip())
 
 
-principal = require_role("patient")
-clinic = get_clinic()
-zone = principal.timezone or clinic.settings.clinic_timezone
-st.title("My consultations")
+def render_live_notice(principal: Principal, cases: dict[str, str]) -> None:
+    """A notice with "Join live consult" while a live consult is open for one of `cases`
+    (case id -> reference), checked every few seconds without reloading the page."""
 
-summaries = clinic.cases.list_patient_cases(principal)
-if not summaries:
-    st.info("You have no consultations yet. Choose **New consultation** in the menu to start one.")
-for summary in summaries:
-    case = clinic.cases.get_case(principal, summary.case_id)  # history + the sent report (never drafts)
-    with st.container(border=True):
-        concerns = concern_labels(case.concerns)
-        st.markdown(f"#### {case.reference} {status_badge(case.status)}")
-        st.caption(f"{concerns} · sent {format_when(case.submitted_at, zone)}")
-        render_timeline(case, zone)
-        if case.report is not None and case.report.sent_at is not None:
-            render_report(case.report, zone)
-        else:
-            st.caption("The physician's report will appear here once it is ready.")
-        if case.status in OPEN_STATUSES:
-            render_extension(
-                "live consult",
-                "components.ar_panel",
-                "render_live_consult_launcher",
-                clinic,
-                principal,
-                case.case_id,
-            )
+    def open_rooms() -> list[tuple[str, str, Any]]:
+        from components.video_room import room_registry
 
-st.divider()
-render_extension(
-    "appointments and check-ins", "components.care_panel", "render_patient_care_panel", clinic, principal
-)
+        registry = room_registry()
+        found = []
+        for case_id, reference in cases.items():
+            try:  # no database work here: the registry remembers that the case is this patient's
+                room = registry.room_for_case(principal, case_id)
+            except AccessDenied:
+                continue
+            if room is not None:
+                found.append((case_id, reference, room))
+        return found
+
+    @st.fragment(run_every=LIVE_NOTICE_SECONDS)
+    def live_notice() -> None:
+        try:
+            rooms = open_rooms()
+        except Exception:  # noqa: BLE001 - the rest of the page stays usable
+            logging.getLogger(__name__).exception("cannot check for open live consults")
+            st.caption("Live video consults cannot be checked right now.")
+            return
+        for case_id, reference, room in rooms:
+            with st.container(border=True):
+                st.success(
+                    f"**Your physician is ready for your live video consult** (consultation {reference}).",
+                    icon=":material/video_call:",
+                )
+                st.caption("Have your camera and microphone ready, in a quiet place.")
+                if st.button(
+                    "Join live consult",
+                    type="primary",
+                    icon=":material/video_call:",
+                    key=f"live-join-{case_id}",
+                ):
+                    st.session_state[LIVE_ROOM_KEY] = room.room_id
+                    st.switch_page(PATIENT_LIVE_PAGE)
+
+    with st.container():  # a fixed slot for the timed fragment
+        live_notice()
+
+
+def render_page(principal: Principal) -> None:
+    clinic = get_clinic()
+    zone = principal.timezone or clinic.settings.clinic_timezone
+    st.title("My consultations")
+
+    summaries = clinic.cases.list_patient_cases(principal)
+    render_live_notice(principal, {summary.case_id: summary.reference for summary in summaries})
+    if not summaries:
+        st.info("You have no consultations yet. Choose **New consultation** in the menu to start one.")
+    for summary in summaries:
+        case = clinic.cases.get_case(principal, summary.case_id)  # history + the sent report (never drafts)
+        with st.container(border=True):
+            concerns = concern_labels(case.concerns)
+            st.markdown(f"#### {case.reference} {status_badge(case.status)}")
+            st.caption(f"{concerns} · sent {format_when(case.submitted_at, zone)}")
+            render_timeline(case, zone)
+            if case.report is not None and case.report.sent_at is not None:
+                render_report(case.report, zone)
+            else:
+                st.caption("The physician's report will appear here once it is ready.")
+
+    st.divider()
+    render_extension(
+        "appointments and check-ins", "components.care_panel", "render_patient_care_panel", clinic, principal
+    )
+
+
+render_page(require_role("patient"))
