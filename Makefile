@@ -17,7 +17,7 @@ $(VENV)/.installed: requirements.txt
 
 run: setup
 	$(PY) -m core init --demo
-	$(VENV)/bin/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	$(VENV)/bin/streamlit run portal.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 test: setup
 	$(PY) -m pytest

@@ -258,9 +258,9 @@ def render_live_consult_launcher(clinic: Any, principal: Any, case_id: str) -> N
             if columns[1].button("End live consult", icon=":material/call_end:", key=f"live-end-{case_id}"):
                 with contextlib.suppress(RoomClosed):
                     registry.end_room(principal, room.room_id)
-                from components.video_room import media_registry
+                from components.video_room import close_room_media
 
-                media_registry().close(room.room_id)
+                close_room_media(room.room_id)
                 st.rerun()
             render_invitation_status(clinic, principal, case_id, room.room_id)
     elif principal.role == "patient":

@@ -1,128 +1,72 @@
-"""Live consult video relay through the server (streamlit-webrtc), with the live AR processor.
+"""The live consult's media for the pages: the call widget, call passes, and the AR media server.
 
-Topology (see ../shared/research/webrtc.md for why):
-- patient: SENDRECV. Its frame callback feeds the room's LiveARProcessor and returns the
-  patient's own view (the simulation only when the physician shares it).
-- physician: RECVONLY with `source_video_track=<patient ctx.output_video_track>`; its own callback
-  shows the physician's view (AR / before-after split from the processor's latest raw+simulated
-  pair, whatever the patient sees).
-- the reverse direction: the physician's camera (SENDRECV, no callback: decoded yuv420p frames
-  pass untouched) relayed to the patient's RECVONLY viewer the same way.
-Tracks are shared between sessions through a `st.cache_resource` registry with a lock; a viewer
-re-runs itself (`st.fragment(run_every=1)`) until its source track exists, and re-keys its
-component when the source restarts (trap 4: a stopped source leaves a frozen viewer).
-Every frame a callback changes is a fresh yuv420p frame from webrtc_support.bgr_to_frame, and
-frames are converted to BGR only as private copies (traps 2 and 3).
+Topology (measured reasons in docs/LIVE_CONSULT.md):
+- patient <-> physician: video and sound go directly between the two browsers (WebRTC,
+  DTLS-SRTP end to end) through the call widget in components/live_call/; the server carries
+  only their signalling (core/live/http.py, core/live/signalling.py). No server CPU per frame.
+- the AR leg, only while the physician has AR on: the patient's camera goes to the server's AR
+  media process (core/live/media.py), which applies the treatments to every frame and sends the
+  result to the physician, and to the patient when the physician shares it.
+
+Rooms and calls live in this server process's memory (one `RoomRegistry`, one `CallHub`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import threading
-import time
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import streamlit as st
+import streamlit.components.v1 as components
 
-from core.ar.live import LiveARProcessor, LiveView
+from core.access import Principal
+from core.ar.live import LiveView
+from core.live.http import LiveServices, install, stats_dir_from_env
+from core.live.signalling import CallHub
 from core.rooms import ARSettings, Room, RoomRegistry
 
 logger = logging.getLogger(__name__)
 
-# Test hook: when set, the patient callback writes the processor's counters to
-# <data dir>/live_stats/<room prefix>.json about once a second (browser tests read it).
-LIVE_STATS_ENV = "CLINIC_LIVE_STATS"
-MEDIA_CONSTRAINTS = {
-    "video": {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {"ideal": 30}},
-    "audio": True,
+# CLINIC_LIVE_STATS=probe also makes the call widget read the frame numbers stamped into the
+# benchmark's test video (glass-to-glass latency); any other value only records the stats.
+PROBE_STAMPS_VALUE = "probe"
+
+_call_widget = components.declare_component("live_call", path=str(Path(__file__).parent / "live_call"))
+
+CALL_LABELS: dict[str, str] = {
+    "camera_starting": "Starting your camera ...",
+    "camera_blocked": (
+        "The browser blocked the camera and microphone. Allow them (the camera icon in the address bar), "
+        "then press Try again."
+    ),
+    "camera_missing": "No camera or microphone was found. Connect one, then press Try again.",
+    "camera_busy": "Another program is using the camera. Close it, then press Try again.",
+    "camera_failed": "The camera could not start. Press Try again.",
+    "camera_off": "Turn camera off",
+    "camera_on": "Turn camera on",
+    "mute": "Mute microphone",
+    "unmute": "Unmute microphone",
+    "sound_on": "Turn on sound",
+    "retry": "Try again",
+    "you": "You",
+    "remote_patient": "Patient",
+    "remote_physician": "Your physician",
+    "ar_physician": "AR preview - simulation, not a guaranteed result",
+    "ar_patient": "Simulation shown by your physician - not a guaranteed result",
+    "connecting": "Connecting ...",
+    "connected": "Connected",
+    "reconnecting": "Connection interrupted - reconnecting ...",
+    "waiting": "Your camera is ready. Waiting for your physician to let you in ...",
+    "waiting_for_patient": "Waiting for the patient ...",
+    "waiting_for_physician": "Waiting for your physician ...",
+    "ar_starting": "Starting the AR preview ...",
+    "server_lost": "The connection to the clinic is interrupted - retrying ...",
+    "ended": "This consult has ended.",
+    "snapshot": "Snapshot to case",
+    "snapshot_none": "No video from the patient yet.",
 }
-
-
-@dataclass
-class RoomMedia:
-    """Tracks and the AR processor of one room, shared by the patient's and physician's sessions."""
-
-    room_id: str
-    processor: LiveARProcessor = field(default_factory=LiveARProcessor)
-    patient_video: Any = None
-    patient_audio: Any = None
-    patient_epoch: int = 0
-    physician_video: Any = None
-    physician_audio: Any = None
-    physician_epoch: int = 0
-    patient_view: LiveView = field(default_factory=LiveView)
-    physician_view: LiveView = field(default_factory=LiveView)
-    camera_frames: int = 0
-    audio_frames: int = 0
-    quality_messages: list[str] = field(default_factory=list)
-    last_stats_write: float = 0.0
-    # The streamer contexts of the two senders, so either side's page can notice a sender
-    # that stopped or restarted (its output track changes or ends) and reconnect its viewer.
-    patient_ctx: Any = None
-    physician_ctx: Any = None
-
-
-class MediaRegistry:
-    """Process-wide: room id -> RoomMedia. All mutation under one lock."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._media: dict[str, RoomMedia] = {}
-
-    def for_room(self, room_id: str) -> RoomMedia:
-        with self._lock:
-            media = self._media.get(room_id)
-            if media is None:
-                media = RoomMedia(room_id=room_id)
-                self._media[room_id] = media
-            return media
-
-    def set_patient_tracks(self, room_id: str, video: Any, audio: Any) -> None:
-        media = self.for_room(room_id)
-        with self._lock:
-            if video is not media.patient_video:
-                media.patient_video, media.patient_audio = video, audio
-                media.patient_epoch += 1  # viewers re-key and reconnect
-
-    def set_physician_tracks(self, room_id: str, video: Any, audio: Any) -> None:
-        media = self.for_room(room_id)
-        with self._lock:
-            if video is not media.physician_video:
-                media.physician_video, media.physician_audio = video, audio
-                media.physician_epoch += 1
-
-    def refresh(self, room_id: str) -> None:
-        """Re-read both senders' current output tracks (cheap; called every second by viewers)."""
-        media = self.for_room(room_id)
-        video, audio = _live_tracks(media.patient_ctx)
-        self.set_patient_tracks(room_id, video, audio)
-        video, audio = _live_tracks(media.physician_ctx)
-        self.set_physician_tracks(room_id, video, audio)
-
-    def close(self, room_id: str) -> None:
-        with self._lock:
-            media = self._media.pop(room_id, None)
-        if media is not None:
-            media.processor.stop()
-
-
-def _live_tracks(ctx: Any) -> tuple[Any, Any]:
-    """(video, audio) tracks to relay from a playing sender, or (None, None)."""
-    if ctx is None:
-        return None, None
-    try:
-        if not ctx.state.playing:
-            return None, None
-        video = ctx.output_video_track
-        if video is None or getattr(video, "readyState", "live") == "ended":
-            return None, None
-        return video, ctx.output_audio_track or ctx.input_audio_track
-    except Exception:  # the worker can disappear between accesses
-        return None, None
 
 
 @st.cache_resource
@@ -139,9 +83,33 @@ def room_registry() -> RoomRegistry:
     return _room_registry_for(str(data_dir()))
 
 
+def _media_server(ice_servers: list[dict]) -> Any:
+    try:
+        from core.live.media import ARMediaServer
+    except ImportError:  # the AR leg is optional: calls work without it
+        logger.exception("AR media server unavailable")
+        return None
+    return ARMediaServer(ice_servers)
+
+
 @st.cache_resource
-def media_registry() -> MediaRegistry:
-    return MediaRegistry()
+def _live_services_for(data_dir: str) -> LiveServices:
+    from core.config import Settings
+
+    settings = Settings.from_env()
+    services = LiveServices(
+        hub=CallHub(room_registry()),
+        media=_media_server(list(settings.ice_servers)),
+        stats_dir=stats_dir_from_env(Path(data_dir)),
+    )
+    install(services)  # the HTTP routes serve calls from now on
+    return services
+
+
+def live_services() -> LiveServices:
+    from core.paths import data_dir
+
+    return _live_services_for(str(data_dir()))
 
 
 def views_from_settings(registry: RoomRegistry, room: Room) -> tuple[LiveView, LiveView]:
@@ -159,256 +127,105 @@ def views_from_settings(registry: RoomRegistry, room: Room) -> tuple[LiveView, L
 
 
 def apply_settings(registry: RoomRegistry, room: Room) -> None:
-    """Push the room's AR settings to the processor and the two views."""
-    media = media_registry().for_room(room.room_id)
+    """Push the room's AR settings to the AR media server (effective from its next frame)."""
+    media = live_services().media
+    if media is None:
+        return
+    from core.live.media import ARViews
+
     physician, patient = views_from_settings(registry, room)
-    media.physician_view, media.patient_view = physician, patient
-    media.processor.update_view(LiveView(treatments=physician.treatments))
+    media.set_views(room.room_id, ARViews(physician=physician, patient=patient))
 
 
-def _write_stats(media: RoomMedia) -> None:
-    if not os.environ.get(LIVE_STATS_ENV):
-        return
-    now = time.monotonic()
-    if now - media.last_stats_write < 1.0:
-        return
-    media.last_stats_write = now
-    from core.paths import data_dir
-
-    directory = data_dir() / "live_stats"
-    directory.mkdir(parents=True, exist_ok=True)
-    stats = media.processor.stats
-    payload = {
-        "camera_frames": media.camera_frames,
-        "audio_frames": media.audio_frames,
-        "submitted_frames": stats.submitted_frames,
-        "processed_frames": stats.processed_frames,
-        "dropped_frames": stats.dropped_frames,
-        "no_face_frames": stats.no_face_frames,
-        "errors": stats.errors,
-        "last_processing_ms": round(stats.last_processing_ms, 2),
-        "patient_view_active": media.patient_view.active,
-        "physician_view_active": media.physician_view.active,
-    }
-    partial = directory / f"{media.room_id[:12]}.json.part"
-    partial.write_text(json.dumps(payload))
-    partial.replace(directory / f"{media.room_id[:12]}.json")
-
-
-# --- frame callbacks (run on the WebRTC worker threads; must never raise) -------------------
-
-
-def make_patient_callback(media: RoomMedia):
-    from components.webrtc_support import bgr_to_frame, frame_to_bgr
-
-    quality = _QualityProbe(media)
-
-    def callback(frame):
+def close_room_media(room_id: str) -> None:
+    """After a consult ends: stop its AR leg and forget its signalling."""
+    services = live_services()
+    if services.media is not None:
         try:
-            bgr = frame_to_bgr(frame)  # a private copy (trap 3)
-            media.camera_frames += 1
-            quality.offer(bgr)
-            media.processor.submit(bgr)
-            shown = media.processor.render(bgr, media.patient_view)
-            _write_stats(media)
-            if shown is bgr:  # unchanged: send the decoded frame itself (no re-conversion)
-                return frame
-            return bgr_to_frame(shown, frame)
-        except Exception:
-            logger.exception("patient frame callback failed")
-            return frame
-
-    return callback
+            services.media.close_room(room_id)
+        except Exception:  # ending the consult must not fail over the preview
+            logger.exception("closing the AR leg failed")
+    services.hub.forget_room(room_id)
 
 
-def make_patient_audio_callback(media: RoomMedia):
-    def callback(frame):
-        media.audio_frames += 1
-        return frame
-
-    return callback
+def call_stats(room_id: str, role: str) -> dict[str, Any]:
+    """What the browser of `role` last reported for this room ({} before its first report)."""
+    return live_services().hub.client_stats(room_id, role)
 
 
-def make_physician_view_callback(media: RoomMedia):
-    """The physician's view of the (relayed) patient stream.
+def ar_snapshot(room_id: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(raw patient frame, physician's marked AR view) from the AR leg, or (None, None)."""
+    media = live_services().media
+    if media is None:
+        return None, None
+    return media.snapshot(room_id)
 
-    Without AR the relayed yuv420p frame passes through untouched (no conversion, no CPU, and
-    no conversion of a frame shared with other consumers: trap 2). With AR the view is composed
-    from the processor's latest raw/simulated pair as a fresh frame.
+
+def _api_base() -> str:
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}/live/api" if base else "/live/api"
+
+
+def decode_snapshot(value: Any, room_id: str) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """A new snapshot from the call widget's value: (raw BGR, marked AR view BGR or None).
+
+    With the AR view on screen the widget sends only that view (its direct video is paused),
+    and the raw frame comes from the AR leg. The widget keeps its last value across runs, so
+    each snapshot is handed out once.
     """
-    from components.webrtc_support import bgr_to_frame
+    import base64
 
-    def callback(frame):
-        try:
-            view = media.physician_view
-            raw = media.processor.latest_raw
-            if not view.active or raw is None:
-                return frame
-            return bgr_to_frame(media.processor.render(raw, view), frame)
-        except Exception:
-            logger.exception("physician view callback failed")
-            return frame
+    import cv2
 
-    return callback
+    snapshot = value.get("snapshot") if isinstance(value, dict) else None
+    if not isinstance(snapshot, dict):
+        return None
+    done_key = f"call-snapshots-{room_id[:12]}"
+    done: set[str] = st.session_state.setdefault(done_key, set())
+    snapshot_id = str(snapshot.get("id"))
+    if snapshot_id in done:
+        return None
+    done.add(snapshot_id)
 
+    def decode(data_url: Any) -> np.ndarray | None:
+        if not isinstance(data_url, str) or "," not in data_url:
+            return None
+        raw = base64.b64decode(data_url.split(",", 1)[1], validate=False)
+        return cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
 
-class _QualityProbe:
-    """Runs the photo quality gate on about one frame a second, off the callback thread."""
-
-    def __init__(self, media: RoomMedia, period_s: float = 1.0) -> None:
-        self._media = media
-        self._period = period_s
-        self._busy = threading.Event()
-        self._last = 0.0
-
-    def offer(self, bgr: np.ndarray) -> None:
-        now = time.monotonic()
-        if self._busy.is_set() or now - self._last < self._period:
-            return
-        self._last = now
-        self._busy.set()
-        threading.Thread(target=self._check, args=(bgr,), daemon=True, name="live-quality").start()
-
-    def _check(self, bgr: np.ndarray) -> None:
-        try:
-            self._media.quality_messages = live_quality_messages(bgr)
-        except Exception:
-            logger.exception("live quality check failed")
-        finally:
-            self._busy.clear()
+    simulated_bgr = decode(snapshot.get("simulated"))
+    raw_bgr = decode(snapshot.get("raw"))
+    if raw_bgr is None and simulated_bgr is not None:
+        raw_bgr, _ = ar_snapshot(room_id)
+    if raw_bgr is None:
+        return None
+    return raw_bgr, simulated_bgr
 
 
-def live_quality_messages(bgr: np.ndarray) -> list[str]:
-    """Short, actionable hints ("too dark", "move closer") from the vision quality gate."""
-    from core.vision.quality import QualityOptions, check_photo
+def render_call(room_id: str, principal: Principal) -> Any:
+    """The call widget for this user in this room: own camera, the other side, reconnects.
 
-    result = check_photo(bgr, view="front", options=QualityOptions.live())
-    messages: list[str] = []
-    for check in result.failing + result.warnings:
-        # A video frame is always 640x480: the photo-size advice does not apply to a call.
-        if check.name != "image_size" and check.instruction and check.instruction not in messages:
-            messages.append(check.instruction)
-    return messages
+    Render it on every run at the same place: a run that leaves it out removes its frame from
+    the page and ends the call in this browser.
+    """
+    import os
 
+    from core.config import Settings
+    from core.live.http import LIVE_STATS_ENV
 
-# --- widgets ---------------------------------------------------------------------------------
-
-
-def _rtc_configuration() -> dict:
-    from components.webrtc_support import rtc_configuration
-
-    return rtc_configuration()
-
-
-def patient_streamer(room_id: str, key_prefix: str = "patient") -> Any:
-    """The patient's camera + mic (SENDRECV); registers its output tracks for the physician."""
-    from streamlit_webrtc import WebRtcMode, webrtc_streamer
-
-    import components.webrtc_support  # noqa: F401  (installs the stale-context patch, trap 1)
-
-    media = media_registry().for_room(room_id)
-    ctx = webrtc_streamer(
-        key=f"{key_prefix}-{room_id[:10]}",
-        mode=WebRtcMode.SENDRECV,
-        rtc_configuration=_rtc_configuration(),
-        media_stream_constraints=MEDIA_CONSTRAINTS,
-        video_frame_callback=make_patient_callback(media),
-        audio_frame_callback=make_patient_audio_callback(media),
-        async_processing=True,
-        # The audio comes back only so that its callback runs (the mic check counts frames); the
-        # patient's own player is muted, so there is no echo.
-        video_html_attrs={"autoPlay": True, "playsInline": True, "muted": True, "style": {"width": "100%"}},
-        audio_html_attrs={"autoPlay": True, "muted": True},
+    services = live_services()
+    pass_key = f"call-pass-{room_id[:12]}"
+    if pass_key not in st.session_state:  # one pass per page session: the widget's args stay put
+        st.session_state[pass_key] = services.hub.issue_pass(room_id, str(principal.user_id), principal.role)
+    settings = Settings.from_env()
+    return _call_widget(
+        call_pass=st.session_state[pass_key],
+        role=principal.role,
+        api=_api_base(),
+        ice_servers=list(settings.ice_servers),
+        ice_transport_policy=settings.ice_transport_policy,
+        labels=CALL_LABELS,
+        probe_stamps=os.environ.get(LIVE_STATS_ENV, "") == PROBE_STAMPS_VALUE,
+        key=f"call-{room_id[:12]}",
+        default=None,
     )
-    media.patient_ctx = ctx
-    media_registry().refresh(room_id)
-    return ctx
-
-
-def physician_camera(room_id: str) -> Any:
-    """The physician's own camera + mic, relayed to the patient."""
-    from streamlit_webrtc import WebRtcMode, webrtc_streamer
-
-    import components.webrtc_support  # noqa: F401
-
-    ctx = webrtc_streamer(
-        key=f"doctor-cam-{room_id[:10]}",
-        mode=WebRtcMode.SENDRECV,
-        rtc_configuration=_rtc_configuration(),
-        media_stream_constraints=MEDIA_CONSTRAINTS,
-        # No callback: the decoded yuv420p frames are relayed as they are (nothing converts them).
-        sendback_audio=False,
-    )
-    media_registry().for_room(room_id).physician_ctx = ctx
-    media_registry().refresh(room_id)
-    return ctx
-
-
-def _viewer(key: str, video_track: Any, audio_track: Any, callback) -> Any:
-    from streamlit_webrtc import WebRtcMode, webrtc_streamer
-
-    import components.webrtc_support  # noqa: F401
-
-    return webrtc_streamer(
-        key=key,
-        mode=WebRtcMode.RECVONLY,
-        rtc_configuration=_rtc_configuration(),
-        source_video_track=video_track,
-        source_audio_track=audio_track,
-        video_frame_callback=callback,
-        desired_playing_state=True,
-        media_stream_constraints={"video": True, "audio": audio_track is not None},
-    )
-
-
-def render_patient_view_for_physician(room_id: str) -> None:
-    """The physician's view of the patient; waits (re-running) until the patient's track exists."""
-    media = media_registry().for_room(room_id)
-    rendered_epoch_key = f"viewer-epoch-{room_id[:10]}"
-
-    @st.fragment(run_every=1)
-    def watch() -> None:
-        # Re-run the page when the patient's stream appears, restarts or stops (trap 4).
-        media_registry().refresh(room_id)
-        if st.session_state.get(rendered_epoch_key) != media.patient_epoch:
-            st.rerun(scope="app")
-        if media.patient_video is None:
-            st.info("Waiting for the patient's video ...", icon=":material/hourglass_top:")
-
-    st.session_state[rendered_epoch_key] = media.patient_epoch
-    # The fragment first, in its own container: its position never changes when the viewer
-    # appears or goes, so a timed fragment run never writes into a moved element.
-    with st.container():
-        watch()
-    if media.patient_video is not None:
-        _viewer(
-            f"viewer-{room_id[:10]}-{media.patient_epoch}",
-            media.patient_video,
-            media.patient_audio,
-            make_physician_view_callback(media),
-        )
-
-
-def render_physician_view_for_patient(room_id: str) -> None:
-    """The patient's view of the physician's camera (when the physician turned it on)."""
-    media = media_registry().for_room(room_id)
-    rendered_epoch_key = f"doctor-epoch-{room_id[:10]}"
-
-    @st.fragment(run_every=1)
-    def watch() -> None:
-        media_registry().refresh(room_id)
-        if st.session_state.get(rendered_epoch_key) != media.physician_epoch:
-            st.rerun(scope="app")
-        if media.physician_video is None:
-            st.caption("The physician's camera is off.")
-
-    st.session_state[rendered_epoch_key] = media.physician_epoch
-    with st.container():  # fixed position for the timed fragment (see above)
-        watch()
-    if media.physician_video is not None:
-        _viewer(
-            f"doctor-view-{room_id[:10]}-{media.physician_epoch}",
-            media.physician_video,
-            media.physician_audio,
-            None,
-        )

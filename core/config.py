@@ -19,6 +19,13 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _ice_transport_policy() -> str:
+    policy = os.environ.get("CLINIC_ICE_TRANSPORT_POLICY", "all").strip().lower() or "all"
+    if policy not in {"all", "relay"}:
+        raise ValueError("CLINIC_ICE_TRANSPORT_POLICY must be 'all' or 'relay'")
+    return policy
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -33,6 +40,8 @@ class Settings:
     clinic_timezone: str = "Europe/Amsterdam"
     # WebRTC ICE servers; empty works on a LAN. e.g. '[{"urls": ["stun:stun.example.org:3478"]}]'
     ice_servers: list[dict] = field(default_factory=list)
+    # "relay" makes browsers send media only through the TURN servers above (proves the TURN path).
+    ice_transport_policy: str = "all"
     # Outgoing e-mail (invitations, reminders); no host = nothing is ever sent.
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -82,6 +91,7 @@ class Settings:
             clinic_name=os.environ.get("CLINIC_NAME", "Aesthetic Dermatology Clinic"),
             clinic_timezone=os.environ.get("CLINIC_TIMEZONE", "Europe/Amsterdam"),
             ice_servers=ice_servers,
+            ice_transport_policy=_ice_transport_policy(),
             smtp_host=os.environ.get("CLINIC_SMTP_HOST", "").strip() or None,
             smtp_port=int(os.environ.get("CLINIC_SMTP_PORT", "").strip() or default_port),
             smtp_user=os.environ.get("CLINIC_SMTP_USER", "").strip() or None,

@@ -213,6 +213,12 @@ class RoomRegistry:
         with self._lock:
             return sorted((r for r in self._rooms.values() if r.active), key=lambda r: r.opened_at)
 
+    def peek(self, room_id: str) -> Room | None:
+        """The room by id without an access check, for the call signalling, whose signed call
+        pass was issued after the page's own checks (core/live/signalling.py)."""
+        with self._lock:
+            return self._rooms.get(room_id)
+
     def get_room(self, principal: Principal, room_id: str) -> Room:
         with self._lock:
             return self._member_room(principal, room_id)
@@ -377,6 +383,29 @@ class RoomRegistry:
             room.snapshot_photo_ids.append(str(getattr(photo, "photo_id", getattr(photo, "id", ""))))
             self._audit(principal, "consult.snapshot", room, view=view, quality=verdict)
         return photo, report
+
+    def save_simulation(
+        self, principal: Principal, room_id: str, image_bgr: np.ndarray, view: str = "front"
+    ) -> Any:
+        """Store a still of the AR view (it carries the simulation mark) in the case as a simulation."""
+        from core.photos import PhotoInput, encode_rgb
+
+        with self._lock:
+            room = self._physician_room(principal, room_id)
+        if image_bgr is None or getattr(image_bgr, "ndim", 0) != 3:
+            raise RoomStateError("no AR picture to save")
+        photo = self._clinic.cases.add_photo(
+            principal,
+            room.case_id,
+            PhotoInput(
+                view=view,
+                image_bytes=encode_rgb(np.ascontiguousarray(image_bgr[:, :, ::-1]), "PNG"),
+                source="simulation",
+            ),
+        )
+        with self._lock:
+            self._audit(principal, "consult.snapshot", room, view=view, simulation=True)
+        return photo
 
 
 def _quality_fields(report: Any) -> tuple[str | None, str | None]:

@@ -13,16 +13,9 @@ import streamlit as st
 
 from components.ar_panel import LIVE_ROOM_KEY
 from components.session import require_role
-from components.video_room import (
-    media_registry,
-    patient_streamer,
-    render_physician_view_for_patient,
-    room_registry,
-)
+from components.video_room import call_stats, render_call, room_registry
 from core.access import AccessDenied, Principal
 from core.rooms import RoomClosed, RoomRegistry
-
-STATUS_KEY = "live-status"
 
 
 def ask_for_invitation() -> None:
@@ -50,8 +43,7 @@ def ask_to_join(registry: RoomRegistry, principal: Principal, room_id: str) -> N
 
 
 def show_call(registry: RoomRegistry, principal: Principal, room_id: str) -> None:
-    """Waiting room and call: status (polled), own camera, the physician's video, leave."""
-    media = media_registry().for_room(room_id)
+    """Waiting room and call: status (polled), the call widget (own camera, the physician), leave."""
 
     @st.fragment(run_every=1)
     def call_status() -> None:
@@ -61,39 +53,30 @@ def show_call(registry: RoomRegistry, principal: Principal, room_id: str) -> Non
         except RoomClosed:
             st.rerun(scope="app")
             return
-        status = "in_call" if in_call else (current.status if current else "left")
-        if st.session_state.get(STATUS_KEY) != status:
-            st.session_state[STATUS_KEY] = status
-            st.rerun(scope="app")
         if in_call:
             st.success("You are in the consultation.", icon=":material/videocam:")
-            if media.patient_view.active:
+            if registry.ar_for_patient(registry.get_room(principal, room_id)).active_treatments():
                 st.caption(
                     "Your physician is showing you a treatment **simulation — not a guaranteed result**."
                 )
-        else:
+        elif current is not None and current.status == "waiting":
             st.info(
                 "You are in the waiting room. Your physician will let you in shortly.",
                 icon=":material/hourglass_top:",
             )
-        camera = "✅ camera working" if media.camera_frames > 0 else "⏳ waiting for the camera"
-        microphone = "✅ microphone working" if media.audio_frames > 0 else "⏳ waiting for the microphone"
+        devices = call_stats(room_id, principal.role)
+        camera = "✅ camera working" if devices.get("camera", {}).get("ok") else "⏳ waiting for the camera"
+        microphone = (
+            "✅ microphone working"
+            if devices.get("microphone", {}).get("ok")
+            else "⏳ waiting for the microphone"
+        )
         st.caption(f"{camera} · {microphone}")
-        for message in media.quality_messages[:3]:
-            st.warning(message, icon=":material/light_mode:")
 
     with st.container():  # a fixed slot for the timed fragment
         call_status()
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**You** (device check: press Start)")
-        patient_streamer(room_id)
-    with right:
-        if st.session_state.get(STATUS_KEY) == "in_call":
-            st.markdown("**Your physician**")
-            render_physician_view_for_patient(room_id)
-        else:
-            st.caption("The physician's video appears here once you are admitted.")
+    with st.container():  # the call widget stays at this place on every run (moving it ends the call)
+        render_call(room_id, principal)
     if st.button("Leave the consult", icon=":material/call_end:"):
         with contextlib.suppress(RoomClosed):  # ended by the physician meanwhile: nothing to leave
             registry.leave(principal, room_id)

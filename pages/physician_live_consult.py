@@ -13,9 +13,10 @@ from components.ar_panel import LIVE_ROOM_KEY, treatment_controls
 from components.session import get_clinic, require_role
 from components.video_room import (
     apply_settings,
-    media_registry,
-    physician_camera,
-    render_patient_view_for_physician,
+    call_stats,
+    close_room_media,
+    decode_snapshot,
+    render_call,
     room_registry,
 )
 from core.access import AccessDenied, Principal
@@ -166,35 +167,54 @@ def show_consult(registry: RoomRegistry, principal: Principal, room: Room) -> No
 
         if st.button("End consult", type="primary", icon=":material/call_end:"):
             registry.end_room(principal, room_id)
-            media_registry().close(room_id)
+            close_room_media(room_id)
             st.session_state.pop(LIVE_ROOM_KEY, None)
             st.session_state[ENDED_KEY] = True
             st.rerun()
 
     with video_column:
-        # One container for everything that comes and goes with the patient's video, so the
-        # physician's own camera below keeps its place in the page when that video restarts.
+        # The call widget renders on every run at this place: leaving it out, or moving it,
+        # would remove its frame and drop the call in this browser.
         with st.container():
-            if room.admitted_patients():
-                render_patient_view_for_physician(room_id)
-                media = media_registry().for_room(room_id)
-                if st.button("Snapshot to case", icon=":material/photo_camera:"):
-                    frame = media.processor.latest_raw
-                    if frame is None:
-                        st.warning("No video from the patient yet.")
-                    else:
-                        photo, report = registry.snapshot(principal, room_id, frame.copy())
-                        verdict = getattr(report, "verdict", None) or getattr(report, "ok", None)
-                        st.success(f"Snapshot saved to the case (quality: {verdict}).")
-                stats = media.processor.stats
-                st.caption(
-                    f"AR frames processed: {stats.processed_frames} · dropped: {stats.dropped_frames} · "
-                    f"last {stats.last_processing_ms:.0f} ms"
-                )
-            else:
-                st.info("Admit the patient from the waiting room to start the video.")
-        with st.expander("My camera (the patient sees this)", expanded=True):
-            physician_camera(room_id)
+            value = render_call(room_id, principal)
+        save_snapshot(registry, principal, room_id, value)
+        show_call_quality(room_id)
+
+
+def save_snapshot(registry: RoomRegistry, principal: Principal, room_id: str, value: object) -> None:
+    """Store a snapshot the call widget took: the patient's picture, and the AR view when shown."""
+    snapshot = decode_snapshot(value, room_id)
+    if snapshot is None:
+        return
+    raw_bgr, simulated_bgr = snapshot
+    _photo, report = registry.snapshot(principal, room_id, raw_bgr)
+    verdict = getattr(report, "verdict", None) or "not checked"
+    saved = f"Snapshot saved to the case (photo quality: {verdict})"
+    if simulated_bgr is not None:
+        registry.save_simulation(principal, room_id, simulated_bgr)
+        saved += ", with the AR view marked as a simulation"
+    st.toast(saved + ".", icon=":material/photo_camera:")
+    st.success(saved + ".")
+
+
+def show_call_quality(room_id: str) -> None:
+    """What the physician's browser measures, in words (refreshed every few seconds)."""
+
+    @st.fragment(run_every=3)
+    def quality() -> None:
+        stats = call_stats(room_id, "physician")
+        shown = (stats.get("displayed") or {}).get("ar") or (stats.get("displayed") or {}).get("remote") or {}
+        route = ((stats.get("p2p") or {}).get("route") or {}).get("local")
+        if not shown.get("frames"):
+            return
+        via = "through the clinic's relay server" if route == "relay" else "directly"
+        st.caption(
+            f"Patient video: {shown.get('fps', 0):.0f} frames per second, {shown.get('width', 0)}×"
+            f"{shown.get('height', 0)}, connected {via}."
+        )
+
+    with st.container():  # a fixed slot for the timed fragment
+        quality()
 
 
 render_live_consult(require_role("physician"))

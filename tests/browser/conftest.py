@@ -1,4 +1,4 @@
-"""Shared browser harness: a real `streamlit run app.py` server plus Debian Chromium via Playwright.
+"""Shared browser harness: a real `streamlit run portal.py` server (app.py + the live consult routes) plus Debian Chromium via Playwright.
 
 Fixtures (reuse them in any tests/browser/test_*.py):
 - `portal` (module scope): starts the portal on a free port with a fresh CLINIC_DATA_DIR that holds
@@ -27,13 +27,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-from core.paths import shared_testdata_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -49,7 +47,6 @@ CHROMIUM_ARGS = [
 ]
 # Chromium's built-in fake camera: a moving test pattern, or a .y4m/.mjpeg file when given.
 FAKE_CAMERA_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
-FAKE_FACE_VIDEO = shared_testdata_dir() / "video" / "face_closeup_pexels_640x480_10fps.y4m"
 
 
 def non_loopback_address() -> str | None:
@@ -63,13 +60,17 @@ def non_loopback_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
-def fake_face_camera_args() -> list[str]:
+def fake_face_camera_args(fps: int = 30, stamp: bool = False) -> list[str]:
     """Chromium flags for a fake camera playing the real face video, or skip with the reason."""
-    if not FAKE_FACE_VIDEO.is_file():
-        pytest.skip(f"{FAKE_FACE_VIDEO} is absent (../shared/testdata not available)")
+    from .fake_camera import face_camera_y4m
+
     if non_loopback_address() is None:
         pytest.skip("no non-loopback network interface: WebRTC ICE cannot connect here")
-    return [*FAKE_CAMERA_ARGS, f"--use-file-for-fake-video-capture={FAKE_FACE_VIDEO}"]
+    try:
+        video = face_camera_y4m(fps=fps, stamp=stamp)
+    except FileNotFoundError as missing:
+        pytest.skip(str(missing))
+    return [*FAKE_CAMERA_ARGS, f"--use-file-for-fake-video-capture={video}"]
 
 
 SERVER_START_TIMEOUT_S = 90.0
@@ -203,14 +204,23 @@ def stop_process(process: subprocess.Popen, grace_s: float = 10.0) -> None:
 
 
 def start_portal(
-    workdir: Path, extra_env: dict[str, str] | None = None, accounts: dict[str, Credentials] | None = None
+    workdir: Path,
+    extra_env: dict[str, str] | None = None,
+    accounts: dict[str, Credentials] | None = None,
+    before_start: Callable[[dict[str, str]], None] | None = None,
 ) -> PortalServer:
-    """Start `streamlit run app.py` against a fresh data dir in `workdir`; the caller stops it."""
+    """Start `streamlit run portal.py` against a fresh data dir in `workdir`; the caller stops it.
+
+    `before_start(env)` runs after the accounts are seeded and before the server opens the
+    database (one process at a time may hold it): seed cases there.
+    """
     data_dir = workdir / "clinic-data"
     data_dir.mkdir(parents=True, exist_ok=True)
     accounts = dict(TEST_ACCOUNTS if accounts is None else accounts)
     env = _server_env(data_dir, extra_env or {})
     seed_accounts(data_dir, env, accounts)
+    if before_start is not None:
+        before_start(env)
     port = free_port()
     log_path = workdir / "streamlit.log"
     log_file = log_path.open("w")
@@ -220,7 +230,7 @@ def start_portal(
             "-m",
             "streamlit",
             "run",
-            "app.py",
+            "portal.py",
             "--server.address",
             "127.0.0.1",
             "--server.port",
@@ -303,13 +313,38 @@ def page(browser) -> Iterator[object]:
         context.close()
 
 
+ARTIFACTS_KEY = pytest.StashKey[list[Path]]()
+
+
+def record_artifact(request: pytest.FixtureRequest, path: Path) -> None:
+    """Name a file (screenshot, browser log) in this test's failure report."""
+    request.node.stash.setdefault(ARTIFACTS_KEY, []).append(path)
+
+
+def _portal_servers(funcargs: dict[str, object]) -> list[PortalServer]:
+    servers: list[PortalServer] = []
+    for value in funcargs.values():
+        candidates = value if isinstance(value, tuple) else (value,)
+        servers.extend(item for item in candidates if isinstance(item, PortalServer))
+    return servers
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """A failing browser test shows the server's log and where its screenshots are."""
     outcome = yield
     report = outcome.get_result()
-    server = getattr(item, "funcargs", {}).get("portal")
-    if report.failed and isinstance(server, PortalServer):
-        report.sections.append(("streamlit server log (tail)", server.server_log()[-6000:]))
+    if not report.failed:
+        return
+    for server in _portal_servers(getattr(item, "funcargs", {})):
+        report.sections.append((f"server log (tail of {server.log_path})", server.server_log()[-8000:]))
+        shots = sorted(server.log_path.parent.glob("*.png"))
+        if shots:
+            report.sections.append(("screenshots", "\n".join(str(path) for path in shots)))
+    artifacts = item.stash.get(ARTIFACTS_KEY, [])
+    existing = [path for path in artifacts if path.exists()]
+    if existing:
+        report.sections.append(("test artifacts", "\n".join(str(path) for path in existing)))
 
 
 # ---------------------------------------------------------------- helpers for tests

@@ -1,0 +1,1 @@
+"""Live video consult: call signalling, call tokens and the AR media server."""
