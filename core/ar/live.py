@@ -1,12 +1,17 @@
 """Per-stream live AR: landmarks in VIDEO mode + One Euro smoothing + effects, off the callback.
 
-The WebRTC frame callback must never wait for the effects: a slow frame would queue every later
-frame behind it and the call's latency would grow without bound. So the callback only drops the
-newest frame into a one-slot buffer (replacing any frame not yet taken: that one is DROPPED) and
-returns the most recent finished simulation (or the raw frame when there is none, no face, or
-it is stale). A worker thread takes the newest frame whenever it is free.
+A frame callback (or a media server's frame task) must never wait for landmarks or effects: a
+slow frame would queue every later frame behind it and the call's latency would grow without
+bound. Two building blocks share that rule, a one-slot buffer (a frame not yet taken when a newer
+one arrives is DROPPED, never queued) and a worker thread that takes the newest frame when free:
 
-Numpy in, numpy out: the av.VideoFrame conversions live in components/video_room.py.
+- `LandmarkTracker` runs only the landmarks (+ smoothing) in its thread; the caller composes
+  EVERY frame with the latest smoothed landmarks (`simulate_frame` + `compose_view`), so the
+  simulation follows the camera's frame rate, not the landmark rate (core/live/media.py).
+- `LiveARProcessor` runs landmarks and effects in its thread and shows the latest finished
+  simulation (the simulation refreshes at the rate the worker manages).
+
+Numpy in, numpy out: the av.VideoFrame conversions live with the callers.
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ class _Result:
 @dataclass
 class LiveStats:
     submitted_frames: int = 0
-    processed_frames: int = 0  # frames the effects were applied to
+    processed_frames: int = 0  # frames the effects (processor) or the landmarks (tracker) ran on
     dropped_frames: int = 0  # frames replaced in the slot before the worker took them
     no_face_frames: int = 0
     errors: int = 0
@@ -82,8 +87,181 @@ def with_points(landmarks: Any, points: np.ndarray) -> Any:
     return points
 
 
+class SmoothedLandmarks:
+    """A VIDEO-mode landmarker (created on first use) with One Euro smoothing; one thread only."""
+
+    def __init__(
+        self,
+        landmarker_factory: Callable[[], VideoLandmarker] = _default_landmarker,
+        smoothing: OneEuroParams | None = None,
+    ) -> None:
+        self._factory = landmarker_factory
+        self._landmarker: VideoLandmarker | None = None
+        self._smoother = OneEuroFilter(smoothing or OneEuroParams())
+        self._last_ts_ms = -1
+
+    def __call__(self, frame_bgr: np.ndarray, timestamp_s: float) -> Any | None:
+        """The first face with smoothed points, or None (the track restarts at the next face)."""
+        if self._landmarker is None:
+            self._landmarker = self._factory()
+        # MediaPipe VIDEO mode needs strictly increasing integer timestamps.
+        ts_ms = max(int(timestamp_s * 1000), self._last_ts_ms + 1)
+        self._last_ts_ms = ts_ms
+        faces = self._landmarker.detect_video(frame_bgr, ts_ms)
+        if not faces:
+            self._smoother.reset()
+            return None
+        face = faces[0]
+        points = np.asarray(getattr(face, "points", face), dtype=np.float64)
+        return with_points(face, self._smoother(points, timestamp_s).astype(np.float32))
+
+    def reset(self) -> None:
+        self._smoother.reset()
+
+    def close(self) -> None:
+        close = getattr(self._landmarker, "close", None)
+        if callable(close):
+            close()
+        self._landmarker = None
+
+
+@dataclass(frozen=True)
+class TrackedFace:
+    landmarks: Any  # smoothed, the landmarker's type (FaceLandmarks or an array)
+    frame_time: float  # timestamp of the frame they were found on
+    produced_at: float  # clock() when they were ready
+
+
+class LandmarkTracker:
+    """Landmarks on the newest submitted frame, in a thread, at whatever rate it manages.
+
+    `latest()` is the newest smoothed face, for composing every frame; None when there is no
+    face or the tracker fell more than `max_age_s` behind (a stale face would misplace effects).
+    """
+
+    def __init__(
+        self,
+        landmarker_factory: Callable[[], VideoLandmarker] = _default_landmarker,
+        smoothing: OneEuroParams | None = None,
+        max_age_s: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._landmarks = SmoothedLandmarks(landmarker_factory, smoothing)
+        self._max_age = max_age_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._slot: tuple[np.ndarray, float] | None = None
+        self._face: TrackedFace | None = None
+        self._generation = 0  # bumped by clear(): a result of an older generation is discarded
+        self._stopped = False
+        self._worker: threading.Thread | None = None
+        self.stats = LiveStats()
+
+    def submit(self, frame_bgr: np.ndarray, timestamp_s: float | None = None) -> None:
+        """Offer the newest frame (not copied: the caller must not change it afterwards)."""
+        try:
+            with self._lock:
+                if self._stopped:
+                    return
+                self.stats.submitted_frames += 1
+                if self._slot is not None:
+                    self.stats.dropped_frames += 1
+                self._slot = (frame_bgr, self._clock() if timestamp_s is None else timestamp_s)
+                if self._worker is None or not self._worker.is_alive():
+                    self._worker = threading.Thread(target=self._run, name="live-landmarks", daemon=True)
+                    self._worker.start()
+                self._wake.notify()
+        except Exception:
+            self.stats.errors += 1
+            logger.exception("landmark submit failed")
+
+    def latest(self) -> TrackedFace | None:
+        with self._lock:
+            face = self._face
+        if face is None or self._clock() - face.produced_at > self._max_age:
+            return None
+        return face
+
+    def clear(self) -> None:
+        """Forget the face and any waiting frame (the view was turned off)."""
+        with self._lock:
+            self._slot = None
+            self._face = None
+            self._generation += 1
+
+    def _run(self) -> None:
+        seen_generation = 0
+        while True:
+            with self._lock:
+                while self._slot is None and not self._stopped:
+                    self._wake.wait(timeout=1.0)
+                if self._stopped:
+                    return
+                frame, ts = self._slot  # type: ignore[misc]
+                self._slot = None
+                generation = self._generation
+            if generation != seen_generation:  # the smoothing is this thread's alone
+                self._landmarks.reset()
+                seen_generation = generation
+            started = time.perf_counter()
+            try:
+                face = self._landmarks(frame, ts)
+            except Exception:
+                self.stats.errors += 1
+                logger.exception("live landmarks failed")
+                continue
+            elapsed_ms = (time.perf_counter() - started) * 1000.0
+            with self._lock:
+                if generation != self._generation:
+                    continue  # cleared while it ran
+                if face is None:
+                    self._face = None
+                    self.stats.no_face_frames += 1
+                else:
+                    self._face = TrackedFace(face, ts, self._clock())
+                self.stats.processed_frames += 1
+                self.stats.last_processing_ms = elapsed_ms
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            self._wake.notify_all()
+            worker = self._worker
+        if worker is not None:
+            worker.join(timeout=2.0)
+        if worker is None or not worker.is_alive():
+            self._landmarks.close()
+
+
+def simulate_frame(
+    frame_bgr: np.ndarray,
+    landmarks: Any,
+    treatments: Mapping[str, float],
+    effect: EffectFunction = apply_treatments,
+) -> np.ndarray:
+    """The unmarked simulation of one frame (the mark goes on whatever is finally shown)."""
+    simulated, _changed = effect(frame_bgr, landmarks, treatments)
+    return simulated
+
+
+def compose_view(raw_bgr: np.ndarray, simulated_bgr: np.ndarray, view: LiveView) -> np.ndarray:
+    """What `view` shows for a raw/simulated pair: simulated, wiper or side by side, always marked."""
+    if view.side_by_side:
+        shown = _side_by_side(raw_bgr, simulated_bgr)
+    elif view.split_view:
+        shown = _wiper(raw_bgr, simulated_bgr, view.split_position)
+    else:
+        shown = simulated_bgr
+    return watermark(shown)
+
+
 class LiveARProcessor:
-    """One per patient stream; thread-safe settings; never blocks or raises into the callback."""
+    """One per patient stream; thread-safe settings; never blocks or raises into the callback.
+
+    The effects run in the worker thread on the frame the landmarks came from, so the shown
+    simulation refreshes at the worker's rate; `LandmarkTracker` is the per-frame alternative.
+    """
 
     def __init__(
         self,
@@ -93,10 +271,8 @@ class LiveARProcessor:
         max_result_age_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._landmarker_factory = landmarker_factory
-        self._landmarker: VideoLandmarker | None = None
+        self._landmarks = SmoothedLandmarks(landmarker_factory, smoothing)
         self._effect = effect
-        self._smoother = OneEuroFilter(smoothing or OneEuroParams())
         self._max_age = max_result_age_s
         self._clock = clock
         self._lock = threading.Lock()
@@ -107,7 +283,6 @@ class LiveARProcessor:
         self._view = LiveView()
         self._stopped = False
         self._worker: threading.Thread | None = None
-        self._last_ts_ms = -1
         self.stats = LiveStats()
 
     # --- settings (physician UI thread) -----------------------------------------------------------
@@ -157,13 +332,7 @@ class LiveARProcessor:
                 result = self._result
             if result is None or self._clock() - result.produced_at > self._max_age:
                 return raw_bgr  # no face, nothing yet, or the worker fell far behind
-            if view.side_by_side:
-                shown = _side_by_side(result.raw, result.simulated)
-            elif view.split_view:
-                shown = _wiper(result.raw, result.simulated, view.split_position)
-            else:
-                shown = result.simulated
-            return watermark(shown)
+            return compose_view(result.raw, result.simulated, view)
         except Exception:
             self.stats.errors += 1
             logger.exception("live AR render failed")
@@ -197,22 +366,13 @@ class LiveARProcessor:
 
     def _process_one(self, frame: np.ndarray, ts: float, treatments: dict[str, float]) -> None:
         started = time.perf_counter()
-        if self._landmarker is None:
-            self._landmarker = self._landmarker_factory()
-        # MediaPipe VIDEO mode needs strictly increasing integer timestamps.
-        ts_ms = max(int(ts * 1000), self._last_ts_ms + 1)
-        self._last_ts_ms = ts_ms
-        faces = self._landmarker.detect_video(frame, ts_ms)
-        if not faces:
-            self._smoother.reset()
+        face = self._landmarks(frame, ts)
+        if face is None:
             with self._lock:
                 self._result = None
                 self.stats.no_face_frames += 1
             return
-        face = faces[0]
-        points = np.asarray(getattr(face, "points", face), dtype=np.float64)
-        smoothed = self._smoother(points, ts).astype(np.float32)
-        simulated, _changed = self._effect(frame, with_points(face, smoothed), treatments)
+        simulated = simulate_frame(frame, face, treatments, self._effect)
         with self._lock:
             self._result = _Result(
                 raw=frame, simulated=simulated, produced_at=self._clock(), treatments=treatments
@@ -227,9 +387,8 @@ class LiveARProcessor:
             worker = self._worker
         if worker is not None:
             worker.join(timeout=2.0)
-        close = getattr(self._landmarker, "close", None)
-        if callable(close):
-            close()
+        if worker is None or not worker.is_alive():  # never close a landmarker still in use
+            self._landmarks.close()
 
 
 def _wiper(before: np.ndarray, after: np.ndarray, position: float) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""LiveARProcessor: raw pass-through without a face, frames dropped (not queued) when slow."""
+"""LiveARProcessor and LandmarkTracker: raw pass-through without a face, frames dropped (not queued) when slow."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from core.ar.effects import has_watermark
-from core.ar.live import LiveARProcessor, LiveView
+from core.ar.live import LandmarkTracker, LiveARProcessor, LiveView, compose_view
 
 
 class _FakeLandmarker:
@@ -181,3 +181,88 @@ def test_real_landmarker_processes_a_face_and_passes_a_blank_frame(face_photo_bg
     assert processor.render(blank) is blank
     assert processor.stats.errors == 0
     processor.stop()
+
+
+# --- LandmarkTracker + compose_view: landmarks at their own rate, every frame composed -----------
+
+
+class _BlockingLandmarker(_FakeLandmarker):
+    """Blocks in detect_video until released, so the test controls how slow landmarks are."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.frames: list[int] = []
+
+    def detect_video(self, image_bgr: np.ndarray, timestamp_ms: int) -> list[np.ndarray]:
+        self.frames.append(int(image_bgr[0, 0, 0]))
+        self.release.wait(timeout=5)
+        return super().detect_video(image_bgr, timestamp_ms)
+
+
+def test_tracker_runs_landmarks_on_the_newest_frame_only() -> None:
+    landmarker = _BlockingLandmarker()
+    tracker = LandmarkTracker(landmarker_factory=lambda: landmarker)
+    tracker.submit(_frame(1))
+    _wait_until(lambda: landmarker.frames == [1])  # stuck inside the landmarker
+    started = time.monotonic()
+    for value in range(2, 32):
+        tracker.submit(_frame(value))  # returns at once while the landmarks are busy
+    assert time.monotonic() - started < 1.0
+    assert tracker.latest() is None  # nothing finished yet
+    landmarker.release.set()
+    _wait_until(lambda: tracker.stats.processed_frames == 2)
+    assert landmarker.frames == [1, 31]  # the newest waiting frame, not a queue
+    assert tracker.stats.dropped_frames == 29
+    face = tracker.latest()
+    assert face is not None and np.asarray(face.landmarks).shape == (478, 3)
+    tracker.stop()
+
+
+def test_tracker_forgets_a_lost_face_a_stale_face_and_a_cleared_face() -> None:
+    now = [0.0]
+    landmarker = _FakeLandmarker()
+    tracker = LandmarkTracker(landmarker_factory=lambda: landmarker, max_age_s=0.5, clock=lambda: now[0])
+    tracker.submit(_frame(1), timestamp_s=0.0)
+    _wait_until(lambda: tracker.latest() is not None)
+    now[0] = 1.0  # the landmarks fell a second behind: effects would sit in the wrong place
+    assert tracker.latest() is None
+    tracker.submit(_frame(1), timestamp_s=1.0)
+    _wait_until(lambda: tracker.latest() is not None)
+    tracker.clear()
+    assert tracker.latest() is None
+    landmarker.face = False
+    tracker.submit(_frame(1), timestamp_s=1.1)
+    _wait_until(lambda: tracker.stats.no_face_frames == 1)
+    assert tracker.latest() is None and tracker.stats.errors == 0
+    tracker.stop()
+
+
+def test_tracker_counts_landmarker_failures_and_keeps_going() -> None:
+    class Flaky(_FakeLandmarker):
+        def detect_video(self, image_bgr, timestamp_ms):
+            if not self.timestamps:
+                self.timestamps.append(timestamp_ms)
+                raise RuntimeError("model crashed")
+            return super().detect_video(image_bgr, timestamp_ms)
+
+    tracker = LandmarkTracker(landmarker_factory=Flaky)
+    tracker.submit(_frame(1))
+    _wait_until(lambda: tracker.stats.errors == 1)
+    tracker.submit(_frame(2))
+    _wait_until(lambda: tracker.latest() is not None)
+    tracker.stop()
+
+
+def test_compose_view_marks_every_layout() -> None:
+    raw, simulated = np.full((480, 640, 3), 10, np.uint8), np.full((480, 640, 3), 245, np.uint8)
+    plain = compose_view(raw, simulated, LiveView(treatments={"skin": 1.0}))
+    wiper = compose_view(
+        raw, simulated, LiveView(treatments={"skin": 1.0}, split_view=True, split_position=0.25)
+    )
+    both = compose_view(raw, simulated, LiveView(treatments={"skin": 1.0}, side_by_side=True))
+    assert plain[5, 400, 0] == 245
+    assert wiper[5, 40, 0] == 10 and wiper[5, 400, 0] == 245
+    assert both[240, 160, 0] == 10 and both[240, 480, 0] == 245
+    assert all(has_watermark(image) for image in (plain, wiper, both))
+    assert raw[0, 0, 0] == 10 and simulated[0, 0, 0] == 245  # inputs untouched

@@ -1,0 +1,277 @@
+"""AR media server costs per 640x480 frame: VP8 vs H.264 in aiortc, the AR composition, end to end.
+
+1. codecs: aiortc's own encoders/decoders (its settings: VP8 realtime cpu-used -6, libx264
+   zerolatency baseline) on the same frames; wall ms (median, p95) and CPU ms per frame (process
+   CPU time, so codec threads count), and the CPU share of one core for one stream at 30 fps.
+2. AR: what the media worker's compose thread does per AR frame (decoded frame -> BGR, effects
+   with the latest landmarks, layout + simulation mark, -> fresh yuv420p), and the landmarks
+   (MediaPipe VIDEO mode + smoothing) that run beside it at their own rate.
+3. --e2e SECONDS: a real ARMediaServer (worker process) with aiortc peers in this process at
+   30 fps, pass-through then AR: the worker's CPU share, frames, processing and latency figures.
+   The peers' own encode/decode runs on the same cores.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_ar_media.py [--frames 150] [--e2e 10]
+
+Frames: ../shared/testdata's face video when present, else the astronaut moving slowly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fractions
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from core.paths import shared_testdata_dir  # noqa: E402
+
+VIDEO = "video/face_closeup_pexels_640x480.mp4"
+FPS = 30
+WARM_UP = 10  # frames left out of the figures (codec and model start-up)
+
+
+def load_frames(count: int) -> tuple[list[np.ndarray], str]:
+    path = shared_testdata_dir() / VIDEO
+    frames: list[np.ndarray] = []
+    if path.is_file():
+        capture = cv2.VideoCapture(str(path))
+        while len(frames) < count:
+            ok, frame = capture.read()
+            if not ok:
+                if not frames:
+                    break
+                capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                continue
+            frames.append(cv2.resize(frame, (640, 480)) if frame.shape[:2] != (480, 640) else frame)
+        if frames:
+            return frames, str(path)
+    from skimage import data
+
+    face = cv2.cvtColor(np.ascontiguousarray(data.astronaut())[0:300, 90:340], cv2.COLOR_RGB2BGR)
+    face = cv2.resize(face, (400, 480), interpolation=cv2.INTER_AREA)
+    base = cv2.copyMakeBorder(face, 0, 0, 120, 120, cv2.BORDER_REPLICATE)
+    for index in range(count):  # a slow sway, so the codecs see motion
+        shift = np.float32([[1, 0, 12 * np.sin(index / 15)], [0, 1, 4 * np.cos(index / 20)]])
+        frames.append(cv2.warpAffine(base, shift, (640, 480), borderMode=cv2.BORDER_REPLICATE))
+    return frames, "the astronaut (generated motion; ../shared/testdata absent)"
+
+
+def summary(values: list[float]) -> tuple[float, float, float, float]:
+    """(median, p95, mean, p10); p10 is close to the uncontended cost on a busy machine."""
+    array = np.asarray(values[WARM_UP:] if len(values) > 2 * WARM_UP else values)
+    return (
+        float(np.median(array)),
+        float(np.percentile(array, 95)),
+        float(np.mean(array)),
+        float(np.percentile(array, 10)),
+    )
+
+
+def yuv_frames(frames: list[np.ndarray]) -> list:
+    import av
+
+    out = []
+    for index, frame in enumerate(frames):
+        video_frame = av.VideoFrame.from_ndarray(frame, format="bgr24").reformat(format="yuv420p")
+        video_frame.pts = index * 90000 // FPS
+        video_frame.time_base = fractions.Fraction(1, 90000)
+        out.append(video_frame)
+    return out
+
+
+def bench_codecs(frames: list[np.ndarray]) -> None:
+    from aiortc.codecs.h264 import H264Decoder, H264Encoder, h264_depayload
+    from aiortc.codecs.vpx import Vp8Decoder, Vp8Encoder, vp8_depayload
+    from aiortc.jitterbuffer import JitterFrame
+
+    print(f"\n1. codecs in aiortc, {len(frames)} frames 640x480 (first {WARM_UP} left out)")
+    print(
+        f"{'':14}{'wall ms median':>15}{'p95':>8}{'CPU ms median':>15}{'p95':>8}{'p10':>8}"
+        f"{'core share @30fps':>19}"
+    )
+    for name, encoder_class, decoder_class, depayload in (
+        ("VP8", Vp8Encoder, Vp8Decoder, vp8_depayload),
+        ("H.264", H264Encoder, H264Decoder, h264_depayload),
+    ):
+        encoder, decoder = encoder_class(), decoder_class()
+        timings: dict[str, list[float]] = {"enc wall": [], "enc cpu": [], "dec wall": [], "dec cpu": []}
+        sizes = []
+        for video_frame in yuv_frames(frames):
+            cpu, wall = time.process_time(), time.perf_counter()
+            payloads, timestamp = encoder.encode(video_frame)
+            timings["enc wall"].append((time.perf_counter() - wall) * 1000)
+            timings["enc cpu"].append((time.process_time() - cpu) * 1000)
+            data = b"".join(depayload(payload) for payload in payloads)
+            sizes.append(len(data))
+            cpu, wall = time.process_time(), time.perf_counter()
+            decoder.decode(JitterFrame(data, timestamp))
+            timings["dec wall"].append((time.perf_counter() - wall) * 1000)
+            timings["dec cpu"].append((time.process_time() - cpu) * 1000)
+        for step in ("enc", "dec"):
+            wall_med, wall_p95, _, _ = summary(timings[f"{step} wall"])
+            cpu_med, cpu_p95, cpu_mean, cpu_p10 = summary(timings[f"{step} cpu"])
+            label = f"{name} {'encode' if step == 'enc' else 'decode'}"
+            print(
+                f"{label:14}{wall_med:15.2f}{wall_p95:8.2f}{cpu_med:15.2f}{cpu_p95:8.2f}{cpu_p10:8.2f}"
+                f"{cpu_mean * FPS / 1000:18.0%}"
+            )
+        kbps = np.mean(sizes[WARM_UP:]) * 8 * FPS / 1000
+        print(f"{'':14}({name} at aiortc's starting bitrate: {kbps:.0f} kbit/s at {FPS} fps)")
+
+
+def bench_ar(frames: list[np.ndarray]) -> None:
+    import av
+    from av.video.reformatter import VideoReformatter
+
+    from core.ar.effects import TREATMENTS
+    from core.ar.live import LiveView, SmoothedLandmarks, compose_view, simulate_frame
+    from core.live.media import _to_bgr, _to_yuv
+
+    cv2.setNumThreads(1)  # as in the media worker
+    landmarks = SmoothedLandmarks()
+    decoded = yuv_frames(frames)
+    faces, landmark_ms = [], []
+    for index, frame in enumerate(frames):
+        started = time.perf_counter()
+        faces.append(landmarks(frame, index / FPS))
+        landmark_ms.append((time.perf_counter() - started) * 1000)
+    landmarks.close()
+    found = sum(face is not None for face in faces)
+    print(f"\n2. AR per 640x480 frame, one thread (face found on {found}/{len(frames)} frames)")
+    median, p95, _, p10 = summary(landmark_ms)
+    print(f"landmarks (own thread, own rate): median {median:6.2f} ms  p95 {p95:6.2f} ms  p10 {p10:6.2f} ms")
+    reformatter = VideoReformatter()
+    views = {
+        "redness": LiveView(treatments={"redness": 1.0}),
+        "redness, wiper": LiveView(treatments={"redness": 1.0}, split_view=True),
+        "all effects": LiveView(treatments={name: 0.7 for name in TREATMENTS}),
+    }
+    for label, view in views.items():
+        cost = []
+        for video_frame, face in zip(decoded, faces, strict=True):
+            if face is None:
+                continue
+            started = time.perf_counter()
+            raw = _to_bgr(video_frame, reformatter)
+            shown = compose_view(raw, simulate_frame(raw, face, view.treatments), view)
+            out = _to_yuv(shown, reformatter)
+            cost.append((time.perf_counter() - started) * 1000)
+            assert isinstance(out, av.VideoFrame)
+        median, p95, mean, p10 = summary(cost)
+        print(
+            f"compose {label:15} median {median:6.2f} ms  p95 {p95:6.2f} ms  p10 {p10:6.2f} ms  "
+            f"(one core: {mean * FPS / 1000:.0%} at {FPS} fps)"
+        )
+
+
+async def _e2e(seconds: float, frames: list[np.ndarray]) -> None:
+    import av
+    from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+    from core.ar.live import LiveView
+    from core.live.media import ARMediaServer, ARViews
+
+    class Camera(MediaStreamTrack):
+        kind = "video"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._yuv = [
+                av.VideoFrame.from_ndarray(frame, format="bgr24").reformat(format="yuv420p").to_ndarray()
+                for frame in frames
+            ]
+            self._start = time.monotonic()
+            self.sent = 0
+
+        async def recv(self):
+            await asyncio.sleep(max(0.0, self._start + self.sent / FPS - time.monotonic()))
+            frame = av.VideoFrame.from_ndarray(self._yuv[self.sent % len(self._yuv)], format="yuv420p")
+            frame.pts, frame.time_base = self.sent * 90000 // FPS, fractions.Fraction(1, 90000)
+            self.sent += 1
+            return frame
+
+    received = {"count": 0}
+
+    async def consume(track) -> None:
+        from aiortc.mediastreams import MediaStreamError
+
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
+                received["count"] += 1
+
+    server = ARMediaServer([])
+    peers = []
+    try:
+        for role in ("physician", "patient"):
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            if role == "patient":
+                pc.addTransceiver(Camera(), direction="sendrecv")
+            else:
+                pc.addTransceiver("video", direction="recvonly")
+                pc.on("track", lambda track: asyncio.ensure_future(consume(track)))
+            await pc.setLocalDescription(await pc.createOffer())
+            answer = await server.answer("bench", role, pc.localDescription.sdp)
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+            peers.append(pc)
+        await asyncio.sleep(3)  # connect, warm up
+        print(
+            f"\n3. end to end, {FPS} fps camera, {seconds:.0f} s per phase (worker process = the server's cost)"
+        )
+        phases = {
+            "pass-through": ARViews(),
+            "AR redness": ARViews(physician=LiveView(treatments={"redness": 1.0})),
+            "AR redness, shared": ARViews(
+                physician=LiveView(treatments={"redness": 1.0}), patient=LiveView(treatments={"redness": 1.0})
+            ),
+        }
+        for label, views in phases.items():
+            server.set_views("bench", views)
+            await asyncio.sleep(2)
+            before, count_before, wall = server.stats("bench"), received["count"], time.monotonic()
+            await asyncio.sleep(seconds)
+            after, elapsed = server.stats("bench"), time.monotonic() - wall
+            cpu_share = (after["worker_cpu_s"] - before["worker_cpu_s"]) / elapsed
+            fps_in = (after["frames_in"] - before["frames_in"]) / elapsed
+            fps_out = (after["frames_out_physician"] - before["frames_out_physician"]) / elapsed
+            print(
+                f"{label:20} worker CPU {cpu_share:5.0%} of a core  in {fps_in:4.1f} fps  "
+                f"to physician {fps_out:4.1f} fps (received {(received['count'] - count_before) / elapsed:4.1f})  "
+                f"AR p50/p95 {after['processing_ms_p50']}/{after['processing_ms_p95']} ms  "
+                f"server latency p50/p95 {after['server_latency_ms_p50']}/{after['server_latency_ms_p95']} ms  "
+                f"dropped {after['dropped'] - before['dropped']}  landmarks {after['landmark_ms_last']} ms"
+            )
+    finally:
+        for pc in peers:
+            await pc.close()
+        server.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=150)
+    parser.add_argument("--e2e", type=float, default=0.0, help="seconds per end-to-end phase (0 = skip)")
+    args = parser.parse_args()
+    frames, source = load_frames(args.frames)
+    load = os.getloadavg()[0]
+    print(
+        f"frames: {source}; load average {load:.1f} on {os.cpu_count()} cores "
+        "(other work on the machine inflates the figures)"
+    )
+    bench_codecs(frames)
+    bench_ar(frames)
+    if args.e2e > 0:
+        asyncio.run(_e2e(args.e2e, frames))
+
+
+if __name__ == "__main__":  # the media worker is spawned: this module is imported again there
+    main()
