@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: setup run test test-fast lint bench clean-data
+.PHONY: setup test-deps run test test-fast lint bench clean-data
 
 setup: $(VENV)/.installed
 	@$(PY) -m core prepare-models
@@ -19,7 +19,11 @@ run: setup
 	$(PY) -m core init --demo
 	$(VENV)/bin/streamlit run portal.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
-test: setup
+# System packages for the browser tests (chromium, fonts, coturn), installed when missing.
+test-deps:
+	@bash scripts/install_test_deps.sh
+
+test: setup test-deps
 	$(PY) -m pytest
 
 test-fast: setup

@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from components.ar_panel import LIVE_ROOM_KEY, PATIENT_LIVE_PAGE
+from components.ar_panel import PATIENT_LIVE_PAGE
 from components.layout import concern_labels, format_when, render_extension, status_badge
 from components.session import get_clinic, require_role
 from core.access import AccessDenied, Principal
@@ -86,21 +86,21 @@ def render_live_notice(principal: Principal, cases: dict[str, str]) -> None:
             logging.getLogger(__name__).exception("cannot check for open live consults")
             st.caption("Live video consults cannot be checked right now.")
             return
-        for case_id, reference, room in rooms:
+        for _case_id, reference, room in rooms:
             with st.container(border=True):
                 st.success(
                     f"**Your physician is ready for your live video consult** (consultation {reference}).",
                     icon=":material/video_call:",
                 )
                 st.caption("Have your camera and microphone ready, in a quiet place.")
-                if st.button(
-                    "Join live consult",
-                    type="primary",
+                # A link, not a button: navigation needs no script run, so a click cannot be
+                # lost to this fragment's own refresh.
+                st.page_link(
+                    PATIENT_LIVE_PAGE,
+                    label="Join live consult",
                     icon=":material/video_call:",
-                    key=f"live-join-{case_id}",
-                ):
-                    st.session_state[LIVE_ROOM_KEY] = room.room_id
-                    st.switch_page(PATIENT_LIVE_PAGE)
+                    query_params={"room": room.room_id},
+                )
 
     with st.container():  # a fixed slot for the timed fragment
         live_notice()

@@ -22,6 +22,7 @@ import contextlib
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -71,6 +72,85 @@ def fake_face_camera_args(fps: int = 30, stamp: bool = False) -> list[str]:
     except FileNotFoundError as missing:
         pytest.skip(str(missing))
     return [*FAKE_CAMERA_ARGS, f"--use-file-for-fake-video-capture={video}"]
+
+
+TURNSERVER = Path("/usr/bin/turnserver")
+
+
+@dataclass(frozen=True)
+class TurnServer:
+    port: int
+    username: str
+    password: str
+    log_path: Path
+
+    def ice_servers(self) -> list[dict[str, object]]:
+        return [
+            {
+                "urls": [f"turn:127.0.0.1:{self.port}?transport=udp"],
+                "username": self.username,
+                "credential": self.password,
+            }
+        ]
+
+
+def _stun_answers(port: int) -> bool:
+    """True when a STUN binding request to 127.0.0.1:port gets an answer (coturn is up)."""
+    request = struct.pack("!HHI12s", 0x0001, 0, 0x2112A442, os.urandom(12))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.settimeout(0.5)
+        try:
+            probe.sendto(request, ("127.0.0.1", port))
+            return len(probe.recvfrom(2048)[0]) >= 20
+        except OSError:
+            return False
+
+
+def start_turn_server(workdir: Path) -> tuple[TurnServer, subprocess.Popen]:
+    """coturn on loopback with one long-term user; loopback peers allowed, since both browsers'
+    relayed addresses are on 127.0.0.1 here. Skips (fails under CI) when coturn is absent."""
+    if not TURNSERVER.exists():
+        message = f"{TURNSERVER} is absent: install Debian's coturn package to test the TURN relay"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(message)
+        pytest.skip(message)
+    port = free_port()
+    relay_low = 49152 + (port % 1000) * 10
+    turn = TurnServer(
+        port=port, username="clinic-test", password="turn-test-pass", log_path=workdir / "turn.log"
+    )
+    process = subprocess.Popen(
+        [
+            str(TURNSERVER),
+            "--listening-ip=127.0.0.1",
+            "--relay-ip=127.0.0.1",
+            f"--listening-port={port}",
+            f"--min-port={relay_low}",
+            f"--max-port={relay_low + 9}",
+            "--allow-loopback-peers",
+            "--lt-cred-mech",
+            f"--user={turn.username}:{turn.password}",
+            "--realm=clinic.test",
+            "--no-tls",
+            "--no-dtls",
+            "--no-cli",
+            "--fingerprint",
+            "--log-file=stdout",
+            "--pidfile=" + str(workdir / "turn.pid"),
+        ],
+        stdout=turn.log_path.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 15
+    while not _stun_answers(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_process(process)
+            raise RuntimeError(
+                f"turnserver did not start:\n{turn.log_path.read_text(errors='replace')[-2000:]}"
+            )
+        time.sleep(0.2)
+    return turn, process
 
 
 SERVER_START_TIMEOUT_S = 90.0

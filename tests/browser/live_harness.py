@@ -5,11 +5,12 @@ consult, joining, admitting and turning AR on, and the readers of what the brows
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from .conftest import (
@@ -149,7 +150,7 @@ def open_consult(doctor, portal: PortalServer, physician: Credentials) -> str:
 def patient_waits(patient, portal: PortalServer, account: Credentials) -> None:
     """The patient joins from "My consultations" and waits with a working camera."""
     login(patient, portal, email=account.email, password=account.password)
-    patient.get_by_role("button", name="Join live consult").click()
+    patient.get_by_role("link", name="Join live consult").click()
     patient.get_by_role("button", name="Join the waiting room").click()
     patient.get_by_text("You are in the waiting room").wait_for()
     patient.get_by_text("camera working").wait_for(timeout=60_000)
@@ -210,6 +211,36 @@ def frames_flow(page, video_id: str, at_least: int = 15, within_s: float = 30) -
         return seen["new"] >= at_least
 
     wait_for(enough, within_s, page, f"frames in #{video_id}")
+
+
+@contextlib.contextmanager
+def evidence_on_failure(request, folder: Path, pages: dict[str, object]) -> Iterator[list[str]]:
+    """On any failure inside, keep each page's screenshot and text, the browsers' console lines
+    and the call stats beside the server log, and name them in the failure report."""
+    from .conftest import record_artifact
+
+    console: list[str] = []
+    for name, tab in pages.items():
+        tab.on("crash", lambda _tab, name=name: console.append(f"{name} page crashed"))  # type: ignore[attr-defined]
+        tab.on("console", lambda message, name=name: console.append(f"{name}: {message.text}"[:400]))  # type: ignore[attr-defined]
+    try:
+        yield console
+    except BaseException:
+        for name, tab in pages.items():
+            with contextlib.suppress(Exception):
+                path = folder / f"failure_{name}.png"
+                tab.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+                record_artifact(request, path)
+            with contextlib.suppress(Exception):
+                path = folder / f"failure_{name}.txt"
+                path.write_text(f"{tab.url}\n{tab.locator('body').inner_text(timeout=2000)}")  # type: ignore[attr-defined]
+                record_artifact(request, path)
+        console_path = folder / "failure_browser_console.txt"
+        console_path.write_text("\n".join(console))
+        record_artifact(request, console_path)
+        for stats_file in sorted(folder.rglob("live_stats/*.jsonl")):
+            record_artifact(request, stats_file)
+        raise
 
 
 def call_status(page) -> str:
