@@ -48,3 +48,15 @@ def real_front_faces(shared_testdata: Path) -> list[tuple[str, np.ndarray]]:
     if not photos:
         pytest.skip("no clinical front photos in the shared test data")
     return photos
+
+
+@pytest.fixture(scope="session")
+def real_front_cases(real_front_faces: list[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarray, object]]:
+    """The real front photos with their landmarks (detected once per session)."""
+    from core.vision.landmarks import detect_landmarks
+
+    cases = [(name, image, detect_landmarks(image)) for name, image in real_front_faces]
+    cases = [(name, image, landmarks) for name, image, landmarks in cases if landmarks is not None]
+    if len(cases) < 2:
+        pytest.fail("fewer than two clinical front photos with a detectable face in the shared test data")
+    return cases

@@ -1,17 +1,26 @@
-"""Each AR effect: exact no-op at 0, stays in its region, moves the right image statistic."""
+"""Each AR effect: exact no-op at 0, stays in its region, moves the right image statistic,
+is clearly visible at full intensity and about half as strong at half intensity."""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import pytest
 
+from benchmarks.bench_ar import beyond_region, delta_e, lip_border_shift  # visibility measures, in one place
 from core.ar.effects import (
     CHEEK_REGIONS,
-    LINE_REGIONS,
+    LIP_INNER_LOWER,
+    LIP_INNER_UPPER,
+    LIP_OUTER_LOWER,
+    LIP_OUTER_UPPER,
     SKIN,
+    TREATMENT_REGIONS,
     TREATMENTS,
-    UNDER_EYE_REGIONS,
     NoFaceError,
     apply_treatments,
     has_watermark,
@@ -21,17 +30,6 @@ from core.ar.effects import (
 )
 
 from .conftest import lab, region_mask
-
-# Where each effect may act (the lips warp reaches a little past the lip outline).
-EFFECT_REGIONS: dict[str, tuple[str, ...]] = {
-    "skin": SKIN,
-    "redness": SKIN,
-    "pigment": SKIN,
-    "under_eye": UNDER_EYE_REGIONS,
-    "lines": LINE_REGIONS,
-    "lips": ("lips",),
-    "contour": CHEEK_REGIONS,
-}
 
 
 def _face_width(landmarks) -> float:
@@ -53,7 +51,7 @@ def test_intensity_zero_returns_the_input_exactly(face_photo_bgr, face_landmarks
 @pytest.mark.parametrize("name", TREATMENTS)
 def test_pixels_outside_the_region_do_not_change(face_photo_bgr, face_landmarks, name) -> None:
     out, changed = apply_treatments(face_photo_bgr, face_landmarks, {name: 1.0})
-    region = region_mask(face_landmarks, face_photo_bgr.shape, EFFECT_REGIONS[name])
+    region = region_mask(face_landmarks, face_photo_bgr.shape, TREATMENT_REGIONS[name])
     face_width = _face_width(face_landmarks)
 
     def near_region(margin_px: float) -> np.ndarray:
@@ -85,35 +83,37 @@ def test_watermark_is_visible_on_dark_and_bright_frames() -> None:
         assert not has_watermark(frame)
 
 
-def test_redness_lowers_mean_a_star_in_the_cheeks(face_photo_bgr, face_landmarks) -> None:
-    cheeks = region_mask(face_landmarks, face_photo_bgr.shape, CHEEK_REGIONS)
-    # Make the cheeks visibly red first (a flushed face), then treat.
-    flushed = face_photo_bgr.astype(np.float32)
+# --- visibility: every treatment clearly visible at full intensity, about half at half ------------
+# A treatment that corrects something (texture, redness, spots, lines) is measured on the photo
+# with that problem painted in, by a measure of the problem that is linear in its strength: at
+# full intensity at least REMOVED_AT_FULL of it is gone. Under-eye and contour brighten any face,
+# so they are measured on the plain photo: a mean CIE76 colour difference of at least
+# VISIBLE_DELTA_E in their region (side by side, about 1-2.3 is just noticeable). The lips are
+# measured geometrically (vermilion height, below). Half intensity does about half.
+REMOVED_AT_FULL = 0.5  # at least half of what it corrects is gone
+VISIBLE_DELTA_E = 3.0
+HALF_SHARE = (0.35, 0.65)  # change at 0.5 over change at 1.0
+CORRECTIVE = ("skin", "redness", "pigment", "lines")
+BRIGHTENING = ("under_eye", "contour")
+
+
+def _flushed(image: np.ndarray, cheeks: np.ndarray) -> np.ndarray:
+    """Visibly red cheeks (a flushed face)."""
+    flushed = image.astype(np.float32)
     flushed[cheeks] = flushed[cheeks] * [0.88, 0.88, 1.0] + [0, 0, 18]
-    flushed = np.clip(flushed, 0, 255).astype(np.uint8)
-    before = lab(flushed)[..., 1][cheeks].mean()
-    out, _ = apply_treatments(flushed, face_landmarks, {"redness": 1.0})
-    after = lab(out)[..., 1][cheeks].mean()
-    assert after < before - 2.0
-    half, _ = apply_treatments(flushed, face_landmarks, {"redness": 0.5})
-    assert after < lab(half)[..., 1][cheeks].mean() < before  # intensity is monotone
+    return np.clip(flushed, 0, 255).astype(np.uint8)
+
+
+def _textured(image: np.ndarray) -> np.ndarray:
+    """Fine grey-level roughness (pores, rough skin) over the whole image."""
+    rng = np.random.default_rng(3)
+    return np.clip(image + rng.normal(0, 6, image.shape[:2])[..., None], 0, 255).astype(np.uint8)
 
 
 def _high_frequency_energy(image: np.ndarray, mask: np.ndarray) -> float:
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
     detail = gray - cv2.GaussianBlur(gray, (0, 0), 2.0)
     return float((detail[mask] ** 2).mean())
-
-
-def test_skin_lowers_high_frequency_energy(face_photo_bgr, face_landmarks) -> None:
-    cheeks = region_mask(face_landmarks, face_photo_bgr.shape, CHEEK_REGIONS)
-    rng = np.random.default_rng(3)
-    textured = np.clip(face_photo_bgr + rng.normal(0, 6, face_photo_bgr.shape[:2])[..., None], 0, 255).astype(
-        np.uint8
-    )
-    before = _high_frequency_energy(textured, cheeks)
-    out, _ = apply_treatments(textured, face_landmarks, {"skin": 1.0})
-    assert _high_frequency_energy(out, cheeks) < 0.5 * before
 
 
 def _paint_spots(
@@ -131,29 +131,17 @@ def _paint_spots(
     return np.clip(painted, 0, 255).astype(np.uint8), spots > 0
 
 
-def test_pigment_lowers_spot_contrast(face_photo_bgr, face_landmarks) -> None:
-    cheeks = region_mask(face_landmarks, face_photo_bgr.shape, CHEEK_REGIONS)
-    radius = max(3, int(_face_width(face_landmarks) * 0.012))
-    spotted, spots = _paint_spots(face_photo_bgr, cheeks, radius)
-    ring = (
-        (cv2.dilate(spots.astype(np.uint8), np.ones((radius * 4, radius * 4), np.uint8)) > 0)
-        & ~spots
-        & cheeks
-    )
-
-    def contrast(image: np.ndarray) -> float:
-        lightness = lab(image)[..., 0]
-        return float(lightness[ring].mean() - lightness[spots].mean())
-
-    out, _ = apply_treatments(spotted, face_landmarks, {"pigment": 1.0})
-    assert contrast(spotted) > 3.0
-    assert contrast(out) < 0.5 * contrast(spotted)
-
-
-def test_under_eye_raises_lightness(face_photo_bgr, face_landmarks) -> None:
-    under_eyes = region_mask(face_landmarks, face_photo_bgr.shape, UNDER_EYE_REGIONS)
-    out, _ = apply_treatments(face_photo_bgr, face_landmarks, {"under_eye": 1.0})
-    assert lab(out)[..., 0][under_eyes].mean() > lab(face_photo_bgr)[..., 0][under_eyes].mean() + 2.0
+def _paint_lines(image: np.ndarray, forehead: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Three forehead wrinkles; returns (image, where they are: the lines and a few pixels around)."""
+    ys, xs = np.nonzero(forehead)
+    drawn = np.zeros(forehead.shape, np.uint8)
+    for y in np.linspace(np.percentile(ys, 40), np.percentile(ys, 80), 3).astype(int):
+        start, end = (int(np.percentile(xs, 25)), int(y)), (int(np.percentile(xs, 75)), int(y + 4))
+        cv2.line(drawn, start, end, 255, 2, cv2.LINE_AA)
+    # Wrinkles as shadowed furrows: the skin 30 % darker along the lines.
+    shade = 1.0 - 0.3 * drawn.astype(np.float32)[..., None] / 255.0
+    lined = np.clip(image * shade, 0, 255).astype(np.uint8)
+    return lined, (cv2.dilate(drawn, np.ones((9, 9), np.uint8)) > 0) & forehead
 
 
 def _ridge_response(image: np.ndarray, mask: np.ndarray) -> float:
@@ -166,25 +154,67 @@ def _ridge_response(image: np.ndarray, mask: np.ndarray) -> float:
     return float(np.maximum(largest, 0)[mask].mean())
 
 
-def test_lines_lower_ridge_response_on_the_forehead(face_photo_bgr, face_landmarks) -> None:
-    forehead = region_mask(face_landmarks, face_photo_bgr.shape, ("forehead",))
-    ys, xs = np.nonzero(forehead)
-    drawn = np.zeros(forehead.shape, np.uint8)
-    for y in np.linspace(np.percentile(ys, 40), np.percentile(ys, 80), 3).astype(int):
-        start, end = (int(np.percentile(xs, 25)), int(y)), (int(np.percentile(xs, 75)), int(y + 4))
-        cv2.line(drawn, start, end, 255, 2, cv2.LINE_AA)
-    # Wrinkles as shadowed furrows: the skin 30 % darker along the lines.
-    shade = 1.0 - 0.3 * drawn.astype(np.float32)[..., None] / 255.0
-    lined = np.clip(face_photo_bgr * shade, 0, 255).astype(np.uint8)
-    # Measure where the wrinkles are (the painted lines and a few pixels around them).
-    near_lines = (cv2.dilate(drawn, np.ones((9, 9), np.uint8)) > 0) & forehead
-    before = _ridge_response(lined, near_lines)
-    out, _ = apply_treatments(lined, face_landmarks, {"lines": 1.0})
-    assert before > 2.0 * _ridge_response(face_photo_bgr, near_lines)  # the painted lines register
-    assert _ridge_response(out, near_lines) < 0.5 * before
-    # Half intensity softens less than full intensity.
-    half, _ = apply_treatments(lined, face_landmarks, {"lines": 0.5})
-    assert _ridge_response(out, near_lines) < _ridge_response(half, near_lines) < before
+@dataclass(frozen=True)
+class _Problem:
+    """A photo with what one treatment corrects painted in."""
+
+    image: np.ndarray
+    amount: Callable[[np.ndarray], float]  # how much of it an image shows, linear in its strength
+
+
+def _problem(name: str, photo: np.ndarray, landmarks) -> _Problem:
+    cheeks = region_mask(landmarks, photo.shape, CHEEK_REGIONS)
+    if name == "skin":  # texture: RMS of the fine detail (energy would be quadratic)
+        return _Problem(_textured(photo), lambda image: math.sqrt(_high_frequency_energy(image, cheeks)))
+    if name == "redness":
+        return _Problem(_flushed(photo, cheeks), lambda image: float(lab(image)[..., 1][cheeks].mean()))
+    if name == "pigment":  # spot contrast: how much darker the spots are than the skin around them
+        radius = max(3, int(_face_width(landmarks) * 0.012))
+        spotted, spots = _paint_spots(photo, cheeks, radius)
+        around = cv2.dilate(spots.astype(np.uint8), np.ones((radius * 4, radius * 4), np.uint8)) > 0
+        ring = around & ~spots & cheeks
+
+        def contrast(image: np.ndarray) -> float:
+            lightness = lab(image)[..., 0]
+            return float(lightness[ring].mean() - lightness[spots].mean())
+
+        return _Problem(spotted, contrast)
+    if name == "lines":
+        lined, near_lines = _paint_lines(photo, region_mask(landmarks, photo.shape, ("forehead",)))
+        return _Problem(lined, lambda image: _ridge_response(image, near_lines))
+    raise ValueError(f"{name} corrects nothing in particular")
+
+
+@pytest.mark.parametrize("name", CORRECTIVE)
+def test_each_corrective_treatment_removes_most_of_its_problem_and_half_at_half(
+    face_photo_bgr, face_landmarks, name
+) -> None:
+    problem = _problem(name, face_photo_bgr, face_landmarks)
+    before, clean = problem.amount(problem.image), problem.amount(face_photo_bgr)
+    assert before - clean >= 0.3 * abs(before), f"the painted {name} problem does not register"
+    removed = {
+        intensity: (
+            before - problem.amount(apply_treatments(problem.image, face_landmarks, {name: intensity})[0])
+        )
+        / (before - clean)
+        for intensity in (0.5, 1.0)
+    }
+    assert removed[1.0] >= REMOVED_AT_FULL, f"{name} removes only {removed[1.0]:.0%} of it"
+    assert HALF_SHARE[0] * removed[1.0] <= removed[0.5] <= HALF_SHARE[1] * removed[1.0], f"{name}: {removed}"
+
+
+@pytest.mark.parametrize("name", BRIGHTENING)
+def test_each_brightening_treatment_is_clearly_visible_and_half_at_half(
+    face_photo_bgr, face_landmarks, name
+) -> None:
+    region = region_mask(face_landmarks, face_photo_bgr.shape, TREATMENT_REGIONS[name])
+    change = {}
+    for intensity in (0.5, 1.0):
+        out, _ = apply_treatments(face_photo_bgr, face_landmarks, {name: intensity})
+        change[intensity] = float(delta_e(face_photo_bgr, out)[region].mean())
+        assert lab(out)[..., 0][region].mean() > lab(face_photo_bgr)[..., 0][region].mean()  # lighter
+    assert change[1.0] >= VISIBLE_DELTA_E, f"{name} at full intensity: mean dE {change[1.0]:.2f}"
+    assert HALF_SHARE[0] * change[1.0] <= change[0.5] <= HALF_SHARE[1] * change[1.0], f"{name}: dE {change}"
 
 
 def _lip_area(image: np.ndarray) -> float:
@@ -271,10 +301,7 @@ def test_real_photos_redness_and_skin(real_front_faces) -> None:
 
 def test_assessment_cheek_redness_falls_after_the_redness_treatment(face_photo_bgr, face_landmarks) -> None:
     engine = pytest.importorskip("core.assessment.engine")
-    cheeks = region_mask(face_landmarks, face_photo_bgr.shape, CHEEK_REGIONS)
-    flushed = face_photo_bgr.astype(np.float32)
-    flushed[cheeks] = flushed[cheeks] * [0.88, 0.88, 1.0] + [0, 0, 18]
-    flushed = np.clip(flushed, 0, 255).astype(np.uint8)
+    flushed = _flushed(face_photo_bgr, region_mask(face_landmarks, face_photo_bgr.shape, CHEEK_REGIONS))
     treated, _ = apply_treatments(flushed, face_landmarks, {"redness": 1.0})
 
     def cheek_redness(image: np.ndarray) -> float:
@@ -284,3 +311,142 @@ def test_assessment_cheek_redness_falls_after_the_redness_treatment(face_photo_b
         return float(np.mean(values))
 
     assert cheek_redness(treated) < cheek_redness(flushed) - 1.0
+
+
+@pytest.mark.parametrize("name", TREATMENTS)
+def test_no_seam_where_a_treatment_ends(face_photo_bgr, face_landmarks, name) -> None:
+    out, changed = apply_treatments(face_photo_bgr, face_landmarks, {name: 1.0})
+    # The outermost changed pixels change by a level or two at most: no visible step.
+    inner = cv2.erode(changed.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    edge = changed & ~inner
+    diff = np.abs(out.astype(np.int16) - face_photo_bgr.astype(np.int16)).max(axis=2)[edge]
+    assert edge.any()
+    assert np.percentile(diff, 99) <= 3, f"{name}: step of {np.percentile(diff, 99)} levels at its edge"
+
+
+# --- lips: volume -----------------------------------------------------------------------------------
+LIP_PAINT = (40, 40, 210)  # BGR: a vivid red, R - G = 170
+
+
+def _lip_polygon(points: np.ndarray, upper: tuple[int, ...], lower: tuple[int, ...]) -> np.ndarray:
+    """Closed outline from two corner-to-corner landmark chains."""
+    return np.round(points[list(upper) + list(lower[-2:0:-1])]).astype(np.int32)
+
+
+def _fill(shape: tuple[int, ...], polygon: np.ndarray) -> np.ndarray:
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(mask, [polygon], 1)
+    return mask > 0
+
+
+def _paint_share(image: np.ndarray) -> np.ndarray:
+    """How much of each pixel is lip paint: 0 for the astronaut's skin and teeth around the mouth
+    (R - G below 70), 1 for paint, in between where a resampled border cuts a pixel."""
+    red_minus_green = image[..., 2].astype(np.float32) - image[..., 1].astype(np.float32)
+    return np.clip((red_minus_green - 70.0) / 90.0, 0.0, 1.0)
+
+
+def test_lips_grow_each_lip_at_the_centre_and_keep_the_mouth(face_photo_bgr, face_landmarks) -> None:
+    """On the astronaut with the vermilion painted in, so its border is known to the pixel."""
+    points = np.asarray(face_landmarks.points)[:, :2]
+    opening = _fill(face_photo_bgr.shape, _lip_polygon(points, LIP_INNER_UPPER, LIP_INNER_LOWER))
+    vermilion = _fill(face_photo_bgr.shape, _lip_polygon(points, LIP_OUTER_UPPER, LIP_OUTER_LOWER)) & ~opening
+    painted = face_photo_bgr.copy()
+    painted[vermilion] = LIP_PAINT
+    # Paint is looked for around the mouth only (the flag on the sleeve is as red).
+    lip_height = int(np.ptp(np.nonzero(vermilion.any(axis=1))[0]))
+    near_mouth = cv2.dilate(vermilion.astype(np.uint8), np.ones((2 * lip_height + 1,) * 2, np.uint8)) > 0
+
+    def paint(image: np.ndarray) -> np.ndarray:
+        return np.where(near_mouth, _paint_share(image), 0.0)
+
+    np.testing.assert_array_equal(paint(painted) > 0, vermilion)  # nothing else reads as paint
+    # Sub-pixel lip heights (summed paint shares) in the five columns at the mouth's centre.
+    x = int(round((points[13, 0] + points[14, 0]) / 2))
+    above = (np.arange(painted.shape[0]) < (points[13, 1] + points[14, 1]) / 2)[:, None]
+
+    def heights(image: np.ndarray) -> np.ndarray:
+        columns = paint(image)[:, x - 2 : x + 3]
+        return np.array([(columns * above).sum(axis=0).mean(), (columns * ~above).sum(axis=0).mean()])
+
+    growth = {}
+    for intensity in (0.5, 1.0):
+        out, _ = apply_treatments(painted, face_landmarks, {"lips": intensity})
+        growth[intensity] = heights(out) / heights(painted) - 1.0  # (upper, lower)
+    # Each lip at least 30 % higher at the centre at full intensity, about half that at half.
+    assert growth[1.0].min() >= 0.3, growth
+    assert (HALF_SHARE[0] * growth[1.0] <= growth[0.5]).all(), growth
+    assert (growth[0.5] <= HALF_SHARE[1] * growth[1.0]).all(), growth
+
+    # Fuller, not wider: the painted lips span the same columns (the growth tapers to the corners).
+    columns_before = np.nonzero((paint(painted) >= 0.5).any(axis=0))[0]
+    columns_after = np.nonzero((paint(out) >= 0.5).any(axis=0))[0]
+    assert abs(columns_after.min() - columns_before.min()) <= 2
+    assert abs(columns_after.max() - columns_before.max()) <= 2
+    # The teeth do not move: the mouth opening (inset by 2 px) is untouched.
+    inset = cv2.erode(opening.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    np.testing.assert_array_equal(out[inset], painted[inset])
+
+    # No tearing: the painted lips stay as many pieces, enclosing as many holes (the opening).
+    def topology(mask: np.ndarray) -> tuple[int, int]:
+        pieces = cv2.connectedComponents(mask.astype(np.uint8))[0] - 1
+        _, hierarchy = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+        return pieces, sum(1 for entry in hierarchy[0] if entry[3] >= 0)
+
+    assert topology(paint(out) >= 0.5) == topology(paint(painted) >= 0.5)
+    # The border stays sharp: across each outer border at most two in-between pixels (a
+    # resampled edge has one), not a smear.
+    column = paint(out)[:, x]
+    outer_rows = (np.arange(len(column)) < points[13, 1]) | (np.arange(len(column)) > points[14, 1])
+    assert ((column > 0.1) & (column < 0.9) & outer_rows).sum() <= 2 * 2
+
+
+def test_real_photos_lips_are_fuller_at_the_centre(real_front_cases) -> None:
+    for name, image, landmarks in real_front_cases:
+        shift = {
+            intensity: lip_border_shift(
+                image, apply_treatments(image, landmarks, {"lips": intensity})[0], landmarks
+            )
+            for intensity in (0.5, 1.0)
+        }
+        # Full intensity: the vermilion about 30 % or more higher at the centre, neither lip left out.
+        assert np.mean(shift[1.0]) >= 0.3 and min(shift[1.0]) >= 0.2, (name, shift)
+        assert (
+            HALF_SHARE[0] * np.mean(shift[1.0]) <= np.mean(shift[0.5]) <= HALF_SHARE[1] * np.mean(shift[1.0])
+        )
+
+
+def test_real_open_mouth_keeps_the_opening_and_grows_the_lips(shared_testdata) -> None:
+    from core.vision.landmarks import detect_landmarks
+
+    image = cv2.imread(str(shared_testdata / "faces" / "frontal_openmouth_05.jpg"), cv2.IMREAD_COLOR)
+    assert image is not None
+    landmarks = detect_landmarks(image)
+    assert landmarks is not None
+    out, _ = apply_treatments(image, landmarks, {"lips": 1.0})
+    points = np.asarray(landmarks.points)[:, :2]
+    opening = _fill(image.shape, _lip_polygon(points, LIP_INNER_UPPER, LIP_INNER_LOWER))
+    inset = cv2.erode(opening.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert inset.sum() > 1000  # the mouth is wide open
+    np.testing.assert_array_equal(out[inset], image[inset])
+    assert min(lip_border_shift(image, out, landmarks)) >= 0.25
+
+
+# --- real photos: every treatment scales with intensity and stays in its region -------------------
+@pytest.mark.parametrize("name", TREATMENTS)
+def test_real_photos_each_treatment_scales_with_intensity_and_stays_in_its_region(
+    real_front_cases, name
+) -> None:
+    for photo, image, landmarks in real_front_cases:
+        region = region_mask(landmarks, image.shape, TREATMENT_REGIONS[name])
+        outside = beyond_region(region, name, _face_width(landmarks))
+        change = {}
+        for intensity in (0.5, 1.0):
+            delta = delta_e(image, apply_treatments(image, landmarks, {name: intensity})[0])
+            change[intensity] = float(delta[region].mean())
+            assert delta[outside].max(initial=0.0) < 1.0, f"{name} changed {photo} outside its region"
+        assert 0.0 < change[0.5] < change[1.0], (photo, change)
+        if name != "lips":  # the warp's colour change is not linear in how far the border moves
+            assert HALF_SHARE[0] * change[1.0] <= change[0.5] <= HALF_SHARE[1] * change[1.0], (photo, change)
+        if name in BRIGHTENING:  # they brighten any face, so always visibly
+            assert change[1.0] >= VISIBLE_DELTA_E, (photo, change)
