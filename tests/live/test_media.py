@@ -222,7 +222,7 @@ def test_without_a_view_frames_pass_through_unmarked(clients, server, face_frame
     server.close_room("room-plain")
 
 
-def test_physician_view_is_simulated_andhas_watermark(clients, server, face_frame, ar_region) -> None:
+def test_physician_view_is_simulated_and_marked(clients, server, face_frame, ar_region) -> None:
     patient, physician = _call(clients, server, "room-ar", face_frame)
     _frames_after(physician, 5, timeout=40)
     server.set_views("room-ar", ARViews(physician=AR))
@@ -267,6 +267,31 @@ def test_patient_gets_frames_only_while_shared(clients, server, face_frame) -> N
     server.close_room("room-share")
 
 
+def test_the_answer_prefers_vp8_and_rejects_an_offer_without_the_right_video(clients, server) -> None:
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
+
+    async def offer(direction: str, h264_first: bool) -> str:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        transceiver = pc.addTransceiver("video", direction=direction)
+        codecs = RTCRtpSender.getCapabilities("video").codecs
+        if h264_first:  # as Safari offers
+            codecs = sorted(codecs, key=lambda codec: codec.mimeType != "video/H264")
+        transceiver.setCodecPreferences(codecs)
+        await pc.setLocalDescription(await pc.createOffer())
+        await pc.close()
+        return pc.localDescription.sdp
+
+    answer = server.answer_blocking("room-sdp", "physician", clients.run(offer("recvonly", True)))
+    video = answer[answer.index("m=video") :]
+    assert video.index("VP8/90000") < video.index("H264/90000")
+    assert "a=sendonly" in video and "a=candidate:" in video  # complete: ICE gathered
+    with pytest.raises(ValueError, match="receives no video"):
+        server.answer_blocking("room-sdp", "physician", clients.run(offer("sendonly", False)))
+    with pytest.raises(ValueError, match="sends no video"):
+        server.answer_blocking("room-sdp", "patient", clients.run(offer("recvonly", False)))
+    server.close_room("room-sdp")
+
+
 def test_a_new_patient_offer_replaces_the_old_connection(clients, server, face_frame) -> None:
     first, physician = _call(clients, server, "room-again", face_frame)
     _frames_after(physician, 5, timeout=40)
@@ -277,26 +302,6 @@ def test_a_new_patient_offer_replaces_the_old_connection(clients, server, face_f
     _wait(lambda: server.stats("room-again")["patient_connection"] == "connected", 5, "pushed stats")
     _hang_up(clients, first, second, physician)
     server.close_room("room-again")
-
-
-def test_close_room_stops_its_legs_and_close_stops_the_worker(clients, face_frame) -> None:
-    server = ARMediaServer([])
-    try:
-        patient, physician = _call(clients, server, "room-close", face_frame)
-        _frames_after(physician, 5, timeout=40)
-        pid = server.worker_pid
-        server.close_room("room-close")
-        _wait(lambda: physician.received.ended, 10, "the physician's track to end")
-        _wait(lambda: patient.pc.connectionState in ("closed", "failed"), 30, "the patient leg to end")
-        count = physician.received.count
-        time.sleep(0.5)
-        assert physician.received.count == count
-        assert server.stats("room-close")["frames_in"] == 0  # the room is gone
-        _hang_up(clients, patient, physician)
-    finally:
-        server.close()
-    assert pid is not None and not _pid_alive(pid)
-    assert server.worker_pid is None
 
 
 def test_a_killed_worker_is_restarted_by_the_next_answer(clients, server, face_frame) -> None:
@@ -314,6 +319,23 @@ def test_a_killed_worker_is_restarted_by_the_next_answer(clients, server, face_f
     assert stats["worker_restarts"] == 1 and stats["worker_alive"]
     _hang_up(clients, patient, physician)
     server.close_room("room-crash")
+
+
+def test_close_room_stops_its_legs_and_close_stops_the_worker(clients, server, face_frame) -> None:
+    patient, physician = _call(clients, server, "room-close", face_frame)
+    _frames_after(physician, 5, timeout=40)
+    pid = server.worker_pid
+    server.close_room("room-close")
+    _wait(lambda: physician.received.ended, 10, "the physician's track to end")
+    _wait(lambda: patient.pc.connectionState in ("closed", "failed"), 30, "the patient leg to end")
+    count = physician.received.count
+    time.sleep(0.5)
+    assert physician.received.count == count
+    assert server.stats("room-close")["frames_in"] == 0  # the room is gone
+    _hang_up(clients, patient, physician)
+    server.close()
+    assert pid is not None and not _pid_alive(pid)
+    assert server.worker_pid is None
 
 
 def _pid_alive(pid: int) -> bool:
