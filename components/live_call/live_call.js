@@ -516,7 +516,7 @@
       while (tracker.recent.length && now - tracker.recent[0] > 2000) tracker.recent.shift();
       tracker.width = meta.width;
       tracker.height = meta.height;
-      if (args && args.probe_stamps) readStamp(video, name, now);
+      if (args && args.probe_stamps && probed(name)) readStamp(video, name, now);
       video.requestVideoFrameCallback(onFrame);
     };
     video.requestVideoFrameCallback(onFrame);
@@ -528,6 +528,8 @@
   stampCanvas.width = 16 * 16 + 16;
   stampCanvas.height = 24;
   const stampContext = stampCanvas.getContext("2d", { willReadFrequently: true });
+  // Only what the latency needs: the patient's own preview, and what the physician is shown.
+  const probed = (name) => (isPhysician() ? name !== "local" : name === "local");
   function readStamp(video, name, now) {
     if (!video.videoWidth) return;
     const scale = video.videoWidth / 640;
