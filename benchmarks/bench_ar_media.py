@@ -10,7 +10,7 @@
    30 fps, pass-through then AR: the worker's CPU share, frames, processing and latency figures.
    The peers' own encode/decode runs on the same cores.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_ar_media.py [--frames 150] [--e2e 10]
+    OMP_NUM_THREADS=1 python benchmarks/bench_ar_media.py [--frames 150] [--e2e 10 [--landmark-fps 15]]
 
 Frames: ../shared/testdata's face video when present, else the astronaut moving slowly.
 """
@@ -173,12 +173,12 @@ def bench_ar(frames: list[np.ndarray]) -> None:
         )
 
 
-async def _e2e(seconds: float, frames: list[np.ndarray]) -> None:
+async def _e2e(seconds: float, frames: list[np.ndarray], landmark_fps: float | None) -> None:
     import av
     from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
     from core.ar.live import LiveView
-    from core.live.media import ARMediaServer, ARViews
+    from core.live.media import ARMediaServer, ARViews, ProcessorOptions
 
     class Camera(MediaStreamTrack):
         kind = "video"
@@ -209,7 +209,7 @@ async def _e2e(seconds: float, frames: list[np.ndarray]) -> None:
                 await track.recv()
                 received["count"] += 1
 
-    server = ARMediaServer([])
+    server = ARMediaServer([], processor_options=ProcessorOptions(landmark_max_fps=landmark_fps))
     peers = []
     try:
         for role in ("physician", "patient"):
@@ -224,8 +224,9 @@ async def _e2e(seconds: float, frames: list[np.ndarray]) -> None:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
             peers.append(pc)
         await asyncio.sleep(3)  # connect, warm up
+        cap = f"landmarks at most {landmark_fps:g}/s" if landmark_fps else "landmarks uncapped"
         print(
-            f"\n3. end to end, {FPS} fps camera, {seconds:.0f} s per phase (worker process = the server's cost)"
+            f"\n3. end to end, {FPS} fps camera, {cap}, {seconds:.0f} s per phase (worker = the server's cost)"
         )
         phases = {
             "pass-through": ARViews(),
@@ -260,6 +261,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--e2e", type=float, default=0.0, help="seconds per end-to-end phase (0 = skip)")
+    parser.add_argument("--landmark-fps", type=float, default=None, help="cap the landmark rate (end to end)")
+    parser.add_argument("--skip-micro", action="store_true", help="only the end-to-end part")
     args = parser.parse_args()
     frames, source = load_frames(args.frames)
     load = os.getloadavg()[0]
@@ -267,10 +270,11 @@ def main() -> None:
         f"frames: {source}; load average {load:.1f} on {os.cpu_count()} cores "
         "(other work on the machine inflates the figures)"
     )
-    bench_codecs(frames)
-    bench_ar(frames)
+    if not args.skip_micro:
+        bench_codecs(frames)
+        bench_ar(frames)
     if args.e2e > 0:
-        asyncio.run(_e2e(args.e2e, frames))
+        asyncio.run(_e2e(args.e2e, frames, args.landmark_fps))
 
 
 if __name__ == "__main__":  # the media worker is spawned: this module is imported again there

@@ -95,6 +95,9 @@ class ProcessorOptions:
     landmarker_factory: Callable[[], VideoLandmarker] | None = None
     smoothing: OneEuroParams | None = None
     max_landmark_age_s: float = 0.5  # older landmarks would misplace the effects: show raw instead
+    # None: landmarks on the newest frame whenever the tracker is free. A cap saves CPU on a
+    # small machine; every frame is still composed (with the latest landmarks).
+    landmark_max_fps: float | None = None
     video_codecs: tuple[str, ...] = PREFERRED_VIDEO_CODECS
     opencv_threads: int = 1  # the codec and landmark threads need the other core
     window: int = 300  # frames behind the p50/p95 figures
@@ -209,7 +212,17 @@ class ARMediaServer:
                 logger.warning("AR views for room %s not delivered: the media worker is down", room_id)
 
     def stats(self, room_id: str) -> dict[str, Any]:
-        """The room's counters as last pushed by the worker (at most ~0.5 s old); never waits."""
+        """The room's counters as last pushed by the worker (at most ~0.5 s old); never waits.
+
+        frames_in (decoded from the patient), frames_out_physician / _patient (handed to the
+        encoders), ar_frames (composed with a face), no_face_frames (AR on, no fresh landmarks:
+        raw shown), dropped (= dropped_compose, newer frame arrived before composing, plus
+        dropped_out_*, newer frame before the encoder took it), errors, processing_ms_p50/p95
+        (per AR frame: convert, effects, layout, mark, convert back), landmark_ms_last,
+        server_latency_ms_p50/p95 (received -> handed to the physician's encoder),
+        patient/physician_connection and _codec, the views, and the worker: alive, pid,
+        cpu_s, restarts (deaths noticed), last exit code.
+        """
         stats = _room_stats_template()
         worker = self._live_worker()
         pushed = worker.pushed if worker is not None else {}
@@ -570,6 +583,7 @@ class _Room:
         self._slot: tuple[Any, float] | None = None
         self._closed = False
         self._composer: threading.Thread | None = None
+        self._landmarks_submitted_at = float("-inf")
 
     def _count(self, name: str, amount: int = 1) -> None:
         with self._counts_lock:
@@ -785,7 +799,10 @@ class _Room:
             return
         started = time.perf_counter()
         raw = _to_bgr(frame, reformatter)
-        self.tracker.submit(raw, received_at)
+        cap = self._options.landmark_max_fps
+        if not cap or received_at - self._landmarks_submitted_at >= 1.0 / cap:
+            self._landmarks_submitted_at = received_at
+            self.tracker.submit(raw, received_at)
         face = self.tracker.latest()
         if face is None:  # no face (yet): the raw frame, unmarked, as nothing is simulated
             self._count("no_face_frames")
