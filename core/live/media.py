@@ -53,7 +53,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -304,6 +304,42 @@ class ARMediaServer:
             return self._worker
 
 
+_spawn_local = threading.local()
+_spawn_patch_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _bare_main_for_spawn() -> Iterator[None]:
+    """Keep the parent's __main__ out of the spawned worker (this thread's starts only).
+
+    A spawned child first re-runs the parent's main module. Under Streamlit that is the app
+    script (its ScriptRunner installs a fake __main__ whose __file__ is the script): the worker
+    would run the whole portal page, opening the database among other things. The worker needs
+    nothing from __main__ (its target lives in this module), so the preparation data for the
+    child is stripped of the main module while this thread starts one.
+    """
+    from multiprocessing import spawn
+
+    with _spawn_patch_lock:
+        if not getattr(spawn.get_preparation_data, "_clinic_bare_main", False):
+            original = spawn.get_preparation_data
+
+            def get_preparation_data(name: str) -> dict[str, Any]:
+                data = original(name)
+                if getattr(_spawn_local, "bare_main", False):
+                    data.pop("init_main_from_path", None)
+                    data.pop("init_main_from_name", None)
+                return data
+
+            get_preparation_data._clinic_bare_main = True  # type: ignore[attr-defined]
+            spawn.get_preparation_data = get_preparation_data
+    _spawn_local.bare_main = True
+    try:
+        yield
+    finally:
+        _spawn_local.bare_main = False
+
+
 class _WorkerHandle:
     """One worker process and its pipe: requests by id, a reader thread resolving them."""
 
@@ -321,7 +357,8 @@ class _WorkerHandle:
             name="ar-media-worker",
             daemon=True,
         )
-        self._process.start()
+        with _bare_main_for_spawn():
+            self._process.start()
         child_end.close()  # only the child holds it now: its exit reads as EOF here
         self._conn = parent_end
         self._send_lock = threading.Lock()

@@ -13,8 +13,10 @@ import fractions
 import os
 import signal
 import socket
+import sys
 import threading
 import time
+import types
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -267,29 +269,49 @@ def test_patient_gets_frames_only_while_shared(clients, server, face_frame) -> N
     server.close_room("room-share")
 
 
-def test_the_answer_prefers_vp8_and_rejects_an_offer_without_the_right_video(clients, server) -> None:
+async def _offer(direction: str, h264_first: bool = False) -> str:
+    """An offer with one video m-line and no media behind it (for answers only)."""
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
 
-    async def offer(direction: str, h264_first: bool) -> str:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        transceiver = pc.addTransceiver("video", direction=direction)
-        codecs = RTCRtpSender.getCapabilities("video").codecs
-        if h264_first:  # as Safari offers
-            codecs = sorted(codecs, key=lambda codec: codec.mimeType != "video/H264")
-        transceiver.setCodecPreferences(codecs)
-        await pc.setLocalDescription(await pc.createOffer())
-        await pc.close()
-        return pc.localDescription.sdp
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    transceiver = pc.addTransceiver("video", direction=direction)
+    codecs = RTCRtpSender.getCapabilities("video").codecs
+    if h264_first:  # as Safari offers
+        codecs = sorted(codecs, key=lambda codec: codec.mimeType != "video/H264")
+    transceiver.setCodecPreferences(codecs)
+    await pc.setLocalDescription(await pc.createOffer())
+    await pc.close()
+    return pc.localDescription.sdp
 
-    answer = server.answer_blocking("room-sdp", "physician", clients.run(offer("recvonly", True)))
+
+def test_the_answer_prefers_vp8_and_rejects_an_offer_without_the_right_video(clients, server) -> None:
+    answer = server.answer_blocking("room-sdp", "physician", clients.run(_offer("recvonly", h264_first=True)))
     video = answer[answer.index("m=video") :]
     assert video.index("VP8/90000") < video.index("H264/90000")
     assert "a=sendonly" in video and "a=candidate:" in video  # complete: ICE gathered
     with pytest.raises(ValueError, match="receives no video"):
-        server.answer_blocking("room-sdp", "physician", clients.run(offer("sendonly", False)))
+        server.answer_blocking("room-sdp", "physician", clients.run(_offer("sendonly")))
     with pytest.raises(ValueError, match="sends no video"):
-        server.answer_blocking("room-sdp", "patient", clients.run(offer("recvonly", False)))
+        server.answer_blocking("room-sdp", "patient", clients.run(_offer("recvonly")))
     server.close_room("room-sdp")
+
+
+def test_the_worker_never_runs_the_servers_main_script(clients, tmp_path, monkeypatch) -> None:
+    # Streamlit runs the app script as a fake __main__ module; a spawned child would re-run it.
+    ran = tmp_path / "ran"
+    script = tmp_path / "app.py"
+    script.write_text(f"import pathlib\npathlib.Path({str(ran)!r}).write_text('the app ran')\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", fake_main)
+    server = ARMediaServer([])
+    try:
+        assert "a=candidate:" in server.answer_blocking(
+            "room-main", "physician", clients.run(_offer("recvonly"))
+        )
+    finally:
+        server.close()
+    assert not ran.exists()
 
 
 def test_a_new_patient_offer_replaces_the_old_connection(clients, server, face_frame) -> None:
