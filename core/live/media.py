@@ -15,11 +15,12 @@ Why a separate process
     Per 640x480 frame the server decodes (~1 ms), composes the AR (~7-14 ms for one effect,
     ~17-22 ms for all, plus ~10-16 ms of landmarks in their own thread) and encodes one or two
     streams (~3.5 ms each for VP8): at 30 fps about 20 % of a core for a pass-through leg and
-    70-90 % with AR on (benchmarks/bench_ar_media.py, 2-core machine). In the Streamlit process
+    55-90 % with AR on (benchmarks/bench_ar_media.py, 2-core machine). In the Streamlit process
     those threads would contend for the GIL with every page run and websocket message: the
     portal would stutter whenever a consult runs AR, and a slow page run would stall the video.
     So the media work runs in one worker process (multiprocessing "spawn", daemon, started on
-    first use, restarted by the next call after it died) with its own interpreter, GIL and
+    first use, restarted by the next call after it died; it never re-runs the server's
+    __main__, which under Streamlit is the app script) with its own interpreter, GIL and
     asyncio loop for aiortc. The Streamlit process talks to it over one Pipe: requests carry
     an id and a reader thread resolves them, so calls from several threads overlap; `answer`
     is async (the pipe round trip runs in a thread); `stats` reads counters the worker pushes
@@ -27,8 +28,8 @@ Why a separate process
 
 Per room in the worker
     - a task consumes the patient's decoded track and keeps only the newest frame;
-    - with no view active, that decoded frame goes to the physician's track as it is (no
-      conversion, no effect cost);
+    - with no view active (or nobody connected to see it), that decoded frame goes to the
+      physician's track as it is (no conversion, no effect cost);
     - otherwise a compose thread takes the newest frame (older ones are dropped, never queued),
       converts it to a private BGR copy, hands it to the `LandmarkTracker` (landmarks + One Euro
       smoothing in a thread of their own, at whatever rate they manage) and composes THIS frame
@@ -706,7 +707,7 @@ class _Room:
             state = leg.pc.connectionState
             if self.legs.get(leg.role) is leg:
                 self._states[leg.role] = state
-                if state == "failed":
+                if state in ("failed", "closed"):  # the browser went: stop working for it
                     self.legs.pop(leg.role, None)
                     self._loop.create_task(self._close_leg(leg))
         except Exception:  # never into aiortc's event emitter
@@ -723,7 +724,7 @@ class _Room:
         except Exception:
             self._count("errors")
             logger.exception("closing an AR peer connection failed")
-        if leg.role not in self.legs:
+        if leg.role not in self.legs and self._states.get(leg.role) != "failed":
             self._states[leg.role] = "closed"
         if leg.role == "patient" and "patient" not in self.legs:
             self.latest_frame = None

@@ -323,6 +323,15 @@ def test_a_new_patient_offer_replaces_the_old_connection(clients, server, face_f
     _frames_after(physician, 10)  # the physician's leg is untouched: frames come from the new one
     _wait(lambda: server.stats("room-again")["patient_connection"] == "connected", 5, "pushed stats")
     _hang_up(clients, first, second, physician)
+    # The browsers went: the server closes its side of both legs by itself.
+    _wait(
+        lambda: (
+            {server.stats("room-again")[f"{role}_connection"] for role in ("patient", "physician")}
+            == {"closed"}
+        ),
+        10,
+        "the server to close both legs",
+    )
     server.close_room("room-again")
 
 
