@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, stop_process  # noqa: E402
 from tests.browser.live_harness import (  # noqa: E402
     admit,
+    call_contexts,
     consult_pairs,
     frames_flow,
     open_consult,
@@ -198,12 +199,7 @@ def main() -> int:
             )
             rooms: list[str] = []
             for physician, patient_account in pairs:
-                contexts = [
-                    browser.new_context(
-                        viewport={"width": 1280, "height": 1000}, permissions=["camera", "microphone"]
-                    )
-                    for _ in range(2)
-                ]
+                contexts = call_contexts(browser, with_camera=2)
                 for context in contexts:
                     context.set_default_timeout(60_000)
                 doctor, patient = (context.new_page() for context in contexts)

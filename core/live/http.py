@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -86,34 +87,42 @@ def _state_digest(state: dict[str, Any]) -> str:
     return hashlib.sha1(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
 
 
-async def signal(request: Request) -> Response:
-    try:
-        services, call_pass = _authorise(request)
-        message = await _json_body(request)
-        if not isinstance(message.get("type"), str):
-            return _error(400, "a signalling message needs a type")
-        seq = services.hub.post(call_pass, message)
-    except PassError as error:
-        return _error(403, str(error))
-    except LookupError as error:
-        return _error(503, str(error))
-    except ValueError as error:
-        return _error(400, str(error))
-    return JSONResponse({"seq": seq})
+Handler = Callable[[Request, LiveServices, CallPass], Awaitable[Response]]
 
 
-async def poll(request: Request) -> Response:
+def _call_route(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Authorise the call pass, then run the handler; errors become answers in words."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            services, call_pass = _authorise(request)
+            return await handler(request, services, call_pass)
+        except PassError as error:
+            return _error(403, str(error))
+        except LookupError as error:
+            return _error(503, str(error))
+        except ValueError as error:
+            return _error(400, str(error))
+
+    return endpoint
+
+
+@_call_route
+async def signal(request: Request, services: LiveServices, call_pass: CallPass) -> Response:
+    message = await _json_body(request)
+    if not isinstance(message.get("type"), str):
+        return _error(400, "a signalling message needs a type")
+    return JSONResponse({"seq": services.hub.post(call_pass, message)})
+
+
+@_call_route
+async def poll(request: Request, services: LiveServices, call_pass: CallPass) -> Response:
     try:
-        services, call_pass = _authorise(request)
         after = int(request.query_params.get("after", "-1"))
-        known_state = request.query_params.get("state", "")
         wait_s = min(float(request.query_params.get("wait", POLL_MAX_WAIT_S)), POLL_MAX_WAIT_S)
-    except PassError as error:
-        return _error(403, str(error))
-    except LookupError as error:
-        return _error(503, str(error))
     except ValueError:
         return _error(400, "after and wait must be numbers")
+    known_state = request.query_params.get("state", "")
     hub = services.hub
     if after < 0:  # a fresh client starts now: an earlier call's offers are not for it
         after = hub.latest_seq()
@@ -130,43 +139,28 @@ async def poll(request: Request) -> Response:
         await asyncio.sleep(POLL_STEP_S)
 
 
-async def ar_offer(request: Request) -> Response:
+@_call_route
+async def ar_offer(request: Request, services: LiveServices, call_pass: CallPass) -> Response:
+    offer_sdp = (await _json_body(request)).get("sdp")
+    if not isinstance(offer_sdp, str) or not offer_sdp.startswith("v=0"):
+        return _error(400, "an AR offer needs an SDP")
+    state = services.hub.state(call_pass)
+    wanted = state.ar.physician_view if call_pass.role == "physician" else state.ar.patient_upload
+    if not state.in_call or not wanted:
+        return _error(409, "the AR preview is off")
+    if services.media is None:
+        return _error(503, "the AR preview is not available on this server")
     try:
-        services, call_pass = _authorise(request)
-        body = await _json_body(request)
-        offer_sdp = body.get("sdp")
-        if not isinstance(offer_sdp, str) or not offer_sdp.startswith("v=0"):
-            return _error(400, "an AR offer needs an SDP")
-        state = services.hub.state(call_pass)
-        leg = state.ar
-        wanted = leg.physician_view if call_pass.role == "physician" else leg.patient_upload
-        if not state.in_call or not wanted:
-            return _error(409, "the AR preview is off")
-        if services.media is None:
-            return _error(503, "the AR preview is not available on this server")
         answer = await services.media.answer(call_pass.room_id, call_pass.role, offer_sdp)
-    except PassError as error:
-        return _error(403, str(error))
-    except LookupError as error:
-        return _error(503, str(error))
-    except ValueError as error:
-        return _error(400, str(error))
     except Exception:
         logger.exception("AR answer failed")
         return _error(500, "the AR preview could not start")
     return JSONResponse({"type": "answer", "sdp": answer})
 
 
-async def client_stats(request: Request) -> Response:
-    try:
-        services, call_pass = _authorise(request)
-        stats = await _json_body(request)
-    except PassError as error:
-        return _error(403, str(error))
-    except LookupError as error:
-        return _error(503, str(error))
-    except ValueError as error:
-        return _error(400, str(error))
+@_call_route
+async def client_stats(request: Request, services: LiveServices, call_pass: CallPass) -> Response:
+    stats = await _json_body(request)
     services.hub.record_client_stats(call_pass, stats)
     if services.stats_dir is not None:
         _append_stats(services, call_pass, stats)

@@ -133,6 +133,17 @@ def start_live_portal(
     return server
 
 
+def call_contexts(browser, with_camera: int, without_camera: int = 0) -> list:
+    """Browser contexts for a call: `with_camera` may use the (fake) camera and microphone."""
+    contexts = [
+        browser.new_context(viewport={"width": 1400, "height": 1200}, permissions=["camera", "microphone"])
+        for _ in range(with_camera)
+    ] + [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(without_camera)]
+    for context in contexts:
+        context.set_default_timeout(30_000)
+    return contexts
+
+
 def open_consult(doctor, portal: PortalServer, physician: Credentials) -> str:
     """The physician logs in, opens the newest case and starts its live consult; returns the room id."""
     login(doctor, portal, email=physician.email, password=physician.password)

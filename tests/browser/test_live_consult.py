@@ -33,6 +33,7 @@ from .conftest import (
 from .live_harness import (
     CALL_IFRAME,
     admit,
+    call_contexts,
     call_status,
     consult_pairs,
     evidence_on_failure,
@@ -73,12 +74,7 @@ def test_live_consult_admission_video_ar_share_snapshot_reconnect_end(
     browser, live_portal, request: pytest.FixtureRequest
 ) -> None:
     portal = live_portal
-    contexts = [
-        browser.new_context(viewport={"width": 1400, "height": 1200}, permissions=["camera", "microphone"])
-        for _ in range(2)
-    ] + [browser.new_context(viewport={"width": 1280, "height": 900})]
-    for context in contexts:
-        context.set_default_timeout(30_000)
+    contexts = call_contexts(browser, with_camera=2, without_camera=1)
     doctor, patient, intruder = (context.new_page() for context in contexts)
     artifacts = portal.data_dir.parent
     pages = {"doctor": doctor, "patient": patient, "intruder": intruder}

@@ -20,6 +20,7 @@ from .conftest import (
 )
 from .live_harness import (
     admit,
+    call_contexts,
     consult_pairs,
     evidence_on_failure,
     frames_flow,
@@ -65,12 +66,7 @@ def test_a_relay_only_consult_carries_video_both_ways_and_the_ar_view(
     browser, relay_portal, request: pytest.FixtureRequest
 ) -> None:
     portal = relay_portal
-    contexts = [
-        browser.new_context(viewport={"width": 1280, "height": 1100}, permissions=["camera", "microphone"])
-        for _ in range(2)
-    ]
-    for context in contexts:
-        context.set_default_timeout(30_000)
+    contexts = call_contexts(browser, with_camera=2)
     doctor, patient = (context.new_page() for context in contexts)
     try:
         with evidence_on_failure(request, portal.data_dir.parent, {"doctor": doctor, "patient": patient}):
