@@ -12,10 +12,11 @@ Topology
     same m-line, receives the simulation while it is shared (no frames, so no encoding, else).
 
 Why a separate process
-    Per 640x480 frame the server decodes (~1 ms), composes the AR (~7-14 ms for one effect,
-    ~17-22 ms for all, plus ~10-16 ms of landmarks in their own thread) and encodes one or two
-    streams (~3.5 ms each for VP8): at 30 fps about 20 % of a core for a pass-through leg and
-    55-90 % with AR on (benchmarks/bench_ar_media.py, 2-core machine). In the Streamlit process
+    Per 640x480 frame the server decodes (~1 ms), composes the AR (~8-12 ms for one effect,
+    ~20 ms for all, plus ~10-15 ms of landmarks in their own thread) and encodes one or two
+    streams (~3 ms each for VP8). At 30 fps the worker uses ~22 % of a core for a pass-through
+    leg, ~100 % with AR on (~75 % with `landmark_max_fps=15`), ~115 % when the simulation is
+    also shared (benchmarks/bench_ar_media.py --e2e, 2-core machine, little other load). In the Streamlit process
     those threads would contend for the GIL with every page run and websocket message: the
     portal would stutter whenever a consult runs AR, and a slow page run would stall the video.
     So the media work runs in one worker process (multiprocessing "spawn", daemon, started on
@@ -67,7 +68,7 @@ logger = logging.getLogger(__name__)
 
 ROLES = ("patient", "physician")
 # Cheapest first. CPU per 640x480 frame in aiortc (benchmarks/bench_ar_media.py): VP8 encodes
-# in ~3.5 ms (12 % of a core at 30 fps), H.264 (libx264) in ~13 ms (~40 %); both decode in ~1 ms.
+# in ~3 ms (~10 % of a core at 30 fps), H.264 (libx264) in ~13 ms (~40 %); both decode in ~1 ms.
 # The answer lists both in this order, so the browser sends and receives VP8.
 PREFERRED_VIDEO_CODECS: tuple[str, ...] = ("video/VP8", "video/H264")
 ANSWER_TIMEOUT_S = 45.0  # spawning a fresh worker (imports) plus ICE gathering with STUN/TURN
