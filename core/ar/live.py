@@ -2,14 +2,11 @@
 
 A frame callback (or a media server's frame task) must never wait for landmarks or effects: a
 slow frame would queue every later frame behind it and the call's latency would grow without
-bound. Two building blocks share that rule, a one-slot buffer (a frame not yet taken when a newer
-one arrives is DROPPED, never queued) and a worker thread that takes the newest frame when free:
-
-- `LandmarkTracker` runs only the landmarks (+ smoothing) in its thread; the caller composes
-  EVERY frame with the latest smoothed landmarks (`simulate_frame` + `compose_view`), so the
-  simulation follows the camera's frame rate, not the landmark rate (core/live/media.py).
-- `LiveARProcessor` runs landmarks and effects in its thread and shows the latest finished
-  simulation (the simulation refreshes at the rate the worker manages).
+bound. So `LandmarkTracker` keeps a one-slot buffer (a frame not yet taken when a newer one
+arrives is DROPPED, never queued) and runs the landmarks (+ smoothing) in a thread of its own on
+the newest frame; the caller composes EVERY frame with the latest smoothed landmarks
+(`simulate_frame` + `compose_view`), so the simulation follows the camera's frame rate, not the
+landmark rate (core/live/media.py).
 
 Numpy in, numpy out: the av.VideoFrame conversions live with the callers.
 """
@@ -52,14 +49,6 @@ class LiveView:
     @property
     def active(self) -> bool:
         return any(float(v) > 0 for v in self.treatments.values())
-
-
-@dataclass
-class _Result:
-    raw: np.ndarray
-    simulated: np.ndarray  # unmarked; the mark is drawn on whatever is finally shown
-    produced_at: float
-    treatments: dict[str, float]
 
 
 @dataclass
@@ -254,141 +243,6 @@ def compose_view(raw_bgr: np.ndarray, simulated_bgr: np.ndarray, view: LiveView)
     else:
         shown = simulated_bgr
     return watermark(shown)
-
-
-class LiveARProcessor:
-    """One per patient stream; thread-safe settings; never blocks or raises into the callback.
-
-    The effects run in the worker thread on the frame the landmarks came from, so the shown
-    simulation refreshes at the worker's rate; `LandmarkTracker` is the per-frame alternative.
-    """
-
-    def __init__(
-        self,
-        landmarker_factory: Callable[[], VideoLandmarker] = _default_landmarker,
-        effect: EffectFunction = apply_treatments,
-        smoothing: OneEuroParams | None = None,
-        max_result_age_s: float = 2.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._landmarks = SmoothedLandmarks(landmarker_factory, smoothing)
-        self._effect = effect
-        self._max_age = max_result_age_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
-        self._slot: tuple[np.ndarray, float, dict[str, float]] | None = None
-        self._result: _Result | None = None
-        self._latest_raw: np.ndarray | None = None
-        self._view = LiveView()
-        self._stopped = False
-        self._worker: threading.Thread | None = None
-        self.stats = LiveStats()
-
-    # --- settings (physician UI thread) -----------------------------------------------------------
-    def update_view(self, view: LiveView) -> None:
-        with self._lock:
-            self._view = view
-            if not view.active:
-                self._result = None
-                self._slot = None
-
-    @property
-    def view(self) -> LiveView:
-        with self._lock:
-            return self._view
-
-    @property
-    def latest_raw(self) -> np.ndarray | None:
-        with self._lock:
-            return self._latest_raw
-
-    # --- callback side (must be fast) -------------------------------------------------------------
-    def submit(self, frame_bgr: np.ndarray, timestamp_s: float | None = None) -> None:
-        """Offer the newest frame to the worker; an older frame still waiting is dropped."""
-        try:
-            with self._lock:
-                self.stats.submitted_frames += 1
-                self._latest_raw = frame_bgr
-                if not self._view.active or self._stopped:
-                    return
-                if self._slot is not None:
-                    self.stats.dropped_frames += 1
-                ts = self._clock() if timestamp_s is None else timestamp_s
-                self._slot = (frame_bgr, ts, dict(self._view.treatments))
-                self._ensure_worker_locked()
-                self._wake.notify()
-        except Exception:  # never into the WebRTC callback
-            self.stats.errors += 1
-            logger.exception("live AR submit failed")
-
-    def render(self, raw_bgr: np.ndarray, view: LiveView | None = None) -> np.ndarray:
-        """What to show now for `view` (default: the processor's): raw, simulated or before/after."""
-        try:
-            view = view or self.view
-            if not view.active:
-                return raw_bgr
-            with self._lock:
-                result = self._result
-            if result is None or self._clock() - result.produced_at > self._max_age:
-                return raw_bgr  # no face, nothing yet, or the worker fell far behind
-            return compose_view(result.raw, result.simulated, view)
-        except Exception:
-            self.stats.errors += 1
-            logger.exception("live AR render failed")
-            return raw_bgr
-
-    def process(self, frame_bgr: np.ndarray, timestamp_s: float | None = None) -> np.ndarray:
-        """Callback helper: submit the frame and return what to show for the processor's view."""
-        self.submit(frame_bgr, timestamp_s)
-        return self.render(frame_bgr)
-
-    # --- worker -------------------------------------------------------------------------------------
-    def _ensure_worker_locked(self) -> None:
-        if self._worker is None or not self._worker.is_alive():
-            self._worker = threading.Thread(target=self._run, name="live-ar", daemon=True)
-            self._worker.start()
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                while self._slot is None and not self._stopped:
-                    self._wake.wait(timeout=1.0)
-                if self._stopped:
-                    return
-                frame, ts, treatments = self._slot  # type: ignore[misc]
-                self._slot = None
-            try:
-                self._process_one(frame, ts, treatments)
-            except Exception:
-                self.stats.errors += 1
-                logger.exception("live AR processing failed; frame passed through raw")
-
-    def _process_one(self, frame: np.ndarray, ts: float, treatments: dict[str, float]) -> None:
-        started = time.perf_counter()
-        face = self._landmarks(frame, ts)
-        if face is None:
-            with self._lock:
-                self._result = None
-                self.stats.no_face_frames += 1
-            return
-        simulated = simulate_frame(frame, face, treatments, self._effect)
-        with self._lock:
-            self._result = _Result(
-                raw=frame, simulated=simulated, produced_at=self._clock(), treatments=treatments
-            )
-            self.stats.processed_frames += 1
-            self.stats.last_processing_ms = (time.perf_counter() - started) * 1000.0
-
-    def stop(self) -> None:
-        with self._lock:
-            self._stopped = True
-            self._wake.notify_all()
-            worker = self._worker
-        if worker is not None:
-            worker.join(timeout=2.0)
-        if worker is None or not worker.is_alive():  # never close a landmarker still in use
-            self._landmarks.close()
 
 
 def _wiper(before: np.ndarray, after: np.ndarray, position: float) -> np.ndarray:

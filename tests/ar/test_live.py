@@ -1,4 +1,4 @@
-"""LiveARProcessor and LandmarkTracker: raw pass-through without a face, frames dropped (not queued) when slow."""
+"""LandmarkTracker and compose_view: landmarks on the newest frame only (never a queue), every layout marked."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from core.ar.effects import has_watermark
-from core.ar.live import LandmarkTracker, LiveARProcessor, LiveView, compose_view
+from core.ar.live import LandmarkTracker, LiveView, compose_view, simulate_frame
 
 
 class _FakeLandmarker:
@@ -23,23 +23,6 @@ class _FakeLandmarker:
         return [np.full((478, 3), 50.0, dtype=np.float32)]
 
 
-def _invert_effect(image, landmarks, treatments):
-    return 255 - image, np.ones(image.shape[:2], dtype=bool)
-
-
-class _SlowEffect:
-    """Blocks until released, so the test controls how 'slow' the processing is."""
-
-    def __init__(self) -> None:
-        self.release = threading.Event()
-        self.calls = 0
-
-    def __call__(self, image, landmarks, treatments):
-        self.calls += 1
-        self.release.wait(timeout=5)
-        return 255 - image, np.ones(image.shape[:2], dtype=bool)
-
-
 def _frame(value: int) -> np.ndarray:
     return np.full((120, 160, 3), value, dtype=np.uint8)
 
@@ -51,136 +34,45 @@ def _wait_until(condition, timeout: float = 5.0) -> None:
     assert condition()
 
 
-def test_disabled_view_passes_raw_frames_and_starts_no_worker() -> None:
-    processor = LiveARProcessor(landmarker_factory=_FakeLandmarker, effect=_invert_effect)
-    frame = _frame(10)
-    assert processor.process(frame) is frame
-    assert processor._worker is None
-    processor.stop()
-
-
-def test_no_face_passes_the_raw_frame_through() -> None:
-    landmarker = _FakeLandmarker(face=False)
-    processor = LiveARProcessor(landmarker_factory=lambda: landmarker, effect=_invert_effect)
-    processor.update_view(LiveView(treatments={"redness": 0.5}))
-    frame = _frame(10)
-    for _ in range(5):
-        out = processor.process(frame)
-        assert out is frame
-        _wait_until(lambda: processor.stats.no_face_frames >= 1)
-    assert processor.stats.processed_frames == 0
-    assert processor.process(frame) is frame
-    processor.stop()
-
-
-def test_processed_frames_are_simulated_and_marked() -> None:
-    processor = LiveARProcessor(landmarker_factory=_FakeLandmarker, effect=_invert_effect)
-    processor.update_view(LiveView(treatments={"lips": 1.0}))
-    frame = _frame(10)
-    processor.submit(frame)
-    _wait_until(lambda: processor.stats.processed_frames >= 1)
-    out = processor.render(frame)
-    assert out is not frame
-    assert has_watermark(out)
-    assert out[10, 10, 0] == 245  # the (fake) effect's output, above the watermark band
-    processor.stop()
-
-
-def test_slow_processing_drops_frames_and_never_blocks_the_callback() -> None:
-    slow = _SlowEffect()
-    processor = LiveARProcessor(landmarker_factory=_FakeLandmarker, effect=slow)
-    processor.update_view(LiveView(treatments={"skin": 1.0}))
-    processor.submit(_frame(1))
-    _wait_until(lambda: slow.calls == 1)  # the worker is now stuck inside the effect
-    outputs = []
-    for value in range(2, 32):
-        outputs.append(processor.process(_frame(value)))  # must return while the worker is stuck
-    # Every call returned the raw frame (nothing processed yet) and all but the newest were dropped.
-    assert all(out[0, 0, 0] == value for out, value in zip(outputs, range(2, 32), strict=True))
-    assert processor.stats.dropped_frames == 29
-    slow.release.set()
-    _wait_until(lambda: processor.stats.processed_frames == 2)
-    # Only the newest waiting frame (value 31) was processed after the slow one: no queue.
-    time.sleep(0.05)
-    assert slow.calls == 2
-    assert processor.stats.submitted_frames == 31
-    out = processor.render(_frame(99))
-    assert out[0, 0, 0] == 255 - 31
-    processor.stop()
-
-
-def test_failing_landmarker_never_raises_into_the_callback() -> None:
-    class Broken:
-        def detect_video(self, image, ts):
-            raise RuntimeError("model crashed")
-
-    processor = LiveARProcessor(landmarker_factory=Broken, effect=_invert_effect)
-    processor.update_view(LiveView(treatments={"skin": 1.0}))
-    frame = _frame(5)
-    assert processor.process(frame) is frame
-    _wait_until(lambda: processor.stats.errors >= 1)
-    assert processor.process(frame) is frame
-    processor.stop()
-
-
-def test_stale_result_is_not_shown() -> None:
-    now = [0.0]
-    processor = LiveARProcessor(
-        landmarker_factory=_FakeLandmarker, effect=_invert_effect, clock=lambda: now[0], max_result_age_s=0.5
-    )
-    processor.update_view(LiveView(treatments={"skin": 1.0}))
-    frame = _frame(10)
-    processor.submit(frame)
-    _wait_until(lambda: processor.stats.processed_frames == 1)
-    assert processor.render(frame) is not frame
-    now[0] = 2.0  # the worker produced nothing for 2 s: show the live raw frame instead
-    assert processor.render(frame) is frame
-    processor.stop()
-
-
 def test_video_timestamps_strictly_increase() -> None:
     landmarker = _FakeLandmarker()
-    processor = LiveARProcessor(landmarker_factory=lambda: landmarker, effect=_invert_effect)
-    processor.update_view(LiveView(treatments={"skin": 1.0}))
-    for _ in range(5):
-        processor.submit(_frame(3), timestamp_s=1.0)  # same clock value each time
-        _wait_until(lambda: processor._slot is None)
-    _wait_until(lambda: len(landmarker.timestamps) >= 2)
+    tracker = LandmarkTracker(landmarker_factory=lambda: landmarker)
+    for count in range(1, 6):
+        tracker.submit(_frame(3), timestamp_s=1.0)  # the same clock value each time
+        _wait_until(lambda count=count: tracker.stats.processed_frames == count)
+    assert len(landmarker.timestamps) == 5
     assert all(b > a for a, b in zip(landmarker.timestamps, landmarker.timestamps[1:], strict=False))
-    processor.stop()
+    tracker.stop()
 
 
 def test_split_and_side_by_side_views_show_before_and_after() -> None:
-    processor = LiveARProcessor(landmarker_factory=_FakeLandmarker, effect=_invert_effect)
-    processor.update_view(LiveView(treatments={"skin": 1.0}))
-    frame = _frame(10)
-    processor.submit(frame)
-    _wait_until(lambda: processor.stats.processed_frames == 1)
-    wiper = processor.render(frame, LiveView(treatments={"skin": 1.0}, split_view=True, split_position=0.25))
+    raw, simulated = _frame(10), _frame(245)
+    wiper = compose_view(
+        raw, simulated, LiveView(treatments={"skin": 1.0}, split_view=True, split_position=0.25)
+    )
     assert wiper[5, 10, 0] == 10 and wiper[5, 100, 0] == 245
-    both = processor.render(frame, LiveView(treatments={"skin": 1.0}, side_by_side=True))
+    both = compose_view(raw, simulated, LiveView(treatments={"skin": 1.0}, side_by_side=True))
     assert both[60, 40, 0] == 10 and both[60, 120, 0] == 245
-    processor.stop()
 
 
-def test_real_landmarker_processes_a_face_and_passes_a_blank_frame(face_photo_bgr) -> None:
+def test_real_landmarker_tracks_a_face_and_forgets_it_on_a_blank_frame(face_photo_bgr) -> None:
     import cv2
 
     frame = cv2.resize(face_photo_bgr, (400, 480))
     frame = cv2.copyMakeBorder(frame, 0, 0, 120, 120, cv2.BORDER_REPLICATE)  # 640x480
-    processor = LiveARProcessor()  # the vision area's FaceLandmarker in VIDEO mode
-    processor.update_view(LiveView(treatments={"lips": 0.8, "redness": 0.5}))
+    tracker = LandmarkTracker()  # the vision area's FaceLandmarker in VIDEO mode
     for index in range(3):
-        processor.submit(frame, timestamp_s=index / 30)
-        _wait_until(lambda index=index: processor.stats.processed_frames > index, timeout=30)
-    out = processor.render(frame)
-    assert has_watermark(out) and not np.array_equal(out, frame)
-    blank = np.full_like(frame, 90)
-    processor.submit(blank, timestamp_s=1.0)
-    _wait_until(lambda: processor.stats.no_face_frames >= 1, timeout=30)
-    assert processor.render(blank) is blank
-    assert processor.stats.errors == 0
-    processor.stop()
+        tracker.submit(frame, timestamp_s=index / 30)
+        _wait_until(lambda index=index: tracker.stats.processed_frames > index, timeout=30)
+    face = tracker.latest()
+    assert face is not None
+    view = LiveView(treatments={"lips": 0.8, "redness": 0.5})
+    shown = compose_view(frame, simulate_frame(frame, face.landmarks, view.treatments), view)
+    assert has_watermark(shown) and not np.array_equal(shown, frame)
+    tracker.submit(np.full_like(frame, 90), timestamp_s=1.0)
+    _wait_until(lambda: tracker.stats.no_face_frames >= 1, timeout=30)
+    assert tracker.latest() is None and tracker.stats.errors == 0
+    tracker.stop()
 
 
 # --- LandmarkTracker + compose_view: landmarks at their own rate, every frame composed -----------
