@@ -29,7 +29,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -166,12 +168,67 @@ def summarise(data_dir: Path, room_id: str, start: float, end: float, ar: bool) 
     }
 
 
+def start_profile(pid: int, seconds: float, workdir: Path) -> tuple[subprocess.Popen, Path] | None:
+    """py-spy sampling the server and its children (the AR process) for `seconds`."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(py_spy).exists():
+        print("py-spy is not installed: no profile", file=sys.stderr)
+        return None
+    output = workdir / "server_profile.txt"
+    command = [py_spy, "record", "--pid", str(pid), "--subprocesses", "--duration", str(int(seconds))]
+    command += ["--rate", "100", "--format", "raw", "--nonblocking", "--output", str(output)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), output
+
+
+def summarise_profile(profile: tuple[subprocess.Popen, Path]) -> dict:
+    """Where the server's samples went: the innermost function of this project or of a library."""
+    process, output = profile
+    process.wait(timeout=120)
+    if not output.exists():
+        return {"error": "py-spy wrote no profile (ptrace not permitted?)"}
+    by_place: dict[str, int] = {}
+    total = 0
+    for line in output.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = stack.split(";")
+        # The innermost frame that names a file of ours or of a media library says what the time is for.
+        place = next(
+            (
+                frame
+                for frame in reversed(frames)
+                if any(
+                    key in frame
+                    for key in ("core/", "components/", "aiortc", "av/", "streamlit", "mediapipe")
+                )
+            ),
+            frames[-1],
+        )
+        by_place[place] = by_place.get(place, 0) + count
+    top = sorted(by_place.items(), key=lambda item: -item[1])[:15]
+    return {
+        "samples": total,
+        "file": str(output),
+        "top": [{"share_percent": round(100 * count / total, 1), "where": place} for place, count in top],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="600 for the 10-minute target")
     parser.add_argument("--consults", type=int, default=1)
     parser.add_argument("--no-ar", action="store_true", help="plain video only (no AR leg)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--profile",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="sample the server and its AR process with py-spy (pip install py-spy) for this long",
+    )
     args = parser.parse_args()
     if not CHROMIUM.exists():
         print(f"{CHROMIUM} is absent: apt-get install chromium", file=sys.stderr)
@@ -214,6 +271,7 @@ def main() -> int:
                 print(f"consult {len(rooms)} up (room {room_id[:8]})", flush=True)
             time.sleep(5)  # let bandwidth estimates settle before measuring
             start, server_cpu0, busy0 = time.time(), process_tree_cpu_s(portal.process.pid), machine_busy_s()
+            profile = start_profile(portal.process.pid, args.profile, workdir) if args.profile else None
             while time.time() - start < args.seconds:
                 time.sleep(min(10.0, args.seconds - (time.time() - start)))
                 print(f"  {time.time() - start:5.0f} s", flush=True)
@@ -228,6 +286,7 @@ def main() -> int:
     finally:
         stop_process(portal.process)
     summary = {
+        "server_profile": summarise_profile(profile) if profile else None,
         "seconds": round(elapsed, 1),
         "consults": args.consults,
         "ar": not args.no_ar,
