@@ -45,7 +45,7 @@ def ask_to_join(registry: RoomRegistry, principal: Principal, room_id: str) -> N
 def show_call(registry: RoomRegistry, principal: Principal, room_id: str) -> None:
     """Waiting room and call: status (polled), the call widget (own camera, the physician), leave."""
 
-    @st.fragment(run_every=1)
+    @st.fragment(run_every=2)
     def call_status() -> None:
         try:
             current = registry.participant(principal, room_id)

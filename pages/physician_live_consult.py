@@ -200,7 +200,7 @@ def save_snapshot(registry: RoomRegistry, principal: Principal, room_id: str, va
 def show_call_quality(room_id: str) -> None:
     """What the physician's browser measures, in words (refreshed every few seconds)."""
 
-    @st.fragment(run_every=3)
+    @st.fragment(run_every=5)
     def quality() -> None:
         stats = call_stats(room_id, "physician")
         shown = (stats.get("displayed") or {}).get("ar") or (stats.get("displayed") or {}).get("remote") or {}
