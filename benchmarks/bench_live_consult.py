@@ -260,7 +260,7 @@ def main() -> int:
                 for context in contexts:
                     context.set_default_timeout(60_000)
                 doctor, patient = (context.new_page() for context in contexts)
-                room_id = open_consult(doctor, portal, physician)
+                room_id = open_consult(doctor, portal, physician, patient_account)
                 patient_waits(patient, portal, patient_account)
                 admit(doctor, patient, patient_account)
                 frames_flow(doctor, "remote", within_s=60)

@@ -144,11 +144,15 @@ def call_contexts(browser, with_camera: int, without_camera: int = 0) -> list:
     return contexts
 
 
-def open_consult(doctor, portal: PortalServer, physician: Credentials) -> str:
-    """The physician logs in, opens the newest case and starts its live consult; returns the room id."""
+def open_consult(doctor, portal: PortalServer, physician: Credentials, patient: Credentials) -> str:
+    """The physician logs in, opens the patient's case and starts its live consult; returns the room id."""
     login(doctor, portal, email=physician.email, password=physician.password)
     click_menu(doctor, "Case queue")
-    doctor.get_by_role("link", name="Open case").first.click()
+    # The nearest block around the patient's name that holds an "Open case" link: that case's row.
+    row = doctor.get_by_text(patient.name, exact=False).first.locator(
+        "xpath=ancestor::div[.//a[contains(., 'Open case')]][1]"
+    )
+    row.get_by_role("link", name="Open case").first.click()
     wait_for_app(doctor)
     doctor.get_by_role("tab", name="AR preview").click()
     doctor.get_by_role("button", name="Start live video consult").click()

@@ -83,7 +83,7 @@ def test_live_consult_admission_video_ar_share_snapshot_reconnect_end(
             # The physician starts the consult from the case page; the patient joins from "My
             # consultations" (consent question, then the waiting room, where the call widget checks
             # the camera and microphone).
-            room_id = open_consult(doctor, portal, TEST_ACCOUNTS["physician"])
+            room_id = open_consult(doctor, portal, TEST_ACCOUNTS["physician"], TEST_ACCOUNTS["patient"])
             assert len(room_id) >= 32
             patient_waits(patient, portal, TEST_ACCOUNTS["patient"])
             assert "waiting" in call_status(patient).lower()

@@ -70,7 +70,7 @@ def test_a_relay_only_consult_carries_video_both_ways_and_the_ar_view(
     doctor, patient = (context.new_page() for context in contexts)
     try:
         with evidence_on_failure(request, portal.data_dir.parent, {"doctor": doctor, "patient": patient}):
-            room_id = open_consult(doctor, portal, TEST_ACCOUNTS["physician"])
+            room_id = open_consult(doctor, portal, TEST_ACCOUNTS["physician"], TEST_ACCOUNTS["patient"])
             patient_waits(patient, portal, TEST_ACCOUNTS["patient"])
             admit(doctor, patient, TEST_ACCOUNTS["patient"])
             frames_flow(doctor, "remote", within_s=60)
