@@ -1,6 +1,6 @@
 """Shared streamlit-webrtc glue: ICE configuration, safe frame conversion, one library patch.
 
-Importing this module installs (once) the workaround for trap 1 in shared/research/webrtc.md:
+Importing this module installs (once) a workaround for a race in streamlit-webrtc 0.79:
 
     streamlit-webrtc 0.79 resets a context it believes "was not rendered for N script runs"
     (`component._get_or_create_context` compares `session_info.script_run_count`, which another

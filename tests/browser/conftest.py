@@ -34,6 +34,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.network import non_loopback_address
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -48,17 +50,6 @@ CHROMIUM_ARGS = [
 ]
 # Chromium's built-in fake camera: a moving test pattern, or a .y4m/.mjpeg file when given.
 FAKE_CAMERA_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
-
-
-def non_loopback_address() -> str | None:
-    """ICE needs an interface other than lo (aioice skips loopback, Chrome ignores lo)."""
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.connect(("192.0.2.1", 9))  # UDP connect sends no packet
-            address = probe.getsockname()[0]
-    except OSError:
-        return None
-    return None if address.startswith("127.") else address
 
 
 def fake_face_camera_args(fps: int = 30, stamp: bool = False) -> list[str]:

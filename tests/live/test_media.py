@@ -12,7 +12,6 @@ import asyncio
 import fractions
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -27,24 +26,14 @@ import pytest
 from core.ar.effects import has_watermark
 from core.ar.live import LiveView
 from core.live.media import ARMediaServer, ARViews
+from tests.network import non_loopback_address
 
 FPS = 15
 AR = LiveView(treatments={"redness": 1.0, "lips": 1.0, "under_eye": 1.0})
 
 
-def _non_loopback_address() -> str | None:
-    """ICE needs an interface other than lo (aioice skips loopback)."""
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.connect(("192.0.2.1", 9))  # UDP connect sends no packet
-            address = probe.getsockname()[0]
-    except OSError:
-        return None
-    return None if address.startswith("127.") else address
-
-
 pytestmark = pytest.mark.skipif(
-    _non_loopback_address() is None,
+    non_loopback_address() is None,
     reason="no non-loopback network interface: WebRTC ICE cannot connect here",
 )
 
