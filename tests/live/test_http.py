@@ -109,44 +109,40 @@ def test_a_waiting_patient_polls_its_state_but_cannot_signal(server) -> None:
     assert status == 403
 
 
-def test_a_long_poll_returns_when_a_message_arrives_and_when_the_consult_ends(server) -> None:
-    server.rooms.admit(server.doctor, server.room.room_id, "pat")
-    _, first = call(f"{server.base}/poll?after=-1&wait=0", server.patient_pass)
+def poll_during(server, since: dict, action) -> tuple[tuple[int, dict], float]:
+    """Start a long poll from the reply `since`, do `action` meanwhile; (its reply, seconds it took)."""
     replies: list[tuple[int, dict]] = []
-    waiting = threading.Thread(
-        target=lambda: replies.append(
-            call(
-                f"{server.base}/poll?after={first['after']}&state={first['state_digest']}&wait=15",
-                server.patient_pass,
-            )
-        )
-    )
+    url = f"{server.base}/poll?after={since['after']}&state={since['state_digest']}&wait=15"
+    waiting = threading.Thread(target=lambda: replies.append(call(url, server.patient_pass)))
     started = time.monotonic()
     waiting.start()
     time.sleep(0.3)
-    status, _ = call(
-        f"{server.base}/signal", server.doctor_pass, {"type": "offer", "pc_id": "a", "sdp": "v=0"}
-    )
+    action()
     waiting.join(timeout=20)
-    assert status == 200 and replies and replies[0][0] == 200
-    assert [m["type"] for m in replies[0][1]["messages"]] == ["offer"]
-    assert time.monotonic() - started < 10  # it answered on the message, not at the end of its wait
+    assert replies, "the long poll did not answer"
+    return replies[0], time.monotonic() - started
 
-    state = replies[0][1]
-    ended: list[tuple[int, dict]] = []
-    waiting = threading.Thread(
-        target=lambda: ended.append(
-            call(
-                f"{server.base}/poll?after={state['after']}&state={state['state_digest']}&wait=15",
-                server.patient_pass,
-            )
+
+def test_a_long_poll_returns_when_a_message_arrives_and_when_the_consult_ends(server) -> None:
+    server.rooms.admit(server.doctor, server.room.room_id, "pat")
+    _, first = call(f"{server.base}/poll?after=-1&wait=0", server.patient_pass)
+    signalled: list[int] = []
+
+    def send_offer() -> None:
+        status, _ = call(
+            f"{server.base}/signal", server.doctor_pass, {"type": "offer", "pc_id": "a", "sdp": "v=0"}
         )
+        signalled.append(status)
+
+    (status, reply), took_s = poll_during(server, first, send_offer)
+    assert signalled == [200] and status == 200
+    assert [m["type"] for m in reply["messages"]] == ["offer"]
+    assert took_s < 10  # it answered on the message, not at the end of its wait
+
+    (_, ended), _ = poll_during(
+        server, reply, lambda: server.rooms.end_room(server.doctor, server.room.room_id)
     )
-    waiting.start()
-    time.sleep(0.3)
-    server.rooms.end_room(server.doctor, server.room.room_id)
-    waiting.join(timeout=20)
-    assert ended and ended[0][1]["state"]["status"] == "ended"
+    assert ended["state"]["status"] == "ended"
 
 
 def test_the_ar_offer_is_refused_while_ar_is_off_and_answered_by_the_media_server_when_on(server) -> None:
