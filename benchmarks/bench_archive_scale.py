@@ -4,7 +4,7 @@
 
 Builds a synthetic, encrypted clinic database in a temp dir with the real migrations (so the
 real indexes), bulk-loaded by DuckDB from generated ranges, then times the same query
-functions the services use (`core.cases.query_queue`, `core.cases.query_patient_cases`).
+functions the services use (`core.consult.cases.query_queue`, `core.consult.cases.query_patient_cases`).
 Prints median and p95 in milliseconds.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.cases import OPEN_STATUSES, STATUSES, query_patient_cases, query_queue  # noqa: E402
+from core.consult.cases import OPEN_STATUSES, STATUSES, query_patient_cases, query_queue  # noqa: E402
 from core.db import Database  # noqa: E402
 
 CONCERN_LISTS = [

@@ -46,8 +46,8 @@ def main() -> int:
 
     from components.session import TOKEN_KEY, get_clinic
     from core.access import SYSTEM_PRINCIPAL
-    from core.cases import IntakeForm
-    from core.photos import PhotoInput, normalise_upload
+    from core.consult.cases import IntakeForm
+    from core.consult.photos import PhotoInput, normalise_upload
 
     clinic = get_clinic()
     clinic.auth.create_staff(SYSTEM_PRINCIPAL, "physician", "doc@bench.test", "Dr Bench", "Bench-pass-123")

@@ -156,7 +156,7 @@ def render_ar_photo_panel(clinic: Any, principal: Any, case_id: str) -> None:
         )
 
     if st.button("Save simulated before/after to case", icon=":material/save:", key=f"ar-save-{case_id}"):
-        from core.photos import PhotoInput, encode_rgb
+        from core.consult.photos import PhotoInput, encode_rgb
 
         combined = before_after(image, result.image)
         summary = ", ".join(
@@ -229,7 +229,7 @@ def render_live_consult_launcher(clinic: Any, principal: Any, case_id: str) -> N
     """Physician: start a live consult for this case. Patient: join it when one is open."""
     from components.video_room import room_registry
     from core.access import AccessDenied
-    from core.rooms import RoomClosed
+    from core.live.rooms import RoomClosed
 
     registry = room_registry()
     try:

@@ -22,13 +22,7 @@ import streamlit as st
 from core.access import AccessDenied, NotFound, ValidationError
 from core.care.booking import format_local, local_to_utc, utc_to_local
 from core.care.followup import AMOUNT_UNITS, TREATMENT_TYPES, PlannedCheckIn
-
-VIEW_NAMES = {
-    "front": "Front",
-    "left_oblique": "Left side",
-    "right_oblique": "Right side",
-    "close_up": "Close-up",
-}
+from core.vocabulary import VIEW_NAMES
 
 
 def _show_errors(error: Exception) -> None:

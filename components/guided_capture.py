@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 import streamlit as st
 
+from core.vocabulary import REQUIRED_VIEWS
+
 VIEW_LABELS: dict[str, str] = {
     "front": "Front (look straight into the camera)",
     "left_oblique": "Left side, turned about 45°",
@@ -36,7 +38,6 @@ VIEW_INSTRUCTIONS: dict[str, str] = {
     "right_profile": "Turn fully to your LEFT so only your RIGHT side faces the camera.",
     "close_up": "Hold the camera about 15 cm from the area, in good light, and keep it still.",
 }
-REQUIRED_VIEWS: tuple[str, ...] = ("front", "left_oblique", "right_oblique")
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "heic"]
 CAPTURE_METHODS = ("Upload a photo", "Take a photo", "Live guide (takes the photo for you)")
 
@@ -44,15 +45,15 @@ CAPTURE_METHODS = ("Upload a photo", "Take a photo", "Live guide (takes the phot
 @dataclass(frozen=True)
 class CapturedPhoto:
     view: str
-    image_bytes: bytes  # cleaned by core.photos.normalise_upload (re-encoded, metadata stripped)
-    source: str  # "upload" or "webcam" (core.photos.SOURCES)
+    image_bytes: bytes  # cleaned by core.consult.photos.normalise_upload (re-encoded, metadata stripped)
+    source: str  # "upload" or "webcam" (core.consult.photos.SOURCES)
     quality_verdict: str | None  # "pass" / "warn" / "fail"; None when no quality gate ran
     quality_json: str | None
 
 
 def clean_image_bytes(raw: bytes, filename: str | None) -> bytes | str:
     """Cleaned image bytes, or the patient-facing reason it cannot be used."""
-    from core.photos import UploadRejected, normalise_upload
+    from core.consult.photos import UploadRejected, normalise_upload
 
     try:
         return normalise_upload(raw, filename).image_bytes

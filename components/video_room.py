@@ -24,8 +24,8 @@ import streamlit.components.v1 as components
 from core.access import Principal
 from core.ar.live import LiveView
 from core.live.http import LiveServices, install, stats_dir_from_env
+from core.live.rooms import ARSettings, Room, RoomRegistry
 from core.live.signalling import CallHub
-from core.rooms import ARSettings, Room, RoomRegistry
 
 logger = logging.getLogger(__name__)
 

@@ -37,8 +37,9 @@ from core.access import (
 from core.audit import AuditLog
 from core.config import Settings
 from core.db import Database, from_db_time, to_db_time, utcnow
+from core.vocabulary import CONSENT_VERSION
 
-CURRENT_TELEMEDICINE_CONSENT_VERSION = "2026-01"
+CURRENT_TELEMEDICINE_CONSENT_VERSION = CONSENT_VERSION
 MIN_PASSWORD_LENGTH = 10
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

@@ -20,10 +20,10 @@ from core import crypto
 from core.audit import AuditLog
 from core.auth import AuthService
 from core.blobstore import BlobStore
-from core.cases import CaseService
 from core.config import Settings
+from core.consult.cases import CaseService
+from core.consult.reports import ReportService
 from core.db import Database, utcnow
-from core.reports import ReportService
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from datetime import date
 import numpy as np
 
 from core.access import ADMIN, PHYSICIAN, SYSTEM_PRINCIPAL
-from core.cases import IntakeForm
-from core.photos import PhotoInput, encode_rgb
+from core.consult.cases import IntakeForm
+from core.consult.photos import PhotoInput, encode_rgb
 
 DEMO_ADMIN_EMAIL = "admin@demo.clinic"
 DEMO_PHYSICIAN_EMAIL = "physician@demo.clinic"

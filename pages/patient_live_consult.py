@@ -15,7 +15,7 @@ from components.ar_panel import LIVE_ROOM_KEY
 from components.session import require_role
 from components.video_room import call_stats, render_call, room_registry
 from core.access import AccessDenied, Principal
-from core.rooms import RoomClosed, RoomRegistry
+from core.live.rooms import RoomClosed, RoomRegistry
 
 
 def ask_for_invitation() -> None:

@@ -16,15 +16,16 @@ from components.ar_panel import PATIENT_LIVE_PAGE
 from components.layout import concern_labels, format_when, render_extension, status_badge
 from components.session import get_clinic, require_role
 from core.access import AccessDenied, Principal
+from core.vocabulary import CLOSED, IN_PERSON_REQUESTED, IN_REVIEW, REPORT_SENT, SUBMITTED
 
 LIVE_NOTICE_SECONDS = 3
 
 # Timeline steps: (label, statuses that mark the step as reached).
 TIMELINE: list[tuple[str, tuple[str, ...]]] = [
-    ("Sent", ("submitted",)),
-    ("In review", ("in_review",)),
-    ("Answered", ("report_sent", "in_person_requested")),
-    ("Closed", ("closed",)),
+    ("Sent", (SUBMITTED,)),
+    ("In review", (IN_REVIEW,)),
+    ("Answered", (REPORT_SENT, IN_PERSON_REQUESTED)),
+    ("Closed", (CLOSED,)),
 ]
 STEP_OF_STATUS = {status: index for index, (_, statuses) in enumerate(TIMELINE) for status in statuses}
 

@@ -13,6 +13,7 @@ import streamlit as st
 from components.guided_capture import guided_capture
 from components.layout import AREA_LABELS, CONCERN_LABELS
 from components.session import get_clinic, require_role
+from core.vocabulary import CONSULTATION_VIEWS, REQUIRED_VIEWS
 
 DURATIONS: list[str] = ["Less than 3 months", "3 to 12 months", "1 to 3 years", "More than 3 years"]
 SKIN_TYPE_LABELS: dict[str, str] = {
@@ -24,8 +25,6 @@ SKIN_TYPE_LABELS: dict[str, str] = {
     "VI": "VI — never burns (dark brown to black)",
     "unsure": "I am not sure",
 }
-VIEWS = ["front", "left_oblique", "right_oblique", "close_up"]
-REQUIRED_VIEWS = ("front", "left_oblique", "right_oblique")
 ERRORS_KEY = "intake_errors"
 DONE_KEY = "new_consultation_reference"
 FORM_KEY_PREFIX = "intake_"
@@ -163,7 +162,7 @@ field_error("prior_treatments")
 
 st.subheader("3. Photos")
 st.caption("Even light from the front, no make-up, hair away from the face, no filters.")
-photos = guided_capture(VIEWS, key="intake_photos")
+photos = guided_capture(CONSULTATION_VIEWS, key="intake_photos")
 field_error("photos")
 
 st.subheader("4. Consent")
@@ -179,8 +178,8 @@ consent_anonymised = st.checkbox(
 
 if st.button("Send consultation", type="primary", key="intake_submit"):
     from core.access import ValidationError
-    from core.cases import IntakeForm
-    from core.photos import PhotoInput
+    from core.consult.cases import IntakeForm
+    from core.consult.photos import PhotoInput
 
     intake = IntakeForm(
         concerns=list(concerns),

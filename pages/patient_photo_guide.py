@@ -7,6 +7,7 @@ import streamlit as st
 from components.guided_capture import VIEW_INSTRUCTIONS, VIEW_LABELS, annotate_result, decode_bgr
 from components.live_guide import live_guide
 from components.session import require_role
+from core.vocabulary import CONSULTATION_VIEWS
 
 require_role("patient")
 st.title("Photo guide")
@@ -14,9 +15,8 @@ st.write(
     "Practise your consultation photos with live help: follow the hints on the preview. "
     "When every check is green for a second, the photo is taken automatically."
 )
-views = ["front", "left_oblique", "right_oblique", "close_up"]
 view = st.selectbox(
-    "View", views, format_func=lambda name: VIEW_LABELS.get(name, name), key="photo_guide_view"
+    "View", CONSULTATION_VIEWS, format_func=lambda name: VIEW_LABELS.get(name, name), key="photo_guide_view"
 )
 st.caption(VIEW_INSTRUCTIONS.get(view, ""))
 photo = live_guide(view, key="photo_guide")

@@ -17,7 +17,7 @@ zone = clinic.settings.clinic_timezone
 from core.care.archive import ArchiveFilter  # noqa: E402 - after the role check, like every page
 from core.care.booking import utc_to_local  # noqa: E402
 from core.care.followup import TREATMENT_TYPES  # noqa: E402
-from core.cases import CONCERNS, STATUSES  # noqa: E402
+from core.consult.cases import CONCERNS, STATUSES  # noqa: E402
 
 st.title("Case archive")
 
@@ -36,7 +36,7 @@ with st.form("archive_filters"):
     )
     date_from = col_from.date_input("From", date.today() - timedelta(days=365))
     date_to = col_to.date_input("To", date.today())
-    flag = col_flag.text_input("Assessment flag", placeholder="e.g. refer_in_person")
+    flag = col_flag.text_input("Assessment flag", placeholder="e.g. dermoscopy")
     st.form_submit_button("Search", type="primary")
 
 results = archive.search_cases(

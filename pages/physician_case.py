@@ -28,7 +28,7 @@ principal = require_role("physician")
 clinic = get_clinic()
 
 from core.access import AccessDenied, NotFound  # noqa: E402 - after the role check, like every page
-from core.cases import CaseDetail  # noqa: E402
+from core.consult.cases import CaseDetail  # noqa: E402
 
 
 def open_selected_case() -> CaseDetail | None:
@@ -190,7 +190,7 @@ def render_case(case: CaseDetail) -> None:
             send = col_send.form_submit_button("Send report to patient", type="primary", disabled=sent)
         if save or send:
             from core.access import ValidationError
-            from core.reports import PhysicianReport
+            from core.consult.reports import PhysicianReport
 
             draft = PhysicianReport(
                 findings=findings,

@@ -20,7 +20,7 @@ from components.video_room import (
     room_registry,
 )
 from core.access import AccessDenied, Principal
-from core.rooms import Room, RoomClosed, RoomRegistry, RoomStateError
+from core.live.rooms import Room, RoomClosed, RoomRegistry, RoomStateError
 
 ENDED_KEY = "live_consult_just_ended"
 

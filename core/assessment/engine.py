@@ -34,6 +34,7 @@ from core.assessment.metrics import (
     region_values,
     score_and_band,
 )
+from core.vocabulary import FLAG_DERMOSCOPY, FLAG_INFLAMMATION, FLAG_RETAKE, FlagCode
 
 # 1.1.0: one white balance per case (pooled eye whites), exposure from the face, colour chart
 # calibration, pose-invariant 3D symmetry.
@@ -130,7 +131,7 @@ class Metric:
 
 @dataclass
 class Flag:
-    code: str  # dermoscopy | inflammation | retake
+    code: FlagCode
     title: str
     reason: str
     severity: str = "attention"  # attention | action
@@ -337,7 +338,7 @@ def assess_photo(
         assessment = PhotoAssessment(photo_id, view, "not_assessed", _failed_reason(quality), verdict)
         assessment.flags.append(
             Flag(
-                "retake",
+                FLAG_RETAKE,
                 "Retake the photo",
                 f"{view} photo not assessed: {assessment.reason}",
                 "action",
@@ -362,7 +363,7 @@ def assess_photo(
             )
             assessment.flags.append(
                 Flag(
-                    "retake",
+                    FLAG_RETAKE,
                     "Retake the photo",
                     f"{view} photo: no face found",
                     "action",
@@ -594,7 +595,7 @@ def _photo_flags(
         if reasons:
             flags.append(
                 Flag(
-                    "dermoscopy",
+                    FLAG_DERMOSCOPY,
                     "In-person dermoscopy recommended",
                     f"Pigmented spot on {spot.region.replace('_', ' ')}: " + ", ".join(reasons),
                     "action",
@@ -615,7 +616,7 @@ def _photo_flags(
         worst = sorted(red, key=lambda s: -s.contrast)[:3]
         flags.append(
             Flag(
-                "inflammation",
+                FLAG_INFLAMMATION,
                 "Treat active inflammation first",
                 f"{len(red)} inflammatory-looking red spots, up to {red_area:.0f}% of a region markedly red",
                 "action",
@@ -813,14 +814,14 @@ def _suggestions(metrics: list[Metric], flags: list[Flag]) -> list[dict]:
                     "reason": f"{label} scored {top.score:.0f} ({top.band}) on {top.region.replace('_', ' ')}",
                 }
             )
-    if any(f.code == "inflammation" for f in flags):
+    if any(f.code == FLAG_INFLAMMATION for f in flags):
         out.append(
             {
                 "text": "Plan anti-inflammatory treatment before aesthetic procedures",
                 "reason": "active inflammatory lesions measured",
             }
         )
-    if any(f.code == "dermoscopy" for f in flags):
+    if any(f.code == FLAG_DERMOSCOPY for f in flags):
         out.append(
             {
                 "text": "Book an in-person visit with dermoscopy",

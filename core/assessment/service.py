@@ -257,7 +257,7 @@ class AssessmentService:
 
     def _assess(self, assessment_id: str, case_id: str, patient_id: str) -> tuple[dict, list[list[Any]]]:
         from core.assessment.engine import OVERLAYS, PhotoInput, assess_case
-        from core.photos import decode_to_bgr
+        from core.consult.photos import decode_to_bgr
 
         photos = self._db.fetchall(
             'SELECT id, "view", blob_id, quality_verdict, quality_json, created_at FROM photos'
@@ -266,7 +266,7 @@ class AssessmentService:
         )
         if not photos:
             raise ValueError("the case has no photos")
-        from core.photos import VIEWS
+        from core.vocabulary import VIEWS
 
         photos.sort(key=lambda row: (VIEWS.index(row[1]) if row[1] in VIEWS else len(VIEWS), row[5], row[0]))
         inputs = []

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
+from core.vocabulary import FOLLOW_UP_VIEWS
+
 TREATMENT_TYPES: dict[str, str] = {
     "filler": "Dermal filler",
     "botulinum_toxin": "Botulinum toxin",
@@ -53,7 +55,7 @@ FOLLOW_UP_RULES: dict[str, tuple[CheckInRule, ...]] = {
     "other": (CheckInRule(30, "1-month check-in"),),
 }
 
-DEFAULT_VIEWS: tuple[str, ...] = ("front", "left_oblique", "right_oblique")
+DEFAULT_VIEWS = FOLLOW_UP_VIEWS
 
 
 @dataclass(frozen=True)

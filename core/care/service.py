@@ -781,7 +781,7 @@ class CareService:
         missing = [view for view in checkin.views if view not in photos]
         if missing:
             raise ValidationError({"photos": f"still missing: {', '.join(missing)}"})
-        from core.photos import PhotoInput
+        from core.consult.photos import PhotoInput
 
         photo_ids: dict[str, str] = {}
         for view in checkin.views:

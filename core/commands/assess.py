@@ -42,7 +42,7 @@ def _assess(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.path} does not exist")
     data = args.path.read_bytes()
     try:
-        from core.photos import decode_to_bgr
+        from core.consult.photos import decode_to_bgr
 
         image = decode_to_bgr(data)
     except Exception:  # noqa: BLE001 - fall back to OpenCV for formats the intake does not re-encode

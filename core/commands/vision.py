@@ -34,7 +34,7 @@ def read_image_bgr(path: Path) -> np.ndarray:
     data = path.read_bytes()
     try:
         # Same cleaning as a patient's upload: HEIC support, EXIF rotation, size limits.
-        from core.photos import UploadRejected, normalise_upload
+        from core.consult.photos import UploadRejected, normalise_upload
 
         cleaned = normalise_upload(data, path.name)
         data = cleaned.image_bytes

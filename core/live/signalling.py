@@ -17,7 +17,7 @@ module through the HTTP routes in `core/live/http.py`:
 - **client stats**: what each browser measures (displayed frames per second, freezes, connection
   state changes, camera and microphone working) for the pages, the tests and the benchmark.
 
-One `CallHub` per server process, like the rooms it serves (`core.rooms.RoomRegistry`).
+One `CallHub` per server process, like the rooms it serves (`core.live.rooms.RoomRegistry`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from core.rooms import PATIENT_ROLE, PHYSICIAN_ROLE, Room, RoomRegistry
+from core.live.rooms import PATIENT_ROLE, PHYSICIAN_ROLE, Room, RoomRegistry
 
 PASS_TTL_S = 12 * 3600  # a consult day; the room's own state ends a call long before that
 MAILBOX_LIMIT = 400  # messages kept per recipient (a call exchanges a few dozen)

@@ -33,26 +33,9 @@ import numpy as np
 from core.vision.detector import DetectorOptions, FaceBox, detect_faces, downscale
 from core.vision.landmarks import FaceLandmarks, HeadPose, detect_landmarks
 from core.vision.regions import EYE_LEFT, EYE_RIGHT, region_masks, skin_mask
+from core.vocabulary import normalise_view
 
 Status = Literal["pass", "warn", "fail"]
-VIEWS: tuple[str, ...] = (
-    "front",
-    "left_oblique",
-    "right_oblique",
-    "left_profile",
-    "right_profile",
-    "close_up",
-)
-
-
-def normalise_view(view: str) -> str:
-    """'left-oblique', 'Left Oblique', 'left_oblique' -> 'left_oblique'; raises on unknown views."""
-    name = view.strip().lower().replace("-", "_").replace(" ", "_")
-    aliases = {"closeup": "close_up", "frontal": "front"}
-    name = aliases.get(name, name)
-    if name not in VIEWS:
-        raise ValueError(f"unknown view {view!r}; expected one of {', '.join(VIEWS)}")
-    return name
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ def _panel_script(case_id: str, role: str) -> None:
 def clinic_case(data_dir: Path, face_photo_bgr: np.ndarray):
     from components.session import _open_clinic, get_clinic
     from core.access import SYSTEM_PRINCIPAL
-    from core.cases import REQUIRED_VIEWS, IntakeForm
-    from core.photos import PhotoInput, encode_rgb
+    from core.consult.cases import REQUIRED_VIEWS, IntakeForm
+    from core.consult.photos import PhotoInput, encode_rgb
 
     clinic = get_clinic()
     clinic.auth.create_staff(
@@ -78,7 +78,7 @@ def test_physician_simulates_a_photo_and_saves_it_as_a_simulation(clinic_case) -
     saved = [p for p in clinic.cases.list_photos(doctor, case_id) if p.source == "simulation"]
     assert len(saved) == 1
     from core.ar.effects import has_watermark
-    from core.photos import decode_to_bgr
+    from core.consult.photos import decode_to_bgr
 
     image = decode_to_bgr(clinic.cases.get_photo_bytes(doctor, saved[0].photo_id))
     assert has_watermark(image)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.access import AccessDenied
-from core.rooms import RoomClosed, RoomRegistry, RoomStateError
+from core.live.rooms import RoomClosed, RoomRegistry, RoomStateError
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ def test_recording_needs_request_and_patient_consent(registry: RoomRegistry) -> 
 def test_snapshot_goes_into_the_case_as_a_video_snapshot_photo(
     registry: RoomRegistry, clinic: FakeClinic, monkeypatch
 ) -> None:
-    import core.photos
+    import core.consult.photos
     import core.vision.quality
 
     stored = []
@@ -204,6 +204,6 @@ def test_snapshot_goes_into_the_case_as_a_video_snapshot_photo(
     assert case_id == "case-1" and photo_input.source == "video_snapshot"
     assert photo_input.image_bytes[:2] == b"\xff\xd8"  # a metadata-free JPEG like any upload
     assert photo_input.quality_verdict == "warn" and photo_input.quality_json == '{"verdict": "warn"}'
-    assert isinstance(photo_input, core.photos.PhotoInput)
+    assert isinstance(photo_input, core.consult.photos.PhotoInput)
     assert room.snapshot_photo_ids == ["ph-1"]
     assert "consult.snapshot" in clinic.audit.actions()

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 
 from core.access import SYSTEM_PRINCIPAL, AccessDenied
-from core.rooms import RoomClosed, RoomRegistry
+from core.live.rooms import RoomClosed, RoomRegistry
 
 
 @pytest.fixture
 def clinic_with_case(data_dir: Path, face_photo_bgr: np.ndarray):
-    from core.cases import REQUIRED_VIEWS, IntakeForm
     from core.clinic import Clinic
     from core.config import Settings
-    from core.photos import PhotoInput, encode_rgb
+    from core.consult.cases import REQUIRED_VIEWS, IntakeForm
+    from core.consult.photos import PhotoInput, encode_rgb
 
     clinic = Clinic.open(Settings.from_env())
     people = {}

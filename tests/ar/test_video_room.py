@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components.video_room import decode_snapshot, views_from_settings
-from core.rooms import ARSettings, Room, RoomRegistry
+from core.live.rooms import ARSettings, Room, RoomRegistry
 
 
 def test_views_follow_the_room_settings_and_sharing() -> None:

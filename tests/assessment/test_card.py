@@ -10,9 +10,9 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from core.access import SYSTEM_PRINCIPAL
-from core.cases import IntakeForm
 from core.clinic import shared_clinic
-from core.photos import PhotoInput, encode_rgb
+from core.consult.cases import IntakeForm
+from core.consult.photos import PhotoInput, encode_rgb
 
 PASSWORD = "correct-horse-battery"
 

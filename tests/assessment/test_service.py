@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from core.access import SYSTEM_PRINCIPAL, AccessDenied
-from core.cases import IntakeForm
 from core.clinic import Clinic
 from core.config import Settings
-from core.photos import PhotoInput, encode_rgb
+from core.consult.cases import IntakeForm
+from core.consult.photos import PhotoInput, encode_rgb
 
 PASSWORD = "correct-horse-battery"
 

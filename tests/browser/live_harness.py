@@ -32,10 +32,10 @@ SEED_SCRIPT = """
 import datetime, json, sys
 import cv2, numpy as np
 from core.access import SYSTEM_PRINCIPAL
-from core.cases import REQUIRED_VIEWS, IntakeForm
+from core.consult.cases import REQUIRED_VIEWS, IntakeForm
 from core.clinic import Clinic
 from core.config import Settings
-from core.photos import PhotoInput, encode_rgb
+from core.consult.photos import PhotoInput, encode_rgb
 from skimage import data
 
 plan = json.loads(sys.argv[1])

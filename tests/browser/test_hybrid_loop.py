@@ -37,11 +37,11 @@ PATIENT = ("care.pat@example.test", "Care-Pat-Pass-4821", "Pia Loopwell")
 _SEED = """
 import datetime as dt, json, os, sys, time
 from core.access import SYSTEM_PRINCIPAL
-from core.cases import IntakeForm
+from core.consult.cases import IntakeForm
 from core.clinic import Clinic
 from core.config import Settings
-from core.photos import PhotoInput
-from core.reports import PhysicianReport
+from core.consult.photos import PhotoInput
+from core.consult.reports import PhysicianReport
 
 args = json.loads(sys.argv[1])
 clinic = Clinic.open(Settings.from_env())

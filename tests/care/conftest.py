@@ -66,8 +66,8 @@ class CareWorld:
     photo_bytes: bytes
 
     def submit_case(self, patient: Any | None = None) -> str:
-        from core.cases import IntakeForm
-        from core.photos import PhotoInput
+        from core.consult.cases import IntakeForm
+        from core.consult.photos import PhotoInput
 
         intake = IntakeForm(
             concerns=["lines_wrinkles"], areas=["forehead"], duration="1-2 years", consent_photo_storage=True
@@ -76,7 +76,7 @@ class CareWorld:
         return self.clinic.cases.submit_case(patient or self.patient, intake, photos)
 
     def report_case(self, case_id: str, in_person: bool = True) -> None:
-        from core.reports import PhysicianReport
+        from core.consult.reports import PhysicianReport
 
         self.clinic.cases.transition(self.physician, case_id, "in_review")
         self.clinic.reports.save_draft(

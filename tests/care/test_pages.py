@@ -22,9 +22,9 @@ def seeded(data_dir: Path, face_photo_bgr) -> Iterator[dict]:
     from core.access import SYSTEM_PRINCIPAL
     from core.care.followup import PlannedCheckIn
     from core.care.service import TreatmentInput
-    from core.cases import IntakeForm
-    from core.photos import PhotoInput
-    from core.reports import PhysicianReport
+    from core.consult.cases import IntakeForm
+    from core.consult.photos import PhotoInput
+    from core.consult.reports import PhysicianReport
 
     clinic = get_clinic()
     physician = clinic.auth.create_staff(

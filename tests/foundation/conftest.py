@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 
 from core.access import SYSTEM_PRINCIPAL, Principal
-from core.cases import IntakeForm
 from core.clinic import Clinic
 from core.config import Settings
-from core.photos import PhotoInput
+from core.consult.cases import IntakeForm
+from core.consult.photos import PhotoInput
 
 PASSWORD = "correct-horse-battery"
 

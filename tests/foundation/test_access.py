@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from core.access import AccessDenied
-from core.cases import IllegalTransition
 from core.clinic import Clinic
-from core.photos import PhotoInput
-from core.reports import PhysicianReport
+from core.consult.cases import IllegalTransition
+from core.consult.photos import PhotoInput
+from core.consult.reports import PhysicianReport
 
 from .conftest import Accounts, make_jpeg, required_photos, valid_intake
 

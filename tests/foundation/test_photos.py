@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image
 
-from core.photos import MAX_UPLOAD_BYTES, UploadRejected, decode_to_bgr, normalise_upload
+from core.consult.photos import MAX_UPLOAD_BYTES, UploadRejected, decode_to_bgr, normalise_upload
 
 from .conftest import make_jpeg
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from core.access import ValidationError
-from core.cases import CaseService, IntakeForm
 from core.clinic import Clinic
-from core.photos import PhotoInput
+from core.consult.cases import CaseService, IntakeForm
+from core.consult.photos import PhotoInput
 
 from .conftest import Accounts, make_jpeg, required_photos, valid_intake
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from core.access import ValidationError
-from core.cases import (
+from core.clinic import Clinic
+from core.consult.cases import (
     IN_PERSON_REQUESTED,
     IN_REVIEW,
     REPORT_ONLY_TARGETS,
@@ -15,8 +16,7 @@ from core.cases import (
     TRANSITIONS,
     IllegalTransition,
 )
-from core.clinic import Clinic
-from core.reports import PhysicianReport
+from core.consult.reports import PhysicianReport
 
 from .conftest import Accounts, required_photos, valid_intake
 
@@ -148,7 +148,7 @@ def test_listeners_get_the_case_id_and_a_failing_one_breaks_nothing(
 def test_add_photo_for_snapshots_and_followups(
     clinic: Clinic, accounts: Accounts, case_id: str, clock
 ) -> None:
-    from core.photos import PhotoInput
+    from core.consult.photos import PhotoInput
 
     from .conftest import make_jpeg
 

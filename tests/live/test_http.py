@@ -17,8 +17,8 @@ import uvicorn
 from starlette.applications import Starlette
 
 from core.live import http as live_http
+from core.live.rooms import RoomRegistry
 from core.live.signalling import CallHub
-from core.rooms import RoomRegistry
 
 from .test_signalling import FakeAudit, FakeCases, person
 

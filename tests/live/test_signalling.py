@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 
 from core.access import AccessDenied
+from core.live.rooms import RoomRegistry
 from core.live.signalling import CallHub, PassError
-from core.rooms import RoomRegistry
 
 
 class FakeCases:

@@ -131,8 +131,8 @@ class World:
 def populate(clinic: Any, patient_timezone: str = "America/New_York") -> World:
     """A physician, a patient (in `patient_timezone`) and one submitted case, through core."""
     from core.access import SYSTEM_PRINCIPAL
-    from core.cases import IntakeForm
-    from core.photos import PhotoInput
+    from core.consult.cases import IntakeForm
+    from core.consult.photos import PhotoInput
 
     clinic.case_submitted_listeners.clear()  # no background pre-assessment: not what is tested here
     physician = clinic.auth.create_staff(

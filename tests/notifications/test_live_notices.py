@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.rooms import RoomRegistry
+from core.live.rooms import RoomRegistry
 from tests.notifications.conftest import (
     PASSWORD,
     PATIENT_EMAIL,

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.access import AccessDenied
-from core.rooms import RoomRegistry
+from core.live.rooms import RoomRegistry
 from tests.notifications.conftest import (
     CASE_TEXT,
     PATIENT_EMAIL,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from core.access import AccessDenied
-from core.rooms import RoomRegistry
+from core.live.rooms import RoomRegistry
 
 
 @dataclass(frozen=True)

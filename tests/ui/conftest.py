@@ -92,8 +92,8 @@ def submit_demo_case(clinic, face_bgr) -> str:
     """A real case submitted through core by the test patient; returns its case id."""
     import cv2
 
-    from core.cases import IntakeForm
-    from core.photos import PhotoInput, normalise_upload
+    from core.consult.cases import IntakeForm
+    from core.consult.photos import PhotoInput, normalise_upload
 
     account = ACCOUNTS["patient"]
     patient = clinic.auth.login(account.email, account.password).principal

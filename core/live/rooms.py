@@ -359,7 +359,7 @@ class RoomRegistry:
         The still goes through the same quality gate as an upload and is stored with its verdict.
         Returns (photo, quality report).
         """
-        from core.photos import PhotoInput, encode_rgb
+        from core.consult.photos import PhotoInput, encode_rgb
         from core.vision.quality import check_photo
 
         with self._lock:
@@ -388,7 +388,7 @@ class RoomRegistry:
         self, principal: Principal, room_id: str, image_bgr: np.ndarray, view: str = "front"
     ) -> Any:
         """Store a still of the AR view (it carries the simulation mark) in the case as a simulation."""
-        from core.photos import PhotoInput, encode_rgb
+        from core.consult.photos import PhotoInput, encode_rgb
 
         with self._lock:
             room = self._physician_room(principal, room_id)

@@ -29,17 +29,6 @@ MIN_SIDE = 200
 JPEG_QUALITY = 95
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "HEIF": "image/heic", "HEIC": "image/heic"}
 
-VIEWS: tuple[str, ...] = (
-    "front",
-    "left_oblique",
-    "right_oblique",
-    "left_profile",
-    "right_profile",
-    "close_up",
-)
-REQUIRED_VIEWS: tuple[str, ...] = ("front", "left_oblique", "right_oblique")
-SOURCES: tuple[str, ...] = ("upload", "webcam", "video_snapshot", "simulation", "followup")
-
 
 class UploadRejected(ValueError):
     """The file cannot be used; the message is written for the patient."""

@@ -12,12 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-import duckdb
-
 from core.access import PATIENT, PHYSICIAN, AccessDenied, Principal, ValidationError, require_role
 from core.audit import AuditLog
-from core.cases import IN_PERSON_REQUESTED, IN_REVIEW, REPORT_SENT, SUBMITTED, CaseService
-from core.db import Database, from_db_time, to_db_time, utcnow
+from core.consult.cases import IN_PERSON_REQUESTED, IN_REVIEW, REPORT_SENT, SUBMITTED, CaseService
+from core.consult.report_record import Report, load_report
+from core.db import Database, to_db_time, utcnow
 
 _TEXT_LIMIT = 10_000
 
@@ -60,45 +59,6 @@ class PhysicianReport:
 ReportDraft = PhysicianReport  # alias used by the UI
 
 
-@dataclass(frozen=True)
-class Report:
-    report_id: str
-    case_id: str
-    physician_id: str
-    findings: str
-    assessment: str
-    recommended_treatments: str
-    home_care: str
-    in_person_needed: bool
-    in_person_reason: str | None
-    follow_up_suggestion: str | None
-    created_at: datetime
-    updated_at: datetime
-    sent_at: datetime | None
-
-    @property
-    def follow_up(self) -> str | None:
-        return self.follow_up_suggestion
-
-    @property
-    def is_sent(self) -> bool:
-        return self.sent_at is not None
-
-
-_REPORT_COLUMNS = (
-    "id, case_id, physician_id, findings, assessment, recommended_treatments, home_care, in_person_needed,"
-    " in_person_reason, follow_up_suggestion, created_at, updated_at, sent_at"
-)
-
-
-def load_report(cursor: duckdb.DuckDBPyConnection, case_id: str) -> Report | None:
-    """Raw read without access checks (callers check first)."""
-    row = cursor.execute(f"SELECT {_REPORT_COLUMNS} FROM reports WHERE case_id = ?", [case_id]).fetchone()
-    if row is None:
-        return None
-    return Report(*row[:10], from_db_time(row[10]), from_db_time(row[11]), from_db_time(row[12]))
-
-
 class ReportService:
     def __init__(
         self, db: Database, cases: CaseService, audit: AuditLog, clock: Callable[[], datetime] = utcnow
@@ -137,7 +97,9 @@ class ReportService:
             if existing is None:
                 report_id = str(uuid.uuid4())
                 tx.execute(
-                    f"INSERT INTO reports ({_REPORT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                    "INSERT INTO reports (id, case_id, physician_id, findings, assessment, recommended_treatments, home_care,"
+                    " in_person_needed, in_person_reason, follow_up_suggestion, created_at, updated_at, sent_at) VALUES"
+                    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                     [report_id, case_id, principal.user_id, *values, now, now],
                 )
             else:

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 
@@ -35,11 +35,26 @@ from core.access import (
 )
 from core.audit import AuditLog
 from core.blobstore import BlobStore
+from core.consult.photos import PhotoInput, UploadRejected, normalise_upload
+from core.consult.report_record import Report, load_report
 from core.db import Database, from_db_time, to_db_time, utcnow
-from core.photos import REQUIRED_VIEWS, SOURCES, VIEWS, PhotoInput, UploadRejected, normalise_upload
-
-if TYPE_CHECKING:
-    from core.reports import Report
+from core.vocabulary import (
+    CASE_STATUSES,
+    CLOSED,
+    CONSENT_ANONYMISED_USE,
+    CONSENT_PHOTO_STORAGE,
+    CONSENT_VERSION,
+    IN_PERSON_REQUESTED,
+    IN_REVIEW,
+    OPEN_STATUSES,
+    REPORT_SENT,
+    REQUIRED_VIEWS,
+    SUBMITTED,
+    VIEWS,
+)
+from core.vocabulary import (
+    PHOTO_SOURCES as SOURCES,
+)
 
 CONCERNS: tuple[str, ...] = (
     "lines_wrinkles",
@@ -67,13 +82,7 @@ FACE_AREAS: tuple[str, ...] = (
 )  # suggestions for the form; any short snake_case area is accepted
 SKIN_TYPES: tuple[str, ...] = ("I", "II", "III", "IV", "V", "VI", "unsure")
 
-SUBMITTED = "submitted"
-IN_REVIEW = "in_review"
-REPORT_SENT = "report_sent"
-IN_PERSON_REQUESTED = "in_person_requested"
-CLOSED = "closed"
-STATUSES: tuple[str, ...] = (SUBMITTED, IN_REVIEW, REPORT_SENT, IN_PERSON_REQUESTED, CLOSED)
-OPEN_STATUSES: tuple[str, ...] = (SUBMITTED, IN_REVIEW, IN_PERSON_REQUESTED)
+STATUSES = CASE_STATUSES
 
 # (from, to) -> roles allowed. The single source of truth for the workflow.
 TRANSITIONS: dict[tuple[str, str], tuple[str, ...]] = {
@@ -394,13 +403,13 @@ class CaseService:
             [str(uuid.uuid4()), case_id, SUBMITTED, principal.user_id, at],
         )
         for kind, granted in (
-            ("photo_storage", intake.consent_photo_storage),
-            ("anonymised_use", intake.consent_anonymised_use),
+            (CONSENT_PHOTO_STORAGE, intake.consent_photo_storage),
+            (CONSENT_ANONYMISED_USE, intake.consent_anonymised_use),
         ):
             tx.execute(
                 "INSERT INTO consents (id, patient_id, case_id, kind, version, granted, recorded_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [str(uuid.uuid4()), principal.patient_id, case_id, kind, "2026-01", bool(granted), at],
+                [str(uuid.uuid4()), principal.patient_id, case_id, kind, CONSENT_VERSION, bool(granted), at],
             )
 
     def _insert_photos(
@@ -526,8 +535,6 @@ class CaseService:
                 [case_id],
             ).fetchall()
         ]
-        from core.reports import load_report  # local import: reports imports this module
-
         report = load_report(cursor, case_id)
         if report is not None and principal.role == PATIENT and report.sent_at is None:
             report = None  # drafts are for the physician only
