@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -59,6 +60,13 @@ class FaceBox:
             "h": round(self.h, 1),
             "score": round(self.score, 3),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FaceBox:
+        """A stored box (`to_dict` keeps no keypoints: they come back as zeros)."""
+        return cls(
+            float(data["x"]), float(data["y"]), float(data["w"]), float(data["h"]), float(data["score"])
+        )
 
 
 def downscale(image: np.ndarray, max_side: int) -> np.ndarray:

@@ -56,6 +56,10 @@ class HeadPose:
     def to_dict(self) -> dict[str, float]:
         return {"yaw": round(self.yaw, 1), "pitch": round(self.pitch, 1), "roll": round(self.roll, 1)}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HeadPose:
+        return cls(float(data["yaw"]), float(data["pitch"]), float(data["roll"]))
+
 
 def pose_from_matrix(transform: np.ndarray) -> HeadPose:
     """Yaw/pitch/roll (degrees, module convention) from MediaPipe's 4x4 facial transformation.

@@ -164,6 +164,28 @@ class QualityCheck:
             "instruction": self.instruction,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QualityCheck:
+        """The check `to_dict` wrote (values come back rounded as stored)."""
+        return cls(
+            name=str(data["name"]),
+            status=_status(data["status"]),
+            value=data.get("value"),
+            threshold=data.get("threshold"),
+            instruction=str(data.get("instruction") or ""),
+        )
+
+
+def _box(values: list[int]) -> tuple[int, int, int, int]:
+    x, y, w, h = values
+    return int(x), int(y), int(w), int(h)
+
+
+def _status(value: object) -> Status:
+    if value not in ("pass", "warn", "fail"):
+        raise ValueError(f"unknown quality status {value!r}")
+    return value  # type: ignore[return-value]
+
 
 @dataclass
 class QualityResult:
@@ -214,6 +236,32 @@ class QualityResult:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QualityResult:
+        """The result `to_dict` wrote. Landmarks are not stored, so they come back as None;
+        `instructions` is derived from the checks and not read back."""
+        pose, face_box, (height, width) = data["pose"], data["face_box"], data["image_size"]
+        return cls(
+            verdict=_status(data["verdict"]),
+            view=str(data["view"]),
+            checks=[QualityCheck.from_dict(check) for check in data["checks"]],
+            pose=None if pose is None else HeadPose.from_dict(pose),
+            faces=[FaceBox.from_dict(face) for face in data["faces"]],
+            face_box=None if face_box is None else _box(face_box),
+            image_size=(int(height), int(width)),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> QualityResult:
+        """Raises ValueError (json.JSONDecodeError included) when `text` is not a stored result."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("a stored quality result is a JSON object")
+        try:
+            return cls.from_dict(data)
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"not a stored quality result: {error!r}") from error
 
 
 # ----------------------------------------------------------------------------------------------

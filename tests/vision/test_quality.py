@@ -139,3 +139,42 @@ def test_live_fast_path_reuses_landmarks(face_photo_bgr, face_landmarks):
     landmarks = detect_landmarks(frame)
     result = check_photo(frame, "front", QualityOptions.live(), landmarks=landmarks, faces=[])
     assert _status(result, "one_face") == "pass" and result.pose is not None
+
+
+def _blurred(face_photo_bgr: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(face_photo_bgr, (0, 0), 8)
+
+
+def test_stored_result_reads_back_as_the_same_result(front_result, face_photo_bgr):
+    from core.vision.quality import QualityCheck, QualityResult
+
+    for result in (front_result, check_photo(_blurred(face_photo_bgr), "front")):
+        loaded = QualityResult.from_json(result.to_json())
+        assert loaded.to_dict() == result.to_dict()
+        assert loaded.verdict == result.verdict and loaded.instructions() == result.instructions()
+        assert [c.name for c in loaded.checks] == [c.name for c in result.checks]
+        assert loaded.landmarks is None  # not stored
+        for check in result.checks:
+            assert QualityCheck.from_dict(check.to_dict()).to_dict() == check.to_dict()
+
+
+def test_a_blurred_photo_fails_with_its_instruction_after_storage(face_photo_bgr):
+    from core.vision.quality import QualityResult
+
+    stored = QualityResult.from_json(check_photo(_blurred(face_photo_bgr), "front").to_json())
+    assert stored.verdict == "fail"
+    sharpness = stored.check("sharpness")
+    assert sharpness is not None and sharpness.status == "fail"
+    assert "blurry" in sharpness.instruction
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[]", "{}", '{"verdict": "maybe", "view": "front", "checks": [], "pose": null, "faces": [],'
+     ' "face_box": null, "image_size": [1, 1]}', "not json"],
+)  # fmt: skip
+def test_something_else_is_not_read_as_a_quality_result(text):
+    from core.vision.quality import QualityResult
+
+    with pytest.raises(ValueError):
+        QualityResult.from_json(text)
