@@ -1,9 +1,13 @@
 """Accounts, log-in, lockout and server-side sessions.
 
-Passwords are hashed with argon2id (argon2-cffi defaults). Five failed log-ins lock an account
-for `settings.lockout_minutes`; sessions live in the database (only a SHA-256 of the token is
-stored) and expire after `settings.session_idle_minutes` without activity. All times come from
-an injectable clock so tests need no sleeping.
+Passwords are hashed with argon2id (argon2-cffi defaults) and must pass zxcvbn's strength
+estimate (common, repeated and keyboard-pattern passwords are refused). Five failed log-ins lock
+an account for `settings.lockout_minutes`; each attempt is counted before its password is checked,
+under one lock, so parallel guesses get no more checks than the limit. Sessions live in the
+database (only a SHA-256 of the token is stored) and end after `settings.session_idle_minutes`
+without activity or `settings.session_max_hours` after log-in. Messages and work are the same
+whether or not an account exists. All times come from an injectable clock so tests need no
+sleeping.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import functools
 import hashlib
 import re
 import secrets
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import duckdb
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from zxcvbn import zxcvbn
 
 from core.access import (
     ADMIN,
@@ -41,13 +47,30 @@ from core.vocabulary import CONSENT_VERSION
 
 CURRENT_TELEMEDICINE_CONSENT_VERSION = CONSENT_VERSION
 MIN_PASSWORD_LENGTH = 10
+# zxcvbn score 0-4; 3 = "safely unguessable": no common password, name, date or simple pattern.
+MIN_PASSWORD_SCORE = 3
+_PASSWORD_ESTIMATE_CHARS = 128  # zxcvbn's cost grows with length; the start of a long one decides
+WEAK_PASSWORD_MESSAGE = (
+    "This password is too easy to guess. Please choose a longer one made of three or four unrelated"
+    " words (for example a short sentence only you would think of), without your name, your email,"
+    " dates or common passwords."
+)
+LOGIN_FAILED_MESSAGE = (
+    "Email or password is not correct. After several failed attempts log-in is locked for a while:"
+    " please check both, or wait 15 minutes before trying again."
+)
+REGISTRATION_REFUSED_MESSAGE = (
+    "We could not create an account with these details. If you have registered before, please log"
+    " in instead (use Log in in the menu)."
+)
+_PURGE_EVERY = timedelta(minutes=10)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class LoginFailed(Exception):
-    """Wrong email or password; the message never says which."""
+    """Wrong email or password, or a locked account; the message never says which."""
 
-    def __init__(self, message: str = "Email or password is not correct.") -> None:
+    def __init__(self, message: str = LOGIN_FAILED_MESSAGE) -> None:
         super().__init__(message)
 
 
@@ -55,15 +78,16 @@ InvalidCredentials = LoginFailed  # alias used by the UI
 
 
 class AccountLocked(LoginFailed):
-    """Too many failed log-ins; `until` is when the lock ends (UTC)."""
+    """Too many failed log-ins; `until` is when the lock ends (UTC). Its message is the same as
+    a wrong password's, so a lock does not tell that the account exists."""
 
     def __init__(self, until: datetime) -> None:
         self.until = until
-        super().__init__(f"Please try again after {until:%H:%M} UTC.")
+        super().__init__()
 
 
 class SessionExpired(Exception):
-    """The session token is unknown, logged out or idle for too long."""
+    """The session token is unknown, logged out, idle for too long or past its lifetime."""
 
 
 class LoginSession(NamedTuple):
@@ -92,6 +116,19 @@ def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
+def password_problem(password: str, user_inputs: tuple[str, ...] = ()) -> str | None:
+    """Why `password` is refused (a message for the person choosing it), or None when it is fine."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        return f"The password needs at least {MIN_PASSWORD_LENGTH} characters."
+    if len(password) > 1024:
+        return "The password is too long."
+    words = [w for text in user_inputs for w in re.split(r"[\s@._-]+", text or "") if len(w) > 2]
+    estimate = zxcvbn(password[:_PASSWORD_ESTIMATE_CHARS], user_inputs=[*user_inputs, *words])
+    if estimate["score"] < MIN_PASSWORD_SCORE:
+        return WEAK_PASSWORD_MESSAGE
+    return None
+
+
 class AuthService:
     def __init__(
         self, db: Database, audit: AuditLog, settings: Settings, clock: Callable[[], datetime] = utcnow
@@ -102,6 +139,10 @@ class AuthService:
         self._clock = clock
         self._hasher = PasswordHasher()  # argon2id with the library's current recommended costs
         self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+        # Serialises the failure counter (and every write to a user's log-in columns): the slow
+        # password check runs outside it, but each check is counted before it starts.
+        self._login_lock = threading.Lock()
+        self._last_purge: datetime | None = None
 
     # -- accounts ------------------------------------------------------------------------------
     def register_patient(
@@ -142,13 +183,16 @@ class AuthService:
         user_id, patient_id = str(uuid.uuid4()), str(uuid.uuid4())
         now = to_db_time(self._clock())
         email_norm = normalise_email(email)
+        # Hashed before the look-up: an existing address costs the same work as a new one.
+        password_hash = self._hasher.hash(password)
         with self._db.transaction() as tx:
             if tx.execute("SELECT 1 FROM users WHERE email = ?", [email_norm]).fetchone():
-                raise ValidationError({"email": "An account with this email address already exists."})
+                self._audit.record(None, "patient.register_refused", "user", None, {"reason": "email_in_use"})
+                raise ValidationError({"": REGISTRATION_REFUSED_MESSAGE})
             tx.execute(
                 "INSERT INTO users (id, email, password_hash, role, display_name, patient_id, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [user_id, email_norm, self._hasher.hash(password), PATIENT, name.strip(), patient_id, now],
+                [user_id, email_norm, password_hash, PATIENT, name.strip(), patient_id, now],
             )
             tx.execute(
                 "INSERT INTO patients (id, user_id, name, date_of_birth, preferred_language, time_zone, created_at)"
@@ -160,10 +204,15 @@ class AuthService:
                 " VALUES (?, ?, NULL, 'telemedicine', ?, TRUE, ?)",
                 [str(uuid.uuid4()), patient_id, consent_version, now],
             )
-        principal = Principal(user_id, PATIENT, email_norm, name.strip(), patient_id, timezone, language)
-        self._audit.record(
-            principal, "patient.register", "patient", patient_id, {"consent_version": consent_version}
-        )
+            principal = Principal(user_id, PATIENT, email_norm, name.strip(), patient_id, timezone, language)
+            self._audit.record(
+                principal,
+                "patient.register",
+                "patient",
+                patient_id,
+                {"consent_version": consent_version},
+                tx=tx,
+            )
         return principal
 
     def create_staff(
@@ -179,6 +228,7 @@ class AuthService:
         user_id = str(uuid.uuid4())
         email_norm = normalise_email(email)
         with self._db.transaction() as tx:
+            # Staff accounts are made by administrators, who may know which addresses exist.
             if tx.execute("SELECT 1 FROM users WHERE email = ?", [email_norm]).fetchone():
                 raise ValidationError({"email": "An account with this email address already exists."})
             tx.execute(
@@ -193,7 +243,7 @@ class AuthService:
                     to_db_time(self._clock()),
                 ],
             )
-        self._audit.record(admin_principal, "user.create", "user", user_id, {"role": role})
+            self._audit.record(admin_principal, "user.create", "user", user_id, {"role": role}, tx=tx)
         return Principal(user_id, role, email_norm, name.strip())
 
     def list_users(self, principal: Principal) -> list[UserSummary]:
@@ -212,83 +262,143 @@ class AuthService:
 
     # -- log-in and sessions -------------------------------------------------------------------
     def login(self, email: str, password: str) -> LoginSession:
-        """Check the password; returns `(principal, token)` or raises LoginFailed / AccountLocked."""
+        """Check the password; returns `(principal, token)` or raises LoginFailed / AccountLocked.
+
+        Every outcome costs one argon2 check and gives the same message, so neither the time
+        nor the words tell whether the account exists or is locked.
+        """
         email_norm = normalise_email(email)
         now = self._clock()
-        row = self._db.fetchone(
-            "SELECT id, password_hash, failed_logins, locked_until, disabled FROM users WHERE email = ?",
-            [email_norm],
-        )
+        lockout = timedelta(minutes=self._settings.lockout_minutes)
+        with self._login_lock:
+            self._purge_stale_sessions(now)
+            row = self._db.fetchone(
+                "SELECT id, password_hash, failed_logins, locked_until, disabled FROM users WHERE email = ?",
+                [email_norm],
+            )
+            locked_until = None
+            if row is not None:
+                user_id, password_hash, failed, locked_until, disabled = row
+                locked_until = from_db_time(locked_until)
+                if locked_until is None or locked_until <= now:
+                    # Count this attempt before checking it. The last allowed attempt locks the
+                    # account at once (a success lifts it), so no parallel guess slips past.
+                    attempt = (failed or 0) + 1
+                    last_try = attempt >= self._settings.max_failed_logins
+                    locked_until = None
+                    self._db.execute(
+                        "UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?",
+                        [
+                            0 if last_try else attempt,
+                            to_db_time(now + lockout) if last_try else None,
+                            user_id,
+                        ],
+                    )
         if row is None:
             self._verify_quietly(self._dummy_hash, password)  # same cost as a real check
             self._audit.record(None, "auth.login_failed", "user", None, {"reason": "unknown_email"})
             raise LoginFailed()
-        user_id, password_hash, failed, locked_until, disabled = row
-        if locked_until is not None and from_db_time(locked_until) > now:
+        if locked_until is not None:
+            self._verify_quietly(self._dummy_hash, password)
             self._audit.record(None, "auth.login_refused_locked", "user", user_id, {})
-            raise AccountLocked(from_db_time(locked_until))
+            raise AccountLocked(locked_until)
         if disabled or not self._verify_quietly(password_hash, password):
-            failed = (failed or 0) + 1
-            if failed >= self._settings.max_failed_logins:
-                until = now + timedelta(minutes=self._settings.lockout_minutes)
-                self._db.execute(
-                    "UPDATE users SET failed_logins = 0, locked_until = ? WHERE id = ?",
-                    [to_db_time(until), user_id],
-                )
-                self._audit.record(None, "auth.account_locked", "user", user_id, {"failed": failed})
-                raise AccountLocked(until)
-            self._db.execute("UPDATE users SET failed_logins = ? WHERE id = ?", [failed, user_id])
-            self._audit.record(None, "auth.login_failed", "user", user_id, {"failed": failed})
+            if last_try:
+                self._audit.record(None, "auth.account_locked", "user", user_id, {"failed": attempt})
+                raise AccountLocked(now + lockout)
+            self._audit.record(None, "auth.login_failed", "user", user_id, {"failed": attempt})
             raise LoginFailed()
-        if self._hasher.check_needs_rehash(password_hash):
-            self._db.execute(
-                "UPDATE users SET password_hash = ? WHERE id = ?", [self._hasher.hash(password), user_id]
-            )
         token = secrets.token_urlsafe(32)
-        with self._db.transaction() as tx:
+        new_hash = self._hasher.hash(password) if self._hasher.check_needs_rehash(password_hash) else None
+        with self._login_lock, self._db.transaction() as tx:
             tx.execute(
-                "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = ? WHERE id = ?",
-                [to_db_time(now), user_id],
+                "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = ?,"
+                " password_hash = coalesce(?, password_hash) WHERE id = ?",
+                [to_db_time(now), new_hash, user_id],
             )
             tx.execute(
                 "INSERT INTO sessions (token_hash, user_id, created_at, last_seen) VALUES (?, ?, ?, ?)",
                 [_hash_token(token), user_id, to_db_time(now), to_db_time(now)],
             )
-        principal = self._principal(user_id)
-        self._audit.record(principal, "auth.login", "user", user_id, {})
+            principal = self._principal(user_id, tx)
+            self._audit.record(principal, "auth.login", "user", user_id, {}, tx=tx)
         return LoginSession(principal, token)
 
-    def resume(self, token: str) -> Principal:
-        """The principal of a live session; refreshes last_seen. Raises SessionExpired."""
+    def resume(self, token: str, *, touch: bool = True) -> Principal:
+        """The principal of a live session; raises SessionExpired.
+
+        `touch` refreshes last_seen (activity); a timed poll passes False, so an open page
+        that only polls still times out.
+        """
         if not token:
             raise SessionExpired("no session")
         now = self._clock()
         token_hash = _hash_token(token)
-        row = self._db.fetchone("SELECT user_id, last_seen FROM sessions WHERE token_hash = ?", [token_hash])
+        row = self._db.fetchone(
+            "SELECT user_id, last_seen, created_at FROM sessions WHERE token_hash = ?", [token_hash]
+        )
         if row is None:
             raise SessionExpired("session unknown or logged out")
-        user_id, last_seen = row
+        user_id, last_seen, created_at = row
+        reason = None
         if now - from_db_time(last_seen) > timedelta(minutes=self._settings.session_idle_minutes):
-            self._db.execute("DELETE FROM sessions WHERE token_hash = ?", [token_hash])
-            self._audit.record(None, "auth.session_expired", "user", user_id, {})
-            raise SessionExpired("session expired after inactivity")
+            reason = "idle"
+        elif now - from_db_time(created_at) > timedelta(hours=self._settings.session_max_hours):
+            reason = "lifetime"
+        if reason is not None:
+            # A parallel rerun of the same browser session may be deleting it too.
+            with contextlib.suppress(duckdb.TransactionException), self._db.transaction() as tx:
+                tx.execute("DELETE FROM sessions WHERE token_hash = ?", [token_hash])
+                self._audit.record(None, "auth.session_expired", "user", user_id, {"reason": reason}, tx=tx)
+            raise SessionExpired(
+                "session expired after inactivity"
+                if reason == "idle"
+                else "session reached its maximum lifetime"
+            )
         principal = self._principal(user_id)
         if principal is None:
             raise SessionExpired("account no longer active")
-        # Two reruns of one browser session may touch it at once; losing one refresh is harmless.
-        with contextlib.suppress(duckdb.TransactionException):
-            self._db.execute(
-                "UPDATE sessions SET last_seen = ? WHERE token_hash = ?", [to_db_time(now), token_hash]
-            )
+        if touch:
+            # Two reruns of one browser session may touch it at once; losing one refresh is harmless.
+            with contextlib.suppress(duckdb.TransactionException):
+                self._db.execute(
+                    "UPDATE sessions SET last_seen = ? WHERE token_hash = ?", [to_db_time(now), token_hash]
+                )
         return principal
 
     def logout(self, token: str) -> None:
-        row = self._db.fetchone(
-            "SELECT user_id FROM sessions WHERE token_hash = ?", [_hash_token(token or "")]
-        )
-        self._db.execute("DELETE FROM sessions WHERE token_hash = ?", [_hash_token(token or "")])
-        if row:
-            self._audit.record(None, "auth.logout", "user", row[0], {})
+        token_hash = _hash_token(token or "")
+        with self._db.transaction() as tx:
+            row = tx.execute("SELECT user_id FROM sessions WHERE token_hash = ?", [token_hash]).fetchone()
+            tx.execute("DELETE FROM sessions WHERE token_hash = ?", [token_hash])
+            if row:
+                self._audit.record(None, "auth.logout", "user", row[0], {}, tx=tx)
+
+    def purge_sessions(self) -> int:
+        """Delete sessions past the idle timeout or the absolute lifetime; returns how many."""
+        now = to_db_time(self._clock())
+        idle_since = now - timedelta(minutes=self._settings.session_idle_minutes)
+        born_before = now - timedelta(hours=self._settings.session_max_hours)
+        with self._db.transaction() as tx:
+            (count,) = tx.execute(
+                "SELECT count(*) FROM sessions WHERE last_seen < ? OR created_at < ?",
+                [idle_since, born_before],
+            ).fetchone()
+            if count:
+                tx.execute(
+                    "DELETE FROM sessions WHERE last_seen < ? OR created_at < ?", [idle_since, born_before]
+                )
+                self._audit.record(None, "auth.sessions_purged", "session", None, {"count": count}, tx=tx)
+        return int(count)
+
+    def _purge_stale_sessions(self, now: datetime) -> None:
+        """`purge_sessions` at most every few minutes (log-ins call it; no extra thread)."""
+        if self._last_purge is not None and now - self._last_purge < _PURGE_EVERY:
+            return
+        self._last_purge = now
+        # A session touched at this very moment may conflict; the next purge gets it.
+        with contextlib.suppress(duckdb.TransactionException):
+            self.purge_sessions()
 
     def principal_for_user(self, principal: Principal, user_id: str) -> Principal:
         """Staff look-up of another account's principal (e.g. to show who did something)."""
@@ -299,11 +409,15 @@ class AuthService:
         return found
 
     # -- helpers -------------------------------------------------------------------------------
-    def _principal(self, user_id: str) -> Principal | None:
-        row = self._db.fetchone(
-            "SELECT u.id, u.role, u.email, u.display_name, u.patient_id, p.time_zone, p.preferred_language, u.disabled"
-            " FROM users u LEFT JOIN patients p ON p.id = u.patient_id WHERE u.id = ?",
-            [user_id],
+    def _principal(self, user_id: str, cursor: duckdb.DuckDBPyConnection | None = None) -> Principal | None:
+        row = (
+            (cursor or self._db.cursor())
+            .execute(
+                "SELECT u.id, u.role, u.email, u.display_name, u.patient_id, p.time_zone, p.preferred_language, u.disabled"
+                " FROM users u LEFT JOIN patients p ON p.id = u.patient_id WHERE u.id = ?",
+                [user_id],
+            )
+            .fetchone()
         )
         if row is None or row[7]:
             return None
@@ -320,10 +434,9 @@ class AuthService:
         errors: dict[str, str] = {}
         if not _EMAIL.match(normalise_email(email)) or len(email) > 254:
             errors["email"] = "Please enter a valid email address."
-        if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-            errors["password"] = f"The password needs at least {MIN_PASSWORD_LENGTH} characters."
-        elif len(password) > 1024:
-            errors["password"] = "The password is too long."
+        problem = password_problem(password, (str(email or ""), str(name or "")))
+        if problem:
+            errors["password"] = problem
         if not name or not name.strip() or len(name) > 200:
             errors["name"] = "Please enter your name."
         return errors

@@ -6,11 +6,16 @@ new file encrypted with the same derived key. Blobs are immutable once written a
 before the rows that reference them commit, so copying the blob directory after the snapshot
 includes every blob the snapshot references. Restore checks the archive opens with the current
 master key (database and every blob) before it replaces anything.
+
+The manifest carries the audit chain's head (last seq and HMAC) and is itself sealed with the
+audit key: restore verifies the archived chain against it (so an archive whose newest audit rows
+were cut is refused) and then makes it the clinic's checkpoint. Archives are written 0600.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hmac
 import io
 import json
 import os
@@ -22,7 +27,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core import crypto
+from core import crypto, private_files
+from core.audit import (
+    GENESIS_HASH,
+    KEY_INFO,
+    ChainHead,
+    checkpoint_path,
+    seal_json,
+    verify_rows,
+    write_checkpoint,
+)
 from core.blobstore import BlobIntegrityError, BlobStore
 from core.config import Settings
 from core.db import Database, DatabaseError
@@ -64,7 +78,7 @@ def create_backup(clinic, archive_path: Path) -> BackupSummary:  # clinic: core.
             cursor.execute("COPY FROM DATABASE clinic TO backup_snapshot")
             audit_rows = cursor.execute("SELECT count(*) FROM backup_snapshot.audit_log").fetchone()[0]
             head = cursor.execute(
-                "SELECT hash FROM backup_snapshot.audit_log ORDER BY seq DESC LIMIT 1"
+                "SELECT seq, hash FROM backup_snapshot.audit_log ORDER BY seq DESC LIMIT 1"
             ).fetchone()
             migrations = [
                 r[0]
@@ -82,8 +96,10 @@ def create_backup(clinic, archive_path: Path) -> BackupSummary:  # clinic: core.
             "db_key_id": crypto.key_id(db_key),  # a fingerprint, not the key
             "migrations": migrations,
             "audit_rows": audit_rows,
-            "audit_head_hash": head[0] if head else None,
+            "audit_head_hash": head[1] if head else None,
+            "audit_head": ChainHead(*(head or (0, GENESIS_HASH)), clinic.audit.head.keyed_from).to_json(),
         }
+        manifest["seal"] = seal_json(crypto.derive_key(master_key, KEY_INFO), manifest)
         temp_archive = Path(work) / "archive.tar"
         copied = 0
         with tarfile.open(temp_archive, "w") as tar:
@@ -94,6 +110,7 @@ def create_backup(clinic, archive_path: Path) -> BackupSummary:  # clinic: core.
                 with contextlib.suppress(FileNotFoundError):  # a blob rolled back meanwhile
                     tar.add(path, arcname=f"blobs/{path.parent.name}/{path.name}", recursive=False)
                     copied += 1
+        os.chmod(temp_archive, private_files.PRIVATE_FILE)  # patient data, even encrypted
         with open(temp_archive, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(temp_archive, archive_path)
@@ -133,7 +150,8 @@ def restore_backup(settings: Settings, archive_path: Path, force: bool = False) 
             raise BackupError(
                 "the backup was made with another master key; set CLINIC_MASTER_KEY to that key"
             )
-        audit_rows, blob_count = _verify_staging(staging, master_key)
+        anchor = _audit_anchor(manifest, master_key)
+        audit_rows, blob_count = _verify_staging(staging, master_key, anchor, manifest)
         if settings.db_path.exists():
             _refuse_if_in_use(settings.db_path, master_key)
         if existing:
@@ -142,15 +160,40 @@ def restore_backup(settings: Settings, archive_path: Path, force: bool = False) 
             for name in ("clinic.duckdb", "clinic.duckdb.wal", "blobs"):
                 if (data_dir / name).exists():
                     os.replace(data_dir / name, aside / name)
+            if checkpoint_path(settings).exists():  # the old head, kept as evidence
+                shutil.copy2(checkpoint_path(settings), aside / checkpoint_path(settings).name)
         os.replace(staging / "clinic.duckdb", settings.db_path)
         if (staging / "blobs").exists():
             if settings.blob_dir.exists():
                 shutil.rmtree(settings.blob_dir)  # only reached when empty of blobs or moved aside
             os.replace(staging / "blobs", settings.blob_dir)
+        # The restored chain's head becomes the checkpoint; an archive from before keyed chains
+        # has none, and the next start seals its chain instead.
+        if anchor is not None:
+            audit_key = crypto.derive_key(master_key, KEY_INFO)
+            write_checkpoint(checkpoint_path(settings), audit_key, anchor, durable=True)
+        else:
+            checkpoint_path(settings).unlink(missing_ok=True)
+    private_files.tighten_tree(data_dir)
     return BackupSummary(archive_path, blob_count, settings.db_path.stat().st_size, audit_rows)
 
 
-def _verify_staging(staging: Path, master_key: bytes) -> tuple[int, int]:
+def _audit_anchor(manifest: dict, master_key: bytes) -> ChainHead | None:
+    """The audit head the manifest records (its seal checked); None for an older archive."""
+    if "audit_head" not in manifest:
+        return None
+    audit_key = crypto.derive_key(master_key, KEY_INFO)
+    if not hmac.compare_digest(str(manifest.get("seal", "")), seal_json(audit_key, manifest)):
+        raise BackupError("the backup's manifest was altered (its seal does not match)")
+    try:
+        return ChainHead.from_json(manifest["audit_head"])
+    except ValueError as error:
+        raise BackupError("the backup's manifest has a malformed audit head") from error
+
+
+def _verify_staging(
+    staging: Path, master_key: bytes, anchor: ChainHead | None, manifest: dict
+) -> tuple[int, int]:
     if not (staging / "clinic.duckdb").is_file():
         raise BackupError("the archive has no database")
     try:
@@ -162,8 +205,19 @@ def _verify_staging(staging: Path, master_key: bytes) -> tuple[int, int]:
     try:
         audit_rows = database.fetchone("SELECT count(*) FROM audit_log")[0]
         blob_rows = {r[0] for r in database.fetchall("SELECT blob_id FROM photos")}
+        chain = database.fetchall(
+            "SELECT seq, recorded_at, actor_id, actor_role, action, object_type, object_id, detail_json,"
+            " prev_hash, hash FROM audit_log ORDER BY seq"
+        )
     finally:
         database.close()
+    if anchor is not None:
+        result = verify_rows(chain, crypto.derive_key(master_key, KEY_INFO), anchor)
+        if not result.ok or len(chain) != anchor.seq:
+            reason = result.reason or f"it has {len(chain)} rows, the manifest records {anchor.seq}"
+            raise BackupError(f"the archive's audit log does not match its manifest: {reason}")
+    elif manifest.get("audit_head_hash") != (chain[-1][9] if chain else None):
+        raise BackupError("the archive's audit log does not end where its manifest says")
     blobs = BlobStore(staging / "blobs", master_key)
     present = set(blobs.list_ids())
     if missing := blob_rows - present:

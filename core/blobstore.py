@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from core import crypto
+from core.private_files import PRIVATE_DIR, write_private
 
 MAGIC = b"CLBS"
 FORMAT_VERSION = 1
@@ -42,7 +43,7 @@ class BlobStore:
         self, directory: Path, master_key: bytes, old_master_keys: Mapping[str, bytes] | None = None
     ):
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         kek = crypto.derive_key(master_key, "blob-kek")
         self.active_key_id = crypto.key_id(kek)
         self._keks: dict[str, bytes] = {self.active_key_id: kek}
@@ -113,19 +114,5 @@ class BlobStore:
 
     @staticmethod
     def _write_atomic(path: Path, payload: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            with open(temp, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, path)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)  # make the rename itself durable
-        finally:
-            os.close(dir_fd)
+        path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        write_private(path, payload)  # 0600, temp file + fsync + rename + directory fsync

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from core import crypto
+from core import crypto, private_files
 from core.audit import AuditLog
 from core.auth import AuthService
 from core.blobstore import BlobStore
@@ -36,7 +36,10 @@ class Clinic:
         self.db = db
         self.blobs = blobs
         self.clock = clock
-        self.audit = AuditLog(db, clock)
+        master_key = crypto.load_or_create_master_key(
+            settings.master_key_env, settings.key_file, create=False
+        )
+        self.audit = AuditLog.for_settings(db, settings, master_key, clock)
         # Called with the case id after each successful submission; one failing listener
         # never breaks a submission or the other listeners.
         self.case_submitted_listeners: list[Callable[[str], None]] = []
@@ -49,7 +52,9 @@ class Clinic:
     def open(cls, settings: Settings | None = None, clock: Callable[[], datetime] = utcnow) -> Clinic:
         """Create the data dir and master key if needed, open and migrate the database."""
         settings = settings or Settings.from_env()
+        private_files.restrict_new_files()  # the database, its WAL, blobs, exports: 0600
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_files.tighten_tree(settings.data_dir)  # a directory made by an older version
         # A new key only for a new clinic: with an existing database a missing key file is an
         # operator error (restore the key), never a reason to make a key that opens nothing.
         master_key = crypto.load_or_create_master_key(
@@ -59,10 +64,10 @@ class Clinic:
         try:
             db.migrate()
             blobs = BlobStore(settings.blob_dir, master_key)
+            clinic = cls(settings, db, blobs, clock)
         except BaseException:
             db.close()
             raise
-        clinic = cls(settings, db, blobs, clock)
         try:
             clinic._attach_extensions()
         except BaseException:

@@ -33,6 +33,7 @@ class Settings:
     key_file: Path
     master_key_env: str | None  # CLINIC_MASTER_KEY, base64 or hex of 32 bytes, wins over the key file
     session_idle_minutes: int = 30
+    session_max_hours: int = 12  # absolute lifetime of a session, however active
     max_failed_logins: int = 5
     lockout_minutes: int = 15
     demo: bool = False
@@ -85,6 +86,7 @@ class Settings:
             key_file=Path(os.environ.get("CLINIC_KEY_FILE", directory / "master.key")),
             master_key_env=os.environ.get("CLINIC_MASTER_KEY") or None,
             session_idle_minutes=int(os.environ.get("CLINIC_SESSION_IDLE_MINUTES", "30")),
+            session_max_hours=int(os.environ.get("CLINIC_SESSION_MAX_HOURS", "12")),
             max_failed_logins=int(os.environ.get("CLINIC_MAX_FAILED_LOGINS", "5")),
             lockout_minutes=int(os.environ.get("CLINIC_LOCKOUT_MINUTES", "15")),
             demo=_env_bool("CLINIC_DEMO", False),

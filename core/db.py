@@ -18,7 +18,8 @@ import os
 import re
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -78,6 +79,19 @@ def list_migrations(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, str, Pa
             )
         found[number] = (number, path.stem, path)
     return [found[n] for n in sorted(found)]
+
+
+@dataclass
+class OpenTransaction:
+    """This thread's open `Database.transaction()`: its cursor and what runs when it ends.
+
+    `on_end` hooks get whether it committed; they run after COMMIT or ROLLBACK, also when the
+    commit itself fails (the audit log releases its lock and moves its head only then).
+    """
+
+    cursor: duckdb.DuckDBPyConnection
+    on_end: list[Callable[[bool], None]] = field(default_factory=list)
+    data: dict[object, object] = field(default_factory=dict)  # per-owner state (e.g. pending audit rows)
 
 
 class Database:
@@ -153,12 +167,30 @@ class Database:
         """BEGIN … COMMIT on this thread's cursor; ROLLBACK on any exception."""
         cursor = self.cursor()
         cursor.execute("BEGIN TRANSACTION")
+        state = OpenTransaction(cursor)
+        self._local.open_transaction = state
+        committed = False
         try:
-            yield cursor
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
-        cursor.execute("COMMIT")
+            try:
+                yield cursor
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            try:
+                cursor.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):  # a failed commit may leave it open
+                    cursor.execute("ROLLBACK")
+                raise
+            committed = True
+        finally:
+            self._local.open_transaction = None
+            for hook in state.on_end:
+                hook(committed)
+
+    def open_transaction(self) -> OpenTransaction | None:
+        """This thread's open `transaction()`, if any."""
+        return getattr(self._local, "open_transaction", None)
 
     def execute(self, sql: str, parameters: list | tuple | None = None) -> duckdb.DuckDBPyConnection:
         return self.cursor().execute(sql, parameters or [])

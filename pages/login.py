@@ -24,14 +24,13 @@ with st.form("login_form"):
     submitted = st.form_submit_button("Log in", type="primary")
 
 if submitted:
-    from core.auth import AccountLocked, InvalidCredentials
+    from core.auth import InvalidCredentials
 
     try:
         session = clinic.auth.login(email.strip(), password)
-    except AccountLocked as error:
-        st.error(f"This account is temporarily locked after too many failed log-ins. {error}")
-    except InvalidCredentials:
-        st.error("Email or password is not correct.")
+    except InvalidCredentials as error:
+        # One message for a wrong password, an unknown address and a locked account (core says it).
+        st.error(str(error))
     else:
         start_session(session.token, session.principal)
         st.session_state.pop("login_password", None)

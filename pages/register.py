@@ -63,7 +63,7 @@ with st.form("register_form"):
         type="password",
         key="reg_password",
         autocomplete="new-password",
-        help="At least 10 characters.",
+        help="At least 10 characters and hard to guess: three or four unrelated words work well.",
     )
     confirm = col_confirm.text_input(
         "Confirm password", type="password", key="reg_password_confirm", autocomplete="new-password"

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from core.commands import CommandError, open_clinic
+from core.private_files import write_private
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -55,7 +56,7 @@ def _export_fhir(args: argparse.Namespace) -> int:
             raise CommandError(str(error)) from error
         text = json.dumps(bundle, indent=2)
         if args.output:
-            Path(args.output).write_text(text, encoding="utf-8")
+            write_private(Path(args.output), text.encode("utf-8"))  # patient data: 0600
             print(f"wrote {len(bundle['entry'])} resources to {args.output}")
         else:
             print(text)
@@ -73,7 +74,7 @@ def _export_patient_data(args: argparse.Namespace) -> int:
             blob = clinic.care.exports.patient_data_zip(SYSTEM_PRINCIPAL, args.patient_id)
         except NotFound as error:
             raise CommandError(str(error)) from error
-        Path(args.output).write_bytes(blob)
+        write_private(Path(args.output), blob)  # patient data: 0600
         print(f"wrote {len(blob):,} bytes to {args.output}")
         return 0
     finally:

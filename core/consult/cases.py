@@ -358,17 +358,19 @@ class CaseService:
             with self._db.transaction() as tx:
                 self._insert_case(tx, principal, case_id, intake, now)
                 self._insert_photos(tx, principal, case_id, rows, now)
+                # In the same transaction: a submitted case always has its audit row.
+                self._audit.record(
+                    principal,
+                    "case.submit",
+                    "case",
+                    case_id,
+                    {"photos": len(rows), "concerns": list(intake.concerns)},
+                    tx=tx,
+                )
         except BaseException:
             for blob_id in written:
                 self._blobs.delete(blob_id)
             raise
-        self._audit.record(
-            principal,
-            "case.submit",
-            "case",
-            case_id,
-            {"photos": len(rows), "concerns": list(intake.concerns)},
-        )
         if self._on_submitted is not None:
             self._on_submitted(case_id)
         return case_id
@@ -592,16 +594,17 @@ class CaseService:
             with self._db.transaction() as tx:
                 (photo_id,) = self._insert_photos(tx, principal, case_id, [(photo, clean, blob_id)], now)
                 tx.execute("UPDATE cases SET updated_at = ? WHERE id = ?", [to_db_time(now), case_id])
+                self._audit.record(
+                    principal,
+                    "photo.add",
+                    "photo",
+                    photo_id,
+                    {"case_id": case_id, "view": photo.view, "source": photo.source},
+                    tx=tx,
+                )
         except BaseException:
             self._blobs.delete(blob_id)
             raise
-        self._audit.record(
-            principal,
-            "photo.add",
-            "photo",
-            photo_id,
-            {"case_id": case_id, "view": photo.view, "source": photo.source},
-        )
         row = self._db.fetchone(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id = ?", [photo_id])
         return _photo(row)
 
@@ -611,7 +614,7 @@ class CaseService:
             raise IllegalTransition("a case reaches report_sent only by sending its report")
         with self._db.transaction() as tx:
             self._transition(tx, principal, case_id, new_status, note)
-        self._audit.record(principal, "case.transition", "case", case_id, {"to": new_status})
+            self._audit.record(principal, "case.transition", "case", case_id, {"to": new_status}, tx=tx)
         return new_status
 
     def _transition(

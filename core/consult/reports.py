@@ -110,7 +110,9 @@ class ReportService:
                     " updated_at = ? WHERE id = ?",
                     [*values, principal.user_id, now, report_id],
                 )
-        self._audit.record(principal, "report.save_draft", "case", case_id, {"report_id": report_id})
+            self._audit.record(
+                principal, "report.save_draft", "case", case_id, {"report_id": report_id}, tx=tx
+            )
         return load_report(self._db.cursor(), case_id)
 
     def send(self, principal: Principal, case_id: str) -> Report:
@@ -138,7 +140,7 @@ class ReportService:
             tx.execute(
                 "UPDATE reports SET sent_at = ?, updated_at = ? WHERE id = ?", [now, now, draft.report_id]
             )
-        self._audit.record(principal, "report.send", "case", case_id, {"status": target})
+            self._audit.record(principal, "report.send", "case", case_id, {"status": target}, tx=tx)
         return load_report(self._db.cursor(), case_id)
 
     def get_report(self, principal: Principal, case_id: str) -> Report | None:

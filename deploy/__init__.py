@@ -1,1 +1,0 @@
-"""The production profile: templates, rendering, the backup job (docs/DEPLOY.md)."""
