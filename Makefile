@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: setup test-deps run test test-fast lint bench clean-data
+.PHONY: setup test-deps run test test-fast test-deploy lint bench clean-data
 
 setup: $(VENV)/.installed
 	@$(PY) -m core prepare-models
@@ -28,6 +28,11 @@ test: setup test-deps
 
 test-fast: setup
 	$(PY) -m pytest -m "not browser"
+
+# The production profile (deploy/, docs/DEPLOY.md): rendered files, the backup job, and the
+# portal behind Caddy with its internal CA on loopback, driven over HTTPS in Chromium.
+test-deploy: setup test-deps
+	$(PY) -m pytest tests/deploy
 
 lint: setup
 	$(VENV)/bin/ruff check .

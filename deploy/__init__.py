@@ -1,0 +1,1 @@
+"""The production profile: templates, rendering, the backup job (docs/DEPLOY.md)."""
