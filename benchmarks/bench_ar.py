@@ -59,9 +59,8 @@ def load_frames(count: int) -> list[np.ndarray]:
 
 def run_pipeline(frames: list[np.ndarray], treatments: dict[str, float]) -> dict[str, list[float]]:
     from core.ar.effects import apply_treatments, watermark
-    from core.ar.live import with_points
     from core.ar.smoothing import OneEuroFilter
-    from core.vision.landmarks import FaceLandmarker
+    from core.vision.landmarks import FaceLandmarker, points_px
 
     cv2.setNumThreads(1)
     landmarker = FaceLandmarker(mode="video")
@@ -75,8 +74,10 @@ def run_pipeline(frames: list[np.ndarray], treatments: dict[str, float]) -> dict
         after_landmarks = time.perf_counter()
         if faces:
             faces_found += 1
-            points = smoother(np.asarray(faces[0].points, dtype=np.float64), ts_ms / 1000).astype(np.float32)
-            image, _ = apply_treatments(frame, with_points(faces[0], points), treatments)
+            points = smoother(points_px(faces[0], with_z=True, dtype=np.float64), ts_ms / 1000).astype(
+                np.float32
+            )
+            image, _ = apply_treatments(frame, faces[0].with_points(points), treatments)
             watermark(image)
         else:
             smoother.reset()
@@ -204,7 +205,7 @@ def visibility_photos() -> list[tuple[str, np.ndarray]]:
 
 def report_visibility() -> None:
     from core.ar.effects import TREATMENT_REGIONS, TREATMENTS, apply_treatments
-    from core.vision.landmarks import detect_landmarks
+    from core.vision.landmarks import detect_landmarks, points_px
     from core.vision.regions import region_masks, skin_mask
 
     print(
@@ -218,7 +219,7 @@ def report_visibility() -> None:
         if landmarks is None:
             print(f"{photo:<36} no face found")
             continue
-        points = np.asarray(landmarks.points)[:, :2]
+        points = points_px(landmarks)
         face_width = float(np.linalg.norm(points[234] - points[454]))
         masks = region_masks(landmarks, image.shape[:2])
         masks["skin"] = skin_mask(landmarks, image.shape[:2])

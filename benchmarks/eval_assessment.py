@@ -28,8 +28,8 @@ from core.assessment.engine import (  # noqa: E402
     assess_case,
     assess_photo,
 )
-from core.assessment.face import detect_points  # noqa: E402
 from core.paths import shared_testdata_dir  # noqa: E402
+from core.vision.landmarks import detect_landmarks, points_px  # noqa: E402
 from core.vision.quality import check_photo  # noqa: E402
 
 OPTIONS = AssessmentOptions(run_registry=False, evidence=False)
@@ -62,7 +62,9 @@ def to_source(points: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, float]:
 
 def response_table() -> None:
     image = astronaut_face()
-    points, _ = detect_points(image)
+    landmarks = detect_landmarks(image)
+    assert landmarks is not None, "the astronaut face must be found"
+    points = points_px(landmarks, with_z=True, dtype=np.float64)
     base = assess_photo(image, "front", points, options=OPTIONS)
     masks = base.region_masks
     edits = []

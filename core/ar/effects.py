@@ -32,6 +32,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from core.vision.landmarks import Landmarks, points_px
+from core.vision.regions import region_polygons, skin_mask
+
 TREATMENTS: tuple[str, ...] = ("skin", "redness", "pigment", "under_eye", "lines", "lips", "contour")
 TREATMENT_LABELS: dict[str, str] = {
     "skin": "Skin resurfacing (texture, pores)",
@@ -104,31 +107,12 @@ class NoFaceError(ValueError):
     """The image has no detectable face, so no treatment can be placed."""
 
 
-def landmark_points(landmarks: object) -> np.ndarray:
-    """(N, 2) float32 pixel coordinates from a FaceLandmarks object or an (N, 2|3) array."""
-    points = getattr(landmarks, "points", landmarks)
-    array = np.asarray(points, dtype=np.float32)
-    if array.ndim != 2 or array.shape[0] < 468 or array.shape[1] < 2:
-        raise ValueError(f"expected (478, 2|3) face landmarks, got shape {array.shape}")
-    return array[:, :2]
-
-
-def _region_polygons(landmarks: object) -> dict[str, np.ndarray]:
-    """Region outlines from the vision area (single source of truth for the anatomy)."""
-    from core.vision.regions import region_polygons
-
-    return {
-        name: np.asarray(poly, dtype=np.float32).reshape(-1, 2)
-        for name, poly in region_polygons(landmarks).items()
-    }
-
-
 class FaceContext:
     """One face in one image: the working crop, its geometry and lazily built feathered masks."""
 
-    def __init__(self, image_bgr: np.ndarray, landmarks: object, options: SimulationOptions) -> None:
+    def __init__(self, image_bgr: np.ndarray, landmarks: Landmarks, options: SimulationOptions) -> None:
         self.options = options
-        self.points_full = landmark_points(landmarks)
+        self.points_full = points_px(landmarks)
         height, width = image_bgr.shape[:2]
         x_min, y_min = self.points_full.min(axis=0)
         x_max, y_max = self.points_full.max(axis=0)
@@ -160,7 +144,7 @@ class FaceContext:
     def polygons(self) -> dict[str, np.ndarray]:
         if self._polygons is None:
             offset = np.array([self.x0, self.y0], dtype=np.float32)
-            self._polygons = {name: poly - offset for name, poly in _region_polygons(self._landmarks).items()}
+            self._polygons = {name: poly - offset for name, poly in region_polygons(self._landmarks).items()}
         return self._polygons
 
     def mask(self, regions: tuple[str, ...], feather_scale: float = 1.0) -> np.ndarray:
@@ -222,8 +206,6 @@ class FaceContext:
     def _small_skin(self, shape: tuple[int, int]) -> np.ndarray:
         """uint8 0/255 skin (face oval minus eyes, brows, lips, nostrils) at mask resolution."""
         if self._skin_small is None or self._skin_small.shape != shape:
-            from core.vision.regions import skin_mask
-
             self._skin_small = skin_mask(self.points * self.mask_scale, shape).astype(np.uint8) * 255
         return self._skin_small
 
@@ -539,7 +521,7 @@ def normalise_treatments(treatments: Mapping[str, float]) -> dict[str, float]:
 
 def apply_treatments(
     image_bgr: np.ndarray,
-    landmarks: object,
+    landmarks: Landmarks,
     treatments: Mapping[str, float],
     options: SimulationOptions | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -583,7 +565,7 @@ def apply_treatments(
 
 def simulate(
     image_bgr: np.ndarray,
-    landmarks: object,
+    landmarks: Landmarks,
     treatments: Mapping[str, float],
     options: SimulationOptions | None = None,
 ) -> SimulationResult:

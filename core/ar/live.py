@@ -19,22 +19,23 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import cv2
 import numpy as np
 
 from core.ar.effects import apply_treatments, watermark
 from core.ar.smoothing import OneEuroFilter, OneEuroParams
+from core.vision.landmarks import FaceLandmarks, Landmarks, points_px
 
 logger = logging.getLogger(__name__)
 
 
 class VideoLandmarker(Protocol):
-    def detect_video(self, image_bgr: np.ndarray, timestamp_ms: int) -> list[Any]: ...
+    def detect_video(self, image_bgr: np.ndarray, timestamp_ms: int) -> list[FaceLandmarks]: ...
 
 
-EffectFunction = Callable[[np.ndarray, Any, Mapping[str, float]], tuple[np.ndarray, np.ndarray]]
+EffectFunction = Callable[[np.ndarray, Landmarks, Mapping[str, float]], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -67,15 +68,6 @@ def _default_landmarker() -> VideoLandmarker:
     return FaceLandmarker(mode="video")
 
 
-def with_points(landmarks: Any, points: np.ndarray) -> Any:
-    """The same landmark object with smoothed points (dataclass or plain array)."""
-    if isinstance(landmarks, np.ndarray):
-        return points
-    if dataclasses.is_dataclass(landmarks):
-        return dataclasses.replace(landmarks, points=points)
-    return points
-
-
 class SmoothedLandmarks:
     """A VIDEO-mode landmarker (created on first use) with One Euro smoothing; one thread only."""
 
@@ -89,7 +81,7 @@ class SmoothedLandmarks:
         self._smoother = OneEuroFilter(smoothing or OneEuroParams())
         self._last_ts_ms = -1
 
-    def __call__(self, frame_bgr: np.ndarray, timestamp_s: float) -> Any | None:
+    def __call__(self, frame_bgr: np.ndarray, timestamp_s: float) -> FaceLandmarks | None:
         """The first face with smoothed points, or None (the track restarts at the next face)."""
         if self._landmarker is None:
             self._landmarker = self._factory()
@@ -101,8 +93,8 @@ class SmoothedLandmarks:
             self._smoother.reset()
             return None
         face = faces[0]
-        points = np.asarray(getattr(face, "points", face), dtype=np.float64)
-        return with_points(face, self._smoother(points, timestamp_s).astype(np.float32))
+        points = points_px(face, with_z=True, dtype=np.float64)
+        return face.with_points(self._smoother(points, timestamp_s).astype(np.float32))
 
     def reset(self) -> None:
         self._smoother.reset()
@@ -116,7 +108,7 @@ class SmoothedLandmarks:
 
 @dataclass(frozen=True)
 class TrackedFace:
-    landmarks: Any  # smoothed, the landmarker's type (FaceLandmarks or an array)
+    landmarks: FaceLandmarks  # smoothed
     frame_time: float  # timestamp of the frame they were found on
     produced_at: float  # clock() when they were ready
 
@@ -225,7 +217,7 @@ class LandmarkTracker:
 
 def simulate_frame(
     frame_bgr: np.ndarray,
-    landmarks: Any,
+    landmarks: Landmarks,
     treatments: Mapping[str, float],
     effect: EffectFunction = apply_treatments,
 ) -> np.ndarray:

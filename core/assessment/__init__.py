@@ -2,7 +2,8 @@
 
 - `filterbank` — the ONNX filter bank built from code (scripts/build_filterbank.py, `make setup`).
 - `canonical` — pose/scale normalisation (similarity warp to 512x512) and illumination handling.
-- `face` — landmarks and region masks in canonical coordinates (core.vision, template fallback).
-- `metrics` — metric maths on maps + masks; `engine` — assess_photo / assess_case, flags, overlays.
+- `metrics` — metric maths on maps + masks; `engine` — the pipeline: assess_photo / assess_case.
+- `report` — the result types and report JSON; `findings` — flags, suggestions, summary;
+  `overlays` — redness / spots / lines pictures.
 - `registry` — further ONNX models registered by JSON manifest; `service` — `clinic.assessments`.
 """

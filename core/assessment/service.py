@@ -27,8 +27,11 @@ from core.access import ADMIN, PATIENT, PHYSICIAN, AccessDenied, NotFound, Princ
 from core.db import from_db_time, to_db_time
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from core.assessment.engine import AssessmentOptions
     from core.clinic import Clinic
+    from core.vision.quality import QualityResult
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +259,8 @@ class AssessmentService:
         )  # fmt: skip
 
     def _assess(self, assessment_id: str, case_id: str, patient_id: str) -> tuple[dict, list[list[Any]]]:
-        from core.assessment.engine import OVERLAYS, PhotoInput, assess_case
+        from core.assessment.engine import PhotoInput, assess_case
+        from core.assessment.overlays import OVERLAYS
         from core.consult.photos import decode_to_bgr
 
         photos = self._db.fetchall(
@@ -409,19 +413,19 @@ def _jpeg(image_bgr) -> bytes:
     return buffer.tobytes()
 
 
-def _quality(image_bgr, view: str, verdict: str | None, quality_json: str | None) -> Any:
-    """The stored quality result; the vision gate is run when the photo has none."""
-    details: dict = {}
+def _quality(
+    image_bgr: np.ndarray, view: str, verdict: str | None, quality_json: str | None
+) -> QualityResult | None:
+    """The photo's stored quality result; the gate runs now for a photo stored without one."""
+    from core.vision.quality import QualityResult, check_photo
+
     if quality_json:
-        with contextlib.suppress(json.JSONDecodeError, TypeError):
-            loaded = json.loads(quality_json)
-            details = loaded if isinstance(loaded, dict) else {}
-    if verdict or details.get("verdict"):
-        return {**details, "verdict": verdict or details.get("verdict")}
-    try:
-        from core.vision.quality import check_photo
-    except ImportError:
-        return None
+        try:
+            return QualityResult.from_json(quality_json)
+        except ValueError:
+            log.warning("a %s photo's stored quality result is unreadable; using its verdict", view)
+    if verdict in ("pass", "warn", "fail"):
+        return QualityResult(verdict, view, checks=[], pose=None, faces=[], face_box=None)
     try:
         return check_photo(image_bgr, view)
     except Exception:  # noqa: BLE001 - no quality result is better than no assessment

@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import cv2
 import numpy as np
+
+from core.vision.landmarks import FaceLandmarks, Landmarks, points_px
 
 # MediaPipe face-mesh indices: iris rings (present in the 478-point model) and eye corners.
 RIGHT_IRIS = (468, 469, 470, 471, 472)
@@ -32,7 +33,7 @@ COLOUR_ZERO_SCORE_DE = 20.0  # CIEDE2000 difference that scores 0
 OK_SCORE = 70.0
 OK_COMPONENT = 40.0
 
-Detector = Callable[[np.ndarray], Any]
+Detector = Callable[[np.ndarray], FaceLandmarks | None]
 
 
 def _default_detector() -> Detector:
@@ -52,28 +53,26 @@ class BaselineMatch:
     instruction: str = ""
 
 
-def _points(landmarks: Any) -> np.ndarray:
-    return np.asarray(landmarks.points, dtype=np.float64)[:, :2]
-
-
-def eye_centres(landmarks: Any) -> tuple[np.ndarray, np.ndarray]:
+def eye_centres(landmarks: Landmarks) -> tuple[np.ndarray, np.ndarray]:
     """(right eye, left eye) centres in pixels: iris centres when present, else eye-corner midpoints."""
-    points = _points(landmarks)
+    points = points_px(landmarks, dtype=np.float64)
     if len(points) >= 478:
         return points[list(RIGHT_IRIS)].mean(axis=0), points[list(LEFT_IRIS)].mean(axis=0)
     return points[list(RIGHT_EYE_CORNERS)].mean(axis=0), points[list(LEFT_EYE_CORNERS)].mean(axis=0)
 
 
-def _roll_deg(landmarks: Any) -> float:
+def _roll_deg(landmarks: Landmarks) -> float:
     right, left = eye_centres(landmarks)
     return math.degrees(math.atan2(left[1] - right[1], left[0] - right[0]))
 
 
-def _pose_angles(landmarks: Any) -> tuple[float, float, float]:
-    """(yaw, pitch, roll) in degrees; roll from the eye line, which is exact in the image plane."""
-    pose = getattr(landmarks, "pose", None)
-    yaw = float(getattr(pose, "yaw", 0.0) or 0.0) if pose is not None else 0.0
-    pitch = float(getattr(pose, "pitch", 0.0) or 0.0) if pose is not None else 0.0
+def _pose_angles(landmarks: Landmarks) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in degrees; roll from the eye line, which is exact in the image plane.
+    A bare point array has no head pose: yaw and pitch read 0."""
+    if isinstance(landmarks, FaceLandmarks):
+        yaw, pitch = float(landmarks.pose.yaw), float(landmarks.pose.pitch)
+    else:
+        yaw = pitch = 0.0
     return yaw, pitch, _roll_deg(landmarks)
 
 
@@ -118,22 +117,24 @@ def align_pair(
     return before_bgr.copy(), aligned_after
 
 
-def skin_mask(shape: tuple[int, ...], landmarks: Any) -> np.ndarray:
-    points = _points(landmarks)
+def _skin_patches(landmarks: Landmarks, shape: tuple[int, ...]) -> np.ndarray:
+    """bool (h, w): the cheek and forehead patches only (not the vision area's whole-face
+    `skin_mask`: the patches keep hair, beard and shadowed jaw out of the colour comparison)."""
+    points = points_px(landmarks, dtype=np.float64)
     mask = np.zeros(shape[:2], dtype=np.uint8)
     for patch in SKIN_PATCHES:
         polygon = points[list(patch)].round().astype(np.int32)
         cv2.fillConvexPoly(mask, cv2.convexHull(polygon), 255)
-    return mask
+    return mask > 0
 
 
-def median_skin_lab(bgr: np.ndarray, landmarks: Any) -> np.ndarray:
+def median_skin_lab(bgr: np.ndarray, landmarks: Landmarks) -> np.ndarray:
     """Median CIELAB (L 0–100) of cheek and forehead skin; the median ignores specular spots."""
-    mask = skin_mask(bgr.shape, landmarks)
+    mask = _skin_patches(landmarks, bgr.shape)
     if not mask.any():
         raise NoFaceFound("no skin area under the landmarks")
     lab = cv2.cvtColor(bgr.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
-    return np.median(lab[mask > 0], axis=0)
+    return np.median(lab[mask], axis=0)
 
 
 def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> float:
@@ -146,7 +147,7 @@ def _linear_score(value: float, zero_at: float) -> float:
     return float(max(0.0, 100.0 * (1.0 - value / zero_at)))
 
 
-def _face_size(landmarks: Any, image_width: int) -> float:
+def _face_size(landmarks: Landmarks, image_width: int) -> float:
     right, left = eye_centres(landmarks)
     return float(np.hypot(*(left - right))) / max(image_width, 1)
 

@@ -34,9 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _assess(args: argparse.Namespace) -> int:
     import cv2
+    import numpy as np
 
     from core.assessment.engine import PhotoInput, assess_case
     from core.assessment.filterbank import FilterBankError
+    from core.vision.quality import check_photo
 
     if not args.path.is_file():
         raise CommandError(f"{args.path} does not exist")
@@ -46,24 +48,17 @@ def _assess(args: argparse.Namespace) -> int:
 
         image = decode_to_bgr(data)
     except Exception:  # noqa: BLE001 - fall back to OpenCV for formats the intake does not re-encode
-        image = cv2.imdecode(__import__("numpy").frombuffer(data, "uint8"), cv2.IMREAD_COLOR)
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise CommandError(f"{args.path} is not a readable image")
-    quality = None
-    if not args.no_quality and args.view != "close_up":
-        try:
-            from core.vision.quality import check_photo
-        except ImportError:
-            check_photo = None
-        if check_photo is not None:
-            quality = check_photo(image, args.view)
+    quality = None if args.no_quality or args.view == "close_up" else check_photo(image, args.view)
     try:
         case = assess_case([PhotoInput(image, args.view, args.path.name, None, quality)])
     except FilterBankError as error:
         raise CommandError(str(error)) from error
     report = case.to_report(with_images=False)
     if args.overlays:
-        from core.assessment.engine import OVERLAYS
+        from core.assessment.overlays import OVERLAYS
 
         args.overlays.mkdir(parents=True, exist_ok=True)
         for photo in case.photos:

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import cv2
 import numpy as np
+from numpy.typing import DTypeLike
 
 # Landmarks run on a downscaled copy of large photos: the model sees a 256x256 face crop anyway,
 # so a 12 MP input only costs resizing time. Points are scaled back to the original pixels.
@@ -124,6 +125,10 @@ class FaceLandmarks:
     def blendshape(self, name: str) -> float:
         return float(self.blendshapes.get(name, 0.0))
 
+    def with_points(self, points: np.ndarray) -> FaceLandmarks:
+        """The same face with other points (smoothed, warped): blendshapes and pose are kept."""
+        return replace(self, points=points)
+
     def scaled(self, factor: float, image_size: tuple[int, int]) -> FaceLandmarks:
         """The same face with points multiplied by `factor` (e.g. back to the full-size photo)."""
         return FaceLandmarks(
@@ -141,6 +146,26 @@ class FaceLandmarks:
             "interpupil_px": round(self.interpupil_px(), 1),
             "image_size": list(self.image_size),
         }
+
+
+# What the areas that only need point positions accept: a detected face, or its point array
+# ((N, 2|3) pixels, e.g. points moved into a crop or a canonical frame).
+Landmarks = FaceLandmarks | np.ndarray
+
+MIN_MESH_POINTS = 468  # the face mesh; the 478-point model adds the irises
+
+
+def points_px(landmarks: Landmarks, *, with_z: bool = False, dtype: DTypeLike = np.float32) -> np.ndarray:
+    """The pixel points of `landmarks` as an (N, 2) array, or (N, 2|3) as given with `with_z`.
+
+    The one accessor every area uses, so none guesses at another's landmark type. Raises
+    ValueError for anything that is not a face mesh.
+    """
+    points = landmarks.points if isinstance(landmarks, FaceLandmarks) else landmarks
+    array = np.asarray(points, dtype=dtype)
+    if array.ndim != 2 or array.shape[0] < MIN_MESH_POINTS or array.shape[1] not in (2, 3):
+        raise ValueError(f"expected (478|468, 2|3) face landmarks, got shape {array.shape}")
+    return array if with_z else array[:, :2]
 
 
 def _downscale(image_bgr: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:

@@ -19,10 +19,10 @@ may touch but are built to overlap little (perioral excludes the lips and the na
 
 from __future__ import annotations
 
-from typing import Any
-
 import cv2
 import numpy as np
+
+from core.vision.landmarks import Landmarks, points_px
 
 REGIONS: tuple[str, ...] = (
     "forehead",
@@ -85,24 +85,16 @@ NOSTRIL_LEFT = (250, 290, 305, 326, 327, 328, 460, 461, 462)
 EXCLUSION_MARGIN_IPD = 0.06
 
 
-def _points_xy(landmarks: Any) -> np.ndarray:
-    points = np.asarray(getattr(landmarks, "points", landmarks), dtype=np.float32)
-    if points.ndim != 2 or points.shape[0] < 468 or points.shape[1] < 2:
-        raise ValueError(f"expected (478|468, 2|3) face landmarks, got shape {points.shape}")
-    return points[:, :2]
-
-
 def _hull(xy: np.ndarray, indices: tuple[int, ...]) -> np.ndarray:
     return cv2.convexHull(xy[list(indices)].astype(np.float32)).reshape(-1, 2)
 
 
-def region_polygons(landmarks: Any) -> dict[str, np.ndarray]:
+def region_polygons(landmarks: Landmarks) -> dict[str, np.ndarray]:
     """{region: (N, 2) float32 pixel polygon} for every name in REGIONS.
 
-    Accepts a FaceLandmarks or any object with `.points`, or a raw (478, 2|3) array.
     Polygons are outlines only; use `region_masks` for skin pixels (eyes/lips removed).
     """
-    xy = _points_xy(landmarks)
+    xy = points_px(landmarks)
     polygons = {name: _hull(xy, REGION_VERTICES[name]) for name in REGIONS if name != "lips"}
     polygons["lips"] = xy[list(LIPS_OUTER)].astype(np.float32)
     return {name: polygons[name] for name in REGIONS}
@@ -134,18 +126,18 @@ def _exclusions(xy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return blocked
 
 
-def skin_mask(landmarks: Any, shape: tuple[int, ...]) -> np.ndarray:
+def skin_mask(landmarks: Landmarks, shape: tuple[int, ...]) -> np.ndarray:
     """bool (h, w): face oval minus eyes, brows, lips and nostrils (with a small margin)."""
     size = (int(shape[0]), int(shape[1]))
-    xy = _points_xy(landmarks)
+    xy = points_px(landmarks)
     oval = _fill(size, xy[list(FACE_OVAL)])
     return (oval > 0) & (_exclusions(xy, size) == 0)
 
 
-def region_masks(landmarks: Any, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+def region_masks(landmarks: Landmarks, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
     """{region: bool (h, w)} for every name in REGIONS; skin regions exclude eyes/brows/lips/nostrils."""
     size = (int(shape[0]), int(shape[1]))
-    xy = _points_xy(landmarks)
+    xy = points_px(landmarks)
     skin = skin_mask(xy, size)
     polygons = region_polygons(xy)
     masks: dict[str, np.ndarray] = {}
@@ -155,21 +147,3 @@ def region_masks(landmarks: Any, shape: tuple[int, ...]) -> dict[str, np.ndarray
     # Perioral surrounds the mouth: keep the nasolabial bands out of it so the two do not overlap.
     masks["perioral"] &= ~(masks["nasolabial_left"] | masks["nasolabial_right"])
     return masks
-
-
-def draw_regions(image_bgr: np.ndarray, landmarks: Any, alpha: float = 0.35) -> np.ndarray:
-    """A copy of the image with every region tinted and outlined (for reviews and debugging)."""
-    overlay = image_bgr.copy()
-    masks = region_masks(landmarks, image_bgr.shape)
-    rng = np.random.default_rng(7)
-    for name in REGIONS:
-        colour = rng.integers(60, 255, 3).tolist()
-        overlay[masks[name]] = colour
-    out = cv2.addWeighted(overlay, alpha, image_bgr, 1 - alpha, 0)
-    for name, polygon in region_polygons(landmarks).items():
-        centre = polygon.mean(axis=0)
-        cv2.polylines(out, [np.round(polygon).astype(np.int32)], True, (255, 255, 255), 1, cv2.LINE_AA)
-        cv2.putText(
-            out, name, (int(centre[0]) - 20, int(centre[1])), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1
-        )
-    return out

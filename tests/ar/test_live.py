@@ -9,6 +9,7 @@ import numpy as np
 
 from core.ar.effects import has_watermark
 from core.ar.live import LandmarkTracker, LiveView, compose_view, simulate_frame
+from core.vision.landmarks import FaceLandmarks
 
 
 class _FakeLandmarker:
@@ -16,11 +17,11 @@ class _FakeLandmarker:
         self.face = face
         self.timestamps: list[int] = []
 
-    def detect_video(self, image_bgr: np.ndarray, timestamp_ms: int) -> list[np.ndarray]:
+    def detect_video(self, image_bgr: np.ndarray, timestamp_ms: int) -> list[FaceLandmarks]:
         self.timestamps.append(timestamp_ms)
         if not self.face:
             return []
-        return [np.full((478, 3), 50.0, dtype=np.float32)]
+        return [FaceLandmarks(np.full((478, 3), 50.0, dtype=np.float32))]
 
 
 def _frame(value: int) -> np.ndarray:
@@ -86,7 +87,7 @@ class _BlockingLandmarker(_FakeLandmarker):
         self.release = threading.Event()
         self.frames: list[int] = []
 
-    def detect_video(self, image_bgr: np.ndarray, timestamp_ms: int) -> list[np.ndarray]:
+    def detect_video(self, image_bgr: np.ndarray, timestamp_ms: int) -> list[FaceLandmarks]:
         self.frames.append(int(image_bgr[0, 0, 0]))
         self.release.wait(timeout=5)
         return super().detect_video(image_bgr, timestamp_ms)
@@ -107,7 +108,7 @@ def test_tracker_runs_landmarks_on_the_newest_frame_only() -> None:
     assert landmarker.frames == [1, 31]  # the newest waiting frame, not a queue
     assert tracker.stats.dropped_frames == 29
     face = tracker.latest()
-    assert face is not None and np.asarray(face.landmarks).shape == (478, 3)
+    assert face is not None and face.landmarks.points.shape == (478, 3)
     tracker.stop()
 
 

@@ -7,17 +7,33 @@ import numpy as np
 import pytest
 
 from core.assessment import canonical as canon
-from core.assessment.engine import AssessmentOptions, PhotoAssessment, assess_photo
-from core.assessment.face import detect_points
+from core.assessment.engine import AssessmentOptions, assess_photo
+from core.assessment.report import PhotoAssessment
+from core.vision.landmarks import detect_landmarks, points_px
+from core.vision.quality import QualityResult
 
 FAST = AssessmentOptions(run_registry=False, evidence=False)
 
 
+def passed(view: str) -> QualityResult:
+    """A pass from the gate with no checks listed (for photos the real gate would judge on size or pose)."""
+    return QualityResult("pass", view, [], None, [], None)
+
+
+def checked_photo(view: str, image_bgr: np.ndarray, quality: QualityResult | None = None):
+    """A photo as the intake hands it to the consultation (JPEG bytes + the gate's result)."""
+    from core.consult.photos import CheckedPhoto, encode_rgb
+
+    jpeg = encode_rgb(np.ascontiguousarray(image_bgr[..., ::-1]))
+    height, width = image_bgr.shape[:2]
+    return CheckedPhoto(view, "upload", jpeg, "image/jpeg", width, height, quality or passed(view))
+
+
 @pytest.fixture(scope="session")
 def face_points(face_photo_bgr: np.ndarray) -> np.ndarray:
-    points, _ = detect_points(face_photo_bgr)
-    assert points is not None, "the astronaut face must be found"
-    return points
+    landmarks = detect_landmarks(face_photo_bgr)
+    assert landmarks is not None, "the astronaut face must be found"
+    return points_px(landmarks, with_z=True, dtype=np.float64)
 
 
 @pytest.fixture(scope="session")

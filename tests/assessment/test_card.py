@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import cv2
@@ -12,7 +11,9 @@ from streamlit.testing.v1 import AppTest
 from core.access import SYSTEM_PRINCIPAL
 from core.clinic import shared_clinic
 from core.consult.cases import IntakeForm
-from core.consult.photos import PhotoInput, encode_rgb
+from core.consult.photos import intake_frame
+
+from .conftest import checked_photo
 
 PASSWORD = "correct-horse-battery"
 
@@ -36,27 +37,32 @@ def test_card_shows_summary_flags_metrics_and_overlays(data_dir, face_photo_bgr)
         )  # fmt: skip
         alice = clinic.auth.login("alice@example.test", PASSWORD).principal
         small = cv2.resize(face_photo_bgr, (410, 492), interpolation=cv2.INTER_AREA)
-        jpeg = encode_rgb(np.ascontiguousarray(small[..., ::-1]))
-        quality = json.dumps({"verdict": "pass", "checks": []})
-        photos = [
-            PhotoInput(v, jpeg, quality_verdict="pass", quality_json=quality)
-            for v in ("front", "left_oblique", "right_oblique")
-        ]
+        # Far and blurred: the real gate fails it; the card must say what to do, not name checks.
+        blurred = cv2.GaussianBlur(
+            cv2.resize(face_photo_bgr, (205, 246), interpolation=cv2.INTER_AREA), (0, 0), 3
+        )
+        failed = intake_frame(blurred, "right_oblique", source="upload")
+        assert failed.verdict == "fail"
+        photos = [checked_photo("front", small), checked_photo("left_oblique", small), failed]
         intake = IntakeForm(
             concerns=["redness_rosacea"], areas=["cheeks"], duration="1 year", consent_photo_storage=True
         )
-        case_id = clinic.cases.submit_case(alice, intake, photos)
+        case_id = clinic.cases.submit_example_case(alice, intake, photos)  # keeps the failed one
         assert clinic.assessments.wait_idle(120)
 
         app = AppTest.from_function(_card_script, args=(case_id,), default_timeout=60).run()
         assert not app.exception, app.exception
         text = " ".join(m.value for m in app.markdown)
-        assert "3 of 3 photos measured" in text
+        assert "2 of 3 photos measured" in text
+        warnings = " ".join(w.value for w in app.warning)
+        assert "Right oblique photo not measured" in warnings
+        for check in failed.quality.failing:
+            assert check.instruction in warnings and check.name not in warnings
         assert "Redness" in text and "badge" in text
         assert any("AI pre-assessment" in h.value for h in app.subheader)
         assert [b.label for b in app.button] == ["Run again"]
         kinds = _element_types(app._tree.main)
-        assert kinds.count("image") >= 3  # one overlay per photo
+        assert kinds.count("image") >= 2  # one overlay per measured photo
     finally:
         clinic.assessments.wait_idle(60)
         clinic.close()
@@ -79,13 +85,13 @@ def test_card_shows_progress_while_queued(data_dir, face_photo_bgr):
             accepted_telemedicine_consent=True,
         )  # fmt: skip
         alice = clinic.auth.login("alice@example.test", PASSWORD).principal
-        jpeg = encode_rgb(np.full((480, 400, 3), 120, np.uint8))
+        blank = np.full((480, 400, 3), 120, np.uint8)
         intake = IntakeForm(
             concerns=["redness_rosacea"], areas=["cheeks"], duration="1 year", consent_photo_storage=True
         )
         clinic.case_submitted_listeners.clear()  # keep the worker out: the row stays queued
         case_id = clinic.cases.submit_case(
-            alice, intake, [PhotoInput(v, jpeg) for v in ("front", "left_oblique", "right_oblique")]
+            alice, intake, [checked_photo(v, blank) for v in ("front", "left_oblique", "right_oblique")]
         )
         clinic.assessments._insert_queued(case_id, None)
 

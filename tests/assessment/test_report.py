@@ -7,14 +7,11 @@ import json
 import cv2
 import numpy as np
 
-from core.assessment.engine import (
-    DISCLAIMER,
-    OVERLAYS,
-    REPORT_SCHEMA,
-    PhotoInput,
-    assess_case,
-    assess_photo,
-)
+from core.assessment.engine import PhotoInput, assess_case, assess_photo
+from core.assessment.overlays import OVERLAYS
+from core.assessment.report import DISCLAIMER, REPORT_SCHEMA
+from core.assessment.service import _quality
+from core.vision.quality import QualityCheck, QualityResult, check_photo
 
 from .conftest import FAST
 
@@ -32,19 +29,28 @@ METRIC_KEYS = {
 }
 
 
+def _blurred_and_far(face_photo_bgr: np.ndarray) -> np.ndarray:
+    """The face small in the frame and out of focus: the gate fails it on distance and sharpness."""
+    small = cv2.resize(face_photo_bgr, (205, 246), interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(small, (0, 0), 3)
+
+
+def _warned_lighting(view: str) -> QualityResult:
+    instruction = "Face a window or a lamp so both sides of your face are evenly lit."
+    return QualityResult(
+        "warn", view, [QualityCheck("lighting", "warn", 0.6, 0.7, instruction)], None, [], None
+    )
+
+
 def test_case_report_contract(face_photo_bgr, face_points, baseline):
-    failed = {
-        "verdict": "fail",
-        "checks": [{"name": "sharpness", "status": "fail", "message": "photo is blurred"}],
-    }
-    warned = {
-        "verdict": "warn",
-        "checks": [{"name": "lighting", "status": "warn", "message": "uneven lighting"}],
-    }
+    failed = check_photo(_blurred_and_far(face_photo_bgr), "right_oblique")
+    assert failed.verdict == "fail"
     case = assess_case(
         [
             baseline,
-            PhotoInput(face_photo_bgr, "left_oblique", "p-left", face_points, warned),
+            PhotoInput(
+                face_photo_bgr, "left_oblique", "p-left", face_points, _warned_lighting("left_oblique")
+            ),
             PhotoInput(face_photo_bgr, "right_oblique", "p-right", face_points, failed),
         ],
         FAST,
@@ -57,9 +63,8 @@ def test_case_report_contract(face_photo_bgr, face_points, baseline):
     )
     assert report["models"][0]["name"] == "skin_filterbank" and len(report["models"][0]["sha256"]) == 64
     assert [i["status"] for i in report["inputs"]] == ["assessed", "assessed", "not_assessed"]
-    assert report["not_assessed"] == [
-        {"photo_id": "p-right", "view": "right_oblique", "reason": "photo is blurred"}
-    ]
+    reason = "; ".join(dict.fromkeys(check.instruction for check in failed.failing))
+    assert report["not_assessed"] == [{"photo_id": "p-right", "view": "right_oblique", "reason": reason}]
     retake = [f for f in report["flags"] if f["code"] == "retake"]
     assert retake and "right_oblique" in retake[0]["reason"]
     assert report["summary"] and "2 of 3 photos measured" in report["summary"]
@@ -82,9 +87,28 @@ def test_case_report_contract(face_photo_bgr, face_points, baseline):
 
 
 def test_failed_quality_photo_is_not_measured(face_photo_bgr):
-    result = assess_photo(face_photo_bgr, "front", quality={"verdict": "fail", "checks": []}, options=FAST)
+    verdict_only = QualityResult("fail", "front", [], None, [], None)
+    result = assess_photo(face_photo_bgr, "front", quality=verdict_only, options=FAST)
     assert result.status == "not_assessed" and not result.metrics
-    assert result.flags[0].code == "retake"
+    assert result.flags[0].code == "retake" and result.reason == "photo failed the quality check"
+
+
+def test_a_photo_the_gate_failed_is_reported_with_its_instructions_not_check_names(face_photo_bgr):
+    """Through the real gate and its stored JSON, as the service reads it back."""
+    image = _blurred_and_far(face_photo_bgr)
+    gate = check_photo(image, "front")
+    assert {"distance", "sharpness"} <= {check.name for check in gate.failing}
+    stored = _quality(image, "front", gate.verdict, gate.to_json())
+    report = assess_case([PhotoInput(image, "front", "p1", None, stored)], FAST).to_report()
+
+    reason = report["not_assessed"][0]["reason"]
+    for check in gate.failing:
+        assert check.instruction and check.instruction in reason
+        assert check.name not in reason
+    assert "Move the camera closer" in reason and "blurry" in reason
+    assert reason in report["summary"]
+    retake = next(flag for flag in report["flags"] if flag["code"] == "retake")
+    assert reason in retake["reason"]
 
 
 def test_close_up_is_measured_as_one_skin_region(face_photo_bgr):
@@ -106,7 +130,9 @@ def test_overlays_are_bgr_images_that_show_findings(baseline):
     for name, render in OVERLAYS.items():
         image = render(baseline)
         assert image.shape == baseline.canonical_bgr.shape and image.dtype == np.uint8, name
-    assert not np.array_equal(OVERLAYS["spots"](baseline), baseline.canonical_bgr) or not baseline.spots
+    assert baseline.spots, "the astronaut's skin has measured spots"
+    assert not np.array_equal(OVERLAYS["spots"](baseline), baseline.canonical_bgr)
+    assert not np.array_equal(OVERLAYS["redness"](baseline), baseline.canonical_bgr)
 
 
 def test_large_very_dark_spot_is_flagged_for_dermoscopy_with_evidence(face_photo_bgr, face_points, baseline):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import date
 
@@ -14,7 +13,10 @@ from core.access import SYSTEM_PRINCIPAL, AccessDenied
 from core.clinic import Clinic
 from core.config import Settings
 from core.consult.cases import IntakeForm
-from core.consult.photos import PhotoInput, encode_rgb
+from core.consult.photos import intake_frame
+from core.vision.quality import QualityCheck, QualityResult
+
+from .conftest import checked_photo
 
 PASSWORD = "correct-horse-battery"
 
@@ -39,19 +41,25 @@ def world(data_dir, face_photo_bgr):
         "bob": clinic.auth.login("bob@example.test", PASSWORD).principal,
     }
     small = cv2.resize(face_photo_bgr, (410, 492), interpolation=cv2.INTER_AREA)
-    jpeg = encode_rgb(np.ascontiguousarray(small[..., ::-1]))
-    blank = encode_rgb(np.full((480, 400, 3), 120, np.uint8))  # no face: listed as not assessed
+    warned = QualityResult(
+        "warn",
+        "left_oblique",
+        [QualityCheck("lighting", "warn", 0.6, 0.7, "Face the light.")],
+        None,
+        [],
+        None,
+    )
+    blank = np.full((480, 400, 3), 120, np.uint8)  # no face: the real gate fails it, not assessed
     photos = [
-        PhotoInput("front", jpeg, quality_verdict="pass", quality_json=json.dumps({"verdict": "pass", "checks": []})),
-        PhotoInput("left_oblique", jpeg, quality_verdict="warn",
-                   quality_json=json.dumps({"verdict": "warn", "checks": [{"name": "lighting", "status": "warn", "message": "dim light"}]})),
-        PhotoInput("right_oblique", blank, quality_verdict="fail",
-                   quality_json=json.dumps({"verdict": "fail", "checks": [{"name": "face", "status": "fail", "message": "no face"}]})),
-    ]  # fmt: skip
+        checked_photo("front", small),
+        checked_photo("left_oblique", small, warned),
+        intake_frame(blank, "right_oblique", source="upload"),
+    ]
     intake = IntakeForm(
         concerns=["redness_rosacea"], areas=["cheeks"], duration="1 year", consent_photo_storage=True
     )
-    case_id = clinic.cases.submit_case(people["alice"], intake, photos)
+    assert photos[2].verdict == "fail"
+    case_id = clinic.cases.submit_example_case(people["alice"], intake, photos)  # keeps the failed one
     yield clinic, people, case_id
     clinic.assessments.wait_idle(60)
     clinic.close()
@@ -68,7 +76,10 @@ def test_submission_queues_a_background_assessment_that_is_stored(world):
         and record.engine_sha256 == report["engine"]["sha256"]
     )
     assert [p["status"] for p in report["photos"]] == ["assessed", "assessed", "not_assessed"]
-    assert report["not_assessed"][0]["reason"] == "no face"
+    # The gate's instruction to the patient, not the check's name ("one_face").
+    assert report["not_assessed"][0]["reason"] == (
+        "We cannot see a face. Make sure your whole face is in the picture."
+    )
     front = report["photos"][0]
     assert set(front["overlay_blobs"]) == {"redness", "spots", "lines", "canonical"}
     image = clinic.assessments.overlay_bytes(
