@@ -15,28 +15,44 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import queue
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.access import ADMIN, PATIENT, PHYSICIAN, AccessDenied, NotFound, Principal, require_role
-from core.db import from_db_time, to_db_time
+from core.db import to_db_time
+from core.rows import fetch_all_as, fetch_one_as
 
 if TYPE_CHECKING:
     import numpy as np
 
     from core.assessment.engine import AssessmentOptions
-    from core.clinic import Clinic
+    from core.audit import AuditLog
+    from core.blobstore import BlobStore
+    from core.db import Database
     from core.vision.quality import QualityResult
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("queued", "running", "done", "failed")
-OVERLAY_KINDS = ("redness", "spots", "lines")  # engine.OVERLAYS; the engine loads lazily (cv2, onnx)
+
+class ClinicParts(Protocol):
+    """What the service uses of `core.clinic.Clinic`, structurally: the service never imports the
+    facade that creates it (no import cycle)."""
+
+    db: Database
+    blobs: BlobStore
+    audit: AuditLog
+    clock: Callable[[], datetime]
+    case_submitted_listeners: list[Callable[[str], None]]
+
+    @property
+    def closed(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -73,19 +89,71 @@ class MetricRow:
     measured_at: datetime
 
 
+@dataclass(frozen=True)
+class _AssessmentRow:
+    """An `assessments` row as stored (the report still JSON text)."""
+
+    id: str
+    case_id: str
+    patient_id: str
+    status: str
+    engine_version: str | None
+    engine_sha256: str | None
+    report_json: str | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+    def record(self) -> AssessmentRecord:
+        return AssessmentRecord(
+            assessment_id=self.id,
+            case_id=self.case_id,
+            patient_id=self.patient_id,
+            status=self.status,
+            engine_version=self.engine_version,
+            engine_sha256=self.engine_sha256,
+            report=json.loads(self.report_json) if self.report_json else None,
+            error=self.error,
+            created_at=self.created_at,
+            finished_at=self.finished_at,
+        )
+
+
+@dataclass(frozen=True)
+class _Job:
+    case_id: str
+    patient_id: str
+
+
+@dataclass(frozen=True)
+class _StoredPhoto:
+    id: str
+    view: str
+    blob_id: str
+    quality_verdict: str | None
+    quality_json: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class _CaseEngine:
+    case_id: str
+    engine_version: str | None  # of the newest finished run; None when none finished
+
+
 _RECORD_COLUMNS = "id, case_id, patient_id, status, engine_version, engine_sha256, report_json, error, created_at, finished_at"
+_METRIC_COLUMNS = 'assessment_id, case_id, photo_id, "view", region, metric, value, unit, score, band, engine_version, measured_at'
 
 
 class AssessmentService:
-    def __init__(self, clinic: Clinic, options: AssessmentOptions | None = None, listen: bool = True) -> None:
+    def __init__(self, clinic: ClinicParts, options: AssessmentOptions | None = None) -> None:
         self._clinic = clinic
         self._db = clinic.db
         self._options = options
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
-        if listen:
-            clinic.case_submitted_listeners.append(self._on_case_submitted)
+        clinic.case_submitted_listeners.append(self._on_case_submitted)
 
     @property
     def options(self) -> AssessmentOptions:
@@ -174,13 +242,15 @@ class AssessmentService:
         require_role(principal, ADMIN)
         from core.assessment.engine import ENGINE_VERSION
 
-        rows = self._db.fetchall(
-            "SELECT c.id, (SELECT a.engine_version FROM assessments a WHERE a.case_id = c.id"
-            " AND a.status = 'done' ORDER BY a.created_at DESC, a.id DESC LIMIT 1)"
+        cases = fetch_all_as(
+            self._db.cursor(),
+            _CaseEngine,
+            "SELECT c.id AS case_id, (SELECT a.engine_version FROM assessments a WHERE a.case_id = c.id"
+            " AND a.status = 'done' ORDER BY a.created_at DESC, a.id DESC LIMIT 1) AS engine_version"
             " FROM cases c WHERE EXISTS (SELECT 1 FROM photos p WHERE p.case_id = c.id)"
-            " ORDER BY c.created_at, c.id"
+            " ORDER BY c.created_at, c.id",
         )
-        return [case_id for case_id, version in rows if everything or version != ENGINE_VERSION]
+        return [c.case_id for c in cases if everything or c.engine_version != ENGINE_VERSION]
 
     def reassess(self, principal: Principal, case_id: str) -> AssessmentRecord:
         """Run the current engine on a stored case now (admins; the operator's `reassess` command)."""
@@ -198,10 +268,15 @@ class AssessmentService:
         return assessment_id
 
     def _execute(self, assessment_id: str) -> None:
-        row = self._db.fetchone("SELECT case_id, patient_id FROM assessments WHERE id = ?", [assessment_id])
-        if row is None:
+        job = fetch_one_as(
+            self._db.cursor(),
+            _Job,
+            "SELECT case_id, patient_id FROM assessments WHERE id = ?",
+            [assessment_id],
+        )
+        if job is None:
             return
-        case_id, patient_id = row
+        case_id, patient_id = job.case_id, job.patient_id
         self._db.execute(
             "UPDATE assessments SET status = 'running', started_at = ? WHERE id = ?",
             [to_db_time(self._clinic.clock()), assessment_id],
@@ -263,7 +338,9 @@ class AssessmentService:
         from core.assessment.overlays import OVERLAYS
         from core.consult.photos import decode_to_bgr
 
-        photos = self._db.fetchall(
+        photos = fetch_all_as(
+            self._db.cursor(),
+            _StoredPhoto,
             'SELECT id, "view", blob_id, quality_verdict, quality_json, created_at FROM photos'
             " WHERE case_id = ? ORDER BY created_at, id",
             [case_id],
@@ -272,13 +349,14 @@ class AssessmentService:
             raise ValueError("the case has no photos")
         from core.vocabulary import VIEWS
 
-        photos.sort(key=lambda row: (VIEWS.index(row[1]) if row[1] in VIEWS else len(VIEWS), row[5], row[0]))
+        photos.sort(
+            key=lambda p: (VIEWS.index(p.view) if p.view in VIEWS else len(VIEWS), p.created_at, p.id)
+        )
         inputs = []
-        for photo_id, view, blob_id, verdict, quality_json, _ in photos:
-            image = decode_to_bgr(self._clinic.blobs.get(blob_id))
-            inputs.append(
-                PhotoInput(image, view, photo_id, None, _quality(image, view, verdict, quality_json))
-            )
+        for photo in photos:
+            image = decode_to_bgr(self._clinic.blobs.get(photo.blob_id))
+            quality = _quality(image, photo.view, photo.quality_verdict, photo.quality_json)
+            inputs.append(PhotoInput(image, photo.view, photo.id, None, quality))
         case = assess_case(inputs, self.options)
         report = case.to_report(with_images=True)
         # Overlays as encrypted blobs, referenced from the report.
@@ -290,9 +368,9 @@ class AssessmentService:
                 overlays[kind] = self._clinic.blobs.put(_jpeg(render(photo)))
             overlays["canonical"] = self._clinic.blobs.put(_jpeg(photo.canonical_bgr))
             photo_report["overlay_blobs"] = overlays
-        measured_at = to_db_time(max(from_db_time(p[5]) for p in photos))
+        measured_at = to_db_time(max(p.created_at for p in photos))
         version = report["engine"]["version"]
-        photo_by_view = {p[1]: p[0] for p in photos}
+        photo_by_view = {p.view: p.id for p in photos}
         rows = []
         for metric in case.metrics:
             single = metric.views[0] if len(metric.views) == 1 else None
@@ -311,12 +389,14 @@ class AssessmentService:
         """The newest run of the case (any status), for physicians."""
         require_role(principal, PHYSICIAN)
         self._case_row(case_id)
-        row = self._db.fetchone(
+        row = fetch_one_as(
+            self._db.cursor(),
+            _AssessmentRow,
             f"SELECT {_RECORD_COLUMNS} FROM assessments WHERE case_id = ? ORDER BY created_at DESC, id DESC LIMIT 1",
             [case_id],
         )
         self._clinic.audit.record(principal, "assessment.read", "case", case_id, {"found": row is not None})
-        return None if row is None else _record(row)
+        return None if row is None else row.record()
 
     def get(self, principal: Principal, assessment_id: str) -> AssessmentRecord:
         require_role(principal, PHYSICIAN)
@@ -347,10 +427,7 @@ class AssessmentService:
             raise AccessDenied("clinical measurements are for physicians and the patient")
         if principal.role == PATIENT and principal.patient_id != patient_id:
             raise AccessDenied("you may only see your own measurements")
-        sql = (
-            'SELECT assessment_id, case_id, photo_id, "view", region, metric, value, unit, score, band,'
-            " engine_version, measured_at FROM assessment_metrics WHERE patient_id = ?"
-        )
+        sql = f"SELECT {_METRIC_COLUMNS} FROM assessment_metrics WHERE patient_id = ?"
         params: list[Any] = [patient_id]
         if metric:
             sql += " AND metric = ?"
@@ -358,7 +435,9 @@ class AssessmentService:
         if region:
             sql += " AND region = ?"
             params.append(region)
-        rows = self._db.fetchall(sql + " ORDER BY measured_at, metric, region", params)
+        rows = fetch_all_as(
+            self._db.cursor(), MetricRow, sql + " ORDER BY measured_at, metric, region", params
+        )
         self._clinic.audit.record(
             principal,
             "assessment.metrics_read",
@@ -366,7 +445,7 @@ class AssessmentService:
             patient_id,
             {"metric": metric, "region": region, "rows": len(rows)},
         )
-        return [MetricRow(*r[:11], from_db_time(r[11])) for r in rows]
+        return rows
 
     # -- helpers -------------------------------------------------------------------------------
     def _case_row(self, case_id: str) -> tuple:
@@ -376,31 +455,18 @@ class AssessmentService:
         return row
 
     def _record(self, assessment_id: str) -> AssessmentRecord:
-        row = self._db.fetchone(f"SELECT {_RECORD_COLUMNS} FROM assessments WHERE id = ?", [assessment_id])
+        row = fetch_one_as(
+            self._db.cursor(),
+            _AssessmentRow,
+            f"SELECT {_RECORD_COLUMNS} FROM assessments WHERE id = ?",
+            [assessment_id],
+        )
         if row is None:
             raise NotFound(f"assessment {assessment_id} does not exist")
-        return _record(row)
-
-
-def _record(row: tuple) -> AssessmentRecord:
-    report = json.loads(row[6]) if row[6] else None
-    return AssessmentRecord(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        row[5],
-        report,
-        row[7],
-        from_db_time(row[8]),
-        from_db_time(row[9]),
-    )
+        return row.record()
 
 
 def _finite(value: float | None) -> float | None:
-    import math
-
     return None if value is None or not math.isfinite(value) else float(value)
 
 
