@@ -8,7 +8,6 @@ docs/ARCHITECTURE.md, "Timed fragments").
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import streamlit as st
 
@@ -49,26 +48,27 @@ def open_selected_case() -> CaseDetail | None:
 
 
 def render_quality(quality_json: str | None, verdict: str | None) -> None:
+    from core.vision.quality import QualityResult
+
     if not quality_json and not verdict:
         st.caption("No quality check recorded.")
         return
-    details = {}
+    quality = None
     if quality_json:
         try:
-            details = json.loads(quality_json)
-        except json.JSONDecodeError:
-            details = {}
-    verdict = verdict or details.get("verdict")
+            quality = QualityResult.from_json(quality_json)
+        except ValueError:
+            quality = None  # the verdict column still says how the photo fared
+    verdict = verdict or (quality.verdict if quality else None)
     colour = {"pass": "green", "warn": "orange", "fail": "red"}.get(str(verdict), "gray")
     st.markdown(f"Quality: :{colour}-badge[{verdict or 'unknown'}]")
-    # core.vision.quality.QualityResult.to_dict(): checks with status / instruction, head pose.
-    for check in details.get("checks", []) or []:
-        if isinstance(check, dict) and check.get("status") in {"warn", "fail"}:
-            what = humanise(str(check.get("name", "")))
-            st.caption(f"⚠ {what}: {check.get('instruction') or check.get('status')}")
-    pose = details.get("pose") or {}
-    if isinstance(pose, dict) and "yaw" in pose:
-        st.caption(f"Head turn {pose['yaw']:+.0f}°, tilt {pose.get('pitch', 0):+.0f}°")
+    if quality is None:
+        return
+    for check in quality.checks:
+        if check.status in {"warn", "fail"}:
+            st.caption(f"⚠ {humanise(check.name)}: {check.instruction or check.status}")
+    if quality.pose is not None:
+        st.caption(f"Head turn {quality.pose.yaw:+.0f}°, tilt {quality.pose.pitch:+.0f}°")
 
 
 @st.dialog("Photo", width="large")
