@@ -156,19 +156,20 @@ def render_ar_photo_panel(clinic: Any, principal: Any, case_id: str) -> None:
         )
 
     if st.button("Save simulated before/after to case", icon=":material/save:", key=f"ar-save-{case_id}"):
-        from core.consult.photos import PhotoInput, encode_rgb
+        from core.consult.photos import intake_frame
 
         combined = before_after(image, result.image)
         summary = ", ".join(
             f"{name.replace('_', ' ')} {round(v * 100)}%" for name, v in result.applied.items()
         )
         photo_view = getattr(next(p for p in photos if p.photo_id == photo_id), "view", "front")
-        # PNG keeps the simulation mark crisp; source 'simulation' labels it in the case file.
-        clinic.cases.add_photo(
-            principal,
-            case_id,
-            PhotoInput(view=photo_view, image_bytes=encode_rgb(_rgb(combined), "PNG"), source="simulation"),
-        )
+        # Lossless keeps the simulation mark crisp; source 'simulation' labels it in the case file.
+        with st.spinner("Saving the simulation to the case…"):
+            clinic.cases.add_photo(
+                principal,
+                case_id,
+                intake_frame(np.ascontiguousarray(combined), photo_view, source="simulation", lossless=True),
+            )
         st.success(f"Saved to the case as a simulation ({summary}).")
 
 

@@ -480,7 +480,7 @@ def _render_checkin_capture(clinic: Any, principal: Any, checkin: Any) -> None:
     ):
         try:
             care.submit_checkin(
-                principal, checkin.checkin_id, {v: captured[v].image_bytes for v in checkin.views}, matches
+                principal, checkin.checkin_id, {v: captured[v] for v in checkin.views}, matches
             )
             st.success("Thank you! Your physician will compare these photos with your first ones.")
             st.rerun()

@@ -1,10 +1,12 @@
 """Guided photo capture: one standardised photo per view, checked by the quality gate at once.
 
-`guided_capture(views, key, baseline=None) -> dict[str, CapturedPhoto]` renders, for each view, a
+`guided_capture(views, key, baseline=None) -> dict[str, CheckedPhoto]` renders, for each view, a
 pose diagram (drawn with OpenCV, no image files), three ways to capture (upload, camera snapshot,
 live guide that shoots by itself), and immediate feedback: the photo annotated with the face box,
-a head-turn arrow and the failing checks in plain words. A FAILED view is not returned (it cannot
-be submitted); a WARNED one is, and its warnings travel in `quality_json` for the physician.
+a head-turn arrow and the failing checks in plain words. Every photo goes through core's one
+intake (`core.consult.photos.intake_photo`/`intake_frame`): the bytes it returns are the bytes
+stored, with the verdict computed on them. A FAILED view is not returned (core would refuse it
+too); a WARNED one is, and its warnings travel with it for the physician.
 With `baseline` (follow-ups: {view: image bytes}) the earlier photo is shown next to the capture
 and as a ghost overlay over the new one so the patient can match the framing.
 """
@@ -12,14 +14,14 @@ and as a ghost overlay over the new one so the patient can match the framing.
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 import streamlit as st
 
+from components.live_guide import live_guide
+from core.consult.photos import CheckedPhoto, UploadRejected, intake_frame, intake_photo
 from core.vocabulary import REQUIRED_VIEWS
 
 VIEW_LABELS: dict[str, str] = {
@@ -40,25 +42,6 @@ VIEW_INSTRUCTIONS: dict[str, str] = {
 }
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "heic"]
 CAPTURE_METHODS = ("Upload a photo", "Take a photo", "Live guide (takes the photo for you)")
-
-
-@dataclass(frozen=True)
-class CapturedPhoto:
-    view: str
-    image_bytes: bytes  # cleaned by core.consult.photos.normalise_upload (re-encoded, metadata stripped)
-    source: str  # "upload" or "webcam" (core.consult.photos.SOURCES)
-    quality_verdict: str | None  # "pass" / "warn" / "fail"; None when no quality gate ran
-    quality_json: str | None
-
-
-def clean_image_bytes(raw: bytes, filename: str | None) -> bytes | str:
-    """Cleaned image bytes, or the patient-facing reason it cannot be used."""
-    from core.consult.photos import UploadRejected, normalise_upload
-
-    try:
-        return normalise_upload(raw, filename).image_bytes
-    except UploadRejected as error:
-        return str(error)
 
 
 def decode_bgr(data: bytes) -> np.ndarray | None:
@@ -202,34 +185,41 @@ def _png(image_bgr: np.ndarray) -> bytes:
 # checking (cached by content so Streamlit reruns do not re-run the models)
 
 
-def assess_photo(
+def check_upload(
     raw: bytes, filename: str | None, view: str, source: str, cache: dict[str, Any]
-) -> tuple[CapturedPhoto | None, Any, str | None]:
-    """(photo, quality result, error message) for uploaded/captured bytes; cached by content."""
-    cache_key = f"{view}:{hashlib.sha256(raw).hexdigest()}"
-    if cache_key in cache:
-        return cache[cache_key]
-    from core.vision.quality import check_photo
+) -> tuple[CheckedPhoto | None, str | None]:
+    """(checked photo, None) or (None, why it cannot be used) for uploaded or snapped bytes.
 
-    cleaned = clean_image_bytes(raw, filename)
-    if isinstance(cleaned, str):
-        entry: tuple[CapturedPhoto | None, Any, str | None] = (None, None, cleaned)
-    else:
-        image = decode_bgr(cleaned)
-        if image is None:
-            entry = (None, None, "This photo could not be read. Please try another one.")
-        else:
-            result = check_photo(image, view)
-            photo = CapturedPhoto(view, cleaned, source, result.verdict, result.to_json())
-            entry = (photo, result, None)
-    cache[cache_key] = entry
-    return entry
+    Cached by content, so Streamlit's reruns do not run the gate again on the same photo."""
+    cache_key = f"{view}:{source}:{hashlib.sha256(raw).hexdigest()}"
+    if cache_key not in cache:
+        try:
+            with st.spinner("Checking your photo…"):
+                cache[cache_key] = (intake_photo(raw, view, source=source, filename=filename), None)
+        except UploadRejected as error:
+            cache[cache_key] = (None, str(error))
+    return cache[cache_key]
 
 
-def _show_feedback(photo: CapturedPhoto, result: Any, baseline: bytes | None) -> None:
+def check_frame(
+    frame_bgr: np.ndarray, view: str, cache: dict[str, Any]
+) -> tuple[CheckedPhoto | None, str | None]:
+    """The live guide's captured frame through the same intake (encoded once, checked once)."""
+    cache_key = f"{view}:live:{hashlib.sha256(np.ascontiguousarray(frame_bgr).tobytes()).hexdigest()}"
+    if cache_key not in cache:
+        try:
+            with st.spinner("Checking your photo…"):
+                cache[cache_key] = (intake_frame(frame_bgr, view, source="webcam"), None)
+        except UploadRejected as error:
+            cache[cache_key] = (None, str(error))
+    return cache[cache_key]
+
+
+def _show_feedback(photo: CheckedPhoto, baseline: bytes | None) -> None:
     image = decode_bgr(photo.image_bytes)
     if image is None:
         return
+    result = photo.quality
     st.image(_png(annotate_result(image, result)), width="stretch")
     if baseline:
         base = decode_bgr(baseline)
@@ -248,12 +238,10 @@ def _show_feedback(photo: CapturedPhoto, result: Any, baseline: bytes | None) ->
 
 def guided_capture(
     views: list[str] | tuple[str, ...], key: str, baseline: dict[str, bytes] | None = None
-) -> dict[str, CapturedPhoto]:
+) -> dict[str, CheckedPhoto]:
     """Capture one checked photo per view; returns the views that did not fail (see module doc)."""
-    from components.live_guide import live_guide
-
     cache: dict[str, Any] = st.session_state.setdefault(f"{key}__assessed", {})
-    captured: dict[str, CapturedPhoto] = {}
+    captured: dict[str, CheckedPhoto] = {}
     required = [view for view in views if view in REQUIRED_VIEWS] or list(views)
     progress = st.empty()
     for view in views:
@@ -272,13 +260,12 @@ def guided_capture(
                     key=f"{key}_{view}_method",
                     horizontal=True,
                 )
-                photo = result = None
+                photo: CheckedPhoto | None = None
+                error: str | None = None
                 if method == CAPTURE_METHODS[2]:
-                    live_photo = live_guide(view, key=f"{key}_{view}")
-                    if live_photo is not None:
-                        photo, result, error = assess_photo(
-                            live_photo.image_bytes, "live.jpg", view, "webcam", cache
-                        )
+                    live_frame = live_guide(view, key=f"{key}_{view}")
+                    if live_frame is not None:
+                        photo, error = check_frame(live_frame, view, cache)
                 else:
                     if method == CAPTURE_METHODS[1]:
                         upload = st.camera_input("Take the photo", key=f"{key}_{view}_camera")
@@ -289,23 +276,13 @@ def guided_capture(
                         )
                         source = "upload"
                     if upload is not None:
-                        photo, result, error = assess_photo(
-                            upload.getvalue(), upload.name, view, source, cache
-                        )
-                        if error:
-                            st.error(f"This photo cannot be used: {error}")
-                if photo is not None and result is not None:
-                    _show_feedback(photo, result, (baseline or {}).get(view))
-                    if photo.quality_verdict != "fail":
+                        photo, error = check_upload(upload.getvalue(), upload.name, view, source, cache)
+                if error:
+                    st.error(f"This photo cannot be used: {error}")
+                if photo is not None:
+                    _show_feedback(photo, (baseline or {}).get(view))
+                    if photo.usable:
                         captured[view] = photo
     done = sum(1 for view in required if view in captured)
     progress.progress(done / max(len(required), 1), text=f"{done} of {len(required)} views done")
     return captured
-
-
-def quality_summary(photo: CapturedPhoto) -> list[str]:
-    """Warnings stored with a photo, in words (for the physician's view)."""
-    if not photo.quality_json:
-        return []
-    data = json.loads(photo.quality_json)
-    return [check["instruction"] for check in data.get("checks", []) if check["status"] != "pass"]

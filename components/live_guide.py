@@ -24,7 +24,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from core.vision.quality import QualityOptions, QualityResult, check_photo, normalise_view
+from core.vision.quality import QualityOptions, QualityResult, check_photo
+from core.vocabulary import normalise_view
 
 logger = logging.getLogger(__name__)
 
@@ -228,12 +229,14 @@ def _video_landmarker() -> Any:
     return FaceLandmarker(mode="video")
 
 
-def live_guide(view: str, key: str, hold_s: float = 1.0) -> Any:
-    """Render the live guide for one view; returns a CapturedPhoto once it took a photo, else None."""
+def live_guide(view: str, key: str, hold_s: float = 1.0) -> np.ndarray | None:
+    """Render the live guide for one view; returns the captured frame (BGR) once it took one.
+
+    The caller sends the frame through core's intake (`intake_frame`), which encodes it once and
+    checks what will be stored; the live checks here only decide when to shoot."""
     import streamlit as st
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-    from components.guided_capture import CapturedPhoto, clean_image_bytes
     from components.webrtc_support import rtc_configuration
 
     view = normalise_view(view)
@@ -278,18 +281,9 @@ def live_guide(view: str, key: str, hold_s: float = 1.0) -> Any:
         _live_status()
         return None
 
-    image, result = captured
-    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])
-    if not ok:
-        st.error("The photo could not be saved. Please try again.")
-        processor.reset()
-        return None
-    cleaned = clean_image_bytes(encoded.tobytes(), "live.jpg")
+    image, _ = captured
     st.success("Photo captured automatically.")
     if st.button("Retake", key=f"{key}_live_retake"):
         processor.reset()
         st.rerun()
-    if isinstance(cleaned, str):
-        st.error(cleaned)
-        return None
-    return CapturedPhoto(view, cleaned, "webcam", result.verdict, result.to_json())
+    return image

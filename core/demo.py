@@ -15,7 +15,7 @@ import numpy as np
 
 from core.access import ADMIN, PHYSICIAN, SYSTEM_PRINCIPAL
 from core.consult.cases import IntakeForm
-from core.consult.photos import PhotoInput, encode_rgb
+from core.consult.photos import encode_rgb, intake_photo
 
 DEMO_ADMIN_EMAIL = "admin@demo.clinic"
 DEMO_PHYSICIAN_EMAIL = "physician@demo.clinic"
@@ -85,8 +85,8 @@ def seed_demo(clinic, echo=print) -> list[DemoLogin] | None:  # clinic: core.cli
             skin_type_self_assessment="II",
             consent_photo_storage=True,
         )
-        photos = [PhotoInput(view, image, "upload") for view, image in demo_photos().items()]
-        clinic.cases.submit_case(principal, intake, photos)
+        photos = [intake_photo(image, view) for view, image in demo_photos().items()]
+        clinic.cases.submit_example_case(principal, intake, photos)
     finally:
         clinic.auth.logout(token)
     echo("Demo log-ins (shown only this once; they are stored only as password hashes):")

@@ -40,6 +40,10 @@ def normalise_view(view: str) -> View:
     return cast(View, name)
 
 
+# --- the photo quality gate's verdict (and each check's status) ------------------------------
+Verdict = Literal["pass", "warn", "fail"]
+VERDICTS: Final[tuple[Verdict, ...]] = get_args(Verdict)
+
 # --- where a photo came from (decided by the server, never by the client) -------------------
 PhotoSource = Literal["upload", "webcam", "video_snapshot", "simulation", "followup"]
 PHOTO_SOURCES: Final[tuple[PhotoSource, ...]] = get_args(PhotoSource)

@@ -64,7 +64,7 @@ def local_errors(intake_concerns: list[str], consent: bool, photos: dict) -> dic
     if not consent:
         errors["consent_photo_storage"] = "Consent to photo storage is required to send a consultation."
     missing = [view for view in REQUIRED_VIEWS if view not in photos]
-    failing = [view for view, photo in photos.items() if photo.quality_verdict == "fail"]
+    failing = [view for view, photo in photos.items() if not photo.usable]
     if missing:
         errors["photos"] = "Missing photos: " + ", ".join(v.replace("_", " ") for v in missing) + "."
     elif failing:
@@ -179,7 +179,6 @@ consent_anonymised = st.checkbox(
 if st.button("Send consultation", type="primary", key="intake_submit"):
     from core.access import ValidationError
     from core.consult.cases import IntakeForm
-    from core.consult.photos import PhotoInput
 
     intake = IntakeForm(
         concerns=list(concerns),
@@ -202,20 +201,10 @@ if st.button("Send consultation", type="primary", key="intake_submit"):
     except ValidationError as error:
         errors = {**error.errors, **errors}
     if not errors:
-        photo_inputs = [
-            PhotoInput(
-                view=photo.view,
-                image_bytes=photo.image_bytes,
-                source=photo.source,
-                quality_verdict=photo.quality_verdict,
-                quality_json=photo.quality_json,
-            )
-            for photo in photos.values()
-        ]
         with st.status("Sending your consultation ...", expanded=True) as progress:
             st.write("Encrypting and storing your photos and answers ...")
             try:
-                case_id = clinic.cases.submit_case(principal, intake, photo_inputs)
+                case_id = clinic.cases.submit_case(principal, intake, list(photos.values()))
             except ValidationError as error:
                 errors = dict(error.errors)
                 progress.update(label="Please correct the marked fields.", state="error")

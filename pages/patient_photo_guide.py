@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.guided_capture import VIEW_INSTRUCTIONS, VIEW_LABELS, annotate_result, decode_bgr
+from components.guided_capture import VIEW_INSTRUCTIONS, VIEW_LABELS, annotate_result
 from components.live_guide import live_guide
 from components.session import require_role
 from core.vocabulary import CONSULTATION_VIEWS
@@ -19,14 +19,15 @@ view = st.selectbox(
     "View", CONSULTATION_VIEWS, format_func=lambda name: VIEW_LABELS.get(name, name), key="photo_guide_view"
 )
 st.caption(VIEW_INSTRUCTIONS.get(view, ""))
-photo = live_guide(view, key="photo_guide")
-if photo is not None:
-    from core.vision.quality import check_photo
+frame = live_guide(view, key="photo_guide")
+if frame is not None:
+    from core.consult.photos import decode_to_bgr, intake_frame
 
-    image = decode_bgr(photo.image_bytes)
-    if image is not None:
-        st.image(
-            annotate_result(image, check_photo(image, view))[:, :, ::-1],
-            caption=f"Verdict: {photo.quality_verdict}",
-        )
+    with st.spinner("Checking the photo…"):
+        photo = intake_frame(frame, view, source="webcam")  # checked as it would be stored
+    verdict = {"pass": "meets the standard", "warn": "usable, with hints", "fail": "needs a retake"}
+    st.image(
+        annotate_result(decode_to_bgr(photo.image_bytes), photo.quality)[:, :, ::-1],
+        caption=f"This photo {verdict[photo.verdict]}.",
+    )
     st.caption("Use this photo in a new consultation via **New consultation** → Live guide.")

@@ -7,9 +7,11 @@ and GDPR in `core.care.exports` (both reached through this service too).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -33,6 +35,7 @@ from core.db import from_db_time, to_db_time, utcnow
 if TYPE_CHECKING:
     from core.care.archive import ArchiveQueries
     from core.care.exports import CareExports
+    from core.consult.photos import CheckedPhoto
 
 APPOINTMENT_STATUSES = ("booked", "cancelled", "completed", "no_show")
 CHECKIN_STATUSES = ("open", "submitted", "reviewed", "cancelled")
@@ -770,10 +773,11 @@ class CareService:
         self,
         principal: Principal,
         checkin_id: str,
-        photos: dict[str, bytes],
+        photos: Mapping[str, CheckedPhoto],
         matches: dict[str, dict[str, Any]] | None = None,
     ) -> CheckIn:
-        """The patient's check-in photos join the case as source 'followup'; the task is then done."""
+        """The patient's checked photos (from the intake) join the case as source 'followup', with
+        their quality results; the task is then done."""
         require_role(principal, PATIENT)
         checkin = self.get_checkin(principal, checkin_id)
         if checkin.status != "open":
@@ -781,13 +785,11 @@ class CareService:
         missing = [view for view in checkin.views if view not in photos]
         if missing:
             raise ValidationError({"photos": f"still missing: {', '.join(missing)}"})
-        from core.consult.photos import PhotoInput
-
         photo_ids: dict[str, str] = {}
         for view in checkin.views:
-            stored = self._clinic.cases.add_photo(
-                principal, checkin.case_id, PhotoInput(view=view, image_bytes=photos[view], source="followup")
-            )
+            # The server names the origin: a check-in photo is a follow-up, however it was taken.
+            followup = dataclasses.replace(photos[view], source="followup")
+            stored = self._clinic.cases.add_photo(principal, checkin.case_id, followup)
             photo_ids[view] = getattr(stored, "photo_id", None) or getattr(stored, "id", None) or str(stored)
         self.db.execute(
             "UPDATE care_checkins SET status = 'submitted', photo_ids_json = ?, match_json = ?, submitted_at = ? WHERE id = ?",

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
-
-import numpy as np
 
 from core.commands import CommandError
 
@@ -25,39 +24,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_photo_check)
 
 
-def read_image_bgr(path: Path) -> np.ndarray:
-    """Decode a photo file to BGR (upright, like an upload); CommandError when it is not an image."""
-    import cv2
-
-    if not path.is_file():
-        raise CommandError(f"{path} does not exist or is not a file")
-    data = path.read_bytes()
-    try:
-        # Same cleaning as a patient's upload: HEIC support, EXIF rotation, size limits.
-        from core.consult.photos import UploadRejected, normalise_upload
-
-        cleaned = normalise_upload(data, path.name)
-        data = cleaned.image_bytes
-    except UploadRejected as error:
-        raise CommandError(f"cannot read {path}: {error}") from error
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise CommandError(f"cannot read {path}: not a decodable image")
-    return image
-
-
 def run_photo_check(args: argparse.Namespace) -> int:
-    from core.vision.quality import check_photo, normalise_view
+    """Exit 0 when the photo meets the standard (pass or warn), 1 when it fails, 2 on usage errors."""
+    from core.consult.photos import UploadRejected, intake_photo
+    from core.vocabulary import normalise_view
 
     try:
         view = normalise_view(args.view)
     except ValueError as error:
-        raise CommandError(str(error)) from error
-    image = read_image_bgr(args.path)
-    result = check_photo(image, view)
+        raise CommandError(str(error), exit_code=2) from error
+    if not args.path.is_file():
+        raise CommandError(f"{args.path} does not exist or is not a file", exit_code=2)
+    try:
+        # The same intake as a patient's upload: cleaning, size limits, then the gate.
+        photo = intake_photo(args.path.read_bytes(), view, filename=args.path.name)
+    except UploadRejected as error:
+        # Not usable at all (unreadable, too small, too large): a FAIL with the reason, not a crash.
+        if args.json:
+            reason = str(error)
+            check = {
+                "name": "file",
+                "status": "fail",
+                "value": None,
+                "threshold": None,
+                "instruction": reason,
+            }
+            print(
+                json.dumps(
+                    {"verdict": "fail", "view": view, "checks": [check], "instructions": [reason]}, indent=2
+                )
+            )
+        else:
+            print(f"{args.path}: FAIL ({view})\n  cannot read {args.path}: {error}", file=sys.stderr)
+        return 1
+    result = photo.quality
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
-        return 0
+        return 0 if photo.usable else 1
     print(f"{args.path}: {result.verdict.upper()} ({view})")
     if result.pose:
         pose = result.pose
@@ -69,4 +72,4 @@ def run_photo_check(args: argparse.Namespace) -> int:
         if check.instruction and check.status != "pass":
             line += f"  -> {check.instruction}"
         print(line)
-    return 0
+    return 0 if photo.usable else 1

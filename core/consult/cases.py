@@ -35,7 +35,7 @@ from core.access import (
 )
 from core.audit import AuditLog
 from core.blobstore import BlobStore
-from core.consult.photos import PhotoInput, UploadRejected, normalise_upload
+from core.consult.photos import CheckedPhoto, UploadRejected, verify_clean
 from core.consult.report_record import Report, load_report
 from core.db import Database, from_db_time, to_db_time, utcnow
 from core.vocabulary import (
@@ -51,9 +51,6 @@ from core.vocabulary import (
     REQUIRED_VIEWS,
     SUBMITTED,
     VIEWS,
-)
-from core.vocabulary import (
-    PHOTO_SOURCES as SOURCES,
 )
 
 CONCERNS: tuple[str, ...] = (
@@ -313,6 +310,14 @@ def _photo(row: tuple) -> PhotoMeta:
     return PhotoMeta(*row[:10], from_db_time(row[10]), row[11])
 
 
+# Who may add photos of which origin: patients send their own photos; the physician's live
+# snapshots and AR stills come only from the physician's pages.
+_SOURCES_BY_ROLE: dict[str, tuple[str, ...]] = {
+    PATIENT: ("upload", "webcam", "followup"),
+    PHYSICIAN: ("upload", "video_snapshot", "simulation"),
+}
+
+
 def new_reference(now: datetime) -> str:
     """A short reference a patient can read out on the phone, e.g. C-261127-7QX4."""
     alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -335,26 +340,46 @@ class CaseService:
         self._on_submitted = on_submitted
 
     # -- submission ----------------------------------------------------------------------------
-    def submit_case(self, principal: Principal, intake: IntakeForm, photos: Sequence[PhotoInput]) -> str:
+    def submit_case(self, principal: Principal, intake: IntakeForm, photos: Sequence[CheckedPhoto]) -> str:
         """Store a new consultation atomically; returns the case id.
+
+        Photos come from `core.consult.photos.intake_photo`/`intake_frame` and are stored as they
+        are; one the quality gate failed is refused with its instructions.
 
         Photo blobs are written first (files cannot join a DB transaction) and deleted again if
         the database transaction fails, so a failure leaves no case, no rows and no blobs.
         """
+        return self._submit(principal, intake, photos, accept_failed=False)
+
+    def submit_example_case(
+        self, principal: Principal, intake: IntakeForm, photos: Sequence[CheckedPhoto]
+    ) -> str:
+        """The demo's example case: a submission whose failed photos are kept with their verdict.
+
+        The demo has one public-domain face, so its side views are crops of a front photo that
+        the gate rightly fails; keeping them shows how a failed view reads on the physician's card.
+        """
+        return self._submit(principal, intake, photos, accept_failed=True)
+
+    def _submit(
+        self, principal: Principal, intake: IntakeForm, photos: Sequence[CheckedPhoto], accept_failed: bool
+    ) -> str:
         require_role(principal, PATIENT)
         if not principal.patient_id:
             raise AccessDenied("this account has no patient profile")
         intake.validate()
-        cleaned = self._validate_photos(photos, required=REQUIRED_VIEWS, unique_views=True)
+        self._validate_photos(
+            principal, photos, required=REQUIRED_VIEWS, unique_views=True, accept_failed=accept_failed
+        )
         now = self._clock()
         case_id = str(uuid.uuid4())
         written: list[str] = []
         try:
             rows = []
-            for photo, clean in cleaned:
-                blob_id = self._blobs.put(clean.image_bytes)
+            for photo in photos:
+                blob_id = self._blobs.put(photo.image_bytes)
                 written.append(blob_id)
-                rows.append((photo, clean, blob_id))
+                rows.append((photo, blob_id))
             with self._db.transaction() as tx:
                 self._insert_case(tx, principal, case_id, intake, now)
                 self._insert_photos(tx, principal, case_id, rows, now)
@@ -420,7 +445,7 @@ class CaseService:
         ids = []
         # The photo row carries the case's patient (denormalised for per-patient archive queries).
         patient_id = tx.execute("SELECT patient_id FROM cases WHERE id = ?", [case_id]).fetchone()[0]
-        for photo, clean, blob_id in rows:
+        for photo, blob_id in rows:
             photo_id = str(uuid.uuid4())
             tx.execute(
                 f"INSERT INTO photos ({_PHOTO_COLUMNS}, blob_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -429,12 +454,12 @@ class CaseService:
                     case_id,
                     patient_id,
                     photo.view,
-                    clean.width,
-                    clean.height,
-                    clean.mime,
+                    photo.width,
+                    photo.height,
+                    photo.mime,
                     photo.source,
-                    photo.quality_verdict,
-                    photo.quality_json,
+                    photo.quality.verdict,
+                    photo.quality.to_json(),
                     to_db_time(now),
                     principal.user_id,
                     blob_id,
@@ -444,9 +469,17 @@ class CaseService:
         return ids
 
     def _validate_photos(
-        self, photos: Sequence[PhotoInput], required: Sequence[str], unique_views: bool
-    ) -> list:
+        self,
+        principal: Principal,
+        photos: Sequence[CheckedPhoto],
+        required: Sequence[str],
+        unique_views: bool,
+        accept_failed: bool = False,
+    ) -> None:
+        """Raise ValidationError for anything the sender must fix; stores nothing."""
         errors: dict[str, str] = {}
+        if bad := [type(p).__name__ for p in photos if not isinstance(p, CheckedPhoto)]:
+            raise TypeError(f"photos must come from the intake (CheckedPhoto), not {', '.join(bad)}")
         views = [p.view for p in photos]
         if missing := [v for v in required if v not in views]:
             errors["photos"] = "Missing photos: " + ", ".join(v.replace("_", " ") for v in missing) + "."
@@ -454,22 +487,23 @@ class CaseService:
             errors["photos"] = f"Unknown photo view: {', '.join(map(str, unknown))}."
         if unique_views and len(set(views)) != len(views):
             errors["photos"] = "Each view can be sent only once."
-        if bad := [p.source for p in photos if p.source not in SOURCES]:
-            errors["photos"] = f"Unknown photo source: {', '.join(map(str, bad))}."
-        if bad := [
-            p.quality_verdict for p in photos if p.quality_verdict not in (None, "pass", "warn", "fail")
-        ]:
-            errors["photos"] = f"Unknown quality verdict: {', '.join(map(str, bad))}."
-        if errors:
-            raise ValidationError(errors)
-        cleaned = []
+        allowed = _SOURCES_BY_ROLE.get(principal.role, ())
+        if bad := [p.source for p in photos if p.source not in allowed]:
+            errors["photos"] = f"Photos of this kind cannot be added here: {', '.join(map(str, bad))}."
+        if not accept_failed:
+            for photo in photos:
+                if not photo.usable:
+                    what = " ".join(photo.quality.instructions()[:3]) or "Please take it again."
+                    errors[f"photo_{photo.view}"] = f"This photo cannot be used yet. {what}"
         for photo in photos:
             try:
-                # Re-normalised here too, so no caller can store metadata or an unreadable file.
-                cleaned.append((photo, normalise_upload(photo.image_bytes)))
+                # A header read, not a re-encode: the bytes must be a clean image of the stated size.
+                if verify_clean(photo.image_bytes) != (photo.width, photo.height, photo.mime):
+                    errors[f"photo_{photo.view}"] = "This photo's details do not match the picture."
             except UploadRejected as error:
-                raise ValidationError({f"photo_{photo.view}": str(error)}) from error
-        return cleaned
+                errors[f"photo_{photo.view}"] = str(error)
+        if errors:
+            raise ValidationError(errors)
 
     # -- reading -------------------------------------------------------------------------------
     def list_queue(
@@ -581,18 +615,24 @@ class CaseService:
         return sorted(photos, key=lambda p: (p.created_at, VIEWS.index(p.view) if p.view in VIEWS else 99))
 
     # -- changes -------------------------------------------------------------------------------
-    def add_photo(self, principal: Principal, case_id: str, photo: PhotoInput) -> PhotoMeta:
-        """Add one photo to an existing case (video snapshot, simulation, follow-up)."""
+    def add_photo(self, principal: Principal, case_id: str, photo: CheckedPhoto) -> PhotoMeta:
+        """Add one photo to an existing case (video snapshot, simulation, follow-up).
+
+        A patient's photo the gate failed is refused; the physician's own snapshots and AR stills
+        are kept with their verdict (the pre-assessment does not measure a failed photo).
+        """
         require_role(principal, PATIENT, PHYSICIAN)
         case = self._load_case_row(principal, case_id)
         if case[3] == CLOSED and principal.role == PATIENT:
             raise IllegalTransition("this consultation is closed")
-        ((photo, clean),) = self._validate_photos([photo], required=(), unique_views=False)
+        self._validate_photos(
+            principal, [photo], required=(), unique_views=False, accept_failed=principal.role != PATIENT
+        )
         now = self._clock()
-        blob_id = self._blobs.put(clean.image_bytes)
+        blob_id = self._blobs.put(photo.image_bytes)
         try:
             with self._db.transaction() as tx:
-                (photo_id,) = self._insert_photos(tx, principal, case_id, [(photo, clean, blob_id)], now)
+                (photo_id,) = self._insert_photos(tx, principal, case_id, [(photo, blob_id)], now)
                 tx.execute("UPDATE cases SET updated_at = ? WHERE id = ?", [to_db_time(now), case_id])
                 self._audit.record(
                     principal,

@@ -1,9 +1,16 @@
-"""Patient photo intake: accept JPEG/PNG/HEIC, apply orientation, strip every piece of metadata.
+"""Patient photo intake: one call turns what a camera or a file gave us into a checked photo.
 
-Uploaded files are decoded and re-encoded from pixels only, so EXIF (GPS, camera serials),
-XMP, ICC-embedded comments and anything appended to the file never reach storage. Limits on
-bytes, pixels and minimum size protect the server (decompression bombs) and the physician
-(useless thumbnails). Every refusal is an `UploadRejected` with a sentence a patient understands.
+`intake_photo(raw_bytes, view, source=...)` (files, camera snapshots) and `intake_frame(pixels,
+view, source=...)` (live-guide captures, video snapshots, AR stills) return a `CheckedPhoto`: the
+cleaned image bytes exactly as they will be stored, plus the quality gate's typed result computed
+on those very bytes. Submission stores these bytes as they are (no second re-encode) and refuses a
+photo the gate failed.
+
+Cleaning: uploaded files are decoded and re-encoded from pixels only, so EXIF (GPS, camera
+serials), XMP, ICC-embedded comments and anything appended to the file never reach storage.
+Limits on bytes, pixels and minimum size protect the server (decompression bombs) and the
+physician (useless thumbnails). Every refusal is an `UploadRejected` with a sentence a patient
+understands.
 """
 
 from __future__ import annotations
@@ -11,9 +18,15 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from core.vocabulary import PhotoSource, View, normalise_view
+
+if TYPE_CHECKING:
+    from core.vision.quality import QualityOptions, QualityResult
 
 try:  # HEIC/HEIF support (iPhones); registered once at import.
     from pillow_heif import register_heif_opener
@@ -27,6 +40,8 @@ MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 MAX_PIXELS = 50_000_000
 MIN_SIDE = 200
 JPEG_QUALITY = 95
+# Metadata Pillow exposes in `info` that a cleaned image never carries.
+_METADATA_KEYS = ("exif", "xmp", "icc_profile", "comment", "XML:com.adobe.xmp", "photoshop")
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "HEIF": "image/heic", "HEIC": "image/heic"}
 
 
@@ -43,14 +58,79 @@ class CleanPhoto:
 
 
 @dataclass(frozen=True)
-class PhotoInput:
-    """A photo to store with a case. `image_bytes` should come from `normalise_upload`."""
+class CheckedPhoto:
+    """A photo ready to store: cleaned bytes and the gate's verdict on exactly those bytes.
 
-    view: str
+    Built by `intake_photo`/`intake_frame`; `source` is decided by the server code that took the
+    photo, never by what a client says.
+    """
+
+    view: View
+    source: PhotoSource
     image_bytes: bytes
-    source: str = "upload"
-    quality_verdict: str | None = None  # "pass" | "warn" | "fail" from the quality gate
-    quality_json: str | None = None
+    mime: str
+    width: int
+    height: int
+    quality: QualityResult
+
+    @property
+    def verdict(self) -> str:
+        return self.quality.verdict
+
+    @property
+    def usable(self) -> bool:
+        """False when the gate failed it: such a photo cannot be sent in by a patient."""
+        return self.quality.verdict != "fail"
+
+
+def intake_photo(
+    data: bytes,
+    view: str,
+    options: QualityOptions | None = None,
+    *,
+    source: PhotoSource = "upload",
+    filename: str | None = None,
+) -> CheckedPhoto:
+    """Clean an uploaded or snapped file and run the quality gate on the cleaned image.
+
+    Raises `UploadRejected` (a sentence for the patient) when the file cannot be used at all.
+    """
+    clean = normalise_upload(data, filename)
+    return _checked(clean, normalise_view(view), source, options)
+
+
+def intake_frame(
+    image_bgr: np.ndarray,
+    view: str,
+    options: QualityOptions | None = None,
+    *,
+    source: PhotoSource,
+    lossless: bool = False,
+) -> CheckedPhoto:
+    """Encode a captured frame (BGR uint8) once, then check what will be stored.
+
+    `lossless` stores PNG (AR stills: keeps the simulation mark crisp); otherwise JPEG."""
+    image = np.asarray(image_bgr)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise UploadRejected("The picture could not be taken. Please try again.")
+    if min(image.shape[:2]) < MIN_SIDE:
+        raise UploadRejected(
+            f"The picture is too small. It needs to be at least {MIN_SIDE} pixels wide and high."
+        )
+    fmt, mime = ("PNG", "image/png") if lossless else ("JPEG", "image/jpeg")
+    encoded = encode_rgb(np.ascontiguousarray(image[:, :, ::-1]), fmt)
+    clean = CleanPhoto(encoded, mime, int(image.shape[1]), int(image.shape[0]))
+    return _checked(clean, normalise_view(view), source, options)
+
+
+def _checked(
+    clean: CleanPhoto, view: View, source: PhotoSource, options: QualityOptions | None
+) -> CheckedPhoto:
+    from core.vision.quality import check_photo  # the gate loads its models on first use
+
+    # Checked on the decoded stored bytes, so the verdict is about what the physician will see.
+    quality = check_photo(decode_to_bgr(clean.image_bytes), view, options)
+    return CheckedPhoto(view, source, clean.image_bytes, clean.mime, clean.width, clean.height, quality)
 
 
 def normalise_upload(data: bytes, filename: str | None = None) -> CleanPhoto:
@@ -132,15 +212,19 @@ def encode_rgb(rgb: np.ndarray, fmt: str = "JPEG") -> bytes:
     return out.getvalue()
 
 
-def image_size(image_bytes: bytes) -> tuple[int, int, str]:
-    """(width, height, mime) of an already-clean image; raises UploadRejected if unreadable."""
+def verify_clean(image_bytes: bytes) -> tuple[int, int, str]:
+    """(width, height, mime) of an image the intake cleaned; UploadRejected if it is not one.
+
+    Reads the header only (no decode), so storing a checked photo costs no second re-encode, yet
+    nothing that still carries metadata or is not an accepted image reaches storage.
+    """
     try:
         with Image.open(io.BytesIO(image_bytes)) as image:
             fmt = (image.format or "").upper()
-            if fmt not in ACCEPTED_FORMATS:
-                raise UploadRejected(
-                    "This file type is not supported. Please send a JPEG, PNG or HEIC photo."
-                )
+            if fmt not in ("JPEG", "PNG"):
+                raise UploadRejected("This photo was not prepared by the portal. Please add it again.")
+            if image.getexif() or any(key in image.info for key in _METADATA_KEYS):
+                raise UploadRejected("This photo still carries hidden details. Please add it again.")
             return image.width, image.height, ACCEPTED_FORMATS[fmt]
     except (UnidentifiedImageError, OSError) as error:
         raise UploadRejected("This file is not a photo we can read.") from error

@@ -16,8 +16,6 @@ Rules enforced here (not in the UI):
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import secrets
 import threading
 import time
@@ -80,7 +78,6 @@ class Room:
     ended_at: float | None = None
     snapshot_photo_ids: list[str] = field(default_factory=list)
     # Bumped whenever the patient's stream restarts, so viewers know to reconnect.
-    patient_stream_epoch: int = 0
 
     @property
     def active(self) -> bool:
@@ -344,13 +341,6 @@ class RoomRegistry:
             )
             return room.recording_allowed
 
-    def mark_patient_stream_restarted(self, room_id: str) -> int:
-        """Called by the video relay when the patient's stream (re)starts: viewers must reconnect."""
-        with self._lock:
-            room = self._room(room_id)
-            room.patient_stream_epoch += 1
-            return room.patient_stream_epoch
-
     def snapshot(
         self, principal: Principal, room_id: str, frame_bgr: np.ndarray, view: str = "front"
     ) -> tuple[Any, Any]:
@@ -359,26 +349,15 @@ class RoomRegistry:
         The still goes through the same quality gate as an upload and is stored with its verdict.
         Returns (photo, quality report).
         """
-        from core.consult.photos import PhotoInput, encode_rgb
-        from core.vision.quality import check_photo
+        from core.consult.photos import intake_frame
 
         with self._lock:
             room = self._physician_room(principal, room_id)
         if frame_bgr is None or getattr(frame_bgr, "ndim", 0) != 3:
             raise RoomStateError("no video frame from the patient yet")
-        report = check_photo(frame_bgr)
-        verdict, quality_json = _quality_fields(report)
-        photo = self._clinic.cases.add_photo(
-            principal,
-            room.case_id,
-            PhotoInput(
-                view=view,
-                image_bytes=encode_rgb(np.ascontiguousarray(frame_bgr[:, :, ::-1])),
-                source="video_snapshot",
-                quality_verdict=verdict,
-                quality_json=quality_json,
-            ),
-        )
+        checked = intake_frame(frame_bgr, view, source="video_snapshot")
+        report, verdict = checked.quality, checked.quality.verdict
+        photo = self._clinic.cases.add_photo(principal, room.case_id, checked)
         with self._lock:
             room.snapshot_photo_ids.append(str(getattr(photo, "photo_id", getattr(photo, "id", ""))))
             self._audit(principal, "consult.snapshot", room, view=view, quality=verdict)
@@ -388,35 +367,15 @@ class RoomRegistry:
         self, principal: Principal, room_id: str, image_bgr: np.ndarray, view: str = "front"
     ) -> Any:
         """Store a still of the AR view (it carries the simulation mark) in the case as a simulation."""
-        from core.consult.photos import PhotoInput, encode_rgb
+        from core.consult.photos import intake_frame
 
         with self._lock:
             room = self._physician_room(principal, room_id)
         if image_bgr is None or getattr(image_bgr, "ndim", 0) != 3:
             raise RoomStateError("no AR picture to save")
         photo = self._clinic.cases.add_photo(
-            principal,
-            room.case_id,
-            PhotoInput(
-                view=view,
-                image_bytes=encode_rgb(np.ascontiguousarray(image_bgr[:, :, ::-1]), "PNG"),
-                source="simulation",
-            ),
+            principal, room.case_id, intake_frame(image_bgr, view, source="simulation", lossless=True)
         )
         with self._lock:
             self._audit(principal, "consult.snapshot", room, view=view, simulation=True)
         return photo
-
-
-def _quality_fields(report: Any) -> tuple[str | None, str | None]:
-    """(verdict, JSON) of a quality report, whatever its exact class."""
-    if report is None:
-        return None, None
-    verdict = getattr(report, "verdict", None)
-    for method in ("to_json", "as_json", "json"):
-        encode = getattr(report, method, None)
-        if callable(encode):
-            return verdict, encode()
-    if dataclasses.is_dataclass(report) and not isinstance(report, type):
-        return verdict, json.dumps(dataclasses.asdict(report), default=str)
-    return verdict, None

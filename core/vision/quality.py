@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 import cv2
 import numpy as np
@@ -33,9 +33,9 @@ import numpy as np
 from core.vision.detector import DetectorOptions, FaceBox, detect_faces, downscale
 from core.vision.landmarks import FaceLandmarks, HeadPose, detect_landmarks
 from core.vision.regions import EYE_LEFT, EYE_RIGHT, region_masks, skin_mask
-from core.vocabulary import normalise_view
+from core.vocabulary import Verdict, normalise_view
 
-Status = Literal["pass", "warn", "fail"]
+Status = Verdict
 
 
 @dataclass(frozen=True)

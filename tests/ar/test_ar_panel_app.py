@@ -33,7 +33,8 @@ def clinic_case(data_dir: Path, face_photo_bgr: np.ndarray):
     from components.session import _open_clinic, get_clinic
     from core.access import SYSTEM_PRINCIPAL
     from core.consult.cases import REQUIRED_VIEWS, IntakeForm
-    from core.consult.photos import PhotoInput, encode_rgb
+    from core.consult.photos import encode_rgb
+    from tests.photo_factory import checked_photo
 
     clinic = get_clinic()
     clinic.auth.create_staff(
@@ -48,7 +49,7 @@ def clinic_case(data_dir: Path, face_photo_bgr: np.ndarray):
         concerns=["lines_wrinkles"], areas=["lips"], duration="1 year", consent_photo_storage=True
     )
     case_id = clinic.cases.submit_case(
-        patient, intake, [PhotoInput(view=view, image_bytes=encode_rgb(rgb)) for view in REQUIRED_VIEWS]
+        patient, intake, [checked_photo(view, encode_rgb(rgb)) for view in REQUIRED_VIEWS]
     )
     assessments = getattr(clinic, "assessments", None)
     if assessments is not None:  # the AI pre-assessment of the new case runs in the background

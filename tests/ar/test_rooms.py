@@ -203,7 +203,7 @@ def test_snapshot_goes_into_the_case_as_a_video_snapshot_photo(
     ((_, case_id, photo_input),) = stored
     assert case_id == "case-1" and photo_input.source == "video_snapshot"
     assert photo_input.image_bytes[:2] == b"\xff\xd8"  # a metadata-free JPEG like any upload
-    assert photo_input.quality_verdict == "warn" and photo_input.quality_json == '{"verdict": "warn"}'
-    assert isinstance(photo_input, core.consult.photos.PhotoInput)
+    assert photo_input.quality is report  # the gate ran once, on the stored bytes
+    assert isinstance(photo_input, core.consult.photos.CheckedPhoto)
     assert room.snapshot_photo_ids == ["ph-1"]
     assert "consult.snapshot" in clinic.audit.actions()

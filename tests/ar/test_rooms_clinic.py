@@ -18,7 +18,8 @@ def clinic_with_case(data_dir: Path, face_photo_bgr: np.ndarray):
     from core.clinic import Clinic
     from core.config import Settings
     from core.consult.cases import REQUIRED_VIEWS, IntakeForm
-    from core.consult.photos import PhotoInput, encode_rgb
+    from core.consult.photos import encode_rgb
+    from tests.photo_factory import checked_photo
 
     clinic = Clinic.open(Settings.from_env())
     people = {}
@@ -42,7 +43,7 @@ def clinic_with_case(data_dir: Path, face_photo_bgr: np.ndarray):
     case_id = clinic.cases.submit_case(
         people["patient"],
         intake,
-        [PhotoInput(view=view, image_bytes=encode_rgb(rgb)) for view in REQUIRED_VIEWS],
+        [checked_photo(view, encode_rgb(rgb)) for view in REQUIRED_VIEWS],
     )
     assessments = getattr(clinic, "assessments", None)
     if assessments is not None:  # the AI pre-assessment of the new case runs in the background

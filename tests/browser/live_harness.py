@@ -35,7 +35,8 @@ from core.access import SYSTEM_PRINCIPAL
 from core.consult.cases import REQUIRED_VIEWS, IntakeForm
 from core.clinic import Clinic
 from core.config import Settings
-from core.consult.photos import PhotoInput, encode_rgb
+from core.consult.photos import encode_rgb
+from tests.photo_factory import checked_photo
 from skimage import data
 
 plan = json.loads(sys.argv[1])
@@ -58,7 +59,7 @@ try:
         principal = clinic.auth.login(account["email"], account["password"]).principal
         intake = IntakeForm(concerns=["lines_wrinkles"], areas=["lips", "under_eyes"], duration="2 years",
                             consent_photo_storage=True)
-        photos = [PhotoInput(view=view, image_bytes=encode_rgb(face_rgb)) for view in REQUIRED_VIEWS]
+        photos = [checked_photo(view, encode_rgb(face_rgb)) for view in REQUIRED_VIEWS]
         case_ids.append(clinic.cases.submit_case(principal, intake, photos))
     assessments = getattr(clinic, "assessments", None)
     if assessments is not None:  # let the AI pre-assessment of the new cases finish first

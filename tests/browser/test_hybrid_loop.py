@@ -40,7 +40,7 @@ from core.access import SYSTEM_PRINCIPAL
 from core.consult.cases import IntakeForm
 from core.clinic import Clinic
 from core.config import Settings
-from core.consult.photos import PhotoInput
+from tests.photo_factory import checked_photo
 from core.consult.reports import PhysicianReport
 
 args = json.loads(sys.argv[1])
@@ -49,7 +49,7 @@ try:
     doctor = clinic.auth.create_staff(SYSTEM_PRINCIPAL, "physician", args["doctor"][0], args["doctor"][2], args["doctor"][1])
     patient = clinic.auth.register_patient(args["patient"][0], args["patient"][1], args["patient"][2],
                                            dt.date(1987, 6, 5), "en", "America/New_York", True)
-    photos = [PhotoInput(view, open(path, "rb").read()) for view, path in args["photos"].items()]
+    photos = [checked_photo(view, open(path, "rb").read()) for view, path in args["photos"].items()]
     intake = IntakeForm(concerns=["volume_loss"], areas=["cheeks"], duration="1 year", consent_photo_storage=True)
     case_id = clinic.cases.submit_case(patient, intake, photos)
     # Let the pre-assessment's background run (if that area registered one) finish first.

@@ -67,12 +67,14 @@ class CareWorld:
 
     def submit_case(self, patient: Any | None = None) -> str:
         from core.consult.cases import IntakeForm
-        from core.consult.photos import PhotoInput
+        from tests.photo_factory import checked_photo
 
         intake = IntakeForm(
             concerns=["lines_wrinkles"], areas=["forehead"], duration="1-2 years", consent_photo_storage=True
         )
-        photos = [PhotoInput(view, self.photo_bytes) for view in ("front", "left_oblique", "right_oblique")]
+        photos = [
+            checked_photo(view, self.photo_bytes) for view in ("front", "left_oblique", "right_oblique")
+        ]
         return self.clinic.cases.submit_case(patient or self.patient, intake, photos)
 
     def report_case(self, case_id: str, in_person: bool = True) -> None:

@@ -15,6 +15,7 @@ from core.care.archive import ArchiveFilter
 from core.care.fhir import validate_bundle
 from core.care.followup import PlannedCheckIn
 from core.care.service import TreatmentInput
+from tests.photo_factory import checked_photo
 
 
 def _full_case(world) -> str:
@@ -29,7 +30,9 @@ def _full_case(world) -> str:
         TreatmentInput("botulinum_toxin", "forehead", date.today(), amount=12, unit="U"),
         plan,
     )
-    care.submit_checkin(world.patient, checkin.checkin_id, {"front": world.photo_bytes})
+    care.submit_checkin(
+        world.patient, checkin.checkin_id, {"front": checked_photo("front", world.photo_bytes)}
+    )
     return case_id
 
 

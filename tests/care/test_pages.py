@@ -23,8 +23,8 @@ def seeded(data_dir: Path, face_photo_bgr) -> Iterator[dict]:
     from core.care.followup import PlannedCheckIn
     from core.care.service import TreatmentInput
     from core.consult.cases import IntakeForm
-    from core.consult.photos import PhotoInput
     from core.consult.reports import PhysicianReport
+    from tests.photo_factory import checked_photo
 
     clinic = get_clinic()
     physician = clinic.auth.create_staff(
@@ -39,7 +39,7 @@ def seeded(data_dir: Path, face_photo_bgr) -> Iterator[dict]:
         concerns=["volume_loss"], areas=["cheeks"], duration="1 year", consent_photo_storage=True
     )
     case_id = clinic.cases.submit_case(
-        patient, intake, [PhotoInput(v, photo) for v in ("front", "left_oblique", "right_oblique")]
+        patient, intake, [checked_photo(v, photo) for v in ("front", "left_oblique", "right_oblique")]
     )
     clinic.cases.transition(physician, case_id, "in_review")
     clinic.reports.save_draft(
@@ -70,7 +70,10 @@ def seeded(data_dir: Path, face_photo_bgr) -> Iterator[dict]:
         plan,
     )
     clinic.care.submit_checkin(
-        patient, checkins[0].checkin_id, {"front": photo}, {"front": {"score": 97.0, "instruction": "Good"}}
+        patient,
+        checkins[0].checkin_id,
+        {"front": checked_photo("front", photo)},
+        {"front": {"score": 97.0, "instruction": "Good"}},
     )
     try:
         yield {"clinic": clinic, "case_id": case_id, "patient": patient, "physician": physician}

@@ -11,6 +11,7 @@ from core.access import AccessDenied, ValidationError
 from core.care.booking import local_to_utc, utc_to_local
 from core.care.followup import PlannedCheckIn
 from core.care.service import TreatmentInput
+from tests.photo_factory import checked_photo
 
 
 def future_day(days: int = 10) -> date:
@@ -186,15 +187,22 @@ def test_checkin_submission_adds_followup_photos(care_world) -> None:
         world.physician, case_id, TreatmentInput("filler", "lips", date.today()), plan
     )
     with pytest.raises(AccessDenied):
-        care.submit_checkin(world.other_patient, checkin.checkin_id, {"front": world.photo_bytes})
+        care.submit_checkin(
+            world.other_patient, checkin.checkin_id, {"front": checked_photo("front", world.photo_bytes)}
+        )
     with pytest.raises(ValidationError, match="missing"):
         care.submit_checkin(world.patient, checkin.checkin_id, {})
     done = care.submit_checkin(
-        world.patient, checkin.checkin_id, {"front": world.photo_bytes}, {"front": {"score": 93.0}}
+        world.patient,
+        checkin.checkin_id,
+        {"front": checked_photo("front", world.photo_bytes)},
+        {"front": {"score": 93.0}},
     )
     assert done.status == "submitted" and set(done.photo_ids) == {"front"}
     photos = world.clinic.cases.list_photos(world.physician, case_id)
     assert [p.source for p in photos].count("followup") == 1
+    # The check-in photo keeps the quality result the intake computed on it.
+    assert [p.quality_verdict for p in photos if p.source == "followup"] == ["pass"]
     assert care.baseline_photos(world.physician, case_id)["front"] != done.photo_ids["front"]
     assert any(t.kind == "checkin_review" for t in care.outstanding_tasks(world.physician))
     care.mark_checkin_reviewed(world.physician, checkin.checkin_id)

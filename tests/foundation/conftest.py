@@ -16,7 +16,8 @@ from core.access import SYSTEM_PRINCIPAL, Principal
 from core.clinic import Clinic
 from core.config import Settings
 from core.consult.cases import IntakeForm
-from core.consult.photos import PhotoInput
+from core.consult.photos import CheckedPhoto
+from tests.photo_factory import checked_photo
 
 PASSWORD = "correct-horse-battery"
 
@@ -74,9 +75,9 @@ def make_jpeg(width: int = 320, height: int = 400, seed: int = 0, exif: bytes | 
     return out.getvalue()
 
 
-def required_photos(seed: int = 0) -> list[PhotoInput]:
+def required_photos(seed: int = 0) -> list[CheckedPhoto]:
     return [
-        PhotoInput(view, make_jpeg(seed=seed + i))
+        checked_photo(view, make_jpeg(seed=seed + i))
         for i, view in enumerate(("front", "left_oblique", "right_oblique"))
     ]
 

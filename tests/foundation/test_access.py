@@ -7,8 +7,8 @@ import pytest
 from core.access import AccessDenied
 from core.clinic import Clinic
 from core.consult.cases import IllegalTransition
-from core.consult.photos import PhotoInput
 from core.consult.reports import PhysicianReport
+from tests.photo_factory import checked_photo
 
 from .conftest import Accounts, make_jpeg, required_photos, valid_intake
 
@@ -31,7 +31,9 @@ def test_patient_b_cannot_reach_patient_a_data_through_any_call(
         lambda: clinic.cases.get_photo_bytes(b, photo_id),
         lambda: clinic.cases.list_photos(b, case_of_a),
         lambda: clinic.cases.list_patient_cases(b, accounts.patient_a.patient_id),
-        lambda: clinic.cases.add_photo(b, case_of_a, PhotoInput("close_up", make_jpeg(), "followup")),
+        lambda: clinic.cases.add_photo(
+            b, case_of_a, checked_photo("close_up", make_jpeg(), source="followup")
+        ),
         lambda: clinic.cases.list_queue(b),
         lambda: clinic.cases.check_case_access(b, case_of_a),
         lambda: clinic.reports.get_report(b, case_of_a),

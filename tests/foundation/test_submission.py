@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import pytest
 
 from core.access import ValidationError
 from core.clinic import Clinic
 from core.consult.cases import CaseService, IntakeForm
-from core.consult.photos import PhotoInput
+from core.consult.photos import intake_photo
 
 from .conftest import Accounts, make_jpeg, required_photos, valid_intake
 
@@ -99,22 +102,62 @@ def test_required_views_unique_views_and_readable_photos(clinic: Clinic, account
         clinic.cases.submit_case(accounts.patient_a, valid_intake(), photos[:2])
     with pytest.raises(ValidationError, match="only once"):
         clinic.cases.submit_case(accounts.patient_a, valid_intake(), [*photos, photos[0]])
-    broken = [*photos[:2], PhotoInput("right_oblique", b"not an image")]
+    broken = [*photos[:2], dataclasses.replace(photos[2], image_bytes=b"not an image")]
     with pytest.raises(ValidationError) as caught:
         clinic.cases.submit_case(accounts.patient_a, valid_intake(), broken)
     assert "photo_right_oblique" in caught.value.errors
     assert _counts(clinic) == (0, 0, 0, 0)
 
 
-def test_metadata_is_stripped_even_when_the_caller_forgot(clinic: Clinic, accounts: Accounts) -> None:
+def test_metadata_never_reaches_storage(clinic: Clinic, accounts: Accounts) -> None:
     from PIL import ExifTags, Image
 
     exif = Image.Exif()
     exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSLatitudeRef] = "N"
     exif[ExifTags.Base.Make] = "LeakyPhoneMaker"
-    photos = [PhotoInput(p.view, make_jpeg(exif=exif.tobytes())) for p in required_photos()]
+    leaky = make_jpeg(exif=exif.tobytes())
+    # A caller that skipped the intake's cleaning is refused, and nothing is stored ...
+    smuggled = [dataclasses.replace(p, image_bytes=leaky) for p in required_photos()]
+    with pytest.raises(ValidationError) as caught:
+        clinic.cases.submit_case(accounts.patient_a, valid_intake(), smuggled)
+    assert "hidden details" in caught.value.errors["photo_front"]
+    assert _counts(clinic) == (0, 0, 0, 0)
+    # ... and what the intake returns is clean: stored without a second re-encode.
+    cleaned = intake_photo(leaky, "front")
+    assert b"LeakyPhoneMaker" not in cleaned.image_bytes
+    photos = [dataclasses.replace(p, image_bytes=cleaned.image_bytes) for p in required_photos()]
     case_id = clinic.cases.submit_case(accounts.patient_a, valid_intake(), photos)
     stored = clinic.cases.get_photo_bytes(
         accounts.patient_a, clinic.cases.list_photos(accounts.patient_a, case_id)[0].photo_id
     )
     assert b"LeakyPhoneMaker" not in stored and b"Exif" not in stored
+
+
+def test_core_refuses_a_photo_the_gate_failed_and_says_what_to_fix(
+    clinic: Clinic, accounts: Accounts
+) -> None:
+    from tests.photo_factory import INSTRUCTION, checked_photo
+
+    photos = required_photos()
+    failed = checked_photo("left_oblique", photos[1].image_bytes, verdict="fail")
+    with pytest.raises(ValidationError) as caught:
+        clinic.cases.submit_case(accounts.patient_a, valid_intake(), [photos[0], failed, photos[2]])
+    assert INSTRUCTION in caught.value.errors["photo_left_oblique"]
+    assert _counts(clinic) == (0, 0, 0, 0)
+
+
+def test_the_stored_photo_is_the_checked_photo_byte_for_byte(
+    clinic: Clinic, accounts: Accounts, face_photo_bgr
+) -> None:
+    import cv2
+
+    raw = cv2.imencode(".png", face_photo_bgr)[1].tobytes()
+    front = intake_photo(raw, "front")
+    assert front.usable and front.image_bytes != raw  # cleaned (re-encoded once) by the intake
+    photos = [front, *required_photos()[1:]]
+    case_id = clinic.cases.submit_case(accounts.patient_a, valid_intake(), photos)
+    stored = clinic.cases.list_photos(accounts.patient_a, case_id)
+    front_meta = next(p for p in stored if p.view == "front")
+    assert clinic.cases.get_photo_bytes(accounts.patient_a, front_meta.photo_id) == front.image_bytes
+    assert front_meta.quality_verdict == front.verdict
+    assert json.loads(front_meta.quality_json)["checks"] == front.quality.to_dict()["checks"]

@@ -148,23 +148,43 @@ def test_listeners_get_the_case_id_and_a_failing_one_breaks_nothing(
 def test_add_photo_for_snapshots_and_followups(
     clinic: Clinic, accounts: Accounts, case_id: str, clock
 ) -> None:
-    from core.consult.photos import PhotoInput
+    from tests.photo_factory import checked_photo
 
     from .conftest import make_jpeg
 
     clock.advance(minutes=1)
     meta = clinic.cases.add_photo(
-        accounts.physician, case_id, PhotoInput("front", make_jpeg(seed=9), "video_snapshot")
+        accounts.physician, case_id, checked_photo("front", make_jpeg(seed=9), source="video_snapshot")
     )
     assert meta.source == "video_snapshot" and meta.created_by == accounts.physician.user_id
     clock.advance(minutes=1)
-    clinic.cases.add_photo(accounts.patient_a, case_id, PhotoInput("close_up", make_jpeg(seed=8), "followup"))
+    clinic.cases.add_photo(
+        accounts.patient_a, case_id, checked_photo("close_up", make_jpeg(seed=8), source="followup")
+    )
     assert [p.view for p in clinic.cases.get_case(accounts.patient_a, case_id).photos][-2:] == [
         "front",
         "close_up",
     ]
-    with pytest.raises(ValidationError):
-        clinic.cases.add_photo(accounts.physician, case_id, PhotoInput("front", make_jpeg(), "sideways"))
+    # The origin of a photo is the server's to say: a patient cannot pass one off as the
+    # physician's video snapshot, nor add a photo the gate failed.
+    with pytest.raises(ValidationError, match="cannot be added"):
+        clinic.cases.add_photo(
+            accounts.patient_a, case_id, checked_photo("front", make_jpeg(), source="video_snapshot")
+        )
+    with pytest.raises(ValidationError) as caught:
+        clinic.cases.add_photo(
+            accounts.patient_a,
+            case_id,
+            checked_photo("close_up", make_jpeg(), verdict="fail", source="followup"),
+        )
+    assert "closer" in caught.value.errors["photo_close_up"]
+    # The physician's own snapshot is kept with its failed verdict (it is not measured).
+    kept = clinic.cases.add_photo(
+        accounts.physician,
+        case_id,
+        checked_photo("front", make_jpeg(seed=3), verdict="fail", source="video_snapshot"),
+    )
+    assert kept.quality_verdict == "fail"
 
 
 def test_concurrent_submissions_from_threads(clinic: Clinic, accounts: Accounts) -> None:

@@ -132,7 +132,7 @@ def populate(clinic: Any, patient_timezone: str = "America/New_York") -> World:
     """A physician, a patient (in `patient_timezone`) and one submitted case, through core."""
     from core.access import SYSTEM_PRINCIPAL
     from core.consult.cases import IntakeForm
-    from core.consult.photos import PhotoInput
+    from tests.photo_factory import checked_photo
 
     clinic.case_submitted_listeners.clear()  # no background pre-assessment: not what is tested here
     physician = clinic.auth.create_staff(
@@ -149,7 +149,9 @@ def populate(clinic: Any, patient_timezone: str = "America/New_York") -> World:
         concern_other_text=CASE_TEXT,
         consent_photo_storage=True,
     )
-    photos = [PhotoInput(view, jpeg(i)) for i, view in enumerate(("front", "left_oblique", "right_oblique"))]
+    photos = [
+        checked_photo(view, jpeg(i)) for i, view in enumerate(("front", "left_oblique", "right_oblique"))
+    ]
     case_id = clinic.cases.submit_case(patient, intake, photos)
     return World(clinic, physician, patient, case_id)
 

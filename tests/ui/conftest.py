@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +93,10 @@ def submit_demo_case(clinic, face_bgr) -> str:
     import cv2
 
     from core.consult.cases import IntakeForm
-    from core.consult.photos import PhotoInput, normalise_upload
+    from core.consult.photos import normalise_upload
+    from core.vision.landmarks import HeadPose
+    from core.vision.quality import QualityCheck
+    from tests.photo_factory import checked_photo
 
     account = ACCOUNTS["patient"]
     patient = clinic.auth.login(account.email, account.password).principal
@@ -109,18 +112,12 @@ def submit_demo_case(clinic, face_bgr) -> str:
         consent_photo_storage=True,
     )
     # The front view carries a quality warning as the quality gate records it.
-    warned = json.dumps(
-        {
-            "verdict": "warn",
-            "checks": [
-                {"name": "expression", "status": "warn", "instruction": "Please keep a neutral expression."}
-            ],
-            "pose": {"yaw": 3.0, "pitch": -8.0, "roll": 1.0},
-        }
+    warned = QualityCheck("expression", "warn", 0.4, 0.3, "Please keep a neutral expression.")
+    front = checked_photo("front", photo, verdict="warn", checks=[warned])
+    front = dataclasses.replace(
+        front, quality=dataclasses.replace(front.quality, pose=HeadPose(3.0, -8.0, 1.0))
     )
-    photos = [PhotoInput("front", photo, quality_verdict="warn", quality_json=warned)] + [
-        PhotoInput(view, photo) for view in ("left_oblique", "right_oblique")
-    ]
+    photos = [front] + [checked_photo(view, photo) for view in ("left_oblique", "right_oblique")]
     case_id = clinic.cases.submit_case(patient, intake, photos)
     # Let the background pre-assessment finish first: AppTest cannot follow a page whose
     # assessment card switches from "running" to "done" between two scripted runs.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 
 import av
@@ -11,13 +10,14 @@ import numpy as np
 import pytest
 
 from components.guided_capture import (
-    CapturedPhoto,
     annotate_result,
-    assess_photo,
+    check_frame,
+    check_upload,
     draw_pose_diagram,
     ghost_overlay,
 )
 from components.live_guide import LiveGuideProcessor
+from core.consult.photos import CheckedPhoto, decode_to_bgr
 
 
 def _jpeg(image: np.ndarray) -> bytes:
@@ -40,25 +40,32 @@ def test_pose_diagram_turns_the_right_way():
 
 def test_assess_good_photo_returns_a_submittable_capture(face_photo_bgr):
     cache: dict = {}
-    photo, result, error = assess_photo(_jpeg(face_photo_bgr), "front.jpg", "front", "upload", cache)
-    assert error is None and isinstance(photo, CapturedPhoto)
-    assert photo.quality_verdict in ("pass", "warn") and photo.source == "upload"
-    assert json.loads(photo.quality_json)["verdict"] == photo.quality_verdict
+    photo, error = check_upload(_jpeg(face_photo_bgr), "front.jpg", "front", "upload", cache)
+    assert error is None and isinstance(photo, CheckedPhoto)
+    assert photo.verdict in ("pass", "warn") and photo.usable and photo.source == "upload"
     assert photo.image_bytes[:2] == b"\xff\xd8"  # cleaned JPEG
-    assert assess_photo(_jpeg(face_photo_bgr), "front.jpg", "front", "upload", cache)[0] is photo  # cached
-    annotated = annotate_result(face_photo_bgr, result)
+    assert check_upload(_jpeg(face_photo_bgr), "front.jpg", "front", "upload", cache)[0] is photo  # cached
+    annotated = annotate_result(face_photo_bgr, photo.quality)
     assert max(annotated.shape[:2]) == 720
     ghost = ghost_overlay(face_photo_bgr, np.zeros((100, 80, 3), np.uint8))
     assert ghost.shape == face_photo_bgr.shape and ghost.mean() < face_photo_bgr.mean()
 
 
 def test_assess_rejects_bad_photos(face_photo_bgr):
-    photo, result, error = assess_photo(b"not an image", "x.jpg", "front", "upload", {})
+    photo, error = check_upload(b"not an image", "x.jpg", "front", "upload", {})
     assert photo is None and error
     blurred = cv2.GaussianBlur(face_photo_bgr, (0, 0), 8)
-    photo, result, error = assess_photo(_jpeg(blurred), "b.jpg", "front", "upload", {})
-    assert photo is not None and photo.quality_verdict == "fail"
-    assert any("blurry" in text for text in result.instructions())
+    photo, error = check_upload(_jpeg(blurred), "b.jpg", "front", "upload", {})
+    assert photo is not None and photo.verdict == "fail" and not photo.usable
+    assert any("blurry" in text for text in photo.quality.instructions())  # told what to change
+
+
+def test_a_live_capture_is_encoded_once_and_checked_on_the_stored_bytes(face_photo_bgr):
+    photo, error = check_frame(face_photo_bgr, "front", {})
+    assert error is None and photo is not None and photo.source == "webcam" and photo.mime == "image/jpeg"
+    stored = decode_to_bgr(photo.image_bytes)
+    assert stored.shape == face_photo_bgr.shape
+    assert photo.quality.image_size == stored.shape[:2]  # the verdict is about these pixels
 
 
 class _Clock:

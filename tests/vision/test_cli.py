@@ -21,15 +21,24 @@ def test_photo_check_json(face_photo_bgr, tmp_path, capsys):
 def test_photo_check_accepts_dashed_views(face_photo_bgr, tmp_path, capsys):
     path = tmp_path / "front.png"
     cv2.imwrite(str(path), face_photo_bgr)
-    assert main(["photo-check", str(path), "--view", "left-oblique", "--json"]) == 0
+    # A front-facing photo checked as a side view fails: scripts see it in the exit status.
+    assert main(["photo-check", str(path), "--view", "left-oblique", "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["view"] == "left_oblique" and data["verdict"] == "fail"
+
+
+def test_a_photo_too_small_to_use_is_a_fail_verdict_with_its_reason(face_photo_bgr, tmp_path, capsys):
+    path = tmp_path / "tiny.jpg"
+    cv2.imwrite(str(path), cv2.resize(face_photo_bgr, (150, 180)))
+    assert main(["photo-check", str(path), "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"] == "fail" and "too small" in data["instructions"][0]
 
 
 def test_unreadable_file_is_a_clear_error(tmp_path, capsys):
     path = tmp_path / "broken.jpg"
     path.write_bytes(b"not an image")
-    assert main(["photo-check", str(path)]) != 0
+    assert main(["photo-check", str(path)]) == 1
     assert "cannot read" in capsys.readouterr().err
-    assert main(["photo-check", str(tmp_path / "missing.jpg")]) != 0
-    assert main(["photo-check", str(path), "--view", "sideways"]) != 0
+    assert main(["photo-check", str(tmp_path / "missing.jpg")]) == 2
+    assert main(["photo-check", str(path), "--view", "sideways"]) == 2
