@@ -14,6 +14,7 @@ from collections import defaultdict
 import streamlit as st
 
 from components.layout import format_when, humanise
+from components.session import session_fragment
 
 BAND_COLOURS = {"minimal": "green", "mild": "blue", "moderate": "orange", "marked": "red"}
 OVERLAY_LABELS = {"canonical": "Photo", "redness": "Redness heat map", "spots": "Spots", "lines": "Lines"}
@@ -68,7 +69,7 @@ def _assessment_fragment(clinic, principal, case_id: str) -> None:
     _render_report(clinic, principal, record)
 
 
-@st.fragment(run_every=2.0)
+@session_fragment(run_every=2.0)  # each poll re-checks the session: an idle page logs out
 def _poll_until_done(clinic, principal, case_id: str) -> None:
     latest = clinic.assessments.latest_for_case(principal, case_id)
     if latest is not None and latest.finished:

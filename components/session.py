@@ -1,20 +1,27 @@
 """Session helpers every page uses: the process-wide Clinic, the logged-in principal, role checks.
 
 The session token lives in `st.session_state` only (never in the URL). On every script run the
-token is re-validated with `clinic.auth.resume`, which also enforces the idle timeout; an
-expired session sends the user back to the log-in page with a message.
+token is re-validated with `clinic.auth.resume`, which also enforces the idle timeout and the
+absolute lifetime; an expired session sends the user back to the log-in page with a message.
+A fragment re-runs alone (a timed poll never reaches `require_role`): declare it with
+`session_fragment`, which re-checks the session first without counting the poll as activity.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import streamlit as st
 
 if TYPE_CHECKING:
     from core.access import Principal
     from core.clinic import Clinic
+
+_Body = TypeVar("_Body", bound=Callable[..., Any])
+EXPIRED_MESSAGE = "Your session expired after a period of inactivity. Please log in again."
 
 TOKEN_KEY = "auth_token"
 PRINCIPAL_KEY = "auth_principal"
@@ -100,11 +107,45 @@ def current_principal() -> Principal | None:
         principal = get_clinic().auth.resume(token)
     except SessionExpired:
         clear_session()
-        set_flash("Your session expired after a period of inactivity. Please log in again.")
+        set_flash(EXPIRED_MESSAGE)
         request_go_home()
         return None
     st.session_state[PRINCIPAL_KEY] = principal
     return principal
+
+
+def fragment_session_alive() -> bool:
+    """Whether a fragment may run: the session is still valid (not refreshed: a poll is not
+    activity). When it has just ended, the user is logged out and the whole page runs again,
+    which then shows the log-in message; with no session at all the fragment simply stays empty."""
+    token = st.session_state.get(TOKEN_KEY)
+    if not token:
+        return False
+    from core.auth import SessionExpired
+
+    try:
+        get_clinic().auth.resume(token, touch=False)
+    except SessionExpired:
+        clear_session()
+        set_flash(EXPIRED_MESSAGE)
+        request_go_home()
+        st.rerun(scope="app")
+    return True
+
+
+def session_fragment(run_every: float | None = None) -> Callable[[_Body], _Body]:
+    """`st.fragment(run_every=...)` whose every run re-validates the session first."""
+
+    def decorate(body: _Body) -> _Body:
+        @functools.wraps(body)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if not fragment_session_alive():
+                return None
+            return body(*args, **kwargs)
+
+        return st.fragment(guarded, run_every=run_every)  # type: ignore[return-value]
+
+    return decorate
 
 
 def logout() -> None:

@@ -150,8 +150,17 @@ def row_mac(key: bytes, *fields: Any) -> str:
 
 
 def checkpoint_path(settings: Any) -> Path:  # settings: core.config.Settings
-    """The chain-head checkpoint: beside the key file (outside the database, never in backups)."""
-    return Path(settings.key_file).with_name(CHECKPOINT_NAME)
+    """The chain-head checkpoint: beside the key file (outside the database, never in backups).
+
+    A key file kept elsewhere may serve several data directories (a restore test, a second
+    clinic): each then gets its own checkpoint, named after its data directory.
+    """
+    key_dir = Path(settings.key_file).resolve().parent
+    data_dir = Path(settings.data_dir).resolve()
+    if key_dir == data_dir:
+        return key_dir / CHECKPOINT_NAME
+    tag = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
+    return key_dir / f"audit-head-{tag}.json"
 
 
 def seal_json(key: bytes, payload: dict[str, Any]) -> str:

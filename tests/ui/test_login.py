@@ -183,3 +183,42 @@ def test_registration_with_a_taken_email_does_not_say_the_account_exists(app_as)
     assert any("could not create an account" in text and "log in" in text for text in errors)
     assert not any("exists" in text or text.startswith("Email:") for text in errors)
     assert app.text_input(key="reg_name").value == "Nora Newpatient"  # nothing typed is lost
+
+
+def _polling_page() -> None:
+    import streamlit as st
+
+    from components.session import session_fragment
+
+    @session_fragment(run_every=60)
+    def poll() -> None:
+        st.markdown("polled")
+
+    poll()
+
+
+def _run_polling_page(token: str) -> AppTest:
+    from components.session import TOKEN_KEY
+
+    app = AppTest.from_function(_polling_page, default_timeout=30)
+    app.session_state[TOKEN_KEY] = token
+    return app.run()
+
+
+def test_a_timed_fragment_runs_without_refreshing_the_session(app_as, clinic) -> None:
+    account = ACCOUNTS["patient"]
+    token = clinic.auth.login(account.email, account.password).token
+    seen = clinic.db.fetchone("SELECT last_seen FROM sessions ORDER BY created_at DESC LIMIT 1")
+    app = _run_polling_page(token)
+    assert [m.value for m in app.markdown] == ["polled"]
+    assert clinic.db.fetchone("SELECT last_seen FROM sessions ORDER BY created_at DESC LIMIT 1") == seen
+
+
+def test_a_timed_fragment_after_the_idle_timeout_logs_out(no_idle_allowed, app_as, clinic) -> None:
+    from components.session import FLASH_KEY
+
+    account = ACCOUNTS["patient"]
+    app = _run_polling_page(clinic.auth.login(account.email, account.password).token)
+    assert "polled" not in [m.value for m in app.markdown]
+    assert "auth_token" not in app.session_state
+    assert "expired" in app.session_state[FLASH_KEY]
