@@ -4,7 +4,7 @@ Per frame, one thread: landmarks (MediaPipe VIDEO mode) + One Euro smoothing + a
 the simulation mark. Prints median / p95 / fps for landmarks, effects and the whole pipeline,
 the cost of each treatment alone, then measures N parallel pipelines (processes) and estimates
 how many simultaneous consults the machine sustains at >= 25 fps, adding the VP8 decode+encode
-cost measured for streamlit-webrtc (~30 % of a core per 30 fps stream, ../shared/research/webrtc.md).
+cost measured for streamlit-webrtc (~30 % of a core per 30 fps stream; see CODEC_CORE_SHARE_30FPS).
 
     OMP_NUM_THREADS=1 python benchmarks/bench_ar.py [--frames 150] [--parallel 2]
 
@@ -34,7 +34,7 @@ from core.paths import shared_testdata_dir  # noqa: E402
 VIDEO = "video/face_closeup_pexels_640x480.mp4"
 TARGET_FPS = 25.0
 # Server CPU for one 30 fps 640x480 stream through streamlit-webrtc with a trivial callback
-# (VP8 decode + encode), share of one core, measured in ../shared/research/webrtc.md.
+# (VP8 decode + encode), share of one core, measured on a 2-core machine of the kind CI uses.
 CODEC_CORE_SHARE_30FPS = 0.30
 
 

@@ -240,7 +240,7 @@ def main() -> int:
     camera = face_camera_y4m(fps=30, stamp=True)
     workdir = Path(tempfile.mkdtemp(prefix="bench-live-"))
     pairs = consult_pairs(args.consults)
-    portal = start_live_portal(workdir, pairs, {"CLINIC_LIVE_STATS": "probe"})
+    portal = start_live_portal(workdir, pairs, {"CLINIC_CALL_QUALITY_LOG": "probe"})
     print(f"portal {portal.base_url}, log {portal.log_path}", flush=True)
     results: list[dict] = []
     try:

@@ -23,15 +23,11 @@ import streamlit.components.v1 as components
 
 from core.access import Principal
 from core.ar.live import LiveView
-from core.live.http import LiveServices, install, stats_dir_from_env
+from core.live.http import LiveServices, call_quality_dir, install
 from core.live.rooms import ARSettings, Room, RoomRegistry
 from core.live.signalling import CallHub
 
 logger = logging.getLogger(__name__)
-
-# CLINIC_LIVE_STATS=probe also makes the call widget read the frame numbers stamped into the
-# benchmark's test video (glass-to-glass latency); any other value only records the stats.
-PROBE_STAMPS_VALUE = "probe"
 
 _call_widget = components.declare_component("live_call", path=str(Path(__file__).parent / "live_call"))
 
@@ -108,7 +104,7 @@ def _live_services_for(data_dir: str) -> LiveServices:
     services = LiveServices(
         hub=CallHub(room_registry()),
         media=_media_server(list(settings.ice_servers)),
-        stats_dir=stats_dir_from_env(Path(data_dir)),
+        stats_dir=call_quality_dir(settings),
     )
     install(services)  # the HTTP routes serve calls from now on
     return services
@@ -216,10 +212,7 @@ def render_call(room_id: str, principal: Principal) -> Any:
     Render it on every run at the same place: a run that leaves it out removes its frame from
     the page and ends the call in this browser.
     """
-    import os
-
     from core.config import Settings
-    from core.live.http import LIVE_STATS_ENV
 
     services = live_services()
     pass_key = f"call-pass-{room_id[:12]}"
@@ -233,7 +226,7 @@ def render_call(room_id: str, principal: Principal) -> Any:
         ice_servers=list(settings.ice_servers),
         ice_transport_policy=settings.ice_transport_policy,
         labels=CALL_LABELS,
-        probe_stamps=os.environ.get(LIVE_STATS_ENV, "") == PROBE_STAMPS_VALUE,
+        probe_stamps=settings.call_quality_log == "probe",
         key=f"call-{room_id[:12]}",
         default=None,
     )

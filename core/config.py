@@ -19,6 +19,16 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+CALL_QUALITY_LOG_MODES = ("off", "on", "probe")
+
+
+def _call_quality_log() -> str:
+    mode = os.environ.get("CLINIC_CALL_QUALITY_LOG", "off").strip().lower() or "off"
+    if mode not in CALL_QUALITY_LOG_MODES:
+        raise ValueError(f"CLINIC_CALL_QUALITY_LOG must be one of {', '.join(CALL_QUALITY_LOG_MODES)}")
+    return mode
+
+
 def _ice_transport_policy() -> str:
     policy = os.environ.get("CLINIC_ICE_TRANSPORT_POLICY", "all").strip().lower() or "all"
     if policy not in {"all", "relay"}:
@@ -43,6 +53,10 @@ class Settings:
     ice_servers: list[dict] = field(default_factory=list)
     # "relay" makes browsers send media only through the TURN servers above (proves the TURN path).
     ice_transport_policy: str = "all"
+    # Troubleshooting a clinic's calls: "on" appends what both browsers and the AR process measure
+    # (fps, freezes, route, round trip) to <data dir>/live_stats/; "probe" also reads frame numbers
+    # stamped into a test video (glass-to-glass latency in benchmarks/bench_live_consult.py).
+    call_quality_log: str = "off"
     # Outgoing e-mail (invitations, reminders); no host = nothing is ever sent.
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -94,6 +108,7 @@ class Settings:
             clinic_timezone=os.environ.get("CLINIC_TIMEZONE", "Europe/Amsterdam"),
             ice_servers=ice_servers,
             ice_transport_policy=_ice_transport_policy(),
+            call_quality_log=_call_quality_log(),
             smtp_host=os.environ.get("CLINIC_SMTP_HOST", "").strip() or None,
             smtp_port=int(os.environ.get("CLINIC_SMTP_PORT", "").strip() or default_port),
             smtp_user=os.environ.get("CLINIC_SMTP_USER", "").strip() or None,

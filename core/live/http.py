@@ -16,7 +16,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from core.config import Settings
 from core.live.signalling import CallHub, CallPass, PassError
 
 logger = logging.getLogger(__name__)
@@ -34,9 +34,6 @@ logger = logging.getLogger(__name__)
 PASS_HEADER = "X-Call-Pass"
 POLL_MAX_WAIT_S = 20.0
 POLL_STEP_S = 0.05
-# Test and benchmark hook: when set, every stats report is appended to
-# <data dir>/live_stats/<room prefix>-<role>.jsonl (and the AR server's counters to -server.jsonl).
-LIVE_STATS_ENV = "CLINIC_LIVE_STATS"
 
 
 class ARAnswerer(Protocol):
@@ -185,8 +182,10 @@ def _append_stats(services: LiveServices, call_pass: CallPass, stats: dict[str, 
             sink.write(json.dumps({"t": now, **media_stats}, default=str) + "\n")
 
 
-def stats_dir_from_env(data_dir: Path) -> Path | None:
-    return data_dir / "live_stats" if os.environ.get(LIVE_STATS_ENV) else None
+def call_quality_dir(settings: Settings) -> Path | None:
+    """Where call-quality reports go when the clinic turned the log on (Settings.call_quality_log):
+    <data dir>/live_stats/<room prefix>-<role>.jsonl, and the AR process's counters in -server.jsonl."""
+    return settings.data_dir / "live_stats" if settings.call_quality_log != "off" else None
 
 
 def routes() -> list[Route]:

@@ -3,7 +3,7 @@ server; waiting room, admission, video both ways browser to browser, the AR prev
 server's AR media process, sharing, a snapshot, a dropped connection that repairs itself, a third
 patient who cannot join, and "End" ending the consult on both pages.
 
-What the browsers measure reaches the test through the stats hook (CLINIC_LIVE_STATS=1 appends
+What the browsers measure reaches the test through the stats hook (CLINIC_CALL_QUALITY_LOG=on appends
 every report to <data dir>/live_stats/<room>-<role>.jsonl, and the AR server's counters to
 <room>-server.jsonl). On failure the test leaves each page's screenshot, text and console beside
 the server log (both named in the failure report).
@@ -62,7 +62,7 @@ SECOND_PATIENT = Credentials("patient2@example.test", "Patient2-Test-Pass-123", 
 def live_portal(tmp_path_factory: pytest.TempPathFactory, chromium_extra_args) -> Iterator[PortalServer]:
     """The portal with a case for the patient and a second patient; the call stats hook on."""
     server = start_live_portal(
-        tmp_path_factory.mktemp("live-portal"), consult_pairs(1), {"CLINIC_LIVE_STATS": "1"}, [SECOND_PATIENT]
+        tmp_path_factory.mktemp("live-portal"), consult_pairs(1), {"CLINIC_CALL_QUALITY_LOG": "on"}, [SECOND_PATIENT]
     )
     try:
         yield server

@@ -49,7 +49,7 @@ def relay_portal(tmp_path_factory: pytest.TempPathFactory, chromium_extra_args) 
             workdir,
             consult_pairs(1),
             {
-                "CLINIC_LIVE_STATS": "1",
+                "CLINIC_CALL_QUALITY_LOG": "on",
                 "CLINIC_ICE_SERVERS": json.dumps(turn.ice_servers()),
                 "CLINIC_ICE_TRANSPORT_POLICY": "relay",
             },

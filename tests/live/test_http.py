@@ -167,3 +167,16 @@ def test_stats_reports_are_kept_for_the_pages_and_written_for_tests(server) -> N
     assert report["camera"] == {"ok": True}
     server_report = json.loads((server.stats_dir / f"{prefix}-server.jsonl").read_text().splitlines()[-1])
     assert server_report["ar_frames"] == 7
+
+
+def test_the_call_quality_log_is_a_clinic_setting(monkeypatch, tmp_path) -> None:
+    from core.config import Settings
+
+    monkeypatch.setenv("CLINIC_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CLINIC_CALL_QUALITY_LOG", raising=False)
+    assert live_http.call_quality_dir(Settings.from_env()) is None  # off unless the clinic asks
+    monkeypatch.setenv("CLINIC_CALL_QUALITY_LOG", "on")
+    assert live_http.call_quality_dir(Settings.from_env()) == tmp_path / "live_stats"
+    monkeypatch.setenv("CLINIC_CALL_QUALITY_LOG", "sometimes")
+    with pytest.raises(ValueError, match="CLINIC_CALL_QUALITY_LOG"):
+        Settings.from_env()

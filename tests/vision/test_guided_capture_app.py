@@ -19,7 +19,7 @@ def _script() -> None:
 
 @pytest.fixture
 def no_webrtc_session(monkeypatch):
-    """streamlit-webrtc needs a real session; AppTest has none (see research/webrtc.md)."""
+    """streamlit-webrtc needs a real browser session; AppTest has none, so its session lookup fails."""
     from streamlit_webrtc import session_info
     from streamlit_webrtc.session_info import NoSessionError
 
