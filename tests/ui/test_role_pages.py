@@ -26,9 +26,14 @@ def test_new_consultation_renders_the_intake_form(app_as) -> None:
     assert not app.exception
     assert texts(app, "title") == ["New consultation"]
     concerns = app.multiselect(key="intake_concerns")
-    assert "pigmentation_melasma" in concerns.options or "Pigmentation / melasma" in concerns.options
-    for key in ("intake_description", "intake_goals", "intake_medications", "intake_allergies"):
-        assert app.text_area(key=key) is not None
+    assert "Pigmentation / melasma" in concerns.options  # people's words, not the stored code
+    labels = {key: app.text_area(key=key).label for key in ("intake_medications", "intake_allergies")}
+    assert labels == {
+        "intake_medications": "Current medications (or 'none')",
+        "intake_allergies": "Allergies (or 'none')",
+    }
+    for key in ("intake_description", "intake_goals", *labels):
+        assert app.text_area(key=key).value in ("", None)  # empty and ready to type in
     assert app.checkbox(key="intake_consent_storage").value is False
     assert app.checkbox(key="intake_consent_anonymised").value is False
     progress_texts = [str(element.proto) for element in app.get("progress")]
