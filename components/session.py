@@ -174,8 +174,11 @@ def render_account_sidebar(principal: Principal) -> None:
         st.button("Log out", key="logout_button", on_click=logout, icon=":material/logout:")
 
 
-def require_role(*roles: str) -> Principal:
-    """The principal when their role is one of `roles`; otherwise a clear message and st.stop()."""
+def signed_in_as(*roles: str) -> Principal | None:
+    """The principal when their role is one of `roles`; otherwise None after a clear message.
+
+    For pages that show a timed fragment: they must end the run by returning (see
+    docs/ARCHITECTURE.md, "Timed fragments"), so they cannot use `require_role`'s st.stop()."""
     principal = current_principal()
     if principal is None:
         remember_return_to()
@@ -183,8 +186,16 @@ def require_role(*roles: str) -> Principal:
         if flash:
             st.warning(flash)
         st.warning("Please log in to see this page (use **Log in** in the menu).")
-        st.stop()
+        return None
     if roles and principal.role not in roles:
         st.error(f"This page is for {' / '.join(roles)} accounts; you are logged in as {principal.role}.")
+        return None
+    return principal
+
+
+def require_role(*roles: str) -> Principal:
+    """The principal when their role is one of `roles`; otherwise a clear message and st.stop()."""
+    principal = signed_in_as(*roles)
+    if principal is None:
         st.stop()
     return principal

@@ -12,7 +12,7 @@ import contextlib
 import streamlit as st
 
 from components.ar_panel import LIVE_ROOM_KEY
-from components.session import require_role
+from components.session import signed_in_as
 from components.video_room import call_stats, render_call, room_registry
 from core.access import AccessDenied, Principal
 from core.live.rooms import RoomClosed, RoomRegistry
@@ -108,4 +108,6 @@ def render_live_consult(principal: Principal) -> None:
     show_call(registry, principal, room_id)
 
 
-render_live_consult(require_role("patient"))
+signed_in = signed_in_as("patient")
+if signed_in is not None:
+    render_live_consult(signed_in)

@@ -14,7 +14,7 @@ import streamlit as st
 
 from components.ar_panel import PATIENT_LIVE_PAGE
 from components.layout import concern_labels, format_when, render_extension, status_badge
-from components.session import get_clinic, require_role
+from components.session import get_clinic, signed_in_as
 from core.access import AccessDenied, Principal
 from core.vocabulary import CLOSED, IN_PERSON_REQUESTED, IN_REVIEW, REPORT_SENT, SUBMITTED
 
@@ -134,4 +134,6 @@ def render_page(principal: Principal) -> None:
     )
 
 
-render_page(require_role("patient"))
+signed_in = signed_in_as("patient")
+if signed_in is not None:
+    render_page(signed_in)

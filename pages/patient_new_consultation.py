@@ -12,7 +12,9 @@ import streamlit as st
 
 from components.guided_capture import guided_capture
 from components.layout import AREA_LABELS, CONCERN_LABELS
-from components.session import get_clinic, require_role
+from components.session import get_clinic, signed_in_as
+from core.access import Principal
+from core.clinic import Clinic
 from core.vocabulary import CONSULTATION_VIEWS, REQUIRED_VIEWS
 
 DURATIONS: list[str] = ["Less than 3 months", "3 to 12 months", "1 to 3 years", "More than 3 years"]
@@ -78,12 +80,7 @@ def local_errors(intake_concerns: list[str], consent: bool, photos: dict) -> dic
     return errors
 
 
-principal = require_role("patient")
-clinic = get_clinic()
-st.title("New consultation")
-
-reference = st.session_state.get(DONE_KEY)
-if reference:
+def render_sent(reference: str) -> None:
     st.success(
         f"Thank you, your consultation was sent. Your reference is **{reference}**. "
         "A physician will review it; you will find the answer under **My consultations**.",
@@ -92,132 +89,146 @@ if reference:
     if st.button("Start another consultation"):
         del st.session_state[DONE_KEY]
         st.rerun()
-    st.stop()
 
-st.caption("Tell us about your concern and add three photos. Everything you send is stored encrypted.")
 
-st.subheader("1. Your concern")
-concerns = st.multiselect(
-    "What would you like help with?",
-    list(CONCERN_LABELS),
-    format_func=CONCERN_LABELS.__getitem__,
-    key="intake_concerns",
-)
-field_error("concerns")
-description = st.text_area(
-    "Describe your concern in your own words (required when you chose 'Other')",
-    key="intake_description",
-    max_chars=4000,
-)
-field_error("concern_other_text")
-areas = st.multiselect(
-    "Which areas of the face?", list(AREA_LABELS), format_func=AREA_LABELS.__getitem__, key="intake_areas"
-)
-field_error("areas")
-col_duration, col_skin = st.columns(2)
-with col_duration:
-    duration = st.radio("How long has this been going on?", DURATIONS, index=None, key="intake_duration")
-    field_error("duration")
-with col_skin:
-    skin_type = st.selectbox(
-        "Your skin type (self assessment)",
-        list(SKIN_TYPE_LABELS),
-        format_func=SKIN_TYPE_LABELS.__getitem__,
-        index=len(SKIN_TYPE_LABELS) - 1,
-        key="intake_skin_type",
+def render_form(principal: Principal, clinic: Clinic) -> None:
+    st.caption("Tell us about your concern and add three photos. Everything you send is stored encrypted.")
+
+    st.subheader("1. Your concern")
+    concerns = st.multiselect(
+        "What would you like help with?",
+        list(CONCERN_LABELS),
+        format_func=CONCERN_LABELS.__getitem__,
+        key="intake_concerns",
     )
-    field_error("skin_type_self_assessment")
-goals = st.text_area("What result are you hoping for?", key="intake_goals", max_chars=4000)
-field_error("goals")
-
-st.subheader("2. Your health")
-col_meds, col_allergies = st.columns(2)
-with col_meds:
-    medications = st.text_area("Current medications (or 'none')", key="intake_medications", max_chars=4000)
-    field_error("medications")
-with col_allergies:
-    allergies = st.text_area("Allergies (or 'none')", key="intake_allergies", max_chars=4000)
-    field_error("allergies")
-col_preg, col_iso = st.columns(2)
-pregnant = col_preg.radio(
-    "Are you pregnant or breast-feeding?", ["No", "Yes"], horizontal=True, key="intake_pregnant"
-)
-isotretinoin = col_iso.radio(
-    "Isotretinoin (e.g. Roaccutane) in the last 6 months?",
-    ["No", "Yes"],
-    horizontal=True,
-    key="intake_isotretinoin",
-)
-st.markdown("Previous aesthetic treatments (one row each, with the date if you know it)")
-prior_table = st.data_editor(
-    [{"treatment": "", "date": None}],
-    num_rows="dynamic",
-    key="intake_prior_treatments",
-    column_config={
-        "treatment": st.column_config.TextColumn("Treatment", width="large"),
-        "date": st.column_config.DateColumn("Date", max_value=dt.date.today(), format="YYYY-MM-DD"),
-    },
-)
-field_error("prior_treatments")
-
-st.subheader("3. Photos")
-st.caption("Even light from the front, no make-up, hair away from the face, no filters.")
-photos = guided_capture(CONSULTATION_VIEWS, key="intake_photos")
-field_error("photos")
-
-st.subheader("4. Consent")
-consent_storage = st.checkbox(
-    "I consent to the clinic storing my photos and answers for my treatment (required).",
-    key="intake_consent_storage",
-)
-field_error("consent_photo_storage")
-consent_anonymised = st.checkbox(
-    "Optional: the clinic may use my photos in anonymised form to improve its care.",
-    key="intake_consent_anonymised",
-)
-
-if st.button("Send consultation", type="primary", key="intake_submit"):
-    from core.access import ValidationError
-    from core.consult.cases import IntakeForm
-
-    intake = IntakeForm(
-        concerns=list(concerns),
-        areas=list(areas),
-        duration=duration or "",
-        goals=goals.strip(),
-        concern_other_text=description.strip(),
-        medications=medications.strip(),
-        allergies=allergies.strip(),
-        pregnant_or_breastfeeding=pregnant == "Yes",
-        isotretinoin_last_6_months=isotretinoin == "Yes",
-        prior_treatments=prior_treatment_rows(prior_table),
-        skin_type_self_assessment=skin_type or "unsure",
-        consent_photo_storage=consent_storage,
-        consent_anonymised_use=consent_anonymised,
+    field_error("concerns")
+    description = st.text_area(
+        "Describe your concern in your own words (required when you chose 'Other')",
+        key="intake_description",
+        max_chars=4000,
     )
-    errors = local_errors(list(concerns), consent_storage, photos)
-    try:
-        intake.validate()  # all intake messages at once, together with the photo checks above
-    except ValidationError as error:
-        errors = {**error.errors, **errors}
-    if not errors:
-        with st.status("Sending your consultation ...", expanded=True) as progress:
-            st.write("Encrypting and storing your photos and answers ...")
-            try:
-                case_id = clinic.cases.submit_case(principal, intake, list(photos.values()))
-            except ValidationError as error:
-                errors = dict(error.errors)
-                progress.update(label="Please correct the marked fields.", state="error")
-            else:
-                progress.update(label="Consultation sent", state="complete")
-                reset_form()
-                st.session_state[DONE_KEY] = clinic.cases.get_case(principal, case_id).reference
-                st.rerun()
-    st.session_state[ERRORS_KEY] = errors
-    st.rerun()  # show each message next to its field; every typed value stays (keyed widgets)
-
-if st.session_state.get(ERRORS_KEY):
-    st.error(
-        "Some answers need your attention: " + " ".join(st.session_state[ERRORS_KEY].values()),
-        icon=":material/error:",
+    field_error("concern_other_text")
+    areas = st.multiselect(
+        "Which areas of the face?", list(AREA_LABELS), format_func=AREA_LABELS.__getitem__, key="intake_areas"
     )
+    field_error("areas")
+    col_duration, col_skin = st.columns(2)
+    with col_duration:
+        duration = st.radio("How long has this been going on?", DURATIONS, index=None, key="intake_duration")
+        field_error("duration")
+    with col_skin:
+        skin_type = st.selectbox(
+            "Your skin type (self assessment)",
+            list(SKIN_TYPE_LABELS),
+            format_func=SKIN_TYPE_LABELS.__getitem__,
+            index=len(SKIN_TYPE_LABELS) - 1,
+            key="intake_skin_type",
+        )
+        field_error("skin_type_self_assessment")
+    goals = st.text_area("What result are you hoping for?", key="intake_goals", max_chars=4000)
+    field_error("goals")
+
+    st.subheader("2. Your health")
+    col_meds, col_allergies = st.columns(2)
+    with col_meds:
+        medications = st.text_area(
+            "Current medications (or 'none')", key="intake_medications", max_chars=4000
+        )
+        field_error("medications")
+    with col_allergies:
+        allergies = st.text_area("Allergies (or 'none')", key="intake_allergies", max_chars=4000)
+        field_error("allergies")
+    col_preg, col_iso = st.columns(2)
+    pregnant = col_preg.radio(
+        "Are you pregnant or breast-feeding?", ["No", "Yes"], horizontal=True, key="intake_pregnant"
+    )
+    isotretinoin = col_iso.radio(
+        "Isotretinoin (e.g. Roaccutane) in the last 6 months?",
+        ["No", "Yes"],
+        horizontal=True,
+        key="intake_isotretinoin",
+    )
+    st.markdown("Previous aesthetic treatments (one row each, with the date if you know it)")
+    prior_table = st.data_editor(
+        [{"treatment": "", "date": None}],
+        num_rows="dynamic",
+        key="intake_prior_treatments",
+        column_config={
+            "treatment": st.column_config.TextColumn("Treatment", width="large"),
+            "date": st.column_config.DateColumn("Date", max_value=dt.date.today(), format="YYYY-MM-DD"),
+        },
+    )
+    field_error("prior_treatments")
+
+    st.subheader("3. Photos")
+    st.caption("Even light from the front, no make-up, hair away from the face, no filters.")
+    photos = guided_capture(CONSULTATION_VIEWS, key="intake_photos")
+    field_error("photos")
+
+    st.subheader("4. Consent")
+    consent_storage = st.checkbox(
+        "I consent to the clinic storing my photos and answers for my treatment (required).",
+        key="intake_consent_storage",
+    )
+    field_error("consent_photo_storage")
+    consent_anonymised = st.checkbox(
+        "Optional: the clinic may use my photos in anonymised form to improve its care.",
+        key="intake_consent_anonymised",
+    )
+
+    if st.button("Send consultation", type="primary", key="intake_submit"):
+        from core.access import ValidationError
+        from core.consult.cases import IntakeForm
+
+        intake = IntakeForm(
+            concerns=list(concerns),
+            areas=list(areas),
+            duration=duration or "",
+            goals=goals.strip(),
+            concern_other_text=description.strip(),
+            medications=medications.strip(),
+            allergies=allergies.strip(),
+            pregnant_or_breastfeeding=pregnant == "Yes",
+            isotretinoin_last_6_months=isotretinoin == "Yes",
+            prior_treatments=prior_treatment_rows(prior_table),
+            skin_type_self_assessment=skin_type or "unsure",
+            consent_photo_storage=consent_storage,
+            consent_anonymised_use=consent_anonymised,
+        )
+        errors = local_errors(list(concerns), consent_storage, photos)
+        try:
+            intake.validate()  # all intake messages at once, together with the photo checks above
+        except ValidationError as error:
+            errors = {**error.errors, **errors}
+        if not errors:
+            with st.status("Sending your consultation ...", expanded=True) as progress:
+                st.write("Encrypting and storing your photos and answers ...")
+                try:
+                    case_id = clinic.cases.submit_case(principal, intake, list(photos.values()))
+                except ValidationError as error:
+                    errors = dict(error.errors)
+                    progress.update(label="Please correct the marked fields.", state="error")
+                else:
+                    progress.update(label="Consultation sent", state="complete")
+                    reset_form()
+                    st.session_state[DONE_KEY] = clinic.cases.get_case(principal, case_id).reference
+                    st.rerun()
+        st.session_state[ERRORS_KEY] = errors
+        st.rerun()  # show each message next to its field; every typed value stays (keyed widgets)
+
+    if st.session_state.get(ERRORS_KEY):
+        st.error(
+            "Some answers need your attention: " + " ".join(st.session_state[ERRORS_KEY].values()),
+            icon=":material/error:",
+        )
+
+
+# Every early exit is a return, not st.stop(): the live photo guide shows a timed fragment (see
+# docs/ARCHITECTURE.md, "Timed fragments").
+signed_in = signed_in_as("patient")
+if signed_in is not None:
+    st.title("New consultation")
+    if reference := st.session_state.get(DONE_KEY):
+        render_sent(reference)
+    else:
+        render_form(signed_in, get_clinic())

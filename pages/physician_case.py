@@ -19,11 +19,11 @@ from components.layout import (
     render_extension,
     status_badge,
 )
-from components.session import get_clinic, require_role
+from components.session import get_clinic, signed_in_as
 
 SELECTED_KEY = "physician_selected_case"
 
-principal = require_role("physician")
+principal = signed_in_as("physician")  # None: told why; the run ends by returning
 clinic = get_clinic()
 
 from core.access import AccessDenied, NotFound  # noqa: E402 - after the role check, like every page
@@ -227,6 +227,7 @@ def render_case(case: CaseDetail) -> None:
         )
 
 
-selected_case = open_selected_case()
-if selected_case is not None:
-    render_case(selected_case)
+if principal is not None:
+    selected_case = open_selected_case()
+    if selected_case is not None:
+        render_case(selected_case)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.ar_panel import LIVE_ROOM_KEY, treatment_controls
-from components.session import get_clinic, require_role
+from components.session import get_clinic, signed_in_as
 from components.video_room import (
     apply_settings,
     call_stats,
@@ -217,4 +217,6 @@ def show_call_quality(room_id: str) -> None:
         quality()
 
 
-render_live_consult(require_role("physician"))
+signed_in = signed_in_as("physician")
+if signed_in is not None:
+    render_live_consult(signed_in)

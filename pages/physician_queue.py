@@ -14,7 +14,7 @@ import streamlit as st
 
 from components.ar_panel import PHYSICIAN_LIVE_PAGE, WAITING_IN_MENU_KEY, waiting_live_consults
 from components.layout import concern_labels, format_when, status_badge
-from components.session import get_clinic, require_role
+from components.session import get_clinic, signed_in_as
 from core.access import Principal
 
 WAITING_BANNER_SECONDS = 3
@@ -90,4 +90,6 @@ def render_queue(principal: Principal) -> None:
             )
 
 
-render_queue(require_role("physician"))
+signed_in = signed_in_as("physician")
+if signed_in is not None:
+    render_queue(signed_in)

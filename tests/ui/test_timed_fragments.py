@@ -35,17 +35,32 @@ def _st_stop_lines(source: str) -> list[int]:
     ]
 
 
+def _component_sources() -> dict[str, str]:
+    return {path.stem: path.read_text() for path in (REPO_ROOT / "components").glob("*.py")}
+
+
+def _components_with_timed_fragments() -> set[str]:
+    """Components that define a timed fragment, or use one that does (followed transitively)."""
+    sources = _component_sources()
+    # components.session only defines `session_fragment`; a caller passes run_every itself.
+    timed = {name for name, source in sources.items() if name != "session" and _has_timed_fragment(source)}
+    while True:
+        more = {
+            name
+            for name, source in sources.items()
+            if name not in timed and set(COMPONENT_REFERENCE.findall(source)) & timed
+        }
+        if not more:
+            return timed
+        timed |= more
+
+
 def shows_timed_fragment(page: Path) -> bool:
-    """The page or a component it imports or loads by name defines a timed fragment."""
+    """The page or a component it uses (directly or through other components) has a timed fragment."""
     source = page.read_text()
-    if _has_timed_fragment(source):
-        return True
-    # components.session only defines `session_fragment`; a page using it passes run_every itself.
-    for name in set(COMPONENT_REFERENCE.findall(source)) - {"session"}:
-        component = REPO_ROOT / "components" / f"{name}.py"
-        if component.exists() and _has_timed_fragment(component.read_text()):
-            return True
-    return False
+    return _has_timed_fragment(source) or bool(
+        set(COMPONENT_REFERENCE.findall(source)) & _components_with_timed_fragments()
+    )
 
 
 def test_the_live_pages_and_the_case_page_are_recognised_as_showing_timed_fragments() -> None:
@@ -61,6 +76,37 @@ def test_no_page_with_a_timed_fragment_ends_a_run_with_st_stop() -> None:
         if shows_timed_fragment(page) and (lines := _st_stop_lines(page.read_text()))
     }
     assert offenders == {}, f"st.stop() in pages with timed fragments (use return): {offenders}"
+
+
+def _components_that_stop() -> set[str]:
+    """Names of functions in components/ whose body calls st.stop() (e.g. session.require_role)."""
+    names: set[str] = set()
+    for component in (REPO_ROOT / "components").glob("*.py"):
+        for node in ast.walk(ast.parse(component.read_text())):
+            if isinstance(node, ast.FunctionDef) and _st_stop_lines(ast.unparse(node)):
+                names.add(node.name)
+    return names
+
+
+def _calls(source: str, names: set[str]) -> list[int]:
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names
+    ]
+
+
+def test_no_page_with_a_timed_fragment_calls_a_component_that_stops_the_run() -> None:
+    stopping = _components_that_stop()
+    assert "require_role" in stopping  # the rule sees through components/session.py
+    offenders = {
+        page.name: lines
+        for page in PAGES
+        if shows_timed_fragment(page) and (lines := _calls(page.read_text(), stopping))
+    }
+    assert offenders == {}, (
+        f"pages with timed fragments call st.stop() helpers (use signed_in_as): {offenders}"
+    )
 
 
 def test_the_rule_catches_st_stop_in_a_page_with_a_timed_fragment(tmp_path: Path) -> None:
