@@ -34,26 +34,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _assess(args: argparse.Namespace) -> int:
     import cv2
-    import numpy as np
 
     from core.assessment.engine import PhotoInput, assess_case
     from core.assessment.filterbank import FilterBankError
-    from core.vision.quality import check_photo
+    from core.consult.photos import UploadRejected, decode_to_bgr, intake_photo
+    from core.vocabulary import normalise_view
 
+    try:
+        view = normalise_view(args.view)  # 'close-up' and 'close_up' are one view
+    except ValueError as error:
+        raise CommandError(str(error), exit_code=2) from error
     if not args.path.is_file():
-        raise CommandError(f"{args.path} does not exist")
-    data = args.path.read_bytes()
+        raise CommandError(f"{args.path} does not exist", exit_code=2)
     try:
-        from core.consult.photos import decode_to_bgr
-
-        image = decode_to_bgr(data)
-    except Exception:  # noqa: BLE001 - fall back to OpenCV for formats the intake does not re-encode
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise CommandError(f"{args.path} is not a readable image")
-    quality = None if args.no_quality or args.view == "close_up" else check_photo(image, args.view)
+        # The patients' intake: the same limits (size, pixels, formats) and the same cleaning.
+        photo = intake_photo(args.path.read_bytes(), view, filename=args.path.name)
+    except UploadRejected as error:
+        raise CommandError(f"cannot use {args.path}: {error}") from error
+    image = decode_to_bgr(photo.image_bytes)
+    # A close-up has no face for the gate to judge; the engine measures it as skin only.
+    quality = None if args.no_quality or view == "close_up" else photo.quality
     try:
-        case = assess_case([PhotoInput(image, args.view, args.path.name, None, quality)])
+        case = assess_case([PhotoInput(image, view, args.path.name, None, quality)])
     except FilterBankError as error:
         raise CommandError(str(error)) from error
     report = case.to_report(with_images=False)

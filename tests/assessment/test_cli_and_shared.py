@@ -27,8 +27,32 @@ def test_cli_prints_json_report(tmp_path, face_photo_bgr, capsys):
 
 
 def test_cli_reports_a_missing_file(tmp_path, capsys):
-    assert main(["assess", str(tmp_path / "absent.jpg")]) == 1
+    assert main(["assess", str(tmp_path / "absent.jpg")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.jpg", b"", "empty"),
+        ("dot.png", cv2.imencode(".png", np.zeros((1, 1, 3), np.uint8))[1].tobytes(), "too small"),
+        ("anim.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", "not"),
+    ],
+)
+def test_cli_refuses_what_the_intake_refuses_without_a_traceback(tmp_path, capsys, name, content, reason):
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert main(["assess", str(path)]) == 1
+    assert reason in capsys.readouterr().err
+
+
+def test_cli_reads_dashed_view_names_and_refuses_unknown_ones(tmp_path, face_photo_bgr, capsys):
+    path = tmp_path / "face.png"
+    cv2.imwrite(str(path), face_photo_bgr)
+    assert main(["assess", str(path), "--view", "close-up", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["photos"][0]["view"] == "close_up" and report["photos"][0]["status"] == "assessed"
+    assert main(["assess", str(path), "--view", "sideways"]) == 2
 
 
 def _spots(path, view: str) -> float:
