@@ -291,27 +291,6 @@ def _drop_hidden_side(masks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return kept
 
 
-def _find_chart(image_bgr: np.ndarray, options: AssessmentOptions) -> ChartCalibration | None:
-    if not (options.colour_chart and options.white_balance):
-        return None
-    return find_colour_chart(image_bgr)
-
-
-def _drop_hidden_side(masks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """On turned heads the far side is foreshortened: drop a side region under half its partner's area."""
-    kept = dict(masks)
-    for name in masks:
-        if name.endswith("_left"):
-            partner = name[: -len("_left")] + "_right"
-            if partner in masks:
-                left, right = int(masks[name].sum()), int(masks[partner].sum())
-                if left < 0.5 * right:
-                    kept.pop(name, None)
-                elif right < 0.5 * left:
-                    kept.pop(partner, None)
-    return kept
-
-
 def _reliability_notes(
     view: str, quality: QualityResult | None, illumination: dict, close_up: bool
 ) -> dict[str, list[str]]:
