@@ -1,30 +1,42 @@
-"""Agreement of the photo quality gate with a person's labels on real photos.
+"""Agreement of the photo quality gate with a person's labels, on a held-out validation split.
 
-Runs `core.vision.quality.check_photo` on ../shared/testdata/faces (labels in faces_labels.csv)
-and prints: front-view accept/reject agreement (clinical_front_ok vs verdict != "fail"), oblique
-agreement (clinical_oblique_ok, view = the labelled side), wrong-side rejection, per-reason
-confusion (main_problem vs the first failing check), pose-bin accuracy, and all of it split by
-skin tone.
+Runs `core.vision.quality.check_photo` on ../shared/testdata/faces (labels in faces_labels.csv,
+split in benchmarks/quality_gate_split.csv, rule in scripts/make_gate_degradations.py) and on
+controlled degradations of the validation split's correct photos (label by construction), and
+prints for each split:
+- accept/reject confusion matrices (label ok/no x gate accepted/refused) for the front view
+  (clinical_front_ok) and the oblique view of the labelled side (clinical_oblique_ok);
+- the same per skin tone, with the false-reject rate on correct photos (FRR) and the
+  false-accept rate on photos the label refuses (FAR);
+- named main reason: the labelled main_problem vs the gate's first failing check;
+- per check: how often it fails on photos whose labelled problem is its own (hits) and on
+  correct photos (false rejects);
+- turned heads accepted as a front, obliques accepted as the wrong side.
+The VALIDATION figures are the gate's accuracy; tuning figures show what thresholds were fit on.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/eval_quality_gate.py [--verbose]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/eval_quality_gate.py [--verbose] [--no-degradations]
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import os
 import sys
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import cv2  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.paths import shared_testdata_dir  # noqa: E402
 from core.vision.quality import QualityOptions, QualityResult, check_photo  # noqa: E402
+from scripts.make_gate_degradations import degraded_cases, read_labels, read_split  # noqa: E402
 
-# First failing check -> the label vocabulary of `main_problem`.
+# Failing check -> the label vocabulary of `main_problem`.
 CHECK_TO_REASON = {
     "one_face": "multiple_faces",
     "image_size": "low_resolution",
@@ -34,6 +46,7 @@ CHECK_TO_REASON = {
     "pitch": "pose",
     "roll": "pose",
     "exposure": "too_dark",
+    "dynamic_range": "too_dark",
     "backlight": "harsh_light",
     "lighting": "harsh_light",
     "shadows": "harsh_light",
@@ -41,9 +54,15 @@ CHECK_TO_REASON = {
     "sharpness": "blur",
     "sunglasses": "occlusion",
     "hair_or_hand": "occlusion",
+    "cheek_occlusion": "occlusion",
     "expression": "expression",
     "eyes_open": "expression",
 }
+REASONS_OF_CHECK: dict[str, set[str]] = defaultdict(set)
+for _check, _reason in CHECK_TO_REASON.items():
+    REASONS_OF_CHECK[_check].add(_reason)
+REASONS_OF_CHECK["exposure"].add("too_bright")
+REASONS_OF_CHECK["distance"].add("too_far")
 
 
 def reason_of(result: QualityResult) -> str:
@@ -52,112 +71,185 @@ def reason_of(result: QualityResult) -> str:
         return "none"
     first = failing[0]
     face_size = result.check("face_size")
-    if first.name == "distance" and face_size is not None and face_size.status != "pass":
+    if first.name == "distance" and face_size is not None and face_size.status == "fail":
         return "too_far"  # few pixels on the face because the face is small in the frame
+    if first.name == "exposure" and "too bright" in first.instruction:
+        return "too_bright"
     return CHECK_TO_REASON.get(first.name, first.name)
 
 
-def pose_bin(result: QualityResult, options: QualityOptions) -> tuple[str, str]:
-    if result.pose is None:
-        return "unknown", "none"
-    yaw = result.pose.yaw
-    magnitude = abs(yaw)
-    if magnitude <= options.front_yaw_warn:
-        return "frontal", "none"
-    side = "left" if yaw > 0 else "right"  # the side of the image the nose points to
-    return ("profile" if magnitude >= options.profile_yaw_min_warn else "oblique"), side
+@dataclass
+class Decision:
+    name: str
+    split: str  # tuning | validation | degraded
+    view: str  # front | oblique
+    tone: str
+    expected_ok: bool
+    expected_reason: str
+    result: QualityResult
+
+    @property
+    def accepted(self) -> bool:
+        return self.result.verdict != "fail"
+
+
+def _rate(hits: int, total: int) -> str:
+    return f"{hits}/{total} = {100 * hits / total:.0f}%" if total else "n/a"
+
+
+def _matrix(decisions: list[Decision]) -> str:
+    tp = sum(d.expected_ok and d.accepted for d in decisions)
+    fn = sum(d.expected_ok and not d.accepted for d in decisions)
+    fp = sum(not d.expected_ok and d.accepted for d in decisions)
+    tn = sum(not d.expected_ok and not d.accepted for d in decisions)
+    agree = tp + tn
+    return (
+        f"agree {_rate(agree, len(decisions)):>14}   [label ok: accepted {tp}, refused {fn}]"
+        f"  [label no: accepted {fp}, refused {tn}]   FRR {_rate(fn, tp + fn)}  FAR {_rate(fp, fp + tn)}"
+    )
+
+
+def report(title: str, decisions: list[Decision], turned_as_front: list[str], wrong_side: list[str]) -> None:
+    print(f"\n==================== {title} ====================")
+    for view in ("front", "oblique"):
+        subset = [d for d in decisions if d.view == view]
+        if not subset:
+            continue
+        print(f"{view:8} {_matrix(subset)}")
+        for tone in sorted({d.tone for d in subset}):
+            print(f"  {tone:8} {_matrix([d for d in subset if d.tone == tone])}")
+    correct = [d for d in decisions if d.expected_ok]
+    print("false-reject rate on correct photos (all views) per skin tone:")
+    for tone in sorted({d.tone for d in correct}):
+        group = [d for d in correct if d.tone == tone]
+        print(f"  {tone:8} {_rate(sum(not d.accepted for d in group), len(group))}")
+    named = [d for d in decisions if not d.expected_ok and d.expected_reason not in ("none", "")]
+    hits = sum(reason_of(d.result) == d.expected_reason for d in named)
+    print(f"named main reason (label names one, photo refused by the label): {_rate(hits, len(named))}")
+    confusion: Counter[tuple[str, str]] = Counter((d.expected_reason, reason_of(d.result)) for d in decisions)
+    print("reason confusion: label -> gate's first failing check")
+    for label in sorted({label for label, _ in confusion}):
+        counts = {got: n for (lab, got), n in confusion.items() if lab == label}
+        detail = ", ".join(f"{k}:{v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+        print(f"  {label:15} {counts.get(label, 0)}/{sum(counts.values())}   [{detail}]")
+    print(
+        "per check: fails where the label names its problem (hits) / fails on correct photos (false rejects)"
+    )
+    names = sorted({c.name for d in decisions for c in d.result.checks})
+    for name in names:
+        own = [d for d in decisions if d.expected_reason in REASONS_OF_CHECK.get(name, set())]
+        own_hits = sum((c := d.result.check(name)) is not None and c.status == "fail" for d in own)
+        false = sum((c := d.result.check(name)) is not None and c.status == "fail" for d in correct)
+        warned = sum((c := d.result.check(name)) is not None and c.status == "warn" for d in correct)
+        print(
+            f"  {name:16} hits {_rate(own_hits, len(own)):>13}   false rejects {false}/{len(correct)}"
+            f"   warns on correct {warned}/{len(correct)}"
+        )
+    if turned_as_front is not None:
+        print(f"turned heads accepted as a front: {len(turned_as_front)} {turned_as_front}")
+        print(f"obliques/profiles accepted as the wrong side: {len(wrong_side)} {wrong_side}")
+
+
+def _problems(result: QualityResult) -> str:
+    return ", ".join(
+        f"{c.name}={c.status}:{c.value if not isinstance(c.value, float) else round(c.value, 2)}"
+        for c in result.failing + result.warnings
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--verbose", action="store_true", help="print every photo's checks")
+    parser.add_argument("--no-degradations", action="store_true", help="real photos only")
     args = parser.parse_args()
     directory = shared_testdata_dir()
-    labels_path = directory / "faces_labels.csv"
-    if not labels_path.is_file():
-        print(f"no labelled photos at {labels_path}")
+    if not (directory / "faces_labels.csv").is_file():
+        print(f"no labelled photos at {directory}")
         return 1
-    rows = list(csv.DictReader(labels_path.open(newline="")))
+    rows = read_labels(directory)
+    split = read_split()
     options = QualityOptions()
     cv2.setNumThreads(1)
 
-    front_agree: dict[str, list[bool]] = defaultdict(list)
-    oblique_agree: dict[str, list[bool]] = defaultdict(list)
-    oblique_disagreements: list[str] = []
-    turned_as_front: list[str] = []
-    wrong_side_passed: list[str] = []
-    confusion: Counter[tuple[str, str]] = Counter()
-    pose_hits: list[bool] = []
-    print(f"{'file':42} {'label':6} {'front':5} {'pose':>18} {'first problem / checks'}")
+    decisions: dict[str, list[Decision]] = defaultdict(list)
+    turned: dict[str, list[str]] = defaultdict(list)
+    wrong: dict[str, list[str]] = defaultdict(list)
     for row in rows:
+        part = split[row["file"]]
         image = cv2.imread(str(directory / row["file"]))
         tone = row["skin_tone"]
         front = check_photo(image, "front", options)
         expected_front = row["clinical_front_ok"] == "yes"
-        accepted = front.verdict != "fail"
-        front_agree["all"].append(accepted == expected_front)
-        front_agree[tone].append(accepted == expected_front)
-        if row["yaw_bin"] != "frontal" and accepted:
-            turned_as_front.append(row["file"])
-        confusion[(row["main_problem"], reason_of(front))] += 1
-
+        front_reason = row["main_problem"] if not expected_front else "none"
+        if not expected_front and row["main_problem"] == "none":
+            front_reason = "pose"  # a correct oblique refused as a front
+        decisions[part].append(
+            Decision(row["file"], part, "front", tone, expected_front, front_reason, front)
+        )
+        if row["yaw_bin"] != "frontal" and front.verdict != "fail":
+            turned[part].append(row["file"])
         side = row["yaw_side"] if row["yaw_side"] in ("left", "right") else "left"
         oblique = check_photo(image, f"{side}_oblique", options)
         expected_oblique = row["clinical_oblique_ok"] == "yes"
-        oblique_agree["all"].append((oblique.verdict != "fail") == expected_oblique)
-        oblique_agree[tone].append((oblique.verdict != "fail") == expected_oblique)
-        if (oblique.verdict != "fail") != expected_oblique:
-            first = oblique.first_problem
-            oblique_disagreements.append(
-                f"{row['file']} ({side}_oblique, label {'ok' if expected_oblique else 'no'}, "
-                f"gate {oblique.verdict}{': ' + first.name if first else ''})"
-            )
+        oblique_reason = row["main_problem"] if not expected_oblique else "none"
+        if not expected_oblique and row["main_problem"] == "none":
+            oblique_reason = "pose"  # a correct front refused as an oblique
+        decisions[part].append(
+            Decision(row["file"], part, "oblique", tone, expected_oblique, oblique_reason, oblique)
+        )
         if row["yaw_bin"] in ("oblique", "profile") and row["yaw_side"] in ("left", "right"):
             other = "right" if row["yaw_side"] == "left" else "left"
-            swapped = check_photo(image, f"{other}_{row['yaw_bin']}", options)
-            if swapped.verdict != "fail":
-                wrong_side_passed.append(row["file"])
-
-        predicted_bin, predicted_side = pose_bin(front, options)
-        if row["n_faces"] == "1":
-            pose_hits.append(predicted_bin == row["yaw_bin"] and predicted_side == row["yaw_side"])
-        pose_text = front.pose and f"{front.pose.yaw:5.1f} {front.pose.pitch:5.1f} {front.pose.roll:5.1f}"
-        mark = "" if accepted == expected_front else "  <-- disagree"
-        problems = (
-            ", ".join(
-                f"{c.name}={c.status}:{c.value if not isinstance(c.value, float) else round(c.value, 2)}"
-                for c in front.failing + front.warnings
+            if check_photo(image, f"{other}_{row['yaw_bin']}", options).verdict != "fail":
+                wrong[part].append(row["file"])
+        if args.verbose:
+            mark = "" if (front.verdict != "fail") == expected_front else "  <-- disagree"
+            mark_o = "" if (oblique.verdict != "fail") == expected_oblique else "  <-- oblique disagree"
+            pose = front.pose and f"{front.pose.yaw:5.1f} {front.pose.pitch:5.1f} {front.pose.roll:5.1f}"
+            print(
+                f"{part[:3]} {row['file'][6:46]:40} {tone:7} front {'ok' if expected_front else 'no'}/"
+                f"{front.verdict:4} {side[0]}-obl {'ok' if expected_oblique else 'no'}/{oblique.verdict:4} "
+                f"{str(pose):>17} {row['main_problem']:>14} -> {_problems(front)}{mark}{mark_o}"
             )
-            if args.verbose
-            else reason_of(front)
-        )
-        print(
-            f"{row['file'][6:48]:42} {('ok' if expected_front else 'no'):6} {front.verdict:5} "
-            f"{str(pose_text):>18} {row['main_problem']:>14} -> {problems}{mark}"
-        )
 
-    def rate(values: list[bool]) -> str:
-        return f"{sum(values)}/{len(values)} = {100 * sum(values) / max(len(values), 1):.0f}%"
+    degraded: list[Decision] = []
+    if not args.no_degradations:
+        for case in degraded_cases(directory, "validation"):
+            result = check_photo(case.image, case.view, options)
+            view = "front" if case.view == "front" else "oblique"
+            decision = Decision(
+                case.name, "degraded", view, case.skin_tone, case.expected_ok, case.expected_reason, result
+            )
+            degraded.append(decision)
+            if args.verbose:
+                mark = "" if decision.accepted == case.expected_ok else "  <-- disagree"
+                print(
+                    f"deg {case.name[:52]:52} {case.view:13} {'ok' if case.expected_ok else 'no'}/"
+                    f"{result.verdict:4} {case.expected_reason:>14} -> {reason_of(result):14} "
+                    f"{_problems(result)}{mark}"
+                )
 
-    print("\n== Summary ==")
-    print(f"front accept/reject agreement: {rate(front_agree['all'])}")
-    print(f"oblique agreement (labelled side): {rate(oblique_agree['all'])}")
-    for line in oblique_disagreements:
-        print(f"   oblique disagreement: {line}")
-    print(f"turned (oblique/profile) photos accepted as a front: {len(turned_as_front)} {turned_as_front}")
-    print(f"oblique/profile accepted as the WRONG side: {len(wrong_side_passed)} {wrong_side_passed}")
-    print(f"pose bin + side accuracy (single-face photos): {rate(pose_hits)}")
-    print("\n== By skin tone (front agreement / oblique agreement) ==")
-    for tone in sorted(key for key in front_agree if key != "all"):
-        print(f"{tone:8} front {rate(front_agree[tone]):>14}   oblique {rate(oblique_agree[tone]):>14}")
-    print("\n== Per-reason confusion: labelled main_problem -> first failing check (front view) ==")
-    reasons = sorted({label for label, _ in confusion})
-    for label in reasons:
-        row_counts = {predicted: count for (lab, predicted), count in confusion.items() if lab == label}
-        total = sum(row_counts.values())
-        hits = row_counts.get(label, 0)
-        detail = ", ".join(f"{k}:{v}" for k, v in sorted(row_counts.items(), key=lambda kv: -kv[1]))
-        print(f"{label:15} {hits}/{total} matched   [{detail}]")
+    report(
+        "TUNING split (thresholds were fit on these)", decisions["tuning"], turned["tuning"], wrong["tuning"]
+    )
+    report(
+        "VALIDATION split (held out: the gate's accuracy)",
+        decisions["validation"],
+        turned["validation"],
+        wrong["validation"],
+    )
+    if degraded:
+        report("DEGRADED validation photos (label by construction)", degraded, [], [])
+        print("per degradation: accepted/refused as expected, main reason named")
+        kinds: dict[str, list[Decision]] = defaultdict(list)
+        for d in degraded:
+            kinds[d.name.split("/", 1)[1]].append(d)
+        for kind, group in sorted(kinds.items()):
+            right = sum(d.accepted == d.expected_ok for d in group)
+            named = sum(reason_of(d.result) == d.expected_reason for d in group if not d.expected_ok)
+            refused = sum(not d.expected_ok for d in group)
+            print(f"  {kind:22} decision {_rate(right, len(group)):>12}   reason {_rate(named, refused):>12}")
+        combined = decisions["validation"] + degraded
+        report("VALIDATION + DEGRADED together", combined, turned["validation"], wrong["validation"])
     return 0
 
 

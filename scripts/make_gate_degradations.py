@@ -1,0 +1,346 @@
+"""Labelled evaluation data for the photo quality gate: the tuning/validation split and
+controlled degradations whose label is known by construction.
+
+Split (`benchmarks/quality_gate_split.csv`, file names only, committed): the labelled photos of
+../shared/testdata/faces are grouped by stratum = (acceptable as a clinical photo, frontal or
+turned, skin tone); inside a stratum they are ordered by the sha256 of the file name and
+alternate validation, tuning, validation, ... (so every stratum is in the validation split, and
+a stratum of one photo is validation only: the gate is judged on kinds of photo it was not
+tuned on). A photo that is another photo re-scaled
+(`SAME_SOURCE`) goes to the split of its source. Thresholds are tuned on `tuning` only;
+`validation` is the gate's accuracy. `python scripts/make_gate_degradations.py --write-split`
+rewrites the file from the rule (it must come out identical).
+
+Degradations (`degraded_cases`): made at run time from the VALIDATION split's correct photos
+(never committed, never used to fit thresholds): blur, defocus, under/over-exposure, colour casts
+(warm, blue, green, magenta), distance by enlarging the frame around the face (face ~17% of the
+height at full detail), small photos (< 200 px), roll by rotation, a skin-coloured hand and dark
+hair strands pasted on the cheek; and variations a clinician accepts (mirror, JPEG q80, -0.3 EV)
+whose expected verdict is "accepted". The occluders take the face's OWN skin colour (the
+hardest case for a colour test).
+
+    .venv/bin/python scripts/make_gate_degradations.py [--out DIR]   # writes PNGs + labels.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import math
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+SPLIT_PATH = REPO_ROOT / "benchmarks" / "quality_gate_split.csv"
+# Photos made from another labelled photo: they follow their source's split (no leak).
+SAME_SOURCE = {"faces/lowres_frontal_42.jpg": "faces/frontal_goodlight_medium_dark_skin_01.jpg"}
+
+
+# ---------------------------------------------------------------------------------------------
+# labels and split
+
+
+def read_labels(directory: Path) -> list[dict[str, str]]:
+    with (directory / "faces_labels.csv").open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def acceptable(row: dict[str, str]) -> bool:
+    return "yes" in (row["clinical_front_ok"], row["clinical_oblique_ok"])
+
+
+def stratum(row: dict[str, str]) -> tuple[str, str, str]:
+    view = "frontal" if row["yaw_bin"] == "frontal" else "turned"
+    return ("ok" if acceptable(row) else "no", view, row["skin_tone"])
+
+
+def make_split(rows: list[dict[str, str]]) -> dict[str, str]:
+    """file -> "tuning" | "validation" by the documented rule."""
+    strata: dict[tuple[str, str, str], list[str]] = {}
+    for row in rows:
+        if row["file"] not in SAME_SOURCE:
+            strata.setdefault(stratum(row), []).append(row["file"])
+    split: dict[str, str] = {}
+    for files in strata.values():
+        files.sort(key=lambda file: hashlib.sha256(file.encode()).hexdigest())
+        for index, file in enumerate(files):
+            split[file] = "validation" if index % 2 == 0 else "tuning"
+    for copy, source in SAME_SOURCE.items():
+        if source in split:
+            split[copy] = split[source]
+    return split
+
+
+def read_split(path: Path = SPLIT_PATH) -> dict[str, str]:
+    with path.open(newline="") as handle:
+        return {row["file"]: row["split"] for row in csv.DictReader(handle)}
+
+
+def write_split(rows: list[dict[str, str]], path: Path = SPLIT_PATH) -> None:
+    split = make_split(rows)
+    by_file = {row["file"]: row for row in rows}
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["file", "split", "stratum"])
+        for file in sorted(split):
+            writer.writerow([file, split[file], "/".join(stratum(by_file[file]))])
+
+
+# ---------------------------------------------------------------------------------------------
+# degradations (label by construction)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str  # e.g. "dark_skin_frontal_indoor_07/blur"
+    source: str  # labelled file it was made from
+    kind: str  # degradation kind
+    view: str  # the view the gate is asked for
+    expected_ok: bool  # acceptable as a clinical photo of `view`
+    expected_reason: str  # label vocabulary of faces_labels.csv main_problem ("none" when ok)
+    skin_tone: str
+    image: np.ndarray
+
+
+def _linear(image: np.ndarray) -> np.ndarray:
+    return (image.astype(np.float32) / 255.0) ** 2.2
+
+
+def _encode(linear: np.ndarray) -> np.ndarray:
+    return (np.clip(linear, 0, 1) ** (1 / 2.2) * 255 + 0.5).astype(np.uint8)
+
+
+def exposure(image: np.ndarray, ev: float) -> np.ndarray:
+    return _encode(_linear(image) * 2.0**ev)
+
+
+def cast(image: np.ndarray, gains_bgr: tuple[float, float, float]) -> np.ndarray:
+    """Channel gains in linear light, normalised to keep the mean brightness."""
+    gains = np.array(gains_bgr, np.float32)
+    gains /= float(np.dot(gains, [0.114, 0.587, 0.299]))
+    return _encode(_linear(image) * gains)
+
+
+def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(image, (0, 0), sigma)
+
+
+def defocus(image: np.ndarray, radius: float) -> np.ndarray:
+    r = max(1, round(radius))
+    kernel = np.zeros((2 * r + 1, 2 * r + 1), np.float32)
+    cv2.circle(kernel, (r, r), r, 1.0, -1)
+    return cv2.filter2D(image, -1, kernel / kernel.sum())
+
+
+def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+
+
+def shrink(image: np.ndarray, long_side: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    scale = long_side / max(h, w)
+    return cv2.resize(
+        image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
+
+
+def far(image: np.ndarray, face_box: tuple[int, int, int, int], fraction: float, seed: int) -> np.ndarray:
+    """The same pixels on the face, the frame enlarged so the face (hairline-chin) is `fraction`
+    of the height: a photo taken from further away with a sharper camera (detail unchanged)."""
+    h, w = image.shape[:2]
+    x, y, bw, bh = face_box
+    canvas_h = max(h, round(bh / fraction))
+    canvas_w = max(w, round(canvas_h * w / h))
+    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).astype(np.float32)
+    colour = np.median(border, axis=0)
+    rng = np.random.default_rng(seed)
+    canvas = np.clip(colour + rng.normal(0, 6, (canvas_h, canvas_w, 3)), 0, 255).astype(np.uint8)
+    canvas = cv2.GaussianBlur(canvas, (0, 0), 2)
+    top, left = (canvas_h - h) // 2, (canvas_w - w) // 2
+    canvas[top : top + h, left : left + w] = image
+    return canvas
+
+
+def rotate(image: np.ndarray, centre: tuple[float, float], degrees: float) -> np.ndarray:
+    matrix = cv2.getRotationMatrix2D(centre, degrees, 1.0)
+    h, w = image.shape[:2]
+    return cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+def _skin_colour(image: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    return np.median(image[skin].astype(np.float32), axis=0)
+
+
+def paste_hand(
+    image: np.ndarray, cheek: np.ndarray, skin: np.ndarray, face_w: float, seed: int
+) -> np.ndarray:
+    """A hand-shaped patch in the face's own skin colour over `cheek` (a mask): palm plus four
+    fingers pointing up, shaded, with darker creases between the fingers and a soft shadow."""
+    rng = np.random.default_rng(seed)
+    h, w = image.shape[:2]
+    ys, xs = np.nonzero(cheek)
+    cx, cy = float(xs.mean()), float(ys.mean()) + 0.1 * face_w
+    shape = np.zeros((h, w), np.uint8)
+    palm = (round(0.2 * face_w), round(0.16 * face_w))
+    cv2.ellipse(shape, (round(cx), round(cy + 0.12 * face_w)), palm, 0, 0, 360, 255, -1)
+    finger_w = max(2, round(0.075 * face_w))
+    creases = np.zeros((h, w), np.uint8)
+    for index in range(4):
+        fx = cx + (index - 1.5) * finger_w * 1.05
+        top = cy - (0.22 + 0.05 * (1.5 - abs(index - 1.5))) * face_w
+        cv2.line(shape, (round(fx), round(cy + 0.1 * face_w)), (round(fx), round(top)), 255, finger_w)
+        cv2.circle(shape, (round(fx), round(top)), finger_w // 2, 255, -1)
+        if index:
+            gx = round(fx - finger_w * 0.52)
+            cv2.line(
+                creases,
+                (gx, round(cy + 0.05 * face_w)),
+                (gx, round(top + finger_w)),
+                255,
+                max(1, finger_w // 8),
+            )
+    colour = _skin_colour(image, skin) * rng.uniform(0.95, 1.08)
+    gradient = np.linspace(1.08, 0.85, h, dtype=np.float32)[:, None, None]
+    texture = rng.normal(1.0, 0.025, (h, w, 1)).astype(np.float32)
+    hand = np.clip(colour[None, None, :] * gradient * texture, 0, 255)
+    hand[creases > 0] *= 0.6
+    alpha = cv2.GaussianBlur(shape.astype(np.float32) / 255, (0, 0), max(1.0, 0.006 * face_w))[..., None]
+    shadow = cv2.GaussianBlur(shape.astype(np.float32) / 255, (0, 0), 0.03 * face_w)[..., None]
+    out = image.astype(np.float32) * (1 - 0.35 * np.clip(shadow - alpha, 0, 1))
+    return np.clip(out * (1 - alpha) + hand * alpha, 0, 255).astype(np.uint8)
+
+
+def paste_hair(image: np.ndarray, cheek: np.ndarray, face_w: float, seed: int) -> np.ndarray:
+    """Dark hair strands falling from the temple over the cheek."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.nonzero(cheek)
+    x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+    out = image.copy()
+    base = np.array([28, 34, 46], np.float32) * rng.uniform(0.8, 1.3)
+    for _ in range(int(25 + 15 * rng.random())):
+        start_x = rng.uniform(x0 - 0.1 * face_w, x1 + 0.05 * face_w)
+        points = []
+        bend = rng.uniform(-0.25, 0.25) * face_w
+        for t in np.linspace(0, 1, 12):
+            px = start_x + bend * math.sin(t * math.pi * 0.8) + rng.normal(0, 0.004 * face_w)
+            py = (y0 - 0.05 * face_w) + t * (y1 - y0 + 0.2 * face_w)
+            points.append((round(px), round(py)))
+        colour = tuple(float(c) for c in np.clip(base * rng.uniform(0.7, 1.4), 0, 255))
+        cv2.polylines(
+            out, [np.array(points, np.int32)], False, colour, max(1, round(0.008 * face_w)), cv2.LINE_AA
+        )
+    return out
+
+
+def _face_geometry(image: np.ndarray):
+    from core.vision.landmarks import detect_landmarks
+    from core.vision.regions import region_masks, skin_mask
+
+    landmarks = detect_landmarks(image)
+    if landmarks is None:
+        return None
+    masks = region_masks(landmarks, image.shape)
+    return landmarks, masks, skin_mask(landmarks, image.shape)
+
+
+def degraded_cases(directory: Path, split: str = "validation") -> Iterator[Case]:
+    """Every degradation of the correct photos of `split` (front and oblique)."""
+    rows = read_labels(directory)
+    assignment = read_split()
+    for row in rows:
+        if assignment.get(row["file"]) != split or not acceptable(row):
+            continue
+        image = cv2.imread(str(directory / row["file"]))
+        geometry = _face_geometry(image)
+        if image is None or geometry is None:
+            continue
+        landmarks, masks, skin = geometry
+        front = row["clinical_front_ok"] == "yes"
+        view = "front" if front else f"{row['yaw_side']}_oblique"
+        mirrored = "front" if front else ("left_oblique" if row["yaw_side"] == "right" else "right_oblique")
+        stem = Path(row["file"]).stem
+        seed = int(hashlib.sha256(row["file"].encode()).hexdigest()[:8], 16)
+        ipd = max(landmarks.interpupil_px(), landmarks.face_height_px() / 2.6)
+        x, y, bw, bh = landmarks.bbox()
+        face_h = landmarks.face_height_px() * 1.25
+        face_w = float(bw)
+        # The near cheek of an oblique (the side facing the camera); the patient's left cheek of a front.
+        # left_oblique (nose to the image's left) shows the patient's left cheek.
+        near = "cheek_left" if (front or row["yaw_side"] == "left") else "cheek_right"
+        cheek = masks[near]
+        centre = (x + bw / 2, y + bh / 2)
+        made: list[tuple[str, bool, str, str, np.ndarray]] = [
+            ("blur", False, "blur", view, gaussian_blur(image, 0.06 * ipd)),
+            ("defocus", False, "blur", view, defocus(image, 0.08 * ipd)),
+            ("under_exposed_1ev", False, "too_dark", view, exposure(image, -1.3)),
+            ("under_exposed_2ev", False, "too_dark", view, exposure(image, -2.3)),
+            ("over_exposed_1ev", False, "too_bright", view, exposure(image, 1.3)),
+            ("cast_warm", False, "colour_cast", view, cast(image, (0.55, 1.0, 1.5))),
+            ("cast_blue", False, "colour_cast", view, cast(image, (1.6, 1.0, 0.65))),
+            ("cast_green", False, "colour_cast", view, cast(image, (0.8, 1.45, 0.8))),
+            ("cast_magenta", False, "colour_cast", view, cast(image, (1.25, 0.7, 1.25))),
+            ("far_17pct", False, "too_far", view, far(image, (x, y, bw, round(face_h)), 0.17, seed)),
+            ("small_180px", False, "low_resolution", view, shrink(image, 180)),
+            ("small_96px", False, "low_resolution", view, shrink(image, 96)),
+            ("roll_22deg", False, "pose", view, rotate(image, centre, 22.0)),
+            ("hand_on_cheek", False, "occlusion", view, paste_hand(image, cheek, skin, face_w, seed)),
+            ("hair_on_cheek", False, "occlusion", view, paste_hair(image, cheek, face_w, seed)),
+            ("mirror", True, "none", mirrored, np.ascontiguousarray(image[:, ::-1])),
+            ("jpeg_q80", True, "none", view, jpeg(image, 80)),
+            ("slightly_dark_0.3ev", True, "none", view, exposure(image, -0.3)),
+        ]
+        for kind, ok, reason, case_view, degraded in made:
+            yield Case(f"{stem}/{kind}", row["file"], kind, case_view, ok, reason, row["skin_tone"], degraded)
+
+
+def main() -> int:
+    from core.paths import shared_testdata_dir
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path.home() / ".cache" / "clinic" / "gate-degradations")
+    parser.add_argument("--split", default="validation", choices=["validation", "tuning"])
+    parser.add_argument("--write-split", action="store_true", help=f"rewrite {SPLIT_PATH.name} from the rule")
+    args = parser.parse_args()
+    directory = shared_testdata_dir()
+    if not (directory / "faces_labels.csv").is_file():
+        print(f"no labelled photos at {directory}")
+        return 1
+    if args.write_split:
+        write_split(read_labels(directory))
+        print(f"wrote {SPLIT_PATH}")
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    with (args.out / "labels.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["file", "source", "kind", "view", "expected_ok", "expected_reason", "skin_tone"])
+        for case in degraded_cases(directory, args.split):
+            name = case.name.replace("/", "__") + ".png"
+            cv2.imwrite(str(args.out / name), case.image)
+            writer.writerow(
+                [
+                    name,
+                    case.source,
+                    case.kind,
+                    case.view,
+                    case.expected_ok,
+                    case.expected_reason,
+                    case.skin_tone,
+                ]
+            )
+    print(f"wrote degradations to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
