@@ -2,7 +2,7 @@
 
 Builds a synthetic clinic in an encrypted DuckDB database in a temporary directory (bulk
 INSERT … SELECT over range(), so the build takes a few minutes at most), then times the real
-storage-layer queries (`clinic.care.archive`) for one patient: median and p95 over N runs.
+storage-layer queries (`clinic.archive`) for one patient: median and p95 over N runs.
 The rows of one case are contiguous (as a submission or an assessment run writes them), but each
 patient's cases are spread through the tables (patient = case * prime mod patients), so zone maps
 cannot help and the single-column patient_id indexes do the work.
@@ -162,7 +162,7 @@ def main() -> None:
                 # Small point queries gain nothing from parallel pipelines on a busy 2-core box.
                 clinic.db.execute(f"SET threads = {int(args.duckdb_threads)}")
             print(f"duckdb threads: {clinic.db.fetchone('SELECT current_setting(?)', ['threads'])[0]}")
-            archive = clinic.care.archive
+            archive = clinic.archive
             patient = "p1234"
             physician = SYSTEM_PRINCIPAL.__class__("u0", "physician", "bench@example.test", "Bench")
             timed(

@@ -7,7 +7,7 @@ Contract (called by pages/physician_case.py and pages/patient_my_consultations.p
 - `render_patient_care_panel(clinic, principal)`: appointments in the patient's own time zone,
   check-in tasks with the guided capture (baseline ghost + baseline-match score, retake on a poor
   match), the progress chart, report PDFs, "download all my data".
-All data access goes through `clinic.care` (core/care); nothing here runs SQL.
+All data access goes through `clinic.care`, `clinic.exports` (core/care); nothing here runs SQL.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def render_case_care_panel(clinic: Any, principal: Any, case_id: str) -> None:
     with col_fhir:
         if st.button("Prepare FHIR R4 bundle", key=f"fhir_{case_id}", icon=":material/data_object:"):
             try:
-                bundle = care.exports.fhir_bundle(principal, case_id)
+                bundle = clinic.exports.fhir_bundle(principal, case_id)
                 st.session_state[f"fhir_data_{case_id}"] = json.dumps(bundle, indent=2).encode()
             except (AccessDenied, NotFound, ValueError) as error:
                 _show_errors(error)
@@ -73,8 +73,8 @@ def render_case_care_panel(clinic: Any, principal: Any, case_id: str) -> None:
             st.caption("The report PDF is available once a report is written.")
         elif st.button("Prepare report PDF", key=f"pdf_{case_id}", icon=":material/picture_as_pdf:"):
             try:
-                photo_ids = list(care.baseline_photos(principal, case_id).values())[:3]
-                st.session_state[f"pdf_data_{case_id}"] = care.exports.report_pdf(
+                photo_ids = list(care.treatments.baseline_photos(principal, case_id).values())[:3]
+                st.session_state[f"pdf_data_{case_id}"] = clinic.exports.report_pdf(
                     principal, case_id, photo_ids
                 )
             except (AccessDenied, NotFound, ValueError) as error:
@@ -94,7 +94,7 @@ def _render_visits(clinic: Any, principal: Any, case_id: str, zone: str, report:
     st.subheader("In-person visit")
     if report is not None and report.in_person_needed:
         st.info(f"The report advises an in-person visit: {report.in_person_reason or ''}")
-    appointments = care.case_appointments(principal, case_id)
+    appointments = care.appointments.case_appointments(principal, case_id)
     for appointment in appointments:
         with st.container(border=True):
             state = (
@@ -114,13 +114,13 @@ def _render_visits(clinic: Any, principal: Any, case_id: str, zone: str, report:
             if not appointment.confirmed and cols[0].button(
                 "Confirm", key=f"confirm_{appointment.appointment_id}"
             ):
-                care.set_appointment_status(principal, appointment.appointment_id, "booked")
+                care.appointments.set_appointment_status(principal, appointment.appointment_id, "booked")
                 st.rerun()
             if cols[1].button("Mark completed", key=f"done_{appointment.appointment_id}"):
-                care.set_appointment_status(principal, appointment.appointment_id, "completed")
+                care.appointments.set_appointment_status(principal, appointment.appointment_id, "completed")
                 st.rerun()
             if cols[2].button("Cancel visit", key=f"cancel_{appointment.appointment_id}"):
-                care.cancel(principal, appointment.appointment_id, "cancelled by the physician")
+                care.appointments.cancel(principal, appointment.appointment_id, "cancelled by the physician")
                 st.rerun()
             with cols[3].popover("Reschedule"):
                 local = appointment.local_start(zone)
@@ -133,7 +133,7 @@ def _render_visits(clinic: Any, principal: Any, case_id: str, zone: str, report:
                 )
                 if st.button("Move", key=f"rs_go_{appointment.appointment_id}"):
                     try:
-                        care.reschedule(
+                        care.appointments.reschedule(
                             principal, appointment.appointment_id, local_to_utc(new_day, new_time, zone)
                         )
                         st.rerun()
@@ -149,7 +149,9 @@ def _render_visits(clinic: Any, principal: Any, case_id: str, zone: str, report:
         location = st.text_input("Location", "Clinic")
         if st.form_submit_button("Book visit", type="primary"):
             try:
-                booked = care.book_local(principal, case_id, day, clock, int(duration), reason, location)
+                booked = care.appointments.book_local(
+                    principal, case_id, day, clock, int(duration), reason, location
+                )
                 st.success(f"Booked {booked.when_for_clinic()} (patient: {booked.when_for_patient()}).")
                 st.rerun()
             except (ValidationError, ValueError) as error:
@@ -159,7 +161,7 @@ def _render_visits(clinic: Any, principal: Any, case_id: str, zone: str, report:
 def _render_treatments(clinic: Any, principal: Any, case_id: str, zone: str) -> None:
     care = clinic.care
     st.subheader("Treatments")
-    for treatment in care.case_treatments(principal, case_id):
+    for treatment in care.treatments.case_treatments(principal, case_id):
         st.markdown(f"- {treatment.treated_on:%Y-%m-%d}: {treatment.label}")
     with st.expander("Record a treatment"):
         kind = st.selectbox(
@@ -177,7 +179,7 @@ def _render_treatments(clinic: Any, principal: Any, case_id: str, zone: str) -> 
         treated_on = col_day.date_input(
             "Date", _today(zone), max_value=_today(zone) + timedelta(days=1), key=f"tr_day_{case_id}"
         )
-        proposal = care.propose_follow_up(principal, case_id, kind, treated_on)
+        proposal = care.treatments.propose_follow_up(principal, case_id, kind, treated_on)
         scope = st.radio(
             "Check-in photos",
             ["Same views as the first photos", "Front only"],
@@ -202,7 +204,7 @@ def _render_treatments(clinic: Any, principal: Any, case_id: str, zone: str) -> 
             width="stretch",
         )
         if st.button("Record treatment and create check-ins", type="primary", key=f"tr_go_{case_id}"):
-            from core.care.service import TreatmentInput
+            from core.care.records import TreatmentInput
 
             plan = [
                 PlannedCheckIn(
@@ -214,7 +216,7 @@ def _render_treatments(clinic: Any, principal: Any, case_id: str, zone: str) -> 
                 if row.get("due") and row.get("label")
             ]
             try:
-                treatment, checkins = care.record_treatment(
+                treatment, checkins = care.treatments.record_treatment(
                     principal,
                     case_id,
                     TreatmentInput(
@@ -231,12 +233,12 @@ def _render_treatments(clinic: Any, principal: Any, case_id: str, zone: str) -> 
 def _render_plan(clinic: Any, principal: Any, case_id: str, zone: str) -> None:
     care = clinic.care
     st.subheader("Follow-up check-ins")
-    checkins = care.case_checkins(principal, case_id)
+    checkins = care.checkins.case_checkins(principal, case_id)
     if not checkins:
         st.caption("No check-ins planned. Recording a treatment proposes them.")
         return
     today = _today(zone)
-    baseline = care.baseline_photos(principal, case_id)
+    baseline = care.treatments.baseline_photos(principal, case_id)
     for checkin in checkins:
         overdue = checkin.overdue(today)
         badge = {
@@ -255,10 +257,10 @@ def _render_plan(clinic: Any, principal: Any, case_id: str, zone: str) -> None:
                     "Due", checkin.due_date, key=f"ck_due_{checkin.checkin_id}", label_visibility="collapsed"
                 )
                 if col_save.button("Move", key=f"ck_move_{checkin.checkin_id}"):
-                    care.update_checkin(principal, checkin.checkin_id, due_date=new_due)
+                    care.checkins.update_checkin(principal, checkin.checkin_id, due_date=new_due)
                     st.rerun()
                 if col_drop.button("Drop", key=f"ck_drop_{checkin.checkin_id}"):
-                    care.cancel_checkin(principal, checkin.checkin_id)
+                    care.checkins.cancel_checkin(principal, checkin.checkin_id)
                     st.rerun()
             elif checkin.status in ("submitted", "reviewed"):
                 _render_checkin_review(clinic, principal, checkin, baseline)
@@ -289,7 +291,7 @@ def _render_checkin_review(clinic: Any, principal: Any, checkin: Any, baseline: 
         labels=("Baseline", checkin.label),
     )
     if checkin.status == "submitted" and st.button("Mark reviewed", key=f"ck_rev_{checkin.checkin_id}"):
-        clinic.care.mark_checkin_reviewed(principal, checkin.checkin_id)
+        clinic.care.checkins.mark_checkin_reviewed(principal, checkin.checkin_id)
         st.rerun()
 
 
@@ -299,9 +301,9 @@ def _render_checkin_review(clinic: Any, principal: Any, checkin: Any, baseline: 
 def render_patient_care_panel(clinic: Any, principal: Any) -> None:
     """Patient's "My consultations": appointments, check-in tasks, progress, downloads."""
     care = clinic.care
-    zone = principal.timezone or care.patient_timezone(principal.patient_id)
+    zone = principal.timezone or clinic.settings.clinic_timezone  # the patient's zone, set at registration
     st.subheader("My appointments")
-    appointments = [a for a in care.patient_agenda(principal) if a.status == "booked"]
+    appointments = [a for a in care.appointments.patient_agenda(principal) if a.status == "booked"]
     if not appointments:
         st.caption("No upcoming visits.")
     for appointment in appointments:
@@ -314,12 +316,12 @@ def render_patient_care_panel(clinic: Any, principal: Any) -> None:
                 f"{appointment.reason} · with {appointment.physician_name} · clinic time {appointment.when_for_clinic()}"
             )
             if st.button("Cancel this visit", key=f"p_cancel_{appointment.appointment_id}"):
-                care.cancel(principal, appointment.appointment_id, "cancelled by the patient")
+                care.appointments.cancel(principal, appointment.appointment_id, "cancelled by the patient")
                 st.rerun()
     _render_patient_booking(clinic, principal, zone, appointments)
 
     st.subheader("Check-ins")
-    checkins = care.patient_checkins(principal)
+    checkins = care.checkins.patient_checkins(principal)
     if not checkins:
         st.caption("No check-ins due. After a treatment your physician plans photo check-ins here.")
     today = _today(zone)
@@ -349,7 +351,7 @@ def render_patient_care_panel(clinic: Any, principal: Any) -> None:
             key=f"{key}_go",
             icon=":material/picture_as_pdf:",
         ):
-            st.session_state[key] = care.exports.report_pdf(principal, summary.case_id)
+            st.session_state[key] = clinic.exports.report_pdf(principal, summary.case_id)
         if data := st.session_state.get(key):
             st.download_button(
                 f"Download report {summary.reference} (PDF)",
@@ -359,7 +361,7 @@ def render_patient_care_panel(clinic: Any, principal: Any) -> None:
                 key=f"{key}_dl",
             )
     if st.button("Prepare all my data (zip)", key="p_all_data_go", icon=":material/download:"):
-        st.session_state["p_all_data"] = care.exports.patient_data_zip(principal)
+        st.session_state["p_all_data"] = clinic.exports.patient_data_zip(principal)
     if data := st.session_state.get("p_all_data"):
         st.download_button(
             "Download all my data", data, "my-clinic-data.zip", "application/zip", key="p_all_data_dl"
@@ -377,7 +379,7 @@ def _render_patient_booking(clinic: Any, principal: Any, zone: str, appointments
     ]
     if not cases:
         return
-    slots = care.free_slots(principal)
+    slots = care.appointments.free_slots(principal)
     with st.container(border=True):
         st.markdown("**Book your in-person visit**")
         if not slots:
@@ -396,7 +398,7 @@ def _render_patient_booking(clinic: Any, principal: Any, zone: str, appointments
         )
         if st.button("Book this time", type="primary", key="p_book"):
             try:
-                care.book_appointment(
+                care.appointments.book_appointment(
                     principal,
                     case.case_id,
                     slot.start_utc,
@@ -428,7 +430,7 @@ def _render_checkin_capture(clinic: Any, principal: Any, checkin: Any) -> None:
     # Decrypted once per session and check-in: every rerun would otherwise re-read (and audit) them.
     baseline_key = f"checkin_baseline_{checkin.checkin_id}"
     if baseline_key not in st.session_state:
-        baseline_ids = care.baseline_photos(principal, checkin.case_id)
+        baseline_ids = care.treatments.baseline_photos(principal, checkin.case_id)
         st.session_state[baseline_key] = {
             view: clinic.cases.get_photo_bytes(principal, baseline_ids[view])
             for view in checkin.views
@@ -479,7 +481,7 @@ def _render_checkin_capture(clinic: Any, principal: Any, checkin: Any) -> None:
         key=f"submit_{checkin.checkin_id}",
     ):
         try:
-            care.submit_checkin(
+            care.checkins.submit_checkin(
                 principal, checkin.checkin_id, {v: captured[v] for v in checkin.views}, matches
             )
             st.success("Thank you! Your physician will compare these photos with your first ones.")

@@ -88,7 +88,7 @@ def render_progress_chart(
 ) -> None:
     import streamlit as st
 
-    archive = clinic.care.archive
+    archive = clinic.archive
     options = archive.available_metrics(principal, patient_id)
     if not options:
         st.caption("No measurements yet: the progress chart appears after the first AI pre-assessment.")

@@ -6,7 +6,7 @@ only in the UI, so a page that forgets a check still cannot leak another patient
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 PATIENT = "patient"
@@ -14,6 +14,10 @@ PHYSICIAN = "physician"
 ADMIN = "admin"
 ROLES: tuple[str, ...] = (PATIENT, PHYSICIAN, ADMIN)
 STAFF_ROLES: tuple[str, ...] = (PHYSICIAN, ADMIN)
+# Who reads clinical content (cases, photos, reports, treatments, measurements): the patient it
+# belongs to and the clinic's physicians. Administrators run accounts, close cases, read the audit
+# log and answer GDPR requests; they need no clinical content (least privilege).
+CLINICAL_ROLES: tuple[str, ...] = (PATIENT, PHYSICIAN)
 
 
 class AccessDenied(PermissionError):
@@ -46,14 +50,6 @@ class Principal:
     timezone: str | None = None  # the patient's IANA zone (None for staff: use the clinic's)
     language: str | None = None
 
-    @property
-    def is_patient(self) -> bool:
-        return self.role == PATIENT
-
-    @property
-    def is_staff(self) -> bool:
-        return self.role in STAFF_ROLES
-
 
 # The operator's CLI and the demo seeder act as this administrator; it never logs in.
 SYSTEM_PRINCIPAL = Principal(user_id="system", role=ADMIN, email="system@localhost", display_name="system")
@@ -68,20 +64,10 @@ def require_role(principal: Principal | None, *roles: str) -> Principal:
     return principal
 
 
-def require_staff(principal: Principal | None) -> Principal:
-    return require_role(principal, *STAFF_ROLES)
-
-
-def require_patient_or_staff(principal: Principal | None, patient_id: str) -> Principal:
-    """Patients only for their own patient record; physicians and admins for any."""
-    principal = require_role(principal, *ROLES)
+def require_patient_access(principal: Principal | None, patient_id: str) -> Principal:
+    """Clinical content of one patient: that patient, or a physician. The one ownership rule;
+    `core.consult.case_access` applies it to cases and everything scoped to a case."""
+    principal = require_role(principal, *CLINICAL_ROLES)
     if principal.role == PATIENT and principal.patient_id != patient_id:
         raise AccessDenied("you may only see your own consultations")
     return principal
-
-
-def require_one_of(value: str, allowed: Iterable[str], field: str) -> str:
-    allowed = tuple(allowed)
-    if value not in allowed:
-        raise ValidationError({field: f"must be one of {', '.join(allowed)}"})
-    return value

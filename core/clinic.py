@@ -77,9 +77,18 @@ class Clinic:
 
     def _attach_extensions(self) -> None:
         """Other areas' services, attached when their modules exist (added by those areas)."""
-        from core.care.service import CareService  # hybrid care: appointments, follow-ups, exports
+        # Hybrid care: workflows (`care`), archive queries and exports, on one shared context.
+        from core.care.archive import ArchiveQueries
+        from core.care.context import CareContext
+        from core.care.exports import CareExports
+        from core.care.workflows import Care
 
-        self.care = CareService(self)
+        care_context = CareContext(self.db, self.audit, self.settings)
+        self.care = Care.build(care_context, self.cases)
+        self.archive = ArchiveQueries(care_context)
+        self.exports = CareExports(
+            care_context, self.blobs, self.reports, self.care.appointments, self.care.treatments
+        )
         from core.assessment.service import AssessmentService  # AI pre-assessment (queues new cases)
 
         self.assessments = AssessmentService(self)

@@ -124,7 +124,7 @@ class Notifier:
     def send_consult_invitation(self, principal: Principal, case_id: str, room_id: str) -> SendResult:
         """E-mail the case's patient a link to the open live consult (physicians only)."""
         require_role(principal, PHYSICIAN)
-        patient_id = self._clinic.cases.check_case_access(principal, case_id)
+        patient_id = self._clinic.cases.check_case_access(principal, case_id).patient_id
         if not _ROOM_ID.match(room_id or ""):
             raise ValidationError({"room": "this is not a consult room id"})
         if not self.configured:

@@ -15,19 +15,19 @@ st.caption(
     "assessments, appointments and check-ins. The audit log keeps its entries, which hold ids only."
 )
 text = st.text_input("Search by name or email")
-patients = clinic.care.archive.list_patients(principal, text or None)
+patients = clinic.archive.list_patients(principal, text or None)
 if not patients:
     st.info("No patients found.")
     st.stop()
-choice = st.selectbox("Patient", patients, format_func=lambda p: f"{p[1]} · {p[2] or 'no email'}")
-patient_id, name, email = choice
+choice = st.selectbox("Patient", patients, format_func=lambda p: f"{p.name} · {p.email or 'no email'}")
+patient_id, name, email = choice.patient_id, choice.name, choice.email
 
 col_export, col_erase = st.columns(2)
 with col_export:
     if st.button("Prepare data export (zip)", icon=":material/download:"):
         st.session_state["admin_export"] = (
             patient_id,
-            clinic.care.exports.patient_data_zip(principal, patient_id),
+            clinic.exports.patient_data_zip(principal, patient_id),
         )
     export = st.session_state.get("admin_export")
     if export and export[0] == patient_id:
@@ -44,6 +44,6 @@ with col_erase, st.container(border=True):
         type="primary",
         disabled=confirm.strip().lower() not in {v.lower() for v in (email, name) if v},
     ):
-        result = clinic.care.exports.erase_patient(principal, patient_id)
+        result = clinic.exports.erase_patient(principal, patient_id)
         st.success(f"Erased: {sum(result.rows_deleted.values())} rows, {result.blobs_deleted} photo files.")
         st.session_state.pop("admin_export", None)

@@ -27,7 +27,7 @@ TASK_ICONS = {
 }
 
 st.subheader("Outstanding tasks")
-tasks = care.outstanding_tasks(principal)
+tasks = care.tasks.outstanding_tasks(principal)
 if not tasks:
     st.success("Nothing outstanding.")
 for index, task in enumerate(tasks):
@@ -44,7 +44,7 @@ for index, task in enumerate(tasks):
         st.switch_page("pages/physician_case.py")
 
 st.subheader("Appointments")
-appointments = care.physician_agenda(principal)
+appointments = care.appointments.physician_agenda(principal)
 if not appointments:
     st.caption("No appointments in the next 90 days.")
 for appointment in appointments:
@@ -64,11 +64,11 @@ with st.form("publish_window"):
     location = st.text_input("Location", "Clinic")
     if st.form_submit_button("Publish", type="primary"):
         try:
-            care.publish_availability(principal, day, start, end, int(slot), location)
+            care.appointments.publish_availability(principal, day, start, end, int(slot), location)
             st.success("Published; patients with an advised visit can book these times.")
         except ValidationError as error:
             st.error(str(error))
-slots = [s for s in care.free_slots(principal) if s.physician_id == principal.user_id]
+slots = [s for s in care.appointments.free_slots(principal) if s.physician_id == principal.user_id]
 st.caption(
     f"{len(slots)} free slot(s) published"
     + (f"; next {format_local(slots[0].start_utc, zone)}" if slots else "")

@@ -11,7 +11,7 @@ from components.session import get_clinic, require_role
 
 principal = require_role("physician")
 clinic = get_clinic()
-archive = clinic.care.archive
+archive = clinic.archive
 zone = clinic.settings.clinic_timezone
 
 from core.care.archive import ArchiveFilter  # noqa: E402 - after the role check, like every page

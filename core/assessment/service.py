@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from core.access import ADMIN, PATIENT, PHYSICIAN, AccessDenied, NotFound, Principal, require_role
+from core.consult.case_access import check_case_access
 from core.db import to_db_time
 from core.rows import fetch_all_as, fetch_one_as
 
@@ -217,6 +218,7 @@ class AssessmentService:
     def run_for_case(self, principal: Principal, case_id: str, background: bool = False) -> AssessmentRecord:
         """Assess the case again (physicians). Background: returns the queued record at once."""
         require_role(principal, PHYSICIAN)
+        check_case_access(self._db.cursor(), principal, case_id, self._clinic.audit)
         return self._run(principal, case_id, background)
 
     def _run(self, principal: Principal, case_id: str, background: bool) -> AssessmentRecord:
@@ -388,7 +390,7 @@ class AssessmentService:
     def latest_for_case(self, principal: Principal, case_id: str) -> AssessmentRecord | None:
         """The newest run of the case (any status), for physicians."""
         require_role(principal, PHYSICIAN)
-        self._case_row(case_id)
+        check_case_access(self._db.cursor(), principal, case_id, self._clinic.audit)
         row = fetch_one_as(
             self._db.cursor(),
             _AssessmentRow,
@@ -449,6 +451,8 @@ class AssessmentService:
 
     # -- helpers -------------------------------------------------------------------------------
     def _case_row(self, case_id: str) -> tuple:
+        """The case's patient_id, without an access check: for the worker and the operator's
+        `reassess`; reads for a person go through `check_case_access` first."""
         row = self._db.fetchone("SELECT patient_id FROM cases WHERE id = ?", [case_id])
         if row is None:
             raise NotFound(f"case {case_id} does not exist")

@@ -1,5 +1,7 @@
-"""Hybrid care: appointments, treatments, follow-ups, archive queries, exports, GDPR.
+"""Hybrid care: appointments, treatments, follow-up check-ins, tasks, archive queries, exports, GDPR.
 
-Pure rules live in `booking`, `followup`, `matching`, `fhir`, `pdf`; storage and access checks in
-`service.CareService` (wired onto the Clinic as `clinic.care`).
+Pure rules live in `booking`, `followup`, `matching`, `fhir`, `pdf`; typed records in `records`.
+Storage and access checks: `workflows.Care` (`clinic.care`: `appointments`, `treatments`,
+`checkins`, `tasks`), `archive.ArchiveQueries` (`clinic.archive`) and `exports.CareExports`
+(`clinic.exports`), all on one `context.CareContext`.
 """

@@ -1,8 +1,8 @@
 """Archive queries (storage layer): case search, a patient's timeline, metric series for charts.
 
-Pages call these through `clinic.care.archive`; no SQL elsewhere. Tables of other areas that may
-not exist yet (assessments, assessment_metrics) are looked up once in the catalog and left out
-of a query when absent, so the archive works at every stage of the rollout.
+`clinic.archive`; pages call these, no SQL elsewhere. It reads other areas' tables (cases,
+photos, reports, the pre-assessment's `assessments` and `assessment_metrics`) as their
+migrations define them; every migration runs when the clinic opens.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from core.access import ADMIN, PHYSICIAN, Principal, require_patient_or_staff, require_role
-from core.db import from_db_time, to_db_time
-
-if TYPE_CHECKING:
-    from core.care.service import CareService
+from core.access import ADMIN, PHYSICIAN, Principal, require_patient_access, require_role
+from core.care.context import CareContext
+from core.care.records import PatientRef
+from core.db import to_db_time
+from core.rows import fetch_all_as
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,54 @@ class PhotoRef:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class _CaseRow:
+    """A search hit as stored: concerns are JSON text, treatment types a comma-joined list."""
+
+    case_id: str
+    reference: str
+    patient_id: str
+    patient_name: str
+    patient_email: str | None
+    status: str
+    concerns: str | None
+    created_at: datetime
+    treatment_types: str | None
+    photo_count: int
+
+    def record(self) -> ArchiveCase:
+        return ArchiveCase(
+            self.case_id,
+            self.reference,
+            self.patient_id,
+            self.patient_name,
+            self.patient_email,
+            self.status,
+            _json_list(self.concerns),
+            self.created_at,
+            [t for t in (self.treatment_types or "").split(",") if t],
+            int(self.photo_count),
+        )
+
+
+@dataclass(frozen=True)
+class _MetricRow:
+    measured_at: datetime
+    metric: str
+    region: str
+    value: float | None
+    unit: str | None
+    score: float | None
+    case_id: str | None
+
+
+@dataclass(frozen=True)
+class _TreatmentDay:
+    treated_on: date
+    treatment_type: str
+    area: str
+
+
 def _json_list(text: str | None) -> list[str]:
     if not text:
         return []
@@ -95,26 +143,13 @@ def _json_list(text: str | None) -> list[str]:
 
 
 class ArchiveQueries:
-    def __init__(self, service: CareService) -> None:
-        self._service = service
-        self.db = service.db
-        self._columns: dict[str, frozenset[str]] = {}
-
-    # -- catalog -----------------------------------------------------------------------------
-    def table_columns(self, table: str) -> set[str]:
-        """Columns of a table ('' set when absent); cached, since the schema only changes at open."""
-        cached = self._columns.get(table)
-        if cached is None:
-            rows = self.db.fetchall(
-                "SELECT column_name FROM information_schema.columns WHERE table_catalog = 'clinic' AND table_name = ?",
-                [table],
-            )
-            cached = self._columns[table] = frozenset(row[0] for row in rows)
-        return set(cached)
+    def __init__(self, context: CareContext) -> None:
+        self._care = context
+        self.db = context.db
 
     # -- search ------------------------------------------------------------------------------
     def search_cases(self, principal: Principal, archive_filter: ArchiveFilter) -> list[ArchiveCase]:
-        require_role(principal, PHYSICIAN, ADMIN)
+        require_role(principal, PHYSICIAN)
         where: list[str] = []
         params: list[Any] = []
         f = archive_filter
@@ -140,64 +175,32 @@ class ArchiveQueries:
             )
             params.append(f.treatment_type)
         if f.flag:
-            flag_sql = self._flag_condition()
-            if flag_sql is None:
-                return []  # no assessments in this installation: nothing can carry the flag
-            where.append(flag_sql)
+            # Flag codes live in the pre-assessment's report JSON.
+            where.append(
+                "EXISTS (SELECT 1 FROM assessments a WHERE a.case_id = c.id AND a.report_json LIKE ?)"
+            )
             params.append(f"%{f.flag}%")
         sql = (
-            "SELECT c.id, c.reference, c.patient_id, p.name, u.email, c.status, c.concerns, c.created_at,"
-            " (SELECT string_agg(DISTINCT t.treatment_type, ',') FROM care_treatments t WHERE t.case_id = c.id),"
-            " (SELECT count(*) FROM photos ph WHERE ph.case_id = c.id)"
+            "SELECT c.id AS case_id, c.reference, c.patient_id, p.name AS patient_name, u.email AS patient_email,"
+            " c.status, c.concerns, c.created_at,"
+            " (SELECT string_agg(DISTINCT t.treatment_type, ',') FROM care_treatments t WHERE t.case_id = c.id)"
+            " AS treatment_types,"
+            " (SELECT count(*) FROM photos ph WHERE ph.case_id = c.id) AS photo_count"
             " FROM cases c JOIN patients p ON p.id = c.patient_id LEFT JOIN users u ON u.id = p.user_id"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY c.created_at DESC LIMIT ?"
         )
         params.append(max(1, min(int(f.limit), 1000)))
-        rows = self.db.fetchall(sql, params)
-        self._service._audit(principal, "care.archive_search", "archive", "cases", count=len(rows))
-        return [
-            ArchiveCase(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                r[5],
-                _json_list(r[6]),
-                from_db_time(r[7]),
-                [t for t in (r[8] or "").split(",") if t],
-                int(r[9]),
-            )
-            for r in rows
-        ]
-
-    def _flag_condition(self) -> str | None:
-        """SQL matching a flag code in the pre-assessment's stored flags, wherever that area keeps them."""
-        assessments = self.table_columns("assessments")
-        if "case_id" in assessments:
-            for column in ("flags_json", "flags", "report_json"):
-                if column in assessments:
-                    return (
-                        f"EXISTS (SELECT 1 FROM assessments a WHERE a.case_id = c.id AND a.{column} LIKE ?)"
-                    )
-        flags = self.table_columns("assessment_flags")
-        if "case_id" in flags:
-            column = next((c for c in ("flag", "code", "kind", "name") if c in flags), None)
-            if column:
-                return (
-                    f"EXISTS (SELECT 1 FROM assessment_flags a WHERE a.case_id = c.id AND a.{column} LIKE ?)"
-                )
-        if "band" in self.table_columns("assessment_metrics"):
-            return "EXISTS (SELECT 1 FROM assessment_metrics m WHERE m.case_id = c.id AND m.band LIKE ?)"
-        return None
+        rows = fetch_all_as(self.db.cursor(), _CaseRow, sql, params)
+        self._care.audit(principal, "care.archive_search", "archive", "cases", count=len(rows))
+        return [row.record() for row in rows]
 
     # -- timeline ------------------------------------------------------------------------------
     def patient_timeline(
         self, principal: Principal, patient_id: str, audit: bool = True
     ) -> list[TimelineEvent]:
         """Everything that happened to one patient, oldest first, in one UNION ALL query."""
-        require_patient_or_staff(principal, patient_id)
+        require_patient_access(principal, patient_id)
         parts = [
             "SELECT c.created_at AS at, 'case' AS kind, c.id AS case_id, c.id AS ref_id,"
             " 'Consultation ' || c.reference AS title, c.status AS detail FROM cases c WHERE c.patient_id = ?",
@@ -215,47 +218,25 @@ class ArchiveQueries:
             " FROM care_appointments a WHERE a.patient_id = ?",
             "SELECT coalesce(k.submitted_at, CAST(k.due_date AS TIMESTAMP)), 'checkin', k.case_id, k.id,"
             " 'Check-in: ' || k.label, k.status FROM care_checkins k WHERE k.patient_id = ?",
+            # Straight from the indexed patient_id (no join over all runs).
+            "SELECT a.created_at, 'assessment', a.case_id, a.id, 'AI pre-assessment', a.status"
+            " FROM assessments a WHERE a.patient_id = ?",
         ]
-        assessment_columns = self.table_columns("assessments")
-        time_column = next(
-            (c for c in ("created_at", "finished_at", "assessed_at") if c in assessment_columns), None
-        )
-        if time_column and {"case_id", "id"} <= assessment_columns:
-            detail = "a.status" if "status" in assessment_columns else "NULL"
-            # Straight from the indexed patient_id when the table has it (no join over all runs).
-            owner = (
-                "FROM assessments a WHERE a.patient_id = ?"
-                if "patient_id" in assessment_columns
-                else "FROM assessments a WHERE a.case_id IN (SELECT id FROM cases WHERE patient_id = ?)"
-            )
-            parts.append(
-                f"SELECT a.{time_column}, 'assessment', a.case_id, a.id, 'AI pre-assessment', {detail} {owner}"
-            )
+        # The first part names the columns for the whole UNION ALL.
         sql = " UNION ALL ".join(parts) + " ORDER BY 1, 2"
-        rows = self.db.fetchall(sql, [patient_id] * len(parts))
+        events = fetch_all_as(self.db.cursor(), TimelineEvent, sql, [patient_id] * len(parts))
         if audit:
-            self._service._audit(principal, "care.timeline_read", "patient", patient_id)
-        return [
-            TimelineEvent(
-                from_db_time(r[0]) if isinstance(r[0], datetime) else r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                None if r[5] is None else str(r[5]),
-            )
-            for r in rows
-        ]
+            self._care.audit(principal, "care.timeline_read", "patient", patient_id)
+        return events
 
     # -- progress chart data -------------------------------------------------------------------
     def available_metrics(self, principal: Principal, patient_id: str) -> list[tuple[str, str]]:
-        require_patient_or_staff(principal, patient_id)
-        if not self.table_columns("assessment_metrics"):
-            return []
+        """(metric, region) pairs measured for the patient, for the chart's picker."""
+        require_patient_access(principal, patient_id)
         rows = self.db.fetchall(
             "SELECT metric, region FROM assessment_metrics WHERE patient_id = ?", [patient_id]
         )
-        return sorted({(r[0], r[1]) for r in rows})
+        return sorted({(metric, region) for metric, region in rows})
 
     def metric_series(
         self,
@@ -266,73 +247,80 @@ class ArchiveQueries:
         audit: bool = True,
     ) -> ChartData:
         """Metric values over time (+ treatment days) for the progress chart."""
-        require_patient_or_staff(principal, patient_id)
-        points: list[MetricPoint] = []
-        if self.table_columns("assessment_metrics"):
-            # Only `patient_id = ?` in SQL: DuckDB answers that from the single-column index, while
-            # extra predicates turn the plan into a full scan; metric/region are filtered here.
-            rows = self.db.fetchall(
-                # Narrow projection: each fetched column costs a per-row lookup in compressed storage.
-                "SELECT measured_at, metric, region, value, unit, score, case_id"
-                " FROM assessment_metrics WHERE patient_id = ?",
-                [patient_id],
-            )
-            points = sorted(
-                (
-                    MetricPoint(
-                        from_db_time(r[0]),
-                        r[1],
-                        r[2],
-                        None,
-                        float(r[3]),
-                        r[4],
-                        None if r[5] is None else float(r[5]),
-                        None,
-                        r[6],
-                        None,
-                    )
-                    for r in rows
-                    if r[3] is not None
-                    and (metric is None or r[1] == metric)
-                    and (region is None or r[2] == region)
-                ),
-                key=lambda point: point.measured_at,
-            )
+        require_patient_access(principal, patient_id)
+        cursor = self.db.cursor()
+        # Only `patient_id = ?` in SQL: DuckDB answers that from the single-column index, while
+        # extra predicates turn the plan into a full scan; metric/region are filtered here.
+        rows = fetch_all_as(
+            cursor,
+            _MetricRow,
+            # Narrow projection: each fetched column costs a per-row lookup in compressed storage.
+            "SELECT measured_at, metric, region, value, unit, score, case_id"
+            " FROM assessment_metrics WHERE patient_id = ?",
+            [patient_id],
+        )
+        points = sorted(
+            (
+                MetricPoint(
+                    r.measured_at,
+                    r.metric,
+                    r.region,
+                    None,
+                    float(r.value),
+                    r.unit,
+                    None if r.score is None else float(r.score),
+                    None,
+                    r.case_id,
+                    None,
+                )
+                for r in rows
+                if r.value is not None
+                and (metric is None or r.metric == metric)
+                and (region is None or r.region == region)
+            ),
+            key=lambda point: point.measured_at,
+        )
         treatments = [
-            (r[0], f"{r[1]} ({r[2]})")
-            for r in self.db.fetchall(
-                "SELECT treated_on, treatment_type, area FROM care_treatments WHERE patient_id = ? ORDER BY treated_on",
+            (t.treated_on, f"{t.treatment_type} ({t.area})")
+            for t in fetch_all_as(
+                cursor,
+                _TreatmentDay,
+                "SELECT treated_on, treatment_type, area FROM care_treatments WHERE patient_id = ?"
+                " ORDER BY treated_on",
                 [patient_id],
             )
         ]
         if audit:
-            self._service._audit(principal, "care.metrics_read", "patient", patient_id)
+            self._care.audit(principal, "care.metrics_read", "patient", patient_id)
         return ChartData(points, treatments)
 
     def patient_photos(
         self, principal: Principal, patient_id: str, view: str | None = None
     ) -> list[PhotoRef]:
         """Photos of all the patient's cases (for before/after picking), oldest first."""
-        require_patient_or_staff(principal, patient_id)
+        require_patient_access(principal, patient_id)
         where, params = "patient_id = ?", [patient_id]
         if view:
             where += ' AND "view" = ?'
             params.append(view)
-        rows = self.db.fetchall(
-            f'SELECT id, case_id, "view", source, created_at FROM photos WHERE {where} ORDER BY created_at, id',
+        return fetch_all_as(
+            self.db.cursor(),
+            PhotoRef,
+            f'SELECT id AS photo_id, case_id, "view", source, created_at FROM photos WHERE {where}'
+            " ORDER BY created_at, id",
             params,
         )
-        return [PhotoRef(r[0], r[1], r[2], r[3], from_db_time(r[4])) for r in rows]
 
     def list_patients(
         self, principal: Principal, text: str | None = None, limit: int = 200
-    ) -> list[tuple[str, str, str | None]]:
-        """(patient id, name, email) for the admin's erase page and archive pickers."""
+    ) -> list[PatientRef]:
+        """Patients by name or email, for the admin's erase page (names and emails only)."""
         require_role(principal, PHYSICIAN, ADMIN)
         like = f"%{(text or '').strip().lower()}%"
-        rows = self.db.fetchall(
-            "SELECT p.id, p.name, u.email FROM patients p LEFT JOIN users u ON u.id = p.user_id"
+        return fetch_all_as(
+            self.db.cursor(),
+            PatientRef,
+            "SELECT p.id AS patient_id, p.name, u.email FROM patients p LEFT JOIN users u ON u.id = p.user_id"
             " WHERE lower(p.name) LIKE ? OR lower(u.email) LIKE ? ORDER BY p.name LIMIT ?",
             [like, like, max(1, min(int(limit), 1000))],
         )
-        return [(r[0], r[1], r[2]) for r in rows]

@@ -23,9 +23,10 @@ from core.access import (
     AccessDenied,
     NotFound,
     Principal,
-    require_patient_or_staff,
+    require_patient_access,
     require_role,
 )
+from core.care.context import CareContext
 from core.care.fhir import build_case_bundle, validate_bundle
 from core.care.pdf import ReportPdfInput, build_report_pdf
 from core.care.records import (
@@ -38,10 +39,13 @@ from core.care.records import (
     ReportRecord,
     TreatmentRecord,
 )
-from core.db import from_db_time
+from core.rows import fetch_all_as, fetch_one_as
 
 if TYPE_CHECKING:
-    from core.care.service import CareService
+    from core.blobstore import BlobStore
+    from core.care.appointments import AppointmentService
+    from core.care.treatments import TreatmentService
+    from core.consult.reports import ReportService
 
 # Tables never exported or erased row by row: the audit chain and bookkeeping.
 KEPT_TABLES = frozenset({"audit_log", "schema_migrations"})
@@ -66,71 +70,99 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+@dataclass(frozen=True)
+class _PhotoRow:
+    photo_id: str
+    view: str
+    taken_at: datetime
+    source: str
+    content_type: str
+    blob_id: str
+
+
+@dataclass(frozen=True)
+class _AssessmentRun:
+    report_id: str
+    issued_at: datetime
+    status: str | None
+    engine_version: str | None
+
+
+@dataclass(frozen=True)
+class _PdfPatient:
+    name: str
+    language: str | None
+
+
 class CareExports:
-    def __init__(self, service: CareService) -> None:
-        self._service = service
-        self._clinic = service._clinic
-        self.db = service.db
+    """`clinic.exports`: exports of one case or of everything about one patient, and erasure."""
+
+    def __init__(
+        self,
+        context: CareContext,
+        blobs: BlobStore,
+        reports: ReportService,
+        appointments: AppointmentService,
+        treatments: TreatmentService,
+    ) -> None:
+        self._care = context
+        self.db = context.db
+        self._blobs = blobs
+        self._reports = reports
+        self._appointments = appointments
+        self._treatments = treatments
+        self._columns: dict[str, frozenset[str]] = {}
 
     # -- case export ---------------------------------------------------------------------------
     def case_export(
         self, principal: Principal, case_id: str, include_photo_bytes: bool = False
     ) -> CaseExport:
-        patient_id, reference = self._service.case_owner(principal, case_id)
-        archive = self._service.archive
-        patient_row = self.db.fetchone(
-            "SELECT p.id, p.name, u.email, p.date_of_birth, p.preferred_language, p.time_zone"
+        owner = self._care.case_owner(principal, case_id)
+        cursor = self.db.cursor()
+        patient = fetch_one_as(
+            cursor,
+            PatientRecord,
+            "SELECT p.id AS patient_id, p.name, u.email, p.date_of_birth,"
+            " coalesce(p.preferred_language, 'en') AS language, coalesce(p.time_zone, ?) AS timezone"
             " FROM patients p LEFT JOIN users u ON u.id = p.user_id WHERE p.id = ?",
-            [patient_id],
+            [self._care.clinic_timezone, owner.patient_id],
         )
-        if patient_row is None:
-            raise NotFound(f"patient {patient_id} does not exist")
-        patient = PatientRecord(
-            patient_row[0],
-            patient_row[1],
-            patient_row[2],
-            patient_row[3],
-            patient_row[4] or "en",
-            patient_row[5] or self._service.clinic_timezone,
-        )
+        if patient is None:
+            raise NotFound(f"patient {owner.patient_id} does not exist")
         concern_row = self.db.fetchone("SELECT concerns FROM cases WHERE id = ?", [case_id])
-        consents = [
-            ConsentRecord(r[0], r[1], bool(r[2]), from_db_time(r[3]))
-            for r in self.db.fetchall(
-                "SELECT id, kind, granted, recorded_at FROM consents WHERE patient_id = ? AND (case_id IS NULL OR case_id = ?)"
-                " ORDER BY recorded_at",
-                [patient_id, case_id],
+        consents = fetch_all_as(
+            cursor,
+            ConsentRecord,
+            "SELECT id AS consent_id, kind, granted, recorded_at FROM consents"
+            " WHERE patient_id = ? AND (case_id IS NULL OR case_id = ?) ORDER BY recorded_at",
+            [owner.patient_id, case_id],
+        )
+        photos = [
+            PhotoRecord(
+                row.photo_id,
+                row.view,
+                row.taken_at,
+                row.source,
+                row.content_type,
+                self._blobs.get(row.blob_id) if include_photo_bytes else None,
+            )
+            for row in fetch_all_as(
+                cursor,
+                _PhotoRow,
+                'SELECT id AS photo_id, "view", created_at AS taken_at, source, mime AS content_type, blob_id'
+                " FROM photos WHERE case_id = ? ORDER BY created_at",
+                [case_id],
             )
         ]
-        photos = []
-        for photo_id, view, created_at, source, mime, blob_id in self.db.fetchall(
-            'SELECT id, "view", created_at, source, mime, blob_id FROM photos WHERE case_id = ? ORDER BY created_at',
+        metrics = fetch_all_as(
+            cursor,
+            MetricRecord,
+            "SELECT id AS metric_id, metric, region, value, unit, measured_at, photo_id, score, band"
+            " FROM assessment_metrics WHERE case_id = ? AND value IS NOT NULL ORDER BY measured_at, metric, region",
             [case_id],
-        ):
-            data = self._clinic.blobs.get(blob_id) if include_photo_bytes else None
-            photos.append(PhotoRecord(photo_id, view, from_db_time(created_at), source, mime, data))
-        metrics: list[MetricRecord] = []
-        if archive.table_columns("assessment_metrics"):
-            metrics = [
-                MetricRecord(
-                    str(r[0]),
-                    r[1],
-                    r[2],
-                    float(r[3]),
-                    r[4],
-                    from_db_time(r[5]),
-                    r[6],
-                    None if r[7] is None else float(r[7]),
-                    r[8],
-                )
-                for r in self.db.fetchall(
-                    "SELECT id, metric, region, value, unit, measured_at, photo_id, score, band FROM assessment_metrics"
-                    " WHERE case_id = ? AND value IS NOT NULL ORDER BY measured_at, metric, region",
-                    [case_id],
-                )
-            ]
+        )
         reports = self._pre_assessment_reports(case_id)
-        report = self._clinic.reports.get_report(principal, case_id)
+        report = self._reports.get_report(principal, case_id)
         if report is not None:
             reports.append(
                 ReportRecord(
@@ -146,7 +178,7 @@ class CareExports:
                         "In-person visit": report.in_person_reason or "",
                         "Follow-up": report.follow_up_suggestion or "",
                     },
-                    self._service.physician_name(report.physician_id),
+                    self._care.physician_name(report.physician_id),
                 )
             )
         appointments = [
@@ -160,17 +192,17 @@ class CareExports:
                 a.physician_name,
                 a.clinic_timezone,
             )
-            for a in self._service.case_appointments(principal, case_id)
+            for a in self._appointments.case_appointments(principal, case_id)
         ]
         treatments = [
             TreatmentRecord(
                 t.treatment_id, t.treatment_type, t.area, t.product, t.amount, t.unit, t.treated_on, t.notes
             )
-            for t in self._service.case_treatments(principal, case_id)
+            for t in self._treatments.case_treatments(principal, case_id)
         ]
         return CaseExport(
             case_id,
-            reference,
+            owner.reference,
             patient,
             concern_row[0] if concern_row else None,
             consents,
@@ -182,22 +214,22 @@ class CareExports:
         )
 
     def _pre_assessment_reports(self, case_id: str) -> list[ReportRecord]:
-        columns = self._service.archive.table_columns("assessments")
-        if not {"id", "case_id"} <= columns:
-            return []
-        time_column = next((c for c in ("created_at", "finished_at", "assessed_at") if c in columns), None)
-        status_column = "status" if "status" in columns else "NULL"
-        version_column = "engine_version" if "engine_version" in columns else "NULL"
-        select = f"id, {time_column or 'NULL'}, {status_column}, {version_column}"
+        runs = fetch_all_as(
+            self.db.cursor(),
+            _AssessmentRun,
+            "SELECT id AS report_id, created_at AS issued_at, status, engine_version FROM assessments"
+            " WHERE case_id = ?",
+            [case_id],
+        )
         return [
             ReportRecord(
-                str(r[0]),
+                run.report_id,
                 "pre_assessment",
-                from_db_time(r[1]) if isinstance(r[1], datetime) else None,
-                f"AI pre-assessment ({r[2] or 'unknown status'}, engine {r[3] or 'unknown'}):"
+                run.issued_at,
+                f"AI pre-assessment ({run.status or 'unknown status'}, engine {run.engine_version or 'unknown'}):"
                 " image measurements as decision support for the physician.",
             )
-            for r in self.db.fetchall(f"SELECT {select} FROM assessments WHERE case_id = ?", [case_id])
+            for run in runs
         ]
 
     def fhir_bundle(
@@ -208,37 +240,45 @@ class CareExports:
         export = self.case_export(principal, case_id, include_photo_bytes=include_photo_data)
         bundle = build_case_bundle(export, include_photo_data=include_photo_data)
         validate_bundle(bundle)  # never hand out a bundle a receiving system would reject
-        self._service._audit(principal, "care.fhir_export", "case", case_id, resources=len(bundle["entry"]))
+        self._care.audit(principal, "care.fhir_export", "case", case_id, resources=len(bundle["entry"]))
         return bundle
 
     # -- report PDF ----------------------------------------------------------------------------
     def report_pdf(self, principal: Principal, case_id: str, photo_ids: list[str] | None = None) -> bytes:
         """The sent physician report as a PDF for the patient (physicians may preview drafts)."""
         require_role(principal, PATIENT, PHYSICIAN)
-        patient_id, reference = self._service.case_owner(principal, case_id)
-        report = self._clinic.reports.get_report(principal, case_id)
+        owner = self._care.case_owner(principal, case_id)
+        report = self._reports.get_report(principal, case_id)
         if report is None:
             raise NotFound("there is no report for this consultation yet")
-        patient = self.db.fetchone("SELECT name, preferred_language FROM patients WHERE id = ?", [patient_id])
+        cursor = self.db.cursor()
+        patient = fetch_one_as(
+            cursor,
+            _PdfPatient,
+            "SELECT name, preferred_language AS language FROM patients WHERE id = ?",
+            [owner.patient_id],
+        )
         photos: list[tuple[str, bytes]] = []
         if photo_ids:
-            rows = self.db.fetchall(
-                'SELECT id, "view", blob_id, mime FROM photos WHERE case_id = ? ORDER BY created_at',
-                [case_id],
-            )
             wanted = set(photo_ids)
             photos = [
-                (view.replace("_", " "), self._clinic.blobs.get(blob))
-                for pid, view, blob, mime in rows
-                if pid in wanted and mime in ("image/jpeg", "image/png")
+                (row.view.replace("_", " "), self._blobs.get(row.blob_id))
+                for row in fetch_all_as(
+                    cursor,
+                    _PhotoRow,
+                    'SELECT id AS photo_id, "view", created_at AS taken_at, source, mime AS content_type, blob_id'
+                    " FROM photos WHERE case_id = ? ORDER BY created_at",
+                    [case_id],
+                )
+                if row.photo_id in wanted and row.content_type in ("image/jpeg", "image/png")
             ]
         data = ReportPdfInput(
-            clinic_name=self._service.settings.clinic_name,
-            patient_name=patient[0] if patient else "",
-            case_reference=reference,
-            physician_name=self._service.physician_name(report.physician_id),
+            clinic_name=self._care.settings.clinic_name,
+            patient_name=patient.name if patient else "",
+            case_reference=owner.reference,
+            physician_name=self._care.physician_name(report.physician_id),
             issued_on=(report.sent_at or report.updated_at).date(),
-            language=(patient[1] if patient else None) or "en",
+            language=(patient.language if patient else None) or "en",
             sections={
                 "Findings": report.findings,
                 "Assessment": report.assessment,
@@ -250,10 +290,21 @@ class CareExports:
             photos=photos,
         )
         pdf = build_report_pdf(data)
-        self._service._audit(principal, "care.report_pdf_export", "case", case_id, photos=len(photos))
+        self._care.audit(principal, "care.report_pdf_export", "case", case_id, photos=len(photos))
         return pdf
 
     # -- GDPR ----------------------------------------------------------------------------------
+    def table_columns(self, table: str) -> frozenset[str]:
+        """Columns of a table, from the catalog; cached, since the schema only changes at open."""
+        cached = self._columns.get(table)
+        if cached is None:
+            rows = self.db.fetchall(
+                "SELECT column_name FROM information_schema.columns WHERE table_catalog = 'clinic' AND table_name = ?",
+                [table],
+            )
+            cached = self._columns[table] = frozenset(row[0] for row in rows)
+        return cached
+
     def _patient_scope(self, patient_id: str) -> tuple[str | None, list[str]]:
         row = self.db.fetchone("SELECT user_id FROM patients WHERE id = ?", [patient_id])
         if row is None:
@@ -275,7 +326,7 @@ class CareExports:
         for table in tables:
             if table in KEPT_TABLES:
                 continue
-            columns = self._service.archive.table_columns(table)
+            columns = self.table_columns(table)
             clauses: list[str] = []
             params: list[Any] = []
             if table == "patients":
@@ -306,9 +357,9 @@ class CareExports:
         patient_id = patient_id or principal.patient_id
         if patient_id is None:
             raise AccessDenied("only a patient (or an administrator for a patient) can export patient data")
-        require_patient_or_staff(principal, patient_id)
-        if principal.role == PHYSICIAN:
-            raise AccessDenied("the full data export is for the patient or an administrator")
+        # The data subject, or an administrator answering their request; never a physician.
+        if require_role(principal, PATIENT, ADMIN).role == PATIENT:
+            require_patient_access(principal, patient_id)
         tables: dict[str, list[dict[str, Any]]] = {}
         blob_files: list[tuple[str, str]] = []
         for table, where, params in self._patient_row_filters(patient_id):
@@ -339,13 +390,13 @@ class CareExports:
                 ),
             )
             for name, blob_id in blob_files:
-                archive.writestr(name, self._clinic.blobs.get(blob_id))
+                archive.writestr(name, self._blobs.get(blob_id))
             archive.writestr(
                 "README.txt",
                 "data.json holds every database row stored about you, per table; photos/ holds your photos\n"
                 "decrypted, one folder per consultation. Times are UTC.\n",
             )
-        self._service._audit(
+        self._care.audit(
             principal,
             "care.patient_data_export",
             "patient",
@@ -358,12 +409,10 @@ class CareExports:
     def erase_patient(self, principal: Principal, patient_id: str) -> ErasureResult:
         """Right to erasure: remove every row and blob of the patient; the audit chain stays valid."""
         require_role(principal, ADMIN)
-        if principal.role != ADMIN:
-            raise AccessDenied("only an administrator can erase a patient")
         filters = self._patient_row_filters(patient_id)
         blob_ids: set[str] = set()
         for table, where, params in filters:
-            columns = self._service.archive.table_columns(table)
+            columns = self.table_columns(table)
             for column in sorted(c for c in columns if c == "blob_id" or c.endswith("_blob_id")):
                 blob_ids.update(
                     r[0]
@@ -378,8 +427,8 @@ class CareExports:
                     tx.execute(f"DELETE FROM {table} WHERE {where}", params)
                     deleted[table] = int(count)
         # Blobs after the commit: a failed transaction must not leave rows pointing at lost photos.
-        removed = sum(1 for blob_id in sorted(blob_ids) if self._clinic.blobs.delete(blob_id))
-        self._service._audit(
+        removed = sum(1 for blob_id in sorted(blob_ids) if self._blobs.delete(blob_id))
+        self._care.audit(
             principal, "care.patient_erased", "patient", patient_id, rows=sum(deleted.values()), blobs=removed
         )
         return ErasureResult(patient_id, deleted, removed)

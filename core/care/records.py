@@ -1,9 +1,139 @@
-"""Plain dataclasses the exporters work on (no database, no Streamlit): easy to build in tests."""
+"""Typed records of hybrid care (no database, no Streamlit): what the services return and what the
+exporters work on. Easy to build in tests."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
+
+from core.care import booking
+from core.care.followup import TREATMENT_TYPES, is_overdue
+
+APPOINTMENT_STATUSES = ("booked", "cancelled", "completed", "no_show")
+CHECKIN_STATUSES = ("open", "submitted", "reviewed", "cancelled")
+
+
+# -- workflow records (appointments, treatments, check-ins, tasks) -----------------------------
+
+
+@dataclass(frozen=True)
+class Appointment:
+    appointment_id: str
+    case_id: str
+    patient_id: str
+    physician_id: str
+    start_utc: datetime
+    end_utc: datetime
+    duration_min: int
+    clinic_timezone: str
+    patient_timezone: str
+    reason: str
+    location: str
+    status: str
+    booked_by: str
+    confirmed: bool
+    cancel_reason: str | None = None
+    physician_name: str | None = None
+    patient_name: str | None = None
+    case_reference: str | None = None
+
+    def local_start(self, zone_name: str) -> datetime:
+        return booking.utc_to_local(self.start_utc, zone_name)
+
+    def when_for_clinic(self) -> str:
+        return booking.format_local(self.start_utc, self.clinic_timezone)
+
+    def when_for_patient(self) -> str:
+        return booking.format_local(self.start_utc, self.patient_timezone)
+
+
+@dataclass(frozen=True)
+class Slot:
+    physician_id: str
+    physician_name: str
+    start_utc: datetime
+    end_utc: datetime
+    location: str
+
+    @property
+    def minutes(self) -> int:
+        return int((self.end_utc - self.start_utc).total_seconds() // 60)
+
+
+@dataclass(frozen=True)
+class TreatmentInput:
+    treatment_type: str
+    area: str
+    treated_on: date
+    product: str | None = None
+    amount: float | None = None
+    unit: str | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class Treatment:
+    treatment_id: str
+    case_id: str
+    patient_id: str
+    physician_id: str
+    treatment_type: str
+    area: str
+    product: str | None
+    amount: float | None
+    unit: str | None
+    treated_on: date
+    notes: str | None
+
+    @property
+    def label(self) -> str:
+        amount = f" {self.amount:g} {self.unit or ''}".rstrip() if self.amount is not None else ""
+        product = f" ({self.product})" if self.product else ""
+        return (
+            f"{TREATMENT_TYPES.get(self.treatment_type, self.treatment_type)}{product}, {self.area}{amount}"
+        )
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    checkin_id: str
+    case_id: str
+    patient_id: str
+    treatment_id: str | None
+    due_date: date
+    label: str
+    views: tuple[str, ...]
+    status: str
+    photo_ids: dict[str, str] = field(default_factory=dict)  # view -> photo id once submitted
+    match: dict[str, Any] = field(default_factory=dict)  # view -> baseline-match summary
+    submitted_at: datetime | None = None
+
+    def overdue(self, today: date) -> bool:
+        return self.status == "open" and is_overdue(self.due_date, today)
+
+
+@dataclass(frozen=True)
+class Task:
+    kind: str  # checkin_due / checkin_review / report_to_write / visit_to_book / visit_to_confirm
+    title: str
+    due: date | None
+    overdue: bool
+    case_id: str
+    ref_id: str | None = None
+    patient_name: str | None = None
+
+
+@dataclass(frozen=True)
+class PatientRef:
+    """A patient as the pickers list them (the admin's erase page, the archive)."""
+
+    patient_id: str
+    name: str
+    email: str | None
+
+
+# -- export records ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

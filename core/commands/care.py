@@ -49,9 +49,7 @@ def _export_fhir(args: argparse.Namespace) -> int:
             raise CommandError(f"no physician with email {args.physician}")
         physician = clinic.auth.principal_for_user(SYSTEM_PRINCIPAL, row[0])
         try:
-            bundle = clinic.care.exports.fhir_bundle(
-                physician, args.case_id, include_photo_data=args.with_photos
-            )
+            bundle = clinic.exports.fhir_bundle(physician, args.case_id, include_photo_data=args.with_photos)
         except (AccessDenied, NotFound) as error:
             raise CommandError(str(error)) from error
         text = json.dumps(bundle, indent=2)
@@ -71,7 +69,7 @@ def _export_patient_data(args: argparse.Namespace) -> int:
     clinic = open_clinic()
     try:
         try:
-            blob = clinic.care.exports.patient_data_zip(SYSTEM_PRINCIPAL, args.patient_id)
+            blob = clinic.exports.patient_data_zip(SYSTEM_PRINCIPAL, args.patient_id)
         except NotFound as error:
             raise CommandError(str(error)) from error
         write_private(Path(args.output), blob)  # patient data: 0600
@@ -89,7 +87,7 @@ def _erase_patient(args: argparse.Namespace) -> int:
     clinic = open_clinic()
     try:
         try:
-            result = clinic.care.exports.erase_patient(SYSTEM_PRINCIPAL, args.patient_id)
+            result = clinic.exports.erase_patient(SYSTEM_PRINCIPAL, args.patient_id)
         except NotFound as error:
             raise CommandError(str(error)) from error
         print(

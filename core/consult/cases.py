@@ -35,6 +35,7 @@ from core.access import (
 )
 from core.audit import AuditLog
 from core.blobstore import BlobStore
+from core.consult.case_access import CaseOwner, authorize_case, check_case_access
 from core.consult.photos import CheckedPhoto, UploadRejected, verify_clean
 from core.consult.report_record import Report, load_report
 from core.db import Database, from_db_time, to_db_time, utcnow
@@ -697,22 +698,15 @@ class CaseService:
 
     # -- access --------------------------------------------------------------------------------
     def _load_case_row(self, principal: Principal, case_id: str) -> tuple:
-        """The case row if this principal may see it; patients see only their own cases."""
-        require_role(principal, PATIENT, PHYSICIAN)
+        """The case row if this principal may see it (the one gate: `core.consult.case_access`)."""
         row = self._db.fetchone(
             "SELECT id, reference, patient_id, status, intake_json, created_at, updated_at, assigned_physician_id"
             " FROM cases WHERE id = ?",
             [case_id],
         )
-        if principal.role == PATIENT:
-            # Same answer for "not yours" and "does not exist": ids of others reveal nothing.
-            if row is None or row[2] != principal.patient_id:
-                self._audit.record(principal, "access.denied", "case", case_id, {})
-                raise AccessDenied("you may only see your own consultations")
-        elif row is None:
-            raise NotFound(f"case {case_id} does not exist")
+        authorize_case(principal, case_id, None if row is None else CaseOwner(row[2], row[1]), self._audit)
         return row
 
-    def check_case_access(self, principal: Principal, case_id: str) -> str:
-        """For other areas' services: raises unless `principal` may see the case; returns its patient_id."""
-        return self._load_case_row(principal, case_id)[2]
+    def check_case_access(self, principal: Principal, case_id: str) -> CaseOwner:
+        """For other areas' services: raises unless `principal` may see the case; returns its owner."""
+        return check_case_access(self._db.cursor(), principal, case_id, self._audit)

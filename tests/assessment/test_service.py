@@ -118,9 +118,7 @@ def test_run_again_and_access_rules(world):
         people["doc"], people["alice"].patient_id, metric="redness", region="cheek_left"
     )
     assert [row.assessment_id for row in cheek] == [again.assessment_id]
-    series = clinic.care.archive.metric_series(
-        people["doc"], people["alice"].patient_id, "redness", "cheek_left"
-    )
+    series = clinic.archive.metric_series(people["doc"], people["alice"].patient_id, "redness", "cheek_left")
     assert len(series.points) == 1
     queued = clinic.assessments.run_for_case(people["doc"], case_id, background=True)
     assert queued.status in {"queued", "running", "done"}

@@ -14,7 +14,7 @@ from core.access import AccessDenied
 from core.care.archive import ArchiveFilter
 from core.care.fhir import validate_bundle
 from core.care.followup import PlannedCheckIn
-from core.care.service import TreatmentInput
+from core.care.records import TreatmentInput
 from tests.photo_factory import checked_photo
 
 
@@ -22,15 +22,17 @@ def _full_case(world) -> str:
     care = world.clinic.care
     case_id = world.submit_case()
     world.report_case(case_id)
-    care.book_local(world.physician, case_id, date.today() + timedelta(days=7), time(11), 30, "Toxin session")
+    care.appointments.book_local(
+        world.physician, case_id, date.today() + timedelta(days=7), time(11), 30, "Toxin session"
+    )
     plan = [PlannedCheckIn(date.today(), "Check-in", ("front",))]
-    _, (checkin,) = care.record_treatment(
+    _, (checkin,) = care.treatments.record_treatment(
         world.physician,
         case_id,
         TreatmentInput("botulinum_toxin", "forehead", date.today(), amount=12, unit="U"),
         plan,
     )
-    care.submit_checkin(
+    care.checkins.submit_checkin(
         world.patient, checkin.checkin_id, {"front": checked_photo("front", world.photo_bytes)}
     )
     return case_id
@@ -38,7 +40,7 @@ def _full_case(world) -> str:
 
 def test_search_filters(care_world) -> None:
     world = care_world
-    archive = world.clinic.care.archive
+    archive = world.clinic.archive
     case_id = _full_case(world)
     other_case = world.submit_case(world.other_patient)
     everything = archive.search_cases(world.physician, ArchiveFilter())
@@ -67,58 +69,58 @@ def test_search_filters(care_world) -> None:
 def test_timeline_is_ordered_and_complete(care_world) -> None:
     world = care_world
     case_id = _full_case(world)
-    events = world.clinic.care.archive.patient_timeline(world.physician, world.patient.patient_id)
+    events = world.clinic.archive.patient_timeline(world.physician, world.patient.patient_id)
     kinds = {e.kind for e in events}
     assert {"case", "photo", "report", "treatment", "appointment", "checkin"} <= kinds
     assert all(e.case_id == case_id for e in events)
     stamps = [e.at.replace(tzinfo=None) for e in events]
     assert stamps == sorted(stamps)
     with pytest.raises(AccessDenied):
-        world.clinic.care.archive.patient_timeline(world.other_patient, world.patient.patient_id)
+        world.clinic.archive.patient_timeline(world.other_patient, world.patient.patient_id)
 
 
 def test_metric_series_and_treatment_marks(care_world) -> None:
     world = care_world
     _full_case(world)
-    data = world.clinic.care.archive.metric_series(world.patient, world.patient.patient_id)
+    data = world.clinic.archive.metric_series(world.patient, world.patient.patient_id)
     assert [label for _, label in data.treatments] == ["botulinum_toxin (forehead)"]
     assert all(point.value == point.value for point in data.points)  # no NaN
-    photos = world.clinic.care.archive.patient_photos(world.physician, world.patient.patient_id, "front")
+    photos = world.clinic.archive.patient_photos(world.physician, world.patient.patient_id, "front")
     assert [p.source for p in photos][-1] == "followup"
 
 
 def test_fhir_bundle_of_a_real_case_validates_and_is_audited(care_world) -> None:
     world = care_world
     case_id = _full_case(world)
-    bundle = world.clinic.care.exports.fhir_bundle(world.physician, case_id)
+    bundle = world.clinic.exports.fhir_bundle(world.physician, case_id)
     parsed = validate_bundle(bundle)
     kinds = [e.resource.__resource_type__ for e in parsed.entry]
     assert kinds.count("Media") == 4 and "Appointment" in kinds and "Consent" in kinds
     assert "DiagnosticReport" in kinds and kinds[0] == "Patient"
     assert "care.fhir_export" in world.clinic.audit.actions()
     with pytest.raises(AccessDenied):
-        world.clinic.care.exports.fhir_bundle(world.other_patient, case_id)
+        world.clinic.exports.fhir_bundle(world.other_patient, case_id)
 
 
 def test_report_pdf_for_the_patient(care_world) -> None:
     world = care_world
     case_id = world.submit_case()
     world.report_case(case_id)
-    photo_id = world.clinic.care.baseline_photos(world.patient, case_id)["front"]
-    pdf = world.clinic.care.exports.report_pdf(world.patient, case_id, [photo_id])
+    photo_id = world.clinic.care.treatments.baseline_photos(world.patient, case_id)["front"]
+    pdf = world.clinic.exports.report_pdf(world.patient, case_id, [photo_id])
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert "Dynamic forehead lines" in text and "Zoë Müller" in text
     assert date.today().strftime("%Y") in text and "Konsultationsbericht" in text  # German patient
     assert "care.report_pdf_export" in world.clinic.audit.actions()
     with pytest.raises(AccessDenied):
-        world.clinic.care.exports.report_pdf(world.other_patient, case_id)
+        world.clinic.exports.report_pdf(world.other_patient, case_id)
 
 
 def test_data_download_holds_rows_and_decrypted_photos_without_secrets(care_world) -> None:
     world = care_world
     case_id = _full_case(world)
     other_case = world.submit_case(world.other_patient)
-    blob = world.clinic.care.exports.patient_data_zip(world.patient)
+    blob = world.clinic.exports.patient_data_zip(world.patient)
     with zipfile.ZipFile(io.BytesIO(blob)) as archive:
         data = json.loads(archive.read("data.json"))
         photo_names = [n for n in archive.namelist() if n.startswith("photos/")]
@@ -132,9 +134,9 @@ def test_data_download_holds_rows_and_decrypted_photos_without_secrets(care_worl
     assert "care_treatments" in tables and "care_appointments" in tables
     assert "care.patient_data_export" in world.clinic.audit.actions()
     with pytest.raises(AccessDenied):
-        world.clinic.care.exports.patient_data_zip(world.other_patient, world.patient.patient_id)
+        world.clinic.exports.patient_data_zip(world.other_patient, world.patient.patient_id)
     with pytest.raises(AccessDenied):
-        world.clinic.care.exports.patient_data_zip(world.physician, world.patient.patient_id)
+        world.clinic.exports.patient_data_zip(world.physician, world.patient.patient_id)
 
 
 def test_erasure_leaves_nothing_of_the_patient_and_audit_still_verifies(care_world) -> None:
@@ -148,8 +150,8 @@ def test_erasure_leaves_nothing_of_the_patient_and_audit_still_verifies(care_wor
     ]
     assert blob_ids and all(clinic.blobs.exists(b) for b in blob_ids)
     with pytest.raises(AccessDenied):
-        clinic.care.exports.erase_patient(world.physician, patient_id)
-    result = clinic.care.exports.erase_patient(world.admin, patient_id)
+        clinic.exports.erase_patient(world.physician, patient_id)
+    result = clinic.exports.erase_patient(world.admin, patient_id)
     assert result.blobs_deleted == len(blob_ids) and result.rows_deleted["photos"] == 4
     assert not any(clinic.blobs.exists(b) for b in blob_ids)
     # No row anywhere (outside the audit log) mentions the patient, their user or their case.
@@ -205,6 +207,6 @@ def test_search_by_assessment_flag(care_world) -> None:
         " VALUES ('flag-test', ?, ?, 'done', ?, now()::TIMESTAMP)",
         [flagged, world.patient.patient_id, json.dumps({"flags": [{"code": "suspicious_lesion_xq"}]})],
     )
-    found = clinic.care.archive.search_cases(world.physician, ArchiveFilter(flag="suspicious_lesion_xq"))
+    found = clinic.archive.search_cases(world.physician, ArchiveFilter(flag="suspicious_lesion_xq"))
     assert [c.case_id for c in found] == [flagged]
     assert plain not in {c.case_id for c in found}

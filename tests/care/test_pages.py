@@ -21,7 +21,7 @@ def seeded(data_dir: Path, face_photo_bgr) -> Iterator[dict]:
     from components.session import _open_clinic, get_clinic
     from core.access import SYSTEM_PRINCIPAL
     from core.care.followup import PlannedCheckIn
-    from core.care.service import TreatmentInput
+    from core.care.records import TreatmentInput
     from core.consult.cases import IntakeForm
     from core.consult.reports import PhysicianReport
     from tests.photo_factory import checked_photo
@@ -56,20 +56,20 @@ def seeded(data_dir: Path, face_photo_bgr) -> Iterator[dict]:
         ),
     )
     clinic.reports.send(physician, case_id)
-    clinic.care.book_local(
+    clinic.care.appointments.book_local(
         physician, case_id, dt.date.today() + dt.timedelta(days=9), dt.time(10), 30, "Filler session"
     )
     plan = [
         PlannedCheckIn(dt.date.today() - dt.timedelta(days=1), "2-week check-in", ("front",)),
         PlannedCheckIn(dt.date.today() + dt.timedelta(days=80), "3-month check-in", ("front",)),
     ]
-    _, checkins = clinic.care.record_treatment(
+    _, checkins = clinic.care.treatments.record_treatment(
         physician,
         case_id,
         TreatmentInput("filler", "cheeks", dt.date.today() - dt.timedelta(days=15), "Juvederm", 1, "ml"),
         plan,
     )
-    clinic.care.submit_checkin(
+    clinic.care.checkins.submit_checkin(
         patient,
         checkins[0].checkin_id,
         {"front": checked_photo("front", photo)},

@@ -106,7 +106,9 @@ def test_nothing_is_sent_without_configuration(
     assert result.status == "not_configured" and not result.sent
     assert result.message == "E-mail is not set up on this server: give the patient the invitation code."
     start = datetime.now(UTC) + timedelta(hours=3)
-    world.clinic.care.book_appointment(world.physician, world.case_id, start, 30, "Follow-up visit")
+    world.clinic.care.appointments.book_appointment(
+        world.physician, world.case_id, start, 30, "Follow-up visit"
+    )
     assert notifier.send_due_reminders(datetime.now(UTC)) == 0
     assert notifier.start_reminders() is False
     assert mailbox.received == []
@@ -168,7 +170,9 @@ def test_smtp_settings_from_the_environment(data_dir: Path, monkeypatch: pytest.
 
 
 def book(world: World, start: datetime, reason: str = "Botulinum toxin follow-up of the forehead"):
-    return world.clinic.care.book_appointment(world.physician, world.case_id, start, 30, reason, "Room 2")
+    return world.clinic.care.appointments.book_appointment(
+        world.physician, world.case_id, start, 30, reason, "Room 2"
+    )
 
 
 def test_a_reminder_goes_once_for_tomorrow_not_for_next_week(world: World, smtp_env: MailBox) -> None:
@@ -176,7 +180,7 @@ def test_a_reminder_goes_once_for_tomorrow_not_for_next_week(world: World, smtp_
     tomorrow = book(world, now + timedelta(hours=20))
     book(world, now + timedelta(days=7))
     cancelled = book(world, now + timedelta(hours=5))
-    world.clinic.care.cancel(world.physician, cancelled.appointment_id)
+    world.clinic.care.appointments.cancel(world.physician, cancelled.appointment_id)
     notifier = world.clinic.notifications
     assert notifier.send_due_reminders(now) == 1
     assert smtp_env.wait(1)
@@ -199,7 +203,9 @@ def test_a_reminder_goes_once_for_tomorrow_not_for_next_week(world: World, smtp_
     assert row["status"] == "sent" and row["id"] == tomorrow.appointment_id
     assert PATIENT_EMAIL not in all_audit_text(world.clinic)
     # A visit moved to another time is reminded of again.
-    world.clinic.care.reschedule(world.physician, tomorrow.appointment_id, now + timedelta(hours=22))
+    world.clinic.care.appointments.reschedule(
+        world.physician, tomorrow.appointment_id, now + timedelta(hours=22)
+    )
     assert notifier.send_due_reminders(now + timedelta(minutes=20)) == 1
     # Next week's comes when it is within a day.
     assert notifier.send_due_reminders(now + timedelta(days=6, hours=1)) == 1

@@ -1,0 +1,197 @@
+"""Follow-up check-ins: the photo tasks a treatment plans, the patient's submission, the review.
+
+`clinic.care.checkins`. A check-in is open until the patient sends its photos (they join the
+case as source 'followup'), then submitted until the physician marks it reviewed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from core.access import PATIENT, PHYSICIAN, Principal, ValidationError, require_patient_access, require_role
+from core.care.context import CareContext
+from core.care.followup import PlannedCheckIn
+from core.care.records import CheckIn
+from core.consult.case_access import authorize_patient_object
+from core.db import to_db_time, utcnow
+from core.rows import fetch_all_as
+
+if TYPE_CHECKING:
+    from core.consult.cases import CaseService
+    from core.consult.photos import CheckedPhoto
+
+
+@dataclass(frozen=True)
+class _CheckInRow:
+    """A `care_checkins` row as stored: views, photos and matches are JSON text."""
+
+    checkin_id: str
+    case_id: str
+    patient_id: str
+    treatment_id: str | None
+    due_date: date
+    label: str
+    views_json: str
+    status: str
+    photo_ids_json: str | None
+    match_json: str | None
+    submitted_at: datetime | None
+
+    def record(self) -> CheckIn:
+        return CheckIn(
+            checkin_id=self.checkin_id,
+            case_id=self.case_id,
+            patient_id=self.patient_id,
+            treatment_id=self.treatment_id,
+            due_date=self.due_date,
+            label=self.label,
+            views=tuple(json.loads(self.views_json)),
+            status=self.status,
+            photo_ids=json.loads(self.photo_ids_json) if self.photo_ids_json else {},
+            match=json.loads(self.match_json) if self.match_json else {},
+            submitted_at=self.submitted_at,
+        )
+
+
+_SELECT_CHECKINS = (
+    "SELECT id AS checkin_id, case_id, patient_id, treatment_id, due_date, label, views_json, status,"
+    " photo_ids_json, match_json, submitted_at FROM care_checkins"
+)
+
+
+def insert_checkin(
+    tx: duckdb.DuckDBPyConnection,
+    case_id: str,
+    patient_id: str,
+    treatment_id: str | None,
+    item: PlannedCheckIn,
+) -> str:
+    """One planned check-in, inside the caller's transaction (the treatment that plans it)."""
+    if not item.views:
+        raise ValidationError({"views": "a check-in needs at least one view"})
+    checkin_id = uuid.uuid4().hex
+    tx.execute(
+        "INSERT INTO care_checkins (id, case_id, patient_id, treatment_id, due_date, label, views_json, status,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?)",
+        [
+            checkin_id,
+            case_id,
+            patient_id,
+            treatment_id,
+            item.due_date,
+            item.label.strip() or "Check-in",
+            json.dumps(list(item.views)),
+            to_db_time(utcnow()),
+        ],
+    )
+    return checkin_id
+
+
+class CheckInService:
+    def __init__(self, context: CareContext, cases: CaseService) -> None:
+        self._care = context
+        self._cases = cases  # check-in photos join the case through the consultation's intake
+        self.db = context.db
+
+    def _checkins(self, where: str, params: list[Any]) -> list[CheckIn]:
+        rows = fetch_all_as(self.db.cursor(), _CheckInRow, f"{_SELECT_CHECKINS} WHERE {where}", params)
+        return [row.record() for row in rows]
+
+    # -- reading --------------------------------------------------------------------------------
+    def get_checkin(self, principal: Principal, checkin_id: str) -> CheckIn:
+        found = self._checkins("id = ?", [checkin_id])
+        authorize_patient_object(
+            principal, found[0].patient_id if found else None, "no such check-in", checkin_id
+        )
+        return found[0]
+
+    def case_checkins(self, principal: Principal, case_id: str) -> list[CheckIn]:
+        self._care.case_owner(principal, case_id)
+        return self._checkins("case_id = ? ORDER BY due_date, created_at", [case_id])
+
+    def patient_checkins(
+        self, principal: Principal, patient_id: str | None = None, open_only: bool = True
+    ) -> list[CheckIn]:
+        patient_id = patient_id or principal.patient_id
+        if patient_id is None:
+            raise ValidationError({"patient": "which patient?"})
+        require_patient_access(principal, patient_id)
+        status = " AND status = 'open'" if open_only else ""
+        return self._checkins(f"patient_id = ?{status} ORDER BY due_date", [patient_id])
+
+    # -- the physician's plan -------------------------------------------------------------------
+    def update_checkin(
+        self, principal: Principal, checkin_id: str, due_date: date | None = None, label: str | None = None
+    ) -> CheckIn:
+        """Physician edits the plan: move a check-in or rename it (only while open)."""
+        require_role(principal, PHYSICIAN)
+        current = self.get_checkin(principal, checkin_id)
+        if current.status != "open":
+            raise ValidationError({"status": "only open check-ins can be changed"})
+        self.db.execute(
+            "UPDATE care_checkins SET due_date = ?, label = ? WHERE id = ?",
+            [due_date or current.due_date, (label or current.label).strip(), checkin_id],
+        )
+        self._care.audit(principal, "care.checkin_updated", "checkin", checkin_id)
+        return self.get_checkin(principal, checkin_id)
+
+    def cancel_checkin(self, principal: Principal, checkin_id: str) -> CheckIn:
+        require_role(principal, PHYSICIAN)
+        if self.get_checkin(principal, checkin_id).status != "open":
+            raise ValidationError({"status": "only open check-ins can be dropped"})
+        self.db.execute("UPDATE care_checkins SET status = 'cancelled' WHERE id = ?", [checkin_id])
+        self._care.audit(principal, "care.checkin_cancelled", "checkin", checkin_id)
+        return self.get_checkin(principal, checkin_id)
+
+    # -- the patient's photos and the review ----------------------------------------------------
+    def submit_checkin(
+        self,
+        principal: Principal,
+        checkin_id: str,
+        photos: Mapping[str, CheckedPhoto],
+        matches: dict[str, dict[str, Any]] | None = None,
+    ) -> CheckIn:
+        """The patient's checked photos (from the intake) join the case as source 'followup', with
+        their quality results; the task is then done."""
+        require_role(principal, PATIENT)
+        checkin = self.get_checkin(principal, checkin_id)
+        if checkin.status != "open":
+            raise ValidationError({"status": "this check-in was already sent"})
+        missing = [view for view in checkin.views if view not in photos]
+        if missing:
+            raise ValidationError({"photos": f"still missing: {', '.join(missing)}"})
+        photo_ids: dict[str, str] = {}
+        for view in checkin.views:
+            # The server names the origin: a check-in photo is a follow-up, however it was taken.
+            followup = dataclasses.replace(photos[view], source="followup")
+            photo_ids[view] = self._cases.add_photo(principal, checkin.case_id, followup).photo_id
+        self.db.execute(
+            "UPDATE care_checkins SET status = 'submitted', photo_ids_json = ?, match_json = ?, submitted_at = ? WHERE id = ?",
+            [
+                json.dumps(photo_ids),
+                json.dumps(matches or {}, default=float),
+                to_db_time(utcnow()),
+                checkin_id,
+            ],
+        )
+        self._care.audit(principal, "care.checkin_submitted", "checkin", checkin_id, case_id=checkin.case_id)
+        return self.get_checkin(principal, checkin_id)
+
+    def mark_checkin_reviewed(self, principal: Principal, checkin_id: str) -> CheckIn:
+        require_role(principal, PHYSICIAN)
+        if self.get_checkin(principal, checkin_id).status != "submitted":
+            raise ValidationError({"status": "only submitted check-ins can be reviewed"})
+        self.db.execute(
+            "UPDATE care_checkins SET status = 'reviewed', reviewed_at = ? WHERE id = ?",
+            [to_db_time(utcnow()), checkin_id],
+        )
+        self._care.audit(principal, "care.checkin_reviewed", "checkin", checkin_id)
+        return self.get_checkin(principal, checkin_id)
