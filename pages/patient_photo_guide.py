@@ -29,7 +29,7 @@ def render_guide() -> None:
 
         with st.spinner("Checking the photo…"):
             photo = intake_frame(frame, view, source="webcam")  # checked as it would be stored
-        verdict = {"pass": "meets the standard", "warn": "usable, with hints", "fail": "needs a retake"}
+        verdict = {"pass": "meets the standard", "warn": "is usable; see the hints", "fail": "needs a retake"}
         st.image(
             annotate_result(decode_to_bgr(photo.image_bytes), photo.quality)[:, :, ::-1],
             caption=f"This photo {verdict[photo.verdict]}.",
