@@ -905,13 +905,13 @@ def _skin_like(pixels: np.ndarray, reference: np.ndarray, o: QualityOptions, min
 def _check_cheeks(m: _FaceMeasures, view: str, o: QualityOptions) -> list[QualityCheck]:
     """Hair or a hand over the cheek(s) the view is for (ISO/IEC 29794-5 face occlusion):
     cheek pixels unlike the face's own skin (median of the whole face-skin mask)."""
-    if m.skin.sum() < 100:
+    if np.count_nonzero(m.skin[::2, ::2]) < 25:
         return []
     if view == "front" or view == "close_up":
         names = ["cheek_left", "cheek_right"]
     else:
         names = ["cheek_left" if view.startswith("left") else "cheek_right"]
-    reference = np.median(m.lab[m.skin], axis=0)
+    reference = np.median(m.lab[::2, ::2][m.skin[::2, ::2]], axis=0)  # every 4th pixel: 4x cheaper
     fractions = [
         _skin_like(m.lab[m.masks[name]], reference, o, o.cheek_min_lightness_ratio)
         for name in names
