@@ -117,11 +117,11 @@ def render_ar_photo_panel(clinic: Any, principal: Any, case_id: str) -> None:
     if not photos:
         st.info("This case has no photos to simulate on.")
         return
-    labels = {
+    labels: dict[str, str] = {
         p.photo_id: f"{str(getattr(p, 'view', 'photo')).replace('_', ' ').capitalize()} ({getattr(p, 'source', 'upload')})"
         for p in photos
     }
-    photo_id = st.selectbox("Photo", list(labels), format_func=labels.get, key=f"ar-photo-{case_id}")
+    photo_id = st.selectbox("Photo", list(labels), format_func=labels.__getitem__, key=f"ar-photo-{case_id}")
     image = _decode(clinic.cases.get_photo_bytes(principal, photo_id))
     if image is None:
         st.error("This photo cannot be decoded.")

@@ -22,7 +22,7 @@ import streamlit as st
 
 from components.live_guide import live_guide
 from core.consult.photos import CheckedPhoto, UploadRejected, intake_frame, intake_photo
-from core.vocabulary import REQUIRED_VIEWS
+from core.vocabulary import REQUIRED_VIEWS, PhotoSource
 
 VIEW_LABELS: dict[str, str] = {
     "front": "Front (look straight into the camera)",
@@ -186,7 +186,7 @@ def _png(image_bgr: np.ndarray) -> bytes:
 
 
 def check_upload(
-    raw: bytes, filename: str | None, view: str, source: str, cache: dict[str, Any]
+    raw: bytes, filename: str | None, view: str, source: PhotoSource, cache: dict[str, Any]
 ) -> tuple[CheckedPhoto | None, str | None]:
     """(checked photo, None) or (None, why it cannot be used) for uploaded or snapped bytes.
 

@@ -23,7 +23,7 @@ import streamlit.components.v1 as components
 
 from core.access import Principal
 from core.ar.live import LiveView
-from core.live.http import LiveServices, call_quality_dir, install
+from core.live.http import ARMedia, LiveServices, call_quality_dir, install
 from core.live.rooms import ARSettings, Room, RoomRegistry
 from core.live.signalling import CallHub
 
@@ -84,7 +84,7 @@ def room_registry() -> RoomRegistry:
 AR_LANDMARK_MAX_FPS = 15.0
 
 
-def _media_server(ice_servers: list[dict]) -> Any:
+def _media_server(ice_servers: list[dict]) -> ARMedia | None:
     try:
         from core.live.media import ARMediaServer, ProcessorOptions
 

@@ -47,7 +47,9 @@ def install_stale_context_patch() -> bool:
 
         @functools.wraps(original)
         def get_or_create_context(key: str):
-            context = component.st.session_state.get(key) if key in component.st.session_state else None
+            # The library's own `st` (what it sees; tests substitute it), not re-exported by its stubs.
+            session_state = component.st.session_state  # pyright: ignore[reportPrivateImportUsage]
+            context = session_state.get(key) if key in session_state else None
             if context is not None and hasattr(context, "_last_rendered_run_count"):
                 context._last_rendered_run_count = None  # skip the racy "stale context" reset
             return original(key)

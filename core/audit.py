@@ -389,7 +389,8 @@ class AuditLog:
                 return
             if anchor is not None:
                 # New rows link to what the database really holds (so a cut stays visible).
-                self._head = ChainHead(*(last or (0, GENESIS_HASH)), anchor.keyed_from)
+                last_seq, last_mac = last or (0, GENESIS_HASH)
+                self._head = ChainHead(last_seq, last_mac, anchor.keyed_from)
                 at_anchor = (
                     cursor.execute("SELECT hash FROM audit_log WHERE seq = ?", [anchor.seq]).fetchone()
                     if anchor.seq

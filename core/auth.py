@@ -42,7 +42,7 @@ from core.access import (
 )
 from core.audit import AuditLog
 from core.config import Settings
-from core.db import Database, from_db_time, to_db_time, utcnow
+from core.db import Database, from_db_time, scalar, to_db_time, utcnow
 from core.vocabulary import CONSENT_VERSION
 
 CURRENT_TELEMEDICINE_CONSENT_VERSION = CONSENT_VERSION
@@ -277,9 +277,10 @@ class AuthService:
                 [email_norm],
             )
             locked_until = None
+            attempt, last_try = 0, False  # set below when this attempt counts
             if row is not None:
-                user_id, password_hash, failed, locked_until, disabled = row
-                locked_until = from_db_time(locked_until)
+                user_id, _, failed, stored_locked_until, _ = row
+                locked_until = from_db_time(stored_locked_until)
                 if locked_until is None or locked_until <= now:
                     # Count this attempt before checking it. The last allowed attempt locks the
                     # account at once (a success lifts it), so no parallel guess slips past.
@@ -298,6 +299,7 @@ class AuthService:
             self._verify_quietly(self._dummy_hash, password)  # same cost as a real check
             self._audit.record(None, "auth.login_failed", "user", None, {"reason": "unknown_email"})
             raise LoginFailed()
+        user_id, password_hash, _, _, disabled = row
         if locked_until is not None:
             self._verify_quietly(self._dummy_hash, password)
             self._audit.record(None, "auth.login_refused_locked", "user", user_id, {})
@@ -380,10 +382,11 @@ class AuthService:
         idle_since = now - timedelta(minutes=self._settings.session_idle_minutes)
         born_before = now - timedelta(hours=self._settings.session_max_hours)
         with self._db.transaction() as tx:
-            (count,) = tx.execute(
+            count = scalar(
+                tx,
                 "SELECT count(*) FROM sessions WHERE last_seen < ? OR created_at < ?",
                 [idle_since, born_before],
-            ).fetchone()
+            )
             if count:
                 tx.execute(
                     "DELETE FROM sessions WHERE last_seen < ? OR created_at < ?", [idle_since, born_before]

@@ -89,6 +89,7 @@ def create_backup(clinic, archive_path: Path) -> BackupSummary:  # clinic: core.
             cursor.execute("CHECKPOINT backup_snapshot")
         finally:
             cursor.execute("DETACH backup_snapshot")
+        head_seq, head_mac = head or (0, GENESIS_HASH)
         blob_ids = clinic.blobs.list_ids()
         manifest = {
             "format": ARCHIVE_FORMAT,
@@ -97,7 +98,7 @@ def create_backup(clinic, archive_path: Path) -> BackupSummary:  # clinic: core.
             "migrations": migrations,
             "audit_rows": audit_rows,
             "audit_head_hash": head[1] if head else None,
-            "audit_head": ChainHead(*(head or (0, GENESIS_HASH)), clinic.audit.head.keyed_from).to_json(),
+            "audit_head": ChainHead(head_seq, head_mac, clinic.audit.head.keyed_from).to_json(),
         }
         manifest["seal"] = seal_json(crypto.derive_key(master_key, KEY_INFO), manifest)
         temp_archive = Path(work) / "archive.tar"
@@ -203,7 +204,7 @@ def _verify_staging(
             f"the archived database does not open with the current master key: {error}"
         ) from error
     try:
-        audit_rows = database.fetchone("SELECT count(*) FROM audit_log")[0]
+        audit_rows = database.scalar("SELECT count(*) FROM audit_log")
         blob_rows = {r[0] for r in database.fetchall("SELECT blob_id FROM photos")}
         chain = database.fetchall(
             "SELECT seq, recorded_at, actor_id, actor_role, action, object_type, object_id, detail_json,"

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, overload
 
 import duckdb
 
@@ -61,8 +62,20 @@ def to_db_time(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
+@overload
+def from_db_time(value: datetime) -> datetime: ...
+@overload
+def from_db_time(value: None) -> None: ...
 def from_db_time(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=UTC)
+
+
+def scalar(cursor: duckdb.DuckDBPyConnection, sql: str, parameters: list | tuple | None = None) -> Any:
+    """The one value of a query that always returns exactly one row (`SELECT count(*) ...`)."""
+    row = cursor.execute(sql, parameters or []).fetchone()
+    if row is None:
+        raise DatabaseError(f"no row from a single-row query: {sql}")
+    return row[0]
 
 
 def list_migrations(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, str, Path]]:
@@ -200,6 +213,10 @@ class Database:
 
     def fetchone(self, sql: str, parameters: list | tuple | None = None) -> tuple | None:
         return self.cursor().execute(sql, parameters or []).fetchone()
+
+    def scalar(self, sql: str, parameters: list | tuple | None = None) -> Any:
+        """The one value of a query that always returns exactly one row (see `scalar`)."""
+        return scalar(self.cursor(), sql, parameters)
 
     def checkpoint(self) -> None:
         """Fold the WAL into the (encrypted) database file, e.g. before a backup copy."""

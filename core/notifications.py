@@ -25,12 +25,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from core.access import PHYSICIAN, SYSTEM_PRINCIPAL, AccessDenied, Principal, ValidationError, require_role
 from core.care import booking
 from core.db import from_db_time, to_db_time
+
+if TYPE_CHECKING:
+    from core.clinic import Clinic
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +109,7 @@ def _failure_reason(error: BaseException) -> str:
 class Notifier:
     """Sends the clinic's e-mail through the configured SMTP server."""
 
-    def __init__(self, clinic: Any) -> None:
+    def __init__(self, clinic: Clinic) -> None:
         # The Clinic facade gives settings, db, audit, clock and the auth/cases services.
         self._clinic = clinic
         self._settings = clinic.settings

@@ -236,7 +236,7 @@ def _masked_blur(channels: np.ndarray, mask: np.ndarray, sigma: float, scale: fl
     values = cv2.resize(channels * mask[..., None], small_size, interpolation=cv2.INTER_AREA)
     small_sigma = max(0.8, sigma * scale)
     blurred_weight = cv2.GaussianBlur(weight, (0, 0), small_sigma)
-    base = cv2.GaussianBlur(values, (0, 0), small_sigma) / blurred_weight[..., None]
+    base = np.divide(cv2.GaussianBlur(values, (0, 0), small_sigma), blurred_weight[..., None])
     return cv2.resize(base, (width, height), interpolation=cv2.INTER_LINEAR).reshape(height, width, -1)
 
 
@@ -545,7 +545,9 @@ def apply_treatments(
         # feathered-edge pixels by 2-3 levels even where an effect's weight is ~0.
         # Separate contiguous L*, a*, b* planes: per-channel numpy work is much faster on them
         # than on strided views of an interleaved image.
-        planes = list(cv2.split(cv2.cvtColor(cv2.multiply(work, 1.0 / 255.0), cv2.COLOR_BGR2Lab)))
+        # (OpenCV's stubs type a multiplier as a Mat; cv2.multiply takes a plain number too.)
+        scaled = cv2.multiply(work, 1.0 / 255.0)  # pyright: ignore[reportCallIssue, reportArgumentType]
+        planes = list(cv2.split(cv2.cvtColor(scaled, cv2.COLOR_BGR2Lab)))
         for name in lab_names:
             _LAB_EFFECTS[name](planes, ctx, active[name])
             footprint |= ctx.mask(TREATMENT_REGIONS[name], _LAB_FEATHER[name]) > 0

@@ -122,12 +122,15 @@ class LandmarkTracker:
 
     def __init__(
         self,
-        landmarker_factory: Callable[[], VideoLandmarker] = _default_landmarker,
+        landmarker_factory: Callable[[], VideoLandmarker] | None = None,
         smoothing: OneEuroParams | None = None,
         max_age_s: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._landmarks = SmoothedLandmarks(landmarker_factory, smoothing)
+        # None: the vision area's FaceLandmarker in VIDEO mode.
+        self._landmarks = SmoothedLandmarks(
+            _default_landmarker if landmarker_factory is None else landmarker_factory, smoothing
+        )
         self._max_age = max_age_s
         self._clock = clock
         self._lock = threading.Lock()

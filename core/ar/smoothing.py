@@ -44,6 +44,7 @@ class OneEuroFilter:
         values = np.asarray(values, dtype=np.float64)
         if (
             self._previous is None
+            or self._previous_speed is None
             or self._previous_time is None
             or self._previous.shape != values.shape
             or timestamp_s <= self._previous_time

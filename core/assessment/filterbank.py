@@ -76,7 +76,7 @@ class _Graph:
         self._counter += 1
         return f"{stem}_{self._counter}"
 
-    def const(self, value: np.ndarray | float, stem: str = "c") -> str:
+    def const(self, value: np.ndarray | float | list[float], stem: str = "c") -> str:
         name = self._name(stem)
         array = np.asarray(value, dtype=np.float32)
         self.initializers.append(numpy_helper.from_array(array, name))
@@ -317,7 +317,8 @@ class FilterBank:
         results = self.session.run(self.output_names, {"image": tensor})
         maps: dict[str, np.ndarray] = {}
         for name, value in zip(self.output_names, results, strict=True):
-            maps[name] = value[0].transpose(1, 2, 0) if name == "lab" else value[0, 0]
+            array = np.asarray(value)  # the bank's outputs are dense tensors
+            maps[name] = array[0].transpose(1, 2, 0) if name == "lab" else array[0, 0]
         return maps
 
 

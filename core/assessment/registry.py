@@ -21,10 +21,14 @@ import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.paths import model_dir
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
 
 REQUIRED_FIELDS = ("name", "version", "file", "sha256", "inputs", "outputs", "intended_use")
 
@@ -47,7 +51,7 @@ class RegisteredModel:
     outputs: list[dict]
     intended_use: str
     validation: dict = field(default_factory=dict)
-    _session: object | None = None
+    _session: InferenceSession | None = None
 
     def describe(self) -> dict:
         return {
@@ -64,7 +68,7 @@ class RegisteredModel:
     def output_unit(self, output: str) -> str:
         return next((str(o.get("unit", "")) for o in self.outputs if o.get("name") == output), "")
 
-    def _ensure_session(self):
+    def _ensure_session(self) -> InferenceSession:
         if self._session is None:
             import onnxruntime as ort
 
@@ -82,10 +86,8 @@ class RegisteredModel:
         tensor = np.ascontiguousarray(image_rgb01.transpose(2, 0, 1)[None], dtype=np.float32)
         names = [o["name"] for o in self.outputs]
         values = session.run(names, {input_name: tensor})
-        return {
-            name: np.asarray(value)[0] if np.ndim(value) > 0 else np.asarray(value)
-            for name, value in zip(names, values, strict=True)
-        }
+        arrays = {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
+        return {name: array[0] if array.ndim > 0 else array for name, array in arrays.items()}
 
 
 def load_manifest(path: Path) -> RegisteredModel:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from core.access import ADMIN, PATIENT, PHYSICIAN, AccessDenied, NotFound, Principal, require_role
 from core.consult.case_access import check_case_access
-from core.db import to_db_time
+from core.db import scalar, to_db_time
 from core.rows import fetch_all_as, fetch_one_as
 
 if TYPE_CHECKING:
@@ -311,11 +311,12 @@ class AssessmentService:
             # The progress charts read one set of numbers per case: the newest run's. Rows of an
             # older run are dropped (its report stays in `assessments`); a run that finishes after
             # a newer one has landed keeps only its report.
-            newer = tx.execute(
+            newer = scalar(
+                tx,
                 "SELECT COUNT(*) FROM assessments WHERE case_id = ? AND status = 'done' AND id <> ?"
                 " AND created_at > (SELECT created_at FROM assessments WHERE id = ?)",
                 [case_id, assessment_id, assessment_id],
-            ).fetchone()[0]
+            )
             if newer:
                 metrics_rows = []
             else:

@@ -280,8 +280,8 @@ def query_queue(
     return cursor.execute(sql, parameters).fetchall()
 
 
-def query_patient_cases(cursor: duckdb.DuckDBPyConnection, patient_id: str) -> list[tuple]:
-    """All cases of one patient, newest first."""
+def query_patient_cases(cursor: duckdb.DuckDBPyConnection, patient_id: str | None) -> list[tuple]:
+    """All cases of one patient, newest first (none for None: an account without a patient record)."""
     return cursor.execute(
         f"SELECT {_SUMMARY_COLUMNS} FROM cases c JOIN patients p ON p.id = c.patient_id"
         " WHERE c.patient_id = ? ORDER BY c.created_at DESC, c.id",
@@ -308,7 +308,20 @@ _PHOTO_COLUMNS = 'id, case_id, patient_id, "view", width, height, mime, source, 
 
 
 def _photo(row: tuple) -> PhotoMeta:
-    return PhotoMeta(*row[:10], from_db_time(row[10]), row[11])
+    return PhotoMeta(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        row[9],
+        from_db_time(row[10]),
+        row[11],
+    )
 
 
 # Who may add photos of which origin: patients send their own photos; the physician's live
@@ -445,7 +458,10 @@ class CaseService:
     ) -> list[str]:
         ids = []
         # The photo row carries the case's patient (denormalised for per-patient archive queries).
-        patient_id = tx.execute("SELECT patient_id FROM cases WHERE id = ?", [case_id]).fetchone()[0]
+        case_row = tx.execute("SELECT patient_id FROM cases WHERE id = ?", [case_id]).fetchone()
+        if case_row is None:
+            raise NotFound(f"case {case_id} does not exist")
+        patient_id = case_row[0]
         for photo, blob_id in rows:
             photo_id = str(uuid.uuid4())
             tx.execute(
@@ -563,6 +579,8 @@ class CaseService:
             "SELECT id, name, date_of_birth, preferred_language, time_zone FROM patients WHERE id = ?",
             [case[2]],
         ).fetchone()
+        if patient_row is None:  # cases.patient_id references patients
+            raise NotFound(f"the patient of case {case_id} does not exist")
         photos = self._photos_of(cursor, case_id)
         history = [
             StatusChange(r[0], r[1], from_db_time(r[2]), r[3], r[4])
@@ -647,6 +665,8 @@ class CaseService:
             self._blobs.delete(blob_id)
             raise
         row = self._db.fetchone(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id = ?", [photo_id])
+        if row is None:
+            raise NotFound(f"photo {photo_id} does not exist")
         return _photo(row)
 
     def transition(self, principal: Principal, case_id: str, new_status: str, note: str | None = None) -> str:
@@ -705,6 +725,7 @@ class CaseService:
             [case_id],
         )
         authorize_case(principal, case_id, None if row is None else CaseOwner(row[2], row[1]), self._audit)
+        assert row is not None  # authorize_case raised for a missing case
         return row
 
     def check_case_access(self, principal: Principal, case_id: str) -> CaseOwner:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.access import PATIENT, PHYSICIAN, AccessDenied, Principal, ValidationError, require_role
+from core.access import PATIENT, PHYSICIAN, AccessDenied, NotFound, Principal, ValidationError, require_role
 from core.audit import AuditLog
 from core.consult.cases import IN_PERSON_REQUESTED, IN_REVIEW, REPORT_SENT, SUBMITTED, CaseService
 from core.consult.report_record import Report, load_report
@@ -78,7 +78,10 @@ class ReportService:
             existing = tx.execute("SELECT id, sent_at FROM reports WHERE case_id = ?", [case_id]).fetchone()
             if existing is not None and existing[1] is not None:
                 raise ValidationError({"": "This report has been sent and can no longer be edited."})
-            status = tx.execute("SELECT status FROM cases WHERE id = ?", [case_id]).fetchone()[0]
+            case_row = tx.execute("SELECT status FROM cases WHERE id = ?", [case_id]).fetchone()
+            if case_row is None:
+                raise NotFound(f"case {case_id} does not exist")
+            status = case_row[0]
             if status == SUBMITTED:
                 self._cases._transition(tx, principal, case_id, IN_REVIEW, "report draft started")
             elif status != IN_REVIEW:
@@ -113,7 +116,7 @@ class ReportService:
             self._audit.record(
                 principal, "report.save_draft", "case", case_id, {"report_id": report_id}, tx=tx
             )
-        return load_report(self._db.cursor(), case_id)
+        return self._saved_report(case_id)
 
     def send(self, principal: Principal, case_id: str) -> Report:
         """Send the draft to the patient; the case moves to report_sent or in_person_requested."""
@@ -141,7 +144,14 @@ class ReportService:
                 "UPDATE reports SET sent_at = ?, updated_at = ? WHERE id = ?", [now, now, draft.report_id]
             )
             self._audit.record(principal, "report.send", "case", case_id, {"status": target}, tx=tx)
-        return load_report(self._db.cursor(), case_id)
+        return self._saved_report(case_id)
+
+    def _saved_report(self, case_id: str) -> Report:
+        """The report this thread has just written."""
+        report = load_report(self._db.cursor(), case_id)
+        if report is None:
+            raise NotFound(f"the report of case {case_id} does not exist")
+        return report
 
     def get_report(self, principal: Principal, case_id: str) -> Report | None:
         """The case's report: physicians see drafts; the patient only a sent report (else None)."""

@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -28,6 +28,11 @@ from starlette.routing import Route
 
 from core.config import Settings
 from core.live.signalling import CallHub, CallPass, PassError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from core.live.media import ARViews
 
 logger = logging.getLogger(__name__)
 
@@ -37,15 +42,27 @@ POLL_STEP_S = 0.05
 
 
 class ARAnswerer(Protocol):
+    """What the routes need of the AR media server."""
+
     async def answer(self, room_id: str, role: str, offer_sdp: str) -> str: ...
 
     def stats(self, room_id: str) -> dict[str, Any]: ...
 
 
+class ARMedia(ARAnswerer, Protocol):
+    """The AR media server (core.live.media.ARMediaServer): the routes' part and the pages' part."""
+
+    def set_views(self, room_id: str, views: ARViews) -> None: ...
+
+    def snapshot(self, room_id: str) -> tuple[np.ndarray | None, np.ndarray | None]: ...
+
+    def close_room(self, room_id: str) -> None: ...
+
+
 @dataclass
 class LiveServices:
     hub: CallHub
-    media: ARAnswerer | None = None
+    media: ARMedia | None = None
     stats_dir: Path | None = None
 
 

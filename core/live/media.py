@@ -606,11 +606,8 @@ class _Room:
         self.legs: dict[str, _Leg] = {}
         self._states: dict[str, str] = {}
         self._codecs: dict[str, str | None] = {}
-        factory = (
-            {} if options.landmarker_factory is None else {"landmarker_factory": options.landmarker_factory}
-        )
         self.tracker = LandmarkTracker(
-            **factory, smoothing=options.smoothing, max_age_s=options.max_landmark_age_s
+            options.landmarker_factory, smoothing=options.smoothing, max_age_s=options.max_landmark_age_s
         )
         self.latest_frame: Any = None  # newest decoded patient frame (never converted in place)
         self._latest_view: np.ndarray | None = None  # newest physician view with the mark

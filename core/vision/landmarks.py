@@ -27,11 +27,14 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import cv2
 import numpy as np
 from numpy.typing import DTypeLike
+
+if TYPE_CHECKING:
+    from mediapipe.tasks.python.vision.face_landmarker import FaceLandmarker as MediaPipeFaceLandmarker
 
 # Landmarks run on a downscaled copy of large photos: the model sees a 256x256 face crop anyway,
 # so a 12 MP input only costs resizing time. Points are scaled back to the original pixels.
@@ -218,7 +221,7 @@ class FaceLandmarker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        self._landmarker: MediaPipeFaceLandmarker | None = vision.FaceLandmarker.create_from_options(options)
         self._last_timestamp_ms = -1
 
     def _prepare(self, image_bgr: np.ndarray) -> tuple[Any, float, tuple[int, int], tuple[int, int]]:
@@ -234,7 +237,7 @@ class FaceLandmarker:
         if self.mode != "image":
             raise RuntimeError("this landmarker runs in video mode: call detect_video()")
         mp_image, factor, small_size, full_size = self._prepare(image_bgr)
-        result = self._landmarker.detect(mp_image)
+        result = self._open_landmarker().detect(mp_image)
         return _convert(result, small_size, factor, full_size)
 
     def detect_video(self, image_bgr: np.ndarray, timestamp_ms: int) -> list[FaceLandmarks]:
@@ -246,8 +249,13 @@ class FaceLandmarker:
             timestamp_ms = self._last_timestamp_ms + 1
         self._last_timestamp_ms = timestamp_ms
         mp_image, factor, small_size, full_size = self._prepare(image_bgr)
-        result = self._landmarker.detect_for_video(mp_image, timestamp_ms)
+        result = self._open_landmarker().detect_for_video(mp_image, timestamp_ms)
         return _convert(result, small_size, factor, full_size)
+
+    def _open_landmarker(self) -> MediaPipeFaceLandmarker:
+        if self._landmarker is None:
+            raise RuntimeError("this landmarker is closed")
+        return self._landmarker
 
     def close(self) -> None:
         if self._landmarker is not None:
