@@ -745,8 +745,10 @@ def _check_colour(
     mean_a, mean_b = _image_cast(lab)
     skin_lab = lab if skin_lab is None else skin_lab
     cast = math.hypot(mean_a, mean_b)
+    skin_colour: tuple[float, float] | None = None  # median a*, b* of the skin, when there is enough
     if skin is not None and skin.sum() > 50:
         skin_a, skin_b = float(np.median(skin_lab[..., 1][skin])), float(np.median(skin_lab[..., 2][skin]))
+        skin_colour = (skin_a, skin_b)
         skin_chroma = math.hypot(skin_a, skin_b)
         if skin_chroma < o.monochrome_chroma:
             return QualityCheck(
@@ -784,8 +786,8 @@ def _check_colour(
     status = _grade(cast, o.cast_image_warn, o.cast_image_fail)
     if _RANK[skin_status] > _RANK[status]:
         status = skin_status
-        if skin is not None and skin.sum() > 50:
-            mean_a, mean_b = skin_a - 15.0, skin_b - 18.0  # the skin's shift from a typical skin colour
+        if skin_colour is not None:  # the skin's shift from a typical skin colour
+            mean_a, mean_b = skin_colour[0] - 15.0, skin_colour[1] - 18.0
     if mean_a > abs(mean_b):
         tint = "pink (magenta)"
     elif mean_a < -abs(mean_b):
