@@ -131,7 +131,7 @@ def _render_visits(clinic: Any, principal: Any, case_id: str, zone: str, report:
                     step=timedelta(minutes=15),
                     key=f"rs_time_{appointment.appointment_id}",
                 )
-                if st.button("Move", key=f"rs_go_{appointment.appointment_id}"):
+                if st.button("Move", key=f"rs_go_{appointment.appointment_id}") and new_time is not None:
                     try:
                         care.appointments.reschedule(
                             principal, appointment.appointment_id, local_to_utc(new_day, new_time, zone)
@@ -165,7 +165,10 @@ def _render_treatments(clinic: Any, principal: Any, case_id: str, zone: str) -> 
         st.markdown(f"- {treatment.treated_on:%Y-%m-%d}: {treatment.label}")
     with st.expander("Record a treatment"):
         kind = st.selectbox(
-            "Treatment", list(TREATMENT_TYPES), format_func=TREATMENT_TYPES.get, key=f"tr_kind_{case_id}"
+            "Treatment",
+            list(TREATMENT_TYPES),
+            format_func=lambda name: TREATMENT_TYPES[name],
+            key=f"tr_kind_{case_id}",
         )
         col_area, col_product = st.columns(2)
         area = col_area.text_input("Area", key=f"tr_area_{case_id}", placeholder="e.g. forehead")
@@ -279,6 +282,8 @@ def _render_checkin_review(clinic: Any, principal: Any, checkin: Any, baseline: 
         format_func=lambda v: VIEW_NAMES.get(v, v),
         key=f"ck_view_{checkin.checkin_id}",
     )
+    if view is None:
+        return
     match = checkin.match.get(view) or {}
     if match:
         st.caption(
@@ -421,10 +426,9 @@ def _capture(views: tuple[str, ...], key: str, baseline: dict[str, bytes]) -> di
 
 
 def _render_checkin_capture(clinic: Any, principal: Any, checkin: Any) -> None:
-    import cv2
-    import numpy as np
 
     from core.care.matching import baseline_match
+    from core.consult.photos import decode_to_bgr
 
     care = clinic.care
     # Decrypted once per session and check-in: every rerun would otherwise re-read (and audit) them.
@@ -453,8 +457,7 @@ def _render_checkin_capture(clinic: Any, principal: Any, checkin: Any) -> None:
             continue
         cache_key = (view, hash(photo.image_bytes))
         if cache_key not in cache:
-            decode = lambda data: cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # noqa: E731
-            result = baseline_match(decode(baseline[view]), decode(photo.image_bytes))
+            result = baseline_match(decode_to_bgr(baseline[view]), decode_to_bgr(photo.image_bytes))
             cache[cache_key] = {
                 "score": result.score,
                 "ok": result.ok,

@@ -323,6 +323,8 @@ class AuthService:
                 [_hash_token(token), user_id, to_db_time(now), to_db_time(now)],
             )
             principal = self._principal(user_id, tx)
+            if principal is None:  # disabled between the password check and now: no session
+                raise LoginFailed()
             self._audit.record(principal, "auth.login", "user", user_id, {}, tx=tx)
         return LoginSession(principal, token)
 
