@@ -281,21 +281,6 @@ def _split_sql(script: str) -> list[str]:
     return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
 
 
-_shared: dict[Path, Database] = {}
-_shared_lock = threading.Lock()
-
-
-def shared_database(path: Path, key: bytes) -> Database:
-    """One Database per file per process: DuckDB lets only one process-wide handle write it."""
-    resolved = Path(path).resolve()
-    with _shared_lock:
-        database = _shared.get(resolved)
-        if database is None or database.closed:
-            database = Database(resolved, key)
-            _shared[resolved] = database
-        return database
-
-
 def live_cursor_count(database: Database) -> int:
     """How many per-thread cursors are still alive (tests: dead threads must not leak them)."""
     return len(database._cursors)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlsplit
 
 from core.access import PHYSICIAN, SYSTEM_PRINCIPAL, AccessDenied, Principal, ValidationError, require_role
@@ -33,7 +33,27 @@ from core.care import booking
 from core.db import from_db_time, to_db_time
 
 if TYPE_CHECKING:
-    from core.clinic import Clinic
+    from core.audit import AuditLog
+    from core.auth import AuthService
+    from core.config import Settings
+    from core.consult.cases import CaseService
+    from core.db import Database
+
+
+class NotifierClinic(Protocol):
+    """What the notifier uses of `core.clinic.Clinic`, structurally (the facade creates the
+    notifier, so the notifier does not import it)."""
+
+    settings: Settings
+    db: Database
+    audit: AuditLog
+    auth: AuthService
+    cases: CaseService
+    clock: Callable[[], datetime]
+
+    @property
+    def closed(self) -> bool: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +129,7 @@ def _failure_reason(error: BaseException) -> str:
 class Notifier:
     """Sends the clinic's e-mail through the configured SMTP server."""
 
-    def __init__(self, clinic: Clinic) -> None:
+    def __init__(self, clinic: NotifierClinic) -> None:
         # The Clinic facade gives settings, db, audit, clock and the auth/cases services.
         self._clinic = clinic
         self._settings = clinic.settings
