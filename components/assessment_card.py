@@ -1,8 +1,9 @@
 """AI pre-assessment card for the physician's case page.
 
 Shows the latest run of `clinic.assessments` for the case: status (polling while queued or
-running), the physician summary, flags with evidence crops, suggestions, metrics by region with
-bands and reliability notes, per-photo overlays (redness heat map, spots, lines) and "Run again".
+running), then one screen: the photo with a heat map (toggle, legend) beside the few findings
+that matter for the patient's concern, the skin tone and the reliability caveat once; then flags,
+points to review, and the per-region detail behind one expander; "Run again".
 All data access goes through the service (access checks and audit live there).
 """
 
@@ -17,11 +18,13 @@ from components.layout import format_when, humanise
 from components.session import session_fragment
 
 BAND_COLOURS = {"minimal": "green", "mild": "blue", "moderate": "orange", "marked": "red"}
-OVERLAY_LABELS = {"canonical": "Photo", "redness": "Redness heat map", "spots": "Spots", "lines": "Lines"}
 WHITE_BALANCE_LABELS = {
     "case_sclera": "eye whites of this consultation's photos",
+    "case_pooled": "this consultation's pooled white reference",
     "sclera": "this photo's own eye white",
-    "exposure_only": "none (no usable eye white), exposure only",
+    "teeth": "this photo's teeth",
+    "background": "the white/grey background",
+    "exposure_only": "nothing (no neutral reference in the photo): colours uncorrected",
     "colour_chart": "colour chart in the photo (calibrated)",
     "off": "off",
 }
@@ -77,14 +80,99 @@ def _poll_until_done(clinic, principal, case_id: str) -> None:
 
 
 def _render_report(clinic, principal, record) -> None:
+    from core.assessment.findings import case_reliability, key_findings
+
     report = record.report or {}
     engine = report.get("engine", {})
     st.markdown(report.get("summary", ""))
+    metrics = report.get("metrics", [])
+    findings = key_findings(metrics, _concerns(clinic, principal, record))
+
+    photo_column, findings_column = st.columns([1, 1])
+    with photo_column:
+        _photo_with_heat_map(clinic, principal, record, report)
+    with findings_column:
+        st.markdown("#### Key findings")
+        if not findings:
+            st.info("Nothing measurable stood out.")
+        for finding in findings:
+            colour = BAND_COLOURS.get(finding["band"], "gray")
+            comparison = f" — {finding['comparison']}" if finding["comparison"] else ""
+            st.markdown(f"**{finding['text']}** :{colour}-badge[{finding['band']}]{comparison}")
+        st.markdown(_skin_tone_line(report))
+        caveats = case_reliability(report)
+        if caveats:
+            st.caption("**Reliability for this case.** " + " ".join(caveats))
+
+    _render_flags_and_suggestions(report)
+    for item in report.get("not_assessed", []):
+        st.warning(f"{humanise(item.get('view'))} photo not measured: {item.get('reason')}")
+
+    with st.expander("Per-region detail"):
+        by_region: dict[str, list[dict]] = defaultdict(list)
+        for metric in metrics:
+            by_region[metric["region"]].append(metric)
+        if by_region:
+            region = st.selectbox(
+                "Region",
+                list(by_region),
+                format_func=_region_title,
+                key=f"assess_region_{record.assessment_id}",
+            )
+            for metric in by_region.get(region or "", []):
+                st.markdown(_metric_line(metric))
     st.caption(
         f"Engine {engine.get('version')} · sha256 {str(engine.get('sha256', ''))[:12]}… · "
         f"finished {format_when(record.finished_at, clinic.settings.clinic_timezone)}"
     )
+    st.caption(report.get("disclaimer", ""))
 
+
+def _concerns(clinic, principal, record) -> list[str]:
+    try:
+        return list(clinic.cases.get_case(principal, record.case_id).intake.concerns or [])
+    except Exception:  # the card still works without the intake (e.g. an erased case)
+        return []
+
+
+def _region_title(region: str) -> str:
+    from core.assessment.findings import region_words
+
+    return "Whole face" if region == "face" else region_words(region).capitalize()
+
+
+def _metric_line(metric: dict) -> str:
+    from core.assessment.findings import INDEX_MEANING, PLAIN_NAMES, plain_value
+
+    name = metric.get("metric", "")
+    title = PLAIN_NAMES.get(name, humanise(name))
+    band = metric.get("band", "n/a")
+    colour = BAND_COLOURS.get(band, "gray")
+    badge = "" if name == "ita" else f" :{colour}-badge[{band}]"
+    meaning = (
+        f" _({INDEX_MEANING[name]})_" if name in INDEX_MEANING and metric.get("score") is not None else ""
+    )
+    return f"**{title}**: {plain_value(metric)}{badge}{meaning}"
+
+
+def _skin_tone_line(report: dict) -> str:
+    from core.assessment.findings import plain_value
+
+    ita = next(
+        (m for m in report.get("metrics", []) if m.get("metric") == "ita" and m["region"] == "face"), None
+    )
+    if ita is None:
+        return "**Skin tone**: not measured"
+    anchors = sorted(
+        {str(p["illumination"]["skin_tone_anchor"]) for p in report.get("photos", [])
+         if (p.get("illumination") or {}).get("skin_tone_anchor")}
+    )  # fmt: skip
+    if ita.get("value") is None:
+        return "**Skin tone**: not measurable — no colour chart, eye white or teeth to anchor the light"
+    return f"**Skin tone**: {plain_value(ita)}, light anchored on the {' and '.join(anchors) or 'reference'}"
+
+
+def _render_flags_and_suggestions(report: dict) -> None:
     flags = report.get("flags", [])
     if flags:
         st.markdown("#### Flags")
@@ -100,62 +188,65 @@ def _render_report(clinic, principal, record) -> None:
                     f"{humanise(flag.get('view'))} photo"
                     + (f", {humanise(flag.get('region'))}" if flag.get("region") else "")
                 )
-
     suggestions = report.get("suggestions", [])
     if suggestions:
         st.markdown("#### Points to review")
         for suggestion in suggestions:
             st.markdown(f"- {suggestion['text']} — _{suggestion['reason']}_")
 
-    not_assessed = report.get("not_assessed", [])
-    for item in not_assessed:
-        st.warning(f"{humanise(item.get('view'))} photo not measured: {item.get('reason')}")
 
-    st.markdown("#### Measurements by region")
-    by_region: dict[str, list[dict]] = defaultdict(list)
-    for metric in report.get("metrics", []):
-        by_region[metric["region"]].append(metric)
-    tabs = st.tabs([humanise(region) for region in by_region] or ["—"])
-    for tab, metrics in zip(tabs, by_region.values(), strict=False):
-        with tab:
-            for metric in metrics:
-                value = (
-                    "n/a"
-                    if metric.get("value") is None
-                    else f"{metric['value']:.2f} {metric.get('unit', '')}"
-                )
-                band = metric.get("band", "n/a")
-                colour = BAND_COLOURS.get(band, "gray")
-                score = "" if metric.get("score") is None else f" · score {metric['score']:.0f}"
-                st.markdown(f"**{humanise(metric['metric'])}**: {value} :{colour}-badge[{band}]{score}")
-                notes = metric.get("reliability") or []
-                if notes:
-                    st.caption(" · ".join(notes))
-
+def _photo_with_heat_map(clinic, principal, record, report: dict) -> None:
     photos = [p for p in report.get("photos", []) if p.get("overlay_blobs")]
-    if photos:
-        st.markdown("#### Overlays")
-        choice = st.segmented_control(
-            "Overlay",
-            list(OVERLAY_LABELS),
-            format_func=OVERLAY_LABELS.get,
-            default="redness",
-            key=f"overlay_choice_{record.assessment_id}",
+    if not photos:
+        st.caption("No measured photo to show.")
+        return
+    key = record.assessment_id
+    views = [p["view"] for p in photos]
+    view = views[0]
+    if len(views) > 1:
+        view = (
+            st.segmented_control(
+                "Photo", views, format_func=humanise, default=views[0], key=f"overlay_view_{key}"
+            )
+            or views[0]
         )
-        columns = st.columns(len(photos))
-        for column, photo in zip(columns, photos, strict=False):
-            with column:
-                blob_id = photo["overlay_blobs"].get(choice or "canonical")
-                if blob_id:
-                    data = clinic.assessments.overlay_bytes(principal, record.assessment_id, blob_id)
-                    st.image(
-                        data,
-                        caption=f"{humanise(photo['view'])} — {OVERLAY_LABELS.get(choice or 'canonical')}",
-                    )
-                illumination = photo.get("illumination", {})
-                method = str(illumination.get("method", "n/a"))
-                st.caption(
-                    f"White balance: {WHITE_BALANCE_LABELS.get(method, method)}; "
-                    f"regions: {photo.get('regions_source')}"
-                )
-    st.caption(report.get("disclaimer", ""))
+    photo = next(p for p in photos if p["view"] == view)
+    show = st.toggle("Heat map", value=True, key=f"overlay_on_{key}")
+    measure = "canonical"
+    if show:
+        measure = (
+            st.segmented_control(
+                "Measure",
+                list(HEAT_MAPS),
+                format_func=HEAT_MAPS.__getitem__,
+                default="redness",
+                key=f"overlay_choice_{key}",
+            )
+            or "redness"
+        )
+    blob_id = photo["overlay_blobs"].get(measure) or photo["overlay_blobs"].get("canonical")
+    if blob_id:
+        data = clinic.assessments.overlay_bytes(principal, record.assessment_id, blob_id)
+        st.image(data, caption=f"{humanise(view)} — {HEAT_MAPS.get(measure, 'photo')}")
+    if show:
+        if measure == "redness":
+            st.image(_legend_bar(), width="stretch")
+        st.caption(LEGENDS.get(measure, ""))
+    method = str((photo.get("illumination") or {}).get("method", "n/a"))
+    st.caption(f"Colour corrected on: {WHITE_BALANCE_LABELS.get(method, method)}")
+
+
+HEAT_MAPS = {"redness": "Redness", "spots": "Spots", "lines": "Lines"}
+LEGENDS = {
+    "redness": "Blue: as red as the patient's own skin · red: markedly redder than it.",
+    "spots": "Yellow rings: brown spots · magenta rings: inflamed spots.",
+    "lines": "Cyan: detected lines.",
+}
+
+
+def _legend_bar():
+    import cv2
+    import numpy as np
+
+    ramp = np.tile(np.linspace(0, 255, 256, dtype=np.uint8), (12, 1))
+    return cv2.applyColorMap(ramp, cv2.COLORMAP_JET)[..., ::-1]

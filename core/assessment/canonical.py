@@ -5,13 +5,15 @@ not distorted) that puts the eye midpoint and the mouth centre at fixed position
 canonical image. Eye-to-mouth distance sets the scale because, unlike the inter-pupil distance,
 it barely shrinks when the head turns, so oblique views keep the same scale as the front view.
 
-Illumination: the sclera (white of the eye) is the one near-neutral reflector every face photo
-carries, so its colour sets the white balance; skin itself cannot be used (that would erase real
-skin-tone differences, e.g. ITA between patients). Exposure is set from the face's bright end
-(95th percentile luminance inside the landmark hull), which is steadier than the sclera's
-brightness (a smile narrows and shades the eyes) and blind to a bright wall or sky behind the
-head. Without a usable sclera only the exposure is normalised and the report says so.
-Photos of one case share one white balance, pooled from all their eye whites, so a blink in one
+Illumination is anchored to something that is not skin; skin itself cannot be used (that would
+erase real skin-tone differences, e.g. ITA between patients). Colour (white balance), best first:
+a colour chart, the eye whites pooled over the case, this photo's own eye white, its teeth, a
+white or grey background; the report names the one used. Exposure: a chart, or the brightness
+of this photo's own eye white / teeth (a white under the same light tells how bright skin
+really is); that anchor is what makes ITA measurable. Without one, the exposure is set from the
+face's bright end (the report then says skin tone is not measurable). Whatever sets it, the
+exposure never pushes the face into clipping.
+Photos of one case share one white balance, pooled from all their references, so a blink in one
 photo neither switches its method nor shifts its colour measures against the others.
 """
 
@@ -55,7 +57,36 @@ SCLERA_MIN_SKIN_CONTRAST = 1.3
 # taken under another light. Frame-to-frame noise of one scene stays under 0.03; daylight vs
 # warm indoor light differs by more than 0.3.
 SHARED_WHITE_TOLERANCE = 0.1
-FACE_TARGET_P95 = 0.75  # linear luminance the face's 95th percentile is brought to
+FACE_TARGET_P95 = 0.75  # linear luminance the face's 95th percentile is brought to (no anchor)
+# Linear luminance an eye white / the teeth are brought to when they set the exposure. Both sit
+# recessed and partly shaded, so their in-photo brightness is below a white card's; the values
+# were fitted on one half of labelled real photos (skin-tone categories) and checked on the other.
+ANCHOR_TARGETS = {"sclera": 0.45, "teeth": 0.5}
+# A reference sets the exposure only when it is clearly less coloured than the skin (the light's
+# tint cancels in the ratio) -- stricter than for the white balance alone.
+ANCHOR_MIN_SKIN_CONTRAST = 1.8
+# Eye white and teeth of one photo must agree on the exposure within this factor.
+ANCHOR_MAX_DISAGREEMENT = 1.5
+# The exposure may clip at most this share of the face's pixels that were not clipped already
+# (specular glints of a talking face come and go; a tighter limit made the exposure twitch).
+MAX_FACE_CLIP = 0.02
+# An anchored exposure cut back more than this by the clipping limit means the "white" was darker
+# than the skin allows (shaded): it does not say how bright the skin is.
+ANCHOR_MIN_KEPT = 0.8
+# Background: pixels this far from the face (face widths) and at most this coloured count as wall.
+BACKGROUND_MAX_CHANNEL_RATIO = 1.6
+BACKGROUND_MIN_SHARE = 0.1
+REFERENCE_LABELS = {
+    "colour_chart": "colour chart in the photo",
+    "case_sclera": "eye whites of this consultation's photos",
+    "case_pooled": "this consultation's pooled white reference",
+    "sclera": "this photo's eye white",
+    "teeth": "this photo's teeth",
+    "background": "the white/grey background",
+    "exposure_only": "none",
+    "off": "off",
+}
+INNER_MOUTH = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95)
 
 
 @dataclass
@@ -144,11 +175,16 @@ def _luminance(linear_rgb: np.ndarray) -> np.ndarray:
 class WhiteReference:
     """Colour of a neutral reflector under the photo's light: linear RGB scaled to luminance 1.
 
-    `pixels` is how many eye-white pixels it rests on, its weight when a case pools its photos.
+    `pixels` is how many pixels it rests on, its weight when a case pools its photos. `source`:
+    sclera, teeth or background. `luminance` (linear, in its own photo) and `skin_contrast` tell
+    whether it can also set the exposure; a pooled reference has neither (photos differ).
     """
 
     rgb: tuple[float, float, float]
     pixels: int
+    source: str = "sclera"
+    luminance: float | None = None
+    skin_contrast: float = 0.0
 
     def as_array(self) -> np.ndarray:
         return np.asarray(self.rgb, dtype=np.float32)
@@ -162,32 +198,97 @@ def sclera_reference(
     Used only when it looks like sclera (far less coloured than the skin, not darker than it);
     narrowed or shaded eyes otherwise hand lid skin in as "white", which would repaint the face.
     """
-    stats: dict = {"sclera_pixels": 0}
-    if sclera is None or not sclera.any():
+    return neutral_reference(linear_rgb, sclera, skin_rgb, "sclera")
+
+
+def neutral_reference(
+    linear_rgb: np.ndarray,
+    area: np.ndarray | None,
+    skin_rgb: np.ndarray | None,
+    source: str,
+    upper_percentile: float = 100.0,
+) -> tuple[WhiteReference | None, dict]:
+    """A near-neutral reflector (eye white, teeth) inside `area`, or None when it does not look
+    like one. `upper_percentile` drops the brightest pixels (wet specular glints on teeth)."""
+    prefix = "sclera" if source == "sclera" else source
+    stats: dict = {f"{prefix}_pixels": 0}
+    if area is None or not area.any():
         return None, stats
-    pixels = linear_rgb[sclera]
+    pixels = linear_rgb[area]
     lum = _luminance(pixels)
     chroma = pixels.max(axis=1) - pixels.min(axis=1)
-    # The brightest, least coloured half of the eye opening is sclera, not lid or lash.
-    keep = (lum >= np.percentile(lum, 50)) & (chroma <= np.percentile(chroma, 60))
-    stats["sclera_pixels"] = int(keep.sum())
+    # The brightest, least coloured half of the opening is the white, not lid, lip or lash.
+    keep = (
+        (lum >= np.percentile(lum, 50))
+        & (lum <= np.percentile(lum, upper_percentile))
+        & (chroma <= np.percentile(chroma, 60))
+    )
+    stats[f"{prefix}_pixels"] = int(keep.sum())
     if keep.sum() < MIN_SCLERA_PIXELS:
         return None, stats
     candidate = np.maximum(np.median(pixels[keep], axis=0), 1e-4)
     neutral_ratio = float(candidate.max() / candidate.min())
     candidate_luminance = float(_luminance(candidate[None])[0])
-    stats["sclera_channel_ratio"] = round(neutral_ratio, 3)
+    stats[f"{prefix}_channel_ratio"] = round(neutral_ratio, 3)
     usable = neutral_ratio <= SCLERA_MAX_CHANNEL_RATIO
+    contrast = 0.0
     if skin_rgb is not None:
         skin = np.maximum(np.asarray(skin_rgb, np.float64), 1e-4)
         contrast = float((skin[0] / skin[2]) / (candidate[0] / candidate[2]))
-        stats["sclera_skin_contrast"] = round(contrast, 3)
+        stats[f"{prefix}_skin_contrast"] = round(contrast, 3)
         bright_enough = candidate_luminance >= 0.8 * float(_luminance(skin[None].astype(np.float32))[0])
         usable = usable and bright_enough and contrast >= SCLERA_MIN_SKIN_CONTRAST
     if not usable:
         return None, stats
     normalised = candidate / max(candidate_luminance, 1e-6)
-    return WhiteReference(tuple(float(v) for v in normalised), int(keep.sum())), stats
+    return WhiteReference(_rgb(normalised), int(keep.sum()), source, candidate_luminance, contrast), stats
+
+
+def teeth_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Inside the inner lip contour (canonical coordinates): teeth when the mouth shows them."""
+    mask = np.zeros(shape, np.uint8)
+    if points.shape[0] > max(INNER_MOUTH):
+        cv2.fillPoly(mask, [np.round(points[list(INNER_MOUTH), :2]).astype(np.int32)], 1)
+    return cv2.erode(mask, np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def background_reference(
+    image_bgr: np.ndarray, points: np.ndarray, skin_rgb: np.ndarray | None
+) -> WhiteReference | None:
+    """A white or grey wall around the head (source photo), for the colour only: it is lit
+    differently from the face, so it never sets the exposure."""
+    if skin_rgb is None:
+        return None
+    height, width = image_bgr.shape[:2]
+    factor = min(1.0, 400.0 / max(height, width))
+    small = cv2.resize(image_bgr, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    xy = np.round(points[:, :2] * factor).astype(np.int32)
+    x, y, w, h = cv2.boundingRect(xy)
+    face = np.zeros(small.shape[:2], np.uint8)
+    cv2.fillConvexPoly(face, cv2.convexHull(xy), 1)
+    reach = max(3, int(w * 0.5)) | 1
+    near_head = cv2.dilate(face, np.ones((reach, reach), np.uint8)).astype(bool)
+    box = np.zeros(small.shape[:2], bool)
+    box[max(0, y - h) : max(0, y + h), max(0, x - w) : max(0, x + 2 * w)] = True
+    pixels = srgb_to_linear(small[..., ::-1] / 255.0)[box & ~near_head]
+    if len(pixels) < 200:
+        return None
+    ratio = (pixels.max(axis=1) + 1e-4) / (pixels.min(axis=1) + 1e-4)
+    keep = (ratio <= BACKGROUND_MAX_CHANNEL_RATIO) & (_luminance(pixels) > 0.05) & (pixels.max(axis=1) < 0.99)
+    if keep.mean() < BACKGROUND_MIN_SHARE:
+        return None
+    candidate = np.maximum(np.median(pixels[keep], axis=0), 1e-4)
+    skin = np.maximum(np.asarray(skin_rgb, np.float64), 1e-4)
+    contrast = float((skin[0] / skin[2]) / (candidate[0] / candidate[2]))
+    if contrast < SCLERA_MIN_SKIN_CONTRAST:
+        return None
+    normalised = candidate / max(float(_luminance(candidate[None].astype(np.float32))[0]), 1e-6)
+    return WhiteReference(_rgb(normalised), int(keep.sum()), "background", None, contrast)
+
+
+def _rgb(values: np.ndarray) -> tuple[float, float, float]:
+    red, green, blue = (float(v) for v in values)
+    return red, green, blue
 
 
 def pool_white_references(references: Sequence[WhiteReference | None]) -> WhiteReference | None:
@@ -198,6 +299,11 @@ def pool_white_references(references: Sequence[WhiteReference | None]) -> WhiteR
     usable = [r for r in references if r is not None]
     if not usable:
         return None
+    # One kind of reference for the whole case, the best one any photo offers: eye whites over
+    # teeth over a background (a blink's teeth then check against, not mix into, the eye whites).
+    rank = {"sclera": 0, "teeth": 1, "background": 2}
+    best = min(rank.get(r.source, 3) for r in usable)
+    usable = [r for r in usable if rank.get(r.source, 3) == best]
     values = np.array([r.rgb for r in usable], dtype=np.float64)
     weights = np.array([r.pixels for r in usable], dtype=np.float64)
     pooled = []
@@ -208,7 +314,8 @@ def pool_white_references(references: Sequence[WhiteReference | None]) -> WhiteR
         pooled.append(values[index, channel])
     rgb = np.array(pooled)
     rgb /= float(_luminance(rgb[None].astype(np.float32))[0])
-    return WhiteReference(tuple(float(v) for v in rgb), int(weights.sum()))
+    sources = {r.source for r in usable}
+    return WhiteReference(_rgb(rgb), int(weights.sum()), sources.pop() if len(sources) == 1 else "pooled")
 
 
 def white_difference(first: WhiteReference, second: WhiteReference) -> float:
@@ -223,52 +330,105 @@ def estimate_illumination(
     exposure_pixels: np.ndarray | None = None,
     skin_rgb: np.ndarray | None = None,
     shared_reference: WhiteReference | None = None,
+    teeth: np.ndarray | None = None,
+    background: WhiteReference | None = None,
+    calibrated: bool = False,
 ) -> dict:
-    """Per-channel gains that make the neutral reference neutral and set a fixed exposure.
+    """Per-channel gains that make the neutral reference neutral and set the exposure.
 
-    `shared_reference` is the case's pooled eye-white colour: photos of one session share one
-    white balance, so a blink or a squint in one photo does not change its colour measures. A
-    photo whose own eye white disagrees with it was taken under another light and keeps its own.
-    Gains are bounded either way.
+    `shared_reference` is the case's pooled white: photos of one session share one white
+    balance, so a blink or a squint in one photo does not change its colour measures. A photo
+    whose own reference disagrees with it was taken under another light and keeps its own.
+    `calibrated`: the colour chart already corrected colour and exposure (gains only guard clipping).
+    `skin_tone_anchor` in the result names what set the exposure; None means the exposure came
+    from the face itself, so absolute lightness (ITA) is not measurable on this photo.
     """
     own, stats = sclera_reference(linear_rgb, sclera, skin_rgb)
+    tooth = None
+    if teeth is not None:
+        tooth, teeth_stats = neutral_reference(linear_rgb, teeth, skin_rgb, "teeth", upper_percentile=90.0)
+        stats.update(teeth_stats)
+    own_colour = own or tooth or background
     reference: WhiteReference | None = None
     stats["method"] = "exposure_only"
-    if shared_reference is not None:
-        difference = None if own is None else white_difference(own, shared_reference)
-        if difference is not None:
-            stats["own_sclera_difference"] = round(difference, 3)
+    if calibrated:
+        stats["method"] = "colour_chart"
+    elif shared_reference is not None:
+        difference = None if own_colour is None else white_difference(own_colour, shared_reference)
+        if difference is not None and own_colour is not None:
+            stats[f"own_{own_colour.source}_difference"] = round(difference, 3)
         if difference is None or difference <= SHARED_WHITE_TOLERANCE:
             reference = shared_reference
-            stats["method"] = "case_sclera"
-            stats["case_sclera_pixels"] = shared_reference.pixels
+            stats["method"] = "case_sclera" if shared_reference.source == "sclera" else "case_pooled"
+            stats["case_reference_pixels"] = shared_reference.pixels
         else:
-            reference = own
-            stats["method"] = "sclera"
+            reference = own_colour
+            stats["method"] = own_colour.source if own_colour is not None else "exposure_only"
             stats["case_reference_rejected"] = "this photo's light differs from the case's other photos"
-    elif own is not None:
-        reference = own
-        stats["method"] = "sclera"
-    # Exposure always from the face's bright end: a smile that narrows and shades the eyes
-    # changes the sclera's brightness far more than its colour, and consecutive frames of one
-    # scene must give the same exposure.
-    pixels = exposure_pixels if exposure_pixels is not None else linear_rgb
-    lum95 = float(np.percentile(_luminance(pixels.reshape(-1, 3)), 95))
+    elif own_colour is not None:
+        reference = own_colour
+        stats["method"] = own_colour.source
+    stats["white_reference"] = REFERENCE_LABELS.get(stats["method"], stats["method"])
     if reference is None:
         # No grey-world fallback: the face is mostly skin, and balancing it to grey would erase
         # the very skin-tone differences (ITA) the report measures.
         colour_gains = np.ones(3, np.float32)
     else:
-        colour_gains = 1.0 / np.maximum(reference.as_array(), 1e-4)
+        colour_gains = (1.0 / np.maximum(reference.as_array(), 1e-4)).astype(np.float32)
         stats["reference_rgb_linear"] = [round(float(v), 4) for v in reference.rgb]
-    exposure_gain = float(np.clip(FACE_TARGET_P95 / max(lum95, 1e-4), *EXPOSURE_LIMITS))
+
+    pixels = (exposure_pixels if exposure_pixels is not None else linear_rgb).reshape(-1, 3)
+    lum95 = float(np.percentile(_luminance(pixels), 95))
     stats["face_p95_luminance"] = round(lum95, 4)
+    anchor, anchor_gain = _exposure_anchor(own, tooth, calibrated, stats)
+    # The measurement image keeps the face's own exposure (steady from photo to photo, so a case's
+    # measures stay comparable); the anchor's exposure is recorded for skin tone (ITA) alone.
+    exposure_gain = (
+        1.0 if calibrated else float(np.clip(FACE_TARGET_P95 / max(lum95, 1e-4), *EXPOSURE_LIMITS))
+    )
+    # Never clip the face: the gain stops where more than MAX_FACE_CLIP of the face's pixels that
+    # were not clipped already would reach white (clipped skin has no colour left to measure).
+    fresh = pixels.max(axis=1) < 0.995
+    if fresh.sum() >= 20:
+        brightest = float(
+            np.percentile((pixels[fresh] * colour_gains).max(axis=1), 100 * (1 - MAX_FACE_CLIP))
+        )
+        clip_limit = 0.98 / max(brightest, 1e-4)
+        stats["clip_limit_gain"] = round(clip_limit, 3)
+        if anchor is not None and anchor_gain is not None and clip_limit < ANCHOR_MIN_KEPT * anchor_gain:
+            stats["skin_tone_anchor_rejected"] = f"the {anchor} is darker than the skin allows (shaded)"
+            anchor = None
+        exposure_gain = min(exposure_gain, clip_limit)
+    if anchor is not None and anchor_gain is not None:
+        stats["anchor_exposure_ratio"] = round(anchor_gain / exposure_gain, 4)
+    stats["skin_tone_anchor"] = anchor
     gains = np.clip(colour_gains * exposure_gain, *GAIN_LIMITS).astype(np.float32)
     stats["colour_gains"] = [round(float(v), 3) for v in colour_gains]
     stats["exposure_gain"] = round(float(exposure_gain), 3)
     stats["applied_gains"] = [round(float(v), 3) for v in gains]
     stats["colour_cast"] = round(float(np.max(colour_gains) / np.min(colour_gains) - 1.0), 3)
     return {"gains": gains, **stats}
+
+
+def _exposure_anchor(
+    sclera: WhiteReference | None, teeth: WhiteReference | None, calibrated: bool, stats: dict
+) -> tuple[str | None, float | None]:
+    """(what sets the exposure, its gain): the chart, or this photo's own eye white / teeth."""
+    if calibrated:
+        return "colour chart", 1.0
+    gains = {
+        ref.source: ANCHOR_TARGETS[ref.source] / ref.luminance
+        for ref in (sclera, teeth)
+        if ref is not None and ref.luminance and ref.skin_contrast >= ANCHOR_MIN_SKIN_CONTRAST
+    }
+    if not gains:
+        return None, None
+    if max(gains.values()) > ANCHOR_MAX_DISAGREEMENT * min(gains.values()):
+        stats["skin_tone_anchor_rejected"] = "eye white and teeth disagree on the exposure"
+        return None, None
+    names = {"sclera": "eye white", "teeth": "teeth"}
+    label = " and ".join(names[source] for source in gains)
+    return label, float(np.exp(np.mean(np.log(list(gains.values())))))
 
 
 def _warp_to_canonical(
@@ -285,19 +445,25 @@ def _warp_to_canonical(
         source = cv2.resize(image_bgr, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
         warp = matrix.copy()
         warp[:, :2] /= factor  # maps the shrunk photo's pixels; `matrix` keeps mapping the original
-    raw = cv2.warpAffine(source, warp, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    # Outside the photo stays black: a mirrored border showed a second, reflected face on oblique
+    # views and handed reflected skin to the measurements.
+    raw = cv2.warpAffine(source, warp, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     return raw, matrix, transform_points(points, matrix), scale
 
 
 def photo_white_reference(
     image_bgr: np.ndarray, points: np.ndarray, size: int = CANONICAL_SIZE
 ) -> WhiteReference | None:
-    """The photo's own eye-white reference, for pooling over a case before measuring."""
+    """The photo's own white reference (eye white, else teeth, else background), for pooling
+    over a case before measuring."""
     raw, _, canonical_points, _ = _warp_to_canonical(image_bgr, points, size)
     linear = srgb_to_linear(raw[..., ::-1] / 255.0)
-    sclera = sclera_mask(canonical_points, raw.shape[:2])
-    reference, _ = sclera_reference(linear, sclera, _skin_colour(linear, canonical_points))
-    return reference
+    skin = _skin_colour(linear, canonical_points)
+    reference, _ = sclera_reference(linear, sclera_mask(canonical_points, raw.shape[:2]), skin)
+    if reference is None:
+        teeth = teeth_mask(canonical_points, raw.shape[:2])
+        reference, _ = neutral_reference(linear, teeth, skin, "teeth", upper_percentile=90.0)
+    return reference or background_reference(image_bgr, points, skin)
 
 
 def canonicalise(
@@ -338,37 +504,44 @@ def canonicalise(
     linear = srgb_to_linear(raw[..., ::-1] / 255.0)
     illumination: dict = {"source_scale": round(scale, 3)}
     if white_balance:
-        # Exposure from the face itself: a bright sky or wall behind a small face would otherwise
-        # set it and read light skin as dark.
+        # The face area: exposure falls back to its bright end, and clipping is judged on it.
         hull = cv2.convexHull(np.round(canonical_points[:, :2]).astype(np.int32))
         face_area = np.zeros(raw.shape[:2], np.uint8)
         cv2.fillConvexPoly(face_area, hull, 1)
         face_area = face_area.astype(bool)
         if chart is not None:
-            # The chart fixes the colour; the exposure still follows the face's bright end, as on
-            # every other photo, so visits with and without a chart stay comparable.
+            # The chart fixes colour and exposure (absolute): gains only guard against clipping.
             source = srgb_to_linear(chart.correct(raw)[..., ::-1] / 255.0)
-            estimate = estimate_illumination(source, None, source[face_area])
+            estimate = estimate_illumination(source, None, source[face_area], calibrated=True)
             estimate.update({"method": "colour_chart", **chart.summary()})
         else:
             source = linear
+            skin = _skin_colour(linear, canonical_points)
             estimate = estimate_illumination(
                 linear,
                 sclera_mask(canonical_points, raw.shape[:2]),
                 linear[face_area],
-                _skin_colour(linear, canonical_points),
+                skin,
                 shared_reference,
+                teeth_mask(canonical_points, raw.shape[:2]),
+                background_reference(image_bgr, points, skin),
             )
         gains = estimate.pop("gains")
         illumination.update(estimate)
         corrected = source * gains[None, None, :]
-        illumination["clipped_share_after"] = round(float((corrected.max(axis=2) >= 1.0).mean()), 4)
         balanced = (linear_to_srgb(corrected) * 255.0 + 0.5).astype(np.uint8)[..., ::-1]
-    else:
-        illumination["method"] = "off"
-        balanced = raw.copy()
+        illumination.update(_light_stats(linear, canonical_points))
+        # Clipping is judged on the face, where it destroys measurements (a white wall may clip).
+        illumination["clipped_share_before"] = round(
+            float((source[face_area].max(axis=1) >= 0.995).mean()), 4
+        )
+        illumination["clipped_share_after"] = round(
+            float((corrected[face_area].max(axis=1) >= 1.0).mean()), 4
+        )
+        return CanonicalFace(np.ascontiguousarray(balanced), raw, matrix, canonical_points, illumination)
+    illumination["method"] = "off"
     illumination.update(_light_stats(linear, canonical_points))
-    return CanonicalFace(np.ascontiguousarray(balanced), raw, matrix, canonical_points, illumination)
+    return CanonicalFace(np.ascontiguousarray(raw.copy()), raw, matrix, canonical_points, illumination)
 
 
 def _skin_colour(linear: np.ndarray, points: np.ndarray) -> np.ndarray | None:

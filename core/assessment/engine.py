@@ -50,7 +50,11 @@ from core.vision.regions import region_masks
 
 # 1.1.0: one white balance per case (pooled eye whites), exposure from the face, colour chart
 # calibration, pose-invariant 3D symmetry.
-ENGINE_VERSION = "1.1.0"
+# 1.2.0: light anchored to what is not skin (chart, eye white, teeth; background and the case's
+# pooled white for colour), exposure never clips the face, ITA only with an exposure anchor,
+# redness scored only on corrected colour, under-eye against the orbit's normal shading, counts
+# merged as whole numbers, no mirrored border in the canonical face.
+ENGINE_VERSION = "1.2.0"
 
 WRINKLE_REGIONS = (
     "forehead", "glabella", "crows_feet_left", "crows_feet_right", "under_eye_left", "under_eye_right",
@@ -218,7 +222,12 @@ def assess_photo(
         masks = {CLOSE_UP_REGION: _close_up_mask(face.image_bgr, chart, face.transform)}
         regions_source = "whole frame (close-up)"
     else:
-        masks = _drop_hidden_side(region_masks(face.points, face.image_bgr.shape[:2]))
+        assert face.points is not None  # canonicalise keeps the landmarks it was given
+        inside = _inside_photo(image_bgr.shape[:2], face.transform, face.image_bgr.shape[:2])
+        masks = {
+            name: mask & inside for name, mask in region_masks(face.points, face.image_bgr.shape[:2]).items()
+        }
+        masks = _drop_hidden_side(masks)
         masks = exclude_non_skin(masks, maps["lab"], ["cheek_left", "cheek_right"])
         regions_source = REGIONS_SOURCE
     analysis = analyse_maps(maps, masks)
@@ -239,6 +248,7 @@ def assess_photo(
     )
     notes = _reliability_notes(view, quality, face.illumination, close_up)
     assessment.metrics = _measure(masks, maps, analysis, notes, close_up)
+    _apply_light_anchors(assessment.metrics, face.illumination, options.white_balance)
     if face.points is not None and not close_up and is_front(view):
         value = landmark_asymmetry(face.points)
         score, band = score_and_band("symmetry", value)
@@ -251,6 +261,13 @@ def assess_photo(
     for metric in assessment.metrics:
         metric.views = [view]
     return assessment
+
+
+def _inside_photo(source_shape: tuple[int, ...], transform: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Canonical pixels that come from the photo: beyond its edge there is no skin to measure."""
+    ones = np.ones(source_shape[:2], np.uint8)
+    inside = cv2.warpAffine(ones, transform, (shape[1], shape[0]), flags=cv2.INTER_NEAREST)
+    return cv2.erode(inside, np.ones((5, 5), np.uint8)).astype(bool)
 
 
 def _close_up_mask(
@@ -291,6 +308,46 @@ def _drop_hidden_side(masks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return kept
 
 
+SKIN_TONE_NOT_MEASURABLE = "not measurable"
+COLOUR_NOT_CORRECTED = "not scored"
+
+
+def _apply_light_anchors(metrics: list[Metric], illumination: dict, light_handling: bool) -> None:
+    """ITA needs an exposure anchor that is not skin; a redness score needs corrected colour.
+
+    Without an anchor the exposure came from the face itself, which sets every skin to the same
+    brightness: an ITA (and its category) would describe the camera, not the skin. Uncorrected
+    colour reads a warm lamp as red skin, so redness keeps its value but gets no score or band.
+    With light handling switched off (research option) the raw numbers stand as they are.
+    """
+    if not light_handling:
+        return
+    anchor = illumination.get("skin_tone_anchor")
+    ratio = float(illumination.get("anchor_exposure_ratio", 1.0))
+    corrected = illumination.get("method") not in {"exposure_only", "none (close-up: no neutral reference)"}
+    for metric in metrics:
+        if metric.metric == "ita" and anchor and "L" in metric.details:
+            metric.value = _anchored_ita(metric.details["L"], metric.details["b"], ratio)
+            metric.score, metric.band = score_and_band("ita", metric.value)
+        elif metric.metric == "ita" and not anchor:
+            metric.details = {**metric.details, "measured_ita": rounded(metric.value)}
+            metric.value, metric.score, metric.band = float("nan"), float("nan"), SKIN_TONE_NOT_MEASURABLE
+            metric.reliability = [*metric.reliability, NO_ANCHOR_NOTE]
+        elif metric.metric == "redness" and not corrected:
+            metric.score, metric.band = float("nan"), COLOUR_NOT_CORRECTED
+
+
+def _anchored_ita(lightness: float, b_star: float, ratio: float) -> float:
+    """ITA of skin measured at the face's exposure, re-exposed by the anchor: luminance scales by
+    `ratio`, L* follows CIELAB's cube root, b* (fixed chromaticity) scales by the cube root."""
+    luminance = ((lightness + 16.0) / 116.0) ** 3 * ratio
+    anchored_l = 116.0 * luminance ** (1 / 3) - 16.0 if luminance > 0.008856 else 903.3 * luminance
+    return ita_degrees(anchored_l, b_star * ratio ** (1 / 3))
+
+
+NO_ANCHOR_NOTE = "skin tone not measurable: no colour chart, eye white or teeth to set the exposure"
+
+
 def _reliability_notes(
     view: str, quality: QualityResult | None, illumination: dict, close_up: bool
 ) -> dict[str, list[str]]:
@@ -303,7 +360,7 @@ def _reliability_notes(
         general.append("photo passed the quality check with warnings")
     method = str(illumination.get("method", ""))
     if method == "exposure_only":
-        colour.append("no usable eye white: colour not white-balanced, only the exposure set (from the face)")
+        colour.append("no neutral reference (eye white, teeth, background): colour not white-balanced")
     if close_up and method != "colour_chart":
         colour.append("close-up: no neutral reference, colour not white-balanced")
         general.append("close-up without face landmarks: whole frame measured as one region, scale unknown")
@@ -382,7 +439,11 @@ def _face_level(
         under, cheek = masks.get(f"under_eye_{side}"), masks.get(f"cheek_{side}")
         if under is None or cheek is None or under.sum() < 40 or cheek.sum() < 40:
             continue
-        difference = float(np.median(analysis.lightness[cheek]) - np.median(analysis.lightness[under]))
+        # The 60th percentile: lash line and lid crease are a dark minority of the strip below the
+        # eye, not the under-eye skin; they made a normal under-eye read as a dark circle.
+        difference = float(
+            np.median(analysis.lightness[cheek]) - np.percentile(analysis.lightness[under], 60)
+        )
         score, band = score_and_band("under_eye", difference)
         out.append(Metric(f"under_eye_{side}", "under_eye", difference, "L*", score, band, list(reliability)))
     return out
@@ -493,11 +554,23 @@ def _merge_metrics(photos: list[PhotoAssessment]) -> list[Metric]:
     for (region, name), entries in groups.items():
         values = [m.value for _, m in entries if math.isfinite(m.value)]
         if not values:
+            if name == "ita":  # keep saying so: the card reads "not measurable", not nothing
+                first = entries[0][1]
+                merged.append(
+                    Metric(region, name, float("nan"), first.unit, float("nan"), SKIN_TONE_NOT_MEASURABLE,
+                           sorted({n for _, m in entries for n in m.reliability}), {}, first.source,
+                           [p.view for p, _ in entries])
+                )  # fmt: skip
             continue
+        entries = [(p, m) for p, m in entries if math.isfinite(m.value)]
         # The same skin seen from several views: average, keep each view's value in details.
         value = float(np.mean(values))
         first = entries[0][1]
-        if first.source == "skin_filterbank":
+        if first.unit == "count":
+            value = float(round(value))  # a spot is there or not: whole spots, never "0.5"
+        if any(m.band == COLOUR_NOT_CORRECTED for _, m in entries):
+            score, band = float("nan"), COLOUR_NOT_CORRECTED
+        elif first.source == "skin_filterbank":
             score, band = score_and_band(name, value)
         else:
             score, band = float("nan"), "n/a"

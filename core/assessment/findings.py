@@ -142,8 +142,10 @@ def summary(photos: list[PhotoAssessment], metrics: list[Metric], flags: list[Fl
     if skipped:
         parts.append("Not measured: " + "; ".join(f"{p.view} ({p.reason})" for p in skipped) + ".")
     ita = next((m for m in metrics if m.metric == "ita" and m.region in {"face", CLOSE_UP_REGION}), None)
-    if ita is not None:
+    if ita is not None and math.isfinite(ita.value):
         parts.append(f"Skin tone ITA {ita.value:.0f}° ({ita.band}).")
+    elif ita is not None:
+        parts.append("Skin tone not measurable (no colour chart, eye white or teeth to anchor the light).")
     notable = sorted(
         (
             m
@@ -169,3 +171,164 @@ def summary(photos: list[PhotoAssessment], metrics: list[Metric], flags: list[Fl
     if codes:
         parts.append("Flags: " + "; ".join(codes) + ".")
     return " ".join(parts)
+
+
+# -- the card's one-screen summary (works on the stored report's metric dicts) -----------------
+# What each measure means to a reader, and how its value is shown. Measures whose raw unit means
+# nothing outside the lab are shown as their 0-100 index.
+PLAIN_NAMES = {
+    "redness": "Redness",
+    "red_area": "Red area",
+    "inflammatory_spots": "Inflamed spots",
+    "melanin": "Pigment",
+    "brown_spots": "Brown spots",
+    "tone_evenness": "Uneven tone",
+    "wrinkles": "Lines",
+    "texture": "Roughness",
+    "pores": "Visible pores",
+    "shine": "Shine",
+    "under_eye": "Under-eye darkness",
+    "symmetry": "Asymmetry",
+    "ita": "Skin tone",
+}
+INDEX_MEANING = {
+    "redness": "0 = no redder than normal skin, 100 = markedly red",
+    "melanin": "0 = little pigment, 100 = heavily pigmented",
+    "tone_evenness": "0 = even, 100 = blotchy",
+    "texture": "0 = smooth, 100 = rough",
+    "pores": "0 = few, 100 = many visible pores",
+    "under_eye": "0 = normal shading, 100 = much darker than the cheek",
+    "symmetry": "0 = symmetric, 100 = clearly asymmetric",
+}
+# The patient's concern (intake code) -> the measures that answer it.
+CONCERN_MEASURES = {
+    "lines_wrinkles": ("wrinkles", "texture"),
+    "pigmentation_melasma": ("brown_spots", "melanin", "tone_evenness"),
+    "acne_scars": ("inflammatory_spots", "texture", "pores", "red_area"),
+    "redness_rosacea": ("redness", "red_area", "inflammatory_spots"),
+    "volume_loss": ("under_eye", "symmetry", "wrinkles"),
+    "skin_quality_texture": ("texture", "pores", "tone_evenness", "shine"),
+}
+MIN_FINDINGS, MAX_FINDINGS = 3, 6
+
+
+def region_words(region: str) -> str:
+    words = region.replace("_", " ")
+    for side in ("left", "right"):
+        if words.endswith(f" {side}"):
+            words = f"{side} {words[: -len(side) - 1]}"
+    return words.replace("crows feet", "crow's feet")
+
+
+def plain_value(metric: dict) -> str:
+    """The value in units people read: degrees, percent of area, whole counts, 0-100 indices."""
+    name, value, score = metric.get("metric", ""), metric.get("value"), metric.get("score")
+    if name == "ita":
+        if value is None:
+            return "not measurable"
+        return f"ITA {value:.0f}° ({metric.get('band')})"
+    if value is None:
+        return "n/a"
+    if name in {"inflammatory_spots", "brown_spots"}:
+        count = int(round(value))
+        return f"{count} spot" + ("" if count == 1 else "s")
+    if name in {"red_area", "wrinkles", "shine"}:
+        return f"{value:.1f}% of the area"
+    if score is None:
+        return "measured, not scored (colour not corrected)" if name == "redness" else "n/a"
+    return f"{score:.0f}/100"
+
+
+def _other_side(region: str) -> str | None:
+    for this, other in (("_left", "_right"), ("_right", "_left")):
+        if region.endswith(this):
+            return region[: -len(this)] + other
+    return None
+
+
+def _comparison(metric: dict, same: list[dict]) -> tuple[str, float]:
+    """A plain comparison with the patient's own other regions, and how far it stands out (0-1)."""
+    score = float(metric["score"])
+    partner = _other_side(metric["region"])
+    twin = next((m for m in same if m["region"] == partner), None)
+    if twin is not None and twin.get("score") is not None:
+        gap = score - float(twin["score"])
+        if abs(gap) >= 15:
+            word = "higher" if gap > 0 else "lower"
+            return f"{word} than the {region_words(partner or '')}", abs(gap) / 100
+    others = [float(m["score"]) for m in same if m is not metric and m.get("score") is not None]
+    if len(others) >= 3:
+        gap = score - float(np.median(others))
+        if gap >= 15:
+            return "higher than the rest of the face", gap / 100
+        if gap <= -15:
+            return "lower than the rest of the face", 0.0
+    return "", 0.0
+
+
+def key_findings(metrics: list[dict], concerns: list[str] | None = None) -> list[dict]:
+    """The 3-6 findings that matter for this patient, ranked by how far each sits from the
+    reference range (its 0-100 score) and from the patient's own other regions, measures that
+    answer the patient's concern first. Each: metric, region, text, band, comparison, value."""
+    wanted = {m for concern in concerns or [] for m in CONCERN_MEASURES.get(concern, ())}
+    scored = [
+        m
+        for m in metrics
+        if m.get("score") is not None and m.get("metric") in PLAIN_NAMES and m.get("metric") != "ita"
+    ]
+    ranked = []
+    for metric in scored:
+        same = [m for m in scored if m["metric"] == metric["metric"]]
+        comparison, stands_out = _comparison(metric, same)
+        weight = float(metric["score"]) / 100 + stands_out + (0.35 if metric["metric"] in wanted else 0.0)
+        ranked.append((weight, metric, comparison))
+    ranked.sort(key=lambda item: -item[0])
+    chosen: list[dict] = []
+    per_measure: dict[str, int] = {}
+    for weight, metric, comparison in ranked:
+        notable = float(metric["score"]) >= 25 or comparison.startswith("higher")
+        if len(chosen) >= MAX_FINDINGS or (len(chosen) >= MIN_FINDINGS and not notable):
+            break
+        if per_measure.get(metric["metric"], 0) >= 2:
+            continue  # two regions of one measure say it; the rest is in the per-region detail
+        per_measure[metric["metric"]] = per_measure.get(metric["metric"], 0) + 1
+        name = PLAIN_NAMES[metric["metric"]]
+        chosen.append(
+            {
+                "metric": metric["metric"],
+                "region": metric["region"],
+                "text": f"{name}, {region_words(metric['region'])}: {plain_value(metric)}",
+                "band": metric.get("band", "n/a"),
+                "comparison": comparison,
+                "concern": metric["metric"] in wanted,
+                "weight": round(weight, 3),
+            }
+        )
+    return chosen
+
+
+def case_reliability(report: dict) -> list[str]:
+    """The reliability caveat once for the whole case: what limits it and what that means here."""
+    notes = sorted({note for m in report.get("metrics", []) for note in m.get("reliability", [])})
+    out: list[str] = []
+    colour = [n for n in notes if "colour" in n or "lighting" in n or "neutral reference" in n]
+    if colour:
+        out.append(
+            "Colour (redness, pigment, skin tone): "
+            + "; ".join(colour)
+            + ". Compare regions within this face rather than with other patients."
+        )
+    if any("skin tone not measurable" in n for n in notes):
+        out.append("Skin tone: no neutral reference in the photos, so no skin-tone category is given.")
+    detail = [n for n in notes if "low resolution" in n]
+    if detail:
+        out.append(
+            "Fine detail (lines, roughness, pores): the face was small in the photo; read these as rough."
+        )
+    if any("oblique view" in n for n in notes):
+        out.append("Side views: each shows only the near side; the far side comes from the other photos.")
+    if any("uneven light" in n for n in notes):
+        out.append("Light differed between the face sides: treat left/right differences with caution.")
+    if any("measured on one view" in n for n in notes):
+        out.append("Some regions were seen in one photo only.")
+    return out

@@ -49,7 +49,8 @@ METRIC_SPECS: dict[str, MetricSpec] = {
         "/1000px", 2.0, 25.0, "Pore-sized dark blobs per 1000 canonical pixels", detail_dependent=True
     ),
     "shine": MetricSpec("%", 0.5, 12.0, "Share of specular highlight pixels", True),
-    "under_eye": MetricSpec("L*", 0.0, 14.0, "How much darker the under-eye is than the cheek below", True),
+    # The orbit shades every under-eye a few L* below the cheek: that much is normal and scores 0.
+    "under_eye": MetricSpec("L*", 4.0, 16.0, "How much darker the under-eye is than the cheek below", True),
     "symmetry": MetricSpec(
         "% IOD", 1.5, 8.0, "Mean left/right landmark mismatch after mirroring (higher = less symmetric)"
     ),
@@ -76,11 +77,11 @@ def score_and_band(metric: str, value: float) -> tuple[float, str]:
     if spec is None or not math.isfinite(value):
         return float("nan"), "n/a"
     fraction = (value - spec.low) / (spec.high - spec.low)
-    score = float(np.clip(fraction, 0.0, 1.0) * 100.0)
+    # The band comes from the score as reported (rounded), so a shown 25 is never "minimal".
+    score = round(float(np.clip(fraction, 0.0, 1.0) * 100.0), 1)
     if metric == "ita":
-        return round(score, 1), ita_category(value)
-    band = BANDS[min(int(score // 25), 3)]
-    return round(score, 1), band
+        return score, ita_category(value)
+    return score, BANDS[min(int(score // 25), 3)]
 
 
 def ita_degrees(lightness: float, b_star: float) -> float:
@@ -161,6 +162,7 @@ def exclude_non_skin(
     )
     far = cv2.morphologyEx(far_mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(far, connectivity=8)
+    labels = np.asarray(labels, np.int32)  # CV_32S labels (OpenCV's stubs say only "a Mat")
     large = np.zeros(count, bool)
     large[1:] = stats[1:, cv2.CC_STAT_AREA] >= 300
     drop = cv2.dilate(large[labels].astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
@@ -227,6 +229,7 @@ def elongated_line_mask(
     # Hysteresis: a line is grown from strong seeds into weaker pixels along it.
     binary = (strength >= 0.6 * threshold) & allowed
     count, labels = cv2.connectedComponents(binary.astype(np.uint8), connectivity=8)
+    labels = np.asarray(labels, np.int32)  # CV_32S labels (OpenCV's stubs say only "a Mat")
     seeded = np.zeros(count, bool)
     seeded[np.unique(labels[(strength >= threshold) & binary])] = True
     seeded[0] = False

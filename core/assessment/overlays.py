@@ -15,14 +15,17 @@ from core.assessment.report import PhotoAssessment
 REDNESS_FULL_SCALE = 15.0
 
 
-def redness_overlay(assessment: PhotoAssessment, strength: float = 0.6) -> np.ndarray:
-    """Heat map of redness above the patient's own baseline, on the canonical photo (BGR)."""
+def redness_overlay(assessment: PhotoAssessment, strength: float = 0.75) -> np.ndarray:
+    """Heat map of redness above the patient's own baseline, on the canonical photo (BGR).
+
+    The whole skin is tinted (blue = the patient's own baseline), so the map reads as a map and
+    matches the card's colour legend; a square-root opacity keeps mild redness visible."""
     base = _overlay_base(assessment)
     if assessment.redness_excess is None:
         return base
     excess = np.clip(assessment.redness_excess / REDNESS_FULL_SCALE, 0, 1)
     heat = cv2.applyColorMap((excess * 255).astype(np.uint8), cv2.COLORMAP_JET)
-    alpha = (excess * strength)[..., None] * (
+    alpha = ((0.25 + 0.75 * np.sqrt(excess)) * strength)[..., None] * (
         assessment.skin_mask[..., None] if assessment.skin_mask is not None else 1
     )
     return (base * (1 - alpha) + heat * alpha).astype(np.uint8)

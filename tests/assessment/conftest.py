@@ -15,6 +15,14 @@ from core.vision.quality import QualityResult
 FAST = AssessmentOptions(run_registry=False, evidence=False)
 
 
+def ita_of(metric) -> float:
+    """The ITA the light handling produced, also where the report withholds it for lack of an
+    exposure anchor (the astronaut's eye whites and teeth are too faint to anchor it): tests of
+    the white balance compare the angle itself."""
+    value = float(metric.value)
+    return value if np.isfinite(value) else float(metric.details["measured_ita"])
+
+
 def passed(view: str) -> QualityResult:
     """A pass from the gate with no checks listed (for photos the real gate would judge on size or pose)."""
     return QualityResult("pass", view, [], None, [], None)

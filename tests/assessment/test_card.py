@@ -61,8 +61,23 @@ def test_card_shows_summary_flags_metrics_and_overlays(data_dir, face_photo_bgr)
         assert "Redness" in text and "badge" in text
         assert any("AI pre-assessment" in h.value for h in app.subheader)
         assert [b.label for b in app.button] == ["Run again"]
+        # One screen first: the photo with a heat-map toggle and legend, 3-6 key findings.
+        assert "Key findings" in text
+        findings = [m.value for m in app.markdown if "-badge[" in m.value and ":" in m.value.split("**")[1]]
+        assert 3 <= len(findings) <= 6, findings
+        assert app.toggle[0].label == "Heat map" and app.toggle[0].value
+        assert "markedly redder" in " ".join(c.value for c in app.caption)  # the legend
+        assert "Skin tone" in text
+        # Units people read; no lab units, module paths or fractional counts on the card.
+        shown = text + " ".join(c.value for c in app.caption)
+        for raw in (" a*", " MI", " dE", "L*", "/1000px", "Ita ", "core.vision", "count"):
+            assert raw not in shown, raw
+        # The reliability caveat once for the case, not under every measure.
+        assert shown.count("Reliability for this case") == 1
+        # Per-region detail one click away: an expander with a region picker, not 14 tabs.
+        assert not app.tabs and app.expander and app.selectbox[0].label == "Region"
         kinds = _element_types(app._tree.main)
-        assert kinds.count("image") >= 2  # one overlay per measured photo
+        assert kinds.count("image") >= 2  # the photo and the legend
     finally:
         clinic.assessments.wait_idle(60)
         clinic.close()

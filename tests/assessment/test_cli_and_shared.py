@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
 import cv2
@@ -77,23 +76,6 @@ def test_acne_close_ups_score_higher_on_inflammatory_spots(shared_testdata):
     assert float(np.mean(acne)) > wrinkle_crop
 
 
-@pytest.mark.shared
-def test_darker_skin_gives_lower_ita(shared_testdata):
-    rows = list(csv.DictReader((shared_testdata / "faces_labels.csv").open()))
-    usable = [r for r in rows if r["clinical_front_ok"] == "yes"]
-    groups: dict[str, list[float]] = {"light": [], "darker": []}
-    for row in usable:
-        tone = row["skin_tone"]
-        group = "light" if tone == "light" else "darker" if tone in {"brown", "dark"} else None
-        if group is None:
-            continue
-        result = assess_photo(cv2.imread(str(shared_testdata / row["file"])), "front", options=FAST)
-        if result.status == "assessed" and result.metric("ita", "face"):
-            groups[group].append(result.metric("ita", "face").value)
-    assert len(groups["light"]) >= 3 and len(groups["darker"]) >= 2, groups
-    assert np.median(groups["darker"]) < np.median(groups["light"]) - 10, groups
-
-
 def _video_frames(path, count: int) -> list[np.ndarray]:
     capture = cv2.VideoCapture(str(path))
     frames = []
@@ -126,6 +108,10 @@ def test_consecutive_video_frames_give_repeatable_metrics(shared_testdata):
     assert {r.illumination["method"] for r in results} == {"case_sclera"}
     for metric, region, limit in REPEATABLE:
         values = np.array([r.metric(metric, region).value for r in results])
+        if metric == "ita" and not np.isfinite(values).all():
+            # 1.2.0: without an exposure anchor ITA is withheld; where it is, it is withheld on all.
+            assert not np.isfinite(values).any(), values
+            continue
         cv = float(np.std(values) / max(abs(np.mean(values)), 1e-6))
         assert cv < limit, (metric, region, cv)
 

@@ -13,7 +13,7 @@ from core.assessment.report import DISCLAIMER, REPORT_SCHEMA
 from core.assessment.service import _quality
 from core.vision.quality import QualityCheck, QualityResult, check_photo
 
-from .conftest import FAST
+from .conftest import FAST, ita_of
 
 METRIC_KEYS = {
     "region",
@@ -27,6 +27,10 @@ METRIC_KEYS = {
     "source",
     "views",
 }
+
+
+def _measured(metric) -> float:
+    return ita_of(metric) if metric.metric == "ita" else metric.value
 
 
 def _blurred_and_far(face_photo_bgr: np.ndarray) -> np.ndarray:
@@ -83,7 +87,8 @@ def test_case_report_contract(face_photo_bgr, face_points, baseline):
     symmetry = next(m for m in metrics if m["metric"] == "symmetry")
     assert "measured on one view" in symmetry["reliability"]  # front only
     ita = next(m for m in metrics if m["metric"] == "ita" and m["region"] == "face")
-    assert ita["band"] in {"very light", "light", "intermediate", "tan", "brown", "dark"}
+    # No exposure anchor on the demo face: the report says so instead of naming a category.
+    assert ita["band"] in {"very light", "light", "intermediate", "tan", "brown", "dark", "not measurable"}
 
 
 def test_failed_quality_photo_is_not_measured(face_photo_bgr):
@@ -163,5 +168,5 @@ def test_a_large_photo_measures_like_the_same_photo_at_working_size(face_photo_b
     assert result.illumination["source_scale"] < 0.7  # the shrinking path
     for metric, region, tolerance in (("ita", "face", 1.0), ("redness", "cheek_left", 0.3),
                                       ("melanin", "forehead", 0.5), ("texture", "cheek_left", 0.05)):  # fmt: skip
-        gap = abs(result.metric(metric, region).value - baseline.metric(metric, region).value)
+        gap = abs(_measured(result.metric(metric, region)) - _measured(baseline.metric(metric, region)))
         assert gap < tolerance, (metric, region, gap)

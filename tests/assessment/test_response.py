@@ -7,13 +7,13 @@ import numpy as np
 
 from core.assessment.engine import AssessmentOptions, assess_photo
 
-from .conftest import FAST, region_box, region_centre, spread_points, to_source
+from .conftest import FAST, ita_of, region_box, region_centre, spread_points, to_source
 
 
 def _value(assessment, metric: str, region: str) -> float:
     found = assessment.metric(metric, region)
     assert found is not None, f"{metric} on {region} not measured"
-    return found.value
+    return ita_of(found) if metric == "ita" else found.value
 
 
 def test_red_patch_on_one_cheek_raises_that_cheek_only(face_photo_bgr, face_points, baseline):
