@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -39,6 +39,7 @@ from core.consult.case_access import CaseOwner, authorize_case, check_case_acces
 from core.consult.photos import CheckedPhoto, UploadRejected, verify_clean
 from core.consult.report_record import Report, load_report
 from core.db import Database, from_db_time, to_db_time, utcnow
+from core.rows import fetch_all_as, fetch_one_as
 from core.vocabulary import (
     CASE_STATUSES,
     CLOSED,
@@ -53,6 +54,9 @@ from core.vocabulary import (
     SUBMITTED,
     VIEWS,
 )
+
+if TYPE_CHECKING:
+    from core.vision.quality import QualityResult
 
 CONCERNS: tuple[str, ...] = (
     "lines_wrinkles",
@@ -195,6 +199,15 @@ class PhotoMeta:
     created_at: datetime
     created_by: str
 
+    @property
+    def quality(self) -> QualityResult | None:
+        """The quality gate's result as stored with the photo, as its type (None: never checked)."""
+        from core.vision.quality import QualityResult
+
+        if self.quality_json:
+            return QualityResult.from_json(self.quality_json)
+        return None
+
 
 @dataclass(frozen=True)
 class StatusChange:
@@ -305,23 +318,10 @@ def _summary(row: tuple) -> CaseSummary:
 
 
 _PHOTO_COLUMNS = 'id, case_id, patient_id, "view", width, height, mime, source, quality_verdict, quality_json, created_at, created_by'
-
-
-def _photo(row: tuple) -> PhotoMeta:
-    return PhotoMeta(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        row[5],
-        row[6],
-        row[7],
-        row[8],
-        row[9],
-        from_db_time(row[10]),
-        row[11],
-    )
+_PHOTO_META = (
+    'SELECT id AS photo_id, case_id, patient_id, "view", width, height, mime, source, quality_verdict,'
+    " quality_json, created_at, created_by FROM photos"
+)
 
 
 # Who may add photos of which origin: patients send their own photos; the physician's live
@@ -575,21 +575,23 @@ class CaseService:
     def get_case(self, principal: Principal, case_id: str) -> CaseDetail:
         case = self._load_case_row(principal, case_id)
         cursor = self._db.cursor()
-        patient_row = cursor.execute(
-            "SELECT id, name, date_of_birth, preferred_language, time_zone FROM patients WHERE id = ?",
+        patient = fetch_one_as(
+            cursor,
+            PatientSummary,
+            "SELECT id AS patient_id, name, date_of_birth, preferred_language AS language,"
+            " time_zone AS timezone FROM patients WHERE id = ?",
             [case[2]],
-        ).fetchone()
-        if patient_row is None:  # cases.patient_id references patients
+        )
+        if patient is None:  # cases.patient_id references patients
             raise NotFound(f"the patient of case {case_id} does not exist")
         photos = self._photos_of(cursor, case_id)
-        history = [
-            StatusChange(r[0], r[1], from_db_time(r[2]), r[3], r[4])
-            for r in cursor.execute(
-                "SELECT from_status, to_status, changed_at, changed_by, note FROM case_status_history"
-                " WHERE case_id = ? ORDER BY position",
-                [case_id],
-            ).fetchall()
-        ]
+        history = fetch_all_as(
+            cursor,
+            StatusChange,
+            "SELECT from_status, to_status AS status, changed_at AS at, changed_by AS by, note"
+            " FROM case_status_history WHERE case_id = ? ORDER BY position",
+            [case_id],
+        )
         report = load_report(cursor, case_id)
         if report is not None and principal.role == PATIENT and report.sent_at is None:
             report = None  # drafts are for the physician only
@@ -598,7 +600,7 @@ class CaseService:
             case_id=case[0],
             reference=case[1],
             status=case[3],
-            patient=PatientSummary(*patient_row),
+            patient=patient,
             intake=IntakeForm.from_json(case[4]),
             photos=photos,
             history=history,
@@ -629,8 +631,7 @@ class CaseService:
     @staticmethod
     def _photos_of(cursor: duckdb.DuckDBPyConnection, case_id: str) -> list[PhotoMeta]:
         """A case's photos, oldest first; within one submission in the order of VIEWS."""
-        rows = cursor.execute(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE case_id = ?", [case_id]).fetchall()
-        photos = [_photo(r) for r in rows]
+        photos = fetch_all_as(cursor, PhotoMeta, f"{_PHOTO_META} WHERE case_id = ?", [case_id])
         return sorted(photos, key=lambda p: (p.created_at, VIEWS.index(p.view) if p.view in VIEWS else 99))
 
     # -- changes -------------------------------------------------------------------------------
@@ -664,10 +665,10 @@ class CaseService:
         except BaseException:
             self._blobs.delete(blob_id)
             raise
-        row = self._db.fetchone(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id = ?", [photo_id])
-        if row is None:
+        stored = fetch_one_as(self._db.cursor(), PhotoMeta, f"{_PHOTO_META} WHERE id = ?", [photo_id])
+        if stored is None:
             raise NotFound(f"photo {photo_id} does not exist")
-        return _photo(row)
+        return stored
 
     def transition(self, principal: Principal, case_id: str, new_status: str, note: str | None = None) -> str:
         """Move a case to `new_status` if TRANSITIONS allows it for this role; returns the new status."""

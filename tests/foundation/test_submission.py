@@ -161,3 +161,17 @@ def test_the_stored_photo_is_the_checked_photo_byte_for_byte(
     assert clinic.cases.get_photo_bytes(accounts.patient_a, front_meta.photo_id) == front.image_bytes
     assert front_meta.quality_verdict == front.verdict
     assert json.loads(front_meta.quality_json)["checks"] == front.quality.to_dict()["checks"]
+
+
+def test_a_stored_photo_reads_its_quality_back_as_the_gate_s_type(
+    clinic: Clinic, accounts: Accounts, face_photo_bgr
+) -> None:
+    import cv2
+
+    front = intake_photo(cv2.imencode(".jpg", face_photo_bgr)[1].tobytes(), "front")
+    case_id = clinic.cases.submit_case(accounts.patient_a, valid_intake(), [front, *required_photos()[1:]])
+    stored = next(p for p in clinic.cases.list_photos(accounts.patient_a, case_id) if p.view == "front")
+    assert stored.quality is not None
+    assert stored.quality.verdict == front.verdict
+    assert stored.quality.instructions() == front.quality.instructions()
+    assert [c.name for c in stored.quality.checks] == [c.name for c in front.quality.checks]
