@@ -49,6 +49,11 @@ class Settings:
     demo: bool = False
     clinic_name: str = "Clinic"
     clinic_timezone: str = "Europe/Amsterdam"
+    # The letterhead of reports and the clinic's Organization in FHIR exports; unset lines are left out
+    # (a letter never shows an invented address). Address lines are separated by "\n" or ";".
+    clinic_address: str | None = None
+    clinic_phone: str | None = None
+    clinic_email: str | None = None
     # WebRTC ICE servers; empty works on a LAN. e.g. '[{"urls": ["stun:stun.example.org:3478"]}]'
     ice_servers: list[dict] = field(default_factory=list)
     # "relay" makes browsers send media only through the TURN servers above (proves the TURN path).
@@ -106,6 +111,9 @@ class Settings:
             demo=_env_bool("CLINIC_DEMO", False),
             clinic_name=os.environ.get("CLINIC_NAME", "Aesthetic Dermatology Clinic"),
             clinic_timezone=os.environ.get("CLINIC_TIMEZONE", "Europe/Amsterdam"),
+            clinic_address=os.environ.get("CLINIC_ADDRESS", "").strip() or None,
+            clinic_phone=os.environ.get("CLINIC_PHONE", "").strip() or None,
+            clinic_email=os.environ.get("CLINIC_EMAIL", "").strip() or None,
             ice_servers=ice_servers,
             ice_transport_policy=_ice_transport_policy(),
             call_quality_log=_call_quality_log(),

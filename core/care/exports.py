@@ -1,4 +1,4 @@
-"""Exports and GDPR: the report PDF, a case's FHIR R4 bundle, "download all my data", erasure.
+"""Exports and GDPR: the report letter (PDF), a case's FHIR R4 bundle, "download all my data", erasure.
 
 Every export is audited (ids only in the audit details). Erasure deletes the patient's rows in
 every table that references them (found through the catalog, so other areas' tables are covered
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -27,18 +28,22 @@ from core.access import (
     require_role,
 )
 from core.care.context import CareContext
-from core.care.fhir import build_case_bundle, validate_bundle
-from core.care.pdf import ReportPdfInput, build_report_pdf
+from core.care.fhir import body_site, build_case_bundle, metric_label, ucum_quantity, validate_bundle
+from core.care.pdf import PdfMeasurement, PdfPhoto, ReportPdfInput, build_report_pdf
 from core.care.records import (
     AppointmentRecord,
+    AssessmentRecord,
     CaseExport,
+    ClinicRecord,
     ConsentRecord,
     MetricRecord,
     PatientRecord,
     PhotoRecord,
+    PractitionerRecord,
     ReportRecord,
     TreatmentRecord,
 )
+from core.db import to_db_time
 from core.rows import fetch_all_as, fetch_one_as
 
 if TYPE_CHECKING:
@@ -82,16 +87,80 @@ class _PhotoRow:
 
 @dataclass(frozen=True)
 class _AssessmentRun:
-    report_id: str
-    issued_at: datetime
+    assessment_id: str
     status: str | None
+    issued_at: datetime | None
     engine_version: str | None
+    engine_sha256: str | None
+    report_json: str | None
+
+
+@dataclass(frozen=True)
+class _CaseRow:
+    reference: str
+    concerns: str | None
+    submitted_at: datetime | None
+    status: str | None
+    assigned_physician_id: str | None
 
 
 @dataclass(frozen=True)
 class _PdfPatient:
     name: str
     language: str | None
+    date_of_birth: date | None
+
+
+_PHOTO_SQL = (
+    'SELECT id AS photo_id, "view", created_at AS taken_at, source, mime AS content_type, blob_id'
+    " FROM photos WHERE case_id = ? ORDER BY created_at"
+)
+PDF_MAX_MEASUREMENTS = 10
+
+
+def _concern_text(raw: str | None) -> str | None:
+    """cases.concerns holds a JSON list of concern codes: 'lines wrinkles, redness'."""
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw
+    items = value if isinstance(value, list) else [value]
+    return ", ".join(str(item).replace("_", " ") for item in items) or None
+
+
+def _summary_and_inputs(report_json: str | None) -> tuple[str, tuple[str, ...]]:
+    try:
+        report = json.loads(report_json) if report_json else {}
+    except ValueError:
+        return "", ()
+    if not isinstance(report, dict):
+        return "", ()
+    inputs = tuple(
+        str(i.get("photo_id")) for i in report.get("inputs", []) if isinstance(i, dict) and i.get("photo_id")
+    )
+    return str(report.get("summary") or ""), inputs
+
+
+def pdf_measurements(metrics: list[MetricRecord]) -> list[PdfMeasurement]:
+    """The letter's compact table: per metric the region that scored highest, most notable first."""
+    best: dict[str, MetricRecord] = {}
+    for metric in metrics:
+        if not math.isfinite(metric.value) or metric.score is None or not math.isfinite(metric.score):
+            continue
+        current = best.get(metric.metric)
+        if current is None or (metric.score or 0.0) > (current.score or 0.0):
+            best[metric.metric] = metric
+    chosen = sorted(best.values(), key=lambda m: (-(m.score or 0.0), m.metric))[:PDF_MAX_MEASUREMENTS]
+    rows = []
+    for metric in chosen:
+        unit = ucum_quantity(metric.value, metric.unit)["unit"]
+        value = f"{metric.value:.3g}" + ("" if unit == "1" else (unit if unit in ("%", "°") else f" {unit}"))
+        rows.append(
+            PdfMeasurement(metric_label(metric.metric), body_site(metric.region)["text"], value, metric.band)
+        )
+    return rows
 
 
 class CareExports:
@@ -113,6 +182,51 @@ class CareExports:
         self._treatments = treatments
         self._columns: dict[str, frozenset[str]] = {}
 
+    # -- physicians ----------------------------------------------------------------------------
+    def set_physician_credentials(
+        self, principal: Principal, physician_id: str, credentials: str | None, registration: str | None
+    ) -> None:
+        """What letters and FHIR exports say about a physician: credentials and register number."""
+        require_role(principal, ADMIN)
+        row = self.db.fetchone("SELECT role FROM users WHERE id = ?", [physician_id])
+        if row is None or row[0] != PHYSICIAN:
+            raise NotFound(f"no physician {physician_id}")
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM care_physician_profiles WHERE physician_id = ?", [physician_id])
+            tx.execute(
+                "INSERT INTO care_physician_profiles (physician_id, credentials, registration, updated_at)"
+                " VALUES (?, ?, ?, ?)",
+                [
+                    physician_id,
+                    (credentials or "").strip() or None,
+                    (registration or "").strip() or None,
+                    to_db_time(datetime.now(UTC)),
+                ],
+            )
+            self._care.audit_log.record(
+                principal, "care.physician_credentials", "user", physician_id, None, tx=tx
+            )
+
+    def practitioner(self, physician_id: str) -> PractitionerRecord:
+        row = self.db.fetchone(
+            "SELECT u.display_name, p.credentials, p.registration FROM users u"
+            " LEFT JOIN care_physician_profiles p ON p.physician_id = u.id WHERE u.id = ?",
+            [physician_id],
+        )
+        if row is None:
+            return PractitionerRecord(physician_id, physician_id)
+        return PractitionerRecord(physician_id, row[0], row[1], row[2])
+
+    def _clinic_record(self) -> ClinicRecord:
+        settings = self._care.settings
+        return ClinicRecord(
+            settings.clinic_name,
+            settings.clinic_address,
+            settings.clinic_phone,
+            settings.clinic_email,
+            settings.public_url,
+        )
+
     # -- case export ---------------------------------------------------------------------------
     def case_export(
         self, principal: Principal, case_id: str, include_photo_bytes: bool = False
@@ -129,11 +243,17 @@ class CareExports:
         )
         if patient is None:
             raise NotFound(f"patient {owner.patient_id} does not exist")
-        concern_row = self.db.fetchone("SELECT concerns FROM cases WHERE id = ?", [case_id])
+        case = fetch_one_as(
+            cursor,
+            _CaseRow,
+            "SELECT reference, concerns, created_at AS submitted_at, status, assigned_physician_id"
+            " FROM cases WHERE id = ?",
+            [case_id],
+        )
         consents = fetch_all_as(
             cursor,
             ConsentRecord,
-            "SELECT id AS consent_id, kind, granted, recorded_at FROM consents"
+            "SELECT id AS consent_id, kind, granted, recorded_at, version FROM consents"
             " WHERE patient_id = ? AND (case_id IS NULL OR case_id = ?) ORDER BY recorded_at",
             [owner.patient_id, case_id],
         )
@@ -146,24 +266,22 @@ class CareExports:
                 row.content_type,
                 self._blobs.get(row.blob_id) if include_photo_bytes else None,
             )
-            for row in fetch_all_as(
-                cursor,
-                _PhotoRow,
-                'SELECT id AS photo_id, "view", created_at AS taken_at, source, mime AS content_type, blob_id'
-                " FROM photos WHERE case_id = ? ORDER BY created_at",
-                [case_id],
-            )
+            for row in fetch_all_as(cursor, _PhotoRow, _PHOTO_SQL, [case_id])
         ]
         metrics = fetch_all_as(
             cursor,
             MetricRecord,
-            "SELECT id AS metric_id, metric, region, value, unit, measured_at, photo_id, score, band"
-            " FROM assessment_metrics WHERE case_id = ? AND value IS NOT NULL ORDER BY measured_at, metric, region",
+            "SELECT id AS metric_id, metric, region, value, unit, measured_at, photo_id, score, band,"
+            ' assessment_id, "view" FROM assessment_metrics WHERE case_id = ? AND value IS NOT NULL'
+            " ORDER BY measured_at, metric, region",
             [case_id],
         )
-        reports = self._pre_assessment_reports(case_id)
+        assessments = self._assessment_runs(case_id)
+        physician_ids: list[str] = []
+        reports: list[ReportRecord] = []
         report = self._reports.get_report(principal, case_id)
         if report is not None:
+            physician_ids.append(report.physician_id)
             reports.append(
                 ReportRecord(
                     report.report_id,
@@ -171,14 +289,17 @@ class CareExports:
                     report.sent_at or report.updated_at,
                     "",
                     {
-                        "Findings": report.findings,
-                        "Assessment": report.assessment,
-                        "Recommended treatments": report.recommended_treatments,
-                        "Home care": report.home_care,
-                        "In-person visit": report.in_person_reason or "",
-                        "Follow-up": report.follow_up_suggestion or "",
+                        "findings": report.findings,
+                        "assessment": report.assessment,
+                        "recommendations": report.recommended_treatments,
+                        "home_care": report.home_care,
+                        "in_person": report.in_person_reason or "",
+                        "follow_up": report.follow_up_suggestion or "",
                     },
                     self._care.physician_name(report.physician_id),
+                    physician_id=report.physician_id,
+                    pdf=self._report_pdf_bytes(principal, case_id, report, None),
+                    status="final" if report.sent_at else "preliminary",
                 )
             )
         appointments = [
@@ -191,46 +312,69 @@ class CareExports:
                 a.location,
                 a.physician_name,
                 a.clinic_timezone,
+                a.physician_id,
             )
             for a in self._appointments.case_appointments(principal, case_id)
         ]
         treatments = [
             TreatmentRecord(
-                t.treatment_id, t.treatment_type, t.area, t.product, t.amount, t.unit, t.treated_on, t.notes
+                t.treatment_id,
+                t.treatment_type,
+                t.area,
+                t.product,
+                t.amount,
+                t.unit,
+                t.treated_on,
+                t.notes,
+                t.physician_id,
             )
             for t in self._treatments.case_treatments(principal, case_id)
         ]
+        physician_ids += [a.physician_id for a in appointments if a.physician_id]
+        physician_ids += [t.physician_id for t in treatments if t.physician_id]
+        if case and case.assigned_physician_id:
+            physician_ids.append(case.assigned_physician_id)
         return CaseExport(
             case_id,
             owner.reference,
             patient,
-            concern_row[0] if concern_row else None,
+            _concern_text(case.concerns) if case else None,
             consents,
             photos,
             metrics,
             reports,
             appointments,
             treatments,
+            assessments,
+            [self.practitioner(physician_id) for physician_id in dict.fromkeys(physician_ids)],
+            self._clinic_record(),
+            case.submitted_at if case else None,
+            case.status if case else None,
         )
 
-    def _pre_assessment_reports(self, case_id: str) -> list[ReportRecord]:
+    def _assessment_runs(self, case_id: str) -> list[AssessmentRecord]:
         runs = fetch_all_as(
             self.db.cursor(),
             _AssessmentRun,
-            "SELECT id AS report_id, created_at AS issued_at, status, engine_version FROM assessments"
-            " WHERE case_id = ?",
+            "SELECT id AS assessment_id, status, coalesce(finished_at, created_at) AS issued_at, engine_version,"
+            " engine_sha256, report_json FROM assessments WHERE case_id = ? ORDER BY created_at",
             [case_id],
         )
-        return [
-            ReportRecord(
-                run.report_id,
-                "pre_assessment",
-                run.issued_at,
-                f"AI pre-assessment ({run.status or 'unknown status'}, engine {run.engine_version or 'unknown'}):"
-                " image measurements as decision support for the physician.",
+        records = []
+        for run in runs:
+            summary, inputs = _summary_and_inputs(run.report_json)
+            records.append(
+                AssessmentRecord(
+                    run.assessment_id,
+                    run.status,
+                    run.issued_at,
+                    run.engine_version,
+                    run.engine_sha256,
+                    summary,
+                    inputs,
+                )
             )
-            for run in runs
-        ]
+        return records
 
     def fhir_bundle(
         self, principal: Principal, case_id: str, include_photo_data: bool = False
@@ -240,58 +384,98 @@ class CareExports:
         export = self.case_export(principal, case_id, include_photo_bytes=include_photo_data)
         bundle = build_case_bundle(export, include_photo_data=include_photo_data)
         validate_bundle(bundle)  # never hand out a bundle a receiving system would reject
-        self._care.audit(principal, "care.fhir_export", "case", case_id, resources=len(bundle["entry"]))
+        self._care.audit(
+            principal,
+            "care.fhir_export",
+            "case",
+            case_id,
+            resources=len(bundle["entry"]),
+            photos_embedded=include_photo_data,
+        )
         return bundle
 
     # -- report PDF ----------------------------------------------------------------------------
     def report_pdf(self, principal: Principal, case_id: str, photo_ids: list[str] | None = None) -> bytes:
-        """The sent physician report as a PDF for the patient (physicians may preview drafts)."""
+        """The physician report as a letter for the patient (physicians may preview drafts)."""
         require_role(principal, PATIENT, PHYSICIAN)
-        owner = self._care.case_owner(principal, case_id)
+        self._care.case_owner(principal, case_id)
         report = self._reports.get_report(principal, case_id)
         if report is None:
             raise NotFound("there is no report for this consultation yet")
+        pdf = self._report_pdf_bytes(principal, case_id, report, photo_ids)
+        self._care.audit(principal, "care.report_pdf_export", "case", case_id, photos=len(photo_ids or []))
+        return pdf
+
+    def _report_pdf_bytes(
+        self, principal: Principal, case_id: str, report: Any, photo_ids: list[str] | None
+    ) -> bytes:
+        owner = self._care.case_owner(principal, case_id)
         cursor = self.db.cursor()
         patient = fetch_one_as(
             cursor,
             _PdfPatient,
-            "SELECT name, preferred_language AS language FROM patients WHERE id = ?",
+            "SELECT name, preferred_language AS language, date_of_birth FROM patients WHERE id = ?",
             [owner.patient_id],
         )
-        photos: list[tuple[str, bytes]] = []
+        case = fetch_one_as(
+            cursor,
+            _CaseRow,
+            "SELECT reference, concerns, created_at AS submitted_at, status, assigned_physician_id"
+            " FROM cases WHERE id = ?",
+            [case_id],
+        )
+        photos: list[PdfPhoto] = []
         if photo_ids:
             wanted = set(photo_ids)
             photos = [
-                (row.view.replace("_", " "), self._blobs.get(row.blob_id))
-                for row in fetch_all_as(
-                    cursor,
-                    _PhotoRow,
-                    'SELECT id AS photo_id, "view", created_at AS taken_at, source, mime AS content_type, blob_id'
-                    " FROM photos WHERE case_id = ? ORDER BY created_at",
-                    [case_id],
-                )
+                PdfPhoto(row.view, self._blobs.get(row.blob_id), row.taken_at.date())
+                for row in fetch_all_as(cursor, _PhotoRow, _PHOTO_SQL, [case_id])
                 if row.photo_id in wanted and row.content_type in ("image/jpeg", "image/png")
             ]
+        runs = [run for run in self._assessment_runs(case_id) if run.status == "done"]
+        measurements: list[PdfMeasurement] = []
+        engine = None
+        if runs:
+            latest = runs[-1]
+            metrics = fetch_all_as(
+                cursor,
+                MetricRecord,
+                "SELECT id AS metric_id, metric, region, value, unit, measured_at, photo_id, score, band,"
+                ' assessment_id, "view" FROM assessment_metrics WHERE assessment_id = ? AND value IS NOT NULL',
+                [latest.assessment_id],
+            )
+            measurements = pdf_measurements(metrics)
+            engine = f"engine {latest.engine_version}" if latest.engine_version else None
+        practitioner = self.practitioner(report.physician_id)
+        clinic = self._clinic_record()
         data = ReportPdfInput(
-            clinic_name=self._care.settings.clinic_name,
+            clinic_name=clinic.name,
             patient_name=patient.name if patient else "",
             case_reference=owner.reference,
-            physician_name=self._care.physician_name(report.physician_id),
+            physician_name=practitioner.name,
             issued_on=(report.sent_at or report.updated_at).date(),
             language=(patient.language if patient else None) or "en",
             sections={
-                "Findings": report.findings,
-                "Assessment": report.assessment,
-                "Recommendations": report.recommended_treatments,
-                "Home care": report.home_care,
+                "findings": report.findings,
+                "assessment": report.assessment,
+                "recommendations": report.recommended_treatments,
+                "home_care": report.home_care,
             },
             in_person_reason=report.in_person_reason if report.in_person_needed else None,
             follow_up=report.follow_up_suggestion,
             photos=photos,
+            patient_birth_date=patient.date_of_birth if patient else None,
+            consultation_date=case.submitted_at.date() if case and case.submitted_at else None,
+            physician_credentials=practitioner.credentials,
+            physician_registration=practitioner.registration,
+            clinic_address_lines=clinic.address_lines,
+            clinic_phone=clinic.phone,
+            clinic_email=clinic.email,
+            measurements=measurements,
+            measurement_engine=engine,
+            signed=report.sent_at is not None,
         )
-        pdf = build_report_pdf(data)
-        self._care.audit(principal, "care.report_pdf_export", "case", case_id, photos=len(photos))
-        return pdf
+        return build_report_pdf(data)
 
     # -- GDPR ----------------------------------------------------------------------------------
     def table_columns(self, table: str) -> frozenset[str]:
@@ -422,7 +606,8 @@ class CareExports:
         deleted: dict[str, int] = {}
         with self.db.transaction() as tx:
             for table, where, params in filters:
-                count = tx.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()[0]
+                row = tx.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()
+                count = row[0] if row else 0
                 if count:
                     tx.execute(f"DELETE FROM {table} WHERE {where}", params)
                     deleted[table] = int(count)

@@ -153,6 +153,7 @@ class ConsentRecord:
     kind: str  # e.g. telemedicine, photo_storage, anonymised_use
     granted: bool
     recorded_at: datetime | None = None
+    version: str | None = None  # of the consent text the patient answered
 
 
 @dataclass(frozen=True)
@@ -176,16 +177,58 @@ class MetricRecord:
     photo_id: str | None = None
     score: float | None = None
     band: str | None = None
+    assessment_id: str | None = None  # the AI pre-assessment run that measured it
+    view: str | None = None
+
+
+@dataclass(frozen=True)
+class AssessmentRecord:
+    """One AI pre-assessment run: the engine that measured (version + sha256) and when."""
+
+    assessment_id: str
+    status: str | None
+    issued_at: datetime | None
+    engine_version: str | None
+    engine_sha256: str | None
+    summary: str = ""
+    photo_ids: tuple[str, ...] = ()  # the photos it was given
+
+
+@dataclass(frozen=True)
+class PractitionerRecord:
+    physician_id: str
+    name: str
+    credentials: str | None = None  # e.g. "MD, dermatologist"
+    registration: str | None = None  # professional register number
+
+
+@dataclass(frozen=True)
+class ClinicRecord:
+    """The clinic as settings describe it: letterhead and the FHIR Organization."""
+
+    name: str = "Clinic"
+    address: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    public_url: str | None = None  # makes identifier systems the clinic's own URLs
+
+    @property
+    def address_lines(self) -> list[str]:
+        raw = (self.address or "").replace(";", "\n")
+        return [line.strip() for line in raw.splitlines() if line.strip()]
 
 
 @dataclass(frozen=True)
 class ReportRecord:
     report_id: str
-    kind: str  # "pre_assessment" (AI, for the physician) or "physician"
+    kind: str  # "physician" (the sent report); AI runs are AssessmentRecords
     issued_at: datetime | None
     summary: str
     sections: dict[str, str] = field(default_factory=dict)  # heading -> text
     author: str | None = None
+    physician_id: str | None = None
+    pdf: bytes | None = None  # the letter the patient received, for presentedForm
+    status: str = "final"  # final once sent; preliminary for a draft a physician exports
 
 
 @dataclass(frozen=True)
@@ -193,11 +236,12 @@ class AppointmentRecord:
     appointment_id: str
     start_utc: datetime
     end_utc: datetime
-    status: str  # booked / cancelled / completed
+    status: str  # booked / cancelled / completed / no_show
     reason: str
     location: str
     physician_name: str | None = None
     clinic_timezone: str = "Europe/Amsterdam"
+    physician_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +254,7 @@ class TreatmentRecord:
     unit: str | None
     treated_on: date
     notes: str | None = None
+    physician_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -226,3 +271,8 @@ class CaseExport:
     reports: list[ReportRecord] = field(default_factory=list)
     appointments: list[AppointmentRecord] = field(default_factory=list)
     treatments: list[TreatmentRecord] = field(default_factory=list)
+    assessments: list[AssessmentRecord] = field(default_factory=list)
+    practitioners: list[PractitionerRecord] = field(default_factory=list)
+    clinic: ClinicRecord = field(default_factory=ClinicRecord)
+    submitted_at: datetime | None = None  # the remote consultation's start
+    status: str | None = None  # the case's workflow status

@@ -1,4 +1,5 @@
-"""Hybrid-care operator commands: `export-fhir`, `export-patient-data`, `erase-patient`."""
+"""Hybrid-care operator commands: `export-fhir`, `export-patient-data`, `erase-patient`,
+`physician-credentials`."""
 
 from __future__ import annotations
 
@@ -18,9 +19,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     fhir.add_argument("--output", "-o", help="file to write (default: stdout)")
     fhir.add_argument(
-        "--with-photos", action="store_true", help="embed the photos (base64) in the Media resources"
+        "--with-photos",
+        action="store_true",
+        help="embed the photos (base64, with size and SHA-1 hash) in the Media resources",
     )
     fhir.set_defaults(handler=_export_fhir)
+
+    creds = subparsers.add_parser(
+        "physician-credentials",
+        help="set what report letters and FHIR exports say about a physician (credentials, register number)",
+    )
+    creds.add_argument("email", help="the physician's log-in e-mail")
+    creds.add_argument("--credentials", default="", help='e.g. "MD, dermatologist" (empty clears it)')
+    creds.add_argument("--registration", default="", help="professional register number (empty clears it)")
+    creds.set_defaults(handler=_physician_credentials)
 
     data = subparsers.add_parser(
         "export-patient-data", help="write everything stored about a patient as a zip"
@@ -58,6 +70,29 @@ def _export_fhir(args: argparse.Namespace) -> int:
             print(f"wrote {len(bundle['entry'])} resources to {args.output}")
         else:
             print(text)
+        return 0
+    finally:
+        clinic.close()
+
+
+def _physician_credentials(args: argparse.Namespace) -> int:
+    from core.access import SYSTEM_PRINCIPAL
+
+    clinic = open_clinic()
+    try:
+        row = clinic.db.fetchone(
+            "SELECT id FROM users WHERE email = ? AND role = 'physician'", [args.email.strip().lower()]
+        )
+        if row is None:
+            raise CommandError(f"no physician with email {args.email}")
+        clinic.exports.set_physician_credentials(
+            SYSTEM_PRINCIPAL, row[0], args.credentials, args.registration
+        )
+        practitioner = clinic.exports.practitioner(row[0])
+        print(
+            f"{practitioner.name}: credentials {practitioner.credentials or '-'},"
+            f" registration {practitioner.registration or '-'}"
+        )
         return 0
     finally:
         clinic.close()

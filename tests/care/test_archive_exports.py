@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import zipfile
@@ -15,6 +16,8 @@ from core.care.archive import ArchiveFilter
 from core.care.fhir import validate_bundle
 from core.care.followup import PlannedCheckIn
 from core.care.records import TreatmentInput
+from tests.care import fhir_r4
+from tests.care.conftest import _settle
 from tests.photo_factory import checked_photo
 
 
@@ -89,29 +92,77 @@ def test_metric_series_and_treatment_marks(care_world) -> None:
     assert [p.source for p in photos][-1] == "followup"
 
 
-def test_fhir_bundle_of_a_real_case_validates_and_is_audited(care_world) -> None:
+def test_fhir_bundle_of_a_real_case_is_valid_r4_and_self_contained(care_world) -> None:
     world = care_world
     case_id = _full_case(world)
-    bundle = world.clinic.exports.fhir_bundle(world.physician, case_id)
+    _settle(world.clinic)  # the AI pre-assessment's Observations are part of the export
+    world.clinic.exports.set_physician_credentials(
+        world.admin, world.physician.user_id, "MD, dermatologist", "BIG 1"
+    )
+    bundle = world.clinic.exports.fhir_bundle(world.physician, case_id, include_photo_data=True)
+    assert fhir_r4.schema_errors(bundle) == []
+    assert fhir_r4.unresolved_references(bundle) == []
+    assert fhir_r4.invalid_ucum_units(bundle) == []
     parsed = validate_bundle(bundle)
     kinds = [e.resource.__resource_type__ for e in parsed.entry]
-    assert kinds.count("Media") == 4 and "Appointment" in kinds and "Consent" in kinds
-    assert "DiagnosticReport" in kinds and kinds[0] == "Patient"
+    assert kinds[0] == "Patient" and kinds.count("Media") == 4
+    for kind in (
+        "Appointment",
+        "Consent",
+        "Procedure",
+        "Practitioner",
+        "Location",
+        "Composition",
+        "Organization",
+    ):
+        assert kind in kinds, kind
+    assert kinds.count("Encounter") == 2  # the remote consultation and the booked visit
+    resources = [e["resource"] for e in bundle["entry"]]
+    practitioner = next(r for r in resources if r["resourceType"] == "Practitioner")
+    assert practitioner["qualification"][0]["code"]["text"] == "MD, dermatologist"
+    report = next(
+        r
+        for r in resources
+        if r["resourceType"] == "DiagnosticReport" and r["code"]["coding"][0]["code"] == "11488-4"
+    )
+    letter = base64.b64decode(report["presentedForm"][0]["data"])
+    assert letter.startswith(b"%PDF") and "Dynamic forehead lines" in _pdf_text(letter)
+    consents = [r for r in resources if r["resourceType"] == "Consent"]
+    assert {c["scope"]["coding"][0]["code"] for c in consents} >= {"treatment"}  # telemedicine
+    if world.clinic.db.fetchone(
+        "SELECT count(*) FROM assessments WHERE case_id = ? AND status = 'done'", [case_id]
+    )[0]:
+        assert "Device" in kinds and "Provenance" in kinds and kinds.count("Observation") > 0
     assert "care.fhir_export" in world.clinic.audit.actions()
     with pytest.raises(AccessDenied):
         world.clinic.exports.fhir_bundle(world.other_patient, case_id)
+
+
+def _pdf_text(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
 def test_report_pdf_for_the_patient(care_world) -> None:
     world = care_world
     case_id = world.submit_case()
     world.report_case(case_id)
+    _settle(world.clinic)
     photo_id = world.clinic.care.treatments.baseline_photos(world.patient, case_id)["front"]
+    with pytest.raises(AccessDenied):
+        world.clinic.exports.set_physician_credentials(world.physician, world.physician.user_id, "MD", None)
+    world.clinic.exports.set_physician_credentials(
+        world.admin, world.physician.user_id, "Dermatologin", "BIG 7"
+    )
     pdf = world.clinic.exports.report_pdf(world.patient, case_id, [photo_id])
-    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    text = _pdf_text(pdf)
     assert "Dynamic forehead lines" in text and "Zoë Müller" in text
-    assert date.today().strftime("%Y") in text and "Konsultationsbericht" in text  # German patient
+    assert "1. Mai 1988" in text  # the date of birth, German patient
+    assert date.today().strftime("%Y") in text and "Konsultationsbericht" in text
+    assert "Dr Ada Lovelace, Dermatologin" in text and "Reg.-Nr. BIG 7" in text
+    assert "Seite 1 von" in text and "Elektronisch unterzeichnet" in text
+    assert "Vorderansicht" in text  # the photo's view under it
     assert "care.report_pdf_export" in world.clinic.audit.actions()
+    assert "care.physician_credentials" in world.clinic.audit.actions()
     with pytest.raises(AccessDenied):
         world.clinic.exports.report_pdf(world.other_patient, case_id)
 
@@ -183,9 +234,22 @@ def test_cli_exports_and_erases(care_world, tmp_path, capsys) -> None:
     case_id = _full_case(world)
     patient_id = world.patient.patient_id
     world.clinic.close()  # the CLI opens the clinic itself (one handle per database file)
+    assert (
+        main(["physician-credentials", "doc@example.test", "--credentials", "MD", "--registration", "R1"])
+        == 0
+    )
+    assert "credentials MD, registration R1" in capsys.readouterr().out
+    assert main(["physician-credentials", "nobody@example.test", "--credentials", "MD"]) == 1
     out = tmp_path / "bundle.json"
     assert main(["export-fhir", case_id, "--physician", "doc@example.test", "-o", str(out)]) == 0
-    validate_bundle(json.loads(out.read_text()))
+    bundle = json.loads(out.read_text())
+    validate_bundle(bundle)
+    assert fhir_r4.unresolved_references(bundle) == []
+    practitioner = next(
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Practitioner"
+    )
+    assert practitioner["qualification"][0]["code"]["text"] == "MD"
+
     assert main(["export-patient-data", patient_id, str(tmp_path / "data.zip")]) == 0
     assert zipfile.is_zipfile(tmp_path / "data.zip")
     assert main(["erase-patient", patient_id]) == 1  # needs --yes
@@ -199,8 +263,6 @@ def test_search_by_assessment_flag(care_world) -> None:
     clinic = world.clinic
     flagged = world.submit_case()
     plain = world.submit_case(world.other_patient)
-    from tests.care.conftest import _settle
-
     _settle(clinic)  # the pre-assessment worker may be writing its own rows
     clinic.db.execute(
         "INSERT INTO assessments (id, case_id, patient_id, status, report_json, created_at)"
