@@ -12,11 +12,12 @@ Every method takes the acting Principal first; a patient only ever reaches their
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -210,6 +211,15 @@ class PhotoMeta:
 
 
 @dataclass(frozen=True)
+class PhotoBatch:
+    """Photos being added by `CaseService.adding_photos`: the open transaction and the new ids
+    (in the order the photos were given)."""
+
+    tx: duckdb.DuckDBPyConnection
+    photo_ids: list[str]
+
+
+@dataclass(frozen=True)
 class StatusChange:
     from_status: str | None
     status: str
@@ -261,9 +271,40 @@ class CaseDetail:
 
 # -- query functions shared by the service and benchmarks/bench_archive_scale.py ----------------
 _SUMMARY_COLUMNS = (
-    "c.id, c.reference, c.patient_id, p.name, c.status, c.concerns, c.areas, c.created_at, c.updated_at,"
+    "c.id AS case_id, c.reference, c.patient_id, p.name AS patient_name, c.status,"
+    " c.concerns AS concerns_json, c.areas AS areas_json, c.created_at AS submitted_at, c.updated_at,"
     " c.assigned_physician_id"
 )
+
+
+@dataclass(frozen=True)
+class _SummaryRow:
+    """A queue row as stored (concerns and areas as JSON text)."""
+
+    case_id: str
+    reference: str
+    patient_id: str
+    patient_name: str
+    status: str
+    concerns_json: str
+    areas_json: str
+    submitted_at: datetime
+    updated_at: datetime
+    assigned_physician_id: str | None
+
+    def summary(self) -> CaseSummary:
+        return CaseSummary(
+            self.case_id,
+            self.reference,
+            self.patient_id,
+            self.patient_name,
+            self.status,
+            json.loads(self.concerns_json),
+            json.loads(self.areas_json),
+            self.submitted_at,
+            self.updated_at,
+            self.assigned_physician_id,
+        )
 
 
 def query_queue(
@@ -272,7 +313,7 @@ def query_queue(
     concern: str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> list[tuple]:
+) -> list[CaseSummary]:
     """One page of the physician queue, oldest first.
 
     The page is cut from `cases` first and only its rows are joined to `patients`: joining
@@ -290,31 +331,19 @@ def query_queue(
         ") c JOIN patients p ON p.id = c.patient_id ORDER BY c.created_at, c.id"
     )
     parameters += [int(limit), int(offset)]
-    return cursor.execute(sql, parameters).fetchall()
+    return [row.summary() for row in fetch_all_as(cursor, _SummaryRow, sql, parameters)]
 
 
-def query_patient_cases(cursor: duckdb.DuckDBPyConnection, patient_id: str | None) -> list[tuple]:
+def query_patient_cases(cursor: duckdb.DuckDBPyConnection, patient_id: str | None) -> list[CaseSummary]:
     """All cases of one patient, newest first (none for None: an account without a patient record)."""
-    return cursor.execute(
+    rows = fetch_all_as(
+        cursor,
+        _SummaryRow,
         f"SELECT {_SUMMARY_COLUMNS} FROM cases c JOIN patients p ON p.id = c.patient_id"
         " WHERE c.patient_id = ? ORDER BY c.created_at DESC, c.id",
         [patient_id],
-    ).fetchall()
-
-
-def _summary(row: tuple) -> CaseSummary:
-    return CaseSummary(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        json.loads(row[5]),
-        json.loads(row[6]),
-        from_db_time(row[7]),
-        from_db_time(row[8]),
-        row[9],
     )
+    return [row.summary() for row in rows]
 
 
 _PHOTO_COLUMNS = 'id, case_id, patient_id, "view", width, height, mime, source, quality_verdict, quality_json, created_at, created_by'
@@ -556,7 +585,7 @@ class CaseService:
             None,
             {"statuses": list(statuses), "concern": concern, "count": len(rows)},
         )
-        return [_summary(r) for r in rows]
+        return rows
 
     def list_patient_cases(self, principal: Principal, patient_id: str | None = None) -> list[CaseSummary]:
         """A patient's own cases, newest first; physicians may pass a patient_id."""
@@ -570,7 +599,7 @@ class CaseService:
                 raise ValidationError({"patient_id": "which patient?"})
         rows = query_patient_cases(self._db.cursor(), patient_id)
         self._audit.record(principal, "case.list_patient", "patient", patient_id, {"count": len(rows)})
-        return [_summary(r) for r in rows]
+        return rows
 
     def get_case(self, principal: Principal, case_id: str) -> CaseDetail:
         case = self._load_case_row(principal, case_id)
@@ -641,34 +670,58 @@ class CaseService:
         A patient's photo the gate failed is refused; the physician's own snapshots and AR stills
         are kept with their verdict (the pre-assessment does not measure a failed photo).
         """
-        require_role(principal, PATIENT, PHYSICIAN)
-        case = self._load_case_row(principal, case_id)
-        if case[3] == CLOSED and principal.role == PATIENT:
-            raise IllegalTransition("this consultation is closed")
-        self._validate_photos(
-            principal, [photo], required=(), unique_views=False, accept_failed=principal.role != PATIENT
-        )
-        now = self._clock()
-        blob_id = self._blobs.put(photo.image_bytes)
-        try:
-            with self._db.transaction() as tx:
-                (photo_id,) = self._insert_photos(tx, principal, case_id, [(photo, blob_id)], now)
-                tx.execute("UPDATE cases SET updated_at = ? WHERE id = ?", [to_db_time(now), case_id])
-                self._audit.record(
-                    principal,
-                    "photo.add",
-                    "photo",
-                    photo_id,
-                    {"case_id": case_id, "view": photo.view, "source": photo.source},
-                    tx=tx,
-                )
-        except BaseException:
-            self._blobs.delete(blob_id)
-            raise
+        with self.adding_photos(principal, case_id, [photo]) as batch:
+            (photo_id,) = batch.photo_ids
         stored = fetch_one_as(self._db.cursor(), PhotoMeta, f"{_PHOTO_META} WHERE id = ?", [photo_id])
         if stored is None:
             raise NotFound(f"photo {photo_id} does not exist")
         return stored
+
+    @contextlib.contextmanager
+    def adding_photos(
+        self, principal: Principal, case_id: str, photos: Sequence[CheckedPhoto]
+    ) -> Iterator[PhotoBatch]:
+        """Add several photos to a case all or nothing, with the caller's own change beside them.
+
+        Every photo is checked before anything is stored; the blobs are written, then one
+        transaction inserts the photo rows and their `photo.add` audit rows and stays open for
+        the body of the `with` (its cursor is `batch.tx`, e.g. to close a check-in in the same
+        commit). Any failure, in here or in the body, rolls the rows back and deletes the blobs.
+        """
+        require_role(principal, PATIENT, PHYSICIAN)
+        case = self._load_case_row(principal, case_id)
+        if case[3] == CLOSED and principal.role == PATIENT:
+            raise IllegalTransition("this consultation is closed")
+        if not photos:
+            raise ValidationError({"photos": "No photo to add."})
+        self._validate_photos(
+            principal, photos, required=(), unique_views=False, accept_failed=principal.role != PATIENT
+        )
+        now = self._clock()
+        written: list[str] = []
+        try:
+            rows = []
+            for photo in photos:
+                blob_id = self._blobs.put(photo.image_bytes)
+                written.append(blob_id)
+                rows.append((photo, blob_id))
+            with self._db.transaction() as tx:
+                photo_ids = self._insert_photos(tx, principal, case_id, rows, now)
+                tx.execute("UPDATE cases SET updated_at = ? WHERE id = ?", [to_db_time(now), case_id])
+                for photo_id, photo in zip(photo_ids, photos, strict=True):
+                    self._audit.record(
+                        principal,
+                        "photo.add",
+                        "photo",
+                        photo_id,
+                        {"case_id": case_id, "view": photo.view, "source": photo.source},
+                        tx=tx,
+                    )
+                yield PhotoBatch(tx, photo_ids)
+        except BaseException:
+            for blob_id in written:
+                self._blobs.delete(blob_id)
+            raise
 
     def transition(self, principal: Principal, case_id: str, new_status: str, note: str | None = None) -> str:
         """Move a case to `new_status` if TRANSITIONS allows it for this role; returns the new status."""
