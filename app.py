@@ -9,9 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import streamlit as st
+
+from components.i18n import N_, _, apply_language, ngettext
 
 if TYPE_CHECKING:
     from core.access import Principal
@@ -28,36 +31,40 @@ class PageEntry:
 
 
 PAGES: list[PageEntry] = [
-    PageEntry("pages/login.py", "Log in", ("anonymous",), ":material/login:", default=True),
-    PageEntry("pages/register.py", "Register", ("anonymous",), ":material/person_add:"),
+    PageEntry("pages/login.py", N_("Log in"), ("anonymous",), ":material/login:", default=True),
+    PageEntry("pages/register.py", N_("Register"), ("anonymous",), ":material/person_add:"),
     PageEntry(
         "pages/patient_my_consultations.py",
-        "My consultations",
+        N_("My consultations"),
         ("patient",),
         ":material/folder_shared:",
         default=True,
     ),
     PageEntry(
-        "pages/patient_new_consultation.py", "New consultation", ("patient",), ":material/add_a_photo:"
+        "pages/patient_new_consultation.py", N_("New consultation"), ("patient",), ":material/add_a_photo:"
     ),
-    PageEntry("pages/patient_photo_guide.py", "Photo guide", ("patient",), ":material/photo_camera:"),
-    PageEntry("pages/physician_queue.py", "Case queue", ("physician",), ":material/inbox:", default=True),
-    PageEntry("pages/physician_case.py", "Case", ("physician",), ":material/clinical_notes:"),
-    PageEntry("pages/physician_agenda.py", "Agenda", ("physician",), ":material/event_note:"),
-    PageEntry("pages/physician_archive.py", "Case archive", ("physician",), ":material/inventory_2:"),
-    PageEntry("pages/physician_live_consult.py", "Live consult", ("physician",), ":material/video_call:"),
-    PageEntry("pages/patient_live_consult.py", "Live consult", ("patient",), ":material/video_call:"),
-    PageEntry("pages/admin_users.py", "Users", ("admin",), ":material/group:", default=True),
-    PageEntry("pages/admin_patients.py", "Patients", ("admin",), ":material/person_remove:"),
-    PageEntry("pages/admin_audit.py", "Audit log", ("admin",), ":material/fact_check:"),
+    PageEntry("pages/patient_photo_guide.py", N_("Photo guide"), ("patient",), ":material/photo_camera:"),
+    PageEntry("pages/physician_queue.py", N_("Case queue"), ("physician",), ":material/inbox:", default=True),
+    PageEntry("pages/physician_case.py", N_("Case"), ("physician",), ":material/clinical_notes:"),
+    PageEntry("pages/physician_agenda.py", N_("Agenda"), ("physician",), ":material/event_note:"),
+    PageEntry("pages/physician_archive.py", N_("Case archive"), ("physician",), ":material/inventory_2:"),
+    PageEntry("pages/physician_live_consult.py", N_("Live consult"), ("physician",), ":material/video_call:"),
+    PageEntry("pages/patient_live_consult.py", N_("Live consult"), ("patient",), ":material/video_call:"),
+    PageEntry("pages/admin_users.py", N_("Users"), ("admin",), ":material/group:", default=True),
+    PageEntry("pages/admin_patients.py", N_("Patients"), ("admin",), ":material/person_remove:"),
+    PageEntry("pages/admin_audit.py", N_("Audit log"), ("admin",), ":material/fact_check:"),
 ]
+
+# The browser tab's icon: a file served by the portal itself (a Material icon here would make the
+# browser fetch it from Google's font CDN: nothing a page shows may come from outside the clinic).
+PAGE_ICON = str(Path(__file__).resolve().parent / "assets" / "clinic_icon.png")
 
 # Menu heading of each role's main group; rows with their own `section` get their own heading.
 ROLE_SECTIONS: dict[str, str] = {
-    "anonymous": "Welcome",
-    "patient": "My care",
-    "physician": "Clinical work",
-    "admin": "Administration",
+    "anonymous": N_("Welcome"),
+    "patient": N_("My care"),
+    "physician": N_("Clinical work"),
+    "admin": N_("Administration"),
 }
 
 
@@ -74,20 +81,23 @@ def build_menu(role: str, badges: Mapping[str, str] | None = None) -> tuple[dict
     landing = next((entry for entry in visible if entry.default), visible[0] if visible else PAGES[0])
     menu: dict[str, list[st.Page]] = {}
     for entry in visible:
-        heading = entry.section or ROLE_SECTIONS.get(role, role.title())
+        heading = _(entry.section or ROLE_SECTIONS.get(role, role.title()))
+        title = _(entry.title)
         menu.setdefault(heading, []).append(
             st.Page(
                 entry.path,
-                title=f"{entry.title} ({badges[entry.path]})" if badges.get(entry.path) else entry.title,
+                title=_("{page} ({note})", page=title, note=badges[entry.path])
+                if badges.get(entry.path)
+                else title,
                 icon=entry.icon,
                 default=entry is landing,
             )
         )
-    first_section = next(iter(menu)) if menu else ROLE_SECTIONS.get(role, "Pages")
+    first_section = next(iter(menu)) if menu else _(ROLE_SECTIONS.get(role, N_("Pages")))
     for entry in PAGES:
         if entry not in visible:
             menu.setdefault(first_section, []).append(
-                st.Page(entry.path, title=entry.title, icon=entry.icon, visibility="hidden")
+                st.Page(entry.path, title=_(entry.title), icon=entry.icon, visibility="hidden")
             )
     return menu, landing.path
 
@@ -108,7 +118,7 @@ def menu_badges(principal: Principal | None) -> dict[str, str]:
         logging.getLogger(__name__).exception("cannot count the patients waiting in live consults")
         count = None
     remember_waiting_in_menu(count)  # None: no count shown, so the queue's banner does not chase it
-    return {PHYSICIAN_LIVE_PAGE: f"{count} waiting"} if count else {}
+    return {PHYSICIAN_LIVE_PAGE: ngettext("{n} waiting", "{n} waiting", count)} if count else {}
 
 
 def return_page(
@@ -136,18 +146,21 @@ def main() -> None:
     )
 
     clinic_name = get_clinic().settings.clinic_name
-    st.set_page_config(page_title=clinic_name, page_icon=":material/dermatology:", layout="wide")
+    st.set_page_config(page_title=clinic_name, page_icon=PAGE_ICON, layout="wide")
     principal = current_principal()
     role = principal.role if principal else "anonymous"
     menu, landing_path = build_menu(role, menu_badges(principal))
     st.session_state[LANDING_PAGE_KEY] = landing_path
     page = st.navigation(menu)
     st.session_state[CURRENT_PAGE_KEY] = page.url_path
+    # Every page its own browser title ("Log in · Clinic"): the page the screen reader announces.
+    st.set_page_config(page_title=_("{page} · {clinic}", page=page.title, clinic=clinic_name))
     if pop_go_home():  # after log-in, log-out or an expired session: the role's landing page
         target = return_page(menu, pop_return_to())  # or the page (e.g. an e-mailed link) asked for first
         if target is not None:
             st.switch_page(target[0], query_params=target[1])
         st.switch_page(landing_path)
+    apply_language()
     with st.sidebar:
         st.markdown(f"**{clinic_name}**")
     if principal is not None:

@@ -20,28 +20,87 @@ import cv2
 import numpy as np
 import streamlit as st
 
+from components.i18n import N_, _, ngettext, tr
 from components.live_guide import live_guide
 from core.consult.photos import CheckedPhoto, UploadRejected, intake_frame, intake_photo
 from core.vocabulary import REQUIRED_VIEWS, PhotoSource
 
+# Message ids (English); shown with _() in the reader's language.
 VIEW_LABELS: dict[str, str] = {
-    "front": "Front (look straight into the camera)",
-    "left_oblique": "Left side, turned about 45°",
-    "right_oblique": "Right side, turned about 45°",
-    "left_profile": "Left profile (side view)",
-    "right_profile": "Right profile (side view)",
-    "close_up": "Close-up of the area of concern (optional)",
+    "front": N_("Front (look straight into the camera)"),
+    "left_oblique": N_("Left side, turned about 45°"),
+    "right_oblique": N_("Right side, turned about 45°"),
+    "left_profile": N_("Left profile (side view)"),
+    "right_profile": N_("Right profile (side view)"),
+    "close_up": N_("Close-up of the area of concern (optional)"),
+}
+VIEW_NAMES: dict[str, str] = {  # short names, in lists ("Missing photos: front, left side")
+    "front": N_("front"),
+    "left_oblique": N_("left side"),
+    "right_oblique": N_("right side"),
+    "left_profile": N_("left profile"),
+    "right_profile": N_("right profile"),
+    "close_up": N_("close-up"),
 }
 VIEW_INSTRUCTIONS: dict[str, str] = {
-    "front": "Face the camera, chin level, neutral face, eyes open. Hair away from the face.",
-    "left_oblique": "Turn your head about 45° to your RIGHT so your LEFT cheek faces the camera.",
-    "right_oblique": "Turn your head about 45° to your LEFT so your RIGHT cheek faces the camera.",
-    "left_profile": "Turn fully to your RIGHT so only your LEFT side faces the camera.",
-    "right_profile": "Turn fully to your LEFT so only your RIGHT side faces the camera.",
-    "close_up": "Hold the camera about 15 cm from the area, in good light, and keep it still.",
+    "front": N_("Face the camera, chin level, neutral face, eyes open. Hair away from the face."),
+    "left_oblique": N_("Turn your head about 45° to your RIGHT so your LEFT cheek faces the camera."),
+    "right_oblique": N_("Turn your head about 45° to your LEFT so your RIGHT cheek faces the camera."),
+    "left_profile": N_("Turn fully to your RIGHT so only your LEFT side faces the camera."),
+    "right_profile": N_("Turn fully to your LEFT so only your RIGHT side faces the camera."),
+    "close_up": N_("Hold the camera about 15 cm from the area, in good light, and keep it still."),
+}
+# What the pose diagram shows, for people who cannot see it (its alt text).
+DIAGRAM_ALT: dict[str, str] = {
+    "front": N_("Diagram seen from above: your head faces the camera straight on."),
+    "left_oblique": N_(
+        "Diagram seen from above: your head turned about 45° to your right, left cheek to the camera."
+    ),
+    "right_oblique": N_(
+        "Diagram seen from above: your head turned about 45° to your left, right cheek to the camera."
+    ),
+    "left_profile": N_(
+        "Diagram seen from above: your head turned fully to your right, left side to the camera."
+    ),
+    "right_profile": N_(
+        "Diagram seen from above: your head turned fully to your left, right side to the camera."
+    ),
+    "close_up": N_("Diagram: the camera held close to the area of concern."),
+}
+VERDICT_WORDS: dict[str, str] = {
+    "pass": N_("Meets the standard"),
+    "warn": N_("Usable, with hints"),
+    "fail": N_("Needs a retake"),
 }
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "heic"]
 CAPTURE_METHODS = ("Upload a photo", "Take a photo", "Live guide (takes the photo for you)")
+CAPTURE_METHOD_LABELS: dict[str, str] = {
+    "Upload a photo": N_("Upload a photo"),
+    "Take a photo": N_("Take a photo"),
+    "Live guide (takes the photo for you)": N_("Live guide (takes the photo for you)"),
+}
+
+
+def view_label(view: str) -> str:
+    return _(VIEW_LABELS[view]) if view in VIEW_LABELS else view
+
+
+def view_instruction(view: str) -> str:
+    return _(VIEW_INSTRUCTIONS[view]) if view in VIEW_INSTRUCTIONS else ""
+
+
+def view_names(views: list[str] | tuple[str, ...]) -> str:
+    """Short view names in the reader's language, joined: 'front, left side'."""
+    return tr().join([_(VIEW_NAMES[view]) if view in VIEW_NAMES else view for view in views])
+
+
+def photo_alt(view: str, verdict: str) -> str:
+    """Alt text of the checked photo (the checks themselves are listed as text below it)."""
+    return _(
+        "Your photo ({view}) with the face marked: {verdict}.",
+        view=_(VIEW_NAMES.get(view, view)),
+        verdict=_(VERDICT_WORDS.get(verdict, verdict)),
+    )
 
 
 def decode_bgr(data: bytes) -> np.ndarray | None:
@@ -116,8 +175,10 @@ def draw_pose_diagram(view: str, size: int = 220) -> np.ndarray:
     return image
 
 
-def annotate_result(image_bgr: np.ndarray, result: Any) -> np.ndarray:
-    """The photo with the face box, a head-turn arrow and the failing/warned checks in words."""
+def annotate_result(image_bgr: np.ndarray, result: Any, words: bool = True) -> np.ndarray:
+    """The photo with the face box, a head-turn arrow and (with `words`) the failing/warned
+    checks in English words. The patient's pages pass words=False and list the checks as text
+    in their language beside the photo (OpenCV's font draws only ASCII)."""
     h, w = image_bgr.shape[:2]
     scale = 720 / max(h, w)
     out = cv2.resize(image_bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
@@ -137,7 +198,8 @@ def annotate_result(image_bgr: np.ndarray, result: Any) -> np.ndarray:
         for c in result.failing + result.warnings
         if c.instruction
     ]
-    draw_text_lines(out, [result.verdict.upper(), *lines][:8])
+    if words:
+        draw_text_lines(out, [result.verdict.upper(), *lines][:8])
     return out
 
 
@@ -194,10 +256,10 @@ def check_upload(
     cache_key = f"{view}:{source}:{hashlib.sha256(raw).hexdigest()}"
     if cache_key not in cache:
         try:
-            with st.spinner("Checking your photo…"):
+            with st.spinner(_("Checking your photo…")):
                 cache[cache_key] = (intake_photo(raw, view, source=source, filename=filename), None)
         except UploadRejected as error:
-            cache[cache_key] = (None, str(error))
+            cache[cache_key] = (None, str(error))  # English, the catalog's id: translated when shown
     return cache[cache_key]
 
 
@@ -208,7 +270,7 @@ def check_frame(
     cache_key = f"{view}:live:{hashlib.sha256(np.ascontiguousarray(frame_bgr).tobytes()).hexdigest()}"
     if cache_key not in cache:
         try:
-            with st.spinner("Checking your photo…"):
+            with st.spinner(_("Checking your photo…")):
                 cache[cache_key] = (intake_frame(frame_bgr, view, source="webcam"), None)
         except UploadRejected as error:
             cache[cache_key] = (None, str(error))
@@ -220,20 +282,27 @@ def _show_feedback(photo: CheckedPhoto, baseline: bytes | None) -> None:
     if image is None:
         return
     result = photo.quality
-    st.image(_png(annotate_result(image, result)), width="stretch")
+    st.image(
+        _png(annotate_result(image, result, words=False)),
+        width="stretch",
+        alt=photo_alt(photo.view, result.verdict),
+    )
     if baseline:
         base = decode_bgr(baseline)
         if base is not None:
             st.image(
-                _png(ghost_overlay(image, base)), caption="Your earlier photo as a ghost over the new one"
+                _png(ghost_overlay(image, base)),
+                caption=_("Your earlier photo as a ghost over the new one"),
+                alt=_("Your earlier photo blended over the new one, to compare the framing."),
             )
-    instructions = result.instructions()
+    # The gate's instructions are stored in English (its message ids): translated here.
+    hints = "\n".join(f"- {_(text)}" for text in result.instructions()[:3])
     if result.verdict == "fail":
-        st.error("This photo cannot be used yet. " + " ".join(instructions[:3]))
+        st.error(_("This photo cannot be used yet. Please fix this and take it again:\n{hints}", hints=hints))
     elif result.verdict == "warn":
-        st.warning("Usable, but: " + " ".join(instructions[:3]))
+        st.warning(_("This photo is usable, but it can be better:\n{hints}", hints=hints))
     else:
-        st.success("Great, this photo meets the standard.")
+        st.success(_("Great, this photo meets the standard."))
 
 
 def guided_capture(
@@ -246,17 +315,27 @@ def guided_capture(
     progress = st.empty()
     for view in views:
         with st.container(border=True):
-            st.markdown(f"**{VIEW_LABELS.get(view, view)}**")
+            st.markdown(f"**{view_label(view)}**")
             guide, capture = st.columns([1, 2])
             with guide:
-                st.image(_png(draw_pose_diagram(view)), width=180)
-                st.caption(VIEW_INSTRUCTIONS.get(view, ""))
+                st.image(
+                    _png(draw_pose_diagram(view)),
+                    width=180,
+                    alt=_(DIAGRAM_ALT.get(view, VIEW_LABELS["front"])),
+                )
+                st.markdown(view_instruction(view))  # the instruction as text, full contrast
                 if baseline and baseline.get(view):
-                    st.image(baseline[view], caption="Earlier photo: match this framing", width=180)
+                    st.image(
+                        baseline[view],
+                        caption=_("Earlier photo: match this framing"),
+                        width=180,
+                        alt=_("Your earlier photo of this view."),
+                    )
             with capture:
                 method = st.radio(
-                    "How do you want to take this photo?",
+                    _("How do you want to take this photo?"),
                     CAPTURE_METHODS,
+                    format_func=lambda value: _(CAPTURE_METHOD_LABELS[value]),
                     key=f"{key}_{view}_method",
                     horizontal=True,
                 )
@@ -268,21 +347,32 @@ def guided_capture(
                         photo, error = check_frame(live_frame, view, cache)
                 else:
                     if method == CAPTURE_METHODS[1]:
-                        upload = st.camera_input("Take the photo", key=f"{key}_{view}_camera")
+                        upload = st.camera_input(_("Take the photo"), key=f"{key}_{view}_camera")
                         source = "webcam"
                     else:
                         upload = st.file_uploader(
-                            f"Photo: {view.replace('_', ' ')}", type=UPLOAD_TYPES, key=f"{key}_{view}_upload"
+                            _("Photo: {view}", view=_(VIEW_NAMES.get(view, view))),
+                            type=UPLOAD_TYPES,
+                            key=f"{key}_{view}_upload",
                         )
                         source = "upload"
                     if upload is not None:
                         photo, error = check_upload(upload.getvalue(), upload.name, view, source, cache)
                 if error:
-                    st.error(f"This photo cannot be used: {error}")
+                    st.error(_("This photo cannot be used: {reason}", reason=_(error)))
                 if photo is not None:
                     _show_feedback(photo, (baseline or {}).get(view))
                     if photo.usable:
                         captured[view] = photo
     done = sum(1 for view in required if view in captured)
-    progress.progress(done / max(len(required), 1), text=f"{done} of {len(required)} views done")
+    progress.progress(
+        done / max(len(required), 1),
+        text=ngettext(
+            "{done} of {total} view done",
+            "{done} of {total} views done",
+            len(required),
+            done=done,
+            total=len(required),
+        ),
+    )
     return captured

@@ -1,4 +1,5 @@
-"""Small display helpers shared by the pages (labels, dates, status badges)."""
+"""Small display helpers shared by the pages (labels, dates, status badges), in the reader's
+language: the label tables hold English message ids, translated where they are shown."""
 
 from __future__ import annotations
 
@@ -6,36 +7,38 @@ import contextlib
 import datetime as dt
 from typing import Any
 
+from components.i18n import N_, _, tr
+
 CONCERN_LABELS: dict[str, str] = {
-    "lines_wrinkles": "Lines / wrinkles",
-    "pigmentation_melasma": "Pigmentation / melasma",
-    "acne_scars": "Acne / scars",
-    "redness_rosacea": "Redness / rosacea",
-    "volume_loss": "Volume loss",
-    "skin_quality_texture": "Skin quality / texture",
-    "other": "Other",
+    "lines_wrinkles": N_("Lines / wrinkles"),
+    "pigmentation_melasma": N_("Pigmentation / melasma"),
+    "acne_scars": N_("Acne / scars"),
+    "redness_rosacea": N_("Redness / rosacea"),
+    "volume_loss": N_("Volume loss"),
+    "skin_quality_texture": N_("Skin quality / texture"),
+    "other": N_("Other"),
 }
 AREA_LABELS: dict[str, str] = {
-    "forehead": "Forehead",
-    "glabella": "Between the eyebrows",
-    "periorbital": "Around the eyes / crow's feet",
-    "under_eyes": "Under the eyes",
-    "cheeks": "Cheeks",
-    "nose": "Nose",
-    "nasolabial": "Nose-to-mouth folds",
-    "lips": "Lips",
-    "perioral": "Around the mouth",
-    "chin": "Chin",
-    "jawline": "Jawline",
-    "neck": "Neck",
-    "whole_face": "Whole face",
+    "forehead": N_("Forehead"),
+    "glabella": N_("Between the eyebrows"),
+    "periorbital": N_("Around the eyes / crow's feet"),
+    "under_eyes": N_("Under the eyes"),
+    "cheeks": N_("Cheeks"),
+    "nose": N_("Nose"),
+    "nasolabial": N_("Nose-to-mouth folds"),
+    "lips": N_("Lips"),
+    "perioral": N_("Around the mouth"),
+    "chin": N_("Chin"),
+    "jawline": N_("Jawline"),
+    "neck": N_("Neck"),
+    "whole_face": N_("Whole face"),
 }
 STATUS_LABELS: dict[str, str] = {
-    "submitted": "Submitted",
-    "in_review": "In review",
-    "report_sent": "Report sent",
-    "in_person_requested": "In-person visit advised",
-    "closed": "Closed",
+    "submitted": N_("Submitted"),
+    "in_review": N_("In review"),
+    "report_sent": N_("Report sent"),
+    "in_person_requested": N_("In-person visit advised"),
+    "closed": N_("Closed"),
 }
 STATUS_COLOURS: dict[str, str] = {
     "submitted": "blue",
@@ -52,15 +55,19 @@ def humanise(value: str | None) -> str:
 
 def concern_labels(codes: Any) -> str:
     """'pigmentation_melasma' -> 'Pigmentation / melasma', joined with commas."""
-    return ", ".join(CONCERN_LABELS.get(code, humanise(code)) for code in as_list(codes))
+    return ", ".join(
+        _(CONCERN_LABELS[code]) if code in CONCERN_LABELS else humanise(code) for code in as_list(codes)
+    )
 
 
 def area_labels(codes: Any) -> str:
-    return ", ".join(AREA_LABELS.get(code, humanise(code)) for code in as_list(codes))
+    return ", ".join(
+        _(AREA_LABELS[code]) if code in AREA_LABELS else humanise(code) for code in as_list(codes)
+    )
 
 
 def status_label(status: str) -> str:
-    return STATUS_LABELS.get(status, humanise(status))
+    return _(STATUS_LABELS[status]) if status in STATUS_LABELS else humanise(status)
 
 
 def status_badge(status: str) -> str:
@@ -69,7 +76,7 @@ def status_badge(status: str) -> str:
 
 
 def format_when(value: Any, timezone: str | None = None) -> str:
-    """A timestamp in the viewer's time zone (when known), to the minute."""
+    """A timestamp in the viewer's time zone (when known), to the minute, in the reader's language."""
     if value is None:
         return "—"
     if isinstance(value, str):
@@ -83,9 +90,9 @@ def format_when(value: Any, timezone: str | None = None) -> str:
 
             with contextlib.suppress(KeyError, ValueError):
                 value = value.astimezone(ZoneInfo(timezone))
-        return value.strftime("%d %b %Y %H:%M")
+        return tr().datetime(value)
     if isinstance(value, dt.date):
-        return value.strftime("%d %b %Y")
+        return tr().date(value)
     return str(value)
 
 
@@ -110,4 +117,9 @@ def render_extension(section: str, module_name: str, function_name: str, *args: 
         render(*args)
     except Exception:  # noqa: BLE001 - st.stop/st.rerun are BaseException and pass through
         logging.getLogger(__name__).exception("%s.%s failed", module_name, function_name)
-        st.error(f"The {section} section cannot be shown right now; the rest of the page is unaffected.")
+        st.error(
+            _(
+                "The {section} section cannot be shown right now; the rest of the page is unaffected.",
+                section=_(section),
+            )
+        )

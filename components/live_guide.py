@@ -24,19 +24,44 @@ from typing import Any
 import cv2
 import numpy as np
 
+from core.i18n import N_
 from core.vision.quality import QualityOptions, QualityResult, check_photo
 from core.vocabulary import normalise_view
 
 logger = logging.getLogger(__name__)
 
+# English message ids (core.i18n.N_ marks them); the page shows them translated. The preview
+# itself is drawn by a worker thread in English words (OpenCV draws ASCII only); the same checks
+# are listed as text, in the reader's language, beside it.
 VIEW_HINTS = {
-    "front": "Look straight into the camera",
-    "left_oblique": "Turn your head to your right (left cheek to the camera)",
-    "right_oblique": "Turn your head to your left (right cheek to the camera)",
-    "left_profile": "Turn fully to your right (left side to the camera)",
-    "right_profile": "Turn fully to your left (right side to the camera)",
-    "close_up": "Hold the camera close to the area",
+    "front": N_("Look straight into the camera"),
+    "left_oblique": N_("Turn your head to your right (left cheek to the camera)"),
+    "right_oblique": N_("Turn your head to your left (right cheek to the camera)"),
+    "left_profile": N_("Turn fully to your right (left side to the camera)"),
+    "right_profile": N_("Turn fully to your left (right side to the camera)"),
+    "close_up": N_("Hold the camera close to the area"),
 }
+CHECK_LABELS: dict[str, str] = {
+    "one_face": N_("One face"),
+    "image_size": N_("Photo size"),
+    "distance": N_("Distance"),
+    "face_size": N_("Face size"),
+    "yaw": N_("Head turn"),
+    "pitch": N_("Chin height"),
+    "roll": N_("Head tilt"),
+    "exposure": N_("Brightness"),
+    "backlight": N_("Light behind you"),
+    "lighting": N_("Even light"),
+    "shadows": N_("Shadows"),
+    "colour": N_("Colours"),
+    "sharpness": N_("Sharpness"),
+    "sunglasses": N_("Eyes visible"),
+    "hair_or_hand": N_("Forehead free"),
+    "cheek_occlusion": N_("Cheeks free"),
+    "expression": N_("Neutral expression"),
+    "eyes_open": N_("Eyes open"),
+}
+STATUS_WORDS: dict[str, str] = {"pass": N_("OK"), "warn": N_("could be better"), "fail": N_("fix this")}
 
 
 @dataclass(frozen=True)
@@ -237,6 +262,7 @@ def live_guide(view: str, key: str, hold_s: float = 1.0) -> np.ndarray | None:
     import streamlit as st
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
+    from components.i18n import _, tr
     from components.webrtc_support import rtc_configuration
 
     view = normalise_view(view)
@@ -246,7 +272,12 @@ def live_guide(view: str, key: str, hold_s: float = 1.0) -> np.ndarray | None:
         processor = LiveGuideProcessor(view, hold_s=hold_s)
         st.session_state[processor_key] = processor
 
-    st.caption(f"{VIEW_HINTS.get(view, '')}. The photo is taken automatically when every check is green.")
+    st.markdown(
+        _(
+            "{hint}. The photo is taken automatically when every check is green.",
+            hint=_(VIEW_HINTS[view]) if view in VIEW_HINTS else "",
+        )
+    )
     webrtc_streamer(
         key=f"{key}_webrtc",
         mode=WebRtcMode.SENDRECV,
@@ -265,25 +296,38 @@ def live_guide(view: str, key: str, hold_s: float = 1.0) -> np.ndarray | None:
             if status.captured:
                 st.rerun(scope="app")  # hand the photo to the page
             if status.verdict is None:
-                st.info("Press Start and allow the camera. Live checks appear here.")
+                st.info(_("Press Start and allow the camera. Live checks appear here."))
                 return
             lines = []
             for name, state, instruction in status.checks:
                 icon = {"pass": "✅", "warn": "⚠️", "fail": "❌"}[state]
-                text = f"{icon} {name.replace('_', ' ')}"
+                check = _(CHECK_LABELS[name]) if name in CHECK_LABELS else name
                 if state == "fail" and instruction:
-                    text += f": {instruction}"
-                lines.append(text)
-            st.markdown("**Live check**  \n" + "  \n".join(lines))
+                    text = _(
+                        "{check}: {status} — {instruction}",
+                        check=check,
+                        status=_(STATUS_WORDS[state]),
+                        instruction=_(instruction),
+                    )
+                else:
+                    text = _("{check}: {status}", check=check, status=_(STATUS_WORDS[state]))
+                lines.append(f"{icon} {text}")
+            st.markdown("  \n".join([f"**{_('Live check')}**", *lines]))
             if status.verdict != "fail":
-                st.success(f"Hold still… {min(status.ready_for_s, hold_s):.1f} / {hold_s:.1f} s")
+                st.success(
+                    _(
+                        "Hold still… {done} / {total} s",
+                        done=tr().number(min(status.ready_for_s, hold_s), 1),
+                        total=tr().number(hold_s, 1),
+                    )
+                )
 
         _live_status()
         return None
 
-    image, _ = captured
-    st.success("Photo captured automatically.")
-    if st.button("Retake", key=f"{key}_live_retake"):
+    image, _result = captured
+    st.success(_("Photo captured automatically."))
+    if st.button(_("Retake"), key=f"{key}_live_retake"):
         processor.reset()
         st.rerun()
     return image

@@ -16,12 +16,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import streamlit as st
 
+from components.i18n import LANGUAGE_KEY, N_, _
+
 if TYPE_CHECKING:
     from core.access import Principal
     from core.clinic import Clinic
 
 _Body = TypeVar("_Body", bound=Callable[..., Any])
-EXPIRED_MESSAGE = "Your session expired after a period of inactivity. Please log in again."
+# Flash messages are stored in English (the catalog's message id) and translated when shown.
+EXPIRED_MESSAGE = N_("Your session expired after a period of inactivity. Please log in again.")
+LOGGED_OUT_MESSAGE = N_("You have been logged out.")
 
 TOKEN_KEY = "auth_token"
 PRINCIPAL_KEY = "auth_principal"
@@ -32,7 +36,7 @@ CURRENT_PAGE_KEY = "current_page"  # set by app.py on every run: the url path of
 RETURN_TO_KEY = "auth_return_to"  # (url path, query params) asked for before logging in
 
 
-@st.cache_resource(show_spinner="Opening the clinic database ...")
+@st.cache_resource(show_spinner=False)
 def _open_clinic(data_dir: str) -> Clinic:
     # Keyed by the data directory so tests that point CLINIC_DATA_DIR elsewhere get their own.
     from core.clinic import shared_clinic
@@ -61,7 +65,9 @@ def set_flash(message: str) -> None:
 
 
 def pop_flash() -> str | None:
-    return st.session_state.pop(FLASH_KEY, None)
+    """The one-shot message, in the reader's language."""
+    message = st.session_state.pop(FLASH_KEY, None)
+    return _(message) if message else None
 
 
 def request_go_home() -> None:
@@ -88,6 +94,8 @@ def start_session(token: str, principal: Principal) -> None:
     """Remember a fresh log-in; called by the log-in and registration pages."""
     st.session_state[TOKEN_KEY] = token
     st.session_state[PRINCIPAL_KEY] = principal
+    if getattr(principal, "language", None):
+        st.session_state.pop(LANGUAGE_KEY, None)  # the language stored on the account wins
     request_go_home()
 
 
@@ -156,9 +164,12 @@ def logout() -> None:
         with contextlib.suppress(Exception):
             get_clinic().auth.logout(token)
     # Drop everything the user typed too: the next person at this browser starts clean.
+    language = st.session_state.get(LANGUAGE_KEY)
     for key in list(st.session_state.keys()):
         del st.session_state[key]
-    set_flash("You have been logged out.")
+    if language:
+        st.session_state[LANGUAGE_KEY] = language  # the log-in page stays in the language chosen
+    set_flash(LOGGED_OUT_MESSAGE)
     request_go_home()
 
 
@@ -168,10 +179,27 @@ def principal_label(principal: Principal) -> str:
     return str(name or email or principal.user_id)
 
 
+ROLE_LABELS: dict[str, str] = {
+    "patient": N_("patient"),
+    "physician": N_("physician"),
+    "admin": N_("administrator"),
+}
+
+
+def role_label(role: str) -> str:
+    return _(ROLE_LABELS[role]) if role in ROLE_LABELS else role
+
+
 def render_account_sidebar(principal: Principal) -> None:
     with st.sidebar:
-        st.caption(f"Signed in as **{principal_label(principal)}** ({principal.role})")
-        st.button("Log out", key="logout_button", on_click=logout, icon=":material/logout:")
+        st.caption(
+            _(
+                "Signed in as **{name}** ({role})",
+                name=principal_label(principal),
+                role=role_label(principal.role),
+            )
+        )
+        st.button(_("Log out"), key="logout_button", on_click=logout, icon=":material/logout:")
 
 
 def signed_in_as(*roles: str) -> Principal | None:
@@ -185,10 +213,16 @@ def signed_in_as(*roles: str) -> Principal | None:
         flash = pop_flash()
         if flash:
             st.warning(flash)
-        st.warning("Please log in to see this page (use **Log in** in the menu).")
+        st.warning(_("Please log in to see this page (use **Log in** in the menu)."))
         return None
     if roles and principal.role not in roles:
-        st.error(f"This page is for {' / '.join(roles)} accounts; you are logged in as {principal.role}.")
+        st.error(
+            _(
+                "This page is for {roles} accounts; you are logged in as {role}.",
+                roles=" / ".join(role_label(role) for role in roles),
+                role=role_label(principal.role),
+            )
+        )
         return None
     return principal
 

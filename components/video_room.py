@@ -21,6 +21,7 @@ import numpy as np
 import streamlit as st
 import streamlit.components.v1 as components
 
+from components.i18n import N_, _
 from core.access import Principal
 from core.ar.live import LiveView
 from core.live.http import ARMedia, LiveServices, call_quality_dir, install
@@ -31,37 +32,37 @@ logger = logging.getLogger(__name__)
 
 _call_widget = components.declare_component("live_call", path=str(Path(__file__).parent / "live_call"))
 
-CALL_LABELS: dict[str, str] = {
-    "camera_starting": "Starting your camera ...",
-    "camera_blocked": (
+CALL_LABELS: dict[str, str] = {  # English message ids, sent to the widget translated
+    "camera_starting": N_("Starting your camera ..."),
+    "camera_blocked": N_(
         "The browser blocked the camera and microphone. Allow them (the camera icon in the address bar), "
         "then press Try again."
     ),
-    "camera_missing": "No camera or microphone was found. Connect one, then press Try again.",
-    "camera_busy": "Another program is using the camera. Close it, then press Try again.",
-    "camera_failed": "The camera could not start. Press Try again.",
-    "camera_off": "Turn camera off",
-    "camera_on": "Turn camera on",
-    "mute": "Mute microphone",
-    "unmute": "Unmute microphone",
-    "sound_on": "Turn on sound",
-    "retry": "Try again",
-    "you": "You",
-    "remote_patient": "Patient",
-    "remote_physician": "Your physician",
-    "ar_physician": "AR preview - simulation, not a guaranteed result",
-    "ar_patient": "Simulation shown by your physician - not a guaranteed result",
-    "connecting": "Connecting ...",
-    "connected": "Connected",
-    "reconnecting": "Connection interrupted - reconnecting ...",
-    "waiting": "Your camera is ready. Waiting for your physician to let you in ...",
-    "waiting_for_patient": "Waiting for the patient ...",
-    "waiting_for_physician": "Waiting for your physician ...",
-    "ar_starting": "Starting the AR preview ...",
-    "server_lost": "The connection to the clinic is interrupted - retrying ...",
-    "ended": "This consult has ended.",
-    "snapshot": "Snapshot to case",
-    "snapshot_none": "No video from the patient yet.",
+    "camera_missing": N_("No camera or microphone was found. Connect one, then press Try again."),
+    "camera_busy": N_("Another program is using the camera. Close it, then press Try again."),
+    "camera_failed": N_("The camera could not start. Press Try again."),
+    "camera_off": N_("Turn camera off"),
+    "camera_on": N_("Turn camera on"),
+    "mute": N_("Mute microphone"),
+    "unmute": N_("Unmute microphone"),
+    "sound_on": N_("Turn on sound"),
+    "retry": N_("Try again"),
+    "you": N_("You"),
+    "remote_patient": N_("Patient"),
+    "remote_physician": N_("Your physician"),
+    "ar_physician": N_("AR preview - simulation, not a guaranteed result"),
+    "ar_patient": N_("Simulation shown by your physician - not a guaranteed result"),
+    "connecting": N_("Connecting ..."),
+    "connected": N_("Connected"),
+    "reconnecting": N_("Connection interrupted - reconnecting ..."),
+    "waiting": N_("Your camera is ready. Waiting for your physician to let you in ..."),
+    "waiting_for_patient": N_("Waiting for the patient ..."),
+    "waiting_for_physician": N_("Waiting for your physician ..."),
+    "ar_starting": N_("Starting the AR preview ..."),
+    "server_lost": N_("The connection to the clinic is interrupted - retrying ..."),
+    "ended": N_("This consult has ended."),
+    "snapshot": N_("Snapshot to case"),
+    "snapshot_none": N_("No video from the patient yet."),
 }
 
 
@@ -225,7 +226,7 @@ def render_call(room_id: str, principal: Principal) -> Any:
         api=_api_base(),
         ice_servers=list(settings.ice_servers),
         ice_transport_policy=settings.ice_transport_policy,
-        labels=CALL_LABELS,
+        labels={name: _(text) for name, text in CALL_LABELS.items()},
         probe_stamps=settings.call_quality_log == "probe",
         key=f"call-{room_id[:12]}",
         default=None,

@@ -12,6 +12,7 @@ import contextlib
 import streamlit as st
 
 from components.ar_panel import LIVE_ROOM_KEY
+from components.i18n import _
 from components.session import signed_in_as
 from components.video_room import call_stats, render_call, room_registry
 from core.access import AccessDenied, Principal
@@ -19,25 +20,27 @@ from core.live.rooms import RoomClosed, RoomRegistry
 
 
 def ask_for_invitation() -> None:
-    st.info("Your physician will open a live consult; join it from **My consultations** when it is open.")
+    st.info(_("Your physician will open a live consult; join it from **My consultations** when it is open."))
     with st.form("invitation"):
-        code = st.text_input("Or enter the invitation code your physician gave you")
-        if st.form_submit_button("Open invitation") and code.strip():
+        code = st.text_input(_("Or enter the invitation code your physician gave you"))
+        if st.form_submit_button(_("Open invitation")) and code.strip():
             st.session_state[LIVE_ROOM_KEY] = code.strip()
             st.rerun()
 
 
 def ask_to_join(registry: RoomRegistry, principal: Principal, room_id: str) -> None:
-    st.subheader("Before you join")
-    st.write("Your physician will see and hear you. Nothing is recorded without your consent.")
+    st.header(_("Before you join"), anchor=False)
+    st.write(_("Your physician will see and hear you. Nothing is recorded without your consent."))
+    answers = {"No": _("No"), "Yes": _("Yes")}
     consent = st.radio(
-        "May the physician record this consultation for your medical file?",
-        ["No", "Yes"],
+        _("May the physician record this consultation for your medical file?"),
+        list(answers),
+        format_func=answers.__getitem__,
         index=0,
         key="live-consent",
         horizontal=True,
     )
-    if st.button("Join the waiting room", type="primary", icon=":material/meeting_room:"):
+    if st.button(_("Join the waiting room"), type="primary", icon=":material/meeting_room:"):
         registry.join(principal, room_id, consent_recording=consent == "Yes")
         st.rerun()
 
@@ -54,30 +57,32 @@ def show_call(registry: RoomRegistry, principal: Principal, room_id: str) -> Non
             st.rerun(scope="app")
             return
         if in_call:
-            st.success("You are in the consultation.", icon=":material/videocam:")
+            st.success(_("You are in the consultation."), icon=":material/videocam:")
             if registry.ar_for_patient(registry.get_room(principal, room_id)).active_treatments():
-                st.caption(
-                    "Your physician is showing you a treatment **simulation — not a guaranteed result**."
+                st.markdown(
+                    _("Your physician is showing you a treatment **simulation — not a guaranteed result**.")
                 )
         elif current is not None and current.status == "waiting":
             st.info(
-                "You are in the waiting room. Your physician will let you in shortly.",
+                _("You are in the waiting room. Your physician will let you in shortly."),
                 icon=":material/hourglass_top:",
             )
         devices = call_stats(room_id, principal.role)
-        camera = "✅ camera working" if devices.get("camera", {}).get("ok") else "⏳ waiting for the camera"
-        microphone = (
-            "✅ microphone working"
-            if devices.get("microphone", {}).get("ok")
-            else "⏳ waiting for the microphone"
+        camera = (
+            _("✅ camera working") if devices.get("camera", {}).get("ok") else _("⏳ waiting for the camera")
         )
-        st.caption(f"{camera} · {microphone}")
+        microphone = (
+            _("✅ microphone working")
+            if devices.get("microphone", {}).get("ok")
+            else _("⏳ waiting for the microphone")
+        )
+        st.markdown(f"{camera} · {microphone}")
 
     with st.container():  # a fixed slot for the timed fragment
         call_status()
     with st.container():  # the call widget stays at this place on every run (moving it ends the call)
         render_call(room_id, principal)
-    if st.button("Leave the consult", icon=":material/call_end:"):
+    if st.button(_("Leave the consult"), icon=":material/call_end:"):
         with contextlib.suppress(RoomClosed):  # ended by the physician meanwhile: nothing to leave
             registry.leave(principal, room_id)
         st.session_state.pop(LIVE_ROOM_KEY, None)
@@ -86,7 +91,7 @@ def show_call(registry: RoomRegistry, principal: Principal, room_id: str) -> Non
 
 def render_live_consult(principal: Principal) -> None:
     registry = room_registry()
-    st.title("Live video consult")
+    st.title(_("Live video consult"))
     room_id = st.query_params.get("room") or st.session_state.get(LIVE_ROOM_KEY)
     if not room_id:
         ask_for_invitation()
@@ -95,11 +100,11 @@ def render_live_consult(principal: Principal) -> None:
         participant = registry.participant(principal, room_id)
     except RoomClosed:
         st.session_state.pop(LIVE_ROOM_KEY, None)
-        st.warning("This consult has ended or does not exist.")
+        st.warning(_("This consult has ended or does not exist."))
         return
     except AccessDenied:
         st.session_state.pop(LIVE_ROOM_KEY, None)
-        st.error("You cannot join this consult: it belongs to another patient's case.")
+        st.error(_("You cannot join this consult: it belongs to another patient's case."))
         return
     st.session_state[LIVE_ROOM_KEY] = room_id
     if participant is None or participant.status == "left":

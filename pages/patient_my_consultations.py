@@ -13,7 +13,8 @@ from typing import Any
 import streamlit as st
 
 from components.ar_panel import PATIENT_LIVE_PAGE
-from components.layout import concern_labels, format_when, render_extension, status_badge
+from components.i18n import N_, _
+from components.layout import concern_labels, format_when, render_extension, status_badge, status_label
 from components.session import get_clinic, signed_in_as
 from core.access import AccessDenied, Principal
 from core.vocabulary import CLOSED, IN_PERSON_REQUESTED, IN_REVIEW, REPORT_SENT, SUBMITTED
@@ -22,10 +23,10 @@ LIVE_NOTICE_SECONDS = 3
 
 # Timeline steps: (label, statuses that mark the step as reached).
 TIMELINE: list[tuple[str, tuple[str, ...]]] = [
-    ("Sent", (SUBMITTED,)),
-    ("In review", (IN_REVIEW,)),
-    ("Answered", (REPORT_SENT, IN_PERSON_REQUESTED)),
-    ("Closed", (CLOSED,)),
+    (N_("Sent"), (SUBMITTED,)),
+    (N_("In review"), (IN_REVIEW,)),
+    (N_("Answered"), (REPORT_SENT, IN_PERSON_REQUESTED)),
+    (N_("Closed"), (CLOSED,)),
 ]
 STEP_OF_STATUS = {status: index for index, (_, statuses) in enumerate(TIMELINE) for status in statuses}
 
@@ -37,28 +38,45 @@ def render_timeline(case, zone: str) -> None:
         step = STEP_OF_STATUS.get(change.status)
         if step is not None:
             first_time.setdefault(step, change.at)
-    for index, (column, (label, _)) in enumerate(zip(st.columns(len(TIMELINE)), TIMELINE, strict=True)):
+    # Progress in words (screen readers skip the icons): one sentence, then each step with its state.
+    st.markdown(
+        _(
+            "Progress: step {step} of {total}, {label}.",
+            step=reached + 1,
+            total=len(TIMELINE),
+            label=_(TIMELINE[reached][0]),
+        )
+    )
+    for index, (column, (label, _statuses)) in enumerate(
+        zip(st.columns(len(TIMELINE)), TIMELINE, strict=True)
+    ):
         icon = ":material/check_circle:" if index <= reached else ":material/radio_button_unchecked:"
-        column.markdown(f"{icon} **{label}**")
+        state = _("done") if index < reached else _("current step") if index == reached else _("not yet")
+        column.markdown(_("{icon} **{step}** ({state})", icon=icon, step=_(label), state=state))
         if index in first_time:
-            column.caption(format_when(first_time[index], zone))
+            column.markdown(format_when(first_time[index], zone))
 
 
 def render_report(report, zone: str) -> None:
-    with st.expander("Your physician's report", expanded=True, icon=":material/description:"):
-        st.caption(f"Sent {format_when(report.sent_at, zone)}")
+    with st.expander(_("Your physician's report"), expanded=True, icon=":material/description:"):
+        st.markdown(_("Sent {when}", when=format_when(report.sent_at, zone)))
         for label, text in (
-            ("Findings", report.findings),
-            ("Assessment", report.assessment),
-            ("Recommended treatments", report.recommended_treatments),
-            ("Home care", report.home_care),
-            ("Follow-up", report.follow_up_suggestion),
+            (_("Findings"), report.findings),
+            (_("Assessment"), report.assessment),
+            (_("Recommended treatments"), report.recommended_treatments),
+            (_("Home care"), report.home_care),
+            (_("Follow-up"), report.follow_up_suggestion),
         ):
             if text:
                 st.markdown(f"**{label}**")
                 st.text(text)
         if report.in_person_needed:
-            st.warning(f"Your physician advises an in-person visit. {report.in_person_reason or ''}".strip())
+            if report.in_person_reason:
+                st.warning(
+                    _("Your physician advises an in-person visit: {reason}", reason=report.in_person_reason)
+                )
+            else:
+                st.warning(_("Your physician advises an in-person visit."))
 
 
 def render_live_notice(principal: Principal, cases: dict[str, str]) -> None:
@@ -85,20 +103,23 @@ def render_live_notice(principal: Principal, cases: dict[str, str]) -> None:
             rooms = open_rooms()
         except Exception:  # noqa: BLE001 - the rest of the page stays usable
             logging.getLogger(__name__).exception("cannot check for open live consults")
-            st.caption("Live video consults cannot be checked right now.")
+            st.caption(_("Live video consults cannot be checked right now."))
             return
         for _case_id, reference, room in rooms:
             with st.container(border=True):
                 st.success(
-                    f"**Your physician is ready for your live video consult** (consultation {reference}).",
+                    _(
+                        "**Your physician is ready for your live video consult** (consultation {reference}).",
+                        reference=reference,
+                    ),
                     icon=":material/video_call:",
                 )
-                st.caption("Have your camera and microphone ready, in a quiet place.")
+                st.caption(_("Have your camera and microphone ready, in a quiet place."))
                 # A link, not a button: navigation needs no script run, so a click cannot be
                 # lost to this fragment's own refresh.
                 st.page_link(
                     PATIENT_LIVE_PAGE,
-                    label="Join live consult",
+                    label=_("Join live consult"),
                     icon=":material/video_call:",
                     query_params={"room": room.room_id},
                 )
@@ -110,27 +131,39 @@ def render_live_notice(principal: Principal, cases: dict[str, str]) -> None:
 def render_page(principal: Principal) -> None:
     clinic = get_clinic()
     zone = principal.timezone or clinic.settings.clinic_timezone
-    st.title("My consultations")
+    st.title(_("My consultations"))
 
     summaries = clinic.cases.list_patient_cases(principal)
     render_live_notice(principal, {summary.case_id: summary.reference for summary in summaries})
     if not summaries:
-        st.info("You have no consultations yet. Choose **New consultation** in the menu to start one.")
+        st.info(_("You have no consultations yet. Choose **New consultation** in the menu to start one."))
     for summary in summaries:
         case = clinic.cases.get_case(principal, summary.case_id)  # history + the sent report (never drafts)
         with st.container(border=True):
             concerns = concern_labels(case.concerns)
-            st.markdown(f"#### {case.reference} {status_badge(case.status)}")
-            st.caption(f"{concerns} · sent {format_when(case.submitted_at, zone)}")
+            # h2 under the page's h1 (ordered headings); the status in words beside the badge colour
+            st.header(f"{case.reference} {status_badge(case.status)}", anchor=False)
+            st.markdown(
+                _(
+                    "{concerns} · sent {when} · status: {status}",
+                    concerns=concerns,
+                    when=format_when(case.submitted_at, zone),
+                    status=status_label(case.status),
+                )
+            )
             render_timeline(case, zone)
             if case.report is not None and case.report.sent_at is not None:
                 render_report(case.report, zone)
             else:
-                st.caption("The physician's report will appear here once it is ready.")
+                st.markdown(_("The physician's report will appear here once it is ready."))
 
     st.divider()
     render_extension(
-        "appointments and check-ins", "components.care_panel", "render_patient_care_panel", clinic, principal
+        N_("appointments and check-ins"),
+        "components.care_panel",
+        "render_patient_care_panel",
+        clinic,
+        principal,
     )
 
 

@@ -10,22 +10,45 @@ import datetime as dt
 
 import streamlit as st
 
-from components.guided_capture import guided_capture
+from components.guided_capture import guided_capture, view_names
+from components.i18n import N_, _, ngettext, tr
 from components.layout import AREA_LABELS, CONCERN_LABELS
 from components.session import get_clinic, signed_in_as
 from core.access import Principal
 from core.clinic import Clinic
 from core.vocabulary import CONSULTATION_VIEWS, REQUIRED_VIEWS
 
+# Stored as these English values (core's vocabulary); shown translated.
 DURATIONS: list[str] = ["Less than 3 months", "3 to 12 months", "1 to 3 years", "More than 3 years"]
+DURATION_LABELS: dict[str, str] = {
+    "Less than 3 months": N_("Less than 3 months"),
+    "3 to 12 months": N_("3 to 12 months"),
+    "1 to 3 years": N_("1 to 3 years"),
+    "More than 3 years": N_("More than 3 years"),
+}
 SKIN_TYPE_LABELS: dict[str, str] = {
-    "I": "I — always burns, never tans (very fair)",
-    "II": "II — usually burns, tans minimally (fair)",
-    "III": "III — sometimes burns, tans gradually (medium)",
-    "IV": "IV — rarely burns, tans easily (olive)",
-    "V": "V — very rarely burns, tans very easily (brown)",
-    "VI": "VI — never burns (dark brown to black)",
-    "unsure": "I am not sure",
+    "I": N_("I — always burns, never tans (very fair)"),
+    "II": N_("II — usually burns, tans minimally (fair)"),
+    "III": N_("III — sometimes burns, tans gradually (medium)"),
+    "IV": N_("IV — rarely burns, tans easily (olive)"),
+    "V": N_("V — very rarely burns, tans very easily (brown)"),
+    "VI": N_("VI — never burns (dark brown to black)"),
+    "unsure": N_("I am not sure"),
+}
+YES_NO: dict[str, str] = {"No": N_("No"), "Yes": N_("Yes")}
+# The name of each field in its error message (keys: core's field names).
+FIELD_NAMES: dict[str, str] = {
+    "concerns": N_("Your concern"),
+    "concern_other_text": N_("Description"),
+    "areas": N_("Face areas"),
+    "duration": N_("Duration"),
+    "skin_type_self_assessment": N_("Skin type"),
+    "goals": N_("Hoped-for result"),
+    "medications": N_("Medications"),
+    "allergies": N_("Allergies"),
+    "prior_treatments": N_("Previous treatments"),
+    "photos": N_("Photos"),
+    "consent_photo_storage": N_("Consent"),
 }
 ERRORS_KEY = "intake_errors"
 DONE_KEY = "new_consultation_reference"
@@ -36,7 +59,8 @@ def field_error(name: str) -> None:
     """Show the error recorded for one field (from the last submit attempt) right under it."""
     message = st.session_state.get(ERRORS_KEY, {}).get(name)
     if message:
-        st.error(message, icon=":material/error:")
+        field = _(FIELD_NAMES[name]) if name in FIELD_NAMES else name
+        st.error(_("{field}: {message}", field=field, message=message), icon=":material/error:")
 
 
 def reset_form() -> None:
@@ -61,122 +85,149 @@ def prior_treatment_rows(table) -> list[dict[str, str]]:
 
 
 def local_errors(intake_concerns: list[str], consent: bool, photos: dict) -> dict[str, str]:
-    """Checks the form can make before calling core (core validates everything again)."""
+    """Checks the form can make before calling core (core validates everything again); the
+    messages are in the reader's language."""
     errors: dict[str, str] = {}
     if not consent:
-        errors["consent_photo_storage"] = "Consent to photo storage is required to send a consultation."
+        errors["consent_photo_storage"] = _("Consent to photo storage is required to send a consultation.")
     missing = [view for view in REQUIRED_VIEWS if view not in photos]
     failing = [view for view, photo in photos.items() if not photo.usable]
     if missing:
-        errors["photos"] = "Missing photos: " + ", ".join(v.replace("_", " ") for v in missing) + "."
+        errors["photos"] = _("Missing photos: {views}.", views=view_names(missing))
     elif failing:
-        errors["photos"] = (
-            "These photos did not pass the quality check, please retake them: "
-            + ", ".join(v.replace("_", " ") for v in failing)
-            + "."
+        errors["photos"] = _(
+            "These photos did not pass the quality check, please retake them: {views}.",
+            views=view_names(failing),
         )
     if not intake_concerns:
-        errors["concerns"] = "Please choose at least one concern."
+        errors["concerns"] = _("Please choose at least one concern.")
     return errors
+
+
+def translated(errors: dict[str, str]) -> dict[str, str]:
+    """Core's messages (English, the catalog's message ids) in the reader's language."""
+    return {name: _(message) for name, message in errors.items()}
 
 
 def render_sent(reference: str) -> None:
     st.success(
-        f"Thank you, your consultation was sent. Your reference is **{reference}**. "
-        "A physician will review it; you will find the answer under **My consultations**.",
+        _(
+            "Thank you, your consultation was sent. Your reference is **{reference}**. "
+            "A physician will review it; you will find the answer under **My consultations**.",
+            reference=reference,
+        ),
         icon=":material/check_circle:",
     )
-    if st.button("Start another consultation"):
+    if st.button(_("Start another consultation")):
         del st.session_state[DONE_KEY]
         st.rerun()
 
 
 def render_form(principal: Principal, clinic: Clinic) -> None:
-    st.caption("Tell us about your concern and add three photos. Everything you send is stored encrypted.")
+    st.caption(
+        _(
+            "Tell us about your concern and add three photos. Everything you send is stored encrypted. "
+            "Fields marked * are required."
+        )
+    )
 
-    st.subheader("1. Your concern")
+    st.header(_("1. Your concern"), anchor=False)
     concerns = st.multiselect(
-        "What would you like help with?",
+        _("What would you like help with?") + " *",
         list(CONCERN_LABELS),
-        format_func=CONCERN_LABELS.__getitem__,
+        format_func=lambda code: _(CONCERN_LABELS[code]),
         key="intake_concerns",
     )
     field_error("concerns")
     description = st.text_area(
-        "Describe your concern in your own words (required when you chose 'Other')",
+        _("Describe your concern in your own words (required when you chose 'Other')"),
         key="intake_description",
         max_chars=4000,
     )
     field_error("concern_other_text")
     areas = st.multiselect(
-        "Which areas of the face?", list(AREA_LABELS), format_func=AREA_LABELS.__getitem__, key="intake_areas"
+        _("Which areas of the face?") + " *",
+        list(AREA_LABELS),
+        format_func=lambda code: _(AREA_LABELS[code]),
+        key="intake_areas",
     )
     field_error("areas")
     col_duration, col_skin = st.columns(2)
     with col_duration:
-        duration = st.radio("How long has this been going on?", DURATIONS, index=None, key="intake_duration")
+        duration = st.radio(
+            _("How long has this been going on?") + " *",
+            DURATIONS,
+            format_func=lambda value: _(DURATION_LABELS[value]),
+            index=None,
+            key="intake_duration",
+        )
         field_error("duration")
     with col_skin:
         skin_type = st.selectbox(
-            "Your skin type (self assessment)",
+            _("Your skin type (self assessment)"),
             list(SKIN_TYPE_LABELS),
-            format_func=SKIN_TYPE_LABELS.__getitem__,
+            format_func=lambda code: _(SKIN_TYPE_LABELS[code]),
             index=len(SKIN_TYPE_LABELS) - 1,
             key="intake_skin_type",
         )
         field_error("skin_type_self_assessment")
-    goals = st.text_area("What result are you hoping for?", key="intake_goals", max_chars=4000)
+    goals = st.text_area(_("What result are you hoping for?") + " *", key="intake_goals", max_chars=4000)
     field_error("goals")
 
-    st.subheader("2. Your health")
+    st.header(_("2. Your health"), anchor=False)
     col_meds, col_allergies = st.columns(2)
     with col_meds:
         medications = st.text_area(
-            "Current medications (or 'none')", key="intake_medications", max_chars=4000
+            _("Current medications (or 'none')"), key="intake_medications", max_chars=4000
         )
         field_error("medications")
     with col_allergies:
-        allergies = st.text_area("Allergies (or 'none')", key="intake_allergies", max_chars=4000)
+        allergies = st.text_area(_("Allergies (or 'none')"), key="intake_allergies", max_chars=4000)
         field_error("allergies")
     col_preg, col_iso = st.columns(2)
     pregnant = col_preg.radio(
-        "Are you pregnant or breast-feeding?", ["No", "Yes"], horizontal=True, key="intake_pregnant"
+        _("Are you pregnant or breast-feeding?"),
+        list(YES_NO),
+        format_func=lambda value: _(YES_NO[value]),
+        horizontal=True,
+        key="intake_pregnant",
     )
     isotretinoin = col_iso.radio(
-        "Isotretinoin (e.g. Roaccutane) in the last 6 months?",
-        ["No", "Yes"],
+        _("Isotretinoin (e.g. Roaccutane) in the last 6 months?"),
+        list(YES_NO),
+        format_func=lambda value: _(YES_NO[value]),
         horizontal=True,
         key="intake_isotretinoin",
     )
-    st.markdown("Previous aesthetic treatments (one row each, with the date if you know it)")
+    st.markdown(_("Previous aesthetic treatments (one row each, with the date if you know it)"))
     prior_table = st.data_editor(
         [{"treatment": "", "date": None}],
         num_rows="dynamic",
         key="intake_prior_treatments",
         column_config={
-            "treatment": st.column_config.TextColumn("Treatment", width="large"),
-            "date": st.column_config.DateColumn("Date", max_value=dt.date.today(), format="YYYY-MM-DD"),
+            "treatment": st.column_config.TextColumn(_("Treatment"), width="large"),
+            "date": st.column_config.DateColumn(_("Date"), max_value=dt.date.today(), format="YYYY-MM-DD"),
         },
     )
     field_error("prior_treatments")
 
-    st.subheader("3. Photos")
-    st.caption("Even light from the front, no make-up, hair away from the face, no filters.")
+    st.header(_("3. Photos"), anchor=False)
+    st.caption(_("Even light from the front, no make-up, hair away from the face, no filters."))
     photos = guided_capture(CONSULTATION_VIEWS, key="intake_photos")
     field_error("photos")
 
-    st.subheader("4. Consent")
+    st.header(_("4. Consent"), anchor=False)
     consent_storage = st.checkbox(
-        "I consent to the clinic storing my photos and answers for my treatment (required).",
+        _("I consent to the clinic storing my photos and answers for my treatment (required).") + " *",
         key="intake_consent_storage",
     )
     field_error("consent_photo_storage")
     consent_anonymised = st.checkbox(
-        "Optional: the clinic may use my photos in anonymised form to improve its care.",
+        _("Optional: the clinic may use my photos in anonymised form to improve its care."),
         key="intake_consent_anonymised",
     )
 
-    if st.button("Send consultation", type="primary", key="intake_submit"):
+    if st.button(_("Send consultation"), type="primary", key="intake_submit"):
         from core.access import ValidationError
         from core.consult.cases import IntakeForm
 
@@ -199,17 +250,17 @@ def render_form(principal: Principal, clinic: Clinic) -> None:
         try:
             intake.validate()  # all intake messages at once, together with the photo checks above
         except ValidationError as error:
-            errors = {**error.errors, **errors}
+            errors = {**translated(error.errors), **errors}
         if not errors:
-            with st.status("Sending your consultation ...", expanded=True) as progress:
-                st.write("Encrypting and storing your photos and answers ...")
+            with st.status(_("Sending your consultation ..."), expanded=True) as progress:
+                st.write(_("Encrypting and storing your photos and answers ..."))
                 try:
                     case_id = clinic.cases.submit_case(principal, intake, list(photos.values()))
                 except ValidationError as error:
-                    errors = dict(error.errors)
-                    progress.update(label="Please correct the marked fields.", state="error")
+                    errors = translated(error.errors)
+                    progress.update(label=_("Please correct the marked fields."), state="error")
                 else:
-                    progress.update(label="Consultation sent", state="complete")
+                    progress.update(label=_("Consultation sent"), state="complete")
                     reset_form()
                     st.session_state[DONE_KEY] = clinic.cases.get_case(principal, case_id).reference
                     st.rerun()
@@ -217,8 +268,15 @@ def render_form(principal: Principal, clinic: Clinic) -> None:
         st.rerun()  # show each message next to its field; every typed value stays (keyed widgets)
 
     if st.session_state.get(ERRORS_KEY):
+        problems = st.session_state[ERRORS_KEY]
+        fields = [_(FIELD_NAMES[name]) if name in FIELD_NAMES else name for name in problems]
         st.error(
-            "Some answers need your attention: " + " ".join(st.session_state[ERRORS_KEY].values()),
+            ngettext(
+                "{n} answer needs your attention: {fields}. The message is under the field.",
+                "{n} answers need your attention: {fields}. Each message is under its field.",
+                len(problems),
+                fields=tr().join(fields),
+            ),
             icon=":material/error:",
         )
 
@@ -227,7 +285,7 @@ def render_form(principal: Principal, clinic: Clinic) -> None:
 # docs/ARCHITECTURE.md, "Timed fragments").
 signed_in = signed_in_as("patient")
 if signed_in is not None:
-    st.title("New consultation")
+    st.title(_("New consultation"))
     if reference := st.session_state.get(DONE_KEY):
         render_sent(reference)
     else:

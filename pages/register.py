@@ -1,4 +1,8 @@
-"""Patient registration: account details plus the telemedicine consent (required)."""
+"""Patient registration: account details plus the telemedicine consent (required).
+
+A language picker comes first (the browser's language by default); the choice is stored on the
+account. Errors are shown right under their field, naming it, after the page re-runs.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ from zoneinfo import available_timezones
 
 import streamlit as st
 
+from components.i18n import N_, _, current_language, language_picker
 from components.session import LANDING_PAGE_KEY, current_principal, get_clinic, start_session
 
-TELEMEDICINE_CONSENT_TEXT = """
-**Consent to telemedicine consultations**
+TELEMEDICINE_CONSENT_TEXT = N_(
+    """**Consent to telemedicine consultations**
 
 - A physician of the clinic assesses your concern from the information and photos you send;
   this is not an emergency service. For urgent problems contact your GP or emergency services.
@@ -18,15 +23,19 @@ TELEMEDICINE_CONSENT_TEXT = """
 - Your data and photos are stored encrypted and are seen only by the clinic's physicians and by you.
   Every access is recorded in an audit log.
 - You can withdraw this consent at any time by contacting the clinic; records the law requires
-  us to keep are kept for the legal retention period.
-"""
-
-LANGUAGES: dict[str, str] = {
-    "en": "English",
-    "nl": "Nederlands",
-    "de": "Deutsch",
-    "fr": "Français",
-    "es": "Español",
+  us to keep are kept for the legal retention period."""
+)
+ERRORS_KEY = "reg_errors"
+# Field labels, also used to name the field in its error message.
+FIELD_LABELS: dict[str, str] = {
+    "name": N_("Full name"),
+    "email": N_("Email"),
+    "password": N_("Password"),
+    "password_confirm": N_("Confirm password"),
+    "date_of_birth": N_("Date of birth"),
+    "language": N_("Preferred language"),
+    "timezone": N_("Time zone"),
+    "telemedicine_consent": N_("I have read and accept the telemedicine consent"),
 }
 
 
@@ -46,57 +55,82 @@ def default_timezone(choices: list[str], clinic_zone: str) -> str:
     return choices[0]
 
 
+def label(field: str) -> str:
+    return _(FIELD_LABELS[field])
+
+
+def field_error(field: str) -> None:
+    """The message of the last attempt for `field`, right under it, naming the field."""
+    message = st.session_state.get(ERRORS_KEY, {}).get(field)
+    if message:
+        st.error(_("{field}: {message}", field=label(field), message=_(message)), icon=":material/error:")
+
+
 clinic = get_clinic()
 if current_principal() is not None and st.session_state.get(LANDING_PAGE_KEY):
     st.switch_page(st.session_state[LANDING_PAGE_KEY])  # already logged in
-st.title("Create a patient account")
+language_picker()
+st.title(_("Create a patient account"))
+st.caption(_("Fields marked * are required."))
 
 zones = timezone_choices()
 zone_default = default_timezone(zones, clinic.settings.clinic_timezone)
 
 with st.form("register_form"):
-    name = st.text_input("Full name", key="reg_name", autocomplete="name")
-    email = st.text_input("Email", key="reg_email", autocomplete="email")
+    name = st.text_input(f"{label('name')} *", key="reg_name", autocomplete="name")
+    field_error("name")
+    email = st.text_input(f"{label('email')} *", key="reg_email", autocomplete="email")
+    field_error("email")
     col_pw, col_confirm = st.columns(2)
-    password = col_pw.text_input(
-        "Password",
-        type="password",
-        key="reg_password",
-        autocomplete="new-password",
-        help="At least 10 characters and hard to guess: three or four unrelated words work well.",
-    )
-    confirm = col_confirm.text_input(
-        "Confirm password", type="password", key="reg_password_confirm", autocomplete="new-password"
-    )
+    with col_pw:
+        password = st.text_input(
+            f"{label('password')} *",
+            type="password",
+            key="reg_password",
+            autocomplete="new-password",
+            help=_("At least 10 characters and hard to guess: three or four unrelated words work well."),
+        )
+        field_error("password")
+    with col_confirm:
+        confirm = st.text_input(
+            f"{label('password_confirm')} *",
+            type="password",
+            key="reg_password_confirm",
+            autocomplete="new-password",
+        )
+        field_error("password_confirm")
     date_of_birth = st.date_input(
-        "Date of birth",
+        f"{label('date_of_birth')} *",
         value=None,
         key="reg_dob",
         min_value=dt.date(1900, 1, 1),
         max_value=dt.date.today(),
         format="DD/MM/YYYY",
+        help=_("Day/month/year, for example 31/12/1980."),
     )
-    col_lang, col_zone = st.columns(2)
-    language = col_lang.selectbox(
-        "Preferred language", list(LANGUAGES), format_func=LANGUAGES.__getitem__, key="reg_language"
+    field_error("date_of_birth")
+    st.caption(_("The language you choose above is stored with your account."))
+    timezone = st.selectbox(
+        f"{label('timezone')} *", zones, index=zones.index(zone_default), key="reg_timezone"
     )
-    timezone = col_zone.selectbox("Time zone", zones, index=zones.index(zone_default), key="reg_timezone")
-    st.markdown(TELEMEDICINE_CONSENT_TEXT)
-    consent = st.checkbox("I have read and accept the telemedicine consent", key="reg_consent")
-    submitted = st.form_submit_button("Create account", type="primary")
+    field_error("timezone")
+    st.markdown(_(TELEMEDICINE_CONSENT_TEXT))
+    consent = st.checkbox(f"{label('telemedicine_consent')} *", key="reg_consent")
+    field_error("telemedicine_consent")
+    submitted = st.form_submit_button(_("Create account"), type="primary")
+
+for message in st.session_state.get(ERRORS_KEY, {}).get("", []):
+    st.error(_(message))
 
 if submitted:
-    problems: list[str] = []
+    problems: dict[str, str] = {}
     if not consent:
-        problems.append("Please accept the telemedicine consent to create an account.")
+        problems["telemedicine_consent"] = N_("Please accept the telemedicine consent to create an account.")
     if password != confirm:
-        problems.append("The two passwords differ.")
+        problems["password_confirm"] = N_("The two passwords differ.")
     if date_of_birth is None:
-        problems.append("Please enter your date of birth.")
-    if problems:
-        for problem in problems:
-            st.error(problem)
-    else:
+        problems["date_of_birth"] = N_("Please enter your date of birth.")
+    if not problems:
         from core.access import ValidationError
 
         try:
@@ -105,18 +139,22 @@ if submitted:
                 password=password,
                 name=name.strip(),
                 date_of_birth=date_of_birth,
-                language=language,
+                language=current_language(),
                 timezone=timezone,
                 accepted_telemedicine_consent=consent,
             )
             session = clinic.auth.login(email.strip(), password)
         except ValidationError as error:
-            # Field-by-field messages when core gives them, else the one message.
-            details = getattr(error, "errors", None) or {"": str(error)}
-            for field_name, message in details.items():
-                st.error(f"{field_name.replace('_', ' ').capitalize()}: {message}" if field_name else message)
+            # Field-by-field messages from core; one without a field is shown under the form.
+            problems = {field: message for field, message in error.errors.items() if field in FIELD_LABELS}
+            general = [message for field, message in error.errors.items() if field not in FIELD_LABELS]
+            st.session_state[ERRORS_KEY] = {**problems, "": general}
+            st.rerun()
         else:
+            st.session_state.pop(ERRORS_KEY, None)
             for key in ("reg_password", "reg_password_confirm"):
                 st.session_state.pop(key, None)
             start_session(session.token, session.principal)
             st.rerun()
+    st.session_state[ERRORS_KEY] = problems
+    st.rerun()  # show each message under its field; what was typed stays (keyed widgets)

@@ -33,6 +33,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from core.i18n import N_
 from core.vision.detector import DetectorOptions, FaceBox, detect_faces, downscale
 from core.vision.landmarks import FaceLandmarks, HeadPose, detect_landmarks
 from core.vision.regions import EYE_LEFT, EYE_RIGHT, region_masks, skin_mask
@@ -373,13 +374,44 @@ def _yaw_from_keypoints(box: FaceBox) -> float:
     return -math.degrees(math.asin(ratio)) * (62.0 / 90.0)  # same compressed scale as MediaPipe
 
 
-def _turn_instruction(yaw_too_far_positive: bool) -> str:
-    # yaw > 0 = the head is turned to the patient's right; to reduce it, turn to the left.
-    return (
-        "Turn your head slightly to your left"
-        if yaw_too_far_positive
-        else "Turn your head slightly to your right"
-    )
+# Instructions are whole sentences (the catalog's message ids: the portal translates them where
+# the patient reads them, by this English text; stored results keep the English). N_ only marks
+# them for extraction. Side-dependent sentences are listed per side, never glued together.
+# yaw > 0 = the head is turned to the patient's right; to reduce it, turn to the left.
+_FRONT_TURN = {
+    True: N_("Turn your head slightly to your left and look straight into the camera."),
+    False: N_("Turn your head slightly to your right and look straight into the camera."),
+}
+_WRONG_SIDE = {  # by the side the view shows
+    "left": N_("This looks like your right side. Show your left side: turn your head to your right."),
+    "right": N_("This looks like your left side. Show your right side: turn your head to your left."),
+}
+_TURN_FURTHER = {
+    "left": N_("Turn your head further to your right, so your left cheek faces the camera."),
+    "right": N_("Turn your head further to your left, so your right cheek faces the camera."),
+}
+_TURN_BACK = {
+    "left": N_("Turn your head back a little towards the camera (to your left)."),
+    "right": N_("Turn your head back a little towards the camera (to your right)."),
+}
+_TILT = {  # roll > 0: the patient's left eye is lower
+    True: N_("Keep your head straight, do not tilt it towards your left shoulder."),
+    False: N_("Keep your head straight, do not tilt it towards your right shoulder."),
+}
+_SIDE_LIGHT = {  # by the brighter side
+    "left": N_("Face a window: the light comes from your left, so one side of your face is in shadow."),
+    "right": N_("Face a window: the light comes from your right, so one side of your face is in shadow."),
+}
+_COLOUR_CAST = {
+    "magenta": N_(
+        "The colours look pink (magenta). Use daylight instead of coloured lamps and turn off photo filters."
+    ),
+    "green": N_("The colours look green. Use daylight instead of coloured lamps and turn off photo filters."),
+    "orange": N_(
+        "The colours look warm (orange). Use daylight instead of coloured lamps and turn off photo filters."
+    ),
+    "blue": N_("The colours look blue. Use daylight instead of coloured lamps and turn off photo filters."),
+}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -396,14 +428,14 @@ def _check_faces(faces: list[FaceBox], landmarks: FaceLandmarks | None, view: st
         if view == "close_up":
             return QualityCheck("one_face", "pass", 0, "none needed for a close-up")
         return QualityCheck(
-            "one_face", "fail", 0, 1, "We cannot see a face. Make sure your whole face is in the picture."
+            "one_face", "fail", 0, 1, N_("We cannot see a face. Make sure your whole face is in the picture.")
         )
     return QualityCheck(
         "one_face",
         "fail",
         count,
         1,
-        "Only you should be in the photo. Ask others to step out of the picture.",
+        N_("Only you should be in the photo. Ask others to step out of the picture."),
     )
 
 
@@ -424,7 +456,7 @@ def _check_resolution(
                 "fail",
                 f"{w}x{h}",
                 f"{o.min_image_size[0]}x{o.min_image_size[1]}",
-                "The photo is too small. Use your phone's main camera at full resolution.",
+                N_("The photo is too small. Use your phone's main camera at full resolution."),
             )
         )
     elif long_side < o.min_image_size[0] or short_side < o.min_image_size[1]:
@@ -434,7 +466,7 @@ def _check_resolution(
                 "warn",
                 f"{w}x{h}",
                 f"{o.min_image_size[0]}x{o.min_image_size[1]}",
-                "Use your phone's main camera at full resolution.",
+                N_("Use your phone's main camera at full resolution."),
             )
         )
     else:
@@ -468,7 +500,7 @@ def _check_resolution(
             status,
             float(size_px),
             o.min_interpupil_px,
-            "" if status == "pass" else "Move the camera closer so your face fills most of the picture.",
+            "" if status == "pass" else N_("Move the camera closer so your face fills most of the picture."),
         )
     )
     fraction = face_h / max(h, 1)
@@ -480,7 +512,7 @@ def _check_resolution(
                 status,
                 float(fraction),
                 o.warn_face_height_fraction,
-                "Move the camera closer to your face.",
+                N_("Move the camera closer to your face."),
             )
         )
     elif fraction > o.max_face_height_fraction:
@@ -490,7 +522,7 @@ def _check_resolution(
                 "warn",
                 float(fraction),
                 o.max_face_height_fraction,
-                "Move the camera a little further away so your whole face fits.",
+                N_("Move the camera a little further away so your whole face fits."),
             )
         )
     else:
@@ -502,15 +534,12 @@ def _check_pose(pose: HeadPose, view: str, o: QualityOptions) -> list[QualityChe
     yaw = pose.yaw
     if view == "front":
         status = _grade(abs(yaw), o.front_yaw_pass, o.front_yaw_warn)
-        instruction = (
-            "" if status == "pass" else _turn_instruction(yaw > 0) + " and look straight into the camera."
-        )
+        instruction = "" if status == "pass" else _FRONT_TURN[yaw > 0]
         yaw_check = QualityCheck("yaw", status, float(yaw), o.front_yaw_pass, instruction)
     else:
         wanted_sign = 1.0 if view.startswith("left") else -1.0  # left views: yaw > 0
         signed = yaw * wanted_sign  # > 0 when turned the right way
         side_word = "left" if wanted_sign > 0 else "right"
-        other = "right" if side_word == "left" else "left"
         if view.endswith("oblique"):
             lo_pass, hi_pass = o.oblique_yaw_range_pass
             lo_warn, hi_warn = o.oblique_yaw_range_warn
@@ -520,17 +549,12 @@ def _check_pose(pose: HeadPose, view: str, o: QualityOptions) -> list[QualityChe
             target = f">={lo_pass:.0f}"
         if signed < -5:
             status: Status = "fail"
-            instruction = f"This looks like your {other} side. Show your {side_word} side: turn your head to your {other}."
+            instruction = _WRONG_SIDE[side_word]
         elif lo_pass <= signed <= hi_pass:
             status, instruction = "pass", ""
         else:
             status = "warn" if lo_warn <= signed <= hi_warn else "fail"
-            if signed < lo_pass:
-                instruction = (
-                    f"Turn your head further to your {other}, so your {side_word} cheek faces the camera."
-                )
-            else:
-                instruction = f"Turn your head back a little towards the camera (to your {side_word})."
+            instruction = _TURN_FURTHER[side_word] if signed < lo_pass else _TURN_BACK[side_word]
         yaw_check = QualityCheck("yaw", status, float(yaw), target, instruction)
     if pose.pitch > 0:  # chin up
         pitch_status = _grade(pose.pitch, o.pitch_up_pass, o.pitch_up_warn)
@@ -538,14 +562,14 @@ def _check_pose(pose: HeadPose, view: str, o: QualityOptions) -> list[QualityChe
         pitch_status = _grade(-pose.pitch, o.pitch_pass, o.pitch_warn)
     pitch_instruction = ""
     if pitch_status != "pass":
-        pitch_instruction = "Lower your chin slightly." if pose.pitch > 0 else "Raise your chin slightly."
+        pitch_instruction = (
+            N_("Lower your chin slightly.") if pose.pitch > 0 else N_("Raise your chin slightly.")
+        )
     roll_status = _grade(abs(pose.roll), o.roll_pass, o.roll_warn)
     roll_instruction = ""
     if roll_status != "pass":
         # roll > 0: the patient's left eye is lower -> straighten by tilting towards the right.
-        roll_instruction = "Keep your head straight, do not tilt it " + (
-            "towards your left shoulder." if pose.roll > 0 else "towards your right shoulder."
-        )
+        roll_instruction = _TILT[pose.roll > 0]
     return [
         yaw_check,
         QualityCheck("pitch", pitch_status, float(pose.pitch), o.pitch_pass, pitch_instruction),
@@ -597,7 +621,7 @@ def _face_measures(work: np.ndarray, landmarks: FaceLandmarks) -> _FaceMeasures:
 def _check_exposure(m: _FaceMeasures, o: QualityOptions) -> QualityCheck:
     values = m.luma[m.skin]
     if values.size < 50:
-        return QualityCheck("exposure", "warn", None, None, "Make sure your face is clearly visible.")
+        return QualityCheck("exposure", "warn", None, None, N_("Make sure your face is clearly visible."))
     p90 = float(np.percentile(values, 90))
     clipped = float(np.mean(values >= o.clipped_level))
     dark = _grade(p90, o.dark_p90_warn, o.dark_p90_fail, higher_is_worse=False)
@@ -610,7 +634,7 @@ def _check_exposure(m: _FaceMeasures, o: QualityOptions) -> QualityCheck:
             dark,
             p90,
             o.dark_p90_warn,
-            "Your face is too dark. Move to a brighter place or face a window.",
+            N_("Your face is too dark. Move to a brighter place or face a window."),
         )
     if bright != "pass":
         return QualityCheck(
@@ -618,7 +642,7 @@ def _check_exposure(m: _FaceMeasures, o: QualityOptions) -> QualityCheck:
             bright,
             clipped,
             o.clipped_fraction_warn,
-            "Your face is too bright. Turn off the flash or move out of direct sunlight.",
+            N_("Your face is too bright. Turn off the flash or move out of direct sunlight."),
         )
     return QualityCheck("exposure", "pass", p90, o.dark_p90_warn)
 
@@ -654,7 +678,7 @@ def _frame_exposure(luma: np.ndarray, o: QualityOptions) -> QualityCheck:
             "fail",
             mean_luma,
             o.frame_dark_mean,
-            "The photo is too dark. Move to a brighter place.",
+            N_("The photo is too dark. Move to a brighter place."),
         )
     if clipped > o.frame_clipped_fraction:
         return QualityCheck(
@@ -662,7 +686,7 @@ def _frame_exposure(luma: np.ndarray, o: QualityOptions) -> QualityCheck:
             "fail",
             clipped,
             o.frame_clipped_fraction,
-            "The photo is too bright. Turn off the flash or move out of direct sunlight.",
+            N_("The photo is too bright. Turn off the flash or move out of direct sunlight."),
         )
     return QualityCheck("exposure", "pass", mean_luma, o.frame_dark_mean)
 
@@ -682,7 +706,7 @@ def _check_backlight(m: _FaceMeasures, o: QualityOptions) -> QualityCheck:
         o.backlight_difference_warn,
         ""
         if status == "pass"
-        else "The light is behind you. Turn around so the window or lamp is in front of you.",
+        else N_("The light is behind you. Turn around so the window or lamp is in front of you."),
     )
 
 
@@ -698,9 +722,7 @@ def _check_lighting(m: _FaceMeasures, view: str, o: QualityOptions) -> list[Qual
         if status != "pass":
             # The brighter side is where the light comes from (patient's own left/right).
             source = "left" if left_luma > right_luma else "right"
-            instruction = (
-                f"Face a window: the light comes from your {source}, so one side of your face is in shadow."
-            )
+            instruction = _SIDE_LIGHT[source]
         checks.append(QualityCheck("lighting", status, ratio, o.side_ratio_warn, instruction))
     values = m.luma[m.skin].astype(np.float32)
     if values.size >= 50:
@@ -715,7 +737,7 @@ def _check_lighting(m: _FaceMeasures, view: str, o: QualityOptions) -> list[Qual
                 o.shadow_spread_warn,
                 ""
                 if status == "pass"
-                else "Avoid harsh light: use soft daylight from a window in front of you.",
+                else N_("Avoid harsh light: use soft daylight from a window in front of you."),
             )
         )
     return checks
@@ -756,7 +778,7 @@ def _check_colour(
                 "fail",
                 skin_chroma,
                 o.monochrome_chroma,
-                "Please send a colour photo (no black-and-white or filters).",
+                N_("Please send a colour photo (no black-and-white or filters)."),
             )
         hue = math.degrees(math.atan2(skin_b, skin_a))
         if not o.skin_hue_fail_range[0] <= hue <= o.skin_hue_fail_range[1]:
@@ -779,7 +801,7 @@ def _check_colour(
                 "fail",
                 0.0,
                 o.monochrome_chroma,
-                "Please send a colour photo (no black-and-white or filters).",
+                N_("Please send a colour photo (no black-and-white or filters)."),
             )
     # Unsaturated pixels only: a blue wall or a red shirt does not count as a cast; skin with an
     # unnatural hue (green, blue, magenta) is a warning on its own.
@@ -789,19 +811,17 @@ def _check_colour(
         if skin_colour is not None:  # the skin's shift from a typical skin colour
             mean_a, mean_b = skin_colour[0] - 15.0, skin_colour[1] - 18.0
     if mean_a > abs(mean_b):
-        tint = "pink (magenta)"
+        tint = "magenta"
     elif mean_a < -abs(mean_b):
         tint = "green"
     else:
-        tint = "warm (orange)" if mean_b > 0 else "blue"
+        tint = "orange" if mean_b > 0 else "blue"
     return QualityCheck(
         "colour",
         status,
         cast,
         o.cast_image_warn,
-        ""
-        if status == "pass"
-        else f"The colours look {tint}. Use daylight instead of coloured lamps and turn off photo filters.",
+        "" if status == "pass" else _COLOUR_CAST[tint],
     )
 
 
@@ -812,7 +832,7 @@ def _laplacian_variance(gray: np.ndarray) -> float:
 def _check_sharpness(
     luma: np.ndarray, rect: tuple[int, int, int, int] | None, o: QualityOptions
 ) -> QualityCheck:
-    instruction = "The photo is blurry. Hold the phone still, tap your face to focus and try again."
+    instruction = N_("The photo is blurry. Hold the phone still, tap your face to focus and try again.")
     if rect is None:
         h, w = luma.shape
         scale = 1024 / max(h, w)
@@ -862,7 +882,7 @@ def _check_occlusion(
     if dark_eyes == 2 or (dark_eyes == 1 and view != "front"):
         checks.append(
             QualityCheck(
-                "sunglasses", "fail", min(eye_ratios), o.sunglasses_eye_ratio, "Remove your sunglasses."
+                "sunglasses", "fail", min(eye_ratios), o.sunglasses_eye_ratio, N_("Remove your sunglasses.")
             )
         )
     else:
@@ -891,7 +911,9 @@ def _check_occlusion(
                 status,
                 fraction,
                 o.forehead_skin_warn,
-                "" if status == "pass" else "Move your hair away from your face and keep your hands down.",
+                ""
+                if status == "pass"
+                else N_("Move your hair away from your face and keep your hands down."),
             )
         )
     return checks
@@ -929,7 +951,7 @@ def _check_cheeks(m: _FaceMeasures, view: str, o: QualityOptions) -> list[Qualit
             status,
             fraction,
             o.cheek_skin_warn,
-            "" if status == "pass" else "Move your hair away from your cheeks and keep your hands down.",
+            "" if status == "pass" else N_("Move your hair away from your cheeks and keep your hands down."),
         )
     ]
 
@@ -951,17 +973,23 @@ def _check_expression(landmarks: FaceLandmarks, o: QualityOptions) -> list[Quali
                 grimace_status,
                 grimace,
                 o.grimace_warn,
-                "Relax your lips and keep a neutral expression.",
+                N_("Relax your lips and keep a neutral expression."),
             )
         )
     elif status != "pass":
         checks.append(
-            QualityCheck("expression", status, jaw, o.jaw_open_warn, "Close your mouth and relax your face.")
+            QualityCheck(
+                "expression", status, jaw, o.jaw_open_warn, N_("Close your mouth and relax your face.")
+            )
         )
     elif smile > o.smile_warn:
         checks.append(
             QualityCheck(
-                "expression", "warn", smile, o.smile_warn, "Please do not smile: keep a neutral expression."
+                "expression",
+                "warn",
+                smile,
+                o.smile_warn,
+                N_("Please do not smile: keep a neutral expression."),
             )
         )
     else:
@@ -974,7 +1002,7 @@ def _check_expression(landmarks: FaceLandmarks, o: QualityOptions) -> list[Quali
             status,
             blink,
             o.eye_blink_warn,
-            "" if status == "pass" else "Keep your eyes open and look at the camera.",
+            "" if status == "pass" else N_("Keep your eyes open and look at the camera."),
         )
     )
     return checks

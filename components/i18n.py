@@ -1,0 +1,118 @@
+"""The language of this browser session, and `_()` / `ngettext()` for pages and components.
+
+The language is, in order: the one chosen with the language picker in this session, the
+patient's stored preferred language once logged in, the browser's preferred language
+(Accept-Language, Streamlit's `st.context`), English. `apply_language()` (app.py, every run)
+sets the page's `lang` and, for Arabic, lays the page out right to left.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from core.i18n import (
+    LANGUAGES,
+    N_,
+    PSEUDO_LOCALE,
+    SOURCE_LANGUAGE,
+    Translator,
+    negotiate,
+    normalise_language,
+    translator,
+)
+
+__all__ = [
+    "LANGUAGE_KEY",
+    "N_",
+    "_",
+    "apply_language",
+    "current_language",
+    "language_picker",
+    "ngettext",
+    "tr",
+]
+
+LANGUAGE_KEY = "ui_language"  # chosen with the picker in this session (or the pseudo-locale in tests)
+_PRINCIPAL_KEY = "auth_principal"  # components.session.PRINCIPAL_KEY (no import: session imports us)
+
+
+def browser_language() -> str:
+    """The browser's preferred language among LANGUAGES (English when none matches)."""
+    header = None
+    try:
+        header = st.context.headers.get("Accept-Language")
+    except Exception:  # noqa: BLE001 - no request context (AppTest, bare mode)
+        header = None
+    if header:
+        return negotiate(header)
+    try:
+        locale = st.context.locale
+    except Exception:  # noqa: BLE001 - as above
+        locale = None
+    return normalise_language(locale) or SOURCE_LANGUAGE
+
+
+def current_language() -> str:
+    chosen = normalise_language(st.session_state.get(LANGUAGE_KEY))
+    if chosen:
+        return chosen
+    principal = st.session_state.get(_PRINCIPAL_KEY)
+    stored = normalise_language(getattr(principal, "language", None))
+    if stored:
+        return stored
+    return browser_language()
+
+
+def tr() -> Translator:
+    """The translator of this session's language."""
+    return translator(current_language())
+
+
+def _(message: str, /, **values: Any) -> str:
+    """`message` in this session's language, named placeholders filled from `values`."""
+    return tr().gettext(message, **values)
+
+
+def ngettext(singular: str, plural: str, n: int, /, **values: Any) -> str:
+    return tr().ngettext(singular, plural, n, **values)
+
+
+def apply_language() -> None:
+    """Tell the browser the page's language (screen readers) and its direction (Arabic: right
+    to left). The script only sets two attributes on this page's own <html> element."""
+    translation = tr()
+    rtl = translation.direction == "rtl"
+    css = (
+        "<style>[data-testid='stMain'], [data-testid='stSidebar']"
+        " { direction: rtl; text-align: right; }</style>"
+        if rtl
+        else ""
+    )
+    st.html(
+        f"{css}<script>document.documentElement.lang = {translation.html_lang!r};"
+        f" document.documentElement.dir = {translation.direction!r};</script>",
+        unsafe_allow_javascript=True,
+        width="content",
+    )
+
+
+def _remember_choice() -> None:
+    st.session_state[LANGUAGE_KEY] = st.session_state["language_picker"]
+
+
+def language_picker() -> str:
+    """A language choice (before an account exists): defaults to the browser's language."""
+    current = current_language()
+    choices = list(LANGUAGES)
+    if current == PSEUDO_LOCALE:
+        choices.append(PSEUDO_LOCALE)
+    st.session_state.setdefault("language_picker", current)
+    return st.selectbox(
+        _("Language"),
+        choices,
+        format_func=lambda code: LANGUAGES.get(code, code),
+        key="language_picker",
+        on_change=_remember_choice,
+    )
