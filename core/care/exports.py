@@ -594,6 +594,11 @@ class CareExports:
         """Right to erasure: remove every row and blob of the patient; the audit chain stays valid."""
         require_role(principal, ADMIN)
         filters = self._patient_row_filters(patient_id)
+        # First in the erasure ledger beside the key file (ids and time only), so neither a crash
+        # before the commit nor restoring an older backup brings the patient back (core.erasure).
+        from core.erasure import record_erasure
+
+        record_erasure(self._care.settings, patient_id)
         blob_ids: set[str] = set()
         for table, where, params in filters:
             columns = self.table_columns(table)
