@@ -168,17 +168,17 @@ def main() -> None:
             timed(
                 "timeline (one patient, all event kinds)",
                 args.runs,
-                lambda: archive.patient_timeline(physician, patient, audit=False),
+                lambda: archive.patient_timeline(physician, patient),
             )
             timed(
                 "chart data (one metric+region)",
                 args.runs,
-                lambda: archive.metric_series(physician, patient, "redness", "forehead", audit=False).points,
+                lambda: archive.metric_series(physician, patient, "redness", "forehead").points,
             )
             timed(
                 "chart data (all metrics of the patient)",
                 args.runs,
-                lambda: archive.metric_series(physician, patient, audit=False).points,
+                lambda: archive.metric_series(physician, patient).points,
             )
             timed(
                 "patient photos (before/after picker)",

@@ -74,8 +74,9 @@ def _assessment_fragment(clinic, principal, case_id: str) -> None:
 
 @session_fragment(run_every=2.0)  # each poll re-checks the session: an idle page logs out
 def _poll_until_done(clinic, principal, case_id: str) -> None:
-    latest = clinic.assessments.latest_for_case(principal, case_id)
-    if latest is not None and latest.finished:
+    # Status only: no patient data, audited once per case (not a row every 2 s).
+    status = clinic.assessments.status_for_case(principal, case_id)
+    if status is not None and status not in {"queued", "running"}:
         st.rerun()
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import streamlit as st
 
+from components.layout import plain
 from core.access import AccessDenied, NotFound, ValidationError
 from core.care.booking import format_local, local_to_utc, utc_to_local
 from core.care.followup import AMOUNT_UNITS, TREATMENT_TYPES, PlannedCheckIn
@@ -93,7 +94,14 @@ def _render_visits(clinic: Any, principal: Any, case_id: str, zone: str, report:
     care = clinic.care
     st.subheader("In-person visit")
     if report is not None and report.in_person_needed:
-        st.info(f"The report advises an in-person visit: {report.in_person_reason or ''}")
+        st.info(f"The report advises an in-person visit: {plain(report.in_person_reason, '')}")
+    elif care.appointments.patient_may_book(principal, case_id) is not None and st.button(
+        "Let the patient book a visit",
+        key=f"approve_visit_{case_id}",
+        help="Patients book a published time only when the report advises a visit or you allow it here.",
+    ):
+        care.appointments.approve_visit(principal, case_id)
+        st.rerun()
     appointments = care.appointments.case_appointments(principal, case_id)
     for appointment in appointments:
         with st.container(border=True):
@@ -103,10 +111,10 @@ def _render_visits(clinic: Any, principal: Any, case_id: str, zone: str, report:
                 else "booked by the patient, to confirm"
             )
             st.markdown(
-                f"**{appointment.when_for_clinic()}** · {appointment.duration_min} min · {appointment.location} · _{state}_"
+                f"**{appointment.when_for_clinic()}** · {appointment.duration_min} min · {plain(appointment.location)} · _{state}_"
             )
             st.caption(
-                f"Patient's time: {appointment.when_for_patient()} · {appointment.reason} · {appointment.physician_name}"
+                f"Patient's time: {appointment.when_for_patient()} · {plain(appointment.reason)} · {plain(appointment.physician_name)}"
             )
             if appointment.status != "booked":
                 continue
@@ -162,7 +170,7 @@ def _render_treatments(clinic: Any, principal: Any, case_id: str, zone: str) -> 
     care = clinic.care
     st.subheader("Treatments")
     for treatment in care.treatments.case_treatments(principal, case_id):
-        st.markdown(f"- {treatment.treated_on:%Y-%m-%d}: {treatment.label}")
+        st.markdown(f"- {treatment.treated_on:%Y-%m-%d}: {plain(treatment.label)}")
     with st.expander("Record a treatment"):
         kind = st.selectbox(
             "Treatment",
@@ -227,7 +235,7 @@ def _render_treatments(clinic: Any, principal: Any, case_id: str, zone: str) -> 
                     ),
                     plan,
                 )
-                st.success(f"Recorded {treatment.label}; {len(checkins)} check-in(s) planned.")
+                st.success(f"Recorded {plain(treatment.label)}; {len(checkins)} check-in(s) planned.")
                 st.rerun()
             except (ValidationError, ValueError) as error:
                 _show_errors(error)
@@ -252,7 +260,7 @@ def _render_plan(clinic: Any, principal: Any, case_id: str, zone: str) -> None:
         }[checkin.status]
         with st.container(border=True):
             st.markdown(
-                f"**{checkin.label}** · due {checkin.due_date:%Y-%m-%d} · {', '.join(checkin.views)} {badge}"
+                f"**{plain(checkin.label)}** · due {checkin.due_date:%Y-%m-%d} · {plain(', '.join(checkin.views))} {badge}"
             )
             if checkin.status == "open":
                 col_day, col_save, col_drop = st.columns([2, 1, 1])
@@ -287,7 +295,7 @@ def _render_checkin_review(clinic: Any, principal: Any, checkin: Any, baseline: 
     match = checkin.match.get(view) or {}
     if match:
         st.caption(
-            f"Baseline match at capture: {match.get('score', '?')}/100 · {match.get('instruction', '')}"
+            f"Baseline match at capture: {plain(match.get('score'), '?')}/100 · {plain(match.get('instruction'), '')}"
         )
     render_before_after(
         clinic.cases.get_photo_bytes(principal, baseline[view]),
@@ -315,10 +323,10 @@ def render_patient_care_panel(clinic: Any, principal: Any) -> None:
         with st.container(border=True):
             status = "confirmed" if appointment.confirmed else "waiting for the clinic to confirm"
             st.markdown(
-                f"**{format_local(appointment.start_utc, zone)}** · {appointment.duration_min} min · {appointment.location} · _{status}_"
+                f"**{format_local(appointment.start_utc, zone)}** · {appointment.duration_min} min · {plain(appointment.location)} · _{status}_"
             )
             st.caption(
-                f"{appointment.reason} · with {appointment.physician_name} · clinic time {appointment.when_for_clinic()}"
+                f"{plain(appointment.reason)} · with {plain(appointment.physician_name)} · clinic time {appointment.when_for_clinic()}"
             )
             if st.button("Cancel this visit", key=f"p_cancel_{appointment.appointment_id}"):
                 care.appointments.cancel(principal, appointment.appointment_id, "cancelled by the patient")
@@ -332,7 +340,9 @@ def render_patient_care_panel(clinic: Any, principal: Any) -> None:
     today = _today(zone)
     for checkin in checkins:
         overdue = checkin.overdue(today)
-        title = f"{checkin.label} · due {checkin.due_date:%Y-%m-%d}" + (" · OVERDUE" if overdue else "")
+        title = f"{plain(checkin.label)} · due {checkin.due_date:%Y-%m-%d}" + (
+            " · OVERDUE" if overdue else ""
+        )
         with st.expander(
             title, expanded=checkin.due_date <= today + timedelta(days=3), icon=":material/photo_camera:"
         ):
@@ -377,10 +387,14 @@ def _render_patient_booking(clinic: Any, principal: Any, zone: str, appointments
     """Patients whose report advises a visit pick one of the clinic's published slots."""
     care = clinic.care
     booked_cases = {a.case_id for a in appointments}
+    # Only cases the physician asked a visit for (advised in the report, or approved) and without
+    # an upcoming visit (the per-case limit): the service enforces both and says why not.
     cases = [
         c
         for c in clinic.cases.list_patient_cases(principal)
-        if c.status == "in_person_requested" and c.case_id not in booked_cases
+        if c.status != "closed"
+        and c.case_id not in booked_cases
+        and care.appointments.patient_may_book(principal, c.case_id) is None
     ]
     if not cases:
         return
@@ -467,10 +481,10 @@ def _render_checkin_capture(clinic: Any, principal: Any, checkin: Any) -> None:
         match = matches[view] = cache[cache_key]
         label = VIEW_NAMES.get(view, view)
         if match["ok"]:
-            st.success(f"{label}: match {match['score']:.0f}/100. {match['instruction']}")
+            st.success(f"{label}: match {match['score']:.0f}/100. {plain(match['instruction'])}")
         else:
             all_ok = False
-            st.warning(f"{label}: match {match['score']:.0f}/100. {match['instruction']}")
+            st.warning(f"{label}: match {match['score']:.0f}/100. {plain(match['instruction'])}")
     missing = [v for v in checkin.views if v not in captured]
     override = False
     if not missing and not all_ok:

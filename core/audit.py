@@ -271,6 +271,8 @@ class AuditLog:
         # False while the database does not reach the checkpoint's head (rows deleted or
         # rewritten while the portal was stopped): the checkpoint is then kept as evidence.
         self._anchored = True
+        # (actor, action, object) already recorded by `record_once` in this process.
+        self._once: set[tuple[str | None, str, str | None, str | None]] = set()
         self._open_chain()
 
     @classmethod
@@ -329,6 +331,27 @@ class AuditLog:
         assert isinstance(pending, _Pending)
         pending.head = self._insert(state.cursor, pending.head, fields)
         return pending.head.seq
+
+    def record_once(
+        self,
+        actor: Principal | None,
+        action: str,
+        target_type: str | None = None,
+        target_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> int | None:
+        """`record`, but only the first time this actor does this action on this object in this
+        process (returns None after that). For status polls that return no patient data (the
+        assessment card asks every 2 s): the log shows who watched which case, without a row
+        per poll. Reads that return patient data use `record`, every time."""
+        key = (actor.user_id if actor else None, action, target_type, target_id)
+        with self._lock:
+            if key in self._once:
+                return None
+            if len(self._once) >= 100_000:  # bounded: a long-running portal starts over
+                self._once.clear()
+            self._once.add(key)
+        return self.record(actor, action, target_type, target_id, details)
 
     def _append_alone(self, fields: tuple) -> int:
         with self._lock:

@@ -49,6 +49,8 @@ class Settings:
     demo: bool = False
     clinic_name: str = "Clinic"
     clinic_timezone: str = "Europe/Amsterdam"
+    # How many upcoming visits a patient may book themselves on one case (physicians book freely).
+    max_patient_bookings_per_case: int = 1
     # The letterhead of reports and the clinic's Organization in FHIR exports; unset lines are left out
     # (a letter never shows an invented address). Address lines are separated by "\n" or ";".
     clinic_address: str | None = None
@@ -111,6 +113,9 @@ class Settings:
             demo=_env_bool("CLINIC_DEMO", False),
             clinic_name=os.environ.get("CLINIC_NAME", "Aesthetic Dermatology Clinic"),
             clinic_timezone=os.environ.get("CLINIC_TIMEZONE", "Europe/Amsterdam"),
+            max_patient_bookings_per_case=max(
+                0, int(os.environ.get("CLINIC_MAX_PATIENT_BOOKINGS_PER_CASE", "").strip() or "1")
+            ),
             clinic_address=os.environ.get("CLINIC_ADDRESS", "").strip() or None,
             clinic_phone=os.environ.get("CLINIC_PHONE", "").strip() or None,
             clinic_email=os.environ.get("CLINIC_EMAIL", "").strip() or None,

@@ -220,6 +220,7 @@ class AppointmentService:
             raise ValidationError({"start": "the visit must be in the future"})
         with self._lock:
             if principal.role == PATIENT:
+                self._ensure_patient_may_book(case_id, patient_id)
                 slot = next(
                     (
                         s
@@ -259,7 +260,63 @@ class AppointmentService:
                     ],
                 )
         self._care.audit(principal, "care.appointment_booked", "appointment", appointment_id, case_id=case_id)
-        return self.get_appointment(principal, appointment_id)
+        return self._get(principal, appointment_id)
+
+    def _ensure_patient_may_book(self, case_id: str, patient_id: str) -> None:
+        """A patient books only a visit the physician asked for (the sent report advises one, or a
+        physician approved it) and at most `max_patient_bookings_per_case` upcoming visits per case."""
+        advised = self.db.fetchone(
+            "SELECT 1 FROM reports WHERE case_id = ? AND sent_at IS NOT NULL AND in_person_needed"
+            " UNION ALL SELECT 1 FROM care_visit_approvals WHERE case_id = ?",
+            [case_id, case_id],
+        )
+        if advised is None:
+            raise ValidationError(
+                {
+                    "booking": "An in-person visit can be booked once your physician advises one in"
+                    " the report or approves it. Please wait for your report."
+                }
+            )
+        limit = self._care.settings.max_patient_bookings_per_case
+        upcoming = self.db.fetchone(
+            "SELECT count(*) FROM care_appointments WHERE case_id = ? AND patient_id = ?"
+            " AND status = 'booked' AND end_utc >= ?",
+            [case_id, patient_id, to_db_time(utcnow())],
+        )
+        if upcoming is not None and upcoming[0] >= limit:
+            have = (
+                "an upcoming visit"
+                if limit == 1
+                else f"{upcoming[0]} upcoming visits (the most you can book)"
+            )
+            raise ValidationError(
+                {
+                    "booking": f"You already have {have} for this consultation. To change it, cancel"
+                    " or move that visit, or ask the clinic."
+                }
+            )
+
+    def approve_visit(self, principal: Principal, case_id: str) -> None:
+        """Physician: let the patient book a visit on a case whose report did not advise one."""
+        require_role(principal, PHYSICIAN)
+        patient_id = self._care.case_owner(principal, case_id).patient_id
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM care_visit_approvals WHERE case_id = ?", [case_id])
+            tx.execute(
+                "INSERT INTO care_visit_approvals (case_id, patient_id, approved_by, approved_at)"
+                " VALUES (?, ?, ?, ?)",
+                [case_id, patient_id, principal.user_id, to_db_time(utcnow())],
+            )
+            self._care.audit_log.record(principal, "care.visit_approved", "case", case_id, tx=tx)
+
+    def patient_may_book(self, principal: Principal, case_id: str) -> str | None:
+        """None when the patient may book a visit on this case now, else the reason they cannot."""
+        patient_id = self._care.case_owner(principal, case_id).patient_id
+        try:
+            self._ensure_patient_may_book(case_id, patient_id)
+        except ValidationError as error:
+            return "; ".join(error.errors.values())
+        return None
 
     def book_local(
         self,
@@ -279,6 +336,14 @@ class AppointmentService:
         return self.book_appointment(principal, case_id, start, duration_min, reason, location)
 
     def get_appointment(self, principal: Principal, appointment_id: str) -> Appointment:
+        appointment = self._get(principal, appointment_id)
+        self._care.audit_read(
+            principal, "care.appointment_read", "appointment", appointment_id, case_id=appointment.case_id
+        )
+        return appointment
+
+    def _get(self, principal: Principal, appointment_id: str) -> Appointment:
+        """The access-checked appointment, for methods that audit their own change."""
         found = self._appointments("a.id = ?", [appointment_id])
         authorize_patient_object(
             principal, found[0].patient_id if found else None, "no such appointment", appointment_id
@@ -292,7 +357,7 @@ class AppointmentService:
         new_start_utc: datetime,
         duration_min: int | None = None,
     ) -> Appointment:
-        current = self.get_appointment(principal, appointment_id)
+        current = self._get(principal, appointment_id)
         if current.status != "booked":
             raise ValidationError({"status": f"a {current.status} appointment cannot be moved"})
         duration = duration_min or current.duration_min
@@ -321,10 +386,10 @@ class AppointmentService:
                     ],
                 )
         self._care.audit(principal, "care.appointment_rescheduled", "appointment", appointment_id)
-        return self.get_appointment(principal, appointment_id)
+        return self._get(principal, appointment_id)
 
     def cancel(self, principal: Principal, appointment_id: str, reason: str = "") -> Appointment:
-        current = self.get_appointment(principal, appointment_id)
+        current = self._get(principal, appointment_id)
         if current.status != "booked":
             raise ValidationError({"status": f"the appointment is already {current.status}"})
         self.db.execute(
@@ -332,14 +397,14 @@ class AppointmentService:
             [reason.strip() or None, to_db_time(utcnow()), appointment_id],
         )
         self._care.audit(principal, "care.appointment_cancelled", "appointment", appointment_id)
-        return self.get_appointment(principal, appointment_id)
+        return self._get(principal, appointment_id)
 
     def set_appointment_status(self, principal: Principal, appointment_id: str, status: str) -> Appointment:
         """Physician: confirm a patient's booking ('booked'), or mark it completed / no_show."""
         require_role(principal, PHYSICIAN)
         if status not in ("booked", "completed", "no_show"):
             raise ValidationError({"status": "must be booked (confirm), completed or no_show"})
-        self.get_appointment(principal, appointment_id)
+        self._get(principal, appointment_id)
         self.db.execute(
             "UPDATE care_appointments SET status = ?, confirmed_at = COALESCE(confirmed_at, ?), updated_at = ?"
             " WHERE id = ?",
@@ -351,17 +416,33 @@ class AppointmentService:
             "appointment",
             appointment_id,
         )
-        return self.get_appointment(principal, appointment_id)
+        return self._get(principal, appointment_id)
 
     # -- lists ----------------------------------------------------------------------------------
     def case_appointments(self, principal: Principal, case_id: str) -> list[Appointment]:
         self._care.case_owner(principal, case_id)
-        return self._appointments("a.case_id = ? ORDER BY a.start_utc", [case_id])
+        found = self._appointments("a.case_id = ? ORDER BY a.start_utc", [case_id])
+        self._care.audit_read(principal, "care.appointments_read", "case", case_id, count=len(found))
+        return found
 
     def patient_agenda(
         self, principal: Principal, patient_id: str | None = None, include_past: bool = False
     ) -> list[Appointment]:
         """A patient's appointments (their own only), soonest first."""
+        found = self._patient_agenda(principal, patient_id, include_past)
+        self._care.audit_read(
+            principal,
+            "care.agenda_read",
+            "patient",
+            patient_id or str(principal.patient_id),
+            count=len(found),
+        )
+        return found
+
+    def _patient_agenda(
+        self, principal: Principal, patient_id: str | None = None, include_past: bool = False
+    ) -> list[Appointment]:
+        principal = require_role(principal, PATIENT, PHYSICIAN)
         patient_id = patient_id or principal.patient_id
         if patient_id is None:
             raise ValidationError({"patient": "which patient?"})
@@ -373,6 +454,24 @@ class AppointmentService:
         return self._appointments(f"a.patient_id = ?{since} ORDER BY a.start_utc", params)
 
     def physician_agenda(
+        self,
+        principal: Principal,
+        start_utc: datetime | None = None,
+        end_utc: datetime | None = None,
+        physician_id: str | None = None,
+    ) -> list[Appointment]:
+        """A physician's visits (with the patients' names) in a period, soonest first."""
+        found = self._physician_agenda(principal, start_utc, end_utc, physician_id)
+        self._care.audit_read(
+            principal,
+            "care.physician_agenda_read",
+            "user",
+            physician_id or principal.user_id,
+            count=len(found),
+        )
+        return found
+
+    def _physician_agenda(
         self,
         principal: Principal,
         start_utc: datetime | None = None,

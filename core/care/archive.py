@@ -196,9 +196,7 @@ class ArchiveQueries:
         return [row.record() for row in rows]
 
     # -- timeline ------------------------------------------------------------------------------
-    def patient_timeline(
-        self, principal: Principal, patient_id: str, audit: bool = True
-    ) -> list[TimelineEvent]:
+    def patient_timeline(self, principal: Principal, patient_id: str) -> list[TimelineEvent]:
         """Everything that happened to one patient, oldest first, in one UNION ALL query."""
         require_patient_access(principal, patient_id)
         parts = [
@@ -225,8 +223,7 @@ class ArchiveQueries:
         # The first part names the columns for the whole UNION ALL.
         sql = " UNION ALL ".join(parts) + " ORDER BY 1, 2"
         events = fetch_all_as(self.db.cursor(), TimelineEvent, sql, [patient_id] * len(parts))
-        if audit:
-            self._care.audit(principal, "care.timeline_read", "patient", patient_id)
+        self._care.audit_read(principal, "care.timeline_read", "patient", patient_id)
         return events
 
     # -- progress chart data -------------------------------------------------------------------
@@ -236,6 +233,7 @@ class ArchiveQueries:
         rows = self.db.fetchall(
             "SELECT metric, region FROM assessment_metrics WHERE patient_id = ?", [patient_id]
         )
+        self._care.audit_read(principal, "care.metric_list_read", "patient", patient_id)
         return sorted({(metric, region) for metric, region in rows})
 
     def metric_series(
@@ -244,7 +242,6 @@ class ArchiveQueries:
         patient_id: str,
         metric: str | None = None,
         region: str | None = None,
-        audit: bool = True,
     ) -> ChartData:
         """Metric values over time (+ treatment days) for the progress chart."""
         require_patient_access(principal, patient_id)
@@ -290,8 +287,7 @@ class ArchiveQueries:
                 [patient_id],
             )
         ]
-        if audit:
-            self._care.audit(principal, "care.metrics_read", "patient", patient_id)
+        self._care.audit_read(principal, "care.metrics_read", "patient", patient_id)
         return ChartData(points, treatments)
 
     def patient_photos(
@@ -303,13 +299,15 @@ class ArchiveQueries:
         if view:
             where += ' AND "view" = ?'
             params.append(view)
-        return fetch_all_as(
+        photos = fetch_all_as(
             self.db.cursor(),
             PhotoRef,
             f'SELECT id AS photo_id, case_id, "view", source, created_at FROM photos WHERE {where}'
             " ORDER BY created_at, id",
             params,
         )
+        self._care.audit_read(principal, "care.photos_read", "patient", patient_id, count=len(photos))
+        return photos
 
     def list_patients(
         self, principal: Principal, text: str | None = None, limit: int = 200
@@ -317,10 +315,20 @@ class ArchiveQueries:
         """Patients by name or email, for the admin's erase page (names and emails only)."""
         require_role(principal, PHYSICIAN, ADMIN)
         like = f"%{(text or '').strip().lower()}%"
-        return fetch_all_as(
+        found = fetch_all_as(
             self.db.cursor(),
             PatientRef,
             "SELECT p.id AS patient_id, p.name, u.email FROM patients p LEFT JOIN users u ON u.id = p.user_id"
             " WHERE lower(p.name) LIKE ? OR lower(u.email) LIKE ? ORDER BY p.name LIMIT ?",
             [like, like, max(1, min(int(limit), 1000))],
         )
+        # The search text may be a name: only its length goes into the row.
+        self._care.audit_read(
+            principal,
+            "care.patients_listed",
+            "archive",
+            "patients",
+            count=len(found),
+            query_chars=len(text or ""),
+        )
+        return found

@@ -30,6 +30,13 @@ class CareContext:
     ) -> None:
         self.audit_log.record(principal, action, object_type, object_id, details or None)
 
+    def audit_read(
+        self, principal: Principal | None, action: str, object_type: str, object_id: str, **details: Any
+    ) -> None:
+        """One row for a read of patient data. Every public read method calls it; none takes a
+        flag to skip it (issue 12: no caller can turn read auditing off for a page)."""
+        self.audit_log.record(principal, action, object_type, object_id, details or None)
+
     def case_owner(self, principal: Principal, case_id: str) -> CaseOwner:
         """Whose case it is, after the one gate let the principal through."""
         return check_case_access(self.db.cursor(), principal, case_id, self.audit_log)

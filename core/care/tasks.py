@@ -46,17 +46,22 @@ class TaskService:
         self, context: CareContext, appointments: AppointmentService, checkins: CheckInService
     ) -> None:
         self.db = context.db
+        self._care = context
         self._appointments = appointments
         self._checkins = checkins
 
     def outstanding_tasks(self, principal: Principal, today: date | None = None) -> list[Task]:
         """What needs doing by this person, overdue first then by due date."""
+        principal = require_role(principal, PATIENT, PHYSICIAN)
         today = today or datetime.now(UTC).date()
         if principal.role == PATIENT:
             tasks = self._patient_tasks(principal, today)
         else:
             require_role(principal, PHYSICIAN)
             tasks = self._physician_tasks(principal, today)
+        # One row for the list (it names patients and their cases); the reads it is made of
+        # use the services' unaudited internals so one page view is one row, not five.
+        self._care.audit_read(principal, "care.tasks_read", "user", principal.user_id, count=len(tasks))
         return sorted(tasks, key=lambda task: (not task.overdue, task.due or date.max))
 
     def _patient_tasks(self, principal: Principal, today: date) -> list[Task]:
@@ -69,9 +74,9 @@ class TaskService:
                 checkin.case_id,
                 checkin.checkin_id,
             )
-            for checkin in self._checkins.patient_checkins(principal)
+            for checkin in self._checkins._patient_checkins(principal)
         ]
-        for appointment in self._appointments.patient_agenda(principal):
+        for appointment in self._appointments._patient_agenda(principal):
             if appointment.status == "booked" and not appointment.confirmed:
                 tasks.append(
                     Task(
@@ -162,7 +167,7 @@ class TaskService:
                     case.patient_name,
                 )
             )
-        for appointment in self._appointments.physician_agenda(principal):
+        for appointment in self._appointments._physician_agenda(principal):
             if appointment.status == "booked" and not appointment.confirmed:
                 tasks.append(
                     Task(

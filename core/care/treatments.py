@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from core.access import PHYSICIAN, Principal, ValidationError, require_role
-from core.care.checkins import CheckInService, insert_checkin
+from core.care.checkins import CheckInService, insert_checkin, select_checkins
 from core.care.context import CareContext
 from core.care.followup import AMOUNT_UNITS, TREATMENT_TYPES, PlannedCheckIn, propose_plan
 from core.care.records import CheckIn, Treatment, TreatmentInput
@@ -43,6 +43,11 @@ class TreatmentService:
 
     def baseline_photos(self, principal: Principal, case_id: str) -> dict[str, str]:
         """view -> photo id of the case's first non-follow-up photo of that view (the baseline)."""
+        baseline = self._baseline(principal, case_id)
+        self._care.audit_read(principal, "care.baseline_read", "case", case_id, views=sorted(baseline))
+        return baseline
+
+    def _baseline(self, principal: Principal, case_id: str) -> dict[str, str]:
         self._care.case_owner(principal, case_id)
         rows = fetch_all_as(
             self.db.cursor(),
@@ -60,7 +65,7 @@ class TreatmentService:
         self, principal: Principal, case_id: str, treatment_type: str, treated_on: date
     ) -> list[PlannedCheckIn]:
         require_role(principal, PHYSICIAN)
-        views = tuple(v for v in self.baseline_photos(principal, case_id) if v != "close_up")
+        views = tuple(v for v in self._baseline(principal, case_id) if v != "close_up")
         return propose_plan(treatment_type, treated_on, views)
 
     def record_treatment(
@@ -107,13 +112,16 @@ class TreatmentService:
             checkins=len(plan),
         )
         (recorded,) = self._treatments("id = ?", [treatment_id])
-        return recorded, [
-            c for c in self._checkins.case_checkins(principal, case_id) if c.treatment_id == treatment_id
-        ]
+        # What this change just created (its audit row above covers it): read without a read row.
+        return recorded, select_checkins(
+            self.db, "treatment_id = ? ORDER BY due_date, created_at", [treatment_id]
+        )
 
     def case_treatments(self, principal: Principal, case_id: str) -> list[Treatment]:
         self._care.case_owner(principal, case_id)
-        return self._treatments("case_id = ? ORDER BY treated_on, created_at", [case_id])
+        found = self._treatments("case_id = ? ORDER BY treated_on, created_at", [case_id])
+        self._care.audit_read(principal, "care.treatments_read", "case", case_id, count=len(found))
+        return found
 
 
 def _validate(treatment: TreatmentInput) -> None:

@@ -98,6 +98,7 @@ def test_patient_books_only_published_slots(care_world) -> None:
     world = care_world
     care = world.clinic.care
     case_id = world.submit_case()
+    world.report_case(case_id, in_person=True)  # patients book only an advised visit (issue 12)
     day = future_day(5)
     care.appointments.publish_availability(world.physician, day, time(9), time(10), 20, "Room 1")
     slots = care.appointments.free_slots(world.patient)
