@@ -123,3 +123,33 @@ def render_extension(section: str, module_name: str, function_name: str, *args: 
                 section=_(section),
             )
         )
+
+
+# -- people's text as text ------------------------------------------------------------------------
+# Patients, physicians and staff type names, intake answers, reasons and notes. Streamlit renders
+# every string it is given (markdown, captions, alerts, labels) as Markdown: such text must go
+# through `plain` (inside a Markdown line) or `labelled_text` (a "Label: value" line), never be
+# put in a Markdown string as it is. Then an image, a link, HTML, emphasis, a `:material/...:` or
+# `:red[...]` directive, or LaTeX in what someone typed shows as the characters they typed.
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()<>#+-.!|~:$=\"'&%@/^;?,")
+
+
+def plain(value: Any, empty: str = "—") -> str:
+    """`value` as Markdown that renders exactly its characters (`empty` when blank).
+
+    Every ASCII punctuation character is backslash-escaped (CommonMark renders `\\x` as `x` for
+    all of them), so no syntax, autolink (`http\\://`, `www\\.`) or directive can form; line
+    breaks stay line breaks.
+    """
+    text = "" if value is None else str(value)
+    if not text.strip():
+        return empty
+    escaped = "".join(f"\\{ch}" if ch in _MARKDOWN_SPECIAL else ch for ch in text)
+    return "  \n".join(line.strip("\r") for line in escaped.split("\n"))
+
+
+def labelled_text(label: str, value: Any, empty: str = "—") -> None:
+    """One "**Label:** value" line; `label` is the portal's own words, `value` anyone's text."""
+    import streamlit as st
+
+    st.markdown(f"**{label}:** {plain(value, empty)}")

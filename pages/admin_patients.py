@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.layout import plain
 from components.session import get_clinic, require_role
 
 principal = require_role("admin")
@@ -35,7 +36,7 @@ with col_export:
             "Download the patient's data", export[1], f"patient-{patient_id}.zip", "application/zip"
         )
 with col_erase, st.container(border=True):
-    st.markdown(f"**Erase {name}**")
+    st.markdown(f"**Erase {plain(name)}**")
     confirm = st.text_input(
         "Type the patient's email (or name) to confirm", key=f"erase_confirm_{patient_id}"
     )

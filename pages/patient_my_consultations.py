@@ -14,7 +14,14 @@ import streamlit as st
 
 from components.ar_panel import PATIENT_LIVE_PAGE
 from components.i18n import N_, _
-from components.layout import concern_labels, format_when, render_extension, status_badge, status_label
+from components.layout import (
+    concern_labels,
+    format_when,
+    plain,
+    render_extension,
+    status_badge,
+    status_label,
+)
 from components.session import get_clinic, signed_in_as
 from core.access import AccessDenied, Principal
 from core.vocabulary import CLOSED, IN_PERSON_REQUESTED, IN_REVIEW, REPORT_SENT, SUBMITTED
@@ -73,7 +80,7 @@ def render_report(report, zone: str) -> None:
         if report.in_person_needed:
             if report.in_person_reason:
                 st.warning(
-                    _("Your physician advises an in-person visit: {reason}", reason=report.in_person_reason)
+                    _("Your physician advises an in-person visit: {reason}", reason=plain(report.in_person_reason))
                 )
             else:
                 st.warning(_("Your physician advises an in-person visit."))

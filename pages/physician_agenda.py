@@ -6,6 +6,7 @@ from datetime import date, time, timedelta
 
 import streamlit as st
 
+from components.layout import plain
 from components.session import get_clinic, require_role
 
 principal = require_role("physician")
@@ -32,7 +33,7 @@ if not tasks:
     st.success("Nothing outstanding.")
 for index, task in enumerate(tasks):
     due = f"due {task.due:%Y-%m-%d}" if task.due else ""
-    text = f"{task.title} · {task.patient_name or ''} · {due}"
+    text = f"{plain(task.title)} · {plain(task.patient_name, '')} · {due}"
     col_text, col_open = st.columns([5, 1])
     with col_text:
         if task.overdue:
@@ -50,8 +51,9 @@ if not appointments:
 for appointment in appointments:
     state = appointment.status if appointment.confirmed or appointment.status != "booked" else "to confirm"
     st.markdown(
-        f"- **{appointment.when_for_clinic()}** · {appointment.duration_min} min · {appointment.patient_name}"
-        f" ({appointment.case_reference}) · {appointment.location} · {appointment.reason} · _{state}_"
+        f"- **{appointment.when_for_clinic()}** · {appointment.duration_min} min · {plain(appointment.patient_name)}"
+        f" ({plain(appointment.case_reference)}) · {plain(appointment.location)} · {plain(appointment.reason)}"
+        f" · _{state}_"
     )
 
 st.subheader("Publish free times")

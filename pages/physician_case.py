@@ -16,6 +16,8 @@ from components.layout import (
     concern_labels,
     format_when,
     humanise,
+    labelled_text,
+    plain,
     render_extension,
     status_badge,
 )
@@ -80,7 +82,7 @@ def render_case(case: CaseDetail) -> None:
     case_id = case.case_id
     st.title(f"Case {case.reference}")
     st.markdown(
-        f"{status_badge(case.status)} · **{case.patient_name}** · submitted "
+        f"{status_badge(case.status)} · **{plain(case.patient_name)}** · submitted "
         f"{format_when(case.submitted_at, clinic.settings.clinic_timezone)}"
     )
 
@@ -92,24 +94,24 @@ def render_case(case: CaseDetail) -> None:
         intake = case.intake
         patient = case.patient
         st.caption(
-            f"Patient: {patient.name}, {patient.age_on(dt.date.today())} years · language {patient.language} · "
-            f"time zone {patient.timezone}"
+            f"Patient: {plain(patient.name)}, {patient.age_on(dt.date.today())} years · language"
+            f" {plain(patient.language)} · time zone {plain(patient.timezone)}"
         )
         col_left, col_right = st.columns(2)
         with col_left:
             st.subheader("Concern")
             st.markdown("**Concerns:** " + (concern_labels(intake.concerns) or "—"))
             st.markdown("**Face areas:** " + (area_labels(intake.areas) or "—"))
-            st.markdown(f"**Duration:** {intake.duration or '—'}")
-            st.markdown(f"**Skin type (self assessment):** {intake.skin_type_self_assessment or '—'}")
+            labelled_text("Duration", intake.duration)
+            labelled_text("Skin type (self assessment)", intake.skin_type_self_assessment)
             st.markdown("**In the patient's words:**")
             st.text(intake.concern_other_text or "—")
             st.markdown("**Goals:**")
             st.text(intake.goals or "—")
         with col_right:
             st.subheader("History")
-            st.markdown(f"**Medications:** {intake.medications or '—'}")
-            st.markdown(f"**Allergies:** {intake.allergies or '—'}")
+            labelled_text("Medications", intake.medications)
+            labelled_text("Allergies", intake.allergies)
             if intake.pregnant_or_breastfeeding:
                 st.warning("Pregnant or breast-feeding")
             else:
@@ -121,7 +123,7 @@ def render_case(case: CaseDetail) -> None:
             treatments = intake.prior_treatments or []
             st.markdown("**Prior aesthetic treatments:**" + ("" if treatments else " none"))
             for row in treatments:
-                st.markdown(f"- {row.get('treatment')} ({row.get('date') or 'date unknown'})")
+                st.markdown(f"- {plain(row.get('treatment'))} ({plain(row.get('date'), 'date unknown')})")
             st.markdown(
                 f"**Consent:** photo storage {'yes' if intake.consent_photo_storage else 'NO'}; "
                 f"anonymised use {'yes' if intake.consent_anonymised_use else 'no'}"

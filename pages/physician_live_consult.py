@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.ar_panel import LIVE_ROOM_KEY, treatment_controls
+from components.layout import plain
 from components.session import get_clinic, signed_in_as
 from components.video_room import (
     apply_settings,
@@ -85,9 +86,9 @@ def show_consult(registry: RoomRegistry, principal: Principal, room: Room) -> No
                 st.caption("Nobody is waiting." if admitted else "Waiting for the patient to join ...")
             for patient in waiting:
                 consent = "consents" if patient.consent_recording else "does not consent"
-                st.write(f"**{patient.display_name}** is waiting ({consent} to recording).")
+                st.markdown(f"**{plain(patient.display_name)}** is waiting ({consent} to recording).")
                 if st.button(
-                    f"Admit {patient.display_name}",
+                    f"Admit {plain(patient.display_name)}",
                     key=f"admit-{patient.user_id}",
                     icon=":material/how_to_reg:",
                 ):
@@ -97,7 +98,7 @@ def show_consult(registry: RoomRegistry, principal: Principal, room: Room) -> No
                         st.warning(str(error))
                     st.rerun(scope="app")
             for patient in admitted:
-                st.write(f":green-badge[In the call] **{patient.display_name}**")
+                st.markdown(f":green-badge[In the call] **{plain(patient.display_name)}**")
 
         with st.container():  # a fixed slot for the timed fragment
             waiting_room()

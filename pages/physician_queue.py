@@ -13,7 +13,7 @@ import logging
 import streamlit as st
 
 from components.ar_panel import PHYSICIAN_LIVE_PAGE, WAITING_IN_MENU_KEY, waiting_live_consults
-from components.layout import concern_labels, format_when, status_badge
+from components.layout import concern_labels, format_when, plain, status_badge
 from components.session import get_clinic, signed_in_as
 from core.access import Principal
 
@@ -43,7 +43,7 @@ def render_waiting_banner(principal: Principal, clinic_timezone: str) -> None:
         with st.container(border=True):
             st.warning(f"**{count} patient(s) waiting in a live consult**", icon=":material/hourglass_top:")
             for room, waiting in rooms:
-                names = ", ".join(patient.display_name for patient in waiting)
+                names = ", ".join(plain(patient.display_name) for patient in waiting)
                 since = format_when(_utc(min(patient.joined_at for patient in waiting)), clinic_timezone)
                 st.page_link(
                     PHYSICIAN_LIVE_PAGE,
@@ -78,7 +78,7 @@ def render_queue(principal: Principal) -> None:
             col_main, col_status, col_open = st.columns([6, 2, 2], vertical_alignment="center")
             concerns = concern_labels(case.concerns)
             col_main.markdown(
-                f"**{case.reference}** · {case.patient_name} · {concerns or 'no concern given'}"
+                f"**{case.reference}** · {plain(case.patient_name)} · {concerns or 'no concern given'}"
             )
             col_main.caption(f"Submitted {format_when(case.submitted_at, clinic.settings.clinic_timezone)}")
             col_status.markdown(status_badge(case.status))
