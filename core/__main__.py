@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    commands.quiet_native_logs()  # before any command imports MediaPipe or OpenCV
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)

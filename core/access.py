@@ -38,6 +38,24 @@ class ValidationError(ValueError):
         super().__init__("; ".join(f"{k}: {v}" if k else v for k, v in self.errors.items()))
 
 
+def text_problem(value: object, limit: int, *, multiline: bool = False) -> str | None:
+    """Why `value` cannot be stored as a person's text (None when it can): not a string, longer
+    than `limit`, not encodable as UTF-8 (a lone surrogate: the database refuses it), or holding
+    control characters (line breaks and tabs only where `multiline`)."""
+    if not isinstance(value, str):
+        return "Please enter text."
+    if len(value) > limit:
+        return f"Please keep this under {limit} characters."
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "This contains characters that cannot be stored; please type it again."
+    allowed = "\n\r\t" if multiline else ""
+    if any((ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0) and ch not in allowed for ch in value):
+        return "This contains control characters; please type it again."
+    return None
+
+
 @dataclass(frozen=True)
 class Principal:
     """The acting user. `patient_id` is set for patients only (their row in `patients`)."""

@@ -39,6 +39,7 @@ from core.access import (
     Principal,
     ValidationError,
     require_role,
+    text_problem,
 )
 from core.audit import AuditLog
 from core.config import Settings
@@ -437,12 +438,18 @@ class AuthService:
     @staticmethod
     def _check_account_fields(email: str, password: str, name: str) -> dict[str, str]:
         errors: dict[str, str] = {}
-        if not _EMAIL.match(normalise_email(email)) or len(email) > 254:
+        # Wrong types and unstorable text (a lone surrogate) are a field error, never a crash.
+        if text_problem(email, 254) or not _EMAIL.match(normalise_email(email)):
             errors["email"] = "Please enter a valid email address."
-        problem = password_problem(password, (str(email or ""), str(name or "")))
-        if problem:
-            errors["password"] = problem
-        if not name or not name.strip() or len(name) > 200:
+        if text_problem(password, 1024):
+            errors["password"] = "Please choose a password of letters, digits and symbols."
+        else:
+            problem = password_problem(password, (str(email or ""), str(name or "")))
+            if problem:
+                errors["password"] = problem
+        if name_problem := text_problem(name, 200):
+            errors["name"] = name_problem
+        elif not name.strip():
             errors["name"] = "Please enter your name."
         return errors
 

@@ -16,12 +16,41 @@ class CommandError(Exception):
         self.exit_code = exit_code
 
 
-def open_clinic() -> Clinic:
-    """The clinic from the environment's settings; any failure to open is one operator line."""
+def open_clinic(*, create: bool = False) -> Clinic:
+    """The clinic from the environment's settings; any failure to open is one operator line.
+
+    Only `init` passes `create=True`: every other command pointed at a data directory without a
+    clinic database stops (a typo in CLINIC_DATA_DIR must not make a new clinic with a new key
+    and then report an empty audit log as intact).
+    """
     from core.clinic import Clinic
     from core.config import Settings
 
     try:
-        return Clinic.open(Settings.from_env())
+        settings = Settings.from_env()
+    except Exception as error:  # noqa: BLE001 - a bad setting is reported as one line
+        raise CommandError(f"cannot read the settings: {error}") from error
+    if not create and not settings.db_path.is_file():
+        raise CommandError(
+            f"no clinic in {settings.data_dir} (no {settings.db_path.name}); check CLINIC_DATA_DIR,"
+            " or run `python -m core init` to create a new clinic"
+        )
+    try:
+        return Clinic.open(settings)
     except Exception as error:  # noqa: BLE001 - any failure to open is reported as one line
         raise CommandError(f"cannot open the clinic: {error}") from error
+
+
+def quiet_native_logs() -> None:
+    """Silence MediaPipe (glog/absl), TensorFlow Lite and OpenCV chatter on the operator's
+    terminal: set before those libraries load (the CLI calls this first); warnings that matter
+    reach the operator as the command's own messages."""
+    import os
+
+    os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging: errors only
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    import logging
+
+    logging.getLogger("absl").setLevel(logging.ERROR)

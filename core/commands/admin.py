@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from pathlib import Path
+
+import duckdb
 
 from core.commands import CommandError
 
@@ -24,7 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.set_defaults(handler=_audit_verify)
 
     backup = subparsers.add_parser("backup", help="write a consistent archive of the database and blobs")
-    backup.add_argument("path")
+    backup.add_argument(
+        "path", help="archive file, or an existing directory (or DIR/) to write clinic-<time>.tar in"
+    )
+    backup.add_argument("--force", action="store_true", help="replace an existing archive file")
     backup.set_defaults(handler=_backup)
 
     restore = subparsers.add_parser("restore", help="restore an archive made by `backup`")
@@ -33,19 +39,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     restore.set_defaults(handler=_restore)
 
 
-def _open():
-    from core.clinic import Clinic
-    from core.crypto import MasterKeyError
-    from core.db import DatabaseError
+def _open(create: bool = False):
+    """Only `init` creates a clinic; see core.commands.open_clinic."""
+    from core.commands import open_clinic
 
-    try:
-        return Clinic.open()
-    except (MasterKeyError, DatabaseError, ValueError) as error:
-        raise CommandError(f"cannot open the clinic: {error}") from error
+    return open_clinic(create=create)
 
 
 def _init(args: argparse.Namespace) -> int:
-    clinic = _open()
+    clinic = _open(create=True)
     try:
         print(f"clinic data ready in {clinic.settings.data_dir}")
         if args.demo:
@@ -99,15 +101,34 @@ def _audit_verify(args: argparse.Namespace) -> int:
 def _backup(args: argparse.Namespace) -> int:
     from core.backup import BackupError, create_backup
 
+    target = _backup_target(args.path, force=args.force)
     clinic = _open()
     try:
-        summary = create_backup(clinic, args.path)
+        summary = create_backup(clinic, target)
     except (BackupError, OSError) as error:
         raise CommandError(f"backup failed: {error}") from error
     finally:
         clinic.close()
     print(f"backup written to {summary.path} ({summary.blob_count} blobs, {summary.audit_rows} audit rows)")
     return 0
+
+
+def _backup_target(path: str, *, force: bool) -> Path:
+    """Where the archive goes: `DIR/` or an existing directory gets a new timestamped file inside
+    (never a file named like the directory); an existing file is replaced only with --force."""
+    import os
+    from datetime import UTC, datetime
+
+    target = Path(path)
+    if path.endswith(("/", os.sep)) or target.is_dir():
+        if target.exists() and not target.is_dir():
+            raise CommandError(f"{path} is a file, not a directory")
+        target = target / f"clinic-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.tar"
+    if target.is_dir():
+        raise CommandError(f"{target} is a directory")
+    if target.exists() and not force:
+        raise CommandError(f"{target} already exists; choose another name or pass --force to replace it")
+    return target
 
 
 def _restore(args: argparse.Namespace) -> int:
@@ -118,5 +139,9 @@ def _restore(args: argparse.Namespace) -> int:
         summary = restore_backup(Settings.from_env(), args.path, force=args.force)
     except (BackupError, OSError, ValueError) as error:
         raise CommandError(f"restore failed: {error}") from error
+    except duckdb.Error as error:  # a corrupted archived database: one line, no traceback
+        raise CommandError(f"restore failed: the archived database cannot be read ({error})") from error
     print(f"restored {summary.path} ({summary.blob_count} blobs, {summary.audit_rows} audit rows)")
+    if summary.erasures_reapplied:
+        print(f"erased again {len(summary.erasures_reapplied)} patient(s) the erasure ledger lists")
     return 0

@@ -26,6 +26,7 @@ import duckdb
 
 from core.access import (
     ADMIN,
+    CLINICAL_ROLES,
     PATIENT,
     PHYSICIAN,
     AccessDenied,
@@ -33,6 +34,7 @@ from core.access import (
     Principal,
     ValidationError,
     require_role,
+    text_problem,
 )
 from core.audit import AuditLog
 from core.blobstore import BlobStore
@@ -101,6 +103,43 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, ...]] = {
 REPORT_ONLY_TARGETS: frozenset[str] = frozenset({REPORT_SENT})
 
 _TEXT_LIMIT = 4000
+MAX_PRIOR_TREATMENTS = 20  # rows in the intake's prior-treatment table
+PRIOR_TREATMENT_LIMIT = 200  # characters in one row's treatment name
+_PRIOR_KEYS = frozenset({"treatment", "date"})
+
+
+def _string_list(value: object) -> list[str] | None:
+    """`value` as a list of strings (None: not a list/tuple of strings)."""
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        return None
+    return list(value)
+
+
+def _prior_treatments_problem(rows: object) -> str | None:
+    """Why the prior-treatment rows cannot be stored (None: they can)."""
+    if rows is None:
+        return None
+    if not isinstance(rows, list | tuple):
+        return "Please list your previous treatments in the table."
+    if len(rows) > MAX_PRIOR_TREATMENTS:
+        return f"Please list at most {MAX_PRIOR_TREATMENTS} previous treatments (the most relevant ones)."
+    for index, row in enumerate(rows, start=1):
+        if not isinstance(row, dict) or not set(row) <= _PRIOR_KEYS:
+            return f"Treatment {index}: please give a treatment and a date."
+        treatment, when = row.get("treatment"), row.get("date")
+        if treatment is None or text_problem(treatment, PRIOR_TREATMENT_LIMIT) or not treatment.strip():
+            return (
+                f"Treatment {index}: please name the treatment (at most {PRIOR_TREATMENT_LIMIT} characters)."
+            )
+        if when not in (None, "") and not (
+            isinstance(when, str) and re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", when)
+        ):
+            return f"Treatment {index}: please give the date as YYYY-MM(-DD)."
+    return None
+
+
 _AREA = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -125,38 +164,52 @@ class IntakeForm:
     consent_anonymised_use: bool = False  # optional
 
     def validate(self) -> None:
-        """Raise ValidationError (field -> message) for anything a patient must correct."""
+        """Raise ValidationError (field -> message) for anything a patient must correct.
+
+        Any value of any type gives a field error, never a crash (the API is called with what a
+        client sent): lists must be lists of strings, text must be storable text within limits.
+        """
         errors: dict[str, str] = {}
-        concerns = list(self.concerns or [])
-        if not concerns:
+        concerns = _string_list(self.concerns)
+        if concerns is None:
+            errors["concerns"] = "Please choose your concerns from the list."
+        elif not concerns:
             errors["concerns"] = "Please choose at least one concern."
         elif unknown := [c for c in concerns if c not in CONCERNS]:
-            errors["concerns"] = f"Unknown concern: {', '.join(map(str, unknown))}."
-        if "other" in concerns and not (self.concern_other_text or "").strip():
-            errors["concern_other_text"] = "Please describe your other concern."
-        areas = list(self.areas or [])
-        if not areas:
-            errors["areas"] = "Please choose at least one face area."
-        elif any(not isinstance(a, str) or not _AREA.match(a) for a in areas):
+            errors["concerns"] = f"Unknown concern: {', '.join(unknown)[:200]}."
+        areas = _string_list(self.areas)
+        if areas is None:
             errors["areas"] = "Please choose the face areas from the list."
-        if not (self.duration or "").strip():
-            errors["duration"] = "Please say how long you have had this concern."
+        elif not areas:
+            errors["areas"] = "Please choose at least one face area."
+        elif any(not _AREA.match(a) for a in areas):
+            errors["areas"] = "Please choose the face areas from the list."
         for name in ("goals", "concern_other_text", "medications", "allergies", "duration"):
-            if len(getattr(self, name) or "") > _TEXT_LIMIT:
-                errors[name] = f"Please keep this under {_TEXT_LIMIT} characters."
-        if self.skin_type_self_assessment not in SKIN_TYPES:
+            value = getattr(self, name)
+            if value is not None and (problem := text_problem(value, _TEXT_LIMIT, multiline=True)):
+                errors[name] = problem
+        if "duration" not in errors and not (self.duration or "").strip():
+            errors["duration"] = "Please say how long you have had this concern."
+        if (
+            concerns
+            and "other" in concerns
+            and "concern_other_text" not in errors
+            and not (self.concern_other_text or "").strip()
+        ):
+            errors["concern_other_text"] = "Please describe your other concern."
+        if (
+            not isinstance(self.skin_type_self_assessment, str)
+            or self.skin_type_self_assessment not in SKIN_TYPES
+        ):
             errors["skin_type_self_assessment"] = "Please choose a skin type I–VI or 'unsure'."
-        for index, row in enumerate(self.prior_treatments or []):
-            if not isinstance(row, dict) or not str(row.get("treatment") or "").strip():
-                errors["prior_treatments"] = f"Treatment {index + 1}: please name the treatment."
-                break
-            if row.get("date") and not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", str(row["date"])):
-                errors["prior_treatments"] = f"Treatment {index + 1}: please give the date as YYYY-MM(-DD)."
-                break
+        if problem := _prior_treatments_problem(self.prior_treatments):
+            errors["prior_treatments"] = problem
         if not isinstance(self.pregnant_or_breastfeeding, bool):
             errors["pregnant_or_breastfeeding"] = "Please answer yes or no."
         if not isinstance(self.isotretinoin_last_6_months, bool):
             errors["isotretinoin_last_6_months"] = "Please answer yes or no."
+        if not isinstance(self.consent_anonymised_use, bool):
+            errors["consent_anonymised_use"] = "Please answer yes or no."
         if self.consent_photo_storage is not True:
             errors["consent_photo_storage"] = "We need your consent to store your photos to review your case."
         if errors:
@@ -589,6 +642,7 @@ class CaseService:
 
     def list_patient_cases(self, principal: Principal, patient_id: str | None = None) -> list[CaseSummary]:
         """A patient's own cases, newest first; physicians may pass a patient_id."""
+        principal = require_role(principal, *CLINICAL_ROLES)
         if principal.role == PATIENT:
             if patient_id not in (None, principal.patient_id):
                 raise AccessDenied("you may only see your own consultations")
@@ -641,6 +695,7 @@ class CaseService:
 
     def get_photo_bytes(self, principal: Principal, photo_id: str) -> bytes:
         """The decrypted image of one photo, for its patient or a physician."""
+        principal = require_role(principal, *CLINICAL_ROLES)
         row = self._db.fetchone("SELECT case_id, blob_id FROM photos WHERE id = ?", [photo_id])
         if row is None:
             if principal.role == PATIENT:
@@ -741,13 +796,15 @@ class CaseService:
         note: str | None,
     ) -> str:
         """Inside the caller's transaction: check the table, update the case, record history."""
+        row = tx.execute("SELECT status, patient_id FROM cases WHERE id = ?", [case_id]).fetchone()
+        # Access first: whoever may not see the case learns nothing about it (not its status).
+        principal = require_role(principal, *CLINICAL_ROLES, ADMIN)
+        if principal.role == PATIENT and (row is None or row[1] != principal.patient_id):
+            raise AccessDenied("you may only change your own consultations")
+        if row is None:
+            raise NotFound(f"case {case_id} does not exist")
         if new_status not in STATUSES:
             raise IllegalTransition(f"unknown status {new_status!r}")
-        row = tx.execute("SELECT status, patient_id FROM cases WHERE id = ?", [case_id]).fetchone()
-        if row is None:
-            if principal.role == PATIENT:
-                raise AccessDenied("you may only change your own consultations")
-            raise NotFound(f"case {case_id} does not exist")
         current = row[0]
         roles = TRANSITIONS.get((current, new_status))
         if roles is None:

@@ -38,11 +38,18 @@ except ImportError:  # pragma: no cover - pillow-heif is pinned in requirements.
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 MAX_PIXELS = 50_000_000
+# Larger photos are decoded reduced (JPEG: the decoder's DCT scaling via `draft`, so the full
+# image is never in memory; PNG/HEIC: `reduce` right after decoding): a 49 MP upload costs about
+# a quarter of the memory and is stored at ~12 MP, more than a consultation needs.
+MAX_DECODED_PIXELS = 24_000_000
 MIN_SIDE = 200
 JPEG_QUALITY = 95
 # Metadata Pillow exposes in `info` that a cleaned image never carries.
 _METADATA_KEYS = ("exif", "xmp", "icc_profile", "comment", "XML:com.adobe.xmp", "photoshop")
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "HEIF": "image/heic", "HEIC": "image/heic"}
+# What uploads may be: the above, and multi-picture JPEG (MPO: phones store portrait/depth shots
+# so); its first picture is the photo, re-encoded as a plain JPEG like every upload.
+UPLOAD_FORMATS = {**ACCEPTED_FORMATS, "MPO": "image/jpeg"}
 
 
 class UploadRejected(ValueError):
@@ -148,7 +155,7 @@ def normalise_upload(data: bytes, filename: str | None = None) -> CleanPhoto:
         try:
             image = Image.open(io.BytesIO(data))
             fmt = (image.format or "").upper()
-            if fmt not in ACCEPTED_FORMATS:
+            if fmt not in UPLOAD_FORMATS:
                 raise UploadRejected(
                     "This file type is not supported. Please send a JPEG, PNG or HEIC photo."
                 )
@@ -158,7 +165,7 @@ def normalise_upload(data: bytes, filename: str | None = None) -> CleanPhoto:
                     "The photo has too many pixels. Please send a photo of at most 50 megapixels."
                 )
             Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-            image.load()
+            image = _decode_bounded(image, fmt, width, height)
             image = ImageOps.exif_transpose(image)
         except UploadRejected:
             raise
@@ -179,6 +186,27 @@ def normalise_upload(data: bytes, filename: str | None = None) -> CleanPhoto:
             f"The photo is too small. Please send one at least {MIN_SIDE} pixels wide and high."
         )
     return _reencode(image)
+
+
+def _reduction(width: int, height: int) -> int:
+    """The smallest integer factor that brings width x height within MAX_DECODED_PIXELS."""
+    factor = 1
+    while (width // factor) * (height // factor) > MAX_DECODED_PIXELS:
+        factor += 1
+    return factor
+
+
+def _decode_bounded(image: Image.Image, fmt: str, width: int, height: int) -> Image.Image:
+    """Decode `image`, reduced when it has more than MAX_DECODED_PIXELS pixels."""
+    factor = _reduction(width, height)
+    if factor > 1 and fmt in ("JPEG", "MPO"):
+        # DCT scaling (1/2, 1/4, 1/8) while decoding: at least the requested size, never the full.
+        image.draft(image.mode, (-(-width // factor), -(-height // factor)))
+    image.load()
+    factor = _reduction(*image.size)
+    if factor > 1:
+        image = image.reduce(factor)
+    return image
 
 
 def _reencode(image: Image.Image) -> CleanPhoto:
