@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.i18n import (
     LANGUAGES,
@@ -54,15 +55,20 @@ def browser_language() -> str:
     return normalise_language(locale) or SOURCE_LANGUAGE
 
 
+_last_language = SOURCE_LANGUAGE  # for label functions called outside a script run (AppTest only)
+
+
 def current_language() -> str:
+    global _last_language
+    if get_script_run_ctx() is None:
+        # Streamlit calls a widget's format_func inside the script run; only a test harness
+        # calls it afterwards, from its own thread: the language of the last run then.
+        return _last_language
     chosen = normalise_language(st.session_state.get(LANGUAGE_KEY))
-    if chosen:
-        return chosen
     principal = st.session_state.get(_PRINCIPAL_KEY)
-    stored = normalise_language(getattr(principal, "language", None))
-    if stored:
-        return stored
-    return browser_language()
+    language = chosen or normalise_language(getattr(principal, "language", None)) or browser_language()
+    _last_language = language
+    return language
 
 
 def tr() -> Translator:
