@@ -30,6 +30,19 @@ if ! { [ -f "$schema" ] && echo "$schema_sha256  $schema" | sha256sum -c --statu
   fi
 fi
 
+# axe-core (npm, MPL-2.0): the accessibility rules tests/browser/test_accessibility.py injects
+# into each page; into the test cache, once.
+axe="$cache/axe-core/node_modules/axe-core/axe.min.js"
+if [ ! -f "$axe" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "Installing axe-core 4.14.1 (npm) for the accessibility test ..."
+    mkdir -p "$cache/axe-core"
+    npm install --silent --no-audit --no-fund --prefix "$cache/axe-core" axe-core@4.14.1 >/dev/null
+  else
+    echo "Missing for the accessibility test: npm (to install axe-core)" >&2
+  fi
+fi
+
 venv_python="${VENV_PYTHON:-.venv/bin/python}"
 if [ -x "$venv_python" ] && ! "$venv_python" -c "import ucumvert" >/dev/null 2>&1; then
   echo "Installing ucumvert (UCUM unit check of the FHIR export) ..."
