@@ -10,6 +10,10 @@ master key (database and every blob) before it replaces anything.
 The manifest carries the audit chain's head (last seq and HMAC) and is itself sealed with the
 audit key: restore verifies the archived chain against it (so an archive whose newest audit rows
 were cut is refused) and then makes it the clinic's checkpoint. Archives are written 0600.
+
+An archive made before an erasure still holds that patient: the erasure ledger beside the key
+file (core.erasure, never in an archive) is applied again right after a restore, and at every
+open, so a restore never brings an erased patient back.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ class BackupSummary:
     blob_count: int
     db_bytes: int
     audit_rows: int
+    erasures_reapplied: tuple[str, ...] = ()  # restore: ledger patients the archive still held
 
 
 def create_backup(clinic, archive_path: Path) -> BackupSummary:  # clinic: core.clinic.Clinic
@@ -176,7 +181,27 @@ def restore_backup(settings: Settings, archive_path: Path, force: bool = False) 
         else:
             checkpoint_path(settings).unlink(missing_ok=True)
     private_files.tighten_tree(data_dir)
-    return BackupSummary(archive_path, blob_count, settings.db_path.stat().st_size, audit_rows)
+    reapplied = _reapply_erasures(settings)
+    return BackupSummary(
+        archive_path, blob_count, settings.db_path.stat().st_size, audit_rows, tuple(reapplied)
+    )
+
+
+def _reapply_erasures(settings: Settings) -> list[str]:
+    """Erase again every patient of the erasure ledger the restored archive still holds (opening
+    the clinic does it; done here so the restore reports it and nothing waits for the portal)."""
+    from core.clinic import Clinic
+    from core.erasure import ErasureLedger, LedgerError
+
+    master_key = crypto.load_or_create_master_key(settings.master_key_env, settings.key_file, create=False)
+    try:
+        erased = ErasureLedger.for_settings(settings, master_key).erased_ids()
+    except LedgerError as error:
+        raise BackupError(f"restored, but erasures could not be re-applied: {error}") from error
+    if not erased:
+        return []
+    with Clinic.open(settings) as clinic:
+        return list(clinic.reapplied_erasures)
 
 
 def _audit_anchor(manifest: dict, master_key: bytes) -> ChainHead | None:
@@ -205,7 +230,9 @@ def _verify_staging(
         ) from error
     try:
         audit_rows = database.scalar("SELECT count(*) FROM audit_log")
-        blob_rows = {r[0] for r in database.fetchall("SELECT blob_id FROM photos")}
+        from core.recovery import owned_blob_ids
+
+        blob_rows = owned_blob_ids(database)  # photos, overlays: every blob a row owns
         chain = database.fetchall(
             "SELECT seq, recorded_at, actor_id, actor_role, action, object_type, object_id, detail_json,"
             " prev_hash, hash FROM audit_log ORDER BY seq"
@@ -222,7 +249,7 @@ def _verify_staging(
     blobs = BlobStore(staging / "blobs", master_key)
     present = set(blobs.list_ids())
     if missing := blob_rows - present:
-        raise BackupError(f"the archive lacks {len(missing)} photo blob(s), e.g. {sorted(missing)[0]}")
+        raise BackupError(f"the archive lacks {len(missing)} blob(s), e.g. {sorted(missing)[0]}")
     for blob_id in present:
         try:
             blobs.get(blob_id)

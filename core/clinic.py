@@ -6,6 +6,12 @@
 
 Other areas add their service as one attribute here (e.g. `clinic.care`). Streamlit keeps one
 Clinic per data directory per process (`shared_clinic`), wrapped in st.cache_resource.
+
+Every open re-applies the erasure ledger (`core.erasure`: patients erased before a restore, or
+an erasure a crash cut short). The portal's start (`shared_clinic`) also runs
+`start_background_work`: it sweeps what a killed process left (orphan blobs and temp files older
+than the grace period, `core.recovery`) and resumes the durable pre-assessment queue. Operator
+commands do not, so an `audit-verify` never starts assessments (`sweep-orphans` runs the sweep).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from core.config import Settings
 from core.consult.cases import CaseService
 from core.consult.reports import ReportService
 from core.db import Database, utcnow
+from core.erasure import ErasureLedger, reapply_erasures
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,8 @@ class Clinic:
             settings.master_key_env, settings.key_file, create=False
         )
         self.audit = AuditLog.for_settings(db, settings, master_key, clock)
+        # Beside the key file, outside what a restore brings back (core.erasure).
+        self.erasure_ledger = ErasureLedger.for_settings(settings, master_key)
         # Called with the case id after each successful submission; one failing listener
         # never breaks a submission or the other listeners.
         self.case_submitted_listeners: list[Callable[[str], None]] = []
@@ -47,6 +56,8 @@ class Clinic:
         self.cases = CaseService(db, blobs, self.audit, clock, on_submitted=self._notify_case_submitted)
         self.reports = ReportService(db, self.cases, self.audit, clock)
         self._closed = False
+        self._background_started = False
+        self.reapplied_erasures: list[str] = []  # erased patients found again at open (core.erasure)
 
     @classmethod
     def open(cls, settings: Settings | None = None, clock: Callable[[], datetime] = utcnow) -> Clinic:
@@ -70,10 +81,24 @@ class Clinic:
             raise
         try:
             clinic._attach_extensions()
+            clinic.reapplied_erasures = reapply_erasures(clinic)
         except BaseException:
             clinic.close()  # else the file stays attached and every retry fails
             raise
         return clinic
+
+    def start_background_work(self) -> None:
+        """The portal's start (once): sweep what a killed process left, resume queued work."""
+        if self._background_started:
+            return
+        self._background_started = True
+        from core.recovery import sweep_orphans
+
+        try:
+            sweep_orphans(self)
+        except Exception:  # noqa: BLE001 - a failed sweep must not keep the portal from starting
+            log.exception("the start-up sweep of orphan blobs and temp files failed")
+        self.assessments.resume()
 
     def _attach_extensions(self) -> None:
         """Other areas' services, attached when their modules exist (added by those areas)."""
@@ -140,4 +165,5 @@ def shared_clinic(settings: Settings | None = None) -> Clinic:
         if clinic is None or clinic.closed:
             clinic = Clinic.open(settings)
             _shared[key] = clinic
+            clinic.start_background_work()
         return clinic
