@@ -115,10 +115,11 @@ def language_picker() -> str:
     if current == PSEUDO_LOCALE:
         choices.append(PSEUDO_LOCALE)
     st.session_state.setdefault("language_picker", current)
-    return st.selectbox(
+    chosen = st.selectbox(
         _("Language"),
         choices,
-        format_func=lambda code: LANGUAGES.get(code, code),
+        format_func=lambda code: LANGUAGES.get(str(code), str(code)),
         key="language_picker",
         on_change=_remember_choice,
     )
+    return str(chosen or current)
