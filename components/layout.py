@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 from typing import Any
 
 from components.i18n import N_, _, tr
@@ -131,21 +132,31 @@ def render_extension(section: str, module_name: str, function_name: str, *args: 
 # through `plain` (inside a Markdown line) or `labelled_text` (a "Label: value" line), never be
 # put in a Markdown string as it is. Then an image, a link, HTML, emphasis, a `:material/...:` or
 # `:red[...]` directive, or LaTeX in what someone typed shows as the characters they typed.
-_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()<>#+-.!|~:$=\"'&%@/^;?,")
+# Characters that start Markdown or Streamlit syntax anywhere in a line: emphasis, code, links,
+# images, HTML, tables, strikethrough, directives (`:red[...]`, `:material/...:`, emoji), LaTeX,
+# e-mail autolinks, entities. `:` also breaks URL autolinks (`http\://`).
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()<>!|~:$@&^")
+# What starts a block only at the beginning of a line (headings, quotes, lists, rules).
+_LINE_START = re.compile(r"^(\s*)([#>+\-=]|\d+[.)])")
+_WWW = re.compile(r"(?i)(www)\.")  # GFM's www. autolinks
 
 
 def plain(value: Any, empty: str = "—") -> str:
     """`value` as Markdown that renders exactly its characters (`empty` when blank).
 
-    Every ASCII punctuation character is backslash-escaped (CommonMark renders `\\x` as `x` for
-    all of them), so no syntax, autolink (`http\\://`, `www\\.`) or directive can form; line
-    breaks stay line breaks.
+    Markdown and Streamlit syntax characters are backslash-escaped (CommonMark renders `\\x` as
+    `x` for every ASCII punctuation character), so no syntax, autolink (`http\\://`, `www\\.`,
+    `a\\@b`), directive or HTML can form; line breaks stay line breaks.
     """
     text = "" if value is None else str(value)
     if not text.strip():
         return empty
-    escaped = "".join(f"\\{ch}" if ch in _MARKDOWN_SPECIAL else ch for ch in text)
-    return "  \n".join(line.strip("\r") for line in escaped.split("\n"))
+    lines = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        escaped = "".join(f"\\{ch}" if ch in _MARKDOWN_SPECIAL else ch for ch in line)
+        escaped = _WWW.sub(r"\1\\.", escaped)
+        lines.append(_LINE_START.sub(lambda m: m.group(1) + m.group(2)[:-1] + "\\" + m.group(2)[-1], escaped))
+    return "  \n".join(lines)
 
 
 def labelled_text(label: str, value: Any, empty: str = "—") -> None:

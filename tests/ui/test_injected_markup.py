@@ -173,17 +173,12 @@ def test_every_intake_field_is_on_the_physicians_case_page(injected) -> None:
 
 
 def test_plain_escapes_everything_markdown_would_interpret() -> None:
-    for payload in (
-        *PAYLOADS,
-        "www.evil.example",
-        "a@b.example",
-        ":red[x]",
-        ":material/home:",
-        "$x^2$",
-        "# h",
-    ):
+    for payload in (*PAYLOADS, "a@b.example", ":red[x]", ":material/home:", "$x^2$", "~~gone~~", "`code`"):
         escaped = plain(payload)
-        # Every punctuation character is escaped: no syntax survives.
-        assert all(escaped[i - 1] == "\\" for i, ch in enumerate(escaped) if ch in "![]()<>*:$#@." and i > 0)
+        # Every syntax character is escaped: no syntax survives.
+        assert all(escaped[i - 1] == "\\" for i, ch in enumerate(escaped) if ch in "![]()<>*:$@~`" and i > 0)
+    assert plain("www.evil.example") == "www\\.evil.example"  # no GFM autolink
+    assert plain("# h") == "\\# h" and plain("1. item") == "1\\. item" and plain("- item") == "\\- item"
+    assert plain("2-week check-in, C-261202-AB2C") == "2-week check-in, C-261202-AB2C"  # readable
     assert plain("") == "—" and plain(None, "none") == "none"
     assert plain("line one\nline two") == "line one  \nline two"
