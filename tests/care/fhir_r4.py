@@ -7,6 +7,10 @@
   relative references resolve only against RESTful fullUrls, so this bundle uses urn:uuid).
 - `invalid_ucum_units()`: every Observation (and component) valueQuantity has system UCUM and a
   code the ucumvert parser (PyPI, built from the UCUM essence file) accepts.
+- `spec_definition_errors()`: FHIR.js (npm `fhir` 4.12.0, Apache-2.0; R4 by default) validates
+  every resource against the specification's own StructureDefinitions (element types, cardinality,
+  unknown elements, value sets it carries) — a second, independent validator beside the schema.
+  Installed into the test cache by npm on first use.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import functools
 import hashlib
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +126,52 @@ def invalid_ucum_units(bundle: dict[str, Any]) -> list[str]:
         except Exception as error:  # lark's errors: not UCUM
             bad.append(f"{code!r}: {type(error).__name__}")
     return bad
+
+
+FHIRJS_VERSION = "4.12.0"
+_FHIRJS_SCRIPT = """
+const { Fhir } = require(process.argv[1]);  // node -e: argv[1] is the first argument
+const bundle = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const result = new Fhir().validate(bundle, { errorOnUnexpected: true });
+const errors = result.messages.filter((m) => m.severity === "error");
+process.stdout.write(JSON.stringify(errors.map((m) => `${m.location}: ${m.message}`)));
+"""
+
+
+@functools.cache
+def _fhirjs_module() -> str:
+    home = _cache_dir() / "fhirjs"
+    module = home / "node_modules" / "fhir"
+    if not (module / "package.json").is_file() and shutil.which("npm"):
+        home.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--silent",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(home),
+                f"fhir@{FHIRJS_VERSION}",
+            ],
+            check=False,
+            capture_output=True,
+            timeout=300,
+        )
+    if not (module / "package.json").is_file() or not shutil.which("node"):
+        _missing(f"FHIR.js (npm fhir@{FHIRJS_VERSION}, in {home}) or node")
+    return str(module)
+
+
+def spec_definition_errors(bundle: dict[str, Any]) -> list[str]:
+    """Errors FHIR.js finds against R4's StructureDefinitions (empty = valid)."""
+    result = subprocess.run(
+        ["node", "-e", _FHIRJS_SCRIPT, _fhirjs_module()],
+        input=json.dumps(bundle),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(result.stdout)

@@ -140,6 +140,7 @@ def _by_url(bundle: dict) -> dict[str, dict]:
 def test_bundle_round_trip_is_valid_r4_resolves_and_uses_ucum(with_photos: bool) -> None:
     bundle = build_case_bundle(sample_export(), include_photo_data=with_photos)
     assert fhir_r4.schema_errors(bundle) == []
+    assert fhir_r4.spec_definition_errors(bundle) == []
     assert fhir_r4.unresolved_references(bundle) == []
     assert len(fhir_r4.observation_quantities(bundle)) == 19  # 10 values + 9 scores
     assert fhir_r4.invalid_ucum_units(bundle) == []
@@ -154,6 +155,10 @@ def test_the_r4_checks_are_not_vacuous() -> None:
     patient["nickname"] = "not an R4 element"
     errors = fhir_r4.schema_errors(broken)
     assert any("birthDate" in e for e in errors) and any("nickname" in e for e in errors)
+    spec_broken = copy.deepcopy(broken)
+    _resources(spec_broken, "Patient")[0]["birthDate"] = "not a date"  # FHIR.js parses "3 Feb 1990"
+    spec_errors = fhir_r4.spec_definition_errors(spec_broken)
+    assert any("birthDate" in e for e in spec_errors) and any("nickname" in e for e in spec_errors)
     observation = _resources(broken, "Observation")[0]
     observation["valueQuantity"]["code"] = "a*"
     observation["subject"] = {"reference": "Patient/p_1"}  # relative: resolves to nothing here
