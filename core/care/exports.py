@@ -27,8 +27,9 @@ from core.access import (
     require_patient_access,
     require_role,
 )
+from core.assessment.findings import PLAIN_NAMES, plain_value
 from core.care.context import CareContext
-from core.care.fhir import body_site, build_case_bundle, metric_label, ucum_quantity, validate_bundle
+from core.care.fhir import body_site, build_case_bundle, metric_label, validate_bundle
 from core.care.pdf import PdfMeasurement, PdfPhoto, ReportPdfInput, build_report_pdf
 from core.care.records import (
     AppointmentRecord,
@@ -155,11 +156,11 @@ def pdf_measurements(metrics: list[MetricRecord]) -> list[PdfMeasurement]:
     chosen = sorted(best.values(), key=lambda m: (-(m.score or 0.0), m.metric))[:PDF_MAX_MEASUREMENTS]
     rows = []
     for metric in chosen:
-        unit = ucum_quantity(metric.value, metric.unit)["unit"]
-        value = f"{metric.value:.3g}" + ("" if unit == "1" else (unit if unit in ("%", "°") else f" {unit}"))
-        rows.append(
-            PdfMeasurement(metric_label(metric.metric), body_site(metric.region)["text"], value, metric.band)
-        )
+        # The card's words and units (degrees, percent of area, counts, 0-100 indices), not
+        # the engine's raw units: a patient keeps this letter.
+        shown = {"metric": metric.metric, "value": metric.value, "score": metric.score, "band": metric.band}
+        label = PLAIN_NAMES.get(metric.metric, metric_label(metric.metric))
+        rows.append(PdfMeasurement(label, body_site(metric.region)["text"], plain_value(shown), metric.band))
     return rows
 
 

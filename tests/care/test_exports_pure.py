@@ -443,3 +443,26 @@ def test_letter_metadata_hold_no_personal_data_and_photos_have_alt_text() -> Non
 
     walk(root["/StructTreeRoot"])
     assert alts == ["Photo du visage, Face, 4 mars 2027", "Photo du visage, Côté gauche, 4 mars 2027"]
+
+
+def test_the_letter_shows_measurements_in_words_people_read() -> None:
+    from core.care.exports import pdf_measurements
+    from core.care.records import MetricRecord
+
+    at = datetime(2027, 3, 4, tzinfo=UTC)
+    rows = pdf_measurements(
+        [
+            MetricRecord("m1", "redness", "cheek_left", 16.3, "a*", at, score=38.0, band="mild"),
+            MetricRecord("m2", "texture", "forehead", 1.2, "L*", at, score=12.0, band="minimal"),
+            MetricRecord("m3", "wrinkles", "forehead", 4.8, "%", at, score=30.0, band="mild"),
+            MetricRecord("m4", "brown_spots", "cheek_right", 3.0, "count", at, score=20.0, band="minimal"),
+        ]
+    )
+    shown = {row.measurement: row.value for row in rows}
+    assert shown == {
+        "Redness": "38/100",
+        "Lines": "4.8% of the area",
+        "Brown spots": "3 spots",
+        "Roughness": "12/100",
+    }
+    assert not any(raw in " ".join(shown.values()) for raw in ("a*", "L*", "CIELAB", "count"))

@@ -94,11 +94,11 @@ def reference_letter() -> bytes:
             clinic_phone="+31 20 123 4567",
             clinic_email="info@clinic.example",
             measurements=(
-                PdfMeasurement("Wrinkles", "forehead", "4.8 %", "mild"),
-                PdfMeasurement("Redness", "left cheek", "16.3 CIELAB a*", "mild"),
-                PdfMeasurement("Red area", "right cheek", "9.1 %", "minimal"),
-                PdfMeasurement("Texture", "forehead", "1.2 CIELAB L*", "minimal"),
-                PdfMeasurement("ITA° (individual typology angle)", "forehead", "38.2°", "intermediate"),
+                PdfMeasurement("Lines", "forehead", "4.8% of the area", "mild"),
+                PdfMeasurement("Redness", "left cheek", "38/100", "mild"),
+                PdfMeasurement("Red area", "right cheek", "9.1% of the area", "minimal"),
+                PdfMeasurement("Roughness", "forehead", "12/100", "minimal"),
+                PdfMeasurement("Skin tone", "forehead", "ITA 38° (intermediate)", "intermediate"),
             ),
             measurement_engine="engine 1.2.0",
         )
