@@ -196,8 +196,14 @@ def test_erasure_leaves_nothing_of_the_patient_and_audit_still_verifies(care_wor
     case_id = _full_case(world)
     other_case = world.submit_case(world.other_patient)
     patient_id, user_id = world.patient.patient_id, world.patient.user_id
+    _settle(clinic)  # the pre-assessment's overlay images are the patient's blobs too
     blob_ids = [
-        r[0] for r in clinic.db.fetchall("SELECT blob_id FROM photos WHERE patient_id = ?", [patient_id])
+        r[0]
+        for r in clinic.db.fetchall(
+            "SELECT blob_id FROM photos WHERE patient_id = ?"
+            " UNION ALL SELECT blob_id FROM assessment_blobs WHERE patient_id = ?",
+            [patient_id, patient_id],
+        )
     ]
     assert blob_ids and all(clinic.blobs.exists(b) for b in blob_ids)
     with pytest.raises(AccessDenied):
