@@ -2,12 +2,20 @@
 
 - A case-submitted listener queues every new case on one background worker thread, so the
   patient's submission returns at once; the row's status goes queued -> running -> done|failed.
+- The queue is the `assessments` table itself, so it survives a crash: `resume()` (the portal's
+  start, `Clinic.start_background_work`) queues every row left `queued` again, and a row left
+  `running` by a process that died is retried until it has been started `MAX_ATTEMPTS` times,
+  then marked failed with a reason the card shows. A run claims its row by bumping `attempts`
+  and finishes only while it still holds that attempt, so a stale worker never overwrites a
+  newer run (nor writes for a patient erased meanwhile).
 - `run_for_case` (physician) runs again, in the background or synchronously; `reassess` (admin,
   the `reassess` command) brings stored cases to the current engine.
 - The report JSON of every run is kept in `assessments`; merged metrics go to `assessment_metrics`
   (one row per region and metric; `photo_id` set when a single photo gave the value), which the
   hybrid-care area reads for progress charts. Only the newest run of a case keeps its rows there,
-  so a chart shows one value per case. Overlays are stored as encrypted blobs.
+  so a chart shows one value per case. Overlays are stored as encrypted blobs, each owned by an
+  `assessment_blobs` row (patient and case as real columns: erasure, export and the orphan sweep
+  find them like photos); a run that does not commit deletes the overlays it wrote.
 """
 
 from __future__ import annotations
@@ -40,6 +48,13 @@ if TYPE_CHECKING:
     from core.vision.quality import QualityResult
 
 log = logging.getLogger(__name__)
+
+# How often a run may be started before a crash-interrupted assessment is given up as failed.
+MAX_ATTEMPTS = 3
+INTERRUPTED_ERROR = (
+    "The assessment was interrupted {attempts} times (the portal stopped or crashed while it ran)"
+    " and is not retried again. Run it again when the portal is stable."
+)
 
 
 class ClinicParts(Protocol):
@@ -124,6 +139,35 @@ class _AssessmentRow:
 class _Job:
     case_id: str
     patient_id: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class _Pending:
+    id: str
+    status: str
+    attempts: int | None
+
+
+@dataclass(frozen=True)
+class ResumeReport:
+    """What `resume()` found at start: rows queued again, rows given up as failed."""
+
+    requeued: list[str]
+    failed: list[str]
+
+
+@dataclass(frozen=True)
+class _OwnedReport:
+    id: str
+    case_id: str
+    patient_id: str
+    report_json: str
+    created_at: datetime
+
+
+class _Superseded(Exception):
+    """The row is no longer this run's (erased, or claimed again after a restart)."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +198,9 @@ class AssessmentService:
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
+        self._resumed = False
         clinic.case_submitted_listeners.append(self._on_case_submitted)
+        self._own_legacy_overlays()
 
     @property
     def options(self) -> AssessmentOptions:
@@ -173,6 +219,62 @@ class AssessmentService:
         self._ensure_worker()
         self._queue.put(assessment_id)
         return assessment_id
+
+    def resume(self) -> ResumeReport:
+        """Pick the durable queue up again (once per service; the portal's start).
+
+        Only one process opens the database at a time, so a `running` row found here was left
+        by a process that died: it is queued again, or marked failed once it has been started
+        `MAX_ATTEMPTS` times (a photo that kills the process must not crash it forever).
+        A submitted case that never got a run (the process died before queueing it) gets one.
+        """
+        with self._worker_lock:
+            if self._resumed:
+                return ResumeReport([], [])
+            self._resumed = True
+        pending = fetch_all_as(
+            self._db.cursor(),
+            _Pending,
+            "SELECT id, status, attempts FROM assessments WHERE status IN ('queued', 'running')"
+            " ORDER BY created_at, id",
+        )
+        requeued: list[str] = []
+        failed: list[str] = []
+        for row in pending:
+            attempts = row.attempts or 0
+            if row.status == "running" and attempts >= MAX_ATTEMPTS:
+                self._fail(row.id, attempts, INTERRUPTED_ERROR.format(attempts=attempts), "interrupted")
+                failed.append(row.id)
+                continue
+            if row.status == "running":
+                self._db.execute(
+                    "UPDATE assessments SET status = 'queued', started_at = NULL WHERE id = ? AND status = 'running'",
+                    [row.id],
+                )
+            requeued.append(row.id)
+        # A case whose submission committed but whose process died before the listener queued
+        # it has no run at all: it is queued now (still-unreviewed cases only).
+        for case_id in [
+            r[0]
+            for r in self._db.fetchall(
+                "SELECT c.id FROM cases c WHERE c.status = 'submitted'"
+                " AND EXISTS (SELECT 1 FROM photos p WHERE p.case_id = c.id)"
+                " AND NOT EXISTS (SELECT 1 FROM assessments a WHERE a.case_id = c.id)"
+                " ORDER BY c.created_at, c.id"
+            )
+        ]:
+            requeued.append(self._insert_queued(case_id, None))
+        if requeued:
+            self._ensure_worker()
+            for assessment_id in requeued:
+                self._queue.put(assessment_id)
+        if requeued or failed:
+            log.info("assessment queue resumed: %d queued again, %d given up", len(requeued), len(failed))
+            self._clinic.audit.record(
+                None, "assessment.queue_resumed", "assessment", None,
+                {"requeued": len(requeued), "failed": len(failed)},
+            )  # fmt: skip
+        return ResumeReport(requeued, failed)
 
     def _ensure_worker(self) -> None:
         with self._worker_lock:
@@ -270,44 +372,76 @@ class AssessmentService:
         return assessment_id
 
     def _execute(self, assessment_id: str) -> None:
-        job = fetch_one_as(
-            self._db.cursor(),
-            _Job,
-            "SELECT case_id, patient_id FROM assessments WHERE id = ?",
-            [assessment_id],
-        )
-        if job is None:
-            return
-        case_id, patient_id = job.case_id, job.patient_id
-        self._db.execute(
-            "UPDATE assessments SET status = 'running', started_at = ? WHERE id = ?",
+        claimed = self._claim(assessment_id)
+        if claimed is None:
+            return  # done, failed, erased or already claimed: nothing to run
+        case_id, patient_id, attempt = claimed.case_id, claimed.patient_id, claimed.attempts
+        written: list[tuple[str, str | None, str]] = []  # overlay blobs: (blob_id, photo_id, kind)
+        try:
+            report, metrics_rows = self._assess(assessment_id, case_id, patient_id, written)
+            self._finish(assessment_id, case_id, patient_id, attempt, report, metrics_rows, written)
+        except _Superseded:
+            self._delete_blobs(written)
+            log.info(
+                "assessment %s was erased or claimed again while it ran; its result is dropped", assessment_id
+            )
+        except Exception as error:  # noqa: BLE001 - recorded on the row, shown to the physician
+            self._delete_blobs(written)
+            log.exception("assessment %s of case %s failed", assessment_id, case_id)
+            self._fail(assessment_id, attempt, f"{type(error).__name__}: {error}"[:2000], "error")
+        except BaseException:
+            self._delete_blobs(written)
+            raise
+
+    def _claim(self, assessment_id: str) -> _Job | None:
+        """queued -> running, one more attempt; None when the row is not queued (any more)."""
+        row = self._db.fetchone(
+            "UPDATE assessments SET status = 'running', started_at = ?, attempts = COALESCE(attempts, 0) + 1"
+            " WHERE id = ? AND status = 'queued' RETURNING case_id, patient_id, attempts",
             [to_db_time(self._clinic.clock()), assessment_id],
         )
-        try:
-            report, metrics_rows = self._assess(assessment_id, case_id, patient_id)
-        except Exception as error:  # noqa: BLE001 - recorded on the row, shown to the physician
-            log.exception("assessment %s of case %s failed", assessment_id, case_id)
-            self._db.execute(
-                "UPDATE assessments SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
-                [f"{type(error).__name__}: {error}"[:2000], to_db_time(self._clinic.clock()), assessment_id],
-            )
-            self._clinic.audit.record(
-                None, "assessment.failed", "case", case_id, {"assessment_id": assessment_id}
-            )
-            return
-        engine = report["engine"]
+        return None if row is None else _Job(row[0], row[1], int(row[2]))
+
+    def _fail(self, assessment_id: str, attempt: int, error: str, reason: str) -> None:
         with self._db.transaction() as tx:
-            tx.execute(
+            row = tx.execute(
+                "UPDATE assessments SET status = 'failed', error = ?, finished_at = ?"
+                " WHERE id = ? AND attempts = ? AND status IN ('queued', 'running') RETURNING case_id",
+                [error, to_db_time(self._clinic.clock()), assessment_id, attempt],
+            ).fetchone()
+            if row is not None:
+                self._clinic.audit.record(
+                    None, "assessment.failed", "case", row[0],
+                    {"assessment_id": assessment_id, "reason": reason, "attempts": attempt}, tx=tx,
+                )  # fmt: skip
+
+    def _finish(
+        self,
+        assessment_id: str,
+        case_id: str,
+        patient_id: str,
+        attempt: int,
+        report: dict,
+        metrics_rows: list[list[Any]],
+        overlays: list[tuple[str, str | None, str]],
+    ) -> None:
+        """The report, its overlays' owner rows, the metrics and the audit row: one transaction."""
+        engine = report["engine"]
+        now = to_db_time(self._clinic.clock())
+        with self._db.transaction() as tx:
+            held = tx.execute(
                 "UPDATE assessments SET status = 'done', engine_version = ?, engine_sha256 = ?, report_json = ?,"
-                " finished_at = ? WHERE id = ?",
-                [
-                    engine["version"],
-                    engine["sha256"],
-                    json.dumps(report),
-                    to_db_time(self._clinic.clock()),
-                    assessment_id,
-                ],
-            )
+                " finished_at = ? WHERE id = ? AND attempts = ? AND status = 'running' RETURNING id",
+                [engine["version"], engine["sha256"], json.dumps(report), now, assessment_id, attempt],
+            ).fetchone()
+            if held is None:
+                raise _Superseded(assessment_id)
+            if overlays:
+                tx.executemany(
+                    "INSERT INTO assessment_blobs (blob_id, assessment_id, case_id, patient_id, photo_id, kind,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [[b, assessment_id, case_id, patient_id, p, k, now] for b, p, k in overlays],
+                )
             # The progress charts read one set of numbers per case: the newest run's. Rows of an
             # older run are dropped (its report stays in `assessments`); a run that finishes after
             # a newer one has landed keeps only its report.
@@ -331,12 +465,61 @@ class AssessmentService:
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     metrics_rows,
                 )
-        self._clinic.audit.record(
-            None, "assessment.done", "case", case_id,
-            {"assessment_id": assessment_id, "metrics": len(metrics_rows), "flags": len(report["flags"])},
-        )  # fmt: skip
+            self._clinic.audit.record(
+                None, "assessment.done", "case", case_id,
+                {"assessment_id": assessment_id, "metrics": len(metrics_rows), "flags": len(report["flags"])},
+                tx=tx,
+            )  # fmt: skip
 
-    def _assess(self, assessment_id: str, case_id: str, patient_id: str) -> tuple[dict, list[list[Any]]]:
+    def _delete_blobs(self, written: list[tuple[str, str | None, str]]) -> None:
+        for blob_id, _, _ in written:
+            try:
+                self._clinic.blobs.delete(blob_id)
+            except OSError:  # the orphan sweep removes it later
+                log.exception("cannot delete overlay blob %s of an assessment that did not commit", blob_id)
+
+    def _own_legacy_overlays(self) -> None:
+        """Overlays of runs stored before `assessment_blobs` existed get their owner rows (once)."""
+        try:
+            rows = fetch_all_as(
+                self._db.cursor(),
+                _OwnedReport,
+                "SELECT id, case_id, patient_id, report_json, created_at FROM assessments a"
+                " WHERE status = 'done' AND report_json LIKE '%overlay_blobs%'"
+                " AND NOT EXISTS (SELECT 1 FROM assessment_blobs b WHERE b.assessment_id = a.id)",
+            )
+            if not rows:
+                return
+            with self._db.transaction() as tx:
+                for row in rows:
+                    owned = [
+                        [
+                            blob_id,
+                            row.id,
+                            row.case_id,
+                            row.patient_id,
+                            photo.get("photo_id"),
+                            kind,
+                            row.created_at,
+                        ]
+                        for photo in json.loads(row.report_json).get("photos", [])
+                        for kind, blob_id in (photo.get("overlay_blobs") or {}).items()
+                    ]
+                    if owned:
+                        tx.executemany(
+                            "INSERT INTO assessment_blobs (blob_id, assessment_id, case_id, patient_id, photo_id,"
+                            " kind, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                            owned,
+                        )
+            log.info("overlay blobs of %d earlier assessment(s) now have their owner rows", len(rows))
+        except Exception:  # noqa: BLE001 - the clinic still opens; erasure then misses only these
+            log.exception("cannot record the owners of earlier assessments' overlays")
+
+    def _assess(
+        self, assessment_id: str, case_id: str, patient_id: str, written: list[tuple[str, str | None, str]]
+    ) -> tuple[dict, list[list[Any]]]:
+        """Run the engine; overlays go to the blob store, each appended to `written` at once (so
+        the caller deletes them if the run does not commit)."""
         from core.assessment.engine import PhotoInput, assess_case
         from core.assessment.overlays import OVERLAYS
         from core.consult.photos import decode_to_bgr
@@ -367,9 +550,10 @@ class AssessmentService:
             if photo.status != "assessed":
                 continue
             overlays = {}
-            for kind, render in OVERLAYS.items():
-                overlays[kind] = self._clinic.blobs.put(_jpeg(render(photo)))
-            overlays["canonical"] = self._clinic.blobs.put(_jpeg(photo.canonical_bgr))
+            images = [(kind, render(photo)) for kind, render in OVERLAYS.items()]
+            for kind, image in [*images, ("canonical", photo.canonical_bgr)]:
+                overlays[kind] = self._clinic.blobs.put(_jpeg(image))
+                written.append((overlays[kind], photo_report.get("photo_id"), kind))
             photo_report["overlay_blobs"] = overlays
         measured_at = to_db_time(max(p.created_at for p in photos))
         version = report["engine"]["version"]
@@ -400,6 +584,20 @@ class AssessmentService:
         )
         self._clinic.audit.record(principal, "assessment.read", "case", case_id, {"found": row is not None})
         return None if row is None else row.record()
+
+    def status_for_case(self, principal: Principal, case_id: str) -> str | None:
+        """Only the status word of the case's newest run (None: no run yet), for the card's 2 s
+        poll. It returns no patient data, so it is audited once per physician and case per
+        process (`AuditLog.record_once`), not once per poll; the full record is read (and
+        audited) by `latest_for_case` when the run has finished."""
+        require_role(principal, PHYSICIAN)
+        check_case_access(self._db.cursor(), principal, case_id, self._clinic.audit)
+        row = self._db.fetchone(
+            "SELECT status FROM assessments WHERE case_id = ? ORDER BY created_at DESC, id DESC LIMIT 1",
+            [case_id],
+        )
+        self._clinic.audit.record_once(principal, "assessment.status_polled", "case", case_id)
+        return None if row is None else str(row[0])
 
     def get(self, principal: Principal, assessment_id: str) -> AssessmentRecord:
         require_role(principal, PHYSICIAN)

@@ -27,6 +27,7 @@ from core.rows import fetch_all_as
 if TYPE_CHECKING:
     from core.consult.cases import CaseService
     from core.consult.photos import CheckedPhoto
+    from core.db import Database
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,13 @@ _SELECT_CHECKINS = (
 )
 
 
+def select_checkins(db: Database, where: str, params: list[Any]) -> list[CheckIn]:
+    """Check-ins by a WHERE clause, without access check or audit: for services that already
+    checked and audited (a recorded treatment returns the check-ins it planned)."""
+    rows = fetch_all_as(db.cursor(), _CheckInRow, f"{_SELECT_CHECKINS} WHERE {where}", params)
+    return [row.record() for row in rows]
+
+
 def insert_checkin(
     tx: duckdb.DuckDBPyConnection,
     case_id: str,
@@ -102,11 +110,15 @@ class CheckInService:
         self.db = context.db
 
     def _checkins(self, where: str, params: list[Any]) -> list[CheckIn]:
-        rows = fetch_all_as(self.db.cursor(), _CheckInRow, f"{_SELECT_CHECKINS} WHERE {where}", params)
-        return [row.record() for row in rows]
+        return select_checkins(self.db, where, params)
 
-    # -- reading --------------------------------------------------------------------------------
+    # -- reading (each public read writes one audit row) ----------------------------------------
     def get_checkin(self, principal: Principal, checkin_id: str) -> CheckIn:
+        checkin = self._get(principal, checkin_id)
+        self._care.audit_read(principal, "care.checkin_read", "checkin", checkin_id, case_id=checkin.case_id)
+        return checkin
+
+    def _get(self, principal: Principal, checkin_id: str) -> CheckIn:
         found = self._checkins("id = ?", [checkin_id])
         authorize_patient_object(
             principal, found[0].patient_id if found else None, "no such check-in", checkin_id
@@ -115,11 +127,27 @@ class CheckInService:
 
     def case_checkins(self, principal: Principal, case_id: str) -> list[CheckIn]:
         self._care.case_owner(principal, case_id)
-        return self._checkins("case_id = ? ORDER BY due_date, created_at", [case_id])
+        found = self._checkins("case_id = ? ORDER BY due_date, created_at", [case_id])
+        self._care.audit_read(principal, "care.checkins_read", "case", case_id, count=len(found))
+        return found
 
     def patient_checkins(
         self, principal: Principal, patient_id: str | None = None, open_only: bool = True
     ) -> list[CheckIn]:
+        found = self._patient_checkins(principal, patient_id, open_only)
+        self._care.audit_read(
+            principal,
+            "care.checkins_read",
+            "patient",
+            patient_id or str(principal.patient_id),
+            count=len(found),
+        )
+        return found
+
+    def _patient_checkins(
+        self, principal: Principal, patient_id: str | None = None, open_only: bool = True
+    ) -> list[CheckIn]:
+        principal = require_role(principal, PATIENT, PHYSICIAN)
         patient_id = patient_id or principal.patient_id
         if patient_id is None:
             raise ValidationError({"patient": "which patient?"})
@@ -133,7 +161,7 @@ class CheckInService:
     ) -> CheckIn:
         """Physician edits the plan: move a check-in or rename it (only while open)."""
         require_role(principal, PHYSICIAN)
-        current = self.get_checkin(principal, checkin_id)
+        current = self._get(principal, checkin_id)
         if current.status != "open":
             raise ValidationError({"status": "only open check-ins can be changed"})
         self.db.execute(
@@ -141,15 +169,15 @@ class CheckInService:
             [due_date or current.due_date, (label or current.label).strip(), checkin_id],
         )
         self._care.audit(principal, "care.checkin_updated", "checkin", checkin_id)
-        return self.get_checkin(principal, checkin_id)
+        return self._get(principal, checkin_id)
 
     def cancel_checkin(self, principal: Principal, checkin_id: str) -> CheckIn:
         require_role(principal, PHYSICIAN)
-        if self.get_checkin(principal, checkin_id).status != "open":
+        if self._get(principal, checkin_id).status != "open":
             raise ValidationError({"status": "only open check-ins can be dropped"})
         self.db.execute("UPDATE care_checkins SET status = 'cancelled' WHERE id = ?", [checkin_id])
         self._care.audit(principal, "care.checkin_cancelled", "checkin", checkin_id)
-        return self.get_checkin(principal, checkin_id)
+        return self._get(principal, checkin_id)
 
     # -- the patient's photos and the review ----------------------------------------------------
     def submit_checkin(
@@ -162,36 +190,47 @@ class CheckInService:
         """The patient's checked photos (from the intake) join the case as source 'followup', with
         their quality results; the task is then done."""
         require_role(principal, PATIENT)
-        checkin = self.get_checkin(principal, checkin_id)
+        checkin = self._get(principal, checkin_id)
         if checkin.status != "open":
             raise ValidationError({"status": "this check-in was already sent"})
         missing = [view for view in checkin.views if view not in photos]
         if missing:
             raise ValidationError({"photos": f"still missing: {', '.join(missing)}"})
-        photo_ids: dict[str, str] = {}
-        for view in checkin.views:
-            # The server names the origin: a check-in photo is a follow-up, however it was taken.
-            followup = dataclasses.replace(photos[view], source="followup")
-            photo_ids[view] = self._cases.add_photo(principal, checkin.case_id, followup).photo_id
-        self.db.execute(
-            "UPDATE care_checkins SET status = 'submitted', photo_ids_json = ?, match_json = ?, submitted_at = ? WHERE id = ?",
-            [
-                json.dumps(photo_ids),
-                json.dumps(matches or {}, default=float),
-                to_db_time(utcnow()),
+        # The server names the origin: a check-in photo is a follow-up, however it was taken.
+        followups = [dataclasses.replace(photos[view], source="followup") for view in checkin.views]
+        # All or nothing: every photo is checked before any is stored; the photos, the check-in's
+        # new status and both audit rows commit together, and a failure leaves no photo or blob.
+        with self._cases.adding_photos(principal, checkin.case_id, followups) as batch:
+            photo_ids = dict(zip(checkin.views, batch.photo_ids, strict=True))
+            sent = batch.tx.execute(
+                "UPDATE care_checkins SET status = 'submitted', photo_ids_json = ?, match_json = ?, submitted_at = ?"
+                " WHERE id = ? AND status = 'open' RETURNING id",
+                [
+                    json.dumps(photo_ids),
+                    json.dumps(matches or {}, default=float),
+                    to_db_time(utcnow()),
+                    checkin_id,
+                ],
+            ).fetchone()
+            if sent is None:  # sent from another tab meanwhile
+                raise ValidationError({"status": "this check-in was already sent"})
+            self._care.audit_log.record(
+                principal,
+                "care.checkin_submitted",
+                "checkin",
                 checkin_id,
-            ],
-        )
-        self._care.audit(principal, "care.checkin_submitted", "checkin", checkin_id, case_id=checkin.case_id)
-        return self.get_checkin(principal, checkin_id)
+                {"case_id": checkin.case_id},
+                tx=batch.tx,
+            )
+        return self._get(principal, checkin_id)
 
     def mark_checkin_reviewed(self, principal: Principal, checkin_id: str) -> CheckIn:
         require_role(principal, PHYSICIAN)
-        if self.get_checkin(principal, checkin_id).status != "submitted":
+        if self._get(principal, checkin_id).status != "submitted":
             raise ValidationError({"status": "only submitted check-ins can be reviewed"})
         self.db.execute(
             "UPDATE care_checkins SET status = 'reviewed', reviewed_at = ? WHERE id = ?",
             [to_db_time(utcnow()), checkin_id],
         )
         self._care.audit(principal, "care.checkin_reviewed", "checkin", checkin_id)
-        return self.get_checkin(principal, checkin_id)
+        return self._get(principal, checkin_id)
