@@ -135,6 +135,7 @@ def return_page(
 
 
 def main() -> None:
+    from components.page_bridge import render_page_bridge
     from components.session import (
         CURRENT_PAGE_KEY,
         LANDING_PAGE_KEY,
@@ -161,6 +162,7 @@ def main() -> None:
             st.switch_page(target[0], query_params=target[1])
         st.switch_page(landing_path)
     apply_language()
+    render_page_bridge()  # <html lang/dir>, the session cookie
     with st.sidebar:
         st.markdown(f"**{clinic_name}**")
     if principal is not None:

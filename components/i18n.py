@@ -86,22 +86,14 @@ def ngettext(singular: str, plural: str, n: int, /, **values: Any) -> str:
 
 
 def apply_language() -> None:
-    """Tell the browser the page's language (screen readers) and its direction (Arabic: right
-    to left). The script only sets two attributes on this page's own <html> element."""
-    translation = tr()
-    rtl = translation.direction == "rtl"
-    css = (
-        "<style>[data-testid='stMain'], [data-testid='stSidebar']"
-        " { direction: rtl; text-align: right; }</style>"
-        if rtl
-        else ""
-    )
-    st.html(
-        f"{css}<script>document.documentElement.lang = {translation.html_lang!r};"
-        f" document.documentElement.dir = {translation.direction!r};</script>",
-        unsafe_allow_javascript=True,
-        width="content",
-    )
+    """Lay the page out right to left for Arabic. (The <html> element's language and direction
+    are set by components/page_bridge.py: a script, which must come from a file under the CSP.)"""
+    if tr().direction == "rtl":
+        st.html(
+            "<style>[data-testid='stMain'], [data-testid='stSidebar']"
+            " { direction: rtl; text-align: right; }</style>",
+            width="content",
+        )
 
 
 def _remember_choice() -> None:

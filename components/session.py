@@ -1,8 +1,10 @@
 """Session helpers every page uses: the process-wide Clinic, the logged-in principal, role checks.
 
-The session token lives in `st.session_state` only (never in the URL). On every script run the
-token is re-validated with `clinic.auth.resume`, which also enforces the idle timeout and the
-absolute lifetime; an expired session sends the user back to the log-in page with a message.
+The session token lives in `st.session_state` (never in the URL) and, so that a reload or a new
+tab stays logged in, in an HttpOnly cookie the server sets (core/session_cookie.py). On every
+script run the token is re-validated with `clinic.auth.resume`, which also enforces the idle
+timeout and the absolute lifetime; an expired session sends the user back to the log-in page
+with a message.
 A fragment re-runs alone (a timed poll never reaches `require_role`): declare it with
 `session_fragment`, which re-checks the session first without counting the poll as activity.
 """
@@ -34,6 +36,8 @@ GO_HOME_KEY = "auth_go_home"  # app.py switches to the role's landing page on th
 LANDING_PAGE_KEY = "landing_page"  # set by app.py on every run: the current role's landing page
 CURRENT_PAGE_KEY = "current_page"  # set by app.py on every run: the url path of the page shown
 RETURN_TO_KEY = "auth_return_to"  # (url path, query params) asked for before logging in
+COOKIE_CODE_KEY = "auth_cookie_code"  # one-time code the page trades for the session cookie
+COOKIE_END_KEY = "auth_cookie_end"  # the page asks the server to delete the session cookie
 
 
 @st.cache_resource(show_spinner=False)
@@ -92,8 +96,12 @@ def pop_return_to() -> tuple[str, dict[str, str]] | None:
 
 def start_session(token: str, principal: Principal) -> None:
     """Remember a fresh log-in; called by the log-in and registration pages."""
+    from core import session_cookie
+
     st.session_state[TOKEN_KEY] = token
     st.session_state[PRINCIPAL_KEY] = principal
+    lifetime_s = get_clinic().settings.session_max_hours * 3600
+    st.session_state[COOKIE_CODE_KEY] = session_cookie.codes.issue(token, lifetime_s)
     if getattr(principal, "language", None):
         st.session_state.pop(LANGUAGE_KEY, None)  # the language stored on the account wins
     request_go_home()
@@ -105,19 +113,29 @@ def clear_session() -> None:
 
 
 def current_principal() -> Principal | None:
-    """The logged-in principal, re-validated (idle timeout) on every run; None when anonymous."""
+    """The logged-in principal, re-validated (idle timeout) on every run; None when anonymous.
+
+    A new browser connection (a reload, a new tab) picks the session up from the cookie."""
+    from core.auth import SessionExpired
+    from core.session_cookie import COOKIE_NAME
+
     token = st.session_state.get(TOKEN_KEY)
+    from_cookie = False
+    if not token and not st.session_state.get(COOKIE_END_KEY):  # not a cookie being deleted
+        token = st.context.cookies.get(COOKIE_NAME)
+        from_cookie = bool(token)
     if not token:
         return None
-    from core.auth import SessionExpired
-
     try:
         principal = get_clinic().auth.resume(token)
     except SessionExpired:
         clear_session()
+        st.session_state[COOKIE_END_KEY] = True
         set_flash(EXPIRED_MESSAGE)
-        request_go_home()
+        if not from_cookie:  # a stale cookie on a fresh page: just the log-in page, with the note
+            request_go_home()
         return None
+    st.session_state[TOKEN_KEY] = token
     st.session_state[PRINCIPAL_KEY] = principal
     return principal
 
@@ -169,6 +187,7 @@ def logout() -> None:
         del st.session_state[key]
     if language:
         st.session_state[LANGUAGE_KEY] = language  # the log-in page stays in the language chosen
+    st.session_state[COOKIE_END_KEY] = True
     set_flash(LOGGED_OUT_MESSAGE)
     request_go_home()
 
@@ -233,3 +252,24 @@ def require_role(*roles: str) -> Principal:
     if principal is None:
         st.stop()
     return principal
+
+
+def cookie_request() -> tuple[dict[str, object] | None, str | None]:
+    """The pending request for the session cookie ({path, body}) and its one-time nonce, or
+    (None, None). components/page_bridge.py sends it from the page."""
+    from core.session_cookie import END_PATH, START_PATH
+
+    code = st.session_state.get(COOKIE_CODE_KEY)
+    if code:
+        return {"path": START_PATH, "body": {"code": code}}, code
+    if st.session_state.get(COOKIE_END_KEY):
+        return {"path": END_PATH, "body": {}}, "end"
+    return None, None
+
+
+def cookie_request_sent(nonce: str) -> None:
+    """The page made the request: do not send it again."""
+    if st.session_state.get(COOKIE_CODE_KEY) == nonce:
+        st.session_state.pop(COOKIE_CODE_KEY, None)
+    elif nonce == "end":
+        st.session_state.pop(COOKIE_END_KEY, None)

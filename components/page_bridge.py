@@ -1,0 +1,42 @@
+"""One invisible widget in the sidebar, on every run, for what only a script in the page can do.
+
+- The language and direction of the portal's `<html>` (screen readers announce the right
+  language; Arabic lays out right to left).
+- The request that sets the HttpOnly session cookie after a log-in, or deletes it after a
+  log-out (core/session_cookie.py): only an HTTP response can set such a cookie.
+
+It is a component (components/page_bridge_frontend/, plain HTML + JS served by the portal)
+rather than an inline script, which the portal's Content-Security-Policy refuses. It sits in the
+sidebar, at the same place on every run, so it never shifts the page's own elements (timed
+fragments depend on their positions).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+import streamlit.components.v1 as components
+
+from components.i18n import tr
+from components.session import cookie_request, cookie_request_sent
+
+_widget = components.declare_component(
+    "page_bridge", path=str(Path(__file__).parent / "page_bridge_frontend")
+)
+
+
+def render_page_bridge() -> None:
+    translation = tr()
+    request, nonce = cookie_request()
+    with st.sidebar:
+        answered = _widget(
+            lang=translation.html_lang,
+            dir=translation.direction,
+            request=request,
+            nonce=nonce,
+            key="page-bridge",
+            default=None,
+        )
+    if nonce is not None and answered == nonce:
+        cookie_request_sent(nonce)

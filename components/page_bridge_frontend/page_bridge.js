@@ -1,0 +1,36 @@
+// The page's own settings that only a script can make, from a file the CSP allows (no inline
+// script): the language and direction of the portal's <html> (screen readers, Arabic right to
+// left), and the request that sets (after log-in) or deletes (after log-out) the HttpOnly
+// session cookie. Streamlit serves this frame from the portal's origin, so it may reach its parent.
+(function () {
+  "use strict";
+  function toStreamlit(type, data) {
+    window.parent.postMessage(Object.assign({ isStreamlitMessage: true, type: type }, data), "*");
+  }
+  let lastNonce = null;
+  window.addEventListener("message", function (event) {
+    const data = event.data || {};
+    if (data.type !== "streamlit:render") return;
+    const args = data.args || {};
+    try {
+      const root = window.parent.document.documentElement;
+      if (args.lang) root.lang = args.lang;
+      if (args.dir) root.dir = args.dir;
+    } catch (error) {
+      // not same-origin (never in the portal): the page keeps its defaults
+    }
+    const request = args.request;
+    if (!request || !args.nonce || args.nonce === lastNonce) return; // once per instruction
+    lastNonce = args.nonce;
+    fetch(request.path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(request.body || {}),
+    }).finally(function () {
+      toStreamlit("streamlit:setComponentValue", { value: args.nonce, dataType: "json" });
+    });
+  });
+  toStreamlit("streamlit:componentReady", { apiVersion: 1 });
+  toStreamlit("streamlit:setFrameHeight", { height: 0 });
+})();
