@@ -14,14 +14,28 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from core.clinic import Clinic
+    from core.audit import AuditLog
+    from core.blobstore import BlobStore
+    from core.config import Settings
     from core.db import Database
+
+
+class SweepClinic(Protocol):
+    """What the sweep uses of `core.clinic.Clinic`, structurally (the facade calls the sweep)."""
+
+    settings: Settings
+    db: Database
+    blobs: BlobStore
+    audit: AuditLog
+    clock: Callable[[], datetime]
+
 
 GRACE = timedelta(hours=1)
 # `core.private_files.write_private`'s temp names: ".<name>.<8 hex>.tmp".
@@ -65,7 +79,7 @@ def owned_blob_ids(db: Database) -> set[str]:
 
 
 def sweep_orphans(
-    clinic: Clinic, *, grace: timedelta = GRACE, now: datetime | None = None, dry_run: bool = False
+    clinic: SweepClinic, *, grace: timedelta = GRACE, now: datetime | None = None, dry_run: bool = False
 ) -> SweepReport:
     """Remove unowned blobs and leftover temp files older than `grace` (by file time against
     `now`, default the clinic's clock); log and audit what was removed."""

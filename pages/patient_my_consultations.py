@@ -80,7 +80,10 @@ def render_report(report, zone: str) -> None:
         if report.in_person_needed:
             if report.in_person_reason:
                 st.warning(
-                    _("Your physician advises an in-person visit: {reason}", reason=plain(report.in_person_reason))
+                    _(
+                        "Your physician advises an in-person visit: {reason}",
+                        reason=plain(report.in_person_reason),
+                    )
                 )
             else:
                 st.warning(_("Your physician advises an in-person visit."))

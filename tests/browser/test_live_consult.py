@@ -62,7 +62,10 @@ SECOND_PATIENT = Credentials("patient2@example.test", "Patient2-Test-Pass-123", 
 def live_portal(tmp_path_factory: pytest.TempPathFactory, chromium_extra_args) -> Iterator[PortalServer]:
     """The portal with a case for the patient and a second patient; the call stats hook on."""
     server = start_live_portal(
-        tmp_path_factory.mktemp("live-portal"), consult_pairs(1), {"CLINIC_CALL_QUALITY_LOG": "on"}, [SECOND_PATIENT]
+        tmp_path_factory.mktemp("live-portal"),
+        consult_pairs(1),
+        {"CLINIC_CALL_QUALITY_LOG": "on"},
+        [SECOND_PATIENT],
     )
     try:
         yield server
