@@ -9,7 +9,7 @@ PORT ?= 8501
 setup: $(VENV)/.installed
 	@$(PY) -m core prepare-models
 	@$(PY) scripts/build_filterbank.py
-	@$(VENV)/bin/pybabel compile -q -d locales -D clinic
+	@out=$$($(VENV)/bin/pybabel compile -d locales -D clinic 2>&1) || { echo "$$out"; exit 1; }
 
 # Translations (core/i18n.py): refresh the template and every language's catalog from the code;
 # then translate the new entries in locales/<lang>/LC_MESSAGES/clinic.po (tests/ui/test_i18n_catalogs.py
