@@ -239,6 +239,8 @@ def test_cli_exports_and_erases(care_world, tmp_path, capsys) -> None:
     world = care_world
     case_id = _full_case(world)
     patient_id = world.patient.patient_id
+    reference = world.clinic.cases.get_case(world.physician, case_id).reference
+    email = world.patient.email
     world.clinic.close()  # the CLI opens the clinic itself (one handle per database file)
     assert (
         main(["physician-credentials", "doc@example.test", "--credentials", "MD", "--registration", "R1"])
@@ -255,11 +257,17 @@ def test_cli_exports_and_erases(care_world, tmp_path, capsys) -> None:
         e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Practitioner"
     )
     assert practitioner["qualification"][0]["code"]["text"] == "MD"
+    # What people see works too: the case's reference (any case), and the report's author by default.
+    by_reference = tmp_path / "by_reference.json"
+    assert main(["export-fhir", reference.lower(), "-o", str(by_reference)]) == 0
+    assert json.loads(by_reference.read_text())["entry"] and "wrote" in capsys.readouterr().out
+    assert main(["export-fhir", "C-000000-ZZZZ"]) == 1
+    assert "no case" in capsys.readouterr().err
 
-    assert main(["export-patient-data", patient_id, str(tmp_path / "data.zip")]) == 0
+    assert main(["export-patient-data", email.upper(), str(tmp_path / "data.zip")]) == 0
     assert zipfile.is_zipfile(tmp_path / "data.zip")
     assert main(["erase-patient", patient_id]) == 1  # needs --yes
-    assert main(["erase-patient", patient_id, "--yes"]) == 0
+    assert main(["erase-patient", email, "--yes"]) == 0
     assert "erased patient" in capsys.readouterr().out
     assert main(["erase-patient", patient_id, "--yes"]) == 1  # gone
 
