@@ -538,7 +538,10 @@ class CareExports:
         return filters
 
     def patient_data_zip(self, principal: Principal, patient_id: str | None = None) -> bytes:
-        """Everything stored about the patient: data.json (rows per table) + photos decrypted."""
+        """Everything stored about the patient: data.json (rows per table), the photos and the
+        pre-assessment's images of them (heat maps, the aligned face), decrypted."""
+        if principal is None:
+            raise AccessDenied("log in first")
         patient_id = patient_id or principal.patient_id
         if patient_id is None:
             raise AccessDenied("only a patient (or an administrator for a patient) can export patient data")
@@ -563,6 +566,10 @@ class CareExports:
                     photo["blob_id"],
                 )
             )
+        for image in tables.get("assessment_blobs", []):  # owned by the patient like the photos
+            blob_files.append(
+                (f"assessments/{image['case_id']}/{image['kind']}_{image['blob_id']}", image["blob_id"])
+            )
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(
@@ -575,11 +582,15 @@ class CareExports:
                 ),
             )
             for name, blob_id in blob_files:
-                archive.writestr(name, self._blobs.get(blob_id))
+                data = self._blobs.get(blob_id)
+                if name.startswith("assessments/"):
+                    name += ".png" if data.startswith(b"\x89PNG") else ".jpg"
+                archive.writestr(name, data)
             archive.writestr(
                 "README.txt",
                 "data.json holds every database row stored about you, per table; photos/ holds your photos\n"
-                "decrypted, one folder per consultation. Times are UTC.\n",
+                "decrypted, one folder per consultation; assessments/ the images the software made of\n"
+                "them for the physician (heat maps, the aligned face). Times are UTC.\n",
             )
         self._care.audit(
             principal,

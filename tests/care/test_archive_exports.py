@@ -171,17 +171,27 @@ def test_data_download_holds_rows_and_decrypted_photos_without_secrets(care_worl
     world = care_world
     case_id = _full_case(world)
     other_case = world.submit_case(world.other_patient)
+    _settle(world.clinic)  # the pre-assessment's images of the photos are the patient's data too
     blob = world.clinic.exports.patient_data_zip(world.patient)
     with zipfile.ZipFile(io.BytesIO(blob)) as archive:
         data = json.loads(archive.read("data.json"))
         photo_names = [n for n in archive.namelist() if n.startswith("photos/")]
         first_photo = archive.read(photo_names[0])
+        image_names = [n for n in archive.namelist() if n.startswith("assessments/")]
+        first_image = archive.read(image_names[0]) if image_names else b""
     tables = data["tables"]
     assert tables["patients"][0]["name"] == "Zoë Müller"
     assert {row["id"] for row in tables["cases"]} == {case_id}
     assert other_case not in json.dumps(tables)
     assert "password_hash" not in json.dumps(tables)
     assert len(photo_names) == 4 and first_photo[:2] == b"\xff\xd8"  # JPEG, decrypted
+    owned = world.clinic.db.fetchall(
+        "SELECT blob_id FROM assessment_blobs WHERE patient_id = ?", [world.patient.patient_id]
+    )
+    assert owned and len(image_names) == len(owned)  # every image the engine made of the photos
+    assert first_image[:4] in (b"\x89PNG", b"\xff\xd8\xff\xe0", b"\xff\xd8\xff\xdb")  # decrypted
+    with pytest.raises(AccessDenied):
+        world.clinic.exports.patient_data_zip(None)  # type: ignore[arg-type]
     assert "care_treatments" in tables and "care_appointments" in tables
     assert "care.patient_data_export" in world.clinic.audit.actions()
     with pytest.raises(AccessDenied):
