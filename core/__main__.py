@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.quiet_native_logs()  # before any command imports MediaPipe or OpenCV
     args = build_parser().parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        with commands.filtered_native_stderr():
+            return int(args.handler(args) or 0)
     except CommandError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code

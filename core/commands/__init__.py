@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -54,3 +60,34 @@ def quiet_native_logs() -> None:
     import logging
 
     logging.getLogger("absl").setLevel(logging.ERROR)
+
+
+# What MediaPipe, TensorFlow Lite and OpenCV print on every model load, whatever the settings
+# above (absl logs before its InitializeLog go straight to the process's stderr).
+_NATIVE_NOISE = re.compile(
+    r"^(?:[WI]\d{4} [\d:.]+ +\d+ \S+:\d+\] "
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|INFO: Created TensorFlow Lite"
+    r"|\[ WARN:\S* *global )"
+)
+
+
+@contextlib.contextmanager
+def filtered_native_stderr() -> Iterator[None]:
+    """Run a command with the libraries' routine chatter kept off the operator's terminal: the
+    process's stderr (file descriptor 2, where C++ code writes) goes to a temporary file, and
+    every line that is not known noise is passed on afterwards, errors included."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            for line in capture.read().decode("utf-8", "replace").splitlines():
+                if not _NATIVE_NOISE.match(line):
+                    print(line, file=sys.stderr)

@@ -123,7 +123,12 @@ def _backup_target(path: str, *, force: bool) -> Path:
     if path.endswith(("/", os.sep)) or target.is_dir():
         if target.exists() and not target.is_dir():
             raise CommandError(f"{path} is a file, not a directory")
-        target = target / f"clinic-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.tar"
+        stamp = f"clinic-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+        target = target / f"{stamp}.tar"
+        number = 1
+        while target.exists():  # two backups within a second: never one over the other
+            number += 1
+            target = target.with_name(f"{stamp}-{number}.tar")
     if target.is_dir():
         raise CommandError(f"{target} is a directory")
     if target.exists() and not force:

@@ -42,3 +42,32 @@ def test_unreadable_file_is_a_clear_error(tmp_path, capsys):
     assert "cannot read" in capsys.readouterr().err
     assert main(["photo-check", str(tmp_path / "missing.jpg")]) == 2
     assert main(["photo-check", str(path), "--view", "sideways"]) == 2
+
+
+def test_the_cli_keeps_library_chatter_off_the_terminal_but_not_errors(face_photo_bgr, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "front.png"
+    cv2.imwrite(str(path), face_photo_bgr)
+    env = {**os.environ, "CLINIC_DATA_DIR": str(tmp_path / "no-clinic")}
+    repo = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [sys.executable, "-m", "core", "photo-check", str(path)],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0 and "faces found: 1" in run.stdout
+    assert run.stderr == ""  # MediaPipe/TFLite/OpenCV print several lines per model load otherwise
+    missing = subprocess.run(
+        [sys.executable, "-m", "core", "photo-check", str(tmp_path / "absent.png")],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
