@@ -38,6 +38,9 @@ CURRENT_PAGE_KEY = "current_page"  # set by app.py on every run: the url path of
 RETURN_TO_KEY = "auth_return_to"  # (url path, query params) asked for before logging in
 COOKIE_CODE_KEY = "auth_cookie_code"  # one-time code the page trades for the session cookie
 COOKIE_END_KEY = "auth_cookie_end"  # the page asks the server to delete the session cookie
+# This connection ignores the cookie it was opened with (logged out or expired since): Streamlit
+# sees the cookies of the connection's first request for as long as the connection lives.
+COOKIE_IGNORED_KEY = "auth_cookie_ignored"
 
 
 @st.cache_resource(show_spinner=False)
@@ -102,6 +105,7 @@ def start_session(token: str, principal: Principal) -> None:
     st.session_state[PRINCIPAL_KEY] = principal
     lifetime_s = get_clinic().settings.session_max_hours * 3600
     st.session_state[COOKIE_CODE_KEY] = session_cookie.codes.issue(token, lifetime_s)
+    st.session_state.pop(COOKIE_IGNORED_KEY, None)
     if getattr(principal, "language", None):
         st.session_state.pop(LANGUAGE_KEY, None)  # the language stored on the account wins
     request_go_home()
@@ -121,23 +125,42 @@ def current_principal() -> Principal | None:
 
     token = st.session_state.get(TOKEN_KEY)
     from_cookie = False
-    if not token and not st.session_state.get(COOKIE_END_KEY):  # not a cookie being deleted
-        token = st.context.cookies.get(COOKIE_NAME)
-        from_cookie = bool(token)
+    if (
+        not token
+        and not st.session_state.get(COOKIE_IGNORED_KEY)
+        and not st.session_state.get(COOKIE_END_KEY)
+    ):
+        cookie = _request_cookie(COOKIE_NAME)
+        token, from_cookie = cookie, bool(cookie)
     if not token:
         return None
     try:
         principal = get_clinic().auth.resume(token)
     except SessionExpired:
         clear_session()
-        st.session_state[COOKIE_END_KEY] = True
+        if from_cookie:
+            # A fresh page with a dead cookie (logged out or expired earlier): the log-in page,
+            # and the browser drops the cookie.
+            st.session_state[COOKIE_END_KEY] = True
+            return None
+        # The token is dead on the server, so the cookie is harmless; deleting it now would
+        # rerun the page and wipe the message. The next fresh page drops it.
+        st.session_state[COOKIE_IGNORED_KEY] = True
         set_flash(EXPIRED_MESSAGE)
-        if not from_cookie:  # a stale cookie on a fresh page: just the log-in page, with the note
-            request_go_home()
+        request_go_home()
         return None
     st.session_state[TOKEN_KEY] = token
     st.session_state[PRINCIPAL_KEY] = principal
     return principal
+
+
+def _request_cookie(name: str) -> str | None:
+    """A cookie of the browser's request, when there is one (AppTest and bare runs have none)."""
+    try:
+        value = st.context.cookies.get(name)
+    except Exception:  # noqa: BLE001 - no request context: no cookie
+        return None
+    return value if isinstance(value, str) and value else None
 
 
 def fragment_session_alive() -> bool:
@@ -187,7 +210,9 @@ def logout() -> None:
         del st.session_state[key]
     if language:
         st.session_state[LANGUAGE_KEY] = language  # the log-in page stays in the language chosen
-    st.session_state[COOKIE_END_KEY] = True
+    # The server deleted the session, so the cookie is dead; it is dropped at the next fresh page
+    # (deleting it now would rerun the page and wipe the message below).
+    st.session_state[COOKIE_IGNORED_KEY] = True
     set_flash(LOGGED_OUT_MESSAGE)
     request_go_home()
 

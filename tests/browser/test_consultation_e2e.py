@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.vocabulary import VIEW_NAMES
 from tests.browser.conftest import PortalServer, click_menu, fill_date, login, logout, open_page, wait_for_app
 
 pytestmark = pytest.mark.browser
@@ -101,7 +102,7 @@ def register_patient(page, portal: PortalServer) -> None:
     click_menu(page, "Register")
     page.get_by_label("Full name").fill(PATIENT_NAME)
     page.get_by_label("Email").fill(PATIENT_EMAIL)
-    page.get_by_label("Password", exact=True).fill(PATIENT_PASSWORD)
+    page.get_by_label("Password *", exact=True).fill(PATIENT_PASSWORD)
     page.get_by_label("Confirm password").fill(PATIENT_PASSWORD)
     fill_date(page, "Date of birth", 12, 4, 1990)
     page.get_by_test_id("stCheckbox").filter(has_text="accept the telemedicine consent").locator(
@@ -125,7 +126,7 @@ def send_consultation(page, photos: dict[str, Path]) -> str:
     fill_text_area(page, "Current medications (or 'none')", "none")
     uploaders = page.get_by_test_id("stFileUploader")
     for view in ("front", "left_oblique", "right_oblique"):
-        uploader = uploaders.filter(has_text=f"Photo: {view.replace('_', ' ')}")
+        uploader = uploaders.filter(has_text=f"Photo: {VIEW_NAMES[view]}")
         uploader.locator("input[type=file]").set_input_files(str(photos[view]))
         uploader.get_by_text(photos[view].name).wait_for()
         wait_for_app(page)
@@ -155,7 +156,7 @@ def answer_as_physician(page, portal: PortalServer, reference: str) -> None:
     assert photos.count() >= 3
     page.get_by_role("tab", name="Report").click()
     # Inside st.form: values are sent with the submit button, no rerun per field.
-    page.get_by_label("Findings").fill(FINDINGS_TEXT)
+    page.get_by_role("textbox", name="Findings", exact=True).fill(FINDINGS_TEXT)
     page.get_by_label("Assessment", exact=True).fill("Likely epidermal melasma.")
     page.get_by_label("Recommended treatments").fill("Topical tranexamic acid; consider a light peel.")
     page.get_by_label("Home care").fill("Daily SPF 50.")
@@ -194,9 +195,11 @@ def test_patient_to_physician_round_trip(
     physician.screenshot(path=str(tmp_path / "physician_case.png"), full_page=True)
     physician_context.close()
 
-    # The patient reloads their consultations and reads the report.
+    # The patient reloads their consultations (still logged in: the session cookie) and reads the report.
     patient.reload()
-    login(patient, portal, email=PATIENT_EMAIL, password=PATIENT_PASSWORD)
+    wait_for_app(patient)
+    patient.get_by_role("button", name="Log out").wait_for()
+    click_menu(patient, "My consultations")
     patient.get_by_text(FINDINGS_TEXT).wait_for()
     assert patient.get_by_text("Report sent").count() >= 1
     patient.screenshot(path=str(tmp_path / "patient_report.png"), full_page=True)

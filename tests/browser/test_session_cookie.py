@@ -1,6 +1,6 @@
 """A reload (phones reload a tab whenever the patient switches to the camera) or a new tab keeps
-the log-in: the session rides in an HttpOnly, SameSite=Strict cookie that no script can read,
-and logging out removes it."""
+the log-in: the session rides in an HttpOnly, SameSite=Strict cookie that no script can read; after logging
+out it logs nobody in and the next page drops it."""
 
 from __future__ import annotations
 
@@ -44,8 +44,11 @@ def test_a_reload_and_a_new_tab_stay_logged_in_until_log_out(page, portal: Porta
     second.close()
 
     logout(page)
-    _wait_for_cookie(page, present=False)
-    page.reload()
+    page.get_by_text("You have been logged out.").wait_for()  # and it stays
+    page.wait_for_timeout(1500)
+    assert page.get_by_text("You have been logged out.").count() == 1
+    page.reload()  # the dead cookie logs nobody in, and the fresh page drops it
     wait_for_app(page)
     page.get_by_role("button", name="Log in").wait_for()
     assert page.get_by_role("button", name="Log out").count() == 0
+    _wait_for_cookie(page, present=False)
