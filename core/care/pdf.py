@@ -24,79 +24,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-MONTHS: dict[str, tuple[str, ...]] = {
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-    "de": (
-        "Januar",
-        "Februar",
-        "März",
-        "April",
-        "Mai",
-        "Juni",
-        "Juli",
-        "August",
-        "September",
-        "Oktober",
-        "November",
-        "Dezember",
-    ),
-    "fr": (
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ),
-    "nl": (
-        "januari",
-        "februari",
-        "maart",
-        "april",
-        "mei",
-        "juni",
-        "juli",
-        "augustus",
-        "september",
-        "oktober",
-        "november",
-        "december",
-    ),
-    "es": (
-        "enero",
-        "febrero",
-        "marzo",
-        "abril",
-        "mayo",
-        "junio",
-        "julio",
-        "agosto",
-        "septiembre",
-        "octubre",
-        "noviembre",
-        "diciembre",
-    ),
-}
-
 LABELS: dict[str, dict[str, str]] = {
     "en": {
         "title": "Consultation report",
@@ -258,6 +185,38 @@ LABELS: dict[str, dict[str, str]] = {
     },
 }
 
+LABELS["tr"] = {
+    "title": "Konsültasyon raporu",
+    "patient": "Hasta",
+    "birth_date": "Doğum tarihi",
+    "reference": "Vaka",
+    "consultation_date": "Konsültasyon",
+    "date": "Rapor tarihi",
+    "physician": "Hekim",
+    "registration": "Sicil no.",
+    "findings": "Bulgular",
+    "assessment": "Değerlendirme",
+    "recommendations": "Öneriler",
+    "home_care": "Evde bakım",
+    "in_person": "Yüz yüze muayene önerilir",
+    "follow_up": "Kontrol",
+    "signed": "{date} tarihinde elektronik olarak imzalandı",
+    "draft": "TASLAK: henüz imzalanmadı veya gönderilmedi",
+    "photos": "Fotoğraflar",
+    "photo_alt": "Yüz fotoğrafı, {view}, {date}",
+    "measurements": "Görüntü ölçümleri (yapay zekâ ön değerlendirmesi)",
+    "measurements_note": "Fotoğraflarınızın, hekime yardımcı olan bir yazılımla yapılan ölçümleri. Bunlar "
+    "tanı değil ölçümdür: geçerli olan, yukarıdaki hekim değerlendirmesidir.",
+    "measurement": "Ölçüm",
+    "region": "Bölge",
+    "value": "Değer",
+    "band": "Düzey",
+    "page": "Sayfa {n} / {nb}",
+    "disclaimer": "Bu rapor, uzaktan konsültasyonda verdiğiniz fotoğraflara ve bilgilere dayanır. Yüz yüze "
+    "muayenenin yerini tutmaz. Bir cilt değişikliği kanarsa, hızla büyürse veya sizi endişelendirirse hemen "
+    "bir doktora başvurun. Otomatik görüntü ölçümleri yalnızca hekimin kararını destekledi.",
+}
+
 VIEW_LABELS: dict[str, dict[str, str]] = {
     "en": {"front": "Front", "left_oblique": "Left side", "right_oblique": "Right side",
            "left_profile": "Left profile", "right_profile": "Right profile", "close_up": "Close-up"},
@@ -269,6 +228,8 @@ VIEW_LABELS: dict[str, dict[str, str]] = {
            "left_profile": "Linkerprofiel", "right_profile": "Rechterprofiel", "close_up": "Close-up"},
     "es": {"front": "Frente", "left_oblique": "Lado izquierdo", "right_oblique": "Lado derecho",
            "left_profile": "Perfil izquierdo", "right_profile": "Perfil derecho", "close_up": "Primer plano"},
+    "tr": {"front": "Önden", "left_oblique": "Sol taraf", "right_oblique": "Sağ taraf",
+           "left_profile": "Sol profil", "right_profile": "Sağ profil", "close_up": "Yakın çekim"},
 }  # fmt: skip
 
 BAND_LABELS: dict[str, dict[str, str]] = {
@@ -277,6 +238,7 @@ BAND_LABELS: dict[str, dict[str, str]] = {
     "fr": {"minimal": "minimal", "mild": "léger", "moderate": "modéré", "marked": "marqué"},
     "nl": {"minimal": "minimaal", "mild": "licht", "moderate": "matig", "marked": "duidelijk"},
     "es": {"minimal": "mínimo", "mild": "leve", "moderate": "moderado", "marked": "marcado"},
+    "tr": {"minimal": "çok hafif", "mild": "hafif", "moderate": "orta", "marked": "belirgin"},
 }
 
 # The report's sections by key (exports pass these keys); any other key is printed as given.
@@ -295,18 +257,17 @@ def language_code(language: str | None) -> str:
 
 
 def format_date(value: date | datetime, language: str) -> str:
-    """en: 'November 27, 2026'; de: '27. November 2026'; fr/es/nl: '27 novembre 2026' / '27 de noviembre de 2026'."""
+    """The long date in the reader's language by Babel's CLDR data: en 'November 27, 2026',
+    de '27. November 2026', fr '27 novembre 2026', es '27 de noviembre de 2026', tr '27 Kasım 2026'."""
+    from babel.core import UnknownLocaleError
+    from babel.dates import format_date as babel_format_date
+
     day = value.date() if isinstance(value, datetime) else value
-    lang = language.split("-")[0].lower() if language else "en"
-    months = MONTHS.get(lang, MONTHS["en"])
-    month = months[day.month - 1]
-    if lang == "de":
-        return f"{day.day}. {month} {day.year}"
-    if lang == "es":
-        return f"{day.day} de {month} de {day.year}"
-    if lang in ("fr", "nl"):
-        return f"{day.day} {month} {day.year}"
-    return f"{month} {day.day}, {day.year}"
+    lang = (language or "en").split("-")[0].lower()
+    try:
+        return babel_format_date(day, format="long", locale=lang)
+    except (UnknownLocaleError, ValueError):
+        return babel_format_date(day, format="long", locale="en")
 
 
 @dataclass(frozen=True)

@@ -338,7 +338,9 @@ def test_body_sites_and_fhir_ids() -> None:
         ("fr", "5 mars 2027"),
         ("nl", "5 maart 2027"),
         ("es", "5 de marzo de 2027"),
-        ("pt", "March 5, 2027"),
+        ("tr", "5 Mart 2027"),
+        ("pt", "5 de março de 2027"),  # Babel's CLDR data: any language it knows
+        ("xx", "March 5, 2027"),
     ],
 )
 def test_date_format_per_language(language: str, expected: str) -> None:
@@ -418,6 +420,9 @@ def test_letter_headings_follow_the_language_and_a_draft_is_marked() -> None:
     assert "ENTWURF" in german and "Elektronisch unterzeichnet" not in german
     english = _text(build_report_pdf(letter_input("pt-BR", sections={"Custom heading": "Text"})))
     assert "Consultation report" in english and "Custom heading" in english  # unknown language: English
+    assert "March" in english  # and its dates in English too, not half Portuguese
+    turkish = _text(build_report_pdf(letter_input("tr")))
+    assert "Konsültasyon raporu" in turkish and "Sayfa 1 / " in turkish and "Mart" in turkish
 
 
 def test_letter_metadata_hold_no_personal_data_and_photos_have_alt_text() -> None:
