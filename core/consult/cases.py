@@ -469,29 +469,18 @@ class CaseService:
         )
         now = self._clock()
         case_id = str(uuid.uuid4())
-        written: list[str] = []
-        try:
-            rows = []
-            for photo in photos:
-                blob_id = self._blobs.put(photo.image_bytes)
-                written.append(blob_id)
-                rows.append((photo, blob_id))
-            with self._db.transaction() as tx:
-                self._insert_case(tx, principal, case_id, intake, now)
-                self._insert_photos(tx, principal, case_id, rows, now)
-                # In the same transaction: a submitted case always has its audit row.
-                self._audit.record(
-                    principal,
-                    "case.submit",
-                    "case",
-                    case_id,
-                    {"photos": len(rows), "concerns": list(intake.concerns)},
-                    tx=tx,
-                )
-        except BaseException:
-            for blob_id in written:
-                self._blobs.delete(blob_id)
-            raise
+        with self._stored_blobs(photos) as rows, self._db.transaction() as tx:
+            self._insert_case(tx, principal, case_id, intake, now)
+            self._insert_photos(tx, principal, case_id, rows, now)
+            # In the same transaction: a submitted case always has its audit row.
+            self._audit.record(
+                principal,
+                "case.submit",
+                "case",
+                case_id,
+                {"photos": len(rows), "concerns": list(intake.concerns)},
+                tx=tx,
+            )
         if self._on_submitted is not None:
             self._on_submitted(case_id)
         return case_id
@@ -753,28 +742,32 @@ class CaseService:
             principal, photos, required=(), unique_views=False, accept_failed=principal.role != PATIENT
         )
         now = self._clock()
-        written: list[str] = []
+        with self._stored_blobs(photos) as rows, self._db.transaction() as tx:
+            photo_ids = self._insert_photos(tx, principal, case_id, rows, now)
+            tx.execute("UPDATE cases SET updated_at = ? WHERE id = ?", [to_db_time(now), case_id])
+            for photo_id, photo in zip(photo_ids, photos, strict=True):
+                self._audit.record(
+                    principal,
+                    "photo.add",
+                    "photo",
+                    photo_id,
+                    {"case_id": case_id, "view": photo.view, "source": photo.source},
+                    tx=tx,
+                )
+            yield PhotoBatch(tx, photo_ids)
+
+    @contextlib.contextmanager
+    def _stored_blobs(self, photos: Sequence[CheckedPhoto]) -> Iterator[list[tuple[CheckedPhoto, str]]]:
+        """Each photo's encrypted blob, written before the rows that point to it (files cannot
+        join a database transaction) and deleted again when the block fails: a failure leaves
+        no blob behind."""
+        written: list[tuple[CheckedPhoto, str]] = []
         try:
-            rows = []
             for photo in photos:
-                blob_id = self._blobs.put(photo.image_bytes)
-                written.append(blob_id)
-                rows.append((photo, blob_id))
-            with self._db.transaction() as tx:
-                photo_ids = self._insert_photos(tx, principal, case_id, rows, now)
-                tx.execute("UPDATE cases SET updated_at = ? WHERE id = ?", [to_db_time(now), case_id])
-                for photo_id, photo in zip(photo_ids, photos, strict=True):
-                    self._audit.record(
-                        principal,
-                        "photo.add",
-                        "photo",
-                        photo_id,
-                        {"case_id": case_id, "view": photo.view, "source": photo.source},
-                        tx=tx,
-                    )
-                yield PhotoBatch(tx, photo_ids)
+                written.append((photo, self._blobs.put(photo.image_bytes)))
+            yield written
         except BaseException:
-            for blob_id in written:
+            for _, blob_id in written:
                 self._blobs.delete(blob_id)
             raise
 
