@@ -87,6 +87,28 @@ def test_progress_figure_marks_treatments_and_change() -> None:
     assert "filler" in figure.layout.annotations[0].text
 
 
+def test_progress_figure_shows_local_days_and_plain_words() -> None:
+    # 23:30 UTC on 31 Dec is already 1 January in Amsterdam: the viewer's own day is shown.
+    late = MetricPoint(
+        datetime(2026, 12, 31, 23, 30, tzinfo=UTC),
+        "redness",
+        "left_cheek",
+        None,
+        21.0,
+        "a*",
+        None,
+        None,
+        "c1",
+        None,
+    )
+    data = ChartData([late, *_data().points], [])
+    figure = build_progress_figure(data, "redness", "left_cheek", zone="Europe/Amsterdam")
+    first = figure.data[0].x[0]
+    assert first.tzinfo is None and (first.year, first.month, first.day, first.hour) == (2027, 1, 1, 0)
+    assert figure.layout.xaxis.tickformat == "%d %b %Y"  # days, not UTC instants in milliseconds
+    assert figure.layout.title.text == "Redness · left cheek"
+
+
 def test_simple_progress_figure_for_patients() -> None:
     figure = build_progress_figure(_data(), "redness", "left_cheek", simple=True)
     assert len(figure.data) == 1 and list(figure.data[0].y) == pytest.approx([0.0, -20.0, -40.0])
