@@ -14,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.layout import plain
+from tests.apptest_pages import run_page_as
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "Markup-Test-Pass-123"
@@ -116,13 +117,7 @@ def injected(data_dir: Path, face_photo_bgr) -> Iterator[dict]:
 
 
 def _run(clinic, email: str, page: str, query: dict[str, str] | None = None) -> AppTest:
-    from components.session import TOKEN_KEY
-
-    app = AppTest.from_file(str(REPO_ROOT / page), default_timeout=60)
-    app.session_state[TOKEN_KEY] = clinic.auth.login(email, PASSWORD).token
-    for key, value in (query or {}).items():
-        app.query_params[key] = value
-    return app.run()
+    return run_page_as(clinic, email, PASSWORD, page, query)
 
 
 def _unescaped_syntax(text: str) -> str:
