@@ -14,6 +14,7 @@ and as a ghost overlay over the new one so the patient can match the framing.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -250,31 +251,30 @@ def _png(image_bgr: np.ndarray) -> bytes:
 def check_upload(
     raw: bytes, filename: str | None, view: str, source: PhotoSource, cache: dict[str, Any]
 ) -> tuple[CheckedPhoto | None, str | None]:
-    """(checked photo, None) or (None, why it cannot be used) for uploaded or snapped bytes.
-
-    Cached by content, so Streamlit's reruns do not run the gate again on the same photo."""
-    cache_key = f"{view}:{source}:{hashlib.sha256(raw).hexdigest()}"
-    if cache_key not in cache:
-        try:
-            with st.spinner(_("Checking your photo…")):
-                cache[cache_key] = (intake_photo(raw, view, source=source, filename=filename), None)
-        except UploadRejected as error:
-            cache[cache_key] = (None, str(error))  # English, the catalog's id: translated when shown
-    return cache[cache_key]
+    """(checked photo, None) or (None, why it cannot be used) for uploaded or snapped bytes."""
+    key = f"{view}:{source}:{hashlib.sha256(raw).hexdigest()}"
+    return _checked_once(cache, key, lambda: intake_photo(raw, view, source=source, filename=filename))
 
 
 def check_frame(
     frame_bgr: np.ndarray, view: str, cache: dict[str, Any]
 ) -> tuple[CheckedPhoto | None, str | None]:
     """The live guide's captured frame through the same intake (encoded once, checked once)."""
-    cache_key = f"{view}:live:{hashlib.sha256(np.ascontiguousarray(frame_bgr).tobytes()).hexdigest()}"
-    if cache_key not in cache:
+    key = f"{view}:live:{hashlib.sha256(np.ascontiguousarray(frame_bgr).tobytes()).hexdigest()}"
+    return _checked_once(cache, key, lambda: intake_frame(frame_bgr, view, source="webcam"))
+
+
+def _checked_once(
+    cache: dict[str, Any], key: str, intake: Callable[[], CheckedPhoto]
+) -> tuple[CheckedPhoto | None, str | None]:
+    """Cached by content, so Streamlit's reruns do not run the gate again on the same photo."""
+    if key not in cache:
         try:
             with st.spinner(_("Checking your photo…")):
-                cache[cache_key] = (intake_frame(frame_bgr, view, source="webcam"), None)
+                cache[key] = (intake(), None)
         except UploadRejected as error:
-            cache[cache_key] = (None, str(error))
-    return cache[cache_key]
+            cache[key] = (None, str(error))  # English, the catalog's id: translated when shown
+    return cache[key]
 
 
 def _show_feedback(photo: CheckedPhoto, baseline: bytes | None) -> None:
