@@ -51,6 +51,9 @@ class Settings:
     clinic_timezone: str = "Europe/Amsterdam"
     # How many upcoming visits a patient may book themselves on one case (physicians book freely).
     max_patient_bookings_per_case: int = 1
+    # A half-filled intake kept on the server (core/consult/drafts.py) expires this long after its
+    # last change.
+    draft_retention_days: int = 30
     # The letterhead of reports and the clinic's Organization in FHIR exports; unset lines are left out
     # (a letter never shows an invented address). Address lines are separated by "\n" or ";".
     clinic_address: str | None = None
@@ -73,6 +76,10 @@ class Settings:
     smtp_tls: str = "starttls"  # starttls | ssl | none
     # The address patients open (e.g. https://portal.example.org), for links in e-mails.
     public_url: str | None = None
+    # A clinic group: CLINIC_DATABASE_URL=postgresql://user:pass@host/db puts the data in PostgreSQL
+    # (several app servers share it); unset = the embedded, encrypted DuckDB file in data_dir.
+    database_url: str | None = field(default=None, repr=False)  # may hold a password
+    database_pool_size: int = 10  # PostgreSQL connections per app server
 
     @property
     def smtp_configured(self) -> bool:
@@ -116,6 +123,9 @@ class Settings:
             max_patient_bookings_per_case=max(
                 0, int(os.environ.get("CLINIC_MAX_PATIENT_BOOKINGS_PER_CASE", "").strip() or "1")
             ),
+            draft_retention_days=max(
+                1, int(os.environ.get("CLINIC_DRAFT_RETENTION_DAYS", "").strip() or "30")
+            ),
             clinic_address=os.environ.get("CLINIC_ADDRESS", "").strip() or None,
             clinic_phone=os.environ.get("CLINIC_PHONE", "").strip() or None,
             clinic_email=os.environ.get("CLINIC_EMAIL", "").strip() or None,
@@ -129,4 +139,6 @@ class Settings:
             smtp_from=os.environ.get("CLINIC_SMTP_FROM", "").strip() or None,
             smtp_tls=smtp_tls,
             public_url=os.environ.get("CLINIC_PUBLIC_URL", "").strip().rstrip("/") or None,
+            database_url=os.environ.get("CLINIC_DATABASE_URL", "").strip() or None,
+            database_pool_size=max(1, int(os.environ.get("CLINIC_DATABASE_POOL_SIZE", "").strip() or "10")),
         )

@@ -51,6 +51,7 @@ class SweepReport:
     temp_files: list[str] = field(default_factory=list)  # paths relative to the data directory
     young_orphans: int = 0  # unowned, but within the grace period: kept
     dry_run: bool = False
+    expired_drafts: int = 0  # intake drafts past their retention, removed with their photos
 
     @property
     def removed(self) -> int:
@@ -86,6 +87,13 @@ def sweep_orphans(
     now = now or clinic.clock()
     cutoff = (now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)) - grace
     settings = clinic.settings
+    # Intake drafts past their retention first (rows and their blobs): core.consult.drafts.
+    expired_drafts = 0
+    if not dry_run:
+        from core.consult.drafts import expire_drafts
+
+        retention = timedelta(days=getattr(settings, "draft_retention_days", 30))
+        expired_drafts = expire_drafts(clinic.db, clinic.blobs, clinic.audit, now, retention)
     # Files first, rows second: a blob written after the listing is not looked at, and one
     # whose row commits after the query is young, so the grace period keeps it.
     candidates = clinic.blobs.list_ids()
@@ -111,7 +119,7 @@ def sweep_orphans(
             except FileNotFoundError:
                 continue
         temps.append(_relative(path, data_dir))
-    report = SweepReport(orphans, temps, young, dry_run)
+    report = SweepReport(orphans, temps, young, dry_run, expired_drafts)
     if report.removed and not dry_run:
         log.warning(
             "removed %d orphan blob(s) and %d leftover temp file(s) older than %s (kept %d younger orphan(s))",

@@ -74,3 +74,8 @@ ConsentKind = Literal["telemedicine", "photo_storage", "anonymised_use"]
 CONSENT_KINDS: Final[tuple[ConsentKind, ...]] = get_args(ConsentKind)
 # The version of the consent texts patients accept now; stored with every consent row.
 CONSENT_VERSION: Final = "2026-01"
+
+# --- intake drafts (core/consult/drafts.py): one kept, half-filled form per patient and kind --
+DRAFT_NEW_CONSULTATION: Final = "new_consultation"
+DraftKind = Literal["new_consultation"]
+DRAFT_KINDS: Final[tuple[DraftKind, ...]] = get_args(DraftKind)

@@ -436,7 +436,14 @@ class CaseService:
         self._on_submitted = on_submitted
 
     # -- submission ----------------------------------------------------------------------------
-    def submit_case(self, principal: Principal, intake: IntakeForm, photos: Sequence[CheckedPhoto]) -> str:
+    def submit_case(
+        self,
+        principal: Principal,
+        intake: IntakeForm,
+        photos: Sequence[CheckedPhoto],
+        *,
+        in_transaction: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    ) -> str:
         """Store a new consultation atomically; returns the case id.
 
         Photos come from `core.consult.photos.intake_photo`/`intake_frame` and are stored as they
@@ -444,8 +451,10 @@ class CaseService:
 
         Photo blobs are written first (files cannot join a DB transaction) and deleted again if
         the database transaction fails, so a failure leaves no case, no rows and no blobs.
+        `in_transaction(tx)` runs inside the submission's transaction (the intake draft is
+        deleted there: `core.consult.drafts.DraftService.submit_case`).
         """
-        return self._submit(principal, intake, photos, accept_failed=False)
+        return self._submit(principal, intake, photos, accept_failed=False, in_transaction=in_transaction)
 
     def submit_example_case(
         self, principal: Principal, intake: IntakeForm, photos: Sequence[CheckedPhoto]
@@ -458,7 +467,12 @@ class CaseService:
         return self._submit(principal, intake, photos, accept_failed=True)
 
     def _submit(
-        self, principal: Principal, intake: IntakeForm, photos: Sequence[CheckedPhoto], accept_failed: bool
+        self,
+        principal: Principal,
+        intake: IntakeForm,
+        photos: Sequence[CheckedPhoto],
+        accept_failed: bool,
+        in_transaction: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     ) -> str:
         require_role(principal, PATIENT)
         if not principal.patient_id:
@@ -481,6 +495,8 @@ class CaseService:
                 {"photos": len(rows), "concerns": list(intake.concerns)},
                 tx=tx,
             )
+            if in_transaction is not None:
+                in_transaction(tx)
         if self._on_submitted is not None:
             self._on_submitted(case_id)
         return case_id
