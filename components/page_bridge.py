@@ -2,6 +2,8 @@
 
 - The language and direction of the portal's `<html>` (screen readers announce the right
   language; Arabic lays out right to left).
+- On a narrow screen (a phone), closing the menu once a page was chosen: there it covers most of
+  the page, and Streamlit closes it only for the phone browsers it recognises.
 - The request that sets the HttpOnly session cookie after a log-in, or deletes it after a
   log-out (core/session_cookie.py): only an HTTP response can set such a cookie.
 
@@ -19,7 +21,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from components.i18n import tr
-from components.session import cookie_request, cookie_request_sent
+from components.session import CURRENT_PAGE_KEY, cookie_request, cookie_request_sent
 
 _widget = components.declare_component(
     "page_bridge", path=str(Path(__file__).parent / "page_bridge_frontend")
@@ -33,6 +35,7 @@ def render_page_bridge() -> None:
         answered = _widget(
             lang=translation.html_lang,
             dir=translation.direction,
+            page=st.session_state.get(CURRENT_PAGE_KEY),  # a new page: the menu closes on a phone
             request=request,
             nonce=nonce,
             key="page-bridge",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.i18n import _, language_picker
+from components.page_links import link_to_page
 from components.session import LANDING_PAGE_KEY, current_principal, get_clinic, pop_flash, start_session
 
 clinic = get_clinic()
@@ -38,6 +39,6 @@ if submitted:
         st.session_state.pop("login_password", None)
         st.rerun()  # app.py rebuilds the menu for the role and switches to its landing page
 
-st.markdown(_("New here? Choose **Register** in the menu to create a patient account."))
+link_to_page("pages/register.py", _("New here? Create a patient account"), ":material/person_add:")
 if clinic.settings.demo:
     st.info(_("Demo mode: the demo log-ins were printed in the terminal that started the portal."))

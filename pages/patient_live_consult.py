@@ -13,6 +13,7 @@ import streamlit as st
 
 from components.ar_panel import LIVE_ROOM_KEY
 from components.i18n import _
+from components.page_links import link_to_page
 from components.session import signed_in_as
 from components.video_room import call_stats, render_call, room_registry
 from core.access import AccessDenied, Principal
@@ -20,7 +21,12 @@ from core.live.rooms import RoomClosed, RoomRegistry
 
 
 def ask_for_invitation() -> None:
-    st.info(_("Your physician will open a live consult; join it from **My consultations** when it is open."))
+    st.info(
+        _(
+            "Your physician will open a live consult; a link to join it appears on your consultations page when it is open."
+        )
+    )
+    link_to_page("pages/patient_my_consultations.py", _("My consultations"), ":material/folder_shared:")
     with st.form("invitation"):
         code = st.text_input(_("Or enter the invitation code your physician gave you"))
         if st.form_submit_button(_("Open invitation")) and code.strip():

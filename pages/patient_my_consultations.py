@@ -22,8 +22,11 @@ from components.layout import (
     status_badge,
     status_label,
 )
+from components.page_links import link_to_page
 from components.session import get_clinic, signed_in_as
 from core.access import AccessDenied, Principal
+from core.care.records import Appointment
+from core.clinic import Clinic
 from core.vocabulary import CLOSED, IN_PERSON_REQUESTED, IN_REVIEW, REPORT_SENT, SUBMITTED
 
 LIVE_NOTICE_SECONDS = 3
@@ -64,7 +67,9 @@ def render_timeline(case, zone: str) -> None:
             column.markdown(format_when(first_time[index], zone))
 
 
-def render_report(report, zone: str) -> None:
+def render_report(report, zone: str, visit: Appointment | None = None) -> None:
+    """The sent report; its advice for an in-person visit says so once `visit` (the case's
+    booked or completed visit) exists."""
     with st.expander(_("Your physician's report"), expanded=True, icon=":material/description:"):
         st.markdown(_("Sent {when}", when=format_when(report.sent_at, zone)))
         for label, text in (
@@ -77,7 +82,19 @@ def render_report(report, zone: str) -> None:
             if text:
                 st.markdown(f"**{label}**")
                 st.text(text)
-        if report.in_person_needed:
+        if report.in_person_needed and visit is not None:
+            when = format_when(visit.start_utc, zone)
+            if visit.status == "completed":
+                st.success(
+                    _("Your in-person visit took place on {when}.", when=when),
+                    icon=":material/event_available:",
+                )
+            else:
+                st.info(
+                    _("Your in-person visit is booked for {when}.", when=when),
+                    icon=":material/event_available:",
+                )
+        elif report.in_person_needed:
             if report.in_person_reason:
                 st.warning(
                     _(
@@ -87,6 +104,17 @@ def render_report(report, zone: str) -> None:
                 )
             else:
                 st.warning(_("Your physician advises an in-person visit."))
+
+
+def case_visits(clinic: Clinic, principal: Principal) -> dict[str, Appointment]:
+    """Each case's in-person visit that is booked or took place (the latest one), by case id."""
+    visits: dict[str, Appointment] = {}
+    for visit in clinic.care.appointments.patient_agenda(principal, include_past=True):
+        if visit.status in ("booked", "completed"):
+            current = visits.get(visit.case_id)
+            if current is None or visit.start_utc > current.start_utc:
+                visits[visit.case_id] = visit
+    return visits
 
 
 def render_live_notice(principal: Principal, cases: dict[str, str]) -> None:
@@ -144,9 +172,13 @@ def render_page(principal: Principal) -> None:
     st.title(_("My consultations"))
 
     summaries = clinic.cases.list_patient_cases(principal)
+    visits = case_visits(clinic, principal) if summaries else {}
     render_live_notice(principal, {summary.case_id: summary.reference for summary in summaries})
     if not summaries:
-        st.info(_("You have no consultations yet. Choose **New consultation** in the menu to start one."))
+        st.info(_("You have no consultations yet."))
+        link_to_page(
+            "pages/patient_new_consultation.py", _("Start a new consultation"), ":material/add_a_photo:"
+        )
     for summary in summaries:
         case = clinic.cases.get_case(principal, summary.case_id)  # history + the sent report (never drafts)
         with st.container(border=True):
@@ -163,7 +195,7 @@ def render_page(principal: Principal) -> None:
             )
             render_timeline(case, zone)
             if case.report is not None and case.report.sent_at is not None:
-                render_report(case.report, zone)
+                render_report(case.report, zone, visits.get(case.case_id))
             else:
                 st.markdown(_("The physician's report will appear here once it is ready."))
 

@@ -12,6 +12,7 @@ from components.guided_capture import (
 )
 from components.i18n import N_, _
 from components.live_guide import live_guide
+from components.page_links import link_to_page
 from components.session import signed_in_as
 from core.vocabulary import CONSULTATION_VIEWS
 
@@ -46,7 +47,12 @@ def render_guide() -> None:
         hints = photo.quality.instructions()[:3]
         if hints:
             st.markdown("\n".join(f"- {_(hint)}" for hint in hints))
-        st.markdown(_("Use this photo in a new consultation via **New consultation** → Live guide."))
+        st.markdown(
+            _("To send photos like this one, start a new consultation and choose the live guide there.")
+        )
+        link_to_page(
+            "pages/patient_new_consultation.py", _("Start a new consultation"), ":material/add_a_photo:"
+        )
 
 
 # Ends by returning, never st.stop(): the live guide shows a timed fragment (docs/ARCHITECTURE.md).

@@ -8,6 +8,25 @@
     window.parent.postMessage(Object.assign({ isStreamlitMessage: true, type: type }, data), "*");
   }
   let lastNonce = null;
+  // Streamlit's own narrow-screen breakpoint ("md"): below it the sidebar menu covers most of the page.
+  const NARROW_SCREEN_PX = 768;
+  const LAST_PATH_KEY = "clinic.page-bridge.last-path";
+  // On a narrow screen, close the menu once a page was chosen (Streamlit closes it only for
+  // phone user agents it recognises, and never after a link or a switch in the page itself).
+  // The path seen last is kept in the tab's sessionStorage, so this frame being rebuilt does not
+  // count as a page change.
+  function closeMenuAfterPageChange(page) {
+    const host = window.parent;
+    const path = page || host.location.pathname;
+    const storage = host.sessionStorage;
+    const previous = storage.getItem(LAST_PATH_KEY);
+    storage.setItem(LAST_PATH_KEY, path);
+    if (previous === null || previous === path || host.innerWidth >= NARROW_SCREEN_PX) return;
+    const sidebar = host.document.querySelector('[data-testid="stSidebar"]');
+    if (!sidebar || sidebar.getAttribute("data-collapsed") !== "false") return;
+    const close = host.document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+    if (close) close.click();
+  }
   window.addEventListener("message", function (event) {
     const data = event.data || {};
     if (data.type !== "streamlit:render") return;
@@ -16,6 +35,7 @@
       const root = window.parent.document.documentElement;
       if (args.lang) root.lang = args.lang;
       if (args.dir) root.dir = args.dir;
+      closeMenuAfterPageChange(args.page);
     } catch (error) {
       // not same-origin (never in the portal): the page keeps its defaults
     }
