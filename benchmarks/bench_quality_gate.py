@@ -1,6 +1,6 @@
 """Latency of the photo quality gate on one thread: a 12 MP photo and 640x480 live frames.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_quality_gate.py [--repeats 15]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_quality_gate.py [--repeats 15] [--compare REV]
 
 12 MP: the astronaut face (or a real front photo from ../shared) upscaled to 4000x3000, full
 `check_photo` (YuNet + MediaPipe IMAGE mode + every check). Live: frames of
@@ -17,9 +17,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import types  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -49,21 +53,48 @@ def _astronaut_face() -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(data.astronaut()[0:300, 90:340]), cv2.COLOR_RGB2BGR)
 
 
-def bench_photo(repeats: int) -> None:
+def _gate_at(revision: str) -> Callable[..., Any]:
+    """`check_photo` of core/vision/quality.py as committed at `revision` (same process, same
+    models), to time the previous and the current gate alternately under the same load."""
+    source = subprocess.run(
+        ["git", "show", f"{revision}:core/vision/quality.py"],
+        cwd=Path(__file__).resolve().parents[1],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    module = types.ModuleType(f"quality_at_{revision}")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, f"quality@{revision}", "exec"), module.__dict__)  # noqa: S102 (our own file)
+    return module.check_photo
+
+
+def bench_photo(repeats: int, compare: str | None) -> None:
     sources = {"astronaut": _astronaut_face()}
     real = shared_testdata_dir() / "faces" / "frontal_goodlight_older_male_02.jpg"
     if real.is_file():
         sources["real front photo"] = cv2.imread(str(real))
+    gates: dict[str, Callable[..., Any]] = {"current": check_photo}
+    if compare:
+        gates = {compare: _gate_at(compare), "current": check_photo}
     for name, image in sources.items():
         big = cv2.resize(image, (4000, 3000), interpolation=cv2.INTER_CUBIC)
-        check_photo(big, "front")  # warm-up: model loading is not part of the latency
-        samples, cpu = [], []
+        samples: dict[str, list[float]] = {gate: [] for gate in gates}
+        cpu: dict[str, list[float]] = {gate: [] for gate in gates}
+        verdicts: dict[str, str] = {}
+        for gate in gates.values():
+            gate(big, "front")  # warm-up: model loading is not part of the latency
         for _ in range(repeats):
-            start, start_cpu = time.perf_counter(), time.process_time()
-            result = check_photo(big, "front")
-            samples.append((time.perf_counter() - start) * 1000)
-            cpu.append((time.process_time() - start_cpu) * 1000)
-        print(f"12 MP photo ({name}, verdict {result.verdict}): {_stats(samples, cpu)}   target <= 100 ms")
+            for label, gate in gates.items():  # alternate: both see the same load
+                start, start_cpu = time.perf_counter(), time.process_time()
+                verdicts[label] = gate(big, "front").verdict
+                samples[label].append((time.perf_counter() - start) * 1000)
+                cpu[label].append((time.process_time() - start_cpu) * 1000)
+        for label in gates:
+            print(
+                f"12 MP photo ({name}, {label} gate, verdict {verdicts[label]}): "
+                f"{_stats(samples[label], cpu[label])}   target <= 100 ms"
+            )
 
 
 def _video_frames(limit: int) -> list[np.ndarray]:
@@ -85,40 +116,50 @@ def _video_frames(limit: int) -> list[np.ndarray]:
     return frames
 
 
-def bench_live(frame_count: int) -> None:
+def bench_live(frame_count: int, compare: str | None) -> None:
     frames = _video_frames(frame_count)
     options = QualityOptions.live()
     total, gate_only, total_cpu = [], [], []
+    old_gate = _gate_at(compare) if compare else None
+    gate_cpu, old_only, old_cpu = [], [], []
     with FaceLandmarker(mode="video") as landmarker:
         for index, frame in enumerate(frames):
             start, start_cpu = time.perf_counter(), time.process_time()
             faces = landmarker.detect_video(frame, index * 33)
-            middle = time.perf_counter()
-            check_photo(
-                frame,
-                "front",
-                options,
-                landmarks=faces[0] if faces else None,
-                faces=None if index % 10 == 0 else [],
-            )
+            middle, middle_cpu = time.perf_counter(), time.process_time()
+            landmarks = faces[0] if faces else None
+            detect = None if index % 10 == 0 else []
+            check_photo(frame, "front", options, landmarks=landmarks, faces=detect)
             end, end_cpu = time.perf_counter(), time.process_time()
             if index >= 5:  # skip warm-up frames
                 total.append((end - start) * 1000)
                 total_cpu.append((end_cpu - start_cpu) * 1000)
                 gate_only.append((end - middle) * 1000)
+                gate_cpu.append((end_cpu - middle_cpu) * 1000)
+            if old_gate is not None:
+                old_start, old_start_cpu = time.perf_counter(), time.process_time()
+                old_gate(frame, "front", options, landmarks=landmarks, faces=detect)
+                if index >= 5:
+                    old_only.append((time.perf_counter() - old_start) * 1000)
+                    old_cpu.append((time.process_time() - old_start_cpu) * 1000)
     print(f"live 640x480 frame, landmarks + gate: {_stats(total, total_cpu)}   target <= 20 ms")
-    print(f"live 640x480 frame, gate only:        {_stats(gate_only)}")
+    print(f"live 640x480 frame, gate only (current): {_stats(gate_only, gate_cpu)}")
+    if old_gate is not None:
+        print(f"live 640x480 frame, gate only ({compare}):  {_stats(old_only, old_cpu)}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15, help="12 MP runs per source")
     parser.add_argument("--frames", type=int, default=120, help="live frames")
+    parser.add_argument(
+        "--compare", metavar="REV", help="also time the gate committed at this git revision, alternating"
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     print(f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')} cv2 threads={cv2.getNumThreads()}")
-    bench_photo(args.repeats)
-    bench_live(args.frames)
+    bench_photo(args.repeats, args.compare)
+    bench_live(args.frames, args.compare)
     return 0
 
 

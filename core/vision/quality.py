@@ -53,6 +53,11 @@ class QualityOptions:
     # Working copy: all pixel measurements run on a copy with this long side (speed on 12 MP).
     work_side: int = 1280
     detector: DetectorOptions = field(default_factory=DetectorOptions)
+    # YuNet's input shrinks until a face `detector.min_relative_size` times the landmarked face has
+    # this many pixels (YuNet's smallest anchors are ~10 px; 32 leaves a margin), never below
+    # `detector_min_side` nor above `detector.max_side` (see `_detector_side`).
+    detector_min_face_px: float = 32.0
+    detector_min_side: int = 320
 
     # --- resolution / distance (ATA teledermatology: min 800x600, 1024x768 preferred) ---
     min_image_size: tuple[int, int] = (800, 600)  # (long, short) below -> warn
@@ -1051,19 +1056,6 @@ def check_photo(
     work, factor = _working_copy(image, o.work_side)
     work_size = (int(work.shape[0]), int(work.shape[1]))
 
-    if faces is None:
-        faces = detect_faces(work, o.detector)
-        faces = [
-            replace(
-                f,
-                x=f.x * factor,
-                y=f.y * factor,
-                w=f.w * factor,
-                h=f.h * factor,
-                keypoints=f.keypoints * factor,
-            )
-            for f in faces
-        ]
     if landmarks is None:
         landmarks_work = detect_landmarks(work)
     else:
@@ -1073,6 +1065,19 @@ def check_photo(
         landmarks_work = (
             landmarks if abs(scale_to_work - 1.0) < 1e-6 else landmarks.scaled(scale_to_work, work_size)
         )
+    if faces is None:
+        detector = replace(o.detector, max_side=_detector_side(work_size, landmarks_work, o))
+        faces = [
+            replace(
+                f,
+                x=f.x * factor,
+                y=f.y * factor,
+                w=f.w * factor,
+                h=f.h * factor,
+                keypoints=f.keypoints * factor,
+            )
+            for f in detect_faces(work, detector)
+        ]
 
     checks: list[QualityCheck] = []
     pose: HeadPose | None = landmarks_work.pose if landmarks_work is not None else None
@@ -1138,6 +1143,21 @@ def check_photo(
     return _result(
         view, checks, pose, faces, face_box, full_size, _full_landmarks(landmarks_work, factor, full_size)
     )
+
+
+def _detector_side(work_size: tuple[int, int], landmarks: FaceLandmarks | None, o: QualityOptions) -> int:
+    """Long side of YuNet's input: just large enough that a face `min_relative_size` times the
+    landmarked face (the smallest face that counts as a second person) still has
+    `detector_min_face_px` pixels; at most `detector.max_side` (no landmarks: that maximum).
+    A close clinical face lets YuNet run at ~400 px (~4x cheaper than 640); a group photo's
+    small faces keep the full input."""
+    cap = min(o.detector.max_side, max(work_size))
+    if landmarks is None:
+        return cap
+    _, _, w, h = landmarks.bbox()
+    smallest = max(o.detector.min_relative_size * max(w, h), 1.0)
+    side = max(work_size) * o.detector_min_face_px / smallest
+    return int(np.clip(math.ceil(side), min(o.detector_min_side, cap), cap))
 
 
 def _full_landmarks(
