@@ -10,10 +10,16 @@
   newer run (nor writes for a patient erased meanwhile).
 - `run_for_case` (physician) runs again, in the background or synchronously; `reassess` (admin,
   the `reassess` command) brings stored cases to the current engine.
+- Each visit is measured on its own: the case's baseline submission (the patient's own photos,
+  `checkin_id` NULL) and every follow-up check-in (`checkin_id` set; queued by a check-in-submitted
+  listener when the patient sends it). A run reads only its visit's photos, so re-running one
+  visit never changes another. The physician's video snapshots and AR stills are not measured:
+  they are frames of a compressed call under whatever light, or altered images, not standard
+  photos (merged in, a snapshot moved a baseline's ITA from 65 to 69 degrees).
 - The report JSON of every run is kept in `assessments`; merged metrics go to `assessment_metrics`
   (one row per region and metric; `photo_id` set when a single photo gave the value), which the
-  hybrid-care area reads for progress charts. Only the newest run of a case keeps its rows there,
-  so a chart shows one value per case. Overlays are stored as encrypted blobs, each owned by an
+  hybrid-care area reads for progress charts. Only the newest run of a visit keeps its rows there,
+  so a chart shows one value per visit. Overlays are stored as encrypted blobs, each owned by an
   `assessment_blobs` row (patient and case as real columns: erasure, export and the orphan sweep
   find them like photos); a run that does not commit deletes the overlays it wrote.
 """
@@ -31,12 +37,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from core.access import ADMIN, PATIENT, PHYSICIAN, AccessDenied, NotFound, Principal, require_role
 from core.consult.case_access import check_case_access
 from core.db import scalar, to_db_time
 from core.rows import fetch_all_as, fetch_one_as
+from core.vocabulary import PhotoSource
 
 if TYPE_CHECKING:
     import numpy as np
@@ -55,6 +62,11 @@ INTERRUPTED_ERROR = (
     "The assessment was interrupted {attempts} times (the portal stopped or crashed while it ran)"
     " and is not retried again. Run it again when the portal is stable."
 )
+# The baseline visit: the patient's own photos of the submission. A check-in's photos (source
+# 'followup') are their own visit; video snapshots and simulations are never measured.
+BASELINE_SOURCES: Final[tuple[PhotoSource, ...]] = ("upload", "webcam")
+# A check-in's photos are measured once it was sent (and still after the physician reviewed it).
+_SENT_CHECKIN = "status IN ('submitted', 'reviewed') AND photo_ids_json IS NOT NULL"
 
 
 class ClinicParts(Protocol):
@@ -71,11 +83,34 @@ class ClinicParts(Protocol):
     def closed(self) -> bool: ...
 
 
+class CheckInParts(Protocol):
+    """What the service uses of the care area's check-ins: the listeners called with a check-in's
+    id once its photos are stored (no import of the care area)."""
+
+    submitted_listeners: list[Callable[[str], None]]
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One set of photos taken together and measured on its own: the case's baseline submission
+    (`checkin_id` None) or one follow-up check-in."""
+
+    case_id: str
+    checkin_id: str | None
+    label: str | None  # the check-in's label as the physician wrote it; None for the baseline
+    taken_at: datetime  # when its photos were stored
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.checkin_id is None
+
+
 @dataclass(frozen=True)
 class AssessmentRecord:
     assessment_id: str
     case_id: str
     patient_id: str
+    checkin_id: str | None  # the visit: None = the baseline submission
     status: str
     engine_version: str | None
     engine_sha256: str | None
@@ -112,6 +147,7 @@ class _AssessmentRow:
     id: str
     case_id: str
     patient_id: str
+    checkin_id: str | None
     status: str
     engine_version: str | None
     engine_sha256: str | None
@@ -125,6 +161,7 @@ class _AssessmentRow:
             assessment_id=self.id,
             case_id=self.case_id,
             patient_id=self.patient_id,
+            checkin_id=self.checkin_id,
             status=self.status,
             engine_version=self.engine_version,
             engine_sha256=self.engine_sha256,
@@ -140,6 +177,7 @@ class _Job:
     case_id: str
     patient_id: str
     attempts: int
+    checkin_id: str | None
 
 
 @dataclass(frozen=True)
@@ -181,12 +219,21 @@ class _StoredPhoto:
 
 
 @dataclass(frozen=True)
-class _CaseEngine:
+class _VisitEngine:
     case_id: str
-    engine_version: str | None  # of the newest finished run; None when none finished
+    checkin_id: str | None
+    engine_version: str | None  # of the visit's newest finished run; None when none finished
 
 
-_RECORD_COLUMNS = "id, case_id, patient_id, status, engine_version, engine_sha256, report_json, error, created_at, finished_at"
+@dataclass(frozen=True)
+class _SentCheckIn:
+    id: str
+    label: str
+    photo_ids_json: str
+    submitted_at: datetime | None
+
+
+_RECORD_COLUMNS = "id, case_id, patient_id, checkin_id, status, engine_version, engine_sha256, report_json, error, created_at, finished_at"
 _METRIC_COLUMNS = 'assessment_id, case_id, photo_id, "view", region, metric, value, unit, score, band, engine_version, measured_at'
 
 
@@ -200,6 +247,9 @@ class AssessmentService:
         self._worker_lock = threading.Lock()
         self._resumed = False
         clinic.case_submitted_listeners.append(self._on_case_submitted)
+        checkins: CheckInParts | None = getattr(getattr(clinic, "care", None), "checkins", None)
+        if checkins is not None and hasattr(checkins, "submitted_listeners"):
+            checkins.submitted_listeners.append(self._on_checkin_submitted)
         self._own_legacy_overlays()
 
     @property
@@ -214,8 +264,14 @@ class AssessmentService:
     def _on_case_submitted(self, case_id: str) -> None:
         self._enqueue(case_id, requested_by=None)
 
-    def _enqueue(self, case_id: str, requested_by: str | None) -> str:
-        assessment_id = self._insert_queued(case_id, requested_by)
+    def _on_checkin_submitted(self, checkin_id: str) -> None:
+        """A check-in's photos were stored: they are measured as their own visit."""
+        row = self._db.fetchone("SELECT case_id FROM care_checkins WHERE id = ?", [checkin_id])
+        if row is not None:
+            self._enqueue(str(row[0]), requested_by=None, checkin_id=checkin_id)
+
+    def _enqueue(self, case_id: str, requested_by: str | None, checkin_id: str | None = None) -> str:
+        assessment_id = self._insert_queued(case_id, requested_by, checkin_id)
         self._ensure_worker()
         self._queue.put(assessment_id)
         return assessment_id
@@ -259,11 +315,19 @@ class AssessmentService:
             for r in self._db.fetchall(
                 "SELECT c.id FROM cases c WHERE c.status = 'submitted'"
                 " AND EXISTS (SELECT 1 FROM photos p WHERE p.case_id = c.id)"
-                " AND NOT EXISTS (SELECT 1 FROM assessments a WHERE a.case_id = c.id)"
+                " AND NOT EXISTS (SELECT 1 FROM assessments a WHERE a.case_id = c.id AND a.checkin_id IS NULL)"
                 " ORDER BY c.created_at, c.id"
             )
         ]:
             requeued.append(self._insert_queued(case_id, None))
+        # Likewise a sent check-in without a run (the process died before queueing it, or it was
+        # sent before check-ins were measured).
+        for case_id, checkin_id in self._db.fetchall(
+            f"SELECT k.case_id, k.id FROM care_checkins k WHERE k.{_SENT_CHECKIN.replace(' AND ', ' AND k.')}"
+            " AND NOT EXISTS (SELECT 1 FROM assessments a WHERE a.checkin_id = k.id)"
+            " ORDER BY k.submitted_at, k.id"
+        ):
+            requeued.append(self._insert_queued(str(case_id), None, str(checkin_id)))
         if requeued:
             self._ensure_worker()
             for assessment_id in requeued:
@@ -317,57 +381,78 @@ class AssessmentService:
         return done.wait(timeout)
 
     # -- running -------------------------------------------------------------------------------
-    def run_for_case(self, principal: Principal, case_id: str, background: bool = False) -> AssessmentRecord:
-        """Assess the case again (physicians). Background: returns the queued record at once."""
+    def run_for_case(
+        self, principal: Principal, case_id: str, background: bool = False, checkin_id: str | None = None
+    ) -> AssessmentRecord:
+        """Assess one visit of the case again (physicians): the baseline submission, or the
+        check-in `checkin_id`; no other visit changes. Background: returns the queued record."""
         require_role(principal, PHYSICIAN)
         check_case_access(self._db.cursor(), principal, case_id, self._clinic.audit)
-        return self._run(principal, case_id, background)
+        return self._run(principal, case_id, background, checkin_id)
 
-    def _run(self, principal: Principal, case_id: str, background: bool) -> AssessmentRecord:
+    def _run(
+        self, principal: Principal, case_id: str, background: bool, checkin_id: str | None = None
+    ) -> AssessmentRecord:
         self._case_row(case_id)
+        if checkin_id is not None and not any(v.checkin_id == checkin_id for v in self._visits(case_id)):
+            raise NotFound("no sent check-in with these photos in this case")
         if background:
-            assessment_id = self._enqueue(case_id, principal.user_id)
+            assessment_id = self._enqueue(case_id, principal.user_id, checkin_id)
         else:
-            assessment_id = self._insert_queued(case_id, principal.user_id)
+            assessment_id = self._insert_queued(case_id, principal.user_id, checkin_id)
         self._clinic.audit.record(
             principal,
             "assessment.run",
             "case",
             case_id,
-            {"assessment_id": assessment_id, "background": background},
+            {"assessment_id": assessment_id, "background": background, "checkin_id": checkin_id},
         )
         if not background:
             self._execute(assessment_id)
         return self._record(assessment_id)
 
     def cases_to_reassess(self, principal: Principal, everything: bool = False) -> list[str]:
-        """Cases whose newest finished run used another engine version, or that never finished one
-        (admins; after an engine update, so every progress chart compares numbers of one method)."""
+        """Cases with a visit whose newest finished run used another engine version, or that never
+        finished one (admins; after an engine update, so every progress chart compares numbers of
+        one method)."""
         require_role(principal, ADMIN)
         from core.assessment.engine import ENGINE_VERSION
 
-        cases = fetch_all_as(
-            self._db.cursor(),
-            _CaseEngine,
-            "SELECT c.id AS case_id, (SELECT a.engine_version FROM assessments a WHERE a.case_id = c.id"
+        newest = (
+            "(SELECT a.engine_version FROM assessments a WHERE a.case_id = {case} AND a.checkin_id {visit}"
             " AND a.status = 'done' ORDER BY a.created_at DESC, a.id DESC LIMIT 1) AS engine_version"
-            " FROM cases c WHERE EXISTS (SELECT 1 FROM photos p WHERE p.case_id = c.id)"
-            " ORDER BY c.created_at, c.id",
         )
-        return [c.case_id for c in cases if everything or c.engine_version != ENGINE_VERSION]
+        visits = fetch_all_as(
+            self._db.cursor(),
+            _VisitEngine,
+            "SELECT c.id AS case_id, NULL AS checkin_id, "
+            + newest.format(case="c.id", visit="IS NULL")
+            + " FROM cases c WHERE EXISTS (SELECT 1 FROM photos p WHERE p.case_id = c.id"
+            + f" AND p.source IN ({', '.join(repr(s) for s in BASELINE_SOURCES)})) UNION ALL"
+            " SELECT k.case_id, k.id, "
+            + newest.format(case="k.case_id", visit="= k.id")
+            + f" FROM care_checkins k WHERE k.{_SENT_CHECKIN.replace(' AND ', ' AND k.')}",
+        )
+        order = {
+            r[0]: n for n, r in enumerate(self._db.fetchall("SELECT id FROM cases ORDER BY created_at, id"))
+        }
+        due = {v.case_id for v in visits if everything or v.engine_version != ENGINE_VERSION}
+        return sorted(due, key=lambda case_id: order.get(case_id, len(order)))
 
-    def reassess(self, principal: Principal, case_id: str) -> AssessmentRecord:
-        """Run the current engine on a stored case now (admins; the operator's `reassess` command)."""
+    def reassess(self, principal: Principal, case_id: str) -> list[AssessmentRecord]:
+        """Run the current engine on every visit of a stored case now, one run each (admins; the
+        operator's `reassess` command)."""
         require_role(principal, ADMIN)
-        return self._run(principal, case_id, background=False)
+        visits = self._visits(case_id) or [Visit(case_id, None, None, self._clinic.clock())]
+        return [self._run(principal, case_id, False, visit.checkin_id) for visit in visits]
 
-    def _insert_queued(self, case_id: str, requested_by: str | None) -> str:
+    def _insert_queued(self, case_id: str, requested_by: str | None, checkin_id: str | None = None) -> str:
         row = self._case_row(case_id)
         assessment_id = str(uuid.uuid4())
         self._db.execute(
-            "INSERT INTO assessments (id, case_id, patient_id, status, requested_by, created_at)"
-            " VALUES (?, ?, ?, 'queued', ?, ?)",
-            [assessment_id, case_id, row[0], requested_by, to_db_time(self._clinic.clock())],
+            "INSERT INTO assessments (id, case_id, patient_id, checkin_id, status, requested_by, created_at)"
+            " VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+            [assessment_id, case_id, row[0], checkin_id, requested_by, to_db_time(self._clinic.clock())],
         )
         return assessment_id
 
@@ -378,8 +463,12 @@ class AssessmentService:
         case_id, patient_id, attempt = claimed.case_id, claimed.patient_id, claimed.attempts
         written: list[tuple[str, str | None, str]] = []  # overlay blobs: (blob_id, photo_id, kind)
         try:
-            report, metrics_rows = self._assess(assessment_id, case_id, patient_id, written)
-            self._finish(assessment_id, case_id, patient_id, attempt, report, metrics_rows, written)
+            report, metrics_rows = self._assess(
+                assessment_id, case_id, patient_id, written, claimed.checkin_id
+            )
+            self._finish(
+                assessment_id, case_id, patient_id, attempt, report, metrics_rows, written, claimed.checkin_id
+            )
         except _Superseded:
             self._delete_blobs(written)
             log.info(
@@ -397,10 +486,10 @@ class AssessmentService:
         """queued -> running, one more attempt; None when the row is not queued (any more)."""
         row = self._db.fetchone(
             "UPDATE assessments SET status = 'running', started_at = ?, attempts = COALESCE(attempts, 0) + 1"
-            " WHERE id = ? AND status = 'queued' RETURNING case_id, patient_id, attempts",
+            " WHERE id = ? AND status = 'queued' RETURNING case_id, patient_id, attempts, checkin_id",
             [to_db_time(self._clinic.clock()), assessment_id],
         )
-        return None if row is None else _Job(row[0], row[1], int(row[2]))
+        return None if row is None else _Job(row[0], row[1], int(row[2]), row[3])
 
     def _fail(self, assessment_id: str, attempt: int, error: str, reason: str) -> None:
         with self._db.transaction() as tx:
@@ -424,6 +513,7 @@ class AssessmentService:
         report: dict,
         metrics_rows: list[list[Any]],
         overlays: list[tuple[str, str | None, str]],
+        checkin_id: str | None = None,
     ) -> None:
         """The report, its overlays' owner rows, the metrics and the audit row: one transaction."""
         engine = report["engine"]
@@ -442,21 +532,24 @@ class AssessmentService:
                     " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [[b, assessment_id, case_id, patient_id, p, k, now] for b, p, k in overlays],
                 )
-            # The progress charts read one set of numbers per case: the newest run's. Rows of an
-            # older run are dropped (its report stays in `assessments`); a run that finishes after
-            # a newer one has landed keeps only its report.
+            # The progress charts read one set of numbers per visit: the newest run's. Rows of an
+            # older run of the same visit are dropped (its report stays in `assessments`); a run
+            # that finishes after a newer one has landed keeps only its report. Other visits'
+            # rows are never touched.
+            same_visit = "case_id = ? AND checkin_id IS NOT DISTINCT FROM ?"
             newer = scalar(
                 tx,
-                "SELECT COUNT(*) FROM assessments WHERE case_id = ? AND status = 'done' AND id <> ?"
+                f"SELECT COUNT(*) FROM assessments WHERE {same_visit} AND status = 'done' AND id <> ?"
                 " AND created_at > (SELECT created_at FROM assessments WHERE id = ?)",
-                [case_id, assessment_id, assessment_id],
+                [case_id, checkin_id, assessment_id, assessment_id],
             )
             if newer:
                 metrics_rows = []
             else:
                 tx.execute(
-                    "DELETE FROM assessment_metrics WHERE case_id = ? AND assessment_id <> ?",
-                    [case_id, assessment_id],
+                    "DELETE FROM assessment_metrics WHERE case_id = ? AND assessment_id <> ?"
+                    f" AND assessment_id IN (SELECT id FROM assessments WHERE {same_visit})",
+                    [case_id, assessment_id, case_id, checkin_id],
                 )
             if metrics_rows:
                 tx.executemany(
@@ -467,7 +560,12 @@ class AssessmentService:
                 )
             self._clinic.audit.record(
                 None, "assessment.done", "case", case_id,
-                {"assessment_id": assessment_id, "metrics": len(metrics_rows), "flags": len(report["flags"])},
+                {
+                    "assessment_id": assessment_id,
+                    "checkin_id": checkin_id,
+                    "metrics": len(metrics_rows),
+                    "flags": len(report["flags"]),
+                },
                 tx=tx,
             )  # fmt: skip
 
@@ -515,24 +613,51 @@ class AssessmentService:
         except Exception:  # noqa: BLE001 - the clinic still opens; erasure then misses only these
             log.exception("cannot record the owners of earlier assessments' overlays")
 
+    def _visit_photos(self, case_id: str, checkin_id: str | None) -> list[_StoredPhoto]:
+        """The photos of one visit: the baseline's (the patient's own submission, no check-in's,
+        no snapshot or simulation), or those a check-in stored."""
+        select = 'SELECT id, "view", blob_id, quality_verdict, quality_json, created_at FROM photos'
+        cursor = self._db.cursor()
+        if checkin_id is None:
+            marks = ", ".join("?" for _ in BASELINE_SOURCES)
+            return fetch_all_as(
+                cursor,
+                _StoredPhoto,
+                f"{select} WHERE case_id = ? AND source IN ({marks}) ORDER BY created_at, id",
+                [case_id, *BASELINE_SOURCES],
+            )
+        row = self._db.fetchone(
+            f"SELECT photo_ids_json FROM care_checkins WHERE id = ? AND case_id = ? AND {_SENT_CHECKIN}",
+            [checkin_id, case_id],
+        )
+        ids = [str(i) for i in json.loads(row[0]).values()] if row and row[0] else []
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        return fetch_all_as(
+            cursor,
+            _StoredPhoto,
+            f"{select} WHERE case_id = ? AND id IN ({marks}) ORDER BY created_at, id",
+            [case_id, *ids],
+        )
+
     def _assess(
-        self, assessment_id: str, case_id: str, patient_id: str, written: list[tuple[str, str | None, str]]
+        self,
+        assessment_id: str,
+        case_id: str,
+        patient_id: str,
+        written: list[tuple[str, str | None, str]],
+        checkin_id: str | None = None,
     ) -> tuple[dict, list[list[Any]]]:
-        """Run the engine; overlays go to the blob store, each appended to `written` at once (so
-        the caller deletes them if the run does not commit)."""
+        """Run the engine on one visit's photos; overlays go to the blob store, each appended to
+        `written` at once (so the caller deletes them if the run does not commit)."""
         from core.assessment.engine import PhotoInput, assess_case
         from core.assessment.overlays import OVERLAYS
         from core.consult.photos import decode_to_bgr
 
-        photos = fetch_all_as(
-            self._db.cursor(),
-            _StoredPhoto,
-            'SELECT id, "view", blob_id, quality_verdict, quality_json, created_at FROM photos'
-            " WHERE case_id = ? ORDER BY created_at, id",
-            [case_id],
-        )
+        photos = self._visit_photos(case_id, checkin_id)
         if not photos:
-            raise ValueError("the case has no photos")
+            raise ValueError("this visit has no photos to measure")
         from core.vocabulary import VIEWS
 
         photos.sort(
@@ -572,29 +697,71 @@ class AssessmentService:
         return report, rows
 
     # -- reading -------------------------------------------------------------------------------
-    def latest_for_case(self, principal: Principal, case_id: str) -> AssessmentRecord | None:
-        """The newest run of the case (any status), for physicians."""
+    def visits_for_case(self, principal: Principal, case_id: str) -> list[Visit]:
+        """The case's visits, oldest first: the baseline submission, then each sent check-in."""
+        require_role(principal, PHYSICIAN)
+        check_case_access(self._db.cursor(), principal, case_id, self._clinic.audit)
+        return self._visits(case_id)
+
+    def _visits(self, case_id: str) -> list[Visit]:
+        visits: list[Visit] = []
+        marks = ", ".join("?" for _ in BASELINE_SOURCES)
+        row = self._db.fetchone(
+            f"SELECT MAX(created_at) FROM photos WHERE case_id = ? AND source IN ({marks})",
+            [case_id, *BASELINE_SOURCES],
+        )
+        if row is not None and row[0] is not None:
+            visits.append(Visit(case_id, None, None, row[0]))
+        sent = fetch_all_as(
+            self._db.cursor(),
+            _SentCheckIn,
+            f"SELECT id, label, photo_ids_json, submitted_at FROM care_checkins WHERE case_id = ? AND {_SENT_CHECKIN}"
+            " ORDER BY submitted_at, id",
+            [case_id],
+        )
+        for checkin in sent:
+            if json.loads(checkin.photo_ids_json or "{}"):
+                visits.append(
+                    Visit(case_id, checkin.id, checkin.label, checkin.submitted_at or self._clinic.clock())
+                )
+        return visits
+
+    def latest_for_case(
+        self, principal: Principal, case_id: str, checkin_id: str | None = None
+    ) -> AssessmentRecord | None:
+        """The newest run (any status) of one visit of the case, for physicians: the baseline
+        submission by default, or the check-in `checkin_id`."""
         require_role(principal, PHYSICIAN)
         check_case_access(self._db.cursor(), principal, case_id, self._clinic.audit)
         row = fetch_one_as(
             self._db.cursor(),
             _AssessmentRow,
-            f"SELECT {_RECORD_COLUMNS} FROM assessments WHERE case_id = ? ORDER BY created_at DESC, id DESC LIMIT 1",
-            [case_id],
+            f"SELECT {_RECORD_COLUMNS} FROM assessments WHERE case_id = ? AND checkin_id IS NOT DISTINCT FROM ?"
+            " ORDER BY created_at DESC, id DESC LIMIT 1",
+            [case_id, checkin_id],
         )
-        self._clinic.audit.record(principal, "assessment.read", "case", case_id, {"found": row is not None})
+        self._clinic.audit.record(
+            principal,
+            "assessment.read",
+            "case",
+            case_id,
+            {"found": row is not None, "checkin_id": checkin_id},
+        )
         return None if row is None else row.record()
 
-    def status_for_case(self, principal: Principal, case_id: str) -> str | None:
-        """Only the status word of the case's newest run (None: no run yet), for the card's 2 s
+    def status_for_case(
+        self, principal: Principal, case_id: str, checkin_id: str | None = None
+    ) -> str | None:
+        """Only the status word of the visit's newest run (None: no run yet), for the card's 2 s
         poll. It returns no patient data, so it is audited once per physician and case per
         process (`AuditLog.record_once`), not once per poll; the full record is read (and
         audited) by `latest_for_case` when the run has finished."""
         require_role(principal, PHYSICIAN)
         check_case_access(self._db.cursor(), principal, case_id, self._clinic.audit)
         row = self._db.fetchone(
-            "SELECT status FROM assessments WHERE case_id = ? ORDER BY created_at DESC, id DESC LIMIT 1",
-            [case_id],
+            "SELECT status FROM assessments WHERE case_id = ? AND checkin_id IS NOT DISTINCT FROM ?"
+            " ORDER BY created_at DESC, id DESC LIMIT 1",
+            [case_id, checkin_id],
         )
         self._clinic.audit.record_once(principal, "assessment.status_polled", "case", case_id)
         return None if row is None else str(row[0])

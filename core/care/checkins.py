@@ -1,15 +1,18 @@
 """Follow-up check-ins: the photo tasks a treatment plans, the patient's submission, the review.
 
 `clinic.care.checkins`. A check-in is open until the patient sends its photos (they join the
-case as source 'followup'), then submitted until the physician marks it reviewed.
+case as source 'followup'), then submitted until the physician marks it reviewed. Once its photos
+are stored, `submitted_listeners` are called with its id (the pre-assessment queues the check-in
+as a visit of its own).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
     from core.consult.cases import CaseService
     from core.consult.photos import CheckedPhoto
     from core.db import Database
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,9 @@ class CheckInService:
         self._care = context
         self._cases = cases  # check-in photos join the case through the consultation's intake
         self.db = context.db
+        # Called with the check-in's id after its photos committed; one failing listener never
+        # undoes the patient's submission (the pre-assessment's start-up sweep catches up).
+        self.submitted_listeners: list[Callable[[str], None]] = []
 
     def _checkins(self, where: str, params: list[Any]) -> list[CheckIn]:
         return select_checkins(self.db, where, params)
@@ -222,6 +230,11 @@ class CheckInService:
                 {"case_id": checkin.case_id},
                 tx=batch.tx,
             )
+        for listener in list(self.submitted_listeners):
+            try:
+                listener(checkin_id)
+            except Exception:  # noqa: BLE001 - a listener's bug must not undo a patient's check-in
+                log.exception("check-in-submitted listener %r failed for %s", listener, checkin_id)
         return self._get(principal, checkin_id)
 
     def mark_checkin_reviewed(self, principal: Principal, checkin_id: str) -> CheckIn:
