@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from core import crypto, private_files
@@ -28,6 +28,8 @@ from core.auth import AuthService
 from core.blobstore import BlobStore
 from core.config import Settings
 from core.consult.cases import CaseService
+from core.consult.drafts import KEY_INFO as DRAFT_KEY_INFO
+from core.consult.drafts import DraftService
 from core.consult.reports import ReportService
 from core.db import Database, utcnow
 from core.erasure import ErasureLedger, reapply_erasures
@@ -55,6 +57,16 @@ class Clinic:
         self.auth = AuthService(db, self.audit, settings, clock)
         self.cases = CaseService(db, blobs, self.audit, clock, on_submitted=self._notify_case_submitted)
         self.reports = ReportService(db, self.cases, self.audit, clock)
+        # Half-filled intakes, sealed, kept as the patient goes (core.consult.drafts).
+        self.drafts = DraftService(
+            db,
+            blobs,
+            self.audit,
+            self.cases,
+            crypto.derive_key(master_key, DRAFT_KEY_INFO),
+            clock,
+            timedelta(days=settings.draft_retention_days),
+        )
         self._closed = False
         self._background_started = False
         self.reapplied_erasures: list[str] = []  # erased patients found again at open (core.erasure)
