@@ -28,6 +28,7 @@ __all__ = [
     "LANGUAGE_KEY",
     "N_",
     "_",
+    "account_language_picker",
     "apply_language",
     "current_language",
     "language_picker",
@@ -89,8 +90,12 @@ def apply_language() -> None:
     """Lay the page out right to left for Arabic. (The <html> element's language and direction
     are set by components/page_bridge.py: a script, which must come from a file under the CSP.)"""
     if tr().direction == "rtl":
+        # The frame around the page stays left to right (Streamlit folds its menu away to the left;
+        # right to left, the folded menu's words would spill over the page on a phone); the page
+        # and the open menu read right to left.
         st.html(
-            "<style>[data-testid='stMain'], [data-testid='stSidebar']"
+            "<style>[data-testid='stAppViewContainer'] { direction: ltr; }"
+            " [data-testid='stMain'], [data-testid='stSidebar'][data-collapsed='false']"
             " { direction: rtl; text-align: right; }</style>",
             width="content",
         )
@@ -113,5 +118,38 @@ def language_picker() -> str:
         format_func=lambda code: LANGUAGES.get(str(code), str(code)),
         key="language_picker",
         on_change=_remember_choice,
+    )
+    return str(chosen or current)
+
+
+def _store_account_choice(principal: Any) -> None:
+    """The sidebar choice, stored on the account at once (a later log-in anywhere keeps it)."""
+    from components.session import get_clinic
+
+    chosen = normalise_language(st.session_state.get("account_language_picker"))
+    if not chosen or chosen == PSEUDO_LOCALE:
+        st.session_state[LANGUAGE_KEY] = st.session_state.get("account_language_picker")
+        return
+    get_clinic().auth.set_language(principal, chosen)
+    st.session_state.pop(LANGUAGE_KEY, None)  # the account's language now decides
+
+
+def account_language_picker(principal: Any) -> str:
+    """The language choice of a signed-in account (sidebar): stored on the account, applied at once."""
+    current = current_language()
+    choices = list(LANGUAGES)
+    if current == PSEUDO_LOCALE:
+        choices.append(PSEUDO_LOCALE)
+    if st.session_state.get("account_language_picker") not in choices or current != st.session_state.get(
+        "account_language_picker"
+    ):
+        st.session_state["account_language_picker"] = current
+    chosen = st.selectbox(
+        _("Language"),
+        choices,
+        format_func=lambda code: LANGUAGES.get(str(code), str(code)),
+        key="account_language_picker",
+        on_change=_store_account_choice,
+        args=(principal,),
     )
     return str(chosen or current)

@@ -41,6 +41,24 @@ STATUS_LABELS: dict[str, str] = {
     "in_person_requested": N_("In-person visit advised"),
     "closed": N_("Closed"),
 }
+# core/care/followup.py's TREATMENT_TYPES, in the reader's language.
+TREATMENT_LABELS: dict[str, str] = {
+    "filler": N_("Dermal filler"),
+    "botulinum_toxin": N_("Botulinum toxin"),
+    "chemical_peel": N_("Chemical peel"),
+    "laser": N_("Laser / light treatment"),
+    "microneedling": N_("Microneedling"),
+    "skin_booster": N_("Skin booster"),
+    "topical": N_("Topical prescription"),
+    "other": N_("Other"),
+}
+PHOTO_SOURCE_LABELS: dict[str, str] = {
+    "upload": N_("uploaded"),
+    "webcam": N_("camera"),
+    "video_snapshot": N_("snapshot in a live consult"),
+    "simulation": N_("AR simulation"),
+    "followup": N_("follow-up check-in"),
+}
 STATUS_COLOURS: dict[str, str] = {
     "submitted": "blue",
     "in_review": "orange",
@@ -71,6 +89,11 @@ def status_label(status: str) -> str:
     return _(STATUS_LABELS[status]) if status in STATUS_LABELS else humanise(status)
 
 
+def label_of(labels: dict[str, str], code: str | None) -> str:
+    """A stored code's label in the reader's language (a code no table knows: made readable)."""
+    return _(labels[code]) if code in labels else humanise(code)
+
+
 def status_badge(status: str) -> str:
     """Markdown badge, e.g. :blue-badge[Submitted]."""
     return f":{STATUS_COLOURS.get(status, 'gray')}-badge[{status_label(status)}]"
@@ -97,7 +120,13 @@ def format_when(value: Any, timezone: str | None = None) -> str:
     return str(value)
 
 
+def format_when_in_zone(value: Any, timezone: str) -> str:
+    """A timestamp in `timezone`, the zone named: where two zones meet (booking, the agenda)."""
+    return _("{when} ({zone})", when=format_when(value, timezone), zone=timezone)
+
+
 def as_list(value: Any) -> list[str]:
+
     if value is None:
         return []
     if isinstance(value, str):

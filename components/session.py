@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import streamlit as st
 
-from components.i18n import LANGUAGE_KEY, N_, _
+from components.i18n import LANGUAGE_KEY, N_, _, account_language_picker
 
 if TYPE_CHECKING:
     from core.access import Principal
@@ -243,6 +243,7 @@ def render_account_sidebar(principal: Principal) -> None:
                 role=role_label(principal.role),
             )
         )
+        account_language_picker(principal)
         st.button(_("Log out"), key="logout_button", on_click=logout, icon=":material/logout:")
 
 

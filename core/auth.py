@@ -414,13 +414,40 @@ class AuthService:
             raise AccessDenied("no such account")
         return found
 
+    def set_language(self, principal: Principal, language: str) -> Principal:
+        """The language `principal` reads the portal in, stored on their own account (a patient's
+        in patients.preferred_language, which the report letter and e-mails read; staff's in
+        user_languages). Returns the principal as the next run will load it."""
+        if not language or not re.fullmatch(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*", language):
+            raise ValidationError({"language": "Please choose a language."})
+        now = self._clock()
+        with self._db.transaction() as tx:
+            if principal.patient_id:
+                tx.execute(
+                    "UPDATE patients SET preferred_language = ? WHERE id = ?",
+                    [language, principal.patient_id],
+                )
+            else:
+                tx.execute("DELETE FROM user_languages WHERE user_id = ?", [principal.user_id])
+                tx.execute(
+                    "INSERT INTO user_languages (user_id, language, updated_at) VALUES (?, ?, ?)",
+                    [principal.user_id, language, to_db_time(now)],
+                )
+            self._audit.record(
+                principal, "account.language", "user", principal.user_id, {"language": language}, tx=tx
+            )
+        found = self._principal(principal.user_id)
+        return found if found is not None else principal
+
     # -- helpers -------------------------------------------------------------------------------
     def _principal(self, user_id: str, cursor: duckdb.DuckDBPyConnection | None = None) -> Principal | None:
         row = (
             (cursor or self._db.cursor())
             .execute(
-                "SELECT u.id, u.role, u.email, u.display_name, u.patient_id, p.time_zone, p.preferred_language, u.disabled"
-                " FROM users u LEFT JOIN patients p ON p.id = u.patient_id WHERE u.id = ?",
+                "SELECT u.id, u.role, u.email, u.display_name, u.patient_id, p.time_zone,"
+                " COALESCE(p.preferred_language, l.language), u.disabled"
+                " FROM users u LEFT JOIN patients p ON p.id = u.patient_id"
+                " LEFT JOIN user_languages l ON l.user_id = u.id WHERE u.id = ?",
                 [user_id],
             )
             .fetchone()

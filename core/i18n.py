@@ -245,7 +245,20 @@ class Translator:
 
         return format_list(list(items), locale=self.babel_locale) if items else ""
 
+    def language_name(self, code: str | None) -> str:
+        """A language's name in this language ('de' -> 'German' in English, 'Deutsch' in German)."""
+        base = normalise_language(code)
+        if base is None or base == PSEUDO_LOCALE:
+            name = code or ""
+        else:
+            try:
+                name = Locale.parse(base).get_display_name(self.babel_locale) or base
+            except (UnknownLocaleError, ValueError):
+                name = base
+        return pseudo(name) if self.language == PSEUDO_LOCALE else name
+
     def percent(self, value: float) -> str:
+
         return babel_numbers.format_percent(value, locale=self.babel_locale)
 
 

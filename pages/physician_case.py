@@ -11,19 +11,32 @@ import datetime as dt
 
 import streamlit as st
 
+from components.guided_capture import view_names
+from components.i18n import N_, _, tr
 from components.layout import (
     area_labels,
     concern_labels,
     format_when,
-    humanise,
     labelled_text,
     plain,
     render_extension,
     status_badge,
 )
+from components.live_guide import CHECK_LABELS
 from components.session import get_clinic, signed_in_as
 
 SELECTED_KEY = "physician_selected_case"
+VERDICT_LABELS: dict[str, str] = {"pass": N_("passed"), "warn": N_("warning"), "fail": N_("failed")}
+# The name of each report field in its error message (keys: core's field names).
+REPORT_FIELDS: dict[str, str] = {
+    "findings": N_("Findings"),
+    "assessment": N_("Assessment"),
+    "recommended_treatments": N_("Recommended treatments"),
+    "home_care": N_("Home care"),
+    "in_person_needed": N_("An in-person visit is needed"),
+    "in_person_reason": N_("Reason for the in-person visit"),
+    "follow_up_suggestion": N_("Follow-up suggestion"),
+}
 
 principal = signed_in_as("physician")  # None: told why; the run ends by returning
 clinic = get_clinic()
@@ -36,16 +49,16 @@ def open_selected_case() -> CaseDetail | None:
     """The case from the URL or the queue, or None after saying why there is none."""
     case_id = st.query_params.get("case") or st.session_state.get(SELECTED_KEY)
     if not case_id:
-        st.title("Case")
-        st.info("Choose a case in the **Case queue** first.")
+        st.title(_("Case"))
+        st.info(_("Choose a case in the **Case queue** first."))
         return None
     st.session_state[SELECTED_KEY] = case_id
     st.query_params["case"] = case_id  # keep the URL shareable within the clinic
     try:
         return clinic.cases.get_case(principal, case_id)
     except (AccessDenied, NotFound):
-        st.title("Case")
-        st.error("This case does not exist or you may not open it.")
+        st.title(_("Case"))
+        st.error(_("This case does not exist or you may not open it."))
         return None
 
 
@@ -53,7 +66,7 @@ def render_quality(quality_json: str | None, verdict: str | None) -> None:
     from core.vision.quality import QualityResult
 
     if not quality_json and not verdict:
-        st.caption("No quality check recorded.")
+        st.caption(_("No quality check recorded."))
         return
     quality = None
     if quality_json:
@@ -63,90 +76,130 @@ def render_quality(quality_json: str | None, verdict: str | None) -> None:
             quality = None  # the verdict column still says how the photo fared
     verdict = verdict or (quality.verdict if quality else None)
     colour = {"pass": "green", "warn": "orange", "fail": "red"}.get(str(verdict), "gray")
-    st.markdown(f"Quality: :{colour}-badge[{verdict or 'unknown'}]")
+    shown = _(VERDICT_LABELS[str(verdict)]) if str(verdict) in VERDICT_LABELS else _("unknown")
+    st.markdown(_("Quality: {badge}", badge=f":{colour}-badge[{shown}]"))
     if quality is None:
         return
     for check in quality.checks:
         if check.status in {"warn", "fail"}:
-            st.caption(f"⚠ {humanise(check.name)}: {check.instruction or check.status}")
+            name = _(CHECK_LABELS[check.name]) if check.name in CHECK_LABELS else plain(check.name)
+            detail = (
+                _(check.instruction)
+                if check.instruction
+                else _(VERDICT_LABELS.get(check.status, check.status))
+            )
+            st.caption(_("⚠ {check}: {detail}", check=name, detail=detail))
     if quality.pose is not None:
-        st.caption(f"Head turn {quality.pose.yaw:+.0f}°, tilt {quality.pose.pitch:+.0f}°")
+        st.caption(
+            _(
+                "Head turn {yaw}°, tilt {pitch}°",
+                yaw=f"{quality.pose.yaw:+.0f}",
+                pitch=f"{quality.pose.pitch:+.0f}",
+            )
+        )
 
 
-@st.dialog("Photo", width="large")
 def show_photo_full(photo_id: str, title: str) -> None:
-    st.image(clinic.cases.get_photo_bytes(principal, photo_id), caption=title, width="stretch")
+    """The photo, large, in a dialog titled in the reader's language."""
+
+    def body() -> None:
+        st.image(clinic.cases.get_photo_bytes(principal, photo_id), caption=title, width="stretch")
+
+    st.dialog(_("Photo"), width="large")(body)()
 
 
 def render_case(case: CaseDetail) -> None:
     case_id = case.case_id
-    st.title(f"Case {case.reference}")
+    st.title(_("Case {reference}", reference=case.reference))
+    patient_language = tr().language_name(case.patient.language)
     st.markdown(
-        f"{status_badge(case.status)} · **{plain(case.patient_name)}** · submitted "
-        f"{format_when(case.submitted_at, clinic.settings.clinic_timezone)}"
+        _(
+            "{status} · **{patient}** · reads {language} · submitted {when}",
+            status=status_badge(case.status),
+            patient=plain(case.patient_name),
+            language=patient_language,
+            when=format_when(case.submitted_at, clinic.settings.clinic_timezone),
+        )
     )
 
     tab_intake, tab_ai, tab_report, tab_ar, tab_care = st.tabs(
-        ["Intake & photos", "AI pre-assessment", "Report", "AR preview", "Care plan"]
+        [_("Intake & photos"), _("AI pre-assessment"), _("Report"), _("AR preview"), _("Care plan")]
     )
 
     with tab_intake:
         intake = case.intake
         patient = case.patient
         st.caption(
-            f"Patient: {plain(patient.name)}, {patient.age_on(dt.date.today())} years · language"
-            f" {plain(patient.language)} · time zone {plain(patient.timezone)}"
+            _(
+                "Patient: {name}, {age} years · language {language} · time zone {zone}",
+                name=plain(patient.name),
+                age=patient.age_on(dt.date.today()),
+                language=patient_language,
+                zone=plain(patient.timezone),
+            )
         )
         col_left, col_right = st.columns(2)
         with col_left:
-            st.subheader("Concern")
-            st.markdown("**Concerns:** " + (concern_labels(intake.concerns) or "—"))
-            st.markdown("**Face areas:** " + (area_labels(intake.areas) or "—"))
-            labelled_text("Duration", intake.duration)
-            labelled_text("Skin type (self assessment)", intake.skin_type_self_assessment)
-            st.markdown("**In the patient's words:**")
+            st.subheader(_("Concern"))
+            st.markdown(_("**Concerns:** {concerns}", concerns=concern_labels(intake.concerns) or "—"))
+            st.markdown(_("**Face areas:** {areas}", areas=area_labels(intake.areas) or "—"))
+            labelled_text(_("Duration"), _(intake.duration) if intake.duration else None)
+            labelled_text(_("Skin type (self assessment)"), intake.skin_type_self_assessment)
+            st.markdown(_("**In the patient's words:**"))
             st.text(intake.concern_other_text or "—")
-            st.markdown("**Goals:**")
+            st.markdown(_("**Goals:**"))
             st.text(intake.goals or "—")
         with col_right:
-            st.subheader("History")
-            labelled_text("Medications", intake.medications)
-            labelled_text("Allergies", intake.allergies)
+            st.subheader(_("History"))
+            labelled_text(_("Medications"), intake.medications)
+            labelled_text(_("Allergies"), intake.allergies)
             if intake.pregnant_or_breastfeeding:
-                st.warning("Pregnant or breast-feeding")
+                st.warning(_("Pregnant or breast-feeding"))
             else:
-                st.markdown("**Pregnant / breast-feeding:** no")
+                st.markdown(_("**Pregnant / breast-feeding:** no"))
             if intake.isotretinoin_last_6_months:
-                st.warning("Isotretinoin in the last 6 months")
+                st.warning(_("Isotretinoin in the last 6 months"))
             else:
-                st.markdown("**Isotretinoin in the last 6 months:** no")
+                st.markdown(_("**Isotretinoin in the last 6 months:** no"))
             treatments = intake.prior_treatments or []
-            st.markdown("**Prior aesthetic treatments:**" + ("" if treatments else " none"))
+            if treatments:
+                st.markdown(_("**Prior aesthetic treatments:**"))
+            else:
+                st.markdown(_("**Prior aesthetic treatments:** none"))
             for row in treatments:
-                st.markdown(f"- {plain(row.get('treatment'))} ({plain(row.get('date'), 'date unknown')})")
+                st.markdown(
+                    _(
+                        "- {treatment} ({date})",
+                        treatment=plain(row.get("treatment")),
+                        date=plain(row.get("date"), _("date unknown")),
+                    )
+                )
             st.markdown(
-                f"**Consent:** photo storage {'yes' if intake.consent_photo_storage else 'NO'}; "
-                f"anonymised use {'yes' if intake.consent_anonymised_use else 'no'}"
+                _(
+                    "**Consent:** photo storage {storage}; anonymised use {anonymised}",
+                    storage=_("yes") if intake.consent_photo_storage else _("NO"),
+                    anonymised=_("yes") if intake.consent_anonymised_use else _("no"),
+                )
             )
 
-        st.subheader("Photos")
+        st.subheader(_("Photos"))
         photos = list(case.photos)
         if not photos:
-            st.info("No photos in this case.")
+            st.info(_("No photos in this case."))
         columns = st.columns(max(len(photos), 1))
         for column, photo in zip(columns, photos, strict=False):
             with column:
-                title = humanise(photo.view)
+                title = view_names([photo.view]).capitalize()
                 st.image(
                     clinic.cases.get_photo_bytes(principal, photo.photo_id), caption=title, width="stretch"
                 )
-                if st.button("Enlarge", key=f"zoom_{photo.photo_id}", icon=":material/zoom_in:"):
+                if st.button(_("Enlarge"), key=f"zoom_{photo.photo_id}", icon=":material/zoom_in:"):
                     show_photo_full(photo.photo_id, title)
                 render_quality(getattr(photo, "quality_json", None), getattr(photo, "quality_verdict", None))
 
     with tab_ai:
         render_extension(
-            "AI pre-assessment",
+            N_("AI pre-assessment"),
             "components.assessment_card",
             "render_assessment_section",
             clinic,
@@ -159,37 +212,50 @@ def render_case(case: CaseDetail) -> None:
         sent = report is not None and report.sent_at is not None
         if sent:
             st.success(
-                f"Report sent {format_when(report.sent_at, clinic.settings.clinic_timezone)}; it can no longer be edited."
+                _(
+                    "Report sent {when}; it can no longer be edited.",
+                    when=format_when(report.sent_at, clinic.settings.clinic_timezone),
+                )
+            )
+        else:
+            st.info(
+                _(
+                    "The patient reads {language}. Write the report in {language} or add a translation.",
+                    language=patient_language,
+                ),
+                icon=":material/translate:",
             )
         with st.form(f"report_form_{case_id}"):
             findings = st.text_area(
-                "Findings", value=report.findings if report else "", disabled=sent, height=120
+                _("Findings"), value=report.findings if report else "", disabled=sent, height=120
             )
             assessment = st.text_area(
-                "Assessment", value=report.assessment if report else "", disabled=sent, height=120
+                _("Assessment"), value=report.assessment if report else "", disabled=sent, height=120
             )
             treatments = st.text_area(
-                "Recommended treatments", value=report.recommended_treatments if report else "", disabled=sent
+                _("Recommended treatments"),
+                value=report.recommended_treatments if report else "",
+                disabled=sent,
             )
-            home_care = st.text_area("Home care", value=report.home_care if report else "", disabled=sent)
+            home_care = st.text_area(_("Home care"), value=report.home_care if report else "", disabled=sent)
             in_person = st.checkbox(
-                "An in-person visit is needed",
+                _("An in-person visit is needed"),
                 value=bool(report.in_person_needed) if report else False,
                 disabled=sent,
             )
             in_person_reason = st.text_input(
-                "Reason for the in-person visit",
+                _("Reason for the in-person visit"),
                 value=(report.in_person_reason or "") if report else "",
                 disabled=sent,
             )
             follow_up = st.text_input(
-                "Follow-up suggestion",
+                _("Follow-up suggestion"),
                 value=(report.follow_up_suggestion or "") if report else "",
                 disabled=sent,
             )
             col_save, col_send = st.columns(2)
-            save = col_save.form_submit_button("Save draft", disabled=sent)
-            send = col_send.form_submit_button("Send report to patient", type="primary", disabled=sent)
+            save = col_save.form_submit_button(_("Save draft"), disabled=sent)
+            send = col_send.form_submit_button(_("Send report to patient"), type="primary", disabled=sent)
         if save or send:
             from core.access import ValidationError
             from core.consult.reports import PhysicianReport
@@ -209,23 +275,34 @@ def render_case(case: CaseDetail) -> None:
                     clinic.reports.send(principal, case_id)
             except ValidationError as error:
                 for field_name, message in (getattr(error, "errors", None) or {"": str(error)}).items():
-                    st.error(f"{humanise(field_name)}: {message}" if field_name else message)
+                    if field_name:
+                        field = _(REPORT_FIELDS[field_name]) if field_name in REPORT_FIELDS else field_name
+                        st.error(_("{field}: {message}", field=field, message=_(message)))
+                    else:
+                        st.error(_(message))
             else:
-                st.toast("Report sent to the patient." if send else "Draft saved.", icon=":material/check:")
+                st.toast(
+                    _("Report sent to the patient.") if send else _("Draft saved."), icon=":material/check:"
+                )
                 st.rerun()
 
     with tab_ar:
         render_extension(
-            "AR preview", "components.ar_panel", "render_ar_photo_panel", clinic, principal, case_id
+            N_("AR preview"), "components.ar_panel", "render_ar_photo_panel", clinic, principal, case_id
         )
         st.divider()
         render_extension(
-            "live consult", "components.ar_panel", "render_live_consult_launcher", clinic, principal, case_id
+            N_("live consult"),
+            "components.ar_panel",
+            "render_live_consult_launcher",
+            clinic,
+            principal,
+            case_id,
         )
 
     with tab_care:
         render_extension(
-            "care plan", "components.care_panel", "render_case_care_panel", clinic, principal, case_id
+            N_("care plan"), "components.care_panel", "render_case_care_panel", clinic, principal, case_id
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.ar_panel import LIVE_ROOM_KEY, treatment_controls
+from components.i18n import N_, _
 from components.layout import plain
 from components.session import get_clinic, signed_in_as
 from components.video_room import (
@@ -24,6 +25,7 @@ from core.access import AccessDenied, Principal
 from core.live.rooms import Room, RoomClosed, RoomRegistry, RoomStateError
 
 ENDED_KEY = "live_consult_just_ended"
+VERDICT_LABELS: dict[str, str] = {"pass": N_("passed"), "warn": N_("warning"), "fail": N_("failed")}
 
 
 def choose_room(registry: RoomRegistry, principal: Principal) -> str | None:
@@ -32,19 +34,21 @@ def choose_room(registry: RoomRegistry, principal: Principal) -> str | None:
     if room_id:
         return room_id
     if st.session_state.get(ENDED_KEY):
-        st.success("The consult has ended.")
+        st.success(_("The consult has ended."))
     open_rooms = registry.open_rooms(principal)
     if not open_rooms:
-        st.info("No live consult is open. Start one from a case (**Case** page → **AR preview** tab).")
+        st.info(_("No live consult is open. Start one from a case (**Case** page → **AR preview** tab)."))
         return None
-    choice = st.selectbox("Open consults", open_rooms, format_func=lambda r: f"Case {r.case_id}")
+    choice = st.selectbox(
+        _("Open consults"), open_rooms, format_func=lambda r: _("Case {reference}", reference=r.case_id)
+    )
     return choice.room_id
 
 
 def render_live_consult(principal: Principal) -> None:
     clinic = get_clinic()
     registry = room_registry()
-    st.title("Live consult")
+    st.title(_("Live consult"))
     room_id = choose_room(registry, principal)
     if room_id is None:
         return
@@ -53,15 +57,15 @@ def render_live_consult(principal: Principal) -> None:
         registry.join(principal, room_id)
     except RoomClosed:
         st.session_state.pop(LIVE_ROOM_KEY, None)
-        st.warning("This consult has ended.")
+        st.warning(_("This consult has ended."))
         return
     except AccessDenied:
-        st.error("You do not have access to this consult.")
+        st.error(_("You do not have access to this consult."))
         return
     st.session_state[LIVE_ROOM_KEY] = room_id
     st.session_state.pop(ENDED_KEY, None)
     case = clinic.cases.get_case(principal, room.case_id)
-    st.caption(f"Case {getattr(case, 'reference', room.case_id)}")
+    st.caption(_("Case {reference}", reference=getattr(case, "reference", room.case_id)))
     show_consult(registry, principal, room)
 
 
@@ -81,45 +85,65 @@ def show_consult(registry: RoomRegistry, principal: Principal, room: Room) -> No
                 return
             waiting = current.waiting_patients()
             admitted = current.admitted_patients()
-            st.subheader("Waiting room")
+            st.subheader(_("Waiting room"))
             if not waiting:
-                st.caption("Nobody is waiting." if admitted else "Waiting for the patient to join ...")
+                st.caption(_("Nobody is waiting.") if admitted else _("Waiting for the patient to join ..."))
             for patient in waiting:
-                consent = "consents" if patient.consent_recording else "does not consent"
-                st.markdown(f"**{plain(patient.display_name)}** is waiting ({consent} to recording).")
+                if patient.consent_recording:
+                    message = _(
+                        "**{name}** is waiting (consents to recording).", name=plain(patient.display_name)
+                    )
+                else:
+                    message = _(
+                        "**{name}** is waiting (does not consent to recording).",
+                        name=plain(patient.display_name),
+                    )
+                st.markdown(message)
                 if st.button(
-                    f"Admit {plain(patient.display_name)}",
+                    _("Admit {name}", name=plain(patient.display_name)),
                     key=f"admit-{patient.user_id}",
                     icon=":material/how_to_reg:",
                 ):
                     try:
                         registry.admit(principal, room_id, patient.user_id)
                     except RoomStateError as error:
-                        st.warning(str(error))
+                        st.warning(_(str(error)))
                     st.rerun(scope="app")
             for patient in admitted:
-                st.markdown(f":green-badge[In the call] **{plain(patient.display_name)}**")
+                st.markdown(
+                    _(
+                        "{badge} **{name}**",
+                        badge=f":green-badge[{_('In the call')}]",
+                        name=plain(patient.display_name),
+                    )
+                )
 
         with st.container():  # a fixed slot for the timed fragment
             waiting_room()
 
-        st.subheader("AR treatment preview")
+        st.subheader(_("AR treatment preview"))
         settings = room.ar
-        enabled = st.toggle("AR preview on", value=settings.enabled, key="live-ar-enabled")
+        enabled = st.toggle(_("AR preview on"), value=settings.enabled, key="live-ar-enabled")
         treatments = treatment_controls("live-ar", dict(settings.treatments) or {"redness": 0.6})
+        layout_labels = {
+            "simulation": _("Simulation"),
+            "split": _("Split"),
+            "side_by_side": _("Side by side"),
+        }
         layout = st.segmented_control(
-            "View",
-            ["Simulation", "Split", "Side by side"],
-            default="Split"
+            _("View"),
+            list(layout_labels),
+            format_func=lambda option: layout_labels.get(str(option), str(option)),
+            default="split"
             if settings.split_view
-            else "Side by side"
+            else "side_by_side"
             if settings.side_by_side
-            else "Simulation",
+            else "simulation",
             key="live-ar-layout",
         )
-        split_view, side_by_side = layout == "Split", layout == "Side by side"
+        split_view, side_by_side = layout == "split", layout == "side_by_side"
         split_position = st.slider(
-            "Split position (drag: before | after)",
+            _("Split position (drag: before | after)"),
             0,
             100,
             int(settings.split_position * 100),
@@ -128,7 +152,9 @@ def show_consult(registry: RoomRegistry, principal: Principal, room: Room) -> No
             disabled=not split_view,
         )
         shared = st.toggle(
-            "Share the simulation with the patient", value=settings.shared_with_patient, key="live-ar-share"
+            _("Share the simulation with the patient"),
+            value=settings.shared_with_patient,
+            key="live-ar-share",
         )
         registry.update_ar(
             principal,
@@ -142,31 +168,37 @@ def show_consult(registry: RoomRegistry, principal: Principal, room: Room) -> No
         )
         apply_settings(registry, room)
         st.caption(
-            "The patient sees the simulation only while it is shared; it is always marked "
-            "'SIMULATION - not a guaranteed result'."
+            _(
+                "The patient sees the simulation only while it is shared; it is always marked "
+                "'SIMULATION - not a guaranteed result'."
+            )
         )
 
-        with st.expander("Recording", icon=":material/radio_button_checked:"):
-            wants = st.toggle("Ask to record this consult", value=room.recording_requested, key="live-record")
+        with st.expander(_("Recording"), icon=":material/radio_button_checked:"):
+            wants = st.toggle(
+                _("Ask to record this consult"), value=room.recording_requested, key="live-record"
+            )
             allowed = (
                 registry.request_recording(principal, room_id, wants)
                 if wants != room.recording_requested
                 else room.recording_allowed
             )
             if wants and not allowed:
-                st.warning("Not allowed: the patient has not consented to recording.")
+                st.warning(_("Not allowed: the patient has not consented to recording."))
             elif wants:
-                st.success("The patient consented to recording.")
-            st.caption("The portal itself stores no video: only snapshots you take go into the case.")
+                st.success(_("The patient consented to recording."))
+            st.caption(_("The portal itself stores no video: only snapshots you take go into the case."))
 
-        with st.expander("Invitation code", icon=":material/link:"):
+        with st.expander(_("Invitation code"), icon=":material/link:"):
             st.code(room_id, language=None)
             st.caption(
-                "The patient joins from **My consultations**, or enters this code on their **Live consult** "
-                "page (or opens `patient_live_consult?room=<code>`). Only the case's own patient can use it."
+                _(
+                    "The patient joins from **My consultations**, or enters this code on their **Live consult** "
+                    "page (or opens `patient_live_consult?room=<code>`). Only the case's own patient can use it."
+                )
             )
 
-        if st.button("End consult", type="primary", icon=":material/call_end:"):
+        if st.button(_("End consult"), type="primary", icon=":material/call_end:"):
             registry.end_room(principal, room_id)
             close_room_media(room_id)
             st.session_state.pop(LIVE_ROOM_KEY, None)
@@ -189,13 +221,18 @@ def save_snapshot(registry: RoomRegistry, principal: Principal, room_id: str, va
         return
     raw_bgr, simulated_bgr = snapshot
     _photo, report = registry.snapshot(principal, room_id, raw_bgr)
-    verdict = getattr(report, "verdict", None) or "not checked"
-    saved = f"Snapshot saved to the case (photo quality: {verdict})"
+    verdict = getattr(report, "verdict", None)
+    quality = _(VERDICT_LABELS[verdict]) if verdict in VERDICT_LABELS else _("not checked")
     if simulated_bgr is not None:
         registry.save_simulation(principal, room_id, simulated_bgr)
-        saved += ", with the AR view marked as a simulation"
-    st.toast(saved + ".", icon=":material/photo_camera:")
-    st.success(saved + ".")
+        saved = _(
+            "Snapshot saved to the case (photo quality: {quality}), with the AR view marked as a simulation.",
+            quality=quality,
+        )
+    else:
+        saved = _("Snapshot saved to the case (photo quality: {quality}).", quality=quality)
+    st.toast(saved, icon=":material/photo_camera:")
+    st.success(saved)
 
 
 def show_call_quality(room_id: str) -> None:
@@ -208,11 +245,19 @@ def show_call_quality(room_id: str) -> None:
         route = ((stats.get("p2p") or {}).get("route") or {}).get("local")
         if not shown.get("frames"):
             return
-        via = "through the clinic's relay server" if route == "relay" else "directly"
-        st.caption(
-            f"Patient video: {shown.get('fps', 0):.0f} frames per second, {shown.get('width', 0)}×"
-            f"{shown.get('height', 0)}, connected {via}."
-        )
+        size = f"{shown.get('width', 0)}×{shown.get('height', 0)}"
+        fps = f"{shown.get('fps', 0):.0f}"
+        if route == "relay":
+            message = _(
+                "Patient video: {fps} frames per second, {size}, connected through the clinic's relay server.",
+                fps=fps,
+                size=size,
+            )
+        else:
+            message = _(
+                "Patient video: {fps} frames per second, {size}, connected directly.", fps=fps, size=size
+            )
+        st.caption(message)
 
     with st.container():  # a fixed slot for the timed fragment
         quality()

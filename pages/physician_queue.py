@@ -13,6 +13,7 @@ import logging
 import streamlit as st
 
 from components.ar_panel import PHYSICIAN_LIVE_PAGE, WAITING_IN_MENU_KEY, waiting_live_consults
+from components.i18n import _, ngettext, tr
 from components.layout import concern_labels, format_when, plain, status_badge
 from components.session import get_clinic, signed_in_as
 from core.access import Principal
@@ -31,7 +32,7 @@ def render_waiting_banner(principal: Principal, clinic_timezone: str) -> None:
             rooms = waiting_live_consults(principal)
         except Exception:  # noqa: BLE001 - the queue itself stays usable
             logging.getLogger(__name__).exception("cannot check the live consults' waiting rooms")
-            st.caption("Live consult waiting rooms cannot be checked right now.")
+            st.caption(_("Live consult waiting rooms cannot be checked right now."))
             return
         count = sum(len(waiting) for _, waiting in rooms)
         # The menu's title is built by app.py: a change seen on a tick reruns the whole app once.
@@ -41,13 +42,22 @@ def render_waiting_banner(principal: Principal, clinic_timezone: str) -> None:
         if not count:
             return
         with st.container(border=True):
-            st.warning(f"**{count} patient(s) waiting in a live consult**", icon=":material/hourglass_top:")
+            st.warning(
+                ngettext(
+                    "**{n} patient waiting in a live consult**",
+                    "**{n} patients waiting in a live consult**",
+                    count,
+                ),
+                icon=":material/hourglass_top:",
+            )
             for room, waiting in rooms:
-                names = ", ".join(plain(patient.display_name) for patient in waiting)
+                names = tr().join([plain(patient.display_name) for patient in waiting])
                 since = format_when(_utc(min(patient.joined_at for patient in waiting)), clinic_timezone)
                 st.page_link(
                     PHYSICIAN_LIVE_PAGE,
-                    label=f"Go to the live consult: {names} (waiting since {since})",
+                    label=_(
+                        "Go to the live consult: {names} (waiting since {since})", names=names, since=since
+                    ),
                     icon=":material/video_call:",
                     query_params={"room": room.room_id},
                 )
@@ -63,28 +73,30 @@ def _utc(seconds: float) -> dt.datetime:
 
 def render_queue(principal: Principal) -> None:
     clinic = get_clinic()
-    st.title("Case queue")
+    st.title(_("Case queue"))
     render_waiting_banner(principal, clinic.settings.clinic_timezone)
 
-    show_all = st.toggle("Include cases with a report sent", key="queue_show_all")
+    show_all = st.toggle(_("Include cases with a report sent"), key="queue_show_all")
     cases = clinic.cases.list_queue(principal, include_closed=show_all)
     if not cases:
-        st.info("No cases are waiting. New consultations appear here as soon as patients send them.")
+        st.info(_("No cases are waiting. New consultations appear here as soon as patients send them."))
         return
 
-    st.caption(f"{len(cases)} case(s), oldest first.")
+    st.caption(ngettext("{n} case, oldest first.", "{n} cases, oldest first.", len(cases)))
     for case in cases:
         with st.container(border=True):
             col_main, col_status, col_open = st.columns([6, 2, 2], vertical_alignment="center")
             concerns = concern_labels(case.concerns)
             col_main.markdown(
-                f"**{case.reference}** · {plain(case.patient_name)} · {concerns or 'no concern given'}"
+                f"**{case.reference}** · {plain(case.patient_name)} · {concerns or _('no concern given')}"
             )
-            col_main.caption(f"Submitted {format_when(case.submitted_at, clinic.settings.clinic_timezone)}")
+            col_main.caption(
+                _("Submitted {when}", when=format_when(case.submitted_at, clinic.settings.clinic_timezone))
+            )
             col_status.markdown(status_badge(case.status))
             col_open.page_link(
                 "pages/physician_case.py",
-                label="Open case",
+                label=_("Open case"),
                 icon=":material/open_in_new:",
                 query_params={"case": case.case_id},
             )
