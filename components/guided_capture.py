@@ -305,10 +305,20 @@ def _show_feedback(photo: CheckedPhoto, baseline: bytes | None) -> None:
         st.success(_("Great, this photo meets the standard."))
 
 
+def _forget(kept: dict[str, CheckedPhoto], view: str) -> None:
+    kept.pop(view, None)
+
+
 def guided_capture(
-    views: list[str] | tuple[str, ...], key: str, baseline: dict[str, bytes] | None = None
+    views: list[str] | tuple[str, ...],
+    key: str,
+    baseline: dict[str, bytes] | None = None,
+    kept: dict[str, CheckedPhoto] | None = None,
 ) -> dict[str, CheckedPhoto]:
-    """Capture one checked photo per view; returns the views that did not fail (see module doc)."""
+    """Capture one checked photo per view; returns the views that did not fail (see module doc).
+
+    `kept` (a saved draft's photos, components/intake_draft.py) stands in for a view until the
+    patient takes a new photo of it or removes it (both change the dict)."""
     cache: dict[str, Any] = st.session_state.setdefault(f"{key}__assessed", {})
     captured: dict[str, CheckedPhoto] = {}
     required = [view for view in views if view in REQUIRED_VIEWS] or list(views)
@@ -358,6 +368,17 @@ def guided_capture(
                         source = "upload"
                     if upload is not None:
                         photo, error = check_upload(upload.getvalue(), upload.name, view, source, cache)
+                if kept is not None and (photo is not None or error):
+                    kept.pop(view, None)  # a new photo replaces the kept one
+                elif kept and view in kept:
+                    photo = kept[view]
+                    st.caption(_("Kept from your saved answers."))
+                    st.button(
+                        _("Remove this photo"),
+                        key=f"{key}_{view}_remove_kept",
+                        on_click=_forget,
+                        args=(kept, view),
+                    )
                 if error:
                     st.error(_("This photo cannot be used: {reason}", reason=_(error)))
                 if photo is not None:

@@ -7,15 +7,19 @@ shown next to their field, keyed by the field names core's ValidationError uses.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import streamlit as st
 
 from components.guided_capture import guided_capture, view_names
 from components.i18n import N_, _, ngettext, tr
+from components.intake_draft import draft_notice, kept_photos, restore_draft, save_changes
 from components.layout import AREA_LABELS, CONCERN_LABELS
+from components.prior_treatments import prior_treatment_list
 from components.session import get_clinic, signed_in_as
 from core.access import Principal
 from core.clinic import Clinic
+from core.consult.cases import IntakeForm
 from core.vocabulary import CONSULTATION_VIEWS, REQUIRED_VIEWS
 
 # Stored as these English values (core's vocabulary); shown translated.
@@ -53,6 +57,7 @@ FIELD_NAMES: dict[str, str] = {
 ERRORS_KEY = "intake_errors"
 DONE_KEY = "new_consultation_reference"
 FORM_KEY_PREFIX = "intake_"
+PRIOR_ROWS_KEY = "intake_prior_rows"  # the previous-treatment rows a restored draft starts from
 
 
 def field_error(name: str) -> None:
@@ -82,6 +87,36 @@ def prior_treatment_rows(table) -> list[dict[str, str]]:
             when = when.date()
         rows.append({"treatment": treatment, "date": when.isoformat() if isinstance(when, dt.date) else ""})
     return rows
+
+
+def answers_to_state(intake: IntakeForm) -> dict[str, Any]:
+    """A draft's answers as the form's widget values (what the widgets cannot show is left out)."""
+    prior: list[dict[str, Any]] = []
+    for row in intake.prior_treatments or []:
+        try:
+            when: dt.date | None = dt.date.fromisoformat(row.get("date") or "")
+        except ValueError:
+            when = None
+        prior.append({"treatment": row.get("treatment", ""), "date": when})
+    return {
+        "intake_concerns": [code for code in intake.concerns if code in CONCERN_LABELS],
+        "intake_description": intake.concern_other_text,
+        "intake_areas": [code for code in intake.areas if code in AREA_LABELS],
+        "intake_duration": intake.duration if intake.duration in DURATIONS else None,
+        "intake_skin_type": (
+            intake.skin_type_self_assessment
+            if intake.skin_type_self_assessment in SKIN_TYPE_LABELS
+            else "unsure"
+        ),
+        "intake_goals": intake.goals,
+        "intake_medications": intake.medications,
+        "intake_allergies": intake.allergies,
+        "intake_pregnant": "Yes" if intake.pregnant_or_breastfeeding else "No",
+        "intake_isotretinoin": "Yes" if intake.isotretinoin_last_6_months else "No",
+        "intake_consent_storage": bool(intake.consent_photo_storage),
+        "intake_consent_anonymised": bool(intake.consent_anonymised_use),
+        PRIOR_ROWS_KEY: prior,
+    }
 
 
 def local_errors(intake_concerns: list[str], consent: bool, photos: dict) -> dict[str, str]:
@@ -124,6 +159,9 @@ def render_sent(reference: str) -> None:
 
 
 def render_form(principal: Principal, clinic: Clinic) -> None:
+    # A reload, a new session or a visit to another page emptied the form: the draft refills it.
+    restore_draft(principal, clinic, "intake_concerns", answers_to_state)
+    draft_notice(principal, clinic, reset_form)
     st.caption(
         _(
             "Tell us about your concern and add three photos. Everything you send is stored encrypted. "
@@ -200,20 +238,13 @@ def render_form(principal: Principal, clinic: Clinic) -> None:
         key="intake_isotretinoin",
     )
     st.markdown(_("Previous aesthetic treatments (one row each, with the date if you know it)"))
-    prior_table = st.data_editor(
-        [{"treatment": "", "date": None}],
-        num_rows="dynamic",
-        key="intake_prior_treatments",
-        column_config={
-            "treatment": st.column_config.TextColumn(_("Treatment"), width="large"),
-            "date": st.column_config.DateColumn(_("Date"), max_value=dt.date.today(), format="YYYY-MM-DD"),
-        },
-    )
+    # A simple list (one treatment and its date per row), not a table editor: usable on a phone.
+    prior_table = prior_treatment_list("intake_prior", st.session_state.get(PRIOR_ROWS_KEY))
     field_error("prior_treatments")
 
     st.header(_("3. Photos"), anchor=False)
     st.caption(_("Even light from the front, no make-up, hair away from the face, no filters."))
-    photos = guided_capture(CONSULTATION_VIEWS, key="intake_photos")
+    photos = guided_capture(CONSULTATION_VIEWS, key="intake_photos", kept=kept_photos())
     field_error("photos")
 
     st.header(_("4. Consent"), anchor=False)
@@ -227,25 +258,26 @@ def render_form(principal: Principal, clinic: Clinic) -> None:
         key="intake_consent_anonymised",
     )
 
+    intake = IntakeForm(
+        concerns=list(concerns),
+        areas=list(areas),
+        duration=duration or "",
+        goals=goals.strip(),
+        concern_other_text=description.strip(),
+        medications=medications.strip(),
+        allergies=allergies.strip(),
+        pregnant_or_breastfeeding=pregnant == "Yes",
+        isotretinoin_last_6_months=isotretinoin == "Yes",
+        prior_treatments=prior_treatment_rows(prior_table),
+        skin_type_self_assessment=skin_type or "unsure",
+        consent_photo_storage=consent_storage,
+        consent_anonymised_use=consent_anonymised,
+    )
+    save_changes(principal, clinic, intake, photos)  # every change is kept (encrypted) on the server
+
     if st.button(_("Send consultation"), type="primary", key="intake_submit"):
         from core.access import ValidationError
-        from core.consult.cases import IntakeForm
 
-        intake = IntakeForm(
-            concerns=list(concerns),
-            areas=list(areas),
-            duration=duration or "",
-            goals=goals.strip(),
-            concern_other_text=description.strip(),
-            medications=medications.strip(),
-            allergies=allergies.strip(),
-            pregnant_or_breastfeeding=pregnant == "Yes",
-            isotretinoin_last_6_months=isotretinoin == "Yes",
-            prior_treatments=prior_treatment_rows(prior_table),
-            skin_type_self_assessment=skin_type or "unsure",
-            consent_photo_storage=consent_storage,
-            consent_anonymised_use=consent_anonymised,
-        )
         errors = local_errors(list(concerns), consent_storage, photos)
         try:
             intake.validate()  # all intake messages at once, together with the photo checks above
@@ -255,7 +287,8 @@ def render_form(principal: Principal, clinic: Clinic) -> None:
             with st.status(_("Sending your consultation ..."), expanded=True) as progress:
                 st.write(_("Encrypting and storing your photos and answers ..."))
                 try:
-                    case_id = clinic.cases.submit_case(principal, intake, list(photos.values()))
+                    # The kept draft is deleted in the submission's own transaction.
+                    case_id = clinic.drafts.submit_case(principal, intake, list(photos.values()))
                 except ValidationError as error:
                     errors = translated(error.errors)
                     progress.update(label=_("Please correct the marked fields."), state="error")
