@@ -14,26 +14,37 @@ from collections import defaultdict
 
 import streamlit as st
 
-from components.layout import format_when, humanise
+from components.i18n import N_, _, tr
+from components.layout import format_when
 from components.session import session_fragment
 
 BAND_COLOURS = {"minimal": "green", "mild": "blue", "moderate": "orange", "marked": "red"}
 WHITE_BALANCE_LABELS = {
-    "case_sclera": "eye whites of this consultation's photos",
-    "case_pooled": "this consultation's pooled white reference",
-    "sclera": "this photo's own eye white",
-    "teeth": "this photo's teeth",
-    "background": "the white/grey background",
-    "exposure_only": "nothing (no neutral reference in the photo): colours uncorrected",
-    "colour_chart": "colour chart in the photo (calibrated)",
-    "off": "off",
+    "case_sclera": N_("eye whites of this consultation's photos"),
+    "case_pooled": N_("this consultation's pooled white reference"),
+    "sclera": N_("this photo's own eye white"),
+    "teeth": N_("this photo's teeth"),
+    "background": N_("the white/grey background"),
+    "exposure_only": N_("nothing (no neutral reference in the photo): colours uncorrected"),
+    "colour_chart": N_("colour chart in the photo (calibrated)"),
+    "off": N_("off"),
 }
+# The skin-tone anchors the engine records per photo (illumination.skin_tone_anchor).
+ANCHOR_WORDS = {
+    "colour chart": N_("colour chart"),
+    "colour_chart": N_("colour chart"),
+    "sclera": N_("eye white"),
+    "eye white": N_("eye white"),
+    "teeth": N_("teeth"),
+    "background": N_("background"),
+}
+STATUS_WORDS = {"queued": N_("Assessment queued …"), "running": N_("Assessment running …")}
 
 
 def render_assessment_section(clinic, principal, case_id: str) -> None:
     service = getattr(clinic, "assessments", None)
     if service is None:
-        st.info("AI pre-assessment is not available on this server.")
+        st.info(_("AI pre-assessment is not available on this server."))
         return
     _assessment_fragment(clinic, principal, case_id)
 
@@ -44,7 +55,9 @@ def _assessment_fragment(clinic, principal, case_id: str) -> None:
 
     service = clinic.assessments
     try:
-        record = service.latest_for_case(principal, case_id)
+        # Each visit (the first photos, each check-in) has its own assessment; one is shown.
+        checkin_id = _visit_picker(service.visits_for_case(principal, case_id), case_id)
+        record = service.latest_for_case(principal, case_id, checkin_id)
     except AccessDenied:
         st.error("Only physicians can see the AI pre-assessment.")
         return
@@ -55,7 +68,7 @@ def _assessment_fragment(clinic, principal, case_id: str) -> None:
     with action:
         busy = record is not None and record.status in {"queued", "running"}
         if st.button("Run again", key=f"assess_rerun_{case_id}", icon=":material/refresh:", disabled=busy):
-            service.run_for_case(principal, case_id, background=True)
+            service.run_for_case(principal, case_id, background=True, checkin_id=checkin_id)
             st.rerun(scope="fragment")
 
     if record is None:
@@ -64,7 +77,7 @@ def _assessment_fragment(clinic, principal, case_id: str) -> None:
     if record.status in {"queued", "running"}:
         with st.status(f"Assessment {record.status} …", expanded=False, state="running"):
             st.write("Measuring the photos in the background; this page updates by itself.")
-        _poll_until_done(clinic, principal, case_id)
+        _poll_until_done(clinic, principal, case_id, checkin_id)
         return
     if record.status == "failed":
         st.error(f"The last assessment failed: {record.error or 'unknown error'}")
@@ -72,50 +85,83 @@ def _assessment_fragment(clinic, principal, case_id: str) -> None:
     _render_report(clinic, principal, record)
 
 
+def _visit_picker(visits, case_id: str) -> str | None:
+    """Which visit's assessment to show (None: the first photos); a choice only from the second visit on."""
+    from components.i18n import _
+
+    if len(visits) < 2:
+        return None
+    chosen = st.radio(
+        _("Visit"),
+        visits,
+        format_func=lambda v: _("First photos") if v.is_baseline else v.label,
+        horizontal=True,
+        key=f"assess_visit_{case_id}",
+        help=_("Each visit is measured on its own; Run again re-runs only the visit shown."),
+    )
+    return None if chosen is None else chosen.checkin_id
+
+
 @session_fragment(run_every=2.0)  # each poll re-checks the session: an idle page logs out
-def _poll_until_done(clinic, principal, case_id: str) -> None:
+def _poll_until_done(clinic, principal, case_id: str, checkin_id: str | None = None) -> None:
     # Status only: no patient data, audited once per case (not a row every 2 s).
-    status = clinic.assessments.status_for_case(principal, case_id)
+    status = clinic.assessments.status_for_case(principal, case_id, checkin_id)
     if status is not None and status not in {"queued", "running"}:
         st.rerun()
 
 
 def _render_report(clinic, principal, record) -> None:
-    from core.assessment.findings import case_reliability, key_findings
+    from core.assessment.findings import band_words, case_reliability, key_findings, summary_words, view_words
 
+    t = tr()
     report = record.report or {}
     engine = report.get("engine", {})
-    st.markdown(report.get("summary", ""))
+    st.markdown(summary_words(report, t))
     metrics = report.get("metrics", [])
-    findings = key_findings(metrics, _concerns(clinic, principal, record))
+    findings = key_findings(metrics, _concerns(clinic, principal, record), t)
 
     photo_column, findings_column = st.columns([1, 1])
     with photo_column:
         _photo_with_heat_map(clinic, principal, record, report)
     with findings_column:
-        st.markdown("#### Key findings")
+        st.markdown("#### " + _("Key findings"))
         if not findings:
-            st.info("Nothing measurable stood out.")
+            st.info(_("Nothing measurable stood out."))
         for finding in findings:
             colour = BAND_COLOURS.get(finding["band"], "gray")
-            comparison = f" — {finding['comparison']}" if finding["comparison"] else ""
-            st.markdown(f"**{finding['text']}** :{colour}-badge[{finding['band']}]{comparison}")
+            badge = f":{colour}-badge[{band_words(finding['band'], t)}]"
+            if finding["comparison"]:
+                line = _(
+                    "**{finding}** {badge} — {comparison}",
+                    finding=finding["text"],
+                    badge=badge,
+                    comparison=finding["comparison"],
+                )
+            else:
+                line = _("**{finding}** {badge}", finding=finding["text"], badge=badge)
+            st.markdown(line)
         st.markdown(_skin_tone_line(report))
-        caveats = case_reliability(report)
+        caveats = case_reliability(report, t)
         if caveats:
-            st.caption("**Reliability for this case.** " + " ".join(caveats))
+            st.caption(_("**Reliability for this case.** {caveats}", caveats=" ".join(caveats)))
 
     _render_flags_and_suggestions(report)
     for item in report.get("not_assessed", []):
-        st.warning(f"{humanise(item.get('view'))} photo not measured: {item.get('reason')}")
+        st.warning(
+            _(
+                "{view} photo not measured: {reason}",
+                view=view_words(item.get("view"), t).capitalize(),
+                reason=_(item.get("reason") or ""),
+            )
+        )
 
-    with st.expander("Per-region detail"):
+    with st.expander(_("Per-region detail")):
         by_region: dict[str, list[dict]] = defaultdict(list)
         for metric in metrics:
             by_region[metric["region"]].append(metric)
         if by_region:
             region = st.selectbox(
-                "Region",
+                _("Region"),
                 list(by_region),
                 format_func=_region_title,
                 key=f"assess_region_{record.assessment_id}",
@@ -123,10 +169,14 @@ def _render_report(clinic, principal, record) -> None:
             for metric in by_region.get(region or "", []):
                 st.markdown(_metric_line(metric))
     st.caption(
-        f"Engine {engine.get('version')} · sha256 {str(engine.get('sha256', ''))[:12]}… · "
-        f"finished {format_when(record.finished_at, clinic.settings.clinic_timezone)}"
+        _(
+            "Engine {version} · sha256 {digest}… · finished {when}",
+            version=engine.get("version"),
+            digest=str(engine.get("sha256", ""))[:12],
+            when=format_when(record.finished_at, clinic.settings.clinic_timezone),
+        )
     )
-    st.caption(report.get("disclaimer", ""))
+    st.caption(_(report.get("disclaimer", "")))
 
 
 def _concerns(clinic, principal, record) -> list[str]:
@@ -139,21 +189,28 @@ def _concerns(clinic, principal, record) -> list[str]:
 def _region_title(region: str) -> str:
     from core.assessment.findings import region_words
 
-    return "Whole face" if region == "face" else region_words(region).capitalize()
+    return region_words(region, tr()).capitalize()
 
 
 def _metric_line(metric: dict) -> str:
-    from core.assessment.findings import INDEX_MEANING, PLAIN_NAMES, plain_value
+    from core.assessment.findings import INDEX_MEANING, band_words, measure_name, plain_value
 
+    t = tr()
     name = metric.get("metric", "")
-    title = PLAIN_NAMES.get(name, humanise(name))
     band = metric.get("band", "n/a")
     colour = BAND_COLOURS.get(band, "gray")
-    badge = "" if name == "ita" else f" :{colour}-badge[{band}]"
-    meaning = (
-        f" _({INDEX_MEANING[name]})_" if name in INDEX_MEANING and metric.get("score") is not None else ""
-    )
-    return f"**{title}**: {plain_value(metric)}{badge}{meaning}"
+    values = {"measure": measure_name(name, t), "value": plain_value(metric, t)}
+    if name == "ita":
+        return _("**{measure}**: {value}", **values)
+    badge = f":{colour}-badge[{band_words(band, t)}]"
+    if name in INDEX_MEANING and metric.get("score") is not None:
+        return _(
+            "**{measure}**: {value} {badge} _({meaning})_",
+            badge=badge,
+            meaning=_(INDEX_MEANING[name]),
+            **values,
+        )
+    return _("**{measure}**: {value} {badge}", badge=badge, **values)
 
 
 def _skin_tone_line(report: dict) -> str:
@@ -163,43 +220,74 @@ def _skin_tone_line(report: dict) -> str:
         (m for m in report.get("metrics", []) if m.get("metric") == "ita" and m["region"] == "face"), None
     )
     if ita is None:
-        return "**Skin tone**: not measured"
+        return _("**Skin tone**: not measured")
     anchors = sorted(
         {str(p["illumination"]["skin_tone_anchor"]) for p in report.get("photos", [])
          if (p.get("illumination") or {}).get("skin_tone_anchor")}
     )  # fmt: skip
     if ita.get("value") is None:
-        return "**Skin tone**: not measurable — no colour chart, eye white or teeth to anchor the light"
-    return f"**Skin tone**: {plain_value(ita)}, light anchored on the {' and '.join(anchors) or 'reference'}"
+        return _("**Skin tone**: not measurable — no colour chart, eye white or teeth to anchor the light")
+    anchor_words = [_(ANCHOR_WORDS[a]) if a in ANCHOR_WORDS else a for a in anchors]
+    if not anchor_words:
+        return _("**Skin tone**: {value}, light anchored on the reference", value=plain_value(ita, tr()))
+    return _(
+        "**Skin tone**: {value}, light anchored on the {anchors}",
+        value=plain_value(ita, tr()),
+        anchors=tr().join(anchor_words),
+    )
 
 
 def _render_flags_and_suggestions(report: dict) -> None:
+    from core.assessment.findings import flag_reason, flag_title, region_words, suggestion_words, view_words
+
+    t = tr()
     flags = report.get("flags", [])
     if flags:
-        st.markdown("#### Flags")
+        st.markdown("#### " + _("Flags"))
     for flag in flags:
         icon = ":material/priority_high:" if flag.get("severity") == "action" else ":material/info:"
         with st.container(border=True):
-            st.markdown(f"{icon} **{flag.get('title')}** — {flag.get('reason')}")
+            st.markdown(
+                _(
+                    "{icon} **{title}** — {reason}",
+                    icon=icon,
+                    title=flag_title(flag, t),
+                    reason=flag_reason(flag, t),
+                )
+            )
             images = [base64.b64decode(b) for b in flag.get("evidence_png_base64", [])]
             if images:
-                st.image(images, width=120, caption=[f"evidence {i + 1}" for i in range(len(images))])
-            if flag.get("view"):
-                st.caption(
-                    f"{humanise(flag.get('view'))} photo"
-                    + (f", {humanise(flag.get('region'))}" if flag.get("region") else "")
+                st.image(
+                    images,
+                    width=120,
+                    caption=[_("evidence {number}", number=i + 1) for i in range(len(images))],
                 )
+            if flag.get("view"):
+                view = view_words(flag.get("view"), t).capitalize()
+                if flag.get("region"):
+                    st.caption(
+                        _(
+                            "{view} photo, {region}",
+                            view=view,
+                            region=region_words(str(flag.get("region")), t),
+                        )
+                    )
+                else:
+                    st.caption(_("{view} photo", view=view))
     suggestions = report.get("suggestions", [])
     if suggestions:
-        st.markdown("#### Points to review")
+        st.markdown("#### " + _("Points to review"))
         for suggestion in suggestions:
-            st.markdown(f"- {suggestion['text']} — _{suggestion['reason']}_")
+            text, reason = suggestion_words(suggestion, t)
+            st.markdown(_("- {text} — _{reason}_", text=text, reason=reason))
 
 
 def _photo_with_heat_map(clinic, principal, record, report: dict) -> None:
+    from core.assessment.findings import view_words
+
     photos = [p for p in report.get("photos", []) if p.get("overlay_blobs")]
     if not photos:
-        st.caption("No measured photo to show.")
+        st.caption(_("No measured photo to show."))
         return
     key = record.assessment_id
     views = [p["view"] for p in photos]
@@ -207,19 +295,23 @@ def _photo_with_heat_map(clinic, principal, record, report: dict) -> None:
     if len(views) > 1:
         view = (
             st.segmented_control(
-                "Photo", views, format_func=humanise, default=views[0], key=f"overlay_view_{key}"
+                _("Photo"),
+                views,
+                format_func=lambda v: view_words(v, tr()).capitalize(),
+                default=views[0],
+                key=f"overlay_view_{key}",
             )
             or views[0]
         )
     photo = next(p for p in photos if p["view"] == view)
-    show = st.toggle("Heat map", value=True, key=f"overlay_on_{key}")
+    show = st.toggle(_("Heat map"), value=True, key=f"overlay_on_{key}")
     measure = "canonical"
     if show:
         measure = (
             st.segmented_control(
-                "Measure",
+                _("Measure"),
                 list(HEAT_MAPS),
-                format_func=HEAT_MAPS.__getitem__,
+                format_func=lambda m: _(HEAT_MAPS[m]),
                 default="redness",
                 key=f"overlay_choice_{key}",
             )
@@ -228,20 +320,28 @@ def _photo_with_heat_map(clinic, principal, record, report: dict) -> None:
     blob_id = photo["overlay_blobs"].get(measure) or photo["overlay_blobs"].get("canonical")
     if blob_id:
         data = clinic.assessments.overlay_bytes(principal, record.assessment_id, blob_id)
-        st.image(data, caption=f"{humanise(view)} — {HEAT_MAPS.get(measure, 'photo')}")
+        st.image(
+            data,
+            caption=_(
+                "{view} — {measure}",
+                view=view_words(view, tr()).capitalize(),
+                measure=_(HEAT_MAPS[measure]) if measure in HEAT_MAPS else _("photo"),
+            ),
+        )
     if show:
         if measure == "redness":
             st.image(_legend_bar(), width="stretch")
-        st.caption(LEGENDS.get(measure, ""))
+        st.caption(_(LEGENDS[measure]) if measure in LEGENDS else "")
     method = str((photo.get("illumination") or {}).get("method", "n/a"))
-    st.caption(f"Colour corrected on: {WHITE_BALANCE_LABELS.get(method, method)}")
+    shown = _(WHITE_BALANCE_LABELS[method]) if method in WHITE_BALANCE_LABELS else method
+    st.caption(_("Colour corrected on: {method}", method=shown))
 
 
-HEAT_MAPS = {"redness": "Redness", "spots": "Spots", "lines": "Lines"}
+HEAT_MAPS = {"redness": N_("Redness"), "spots": N_("Spots"), "lines": N_("Lines")}
 LEGENDS = {
-    "redness": "Blue: as red as the patient's own skin · red: markedly redder than it.",
-    "spots": "Yellow rings: brown spots · magenta rings: inflamed spots.",
-    "lines": "Cyan: detected lines.",
+    "redness": N_("Blue: as red as the patient's own skin · red: markedly redder than it."),
+    "spots": N_("Yellow rings: brown spots · magenta rings: inflamed spots."),
+    "lines": N_("Cyan: detected lines."),
 }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import streamlit as st
 
+from components.i18n import ngettext
 from components.layout import plain
 from core.access import AccessDenied, NotFound, ValidationError
 from core.care.booking import format_local, local_to_utc, utc_to_local
@@ -51,6 +52,8 @@ def render_case_care_panel(clinic: Any, principal: Any, case_id: str) -> None:
     _render_treatments(clinic, principal, case_id, zone)
     st.divider()
     _render_plan(clinic, principal, case_id, zone)
+    st.divider()
+    _render_release(clinic, principal, case_id)
     st.divider()
     st.subheader("Exports")
     col_fhir, col_pdf = st.columns(2)
@@ -275,6 +278,54 @@ def _render_plan(clinic: Any, principal: Any, case_id: str, zone: str) -> None:
                     st.rerun()
             elif checkin.status in ("submitted", "reviewed"):
                 _render_checkin_review(clinic, principal, checkin, baseline)
+
+
+def _render_release(clinic: Any, principal: Any, case_id: str) -> None:
+    """The physician chooses which measures, if any, the patient sees on "My progress"."""
+    from components.i18n import _
+    from components.progress_chart import measure_name
+    from core.assessment.findings import region_words
+
+    release = clinic.care.release
+    st.subheader(_("What the patient sees"))
+    st.caption(
+        _(
+            "The photo measurements are not clinically validated. The patient sees none of them"
+            " unless you share them here; each shared measure appears on the patient's page as the"
+            " change since the first photos, in plain words."
+        )
+    )
+    measured = release.measured(principal, case_id)
+    if not measured:
+        st.caption(_("Nothing measured on this consultation yet."))
+        return
+    current = [r.key for r in release.released(principal, case_id)]
+    chosen = st.multiselect(
+        _("Measurements the patient sees"),
+        measured,
+        default=[key for key in current if key in measured],
+        format_func=lambda key: _(
+            "{measure} · {region}", measure=_(measure_name(key.metric)), region=_(region_words(key.region))
+        ),
+        key=f"release_{case_id}",
+    )
+    if not current:
+        st.caption(_("Nothing is shared with the patient yet; their page says so."))
+    if st.button(_("Save what the patient sees"), key=f"release_save_{case_id}"):
+        try:
+            saved = release.set_released(principal, case_id, chosen)
+            st.success(
+                ngettext(
+                    "The patient now sees {count} measurement.",
+                    "The patient now sees {count} measurements.",
+                    len(saved),
+                    count=len(saved),
+                )
+                if saved
+                else _("The patient sees no measurements.")
+            )
+        except (ValidationError, AccessDenied) as error:
+            _show_errors(error)
 
 
 def _render_checkin_review(clinic: Any, principal: Any, checkin: Any, baseline: dict[str, str]) -> None:

@@ -789,7 +789,8 @@ class AssessmentService:
     def metrics_for_patient(
         self, principal: Principal, patient_id: str, metric: str | None = None, region: str | None = None
     ) -> list[MetricRow]:
-        """A patient's measurements over time (physicians; a patient only their own)."""
+        """A patient's measurements over time (physicians; a patient only their own, and of those
+        only the measures the physician released)."""
         require_role(principal, PHYSICIAN, PATIENT, ADMIN)
         if principal.role == ADMIN:
             raise AccessDenied("clinical measurements are for physicians and the patient")
@@ -803,8 +804,13 @@ class AssessmentService:
         if region:
             sql += " AND region = ?"
             params.append(region)
-        rows = fetch_all_as(
-            self._db.cursor(), MetricRow, sql + " ORDER BY measured_at, metric, region", params
+        cursor = self._db.cursor()
+        rows = fetch_all_as(cursor, MetricRow, sql + " ORDER BY measured_at, metric, region", params)
+        # A patient reads only the measures the physician released (core.care.release).
+        from core.care.release import filter_for_principal
+
+        rows = filter_for_principal(
+            cursor, principal, patient_id, rows, lambda r: (r.case_id, r.metric, r.region)
         )
         self._clinic.audit.record(
             principal,

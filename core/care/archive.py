@@ -14,7 +14,9 @@ from typing import Any
 
 from core.access import ADMIN, PHYSICIAN, Principal, require_patient_access, require_role
 from core.care.context import CareContext
+from core.care.progress import TreatedArea
 from core.care.records import PatientRef
+from core.care.release import filter_for_principal
 from core.db import to_db_time
 from core.rows import fetch_all_as
 
@@ -73,6 +75,8 @@ class MetricPoint:
 class ChartData:
     points: list[MetricPoint]
     treatments: list[tuple[date, str]]  # (day, label) to mark on the chart
+    treated: tuple[TreatedArea, ...] = ()  # the same treatments, oldest first: what the chart opens on
+    concerns: tuple[str, ...] = ()  # the intake concerns of the patient's cases, newest case first
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,8 @@ class _MetricRow:
     value: float | None
     unit: str | None
     score: float | None
-    case_id: str | None
+    band: str | None
+    case_id: str
 
 
 @dataclass(frozen=True)
@@ -228,13 +233,16 @@ class ArchiveQueries:
 
     # -- progress chart data -------------------------------------------------------------------
     def available_metrics(self, principal: Principal, patient_id: str) -> list[tuple[str, str]]:
-        """(metric, region) pairs measured for the patient, for the chart's picker."""
+        """(metric, region) pairs measured for the patient, for the chart's picker (a patient:
+        only those the physician released, `core.care.release`)."""
         require_patient_access(principal, patient_id)
-        rows = self.db.fetchall(
-            "SELECT metric, region FROM assessment_metrics WHERE patient_id = ?", [patient_id]
-        )
+        cursor = self.db.cursor()
+        rows = cursor.execute(
+            "SELECT metric, region, case_id FROM assessment_metrics WHERE patient_id = ?", [patient_id]
+        ).fetchall()
+        rows = filter_for_principal(cursor, principal, patient_id, rows, lambda r: (r[2], r[0], r[1]))
         self._care.audit_read(principal, "care.metric_list_read", "patient", patient_id)
-        return sorted({(metric, region) for metric, region in rows})
+        return sorted({(metric, region) for metric, region, _ in rows})
 
     def metric_series(
         self,
@@ -252,9 +260,13 @@ class ArchiveQueries:
             cursor,
             _MetricRow,
             # Narrow projection: each fetched column costs a per-row lookup in compressed storage.
-            "SELECT measured_at, metric, region, value, unit, score, case_id"
+            "SELECT measured_at, metric, region, value, unit, score, band, case_id"
             " FROM assessment_metrics WHERE patient_id = ?",
             [patient_id],
+        )
+        # A patient sees only what the physician released (core.care.release).
+        rows = filter_for_principal(
+            cursor, principal, patient_id, rows, lambda r: (r.case_id, r.metric, r.region)
         )
         points = sorted(
             (
@@ -266,7 +278,7 @@ class ArchiveQueries:
                     float(r.value),
                     r.unit,
                     None if r.score is None else float(r.score),
-                    None,
+                    r.band,
                     r.case_id,
                     None,
                 )
@@ -277,18 +289,28 @@ class ArchiveQueries:
             ),
             key=lambda point: point.measured_at,
         )
-        treatments = [
-            (t.treated_on, f"{t.treatment_type} ({t.area})")
-            for t in fetch_all_as(
-                cursor,
-                _TreatmentDay,
-                "SELECT treated_on, treatment_type, area FROM care_treatments WHERE patient_id = ?"
-                " ORDER BY treated_on",
-                [patient_id],
-            )
+        recorded = fetch_all_as(
+            cursor,
+            _TreatmentDay,
+            "SELECT treated_on, treatment_type, area FROM care_treatments WHERE patient_id = ?"
+            " ORDER BY treated_on",
+            [patient_id],
+        )
+        treatments = [(t.treated_on, f"{t.treatment_type} ({t.area})") for t in recorded]
+        concerns = [
+            concern
+            for (raw,) in cursor.execute(
+                "SELECT concerns FROM cases WHERE patient_id = ? ORDER BY created_at DESC", [patient_id]
+            ).fetchall()
+            for concern in _json_list(raw)
         ]
         self._care.audit_read(principal, "care.metrics_read", "patient", patient_id)
-        return ChartData(points, treatments)
+        return ChartData(
+            points,
+            treatments,
+            tuple(TreatedArea(t.treatment_type, t.area) for t in recorded),
+            tuple(dict.fromkeys(concerns)),
+        )
 
     def patient_photos(
         self, principal: Principal, patient_id: str, view: str | None = None

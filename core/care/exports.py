@@ -9,6 +9,7 @@ chain still verifies and nothing left there names the person.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -44,6 +45,7 @@ from core.care.records import (
     ReportRecord,
     TreatmentRecord,
 )
+from core.care.release import filter_for_principal
 from core.db import to_db_time
 from core.rows import fetch_all_as, fetch_one_as
 
@@ -278,6 +280,13 @@ class CareExports:
             [case_id],
         )
         assessments = self._assessment_runs(case_id)
+        if principal.role == PATIENT:
+            # The patient's copy holds only the measures the physician released, and not the
+            # engine's own summary (it names every measure that stood out).
+            metrics = filter_for_principal(
+                cursor, principal, owner.patient_id, metrics, lambda m: (case_id, m.metric, m.region)
+            )
+            assessments = [dataclasses.replace(run, summary="") for run in assessments]
         physician_ids: list[str] = []
         reports: list[ReportRecord] = []
         report = self._reports.get_report(principal, case_id)
@@ -353,12 +362,16 @@ class CareExports:
             case.status if case else None,
         )
 
-    def _assessment_runs(self, case_id: str) -> list[AssessmentRecord]:
+    def _assessment_runs(self, case_id: str, baseline_only: bool = False) -> list[AssessmentRecord]:
+        """The case's runs, oldest first (`baseline_only`: those of the submission's own photos,
+        not of follow-up check-ins)."""
         runs = fetch_all_as(
             self.db.cursor(),
             _AssessmentRun,
             "SELECT id AS assessment_id, status, coalesce(finished_at, created_at) AS issued_at, engine_version,"
-            " engine_sha256, report_json FROM assessments WHERE case_id = ? ORDER BY created_at",
+            " engine_sha256, report_json FROM assessments WHERE case_id = ?"
+            + (" AND checkin_id IS NULL" if baseline_only else "")
+            + " ORDER BY created_at",
             [case_id],
         )
         records = []
@@ -433,7 +446,7 @@ class CareExports:
                 for row in fetch_all_as(cursor, _PhotoRow, _PHOTO_SQL, [case_id])
                 if row.photo_id in wanted and row.content_type in ("image/jpeg", "image/png")
             ]
-        runs = [run for run in self._assessment_runs(case_id) if run.status == "done"]
+        runs = [run for run in self._assessment_runs(case_id, baseline_only=True) if run.status == "done"]
         measurements: list[PdfMeasurement] = []
         engine = None
         if runs:
@@ -444,6 +457,10 @@ class CareExports:
                 "SELECT id AS metric_id, metric, region, value, unit, measured_at, photo_id, score, band,"
                 ' assessment_id, "view" FROM assessment_metrics WHERE assessment_id = ? AND value IS NOT NULL',
                 [latest.assessment_id],
+            )
+            # A patient's letter lists only the measures the physician released.
+            metrics = filter_for_principal(
+                cursor, principal, owner.patient_id, metrics, lambda m: (case_id, m.metric, m.region)
             )
             measurements = pdf_measurements(metrics)
             engine = f"engine {latest.engine_version}" if latest.engine_version else None

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from core.care.appointments import AppointmentService
 from core.care.checkins import CheckInService
 from core.care.context import CareContext
+from core.care.release import ReleaseService
 from core.care.tasks import TaskService
 from core.care.treatments import TreatmentService
 
@@ -21,6 +22,7 @@ class Care:
     treatments: TreatmentService  # treatments and the follow-up plan they create
     checkins: CheckInService  # follow-up photo check-ins: plan edits, submission, review
     tasks: TaskService  # outstanding work per person
+    release: ReleaseService  # which measures the physician lets the patient see, per case
 
     @classmethod
     def build(cls, context: CareContext, cases: CaseService) -> Care:
@@ -31,4 +33,5 @@ class Care:
             treatments=TreatmentService(context, checkins),
             checkins=checkins,
             tasks=TaskService(context, appointments, checkins),
+            release=ReleaseService(context),
         )
