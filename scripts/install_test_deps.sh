@@ -6,7 +6,7 @@
 # - ucumvert (a UCUM parser from PyPI, MIT) in .venv, for the export's unit check;
 # - from Debian: chromium (Playwright drives it), fonts, coturn (the TURN relay test), caddy (the
 #   production profile's HTTPS test in tests/deploy), poppler-utils (pdftoppm/pdffonts/pdfinfo for
-#   the report letter's rendering test).
+#   the report letter's rendering test), Pango (WeasyPrint, which renders the report letter).
 # Installs only where it can (root with apt-get; npm; the venv); elsewhere it says what to install
 # and the tests that need it skip (or fail under CI).
 set -euo pipefail
@@ -56,6 +56,10 @@ needed=()
 [ -x /usr/bin/turnserver ] || needed+=(coturn)
 [ -x /usr/bin/caddy ] || needed+=(caddy)
 [ -x /usr/bin/pdftoppm ] || needed+=(poppler-utils)
+# Pango, HarfBuzz (with its subsetter) and fontconfig: WeasyPrint lays out the report letter with them.
+libs="$(/sbin/ldconfig -p 2>/dev/null || true)"
+[[ $libs == *libpangoft2-1.0.so.0* && $libs == *libharfbuzz-subset.so.0* ]] ||
+  needed+=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0)
 [ ${#needed[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -1,4 +1,4 @@
-"""The physician's report as a clinic letter for the patient (PDF, fpdf2).
+"""The physician's report as a clinic letter for the patient (PDF, WeasyPrint from semantic HTML).
 
 A4: letterhead (clinic name, address, contact from settings), the patient's name and date of
 birth (two identifiers, repeated in every page's footer with the case reference and "page n of
@@ -6,23 +6,35 @@ m"), case reference and dates, the physician's name and credentials, the report'
 signature block (or a DRAFT mark), the photos in a grid with view and date, the AI
 pre-assessment's main measurements in a compact table labelled as measurements, not diagnoses,
 and the disclaimer. Headings, labels and the disclaimer come in the patient's language (en, de,
-fr, nl, es: the languages whose dates the letter already formats; others get English).
+fr, nl, es, tr, ar; others get English); Arabic is shaped and laid out right to left (Pango and
+HarfBuzz), with Latin names, phone numbers and references kept in their own order.
 
-Accessibility and privacy: the document language is set (/Lang), photos carry alt text in a
-structure tree (fpdf2 tags figures; it does not tag paragraphs or headings, so the file is a
-partially tagged PDF, not PDF/UA), headings are in the outline, fonts are embedded (DejaVu Sans;
-without it, core Helvetica with text reduced to Latin-1), and the metadata hold no personal data:
-a generic title, no author, subject or keywords.
+Accessibility and privacy: a tagged PDF in WeasyPrint's PDF/UA-1 variant. The structure tree
+comes from the HTML: H1/H2 headings, P paragraphs, the facts and the measurements as real tables
+(TH with scope, TD pointing at their headers), photos as Figure with alt text and a Caption, in
+reading order; the page footers are left out of the tree. /Lang is the letter's language,
+/MarkInfo /Marked true, /DisplayDocTitle true, headings in the outline. Fonts are embedded
+(DejaVu Sans subsets: Latin and Arabic); the metadata hold no personal data: a generic title,
+creator "Clinic portal", no author, subject or keywords (the XMP packet says the same).
+
+Why WeasyPrint and not fpdf2 with uharfbuzz: fpdf2 (2.8.9) shapes Arabic with uharfbuzz, but its
+structure tree is flat and private (every element a child of /Document, only figures and outline
+entries tagged); paragraphs, headings and tables would need a hand-built tree of our own.
+WeasyPrint derives the whole tree from HTML elements, so the tagging is the layout's own markup.
 """
 
 from __future__ import annotations
 
-import io
+import base64
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from html import escape
 from pathlib import Path
-from typing import Any
+
+from core.i18n import RTL_LANGUAGES
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -217,6 +229,38 @@ LABELS["tr"] = {
     "bir doktora başvurun. Otomatik görüntü ölçümleri yalnızca hekimin kararını destekledi.",
 }
 
+LABELS["ar"] = {
+    "title": "تقرير الاستشارة",
+    "patient": "المريض",
+    "birth_date": "تاريخ الميلاد",
+    "reference": "الملف",
+    "consultation_date": "الاستشارة",
+    "date": "تاريخ التقرير",
+    "physician": "الطبيب",
+    "registration": "رقم التسجيل",
+    "findings": "الملاحظات",
+    "assessment": "التقييم",
+    "recommendations": "التوصيات",
+    "home_care": "العناية المنزلية",
+    "in_person": "يُنصح بزيارة العيادة",
+    "follow_up": "المتابعة",
+    "signed": "وُقّع إلكترونيًا في {date}",
+    "draft": "مسودة: لم يُوقَّع بعد ولم يُرسَل",
+    "photos": "الصور",
+    "photo_alt": "صورة الوجه، {view}، {date}",
+    "measurements": "قياسات الصور (تقييم أولي بالذكاء الاصطناعي)",
+    "measurements_note": "قياسات لصورك أجراها برنامج ساعد الطبيب. إنها قياسات وليست تشخيصات: "
+    "المعتمد هو تقييم الطبيب أعلاه.",
+    "measurement": "القياس",
+    "region": "المنطقة",
+    "value": "القيمة",
+    "band": "المستوى",
+    "page": "الصفحة {n} من {nb}",
+    "disclaimer": "يستند هذا التقرير إلى الصور والمعلومات التي قدّمتها في استشارة عن بُعد. ولا يغني عن "
+    "الفحص الحضوري. اطلب رعاية عاجلة إذا نزف تغيّر في الجلد أو نما بسرعة أو أقلقك. لم تفعل قياسات الصور "
+    "الآلية سوى دعم تقدير الطبيب.",
+}
+
 VIEW_LABELS: dict[str, dict[str, str]] = {
     "en": {"front": "Front", "left_oblique": "Left side", "right_oblique": "Right side",
            "left_profile": "Left profile", "right_profile": "Right profile", "close_up": "Close-up"},
@@ -230,6 +274,9 @@ VIEW_LABELS: dict[str, dict[str, str]] = {
            "left_profile": "Perfil izquierdo", "right_profile": "Perfil derecho", "close_up": "Primer plano"},
     "tr": {"front": "Önden", "left_oblique": "Sol taraf", "right_oblique": "Sağ taraf",
            "left_profile": "Sol profil", "right_profile": "Sağ profil", "close_up": "Yakın çekim"},
+    "ar": {"front": "من الأمام", "left_oblique": "الجانب الأيسر", "right_oblique": "الجانب الأيمن",
+           "left_profile": "المظهر الجانبي الأيسر", "right_profile": "المظهر الجانبي الأيمن",
+           "close_up": "صورة مقرّبة"},
 }  # fmt: skip
 
 BAND_LABELS: dict[str, dict[str, str]] = {
@@ -239,6 +286,7 @@ BAND_LABELS: dict[str, dict[str, str]] = {
     "nl": {"minimal": "minimaal", "mild": "licht", "moderate": "matig", "marked": "duidelijk"},
     "es": {"minimal": "mínimo", "mild": "leve", "moderate": "moderado", "marked": "marcado"},
     "tr": {"minimal": "çok hafif", "mild": "hafif", "moderate": "orta", "marked": "belirgin"},
+    "ar": {"minimal": "ضئيل", "mild": "خفيف", "moderate": "متوسط", "marked": "واضح"},
 }
 
 # The report's sections by key (exports pass these keys); any other key is printed as given.
@@ -321,252 +369,268 @@ def _photo(item: PdfPhoto | tuple[str, bytes]) -> PdfPhoto:
 
 
 def build_report_pdf(data: ReportPdfInput) -> bytes:
-    from fpdf import FPDF
-    from fpdf.fonts import FontFace
+    """The letter as a tagged PDF (PDF/UA-1 variant of WeasyPrint): semantic HTML in, so the
+    structure tree has H1/H2, P, Table/TR/TH/TD and Figure with Alt in reading order; Pango and
+    HarfBuzz shape the text and lay out right-to-left languages."""
+    from weasyprint import HTML, URLFetcher
 
+    html = letter_html(data)
+    fetcher = URLFetcher(allowed_protocols=("data", "file"))  # photos inline, fonts from disk only
+    document = HTML(string=html, url_fetcher=fetcher).render()
+    pdf = document.write_pdf(pdf_variant="pdf/ua-1")
+    assert pdf is not None
+    return pdf
+
+
+def letter_html(data: ReportPdfInput) -> str:
+    """The letter as an HTML document (the PDF's source; tests and reviewers can read it)."""
     lang = language_code(data.language)
     labels = LABELS[lang]
-    font_path = find_unicode_font()
+    rtl = lang in RTL_LANGUAGES
 
-    def clean(text: str) -> str:
-        return text if font_path is not None else text.encode("latin-1", "replace").decode("latin-1")
+    def when(value: date | None) -> str:
+        return format_date(value, lang) if value else ""
 
-    footer_left = clean(
-        " · ".join(
-            part
-            for part in (
-                data.patient_name,
-                format_date(data.patient_birth_date, lang) if data.patient_birth_date else "",
-                data.case_reference,
-            )
-            if part
-        )
-    )
-
-    class Letter(FPDF):
-        def footer(self) -> None:
-            self.set_y(-12)
-            self.set_font(family, "", 8)
-            self.set_text_color(90)
-            self.cell(self.epw * 0.7, 5, footer_left, align="L")
-            page = labels["page"].replace("{n}", str(self.page_no()))
-            self.cell(self.epw * 0.3, 5, clean(page), align="R")
-            self.set_text_color(0)
-
-    pdf = Letter(format="A4")
-    pdf.set_margins(18, 16, 18)
-    pdf.set_auto_page_break(auto=True, margin=18)
-    pdf.alias_nb_pages("{nb}")
-    if font_path is not None:
-        pdf.add_font("DejaVu", "", str(font_path))
-        bold = font_path.with_name(font_path.stem + "-Bold.ttf")
-        pdf.add_font("DejaVu", "B", str(bold if bold.is_file() else font_path))
-        family = "DejaVu"
-    else:  # core fonts only know Latin-1: degrade characters instead of failing
-        family = "Helvetica"
-    # Metadata: nothing about the patient (no name, case, author, subject or keywords).
-    pdf.set_title(clean(labels["title"]))
-    pdf.set_creator("Clinic portal")
-    pdf.set_lang(lang)
-    pdf.add_page()
-
-    # -- letterhead ------------------------------------------------------------------------------
-    top = pdf.get_y()
-    pdf.set_font(family, "B", 15)
-    pdf.multi_cell(pdf.epw * 0.55, 7, clean(data.clinic_name), new_x="LMARGIN", new_y="NEXT", align="L")
-    left_bottom = pdf.get_y()
-    contact = [*data.clinic_address_lines, *(x for x in (data.clinic_phone, data.clinic_email) if x)]
-    pdf.set_font(family, "", 8.5)
-    pdf.set_xy(pdf.l_margin + pdf.epw * 0.55, top)
-    for line in contact:
-        pdf.set_x(pdf.l_margin + pdf.epw * 0.55)
-        pdf.cell(pdf.epw * 0.45, 4.2, clean(line), align="R", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_y(max(left_bottom, pdf.get_y()) + 2)
-    pdf.set_draw_color(150)
-    pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + pdf.epw, pdf.get_y())
-    pdf.ln(4)
-    pdf.set_font(family, "B", 13)
-    pdf.start_section(clean(labels["title"]))
-    pdf.multi_cell(0, 7, clean(labels["title"]), new_x="LMARGIN", new_y="NEXT", align="L")
-    if not data.signed:
-        pdf.set_text_color(170, 0, 0)
-        pdf.set_font(family, "B", 10)
-        pdf.multi_cell(0, 6, clean(labels["draft"]), new_x="LMARGIN", new_y="NEXT", align="L")
-        pdf.set_text_color(0)
-    pdf.ln(1)
-
-    # -- who and when ----------------------------------------------------------------------------
+    comma = "، " if lang == "ar" else ", "  # the Arabic comma in an Arabic letter
     physician = data.physician_name + (
-        f", {data.physician_credentials}" if data.physician_credentials else ""
+        f"{comma}{data.physician_credentials}" if data.physician_credentials else ""
     )
-    rows = [
+    facts = (
         (labels["patient"], data.patient_name, labels["reference"], data.case_reference),
         (
             labels["birth_date"],
-            format_date(data.patient_birth_date, lang) if data.patient_birth_date else "",
+            when(data.patient_birth_date),
             labels["consultation_date"],
-            format_date(data.consultation_date, lang) if data.consultation_date else "",
+            when(data.consultation_date),
         ),
         (labels["physician"], physician, labels["date"], format_date(data.issued_on, lang)),
+    )
+    body: list[str] = [
+        '<header class="letterhead">',
+        f'<p class="clinic"{_dir(data.clinic_name)}>{escape(data.clinic_name)}</p>',
+        '<div class="contact">',
     ]
-    pdf.set_font(family, "", 9.5)
-    label_style = FontFace(emphasis="BOLD")
-    with pdf.table(
-        col_widths=(30, 58, 29, 47),
-        borders_layout="NONE",
-        first_row_as_headings=False,
-        line_height=5.2,
-        padding=(0.6, 1, 0.6, 0),
-        text_align="LEFT",
-    ) as table:
-        for row in rows:
-            cells = table.row()
-            for index, text in enumerate(row):
-                cells.cell(clean(text), style=label_style if index % 2 == 0 else None)
-    pdf.ln(4)
-
-    # -- the report ------------------------------------------------------------------------------
-    def section(heading: str, text: str) -> None:
-        if pdf.get_y() > pdf.page_break_trigger - 22:
-            pdf.add_page()
-        pdf.set_font(family, "B", 11.5)
-        pdf.start_section(clean(heading), level=1)
-        pdf.multi_cell(0, 6.5, clean(heading), new_x="LMARGIN", new_y="NEXT", align="L")
-        pdf.set_font(family, "", 10)
-        pdf.multi_cell(0, 5.2, clean(text), new_x="LMARGIN", new_y="NEXT", align="L")
-        pdf.ln(2.5)
-
-    for key, text in data.sections.items():
-        if text and text.strip():
-            section(labels.get(key, key) if key in SECTION_KEYS else key, text.strip())
-    for key, text in (("in_person", data.in_person_reason), ("follow_up", data.follow_up)):
-        if text and text.strip():
-            section(labels[key], text.strip())
-
-    # -- signature ------------------------------------------------------------------------------
-    if data.signed:
-        if pdf.get_y() > pdf.page_break_trigger - 30:
-            pdf.add_page()
-        pdf.ln(3)
-        pdf.set_font(family, "", 9.5)
-        pdf.multi_cell(
-            0,
-            5,
-            clean(labels["signed"].format(date=format_date(data.issued_on, lang))),
-            new_x="LMARGIN",
-            new_y="NEXT",
+    contact = [*data.clinic_address_lines, *(x for x in (data.clinic_phone, data.clinic_email) if x)]
+    body.extend(f"<p{_dir(line)}>{escape(line)}</p>" for line in contact)
+    body.append("</div></header>")
+    body.append(f"<h1>{escape(labels['title'])}</h1>")
+    if not data.signed:
+        body.append(f'<p class="draft">{escape(labels["draft"])}</p>')
+    # Two label/value tables side by side (who, then the case): each value's header is its label.
+    body.append('<div class="facts">')
+    for column in (0, 2):
+        body.append(f'<table class="facts-{column // 2}"><tbody>')
+        body.extend(
+            f'<tr><th scope="row">{escape(row[column])}</th><td{_dir(row[column + 1])}>{escape(row[column + 1])}</td></tr>'
+            for row in facts
         )
-        pdf.ln(7)
-        pdf.set_draw_color(0)
-        pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + 70, pdf.get_y())
-        pdf.ln(1.5)
-        pdf.set_font(family, "B", 10)
-        pdf.multi_cell(0, 5, clean(data.physician_name), new_x="LMARGIN", new_y="NEXT", align="L")
-        pdf.set_font(family, "", 9.5)
-        for line in (
+        body.append("</tbody></table>")
+    body.append("</div>")
+
+    sections = [
+        (labels.get(key, key) if key in SECTION_KEYS else key, text.strip())
+        for key, text in data.sections.items()
+        if text and text.strip()
+    ]
+    sections += [
+        (labels[key], text.strip())
+        for key, text in (("in_person", data.in_person_reason), ("follow_up", data.follow_up))
+        if text and text.strip()
+    ]
+    for heading, text in sections:
+        body.append(f"<section><h2{_dir(heading)}>{escape(heading)}</h2>{_paragraphs(text)}</section>")
+
+    if data.signed:
+        lines = [
             data.physician_credentials,
             f"{labels['registration']} {data.physician_registration}"
             if data.physician_registration
             else None,
             data.clinic_name,
-        ):
-            if line:
-                pdf.multi_cell(0, 4.8, clean(line), new_x="LMARGIN", new_y="NEXT", align="L")
-        pdf.ln(4)
+        ]
+        body.append(
+            '<section class="signature">'
+            f"<p>{escape(labels['signed'].format(date=format_date(data.issued_on, lang)))}</p>"
+            f'<div class="signer"><p class="name"{_dir(data.physician_name)}>{escape(data.physician_name)}</p>'
+            + "".join(f"<p{_dir(line)}>{escape(line)}</p>" for line in lines if line)
+            + "</div></section>"
+        )
 
-    # -- photos in a grid ------------------------------------------------------------------------
     photos = [_photo(item) for item in data.photos]
     if photos:
-        _photo_grid(pdf, family, labels, lang, photos, clean)
-
-    # -- measurements ----------------------------------------------------------------------------
+        body.append(_photo_grid(labels, lang, photos))
     if data.measurements:
-        _measurement_table(pdf, family, labels, lang, data, clean)
+        body.append(_measurement_table(labels, lang, data))
+    body.append(f'<p class="disclaimer">{escape(labels["disclaimer"])}</p>')
 
-    # -- disclaimer ------------------------------------------------------------------------------
-    if pdf.get_y() > pdf.page_break_trigger - 20:
-        pdf.add_page()
-    pdf.ln(3)
-    pdf.set_font(family, "", 8)
-    pdf.set_text_color(70)
-    pdf.multi_cell(0, 4.2, clean(labels["disclaimer"]), new_x="LMARGIN", new_y="NEXT", align="L")
-    pdf.set_text_color(0)
-    return bytes(pdf.output())
+    footer = " · ".join(
+        _isolate(part)
+        for part in (data.patient_name, when(data.patient_birth_date), data.case_reference)
+        if part
+    )
+    page = "".join(
+        {"{n}": " counter(page) ", "{nb}": " counter(pages) "}.get(piece, _css_string(piece))
+        for piece in re.split(r"(\{n\}|\{nb\})", labels["page"])
+        if piece
+    )
+    start, end = ("right", "left") if rtl else ("left", "right")
+    style = _STYLE.format(
+        fonts=_font_faces(),
+        start=start,
+        end=end,
+        footer=_css_string(footer),
+        page=page,
+    )
+    direction = "rtl" if rtl else "ltr"
+    return (
+        f'<!DOCTYPE html><html lang="{lang}" dir="{direction}"><head><meta charset="utf-8">'
+        f'<title>{escape(labels["title"])}</title><meta name="generator" content="Clinic portal">'
+        f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
+    )
 
 
-def _photo_grid(
-    pdf: Any, family: str, labels: dict[str, str], lang: str, photos: list[PdfPhoto], clean: Any
-) -> None:
-    gap, columns = 5.0, 3
-    cell_w = (pdf.epw - gap * (columns - 1)) / columns
-    box_h = cell_w * 1.25
-    caption_h = 9.0
-    if pdf.get_y() > pdf.page_break_trigger - (box_h + caption_h + 10):
-        pdf.add_page()
-    pdf.set_font(family, "B", 11.5)
-    pdf.start_section(clean(labels["photos"]), level=1)
-    pdf.multi_cell(0, 6.5, clean(labels["photos"]), new_x="LMARGIN", new_y="NEXT", align="L")
-    pdf.ln(1)
+def _photo_grid(labels: dict[str, str], lang: str, photos: list[PdfPhoto]) -> str:
+    """Three photos a row (front, obliques side by side), the view and date under each; the
+    image's alt text says the same for a screen reader."""
     views = VIEW_LABELS[lang]
-    for start in range(0, len(photos), columns):
-        if pdf.get_y() + box_h + caption_h > pdf.page_break_trigger:
-            pdf.add_page()
-        row_top = pdf.get_y()
-        for index, photo in enumerate(photos[start : start + columns]):
-            x = pdf.l_margin + index * (cell_w + gap)
-            view = views.get(photo.view, photo.view.replace("_", " "))
-            when = format_date(photo.taken_on, lang) if photo.taken_on else ""
-            alt = labels["photo_alt"].format(view=view, date=when).rstrip(", ")
-            pdf.image(
-                io.BytesIO(photo.image),
-                x=x,
-                y=row_top,
-                w=cell_w,
-                h=box_h,
-                keep_aspect_ratio=True,
-                alt_text=clean(alt),
-            )
-            pdf.set_xy(x, row_top + box_h + 1)
-            pdf.set_font(family, "", 8.5)
-            pdf.cell(cell_w, 4, clean(view), align="C")
-            if when:
-                pdf.set_xy(x, row_top + box_h + 5)
-                pdf.cell(cell_w, 4, clean(when), align="C")
-        pdf.set_xy(pdf.l_margin, row_top + box_h + caption_h + 2)
+    figures: list[str] = []
+    for photo in photos:
+        view = views.get(photo.view, photo.view.replace("_", " "))
+        taken = format_date(photo.taken_on, lang) if photo.taken_on else ""
+        alt = labels["photo_alt"].format(view=view, date=taken).rstrip(", ،")
+        source = f"data:{_image_type(photo.image)};base64,{base64.b64encode(photo.image).decode()}"
+        caption = escape(view) + (f"<br>{escape(taken)}" if taken else "")
+        figures.append(
+            f'<figure><div class="frame"><img src="{source}" alt="{escape(alt)}"></div>'
+            f"<figcaption>{caption}</figcaption></figure>"
+        )
+    return f'<section class="photos"><h2>{escape(labels["photos"])}</h2><div class="grid">{"".join(figures)}</div></section>'
 
 
-def _measurement_table(
-    pdf: Any, family: str, labels: dict[str, str], lang: str, data: ReportPdfInput, clean: Any
-) -> None:
-    from fpdf.fonts import FontFace
-
-    rows_h = 6 * (len(data.measurements) + 1) + 20
-    if pdf.get_y() > pdf.page_break_trigger - min(rows_h, 80):
-        pdf.add_page()
-    pdf.ln(2)
-    pdf.set_font(family, "B", 11.5)
-    pdf.start_section(clean(labels["measurements"]), level=1)
-    pdf.multi_cell(0, 6.5, clean(labels["measurements"]), new_x="LMARGIN", new_y="NEXT", align="L")
-    pdf.set_font(family, "", 8.5)
-    note = labels["measurements_note"] + (f" ({data.measurement_engine})" if data.measurement_engine else "")
-    pdf.multi_cell(0, 4.3, clean(note), new_x="LMARGIN", new_y="NEXT", align="L")
-    pdf.ln(1.5)
+def _measurement_table(labels: dict[str, str], lang: str, data: ReportPdfInput) -> str:
+    """The AI pre-assessment's main measurements: a real table (column headers), headed and
+    introduced as measurements, not diagnoses."""
     bands = BAND_LABELS[lang]
-    with pdf.table(
-        col_widths=(50, 42, 46, 26),
-        headings_style=FontFace(emphasis="BOLD", fill_color=(235, 235, 235)),
-        line_height=5,
-        padding=(0.8, 1.5, 0.8, 1.5),
-        text_align=("LEFT", "LEFT", "RIGHT", "LEFT"),
-        borders_layout="HORIZONTAL_LINES",
-    ) as table:
-        header = table.row()
-        for key in ("measurement", "region", "value", "band"):
-            header.cell(clean(labels[key]))
-        for item in data.measurements:
-            cells = table.row()
-            cells.cell(clean(item.measurement))
-            cells.cell(clean(item.region))
-            cells.cell(clean(item.value))
-            cells.cell(clean(bands.get(item.band or "", item.band or "")))
-    pdf.ln(2)
+    note = labels["measurements_note"] + (f" ({data.measurement_engine})" if data.measurement_engine else "")
+    header = "".join(
+        f'<th scope="col" class="{key}">{escape(labels[key])}</th>'
+        for key in ("measurement", "region", "value", "band")
+    )
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="{key}"{_dir(text)}>{escape(text)}</td>'
+            for key, text in (
+                ("measurement", item.measurement),
+                ("region", item.region),
+                ("value", item.value),
+                ("band", bands.get(item.band or "", item.band or "")),
+            )
+        )
+        + "</tr>"
+        for item in data.measurements
+    )
+    return (
+        f'<section class="measurements"><h2>{escape(labels["measurements"])}</h2>'
+        f'<p class="note">{escape(note)}</p>'
+        f"<table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table></section>"
+    )
+
+
+def _dir(text: str) -> str:
+    """A `dir` attribute for a block of text (a name, an address line, a table cell, a paragraph
+    of the physician's): right to left when most of its letters are Arabic or Hebrew, else left
+    to right (also when it has no letters: a phone number, "38/100"). So a Latin name or a phone
+    number keeps its order inside an Arabic letter, and an Arabic paragraph that starts with
+    "SPF 50" still reads right to left (HTML's dir=auto would take the first letter; WeasyPrint
+    has no dir=auto anyway)."""
+    kinds = [unicodedata.bidirectional(char) for char in text]
+    right_to_left = sum(kind in ("R", "AL") for kind in kinds)
+    return ' dir="rtl"' if right_to_left > sum(kind == "L" for kind in kinds) else ' dir="ltr"'
+
+
+def _isolate(text: str) -> str:
+    """`text` between FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE: inside a run of the other
+    direction (the footer's "name · date · case"), its characters keep their order."""
+    return f"\u2068{text}\u2069"
+
+
+def _paragraphs(text: str) -> str:
+    """The physician's text: a paragraph per blank-line block, line breaks kept inside."""
+    blocks = [block.strip() for block in re.split(r"\n\s*\n", text) if block.strip()]
+    return "".join(
+        f"<p{_dir(block)}>" + "<br>".join(escape(line) for line in block.splitlines()) + "</p>"
+        for block in blocks
+    )
+
+
+def _image_type(image: bytes) -> str:
+    return "image/png" if image.startswith(b"\x89PNG") else "image/jpeg"
+
+
+def _css_string(text: str) -> str:
+    """A CSS string literal: quotes, backslashes and line breaks escaped as code points."""
+    escaped = "".join(f"\\{ord(char):x} " if char in '"\\\n\r' or ord(char) < 32 else char for char in text)
+    return f'"{escaped}"'
+
+
+def _font_faces() -> str:
+    """DejaVu Sans (Latin, Greek, Cyrillic, Arabic; Bitstream Vera licence, embedding allowed),
+    embedded as a subset; without it, the system's sans-serif through fontconfig."""
+    regular = find_unicode_font()
+    if regular is None:
+        return ""
+    bold = regular.with_name(regular.stem + "-Bold.ttf")
+    faces = [(regular, "normal"), (bold if bold.is_file() else regular, "bold")]
+    return "".join(
+        f'@font-face {{ font-family: "Letter Sans"; src: url("{path.as_uri()}"); font-weight: {weight}; }}'
+        for path, weight in faces
+    )
+
+
+_STYLE = """
+{fonts}
+@page {{
+  size: A4;
+  margin: 16mm 18mm 20mm 18mm;
+  @bottom-{start} {{ content: {footer}; font: 8pt "Letter Sans", sans-serif; color: #5a5a5a;
+    vertical-align: top; padding-top: 4mm; }}
+  @bottom-{end} {{ content: {page}; font: 8pt "Letter Sans", sans-serif; color: #5a5a5a;
+    vertical-align: top; padding-top: 4mm; }}
+}}
+html {{ font-family: "Letter Sans", sans-serif; font-size: 10pt; line-height: 1.45; color: #000; }}
+body {{ margin: 0; }}
+p {{ margin: 0 0 1.5mm 0; }}
+.letterhead {{ display: flex; justify-content: space-between; align-items: flex-start;
+  border-bottom: 0.3mm solid #969696; padding-bottom: 2mm; margin-bottom: 4mm; }}
+.letterhead .clinic {{ font-size: 15pt; font-weight: bold; line-height: 1.25; width: 55%; text-align: {start}; }}
+.letterhead .contact {{ font-size: 8.5pt; line-height: 1.4; width: 45%; }}
+.letterhead .contact p {{ text-align: {end}; margin: 0; }}
+h1 {{ font-size: 13pt; margin: 0 0 1.5mm 0; text-align: {start}; }}
+h2 {{ font-size: 11.5pt; margin: 3mm 0 1mm 0; break-after: avoid; text-align: {start}; }}
+.draft {{ color: #aa0000; font-weight: bold; }}
+table {{ border-collapse: collapse; }}
+.facts {{ display: flex; font-size: 9.5pt; margin: 1mm 0 3mm 0; }}
+.facts-0 {{ width: 88mm; }}
+.facts-1 {{ width: 76mm; }}
+.facts th {{ text-align: {start}; font-weight: bold; padding: 0.3mm 0; width: 30mm; vertical-align: top; }}
+.facts-1 th {{ width: 29mm; }}
+.facts td {{ text-align: {start}; padding: 0.3mm 0; vertical-align: top; }}
+.facts-0 td {{ padding-inline-end: 3mm; }}
+.signature {{ break-inside: avoid; margin-top: 4mm; font-size: 9.5pt; }}
+.signature .signer {{ border-top: 0.3mm solid #000; width: 70mm; padding-top: 1.5mm; margin-top: 9mm; }}
+.signature .signer p {{ margin: 0; text-align: {start}; }}
+.signature .signer .name {{ font-weight: bold; font-size: 10pt; }}
+.photos .grid {{ display: flex; flex-wrap: wrap; gap: 3mm 5mm; }}
+.photos figure {{ margin: 0; width: 54.6mm; break-inside: avoid; }}
+.photos .frame {{ height: 68mm; display: flex; align-items: center; justify-content: center; }}
+.photos img {{ max-width: 100%; max-height: 68mm; object-fit: contain; }}
+.photos figcaption {{ font-size: 8.5pt; text-align: center; line-height: 1.3; margin-top: 1mm; }}
+.measurements {{ break-inside: avoid; }}
+.measurements .note {{ font-size: 8.5pt; }}
+.measurements table {{ width: 100%; font-size: 9pt; margin-top: 1.5mm; }}
+.measurements th {{ background: #ebebeb; text-align: {start}; padding: 0.8mm 1.5mm; }}
+.measurements td {{ text-align: {start}; padding: 0.8mm 1.5mm; border-bottom: 0.2mm solid #b4b4b4; }}
+.measurements th.value, .measurements td.value {{ text-align: {end}; }}
+.disclaimer {{ font-size: 8pt; color: #464646; margin-top: 4mm; line-height: 1.4; break-inside: avoid; }}
+"""
