@@ -161,6 +161,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--verbose", action="store_true", help="print every photo's checks")
     parser.add_argument("--no-degradations", action="store_true", help="real photos only")
+    parser.add_argument(
+        "--degrade",
+        choices=["validation", "tuning"],
+        default="validation",
+        help="split whose correct photos are degraded (tuning: to fit thresholds; validation: the accuracy)",
+    )
     args = parser.parse_args()
     directory = shared_testdata_dir()
     if not (directory / "faces_labels.csv").is_file():
@@ -213,7 +219,7 @@ def main() -> int:
 
     degraded: list[Decision] = []
     if not args.no_degradations:
-        for case in degraded_cases(directory, "validation"):
+        for case in degraded_cases(directory, args.degrade):
             result = check_photo(case.image, case.view, options)
             view = "front" if case.view == "front" else "oblique"
             decision = Decision(
@@ -238,7 +244,7 @@ def main() -> int:
         wrong["validation"],
     )
     if degraded:
-        report("DEGRADED validation photos (label by construction)", degraded, [], [])
+        report(f"DEGRADED {args.degrade} photos (label by construction)", degraded, [], [])
         print("per degradation: accepted/refused as expected, main reason named")
         kinds: dict[str, list[Decision]] = defaultdict(list)
         for d in degraded:
@@ -248,8 +254,10 @@ def main() -> int:
             named = sum(reason_of(d.result) == d.expected_reason for d in group if not d.expected_ok)
             refused = sum(not d.expected_ok for d in group)
             print(f"  {kind:22} decision {_rate(right, len(group)):>12}   reason {_rate(named, refused):>12}")
-        combined = decisions["validation"] + degraded
-        report("VALIDATION + DEGRADED together", combined, turned["validation"], wrong["validation"])
+        combined = decisions[args.degrade] + degraded
+        report(
+            f"{args.degrade.upper()} + DEGRADED together", combined, turned[args.degrade], wrong[args.degrade]
+        )
     return 0
 
 

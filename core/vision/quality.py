@@ -168,6 +168,14 @@ class QualityOptions:
     # measure cannot separate them, so it fails only clear cases and warns (shown) otherwise.
     cheek_skin_fail: float = 0.35
     cheek_skin_warn: float = 0.6
+    # ... and cheek pixels crossed by edges > `cheek_edge_factor` x the face skin's median gradient
+    # (face resized to `cheek_edge_face_px` wide): a hand in the skin's own colour, hair strands.
+    # Tuning split: correct photos and their accepted variations <= 0.02; a pasted hand 0.25-0.39,
+    # hair strands 0.38-0.50 -> fail above 0.10 (warn above 0.05), well clear of both.
+    cheek_edge_face_px: int = 200
+    cheek_edge_factor: float = 4.0
+    cheek_edge_warn: float = 0.05
+    cheek_edge_fail: float = 0.10
 
     # --- expression (MediaPipe blendshape scores 0-1) ---
     # Labelled photos: open mouths >= 0.47 (rejected), relaxed faces <= 0.32.
@@ -971,15 +979,55 @@ def _check_cheeks(m: _FaceMeasures, view: str, o: QualityOptions) -> list[Qualit
         return []
     fraction = min(fractions)
     status = _grade(fraction, o.cheek_skin_warn, o.cheek_skin_fail, higher_is_worse=False)
+    value, threshold = fraction, o.cheek_skin_warn
+    edges = _cheek_edges(m, names, o)
+    edge_status = _grade(edges, o.cheek_edge_warn, o.cheek_edge_fail)
+    if _RANK[edge_status] > _RANK[status]:
+        # An occluder in the skin's own colour (a hand) or thin dark strands (hair) that the colour
+        # test misses: the value is then the share of the cheek crossed by strong edges.
+        status, value, threshold = edge_status, edges, o.cheek_edge_warn
     return [
         QualityCheck(
             "cheek_occlusion",
             status,
-            fraction,
-            o.cheek_skin_warn,
+            value,
+            threshold,
             "" if status == "pass" else N_("Move your hair away from your cheeks and keep your hands down."),
         )
     ]
+
+
+def _cheek_edges(m: _FaceMeasures, names: list[str], o: QualityOptions) -> float:
+    """Largest share, over the view's cheeks, of cheek pixels crossed by edges much stronger than
+    the face's OWN skin texture (`cheek_edge_factor` x the median gradient of the face skin).
+
+    A cheek is smooth at this scale (face `cheek_edge_face_px` wide, lightly smoothed): pores and
+    noise stay near the face's median gradient, and a shadow from side light is a soft ramp. Hair
+    strands, a hand's outline and the creases between fingers are sharp lines. Relative to the
+    face's own texture, so dark skin (lower contrast, more sensor noise) is judged on its own scale."""
+    x, y, w, h = m.face_rect
+    scale = o.cheek_edge_face_px / max(w, 1)
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    luma = cv2.resize(m.luma, None, fx=scale, fy=scale, interpolation=interpolation).astype(np.float32)
+    luma = cv2.GaussianBlur(luma, (0, 0), 1.0)
+    size = (luma.shape[1], luma.shape[0])
+    gradient = cv2.magnitude(
+        cv2.Sobel(luma, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(luma, cv2.CV_32F, 0, 1, ksize=3)
+    )
+    skin = cv2.resize(m.skin.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    if np.count_nonzero(skin) < 50:
+        return 0.0
+    strong = gradient > o.cheek_edge_factor * max(float(np.median(gradient[skin])), 1.0)
+    kernel = np.ones((3, 3), np.uint8)
+    shares = []
+    for name in names:
+        # Eroded: the cheek polygon's own border (the face outline of an oblique) is not inside.
+        cheek = cv2.erode(
+            cv2.resize(m.masks[name].astype(np.uint8), size, interpolation=cv2.INTER_NEAREST), kernel
+        )
+        if np.count_nonzero(cheek) >= 20:
+            shares.append(float(np.mean(strong[cheek > 0])))
+    return max(shares, default=0.0)
 
 
 def _check_expression(landmarks: FaceLandmarks, o: QualityOptions) -> list[QualityCheck]:
@@ -1129,16 +1177,24 @@ def check_photo(
         return _result(view, checks, pose, faces, face_box, full_size, None)
 
     measures = _face_measures(work, landmarks_work)
-    checks.append(_check_exposure(measures, o))
-    checks.append(_check_backlight(measures, o))
-    checks.extend(_check_lighting(measures, view, o))
-    checks.append(_check_colour(measures.frame_lab, measures.skin, o, skin_lab=measures.lab))
+    photometric = [_check_exposure(measures, o), _check_backlight(measures, o)]
+    photometric.extend(_check_lighting(measures, view, o))
+    photometric.append(_check_colour(measures.frame_lab, measures.skin, o, skin_lab=measures.lab))
     # Sharpness on the ORIGINAL pixels of the face (the working copy may be halved twice).
     fx, fy, fw, fh = measures.face_rect
     cx, cy = measures.crop_rect[:2]
     full_rect = (round((fx + cx) * factor), round((fy + cy) * factor), round(fw * factor), round(fh * factor))
-    checks.append(_check_sharpness(image, full_rect, o))
-    checks.extend(_check_occlusion(measures, measures.landmarks, view, o))
+    photometric.append(_check_sharpness(image, full_rect, o))
+    occlusion = _check_occlusion(measures, measures.landmarks, view, o)
+    if any(
+        c.name == "cheek_occlusion" and c.status == "fail" and c.threshold == o.cheek_edge_warn
+        for c in occlusion
+    ):
+        # Hair or a hand found by its edges: it darkens one cheek and brings its own colour, so the
+        # lighting and colour checks read the occluder; moving it is the first thing to fix.
+        checks.extend(occlusion + photometric)
+    else:
+        checks.extend(photometric + occlusion)
     checks.extend(_check_expression(landmarks_work, o))
     return _result(
         view, checks, pose, faces, face_box, full_size, _full_landmarks(landmarks_work, factor, full_size)
