@@ -39,7 +39,7 @@ from core.access import (
 from core.audit import AuditLog
 from core.blobstore import BlobStore
 from core.consult.case_access import CaseOwner, authorize_case, check_case_access
-from core.consult.photos import CheckedPhoto, UploadRejected, verify_clean
+from core.consult.photos import CheckedPhoto, UploadRejected, decode_to_bgr, verify_clean
 from core.consult.report_record import Report, load_report
 from core.db import Database, from_db_time, to_db_time, utcnow
 from core.rows import fetch_all_as, fetch_one_as
@@ -59,7 +59,9 @@ from core.vocabulary import (
 )
 
 if TYPE_CHECKING:
+    from core.vision.identity import FaceEmbedding, IdentityRefusal
     from core.vision.quality import QualityResult
+    from core.vocabulary import View
 
 CONCERNS: tuple[str, ...] = (
     "lines_wrinkles",
@@ -145,6 +147,22 @@ _AREA = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 class IllegalTransition(Exception):
     """The case cannot move from its current status to the requested one (or not by this role)."""
+
+
+class IdentityMismatch(ValidationError):
+    """Photos that seem to show a different person (`errors`: photo_<view> -> a sentence).
+
+    `refusals` says which photos, compared with what, and the scores. A patient cannot send them;
+    a physician may add them anyway with a reason (`identity_override`), which is audited."""
+
+    def __init__(self, errors: dict[str, str], refusals: Sequence[IdentityRefusal]) -> None:
+        super().__init__(errors)
+        self.refusals = list(refusals)
+
+
+IDENTITY_OVERRIDE_LIMIT = 500  # characters in a physician's reason
+# Not checked for identity: an AR still is made by the portal from the case's own picture.
+_IDENTITY_EXEMPT_SOURCES: frozenset[str] = frozenset({"simulation"})
 
 
 @dataclass
@@ -481,6 +499,9 @@ class CaseService:
         self._validate_photos(
             principal, photos, required=REQUIRED_VIEWS, unique_views=True, accept_failed=accept_failed
         )
+        # One person in all the photos of a consultation (each compared with the front photo).
+        if found := self._same_person_refusals(photos, baseline=()):
+            self._refuse_identity(principal, None, found)
         now = self._clock()
         case_id = str(uuid.uuid4())
         with self._stored_blobs(photos) as rows, self._db.transaction() as tx:
@@ -723,14 +744,73 @@ class CaseService:
         photos = fetch_all_as(cursor, PhotoMeta, f"{_PHOTO_META} WHERE case_id = ?", [case_id])
         return sorted(photos, key=lambda p: (p.created_at, VIEWS.index(p.view) if p.view in VIEWS else 99))
 
+    # -- the same person in every photo of a case ---------------------------------------------
+    def _same_person_refusals(
+        self, photos: Sequence[CheckedPhoto], baseline: Sequence[FaceEmbedding]
+    ) -> list[IdentityRefusal]:
+        """Photos that seem to show someone else (core.vision.identity's rule); photos without a
+        usable face (close-ups, synthetic pictures) and AR stills are never refused."""
+        from core.vision.identity import refusals
+
+        checked: list[tuple[View, FaceEmbedding | None]] = [
+            (p.view, p.face_embedding()) for p in photos if p.source not in _IDENTITY_EXEMPT_SOURCES
+        ]
+        return refusals(checked, baseline)
+
+    def _baseline_embeddings(self, case_id: str) -> list[FaceEmbedding]:
+        """Face embeddings of the case's first photos (the patient's own uploads and camera shots),
+        computed from the encrypted photos now: embeddings are biometric data and never stored."""
+        from core.vision.identity import face_embedding
+
+        rows = self._db.fetchall(
+            "SELECT p.blob_id FROM photos p JOIN cases c ON c.id = p.case_id"
+            " JOIN patients pt ON pt.id = c.patient_id"
+            " WHERE p.case_id = ? AND p.source IN ('upload', 'webcam') AND p.created_by = pt.user_id"
+            " ORDER BY p.created_at, p.id",
+            [case_id],
+        )
+        embeddings = (face_embedding(decode_to_bgr(self._blobs.get(row[0]))) for row in rows)
+        return [embedding for embedding in embeddings if embedding is not None]
+
+    def _refuse_identity(
+        self, principal: Principal, case_id: str | None, found: Sequence[IdentityRefusal]
+    ) -> None:
+        """Raise IdentityMismatch (audited: views and scores, nothing biometric)."""
+        from core.vision.identity import PHYSICIAN_REFUSAL
+
+        self._audit.record(
+            principal,
+            "photo.identity_refused",
+            "case",
+            case_id,
+            {
+                "views": [r.view for r in found],
+                "scores": [round(r.match.score, 3) for r in found],
+                "threshold": found[0].match.threshold,
+            },
+        )
+        if principal.role == PATIENT:
+            errors = {f"photo_{r.view}": r.message for r in found}
+        else:
+            errors = {f"photo_{r.view}": PHYSICIAN_REFUSAL for r in found}
+        raise IdentityMismatch(errors, found)
+
     # -- changes -------------------------------------------------------------------------------
-    def add_photo(self, principal: Principal, case_id: str, photo: CheckedPhoto) -> PhotoMeta:
+    def add_photo(
+        self,
+        principal: Principal,
+        case_id: str,
+        photo: CheckedPhoto,
+        identity_override: str | None = None,
+    ) -> PhotoMeta:
         """Add one photo to an existing case (video snapshot, simulation, follow-up).
 
         A patient's photo the gate failed is refused; the physician's own snapshots and AR stills
-        are kept with their verdict (the pre-assessment does not measure a failed photo).
+        are kept with their verdict (the pre-assessment does not measure a failed photo). A photo
+        of someone else than the case's first photos is refused (IdentityMismatch); a physician
+        may add it anyway with a reason (`identity_override`, audited).
         """
-        with self.adding_photos(principal, case_id, [photo]) as batch:
+        with self.adding_photos(principal, case_id, [photo], identity_override=identity_override) as batch:
             (photo_id,) = batch.photo_ids
         stored = fetch_one_as(self._db.cursor(), PhotoMeta, f"{_PHOTO_META} WHERE id = ?", [photo_id])
         if stored is None:
@@ -739,7 +819,11 @@ class CaseService:
 
     @contextlib.contextmanager
     def adding_photos(
-        self, principal: Principal, case_id: str, photos: Sequence[CheckedPhoto]
+        self,
+        principal: Principal,
+        case_id: str,
+        photos: Sequence[CheckedPhoto],
+        identity_override: str | None = None,
     ) -> Iterator[PhotoBatch]:
         """Add several photos to a case all or nothing, with the caller's own change beside them.
 
@@ -757,9 +841,33 @@ class CaseService:
         self._validate_photos(
             principal, photos, required=(), unique_views=False, accept_failed=principal.role != PATIENT
         )
+        # The case's first photos are the reference (a check-in, a snapshot); only a physician may
+        # add another person's picture, with a reason.
+        overridden = self._same_person_refusals(photos, self._baseline_embeddings(case_id))
+        if overridden:
+            reason = identity_override.strip() if isinstance(identity_override, str) else ""
+            if principal.role != PHYSICIAN or not reason:
+                self._refuse_identity(principal, case_id, overridden)
+            if problem := text_problem(reason, IDENTITY_OVERRIDE_LIMIT, multiline=True):
+                raise ValidationError({"identity_override": problem})
         now = self._clock()
         with self._stored_blobs(photos) as rows, self._db.transaction() as tx:
             photo_ids = self._insert_photos(tx, principal, case_id, rows, now)
+            if overridden:
+                self._audit.record(
+                    principal,
+                    "photo.identity_override",
+                    "case",
+                    case_id,
+                    {
+                        "views": [r.view for r in overridden],
+                        "scores": [round(r.match.score, 3) for r in overridden],
+                        "threshold": overridden[0].match.threshold,
+                        "reason": identity_override.strip() if identity_override else "",
+                        "photo_ids": photo_ids,
+                    },
+                    tx=tx,
+                )
             tx.execute("UPDATE cases SET updated_at = ? WHERE id = ?", [to_db_time(now), case_id])
             for photo_id, photo in zip(photo_ids, photos, strict=True):
                 self._audit.record(

@@ -26,6 +26,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from core.vocabulary import PhotoSource, View, normalise_view
 
 if TYPE_CHECKING:
+    from core.vision.identity import FaceEmbedding
     from core.vision.quality import QualityOptions, QualityResult
 
 try:  # HEIC/HEIF support (iPhones); registered once at import.
@@ -65,11 +66,21 @@ class CleanPhoto:
 
 
 @dataclass(frozen=True)
+class PhotoIdentity:
+    """The same-person check's view of a photo: SFace's embedding, or None when no face gives a
+    trustworthy one (a skin close-up): such a photo is never refused as someone else."""
+
+    embedding: FaceEmbedding | None
+
+
+@dataclass(frozen=True)
 class CheckedPhoto:
     """A photo ready to store: cleaned bytes and the gate's verdict on exactly those bytes.
 
     Built by `intake_photo`/`intake_frame`; `source` is decided by the server code that took the
-    photo, never by what a client says.
+    photo, never by what a client says. `identity` is computed by the intake on the same pixels;
+    None means "not computed" and storage computes it from the bytes (`face_embedding()`), so
+    no photo reaches a case unchecked. Nothing biometric is ever stored.
     """
 
     view: View
@@ -79,6 +90,15 @@ class CheckedPhoto:
     width: int
     height: int
     quality: QualityResult
+    identity: PhotoIdentity | None = None
+
+    def face_embedding(self) -> FaceEmbedding | None:
+        """The photo's face embedding (the intake's, or computed now from the bytes)."""
+        if self.identity is not None:
+            return self.identity.embedding
+        from core.vision.identity import face_embedding
+
+        return face_embedding(decode_to_bgr(self.image_bytes))
 
     @property
     def verdict(self) -> str:
@@ -133,11 +153,16 @@ def intake_frame(
 def _checked(
     clean: CleanPhoto, view: View, source: PhotoSource, options: QualityOptions | None
 ) -> CheckedPhoto:
-    from core.vision.quality import check_photo  # the gate loads its models on first use
+    from core.vision.identity import face_embedding  # the models load on first use
+    from core.vision.quality import check_photo
 
     # Checked on the decoded stored bytes, so the verdict is about what the physician will see.
-    quality = check_photo(decode_to_bgr(clean.image_bytes), view, options)
-    return CheckedPhoto(view, source, clean.image_bytes, clean.mime, clean.width, clean.height, quality)
+    pixels = decode_to_bgr(clean.image_bytes)
+    quality = check_photo(pixels, view, options)
+    identity = PhotoIdentity(face_embedding(pixels))
+    return CheckedPhoto(
+        view, source, clean.image_bytes, clean.mime, clean.width, clean.height, quality, identity
+    )
 
 
 def normalise_upload(data: bytes, filename: str | None = None) -> CleanPhoto:

@@ -27,7 +27,7 @@ from .conftest import (
 CALL_IFRAME = 'iframe[title*="live_call"]'
 
 # Registers more patients and physicians, and gives each patient in "with_case" a case (photos
-# of scikit-image's public-domain astronaut). Prints the case ids as JSON.
+# of the fake camera's face video, or scikit-image's astronaut without it). Prints the case ids.
 SEED_SCRIPT = """
 import datetime, json, sys
 import cv2, numpy as np
@@ -53,7 +53,14 @@ try:
             SYSTEM_PRINCIPAL, role="physician", email=account["email"], name=account["name"],
             password=account["password"],
         )
-    face_rgb = np.ascontiguousarray(cv2.resize(data.astronaut()[0:300, 90:340], (500, 600)))
+    # The case shows the person the fake camera shows (the real face video), so the physician's
+    # snapshot passes the same-person check; the astronaut where the video is absent.
+    from core.paths import shared_testdata_dir
+    capture = cv2.VideoCapture(str(shared_testdata_dir() / "video" / "face_closeup_pexels_640x480.mp4"))
+    ok, frame = capture.read()
+    capture.release()
+    face_rgb = (np.ascontiguousarray(cv2.resize(frame, (960, 720))[:, :, ::-1]) if ok
+                else np.ascontiguousarray(cv2.resize(data.astronaut()[0:300, 90:340], (500, 600))))
     case_ids = []
     for account in plan["with_case"]:
         principal = clinic.auth.login(account["email"], account["password"]).principal
