@@ -35,6 +35,7 @@ CORE_MESSAGES: tuple[str, ...] = (
     N_("Please choose a language."),
     N_("Please choose a time zone from the list."),
     N_("You need to accept the telemedicine consent to register."),
+    N_("The consent text has changed. Please read it again and accept it."),
     # core/consult/cases.py (IntakeForm.validate and the photo checks)
     N_("Please choose at least one concern."),
     N_("Please describe your other concern."),

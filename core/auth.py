@@ -43,10 +43,10 @@ from core.access import (
 )
 from core.audit import AuditLog
 from core.config import Settings
+from core.consent import ConsentAnswer, consent_text, record_consent
 from core.db import Database, from_db_time, scalar, to_db_time, utcnow
-from core.vocabulary import CONSENT_VERSION
+from core.vocabulary import CONSENT_TELEMEDICINE
 
-CURRENT_TELEMEDICINE_CONSENT_VERSION = CONSENT_VERSION
 MIN_PASSWORD_LENGTH = 10
 # zxcvbn score 0-4; 3 = "safely unguessable": no common password, name, date or simple pattern.
 MIN_PASSWORD_SCORE = 3
@@ -155,13 +155,16 @@ class AuthService:
         language: str,
         timezone: str,
         accepted_telemedicine_consent: bool = False,
-        consent_version: str = CURRENT_TELEMEDICINE_CONSENT_VERSION,
+        consent_version: str | None = None,
         *,
         telemedicine_consent: bool | None = None,
     ) -> Principal:
         """Create a patient account and profile; refused without the telemedicine consent.
 
         `telemedicine_consent` is accepted as another spelling of `accepted_telemedicine_consent`.
+        The consent recorded is the telemedicine text in the patient's language (`core.consent`):
+        its version, language and words' sha256; `consent_version` (the version the page showed)
+        must still be that text's version, else the patient is asked to read it again.
         """
         if telemedicine_consent is not None:
             accepted_telemedicine_consent = accepted_telemedicine_consent or telemedicine_consent
@@ -179,6 +182,11 @@ class AuthService:
             errors["timezone"] = "Please choose a time zone from the list."
         if not accepted_telemedicine_consent:
             errors["telemedicine_consent"] = "You need to accept the telemedicine consent to register."
+        consent = consent_text(CONSENT_TELEMEDICINE, language if isinstance(language, str) else None)
+        if consent_version is not None and consent_version != consent.version:
+            errors["telemedicine_consent"] = (
+                "The consent text has changed. Please read it again and accept it."
+            )
         if errors:
             raise ValidationError(errors)
         user_id, patient_id = str(uuid.uuid4()), str(uuid.uuid4())
@@ -200,18 +208,14 @@ class AuthService:
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [patient_id, user_id, name.strip(), date_of_birth, language, timezone, now],
             )
-            tx.execute(
-                "INSERT INTO consents (id, patient_id, case_id, kind, version, granted, recorded_at)"
-                " VALUES (?, ?, NULL, 'telemedicine', ?, TRUE, ?)",
-                [str(uuid.uuid4()), patient_id, consent_version, now],
-            )
+            record_consent(tx, patient_id, None, ConsentAnswer.to(consent, True), now)
             principal = Principal(user_id, PATIENT, email_norm, name.strip(), patient_id, timezone, language)
             self._audit.record(
                 principal,
                 "patient.register",
                 "patient",
                 patient_id,
-                {"consent_version": consent_version},
+                {"consent_version": consent.version, "consent_language": consent.language},
                 tx=tx,
             )
         return principal

@@ -27,6 +27,7 @@ from core.audit import AuditLog
 from core.auth import AuthService
 from core.blobstore import BlobStore
 from core.config import Settings
+from core.consent import ConsentService
 from core.consult.cases import CaseService
 from core.consult.drafts import KEY_INFO as DRAFT_KEY_INFO
 from core.consult.drafts import DraftService
@@ -57,6 +58,7 @@ class Clinic:
         self.auth = AuthService(db, self.audit, settings, clock)
         self.cases = CaseService(db, blobs, self.audit, clock, on_submitted=self._notify_case_submitted)
         self.reports = ReportService(db, self.cases, self.audit, clock)
+        self.consents = ConsentService(db, self.audit)  # what patients accepted (core.consent)
         # Half-filled intakes, sealed, kept as the patient goes (core.consult.drafts).
         self.drafts = DraftService(
             db,

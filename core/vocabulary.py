@@ -72,7 +72,8 @@ CONSENT_PHOTO_STORAGE: Final = "photo_storage"
 CONSENT_ANONYMISED_USE: Final = "anonymised_use"
 ConsentKind = Literal["telemedicine", "photo_storage", "anonymised_use"]
 CONSENT_KINDS: Final[tuple[ConsentKind, ...]] = get_args(ConsentKind)
-# The version of the consent texts patients accept now; stored with every consent row.
+# The texts and their versions live per language in core/consent_texts/ (core/consent.py); this
+# is the version of the English texts accepted before that (consent rows without a language).
 CONSENT_VERSION: Final = "2026-01"
 
 # --- intake drafts (core/consult/drafts.py): one kept, half-filled form per patient and kind --

@@ -12,15 +12,22 @@ from typing import Any
 import streamlit as st
 
 from components.guided_capture import guided_capture, view_names
-from components.i18n import N_, _, ngettext, tr
+from components.i18n import N_, _, current_language, ngettext, tr
 from components.intake_draft import draft_notice, kept_photos, restore_draft, save_changes
 from components.layout import AREA_LABELS, CONCERN_LABELS
 from components.prior_treatments import prior_treatment_list
 from components.session import get_clinic, signed_in_as
 from core.access import Principal
 from core.clinic import Clinic
+from core.consent import consent_text
 from core.consult.cases import IntakeForm
-from core.vocabulary import CONSULTATION_VIEWS, REQUIRED_VIEWS
+from core.vocabulary import (
+    CONSENT_ANONYMISED_USE,
+    CONSENT_PHOTO_STORAGE,
+    CONSULTATION_VIEWS,
+    REQUIRED_VIEWS,
+    ConsentKind,
+)
 
 # Stored as these English values (core's vocabulary); shown translated.
 DURATIONS: list[str] = ["Less than 3 months", "3 to 12 months", "1 to 3 years", "More than 3 years"]
@@ -144,6 +151,13 @@ def translated(errors: dict[str, str]) -> dict[str, str]:
     return {name: _(message) for name, message in errors.items()}
 
 
+def show_consent_text(kind: ConsentKind) -> None:
+    """A consent text in the reader's language, with that language's version."""
+    text = consent_text(kind, current_language())
+    st.markdown(text.markdown)
+    st.caption(_("Consent text version {version}", version=text.version))
+
+
 def render_sent(reference: str) -> None:
     st.success(
         _(
@@ -248,11 +262,14 @@ def render_form(principal: Principal, clinic: Clinic) -> None:
     field_error("photos")
 
     st.header(_("4. Consent"), anchor=False)
+    # Legal texts: a file per language with its own version (core/consent.py), recorded on sending.
+    show_consent_text(CONSENT_PHOTO_STORAGE)
     consent_storage = st.checkbox(
         _("I consent to the clinic storing my photos and answers for my treatment (required).") + " *",
         key="intake_consent_storage",
     )
     field_error("consent_photo_storage")
+    show_consent_text(CONSENT_ANONYMISED_USE)
     consent_anonymised = st.checkbox(
         _("Optional: the clinic may use my photos in anonymised form to improve its care."),
         key="intake_consent_anonymised",
@@ -272,6 +289,7 @@ def render_form(principal: Principal, clinic: Clinic) -> None:
         skin_type_self_assessment=skin_type or "unsure",
         consent_photo_storage=consent_storage,
         consent_anonymised_use=consent_anonymised,
+        consent_language=current_language(),
     )
     save_changes(principal, clinic, intake, photos)  # every change is kept (encrypted) on the server
 

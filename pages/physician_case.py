@@ -11,6 +11,7 @@ import datetime as dt
 
 import streamlit as st
 
+from components.consent_record import render_recorded_consents
 from components.guided_capture import view_names
 from components.i18n import N_, _, tr
 from components.layout import (
@@ -144,7 +145,11 @@ def render_case(case: CaseDetail) -> None:
             st.markdown(_("**Concerns:** {concerns}", concerns=concern_labels(intake.concerns) or "—"))
             st.markdown(_("**Face areas:** {areas}", areas=area_labels(intake.areas) or "—"))
             labelled_text(_("Duration"), _(intake.duration) if intake.duration else None)
-            labelled_text(_("Skin type (self assessment)"), intake.skin_type_self_assessment)
+            skin_type = intake.skin_type_self_assessment
+            labelled_text(
+                _("Skin type (self assessment)"), _("I am not sure") if skin_type == "unsure" else skin_type
+            )
+
             st.markdown(_("**In the patient's words:**"))
             st.text(intake.concern_other_text or "—")
             st.markdown(_("**Goals:**"))
@@ -180,6 +185,9 @@ def render_case(case: CaseDetail) -> None:
                     storage=_("yes") if intake.consent_photo_storage else _("NO"),
                     anonymised=_("yes") if intake.consent_anonymised_use else _("no"),
                 )
+            )
+            render_recorded_consents(
+                clinic.consents.for_case(principal, case.case_id), clinic.settings.clinic_timezone
             )
 
         st.subheader(_("Photos"))

@@ -1,4 +1,5 @@
-"""Patient registration: account details plus the telemedicine consent (required).
+"""Patient registration: account details plus the telemedicine consent (required), in the
+chosen language (core/consent_texts/, versioned per language; the version shown is recorded).
 
 A language picker comes first (the browser's language by default); the choice is stored on the
 account. Errors are shown right under their field, naming it, after the page re-runs.
@@ -13,18 +14,9 @@ import streamlit as st
 
 from components.i18n import N_, _, current_language, language_picker
 from components.session import LANDING_PAGE_KEY, current_principal, get_clinic, start_session
+from core.consent import consent_text
+from core.vocabulary import CONSENT_TELEMEDICINE
 
-TELEMEDICINE_CONSENT_TEXT = N_(
-    """**Consent to telemedicine consultations**
-
-- A physician of the clinic assesses your concern from the information and photos you send;
-  this is not an emergency service. For urgent problems contact your GP or emergency services.
-- A remote assessment has limits. The physician may advise an in-person visit before any treatment.
-- Your data and photos are stored encrypted and are seen only by the clinic's physicians and by you.
-  Every access is recorded in an audit log.
-- You can withdraw this consent at any time by contacting the clinic; records the law requires
-  us to keep are kept for the legal retention period."""
-)
 ERRORS_KEY = "reg_errors"
 # Field labels, also used to name the field in its error message.
 FIELD_LABELS: dict[str, str] = {
@@ -114,7 +106,10 @@ with st.form("register_form"):
         f"{label('timezone')} *", zones, index=zones.index(zone_default), key="reg_timezone"
     )
     field_error("timezone")
-    st.markdown(_(TELEMEDICINE_CONSENT_TEXT))
+    # Legal text: a file per language with its own version (core/consent.py), not the catalog.
+    consent_shown = consent_text(CONSENT_TELEMEDICINE, current_language())
+    st.markdown(consent_shown.markdown)
+    st.caption(_("Consent text version {version}", version=consent_shown.version))
     consent = st.checkbox(f"{label('telemedicine_consent')} *", key="reg_consent")
     field_error("telemedicine_consent")
     submitted = st.form_submit_button(_("Create account"), type="primary")
@@ -142,6 +137,7 @@ if submitted:
                 language=current_language(),
                 timezone=timezone,
                 accepted_telemedicine_consent=consent,
+                consent_version=consent_shown.version,  # the version this page showed
             )
             session = clinic.auth.login(email.strip(), password)
         except ValidationError as error:

@@ -38,6 +38,7 @@ from core.access import (
 )
 from core.audit import AuditLog
 from core.blobstore import BlobStore
+from core.consent import ConsentAnswer, consent_text, record_consent
 from core.consult.case_access import CaseOwner, authorize_case, check_case_access
 from core.consult.photos import CheckedPhoto, UploadRejected, decode_to_bgr, verify_clean
 from core.consult.report_record import Report, load_report
@@ -48,7 +49,6 @@ from core.vocabulary import (
     CLOSED,
     CONSENT_ANONYMISED_USE,
     CONSENT_PHOTO_STORAGE,
-    CONSENT_VERSION,
     IN_PERSON_REQUESTED,
     IN_REVIEW,
     OPEN_STATUSES,
@@ -180,6 +180,7 @@ class IntakeForm:
     skin_type_self_assessment: str = "unsure"  # Fitzpatrick I–VI or "unsure"
     consent_photo_storage: bool = False  # required
     consent_anonymised_use: bool = False  # optional
+    consent_language: str = ""  # the language the consent texts were shown in (core.consent)
 
     def validate(self) -> None:
         """Raise ValidationError (field -> message) for anything a patient must correct.
@@ -551,15 +552,16 @@ class CaseService:
             " changed_at) VALUES (?, ?, 1, NULL, ?, ?, NULL, ?)",
             [str(uuid.uuid4()), case_id, SUBMITTED, principal.user_id, at],
         )
+        assert principal.patient_id is not None  # _submit refused accounts without a patient
         for kind, granted in (
             (CONSENT_PHOTO_STORAGE, intake.consent_photo_storage),
             (CONSENT_ANONYMISED_USE, intake.consent_anonymised_use),
         ):
-            tx.execute(
-                "INSERT INTO consents (id, patient_id, case_id, kind, version, granted, recorded_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [str(uuid.uuid4()), principal.patient_id, case_id, kind, CONSENT_VERSION, bool(granted), at],
+            # The text in the language it was shown in: that language's version, its words' sha256.
+            text = consent_text(
+                kind, intake.consent_language if isinstance(intake.consent_language, str) else None
             )
+            record_consent(tx, principal.patient_id, case_id, ConsentAnswer.to(text, bool(granted)), now)
 
     def _insert_photos(
         self, tx: duckdb.DuckDBPyConnection, principal: Principal, case_id: str, rows: list, now: datetime
