@@ -21,7 +21,29 @@ import cv2
 import numpy as np
 import streamlit as st
 
+from components.i18n import N_, _, ngettext, tr
 from core.ar.effects import TREATMENT_LABELS, TREATMENTS, simulate, watermark
+
+# core.ar.effects' TREATMENT_LABELS in the reader's language (a treatment not listed: core's words).
+AR_TREATMENT_LABELS: dict[str, str] = {
+    "skin": N_("Skin resurfacing (texture, pores)"),
+    "redness": N_("Redness (IPL)"),
+    "pigment": N_("Pigment / uneven tone"),
+    "under_eye": N_("Under-eye brightening"),
+    "lines": N_("Lines (forehead, glabella, crow's feet)"),
+    "lips": N_("Lip filler"),
+    "contour": N_("Contour (cheekbones, jaw)"),
+}
+AR_LAYOUTS: dict[str, str] = {
+    "split": N_("Split"),
+    "side_by_side": N_("Side by side"),
+    "simulation": N_("Simulation only"),
+}
+
+
+def ar_treatment_label(name: str) -> str:
+    return _(AR_TREATMENT_LABELS[name]) if name in AR_TREATMENT_LABELS else TREATMENT_LABELS.get(name, name)
+
 
 PHYSICIAN_LIVE_PAGE = "pages/physician_live_consult.py"
 PATIENT_LIVE_PAGE = "pages/patient_live_consult.py"
@@ -54,9 +76,9 @@ def treatment_controls(key: str, defaults: dict[str, float] | None = None) -> di
     columns = st.columns(2)
     for index, name in enumerate(TREATMENTS):
         with columns[index % 2]:
-            on = st.checkbox(TREATMENT_LABELS[name], value=name in defaults, key=f"{key}-{name}-on")
+            on = st.checkbox(ar_treatment_label(name), value=name in defaults, key=f"{key}-{name}-on")
             percent = st.slider(
-                "Intensity",
+                _("Intensity"),
                 0,
                 100,
                 int(round(defaults.get(name, 0.6) * 100)),
@@ -113,64 +135,80 @@ def render_ar_photo_panel(clinic: Any, principal: Any, case_id: str) -> None:
     """AR treatment preview on the case's still photos (physician)."""
     case = clinic.cases.get_case(principal, case_id)
     photos = [p for p in getattr(case, "photos", []) if getattr(p, "source", None) != "simulation"]
-    st.caption("Simulations are illustrations for the consultation, **not a guaranteed result**.")
+    from components.guided_capture import view_names
+    from components.layout import PHOTO_SOURCE_LABELS, label_of
+
+    st.caption(_("Simulations are illustrations for the consultation, **not a guaranteed result**."))
     if not photos:
-        st.info("This case has no photos to simulate on.")
+        st.info(_("This case has no photos to simulate on."))
         return
     labels: dict[str, str] = {
-        p.photo_id: f"{str(getattr(p, 'view', 'photo')).replace('_', ' ').capitalize()} ({getattr(p, 'source', 'upload')})"
+        p.photo_id: _(
+            "{view} ({source})",
+            view=view_names([str(getattr(p, "view", "front"))]).capitalize(),
+            source=label_of(PHOTO_SOURCE_LABELS, getattr(p, "source", "upload")),
+        )
         for p in photos
     }
-    photo_id = st.selectbox("Photo", list(labels), format_func=labels.__getitem__, key=f"ar-photo-{case_id}")
+    photo_id = st.selectbox(
+        _("Photo"), list(labels), format_func=labels.__getitem__, key=f"ar-photo-{case_id}"
+    )
     image = _decode(clinic.cases.get_photo_bytes(principal, photo_id))
     if image is None:
-        st.error("This photo cannot be decoded.")
+        st.error(_("This photo cannot be decoded."))
         return
     landmarks = _landmarks_for(photo_id, image)
     if landmarks is None:
-        st.warning("No face found on this photo: choose a front or oblique view.")
+        st.warning(_("No face found on this photo: choose a front or oblique view."))
         return
     treatments = treatment_controls(f"ar-{case_id}", {"redness": 0.6})
     layout = st.segmented_control(
-        "View", ["Split", "Side by side", "Simulation only"], default="Split", key=f"ar-layout-{case_id}"
+        _("View"),
+        list(AR_LAYOUTS),
+        format_func=lambda option: _(AR_LAYOUTS[option]),
+        default="split",
+        key=f"ar-layout-{case_id}",
     )
     if not treatments:
-        st.image(_rgb(image), caption="Original (no treatment selected)", width="stretch")
+        st.image(_rgb(image), caption=_("Original (no treatment selected)"), width="stretch")
         return
     result = simulate(image, landmarks, treatments)
-    if layout == "Side by side":
+    if layout == "side_by_side":
         left, right = st.columns(2)
-        left.image(_rgb(image), caption="Before", width="stretch")
-        right.image(_rgb(result.image), caption="Simulation — not a guaranteed result", width="stretch")
-    elif layout == "Simulation only":
-        st.image(_rgb(result.image), caption="Simulation — not a guaranteed result", width="stretch")
+        left.image(_rgb(image), caption=_("Before"), width="stretch")
+        right.image(_rgb(result.image), caption=_("Simulation — not a guaranteed result"), width="stretch")
+    elif layout == "simulation":
+        st.image(_rgb(result.image), caption=_("Simulation — not a guaranteed result"), width="stretch")
     else:
         position = st.slider(
-            "Split position (before | after)", 0, 100, 50, format="%d%%", key=f"ar-split-{case_id}"
+            _("Split position (before | after)"), 0, 100, 50, format="%d%%", key=f"ar-split-{case_id}"
         )
         shown = watermark(split_image(image, result.image, position / 100.0))
         st.image(
             _rgb(shown),
-            caption="Before (left) | simulation (right) — not a guaranteed result",
+            caption=_("Before (left) | simulation (right) — not a guaranteed result"),
             width="stretch",
         )
 
-    if st.button("Save simulated before/after to case", icon=":material/save:", key=f"ar-save-{case_id}"):
+    if st.button(_("Save simulated before/after to case"), icon=":material/save:", key=f"ar-save-{case_id}"):
         from core.consult.photos import intake_frame
 
         combined = before_after(image, result.image)
-        summary = ", ".join(
-            f"{name.replace('_', ' ')} {round(v * 100)}%" for name, v in result.applied.items()
+        summary = tr().join(
+            [
+                _("{treatment} {percent}%", treatment=ar_treatment_label(name), percent=round(v * 100))
+                for name, v in result.applied.items()
+            ]
         )
         photo_view = getattr(next(p for p in photos if p.photo_id == photo_id), "view", "front")
         # Lossless keeps the simulation mark crisp; source 'simulation' labels it in the case file.
-        with st.spinner("Saving the simulation to the case…"):
+        with st.spinner(_("Saving the simulation to the case…")):
             clinic.cases.add_photo(
                 principal,
                 case_id,
                 intake_frame(np.ascontiguousarray(combined), photo_view, source="simulation", lossless=True),
             )
-        st.success(f"Saved to the case as a simulation ({summary}).")
+        st.success(_("Saved to the case as a simulation ({summary}).", summary=summary))
 
 
 def waiting_live_consults(principal: Any) -> list[tuple[Any, list[Any]]]:
@@ -193,7 +231,7 @@ def invite_patient(clinic: Any, principal: Any, case_id: str, room_id: str) -> A
     notifier = getattr(clinic, "notifications", None)
     if notifier is None or not notifier.configured:
         return None
-    with st.spinner("E-mailing the invitation to the patient ..."):
+    with st.spinner(_("E-mailing the invitation to the patient ...")):
         return notifier.invite_once(principal, case_id, room_id)
 
 
@@ -203,25 +241,29 @@ def render_invitation_status(clinic: Any, principal: Any, case_id: str, room_id:
 
     notifier = getattr(clinic, "notifications", None)
     if notifier is None or not notifier.configured:
-        st.caption("E-mail is not set up on this server: give the patient the invitation code.")
+        st.caption(_("E-mail is not set up on this server: give the patient the invitation code."))
         st.code(room_id, language=None)
         return
     status = st.empty()  # filled after the button so a new send shows at once
     if st.button(
-        "Send the invitation again", icon=":material/forward_to_inbox:", key=f"live-reinvite-{case_id}"
+        _("Send the invitation again"), icon=":material/forward_to_inbox:", key=f"live-reinvite-{case_id}"
     ):
-        with st.spinner("E-mailing the invitation to the patient ..."):
+        with st.spinner(_("E-mailing the invitation to the patient ...")):
             notifier.send_consult_invitation(principal, case_id, room_id)
     result = notifier.last_invitation(room_id)
     with status.container():
         if result is None:
-            st.caption("The invitation has not been e-mailed for this consult yet.")
+            st.caption(_("The invitation has not been e-mailed for this consult yet."))
         elif result.sent:
             when = format_when(result.at, clinic.settings.clinic_timezone)
-            st.success(f"Invitation e-mailed to the patient ({when}).", icon=":material/mark_email_read:")
+            st.success(
+                _("Invitation e-mailed to the patient ({when}).", when=when),
+                icon=":material/mark_email_read:",
+            )
         else:
             st.warning(
-                f"{result.message} Give the patient the invitation code.", icon=":material/unsubscribe:"
+                _("{problem} Give the patient the invitation code.", problem=_(result.message)),
+                icon=":material/unsubscribe:",
             )
             st.code(room_id, language=None)
 
@@ -241,7 +283,7 @@ def render_live_consult_launcher(clinic: Any, principal: Any, case_id: str) -> N
         columns = st.columns(2)
         if room is None:
             if columns[0].button(
-                "Start live video consult", icon=":material/video_call:", key=f"live-start-{case_id}"
+                _("Start live video consult"), icon=":material/video_call:", key=f"live-start-{case_id}"
             ):
                 room = registry.open_room(principal, case_id)
                 st.session_state[LIVE_ROOM_KEY] = room.room_id
@@ -249,14 +291,25 @@ def render_live_consult_launcher(clinic: Any, principal: Any, case_id: str) -> N
                 st.switch_page(PHYSICIAN_LIVE_PAGE)
         else:
             waiting = len(room.waiting_patients())
-            st.caption(f"A live consult is open{f' — {waiting} waiting' if waiting else ''}.")
+            if waiting:
+                st.caption(
+                    ngettext(
+                        "A live consult is open — {n} patient waiting.",
+                        "A live consult is open — {n} patients waiting.",
+                        waiting,
+                    )
+                )
+            else:
+                st.caption(_("A live consult is open."))
             if columns[0].button(
-                "Go to live consult", icon=":material/video_call:", key=f"live-go-{case_id}"
+                _("Go to live consult"), icon=":material/video_call:", key=f"live-go-{case_id}"
             ):
                 registry.join(principal, room.room_id)
                 st.session_state[LIVE_ROOM_KEY] = room.room_id
                 st.switch_page(PHYSICIAN_LIVE_PAGE)
-            if columns[1].button("End live consult", icon=":material/call_end:", key=f"live-end-{case_id}"):
+            if columns[1].button(
+                _("End live consult"), icon=":material/call_end:", key=f"live-end-{case_id}"
+            ):
                 with contextlib.suppress(RoomClosed):
                     registry.end_room(principal, room.room_id)
                 from components.video_room import close_room_media
@@ -266,9 +319,9 @@ def render_live_consult_launcher(clinic: Any, principal: Any, case_id: str) -> N
             render_invitation_status(clinic, principal, case_id, room.room_id)
     elif principal.role == "patient":
         if room is None:
-            st.caption("No live video consult is open for this case.")
+            st.caption(_("No live video consult is open for this case."))
             return
-        st.info("Your physician has opened a live video consult.", icon=":material/video_call:")
-        if st.button("Join live consult", icon=":material/video_call:", key=f"live-join-{case_id}"):
+        st.info(_("Your physician has opened a live video consult."), icon=":material/video_call:")
+        if st.button(_("Join live consult"), icon=":material/video_call:", key=f"live-join-{case_id}"):
             st.session_state[LIVE_ROOM_KEY] = room.room_id
             st.switch_page(PATIENT_LIVE_PAGE)

@@ -59,28 +59,34 @@ def _assessment_fragment(clinic, principal, case_id: str) -> None:
         checkin_id = _visit_picker(service.visits_for_case(principal, case_id), case_id)
         record = service.latest_for_case(principal, case_id, checkin_id)
     except AccessDenied:
-        st.error("Only physicians can see the AI pre-assessment.")
+        st.error(_("Only physicians can see the AI pre-assessment."))
         return
     header, action = st.columns([4, 1])
     with header:
-        st.subheader("AI pre-assessment")
-        st.caption("Automated photo measurements to support your review — not a diagnosis.")
+        st.subheader(_("AI pre-assessment"))
+        st.caption(_("Automated photo measurements to support your review — not a diagnosis."))
     with action:
         busy = record is not None and record.status in {"queued", "running"}
-        if st.button("Run again", key=f"assess_rerun_{case_id}", icon=":material/refresh:", disabled=busy):
+        if st.button(_("Run again"), key=f"assess_rerun_{case_id}", icon=":material/refresh:", disabled=busy):
             service.run_for_case(principal, case_id, background=True, checkin_id=checkin_id)
             st.rerun(scope="fragment")
 
     if record is None:
-        st.info("No assessment yet for this case. Use **Run again** to start one.")
+        st.info(_("No assessment yet for this case. Use **Run again** to start one."))
         return
     if record.status in {"queued", "running"}:
-        with st.status(f"Assessment {record.status} …", expanded=False, state="running"):
-            st.write("Measuring the photos in the background; this page updates by itself.")
+        with st.status(_(STATUS_WORDS[record.status]), expanded=False, state="running"):
+            st.write(_("Measuring the photos in the background; this page updates by itself."))
         _poll_until_done(clinic, principal, case_id, checkin_id)
         return
     if record.status == "failed":
-        st.error(f"The last assessment failed: {record.error or 'unknown error'}")
+        st.error(
+            _(
+                "The last assessment failed: {error}",
+                error=_(record.error) if record.error else _("unknown error"),
+            )
+        )
+
         return
     _render_report(clinic, principal, record)
 

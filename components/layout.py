@@ -47,6 +47,10 @@ TREATMENT_LABELS: dict[str, str] = {
     "botulinum_toxin": N_("Botulinum toxin"),
     "chemical_peel": N_("Chemical peel"),
     "laser": N_("Laser / light treatment"),
+    "vascular_laser": N_("Vascular laser / IPL (redness, vessels)"),
+    "pigment_laser": N_("Pigment laser / IPL (brown spots)"),
+    "vascular_laser": N_("Vascular laser / IPL (redness, vessels)"),
+    "pigment_laser": N_("Pigment laser / IPL (brown spots)"),
     "microneedling": N_("Microneedling"),
     "skin_booster": N_("Skin booster"),
     "topical": N_("Topical prescription"),
@@ -192,4 +196,4 @@ def labelled_text(label: str, value: Any, empty: str = "—") -> None:
     """One "**Label:** value" line; `label` is the portal's own words, `value` anyone's text."""
     import streamlit as st
 
-    st.markdown(f"**{label}:** {plain(value, empty)}")
+    st.markdown(_("**{label}:** {value}", label=label, value=plain(value, empty)))

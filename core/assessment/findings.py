@@ -7,13 +7,17 @@ never name a diagnosis.
 from __future__ import annotations
 
 import math
+import re
 
 import cv2
 import numpy as np
 
 from core.assessment.metrics import Spot
 from core.assessment.report import CLOSE_UP_REGION, Flag, Metric, PhotoAssessment, is_close_up
+from core.i18n import N_, Translator, translator
 from core.vocabulary import FLAG_DERMOSCOPY, FLAG_INFLAMMATION, FLAG_RETAKE
+
+ENGLISH = translator("en")  # the stored report's words; a reader's translator shows them translated
 
 # Flag thresholds (canonical face ~2 px per mm)
 LARGE_SPOT_PX = 110  # ~6 mm diameter
@@ -24,8 +28,16 @@ INFLAMMATION_FLAG_COUNT_CLOSE_UP = 12  # a close-up shows only part of the face
 INFLAMMATION_FLAG_AREA = 30.0  # % red area in a region
 
 
+# The titles flags are stored with (the card shows them translated: `flag_title`).
+FLAG_TITLES: dict[str, str] = {
+    FLAG_RETAKE: N_("Retake the photo"),
+    FLAG_DERMOSCOPY: N_("In-person dermoscopy recommended"),
+    FLAG_INFLAMMATION: N_("Treat active inflammation first"),
+}
+
+
 def retake_flag(view: str, photo_id: str | None, reason: str) -> Flag:
-    return Flag(FLAG_RETAKE, "Retake the photo", reason, "action", photo_id=photo_id, view=view)
+    return Flag(FLAG_RETAKE, FLAG_TITLES[FLAG_RETAKE], reason, "action", photo_id=photo_id, view=view)
 
 
 def photo_flags(assessment: PhotoAssessment, evidence: bool) -> list[Flag]:
@@ -38,19 +50,20 @@ def photo_flags(assessment: PhotoAssessment, evidence: bool) -> list[Flag]:
             continue
         reasons = []
         if spot.area_px >= LARGE_SPOT_PX:
-            reasons.append(
-                f"large ({spot.area_px} px, about {2 * math.sqrt(spot.area_px / math.pi) / 2:.0f} mm across)"
-            )
+            mm = f"{2 * math.sqrt(spot.area_px / math.pi) / 2:.0f}"
+            reasons.append(ENGLISH.gettext(_SPOT_LARGE, px=spot.area_px, mm=mm))
         if spot.solidity < IRREGULAR_SOLIDITY and spot.area_px >= 30:
-            reasons.append(f"irregular outline (solidity {spot.solidity:.2f})")
+            reasons.append(ENGLISH.gettext(_SPOT_IRREGULAR, solidity=f"{spot.solidity:.2f}"))
         if spot.contrast >= VERY_DARK_CONTRAST:
-            reasons.append(f"very dark ({spot.contrast:.0f} L* below surrounding skin)")
+            reasons.append(ENGLISH.gettext(_SPOT_DARK, contrast=f"{spot.contrast:.0f}"))
         if reasons:
             flags.append(
                 Flag(
                     FLAG_DERMOSCOPY,
-                    "In-person dermoscopy recommended",
-                    f"Pigmented spot on {spot.region.replace('_', ' ')}: " + ", ".join(reasons),
+                    FLAG_TITLES[FLAG_DERMOSCOPY],
+                    ENGLISH.gettext(
+                        _SPOT_REASON, region=spot.region.replace("_", " "), reasons=", ".join(reasons)
+                    ),
                     "action",
                     spot.region,
                     assessment.photo_id,
@@ -66,8 +79,8 @@ def photo_flags(assessment: PhotoAssessment, evidence: bool) -> list[Flag]:
         flags.append(
             Flag(
                 FLAG_INFLAMMATION,
-                "Treat active inflammation first",
-                f"{len(red)} inflammatory-looking red spots, up to {red_area:.0f}% of a region markedly red",
+                FLAG_TITLES[FLAG_INFLAMMATION],
+                ENGLISH.gettext(_INFLAMMATION_REASON, count=len(red), percent=f"{red_area:.0f}"),
                 "action",
                 None,
                 assessment.photo_id,
@@ -76,6 +89,62 @@ def photo_flags(assessment: PhotoAssessment, evidence: bool) -> list[Flag]:
             )
         )
     return flags
+
+
+# A flag's reason is stored in English; `flag_reason` reads its parts back from these same
+# sentences and says it again in the reader's language.
+_SPOT_LARGE = N_("large ({px} px, about {mm} mm across)")
+_SPOT_IRREGULAR = N_("irregular outline (solidity {solidity})")
+_SPOT_DARK = N_("very dark ({contrast} L* below surrounding skin)")
+_SPOT_REASON = N_("Pigmented spot on {region}: {reasons}")
+_INFLAMMATION_REASON = N_("{count} inflammatory-looking red spots, up to {percent}% of a region markedly red")
+
+
+def _pattern(message: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", message)
+    return re.compile(
+        "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts)) + "$"
+    )
+
+
+def flag_reason(flag: dict, t: Translator = ENGLISH) -> str:
+    """The stored (English) reason of a flag in `t`'s language."""
+    reason = str(flag.get("reason") or "")
+    match = _pattern(_SPOT_REASON).match(reason)
+    if match:
+        said = []
+        for piece in match.group("reasons").split(", "):
+            for message in (_SPOT_LARGE, _SPOT_IRREGULAR, _SPOT_DARK):
+                part = _pattern(message).match(piece)
+                if part:
+                    said.append(t.gettext(message, **part.groupdict()))
+                    break
+            else:
+                said.append(t.gettext(piece))
+        region = match.group("region").replace(" ", "_")
+        return t.gettext(_SPOT_REASON, region=region_words(region, t), reasons=", ".join(said))
+    match = _pattern(_INFLAMMATION_REASON).match(reason)
+    if match:
+        return t.gettext(_INFLAMMATION_REASON, **match.groupdict())
+    return t.gettext(reason)
+
+
+def suggestion_words(suggestion: dict, t: Translator = ENGLISH) -> tuple[str, str]:
+    """A stored suggestion's (text, reason) in `t`'s language."""
+    text, reason = str(suggestion.get("text") or ""), str(suggestion.get("reason") or "")
+    match = _pattern(_SUGGESTION_REASON).match(reason)
+    if match:
+        label = match.group("label")
+        reason = t.gettext(
+            _SUGGESTION_REASON,
+            label=t.gettext(_SUGGESTION_LABELS.get(label, label)),
+            score=match.group("score"),
+            band=band_words(match.group("band"), t),
+            region=region_words(match.group("region").replace(" ", "_"), t),
+        )
+    else:
+        reason = t.gettext(reason)
+    return t.gettext(text), reason
 
 
 def _crop(image_bgr: np.ndarray, spot: Spot, pad: int = 16) -> np.ndarray:
@@ -93,12 +162,28 @@ def _crop(image_bgr: np.ndarray, spot: Spot, pad: int = 16) -> np.ndarray:
 
 # (metric, score threshold, what to review, label in the reason)
 _SUGGESTION_RULES = (
-    ("wrinkles", 50, "Review lines at rest and in motion in the live consult", "lines"),
-    ("redness", 50, "Ask about flushing, triggers and skincare irritation", "redness"),
-    ("brown_spots", 50, "Discuss sun protection and pigment history", "pigment spots"),
-    ("shine", 50, "Ask about oiliness and current skincare", "shine"),
-    ("texture", 60, "Look at skin texture closely in good light", "texture"),
-    ("under_eye", 50, "Review the under-eye area (shadow vs pigment) in person", "under-eye darkness"),
+    ("wrinkles", 50, N_("Review lines at rest and in motion in the live consult"), "lines"),
+    ("redness", 50, N_("Ask about flushing, triggers and skincare irritation"), "redness"),
+    ("brown_spots", 50, N_("Discuss sun protection and pigment history"), "pigment spots"),
+    ("shine", 50, N_("Ask about oiliness and current skincare"), "shine"),
+    ("texture", 60, N_("Look at skin texture closely in good light"), "texture"),
+    ("under_eye", 50, N_("Review the under-eye area (shadow vs pigment) in person"), "under-eye darkness"),
+)
+_SUGGESTION_REASON = N_("{label} scored {score} ({band}) on {region}")
+_SUGGESTION_LABELS: dict[str, str] = {
+    "lines": N_("lines"),
+    "redness": N_("redness"),
+    "pigment spots": N_("pigment spots"),
+    "shine": N_("shine"),
+    "texture": N_("texture"),
+    "under-eye darkness": N_("under-eye darkness"),
+}
+# The other suggestions' fixed words (stored in English; the card shows them translated).
+SUGGESTION_WORDS: tuple[str, ...] = (
+    N_("Plan anti-inflammatory treatment before aesthetic procedures"),
+    N_("active inflammatory lesions measured"),
+    N_("Book an in-person visit with dermoscopy"),
+    N_("a pigmented spot met a size/shape/darkness criterion"),
 )
 
 
@@ -115,7 +200,13 @@ def suggestions(metrics: list[Metric], flags: list[Flag]) -> list[dict]:
             out.append(
                 {
                     "text": text,
-                    "reason": f"{label} scored {top.score:.0f} ({top.band}) on {top.region.replace('_', ' ')}",
+                    "reason": ENGLISH.gettext(
+                        _SUGGESTION_REASON,
+                        label=label,
+                        score=f"{top.score:.0f}",
+                        band=top.band,
+                        region=top.region.replace("_", " "),
+                    ),
                 }
             )
     if any(f.code == FLAG_INFLAMMATION for f in flags):
@@ -177,29 +268,75 @@ def summary(photos: list[PhotoAssessment], metrics: list[Metric], flags: list[Fl
 # What each measure means to a reader, and how its value is shown. Measures whose raw unit means
 # nothing outside the lab are shown as their 0-100 index.
 PLAIN_NAMES = {
-    "redness": "Redness",
-    "red_area": "Red area",
-    "inflammatory_spots": "Inflamed spots",
-    "melanin": "Pigment",
-    "brown_spots": "Brown spots",
-    "tone_evenness": "Uneven tone",
-    "wrinkles": "Lines",
-    "texture": "Roughness",
-    "pores": "Visible pores",
-    "shine": "Shine",
-    "under_eye": "Under-eye darkness",
-    "symmetry": "Asymmetry",
-    "ita": "Skin tone",
+    "redness": N_("Redness"),
+    "red_area": N_("Red area"),
+    "inflammatory_spots": N_("Inflamed spots"),
+    "melanin": N_("Pigment"),
+    "brown_spots": N_("Brown spots"),
+    "tone_evenness": N_("Uneven tone"),
+    "wrinkles": N_("Lines"),
+    "texture": N_("Roughness"),
+    "pores": N_("Visible pores"),
+    "shine": N_("Shine"),
+    "under_eye": N_("Under-eye darkness"),
+    "symmetry": N_("Asymmetry"),
+    "ita": N_("Skin tone"),
 }
 INDEX_MEANING = {
-    "redness": "0 = no redder than normal skin, 100 = markedly red",
-    "melanin": "0 = little pigment, 100 = heavily pigmented",
-    "tone_evenness": "0 = even, 100 = blotchy",
-    "texture": "0 = smooth, 100 = rough",
-    "pores": "0 = few, 100 = many visible pores",
-    "under_eye": "0 = normal shading, 100 = much darker than the cheek",
-    "symmetry": "0 = symmetric, 100 = clearly asymmetric",
+    "redness": N_("0 = no redder than normal skin, 100 = markedly red"),
+    "melanin": N_("0 = little pigment, 100 = heavily pigmented"),
+    "tone_evenness": N_("0 = even, 100 = blotchy"),
+    "texture": N_("0 = smooth, 100 = rough"),
+    "pores": N_("0 = few, 100 = many visible pores"),
+    "under_eye": N_("0 = normal shading, 100 = much darker than the cheek"),
+    "symmetry": N_("0 = symmetric, 100 = clearly asymmetric"),
 }
+# Bands (metrics.BANDS) and skin-tone categories (metrics.ITA_CATEGORIES) as people read them.
+BAND_WORDS: dict[str, str] = {
+    "minimal": N_("minimal"),
+    "mild": N_("mild"),
+    "moderate": N_("moderate"),
+    "marked": N_("marked"),
+    "very light": N_("very light"),
+    "light": N_("light"),
+    "intermediate": N_("intermediate"),
+    "tan": N_("tan"),
+    "brown": N_("brown"),
+    "dark": N_("dark"),
+    "n/a": N_("n/a"),
+}
+# The regions the engine measures (engine.METRIC_REGIONS), named for a reader.
+REGION_NAMES: dict[str, str] = {
+    "face": N_("whole face"),
+    CLOSE_UP_REGION: N_("close-up area"),
+    "forehead": N_("forehead"),
+    "glabella": N_("glabella"),
+    "crows_feet_left": N_("left crow's feet"),
+    "crows_feet_right": N_("right crow's feet"),
+    "under_eye_left": N_("left under eye"),
+    "under_eye_right": N_("right under eye"),
+    "cheek_left": N_("left cheek"),
+    "cheek_right": N_("right cheek"),
+    "nose": N_("nose"),
+    "nasolabial_left": N_("left nasolabial"),
+    "nasolabial_right": N_("right nasolabial"),
+    "perioral": N_("perioral"),
+    "chin": N_("chin"),
+}
+# The engine's reliability notes (engine._reliability_notes, NO_ANCHOR_NOTE), for the catalog.
+RELIABILITY_NOTES: tuple[str, ...] = (
+    N_("lighting warned: colour measures (redness, pigment, ITA) less reliable"),
+    N_("photo passed the quality check with warnings"),
+    N_("no neutral reference (eye white, teeth, background): colour not white-balanced"),
+    N_("close-up: no neutral reference, colour not white-balanced"),
+    N_("close-up without face landmarks: whole frame measured as one region, scale unknown"),
+    N_("uneven light between the face sides: left/right comparisons less reliable"),
+    N_("no quality check supplied"),
+    N_("oblique view: far-side regions not measured"),
+    N_("low resolution face (upsampled): fine lines, texture and pores less reliable"),
+    N_("skin tone not measurable: no colour chart, eye white or teeth to set the exposure"),
+    N_("measured on one view"),
+)
 # The patient's concern (intake code) -> the measures that answer it.
 CONCERN_MEASURES = {
     "lines_wrinkles": ("wrinkles", "texture"),
@@ -212,7 +349,9 @@ CONCERN_MEASURES = {
 MIN_FINDINGS, MAX_FINDINGS = 3, 6
 
 
-def region_words(region: str) -> str:
+def region_words(region: str, t: Translator = ENGLISH) -> str:
+    if region in REGION_NAMES:
+        return t.gettext(REGION_NAMES[region])
     words = region.replace("_", " ")
     for side in ("left", "right"):
         if words.endswith(f" {side}"):
@@ -220,23 +359,37 @@ def region_words(region: str) -> str:
     return words.replace("crows feet", "crow's feet")
 
 
-def plain_value(metric: dict) -> str:
+def measure_name(metric: str, t: Translator = ENGLISH) -> str:
+    return t.gettext(PLAIN_NAMES[metric]) if metric in PLAIN_NAMES else metric.replace("_", " ")
+
+
+def band_words(band: str | None, t: Translator = ENGLISH) -> str:
+    return t.gettext(BAND_WORDS[band]) if band in BAND_WORDS else str(band or "")
+
+
+def plain_value(metric: dict, t: Translator = ENGLISH) -> str:
     """The value in units people read: degrees, percent of area, whole counts, 0-100 indices."""
     name, value, score = metric.get("metric", ""), metric.get("value"), metric.get("score")
     if name == "ita":
         if value is None:
-            return "not measurable"
-        return f"ITA {value:.0f}° ({metric.get('band')})"
+            return t.gettext("not measurable")
+        return t.gettext(
+            "ITA {degrees}° ({band})", degrees=t.number(value, 0), band=band_words(metric.get("band"), t)
+        )
     if value is None:
-        return "n/a"
+        return t.gettext("n/a")
     if name in {"inflammatory_spots", "brown_spots"}:
         count = int(round(value))
-        return f"{count} spot" + ("" if count == 1 else "s")
+        return t.ngettext("{n} spot", "{n} spots", count)
     if name in {"red_area", "wrinkles", "shine"}:
-        return f"{value:.1f}% of the area"
+        return t.gettext("{percent}% of the area", percent=t.number(value, 1))
     if score is None:
-        return "measured, not scored (colour not corrected)" if name == "redness" else "n/a"
-    return f"{score:.0f}/100"
+        return (
+            t.gettext("measured, not scored (colour not corrected)")
+            if name == "redness"
+            else t.gettext("n/a")
+        )
+    return t.gettext("{score}/100", score=t.number(score, 0))
 
 
 def _other_side(region: str) -> str | None:
@@ -246,30 +399,36 @@ def _other_side(region: str) -> str | None:
     return None
 
 
-def _comparison(metric: dict, same: list[dict]) -> tuple[str, float]:
-    """A plain comparison with the patient's own other regions, and how far it stands out (0-1)."""
+def _comparison(metric: dict, same: list[dict], t: Translator = ENGLISH) -> tuple[str, float, bool]:
+    """A plain comparison with the patient's own other regions, how far it stands out (0-1), and
+    whether it stands out upwards."""
     score = float(metric["score"])
     partner = _other_side(metric["region"])
     twin = next((m for m in same if m["region"] == partner), None)
     if twin is not None and twin.get("score") is not None:
         gap = score - float(twin["score"])
         if abs(gap) >= 15:
-            word = "higher" if gap > 0 else "lower"
-            return f"{word} than the {region_words(partner or '')}", abs(gap) / 100
+            other = region_words(partner or "", t)
+            if gap > 0:
+                return t.gettext("higher than the {region}", region=other), abs(gap) / 100, True
+            return t.gettext("lower than the {region}", region=other), abs(gap) / 100, False
     others = [float(m["score"]) for m in same if m is not metric and m.get("score") is not None]
     if len(others) >= 3:
         gap = score - float(np.median(others))
         if gap >= 15:
-            return "higher than the rest of the face", gap / 100
+            return t.gettext("higher than the rest of the face"), gap / 100, True
         if gap <= -15:
-            return "lower than the rest of the face", 0.0
-    return "", 0.0
+            return t.gettext("lower than the rest of the face"), 0.0, False
+    return "", 0.0, False
 
 
-def key_findings(metrics: list[dict], concerns: list[str] | None = None) -> list[dict]:
+def key_findings(
+    metrics: list[dict], concerns: list[str] | None = None, t: Translator = ENGLISH
+) -> list[dict]:
     """The 3-6 findings that matter for this patient, ranked by how far each sits from the
     reference range (its 0-100 score) and from the patient's own other regions, measures that
-    answer the patient's concern first. Each: metric, region, text, band, comparison, value."""
+    answer the patient's concern first. Each: metric, region, text, band, comparison, value
+    (the words in `t`'s language)."""
     wanted = {m for concern in concerns or [] for m in CONCERN_MEASURES.get(concern, ())}
     scored = [
         m
@@ -279,25 +438,29 @@ def key_findings(metrics: list[dict], concerns: list[str] | None = None) -> list
     ranked = []
     for metric in scored:
         same = [m for m in scored if m["metric"] == metric["metric"]]
-        comparison, stands_out = _comparison(metric, same)
+        comparison, stands_out, higher = _comparison(metric, same, t)
         weight = float(metric["score"]) / 100 + stands_out + (0.35 if metric["metric"] in wanted else 0.0)
-        ranked.append((weight, metric, comparison))
+        ranked.append((weight, metric, comparison, higher))
     ranked.sort(key=lambda item: -item[0])
     chosen: list[dict] = []
     per_measure: dict[str, int] = {}
-    for weight, metric, comparison in ranked:
-        notable = float(metric["score"]) >= 25 or comparison.startswith("higher")
+    for weight, metric, comparison, higher in ranked:
+        notable = float(metric["score"]) >= 25 or higher
         if len(chosen) >= MAX_FINDINGS or (len(chosen) >= MIN_FINDINGS and not notable):
             break
         if per_measure.get(metric["metric"], 0) >= 2:
             continue  # two regions of one measure say it; the rest is in the per-region detail
         per_measure[metric["metric"]] = per_measure.get(metric["metric"], 0) + 1
-        name = PLAIN_NAMES[metric["metric"]]
         chosen.append(
             {
                 "metric": metric["metric"],
                 "region": metric["region"],
-                "text": f"{name}, {region_words(metric['region'])}: {plain_value(metric)}",
+                "text": t.gettext(
+                    "{measure}, {region}: {value}",
+                    measure=measure_name(metric["metric"], t),
+                    region=region_words(metric["region"], t),
+                    value=plain_value(metric, t),
+                ),
                 "band": metric.get("band", "n/a"),
                 "comparison": comparison,
                 "concern": metric["metric"] in wanted,
@@ -307,28 +470,137 @@ def key_findings(metrics: list[dict], concerns: list[str] | None = None) -> list
     return chosen
 
 
-def case_reliability(report: dict) -> list[str]:
+def case_reliability(report: dict, t: Translator = ENGLISH) -> list[str]:
     """The reliability caveat once for the whole case: what limits it and what that means here."""
     notes = sorted({note for m in report.get("metrics", []) for note in m.get("reliability", [])})
     out: list[str] = []
     colour = [n for n in notes if "colour" in n or "lighting" in n or "neutral reference" in n]
     if colour:
         out.append(
-            "Colour (redness, pigment, skin tone): "
-            + "; ".join(colour)
-            + ". Compare regions within this face rather than with other patients."
+            t.gettext(
+                "Colour (redness, pigment, skin tone): {notes}. Compare regions within this face rather than"
+                " with other patients.",
+                notes="; ".join(t.gettext(note) for note in colour),
+            )
         )
     if any("skin tone not measurable" in n for n in notes):
-        out.append("Skin tone: no neutral reference in the photos, so no skin-tone category is given.")
+        out.append(
+            t.gettext("Skin tone: no neutral reference in the photos, so no skin-tone category is given.")
+        )
     detail = [n for n in notes if "low resolution" in n]
     if detail:
         out.append(
-            "Fine detail (lines, roughness, pores): the face was small in the photo; read these as rough."
+            t.gettext(
+                "Fine detail (lines, roughness, pores): the face was small in the photo; read these as rough."
+            )
         )
     if any("oblique view" in n for n in notes):
-        out.append("Side views: each shows only the near side; the far side comes from the other photos.")
+        out.append(
+            t.gettext("Side views: each shows only the near side; the far side comes from the other photos.")
+        )
     if any("uneven light" in n for n in notes):
-        out.append("Light differed between the face sides: treat left/right differences with caution.")
+        out.append(
+            t.gettext("Light differed between the face sides: treat left/right differences with caution.")
+        )
     if any("measured on one view" in n for n in notes):
-        out.append("Some regions were seen in one photo only.")
+        out.append(t.gettext("Some regions were seen in one photo only."))
     return out
+
+
+def summary_words(report: dict, t: Translator) -> str:
+    """`summary`'s line again, from the stored report's parts, in `t`'s language (the stored
+    summary is English)."""
+    photos = report.get("photos", [])
+    done = [p for p in photos if p.get("status") == "assessed"]
+    skipped = [p for p in photos if p.get("status") != "assessed"]
+    views = t.join([_view_words(p.get("view"), t) for p in done]) or t.gettext("none")
+    parts = [
+        t.ngettext(
+            "{done} of {n} photo measured ({views}).",
+            "{done} of {n} photos measured ({views}).",
+            len(photos),
+            done=t.number(len(done)),
+            views=views,
+        )
+    ]
+    if skipped:
+        parts.append(
+            t.gettext(
+                "Not measured: {photos}.",
+                photos="; ".join(
+                    t.gettext(
+                        "{view} ({reason})",
+                        view=_view_words(p.get("view"), t),
+                        reason=t.gettext(p.get("reason") or ""),
+                    )
+                    for p in skipped
+                ),
+            )
+        )
+    metrics = report.get("metrics", [])
+    ita = next(
+        (m for m in metrics if m.get("metric") == "ita" and m.get("region") in {"face", CLOSE_UP_REGION}),
+        None,
+    )
+    if ita is not None and ita.get("value") is not None and math.isfinite(float(ita["value"])):
+        parts.append(t.gettext("Skin tone {value}.", value=plain_value(ita, t)))
+    elif ita is not None:
+        parts.append(
+            t.gettext("Skin tone not measurable (no colour chart, eye white or teeth to anchor the light).")
+        )
+    notable = sorted(
+        (
+            m
+            for m in metrics
+            if m.get("metric") != "ita"
+            and m.get("source") == "skin_filterbank"
+            and m.get("score") is not None
+            and float(m["score"]) >= 50
+        ),
+        key=lambda m: -float(m["score"]),
+    )[:4]
+    if notable:
+        parts.append(
+            t.gettext(
+                "Most marked: {measures}.",
+                measures=", ".join(
+                    t.gettext(
+                        "{measure} {region} ({band})",
+                        measure=measure_name(m["metric"], t).lower(),
+                        region=region_words(m["region"], t),
+                        band=band_words(m.get("band"), t),
+                    )
+                    for m in notable
+                ),
+            )
+        )
+    else:
+        parts.append(t.gettext("No measure reached the moderate band."))
+    titles = sorted({flag_title(f, t) for f in report.get("flags", [])})
+    if titles:
+        parts.append(t.gettext("Flags: {flags}.", flags="; ".join(titles)))
+    return " ".join(parts)
+
+
+# Views as the card names them (vocabulary.VIEW_NAMES, lower case inside a sentence).
+VIEW_WORDS: dict[str, str] = {
+    "front": N_("front"),
+    "left_oblique": N_("left side"),
+    "right_oblique": N_("right side"),
+    "left_profile": N_("left profile"),
+    "right_profile": N_("right profile"),
+    "close_up": N_("close-up"),
+}
+
+
+def _view_words(view: str | None, t: Translator) -> str:
+    return t.gettext(VIEW_WORDS[view]) if view in VIEW_WORDS else str(view or "")
+
+
+def view_words(view: str | None, t: Translator = ENGLISH) -> str:
+    return _view_words(view, t)
+
+
+def flag_title(flag: dict, t: Translator = ENGLISH) -> str:
+    code, title = flag.get("code"), str(flag.get("title") or "")
+    return t.gettext(FLAG_TITLES[code]) if code in FLAG_TITLES else t.gettext(title)
