@@ -19,12 +19,14 @@ from typing import Any
 
 import streamlit as st
 
-from components.i18n import ngettext
+from components.i18n import _, ngettext
 from components.layout import plain
 from core.access import AccessDenied, NotFound, ValidationError
 from core.care.booking import format_local, local_to_utc, utc_to_local
 from core.care.followup import AMOUNT_UNITS, TREATMENT_TYPES, PlannedCheckIn
 from core.vocabulary import VIEW_NAMES
+
+CHECKIN_SENT_KEY = "care_checkin_sent"  # a check-in the patient just sent: confirmed on the next run
 
 
 def _show_errors(error: Exception) -> None:
@@ -385,6 +387,11 @@ def render_patient_care_panel(clinic: Any, principal: Any) -> None:
     _render_patient_booking(clinic, principal, zone, appointments)
 
     st.subheader("Check-ins")
+    if st.session_state.pop(CHECKIN_SENT_KEY, None):  # the check-in just sent (the page re-ran since)
+        st.success(
+            _("Thank you! Your physician will compare these photos with your first ones."),
+            icon=":material/check_circle:",
+        )
     checkins = care.checkins.patient_checkins(principal)
     if not checkins:
         st.caption("No check-ins due. After a treatment your physician plans photo check-ins here.")
@@ -552,7 +559,7 @@ def _render_checkin_capture(clinic: Any, principal: Any, checkin: Any) -> None:
             care.checkins.submit_checkin(
                 principal, checkin.checkin_id, {v: captured[v] for v in checkin.views}, matches
             )
-            st.success("Thank you! Your physician will compare these photos with your first ones.")
+            st.session_state[CHECKIN_SENT_KEY] = checkin.checkin_id  # confirmed after the re-run
             st.rerun()
         except (ValidationError, AccessDenied) as error:
             _show_errors(error)
