@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -184,7 +185,7 @@ LETTERS = {
 
 
 @pytest.fixture(scope="module", params=sorted(LETTERS))
-def letter(request, tmp_path_factory) -> tuple[Letter, Path]:
+def letter(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Letter, Path]:
     spec = LETTERS[request.param]
     path = tmp_path_factory.mktemp("letter") / f"letter-{spec.language}.pdf"
     path.write_bytes(spec.build())
@@ -243,6 +244,7 @@ def test_rendering_matches_the_reference(letter: tuple[Letter, Path], tmp_path: 
     update = os.environ.get("CLINIC_UPDATE_REFERENCE") == "1"
     for index, page in enumerate(pages, start=1):
         rendered = cv2.imread(str(page))
+        assert rendered is not None, page
         assert rendered.shape[:2] == (math.ceil(841.89 / 72 * DPI), math.ceil(595.28 / 72 * DPI))  # A4
         assert rendered.std() > 10  # not a blank page
         reference = REFERENCE_DIR / f"{spec.reference}-{index}.png"
@@ -252,6 +254,7 @@ def test_rendering_matches_the_reference(letter: tuple[Letter, Path], tmp_path: 
             _write_small_png(rendered, reference)
             continue
         expected = cv2.imread(str(reference))
+        assert expected is not None, reference
         assert expected.shape == rendered.shape, f"{reference.name}: the page size changed"
         difference = float(np.abs(expected.astype(np.int16) - rendered.astype(np.int16)).mean())
         assert difference < MAX_MEAN_DIFFERENCE, (
@@ -309,7 +312,7 @@ def _figure_alts(pdf: bytes) -> list[str]:
     """/Alt of every Figure, walking the structure tree in order (pypdf)."""
     alts: list[str] = []
 
-    def walk(node) -> None:
+    def walk(node: Any) -> None:
         node = node.get_object()
         if node.get("/S") == "/Figure":
             alts.append(str(node.get("/Alt", "")))
@@ -318,8 +321,13 @@ def _figure_alts(pdf: bytes) -> list[str]:
             if hasattr(kid, "get_object") and hasattr(kid.get_object(), "get"):
                 walk(kid)
 
-    walk(PdfReader(io.BytesIO(pdf)).trailer["/Root"]["/StructTreeRoot"])
+    walk(_catalog(pdf)["/StructTreeRoot"])
     return alts
+
+
+def _catalog(pdf: bytes) -> Any:
+    """The document catalog (pypdf), for its /Lang, /MarkInfo, /ViewerPreferences and tree."""
+    return PdfReader(io.BytesIO(pdf)).trailer["/Root"].get_object()
 
 
 def _kinds(structure: list[tuple[str, str]]) -> list[str]:
@@ -413,7 +421,7 @@ def test_the_arabic_letter_is_shaped_right_to_left_and_tagged_like_the_english_o
     pdf = arabic_letter()
     path = tmp_path / "letter-ar.pdf"
     path.write_bytes(pdf)
-    root = PdfReader(io.BytesIO(pdf)).trailer["/Root"]
+    root = _catalog(pdf)
     assert root["/Lang"] == "ar"
     assert root["/MarkInfo"]["/Marked"] and root["/ViewerPreferences"]["/DisplayDocTitle"]
     # The same structure as the English letter (three measurements here instead of five).
