@@ -62,17 +62,37 @@ FIELD_NAMES: dict[str, str] = {
     "consent_photo_storage": N_("Consent"),
 }
 ERRORS_KEY = "intake_errors"
+# Errors only the submission itself finds (core's checks while storing): kept until the next attempt.
+SUBMIT_ERRORS_KEY = "intake_errors_at_submission"
 DONE_KEY = "new_consultation_reference"
 FORM_KEY_PREFIX = "intake_"
 PRIOR_ROWS_KEY = "intake_prior_rows"  # the previous-treatment rows a restored draft starts from
 
 
+_error_places: dict[str, Any] = {}  # this run's place under each field for its error
+
+
 def field_error(name: str) -> None:
-    """Show the error recorded for one field (from the last submit attempt) right under it."""
-    message = st.session_state.get(ERRORS_KEY, {}).get(name)
-    if message:
-        field = _(FIELD_NAMES[name]) if name in FIELD_NAMES else name
-        st.error(_("{field}: {message}", field=field, message=message), icon=":material/error:")
+    """The place right under a field for its error; `show_field_errors` fills it."""
+    _error_places[name] = st.empty()
+
+
+def show_field_errors(current: dict[str, str]) -> None:
+    """The last attempt's errors that are still true now, each under its field: an answer that
+    was fixed loses its message at once (`current`: the form's errors for the answers as they are)."""
+    at_submission = st.session_state.get(SUBMIT_ERRORS_KEY, set())
+    still = {
+        name: current.get(name, message)
+        for name, message in st.session_state.get(ERRORS_KEY, {}).items()
+        if name in current or name in at_submission
+    }
+    st.session_state[ERRORS_KEY] = still
+    for name, message in still.items():
+        if name in _error_places:
+            field = _(FIELD_NAMES[name]) if name in FIELD_NAMES else name
+            _error_places[name].error(
+                _("{field}: {message}", field=field, message=message), icon=":material/error:"
+            )
 
 
 def reset_form() -> None:
@@ -143,6 +163,20 @@ def local_errors(intake_concerns: list[str], consent: bool, photos: dict) -> dic
         )
     if not intake_concerns:
         errors["concerns"] = _("Please choose at least one concern.")
+    return errors
+
+
+def current_errors(
+    intake: IntakeForm, intake_concerns: list[str], consent: bool, photos: dict
+) -> dict[str, str]:
+    """Every error of the answers as they are now (the form's own checks and core's validation)."""
+    from core.access import ValidationError
+
+    errors = local_errors(intake_concerns, consent, photos)
+    try:
+        intake.validate()  # all intake messages at once, together with the photo checks above
+    except ValidationError as error:
+        errors = {**translated(error.errors), **errors}
     return errors
 
 
@@ -292,15 +326,14 @@ def render_form(principal: Principal, clinic: Clinic) -> None:
         consent_language=current_language(),
     )
     save_changes(principal, clinic, intake, photos)  # every change is kept (encrypted) on the server
+    errors_now = current_errors(intake, list(concerns), consent_storage, photos)
+    show_field_errors(errors_now)
 
     if st.button(_("Send consultation"), type="primary", key="intake_submit"):
         from core.access import ValidationError
 
-        errors = local_errors(list(concerns), consent_storage, photos)
-        try:
-            intake.validate()  # all intake messages at once, together with the photo checks above
-        except ValidationError as error:
-            errors = {**translated(error.errors), **errors}
+        errors = errors_now
+        st.session_state[SUBMIT_ERRORS_KEY] = set()
         if not errors:
             with st.status(_("Sending your consultation ..."), expanded=True) as progress:
                 st.write(_("Encrypting and storing your photos and answers ..."))
@@ -309,6 +342,7 @@ def render_form(principal: Principal, clinic: Clinic) -> None:
                     case_id = clinic.drafts.submit_case(principal, intake, list(photos.values()))
                 except ValidationError as error:
                     errors = translated(error.errors)
+                    st.session_state[SUBMIT_ERRORS_KEY] = set(errors)
                     progress.update(label=_("Please correct the marked fields."), state="error")
                 else:
                     progress.update(label=_("Consultation sent"), state="complete")
