@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import streamlit as st
 
 from components.i18n import LANGUAGE_KEY, N_, _, account_language_picker
+from components.page_links import link_to_page
 
 if TYPE_CHECKING:
     from core.access import Principal
@@ -258,7 +259,8 @@ def signed_in_as(*roles: str) -> Principal | None:
         flash = pop_flash()
         if flash:
             st.warning(flash)
-        st.warning(_("Please log in to see this page (use **Log in** in the menu)."))
+        st.warning(_("Please log in to see this page."))
+        link_to_page("pages/login.py", _("Log in"), ":material/login:")
         return None
     if roles and principal.role not in roles:
         st.error(
