@@ -9,12 +9,15 @@ stored, with the verdict computed on them. A FAILED view is not returned (core w
 too); a WARNED one is, and its warnings travel with it for the physician.
 With `baseline` (follow-ups: {view: image bytes}) the earlier photo is shown next to the capture
 and as a ghost overlay over the new one so the patient can match the framing.
+A photo that seems to show someone else (than the earlier photos, or than the front photo taken
+here) is refused at once with a sentence naming the view, and not returned: the same rule
+(`core.vision.identity.refusals`) refuses it in storage, so no "send anyway" gets past it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import cv2
@@ -23,8 +26,9 @@ import streamlit as st
 
 from components.i18n import N_, _, ngettext, tr
 from components.live_guide import live_guide
-from core.consult.photos import CheckedPhoto, UploadRejected, intake_frame, intake_photo
-from core.vocabulary import REQUIRED_VIEWS, PhotoSource
+from core.consult.photos import CheckedPhoto, UploadRejected, decode_to_bgr, intake_frame, intake_photo
+from core.vision.identity import FaceEmbedding, IdentityRefusal, face_embedding, refusals
+from core.vocabulary import REQUIRED_VIEWS, PhotoSource, View
 
 # Message ids (English); shown with _() in the reader's language.
 VIEW_LABELS: dict[str, str] = {
@@ -309,6 +313,52 @@ def _forget(kept: dict[str, CheckedPhoto], view: str) -> None:
     kept.pop(view, None)
 
 
+# --------------------------------------------------------------------------------------------
+# the same person in every photo (the rule storage applies, shown where the photo is taken)
+
+
+def embedding_of(photo: CheckedPhoto, cache: dict[str, Any]) -> FaceEmbedding | None:
+    """The photo's face embedding: the intake's, else computed once per content (a draft's kept
+    photos come back without one)."""
+    if photo.identity is not None:
+        return photo.identity.embedding
+    digest = f"face:{hashlib.sha256(photo.image_bytes).hexdigest()}"
+    if digest not in cache:
+        cache[digest] = photo.face_embedding()
+    return cache[digest]
+
+
+def baseline_embeddings(baseline: Mapping[str, bytes] | None, cache: dict[str, Any]) -> list[FaceEmbedding]:
+    """Embeddings of the earlier photos a follow-up must match (computed once per content)."""
+    found: list[FaceEmbedding] = []
+    for data in (baseline or {}).values():
+        digest = f"face:{hashlib.sha256(data).hexdigest()}"
+        if digest not in cache:
+            cache[digest] = face_embedding(decode_to_bgr(data))
+        if cache[digest] is not None:
+            found.append(cache[digest])
+    return found
+
+
+def identity_refusal(
+    photo: CheckedPhoto,
+    captured: Mapping[str, CheckedPhoto],
+    baseline: Sequence[FaceEmbedding],
+    cache: dict[str, Any],
+) -> IdentityRefusal | None:
+    """Whether `photo` seems to show someone else than the earlier photos (`baseline`), or, for a
+    new consultation, than the photos already taken here (the front one first): the rule
+    `CaseService` applies when the photos are sent."""
+    embedding = embedding_of(photo, cache)
+    if embedding is None:
+        return None
+    photos: list[tuple[View, FaceEmbedding | None]] = [
+        (other.view, embedding_of(other, cache)) for view, other in captured.items() if view != photo.view
+    ]
+    photos.append((photo.view, embedding))
+    return next((r for r in refusals(photos, baseline) if r.view == photo.view), None)
+
+
 def guided_capture(
     views: list[str] | tuple[str, ...],
     key: str,
@@ -321,6 +371,7 @@ def guided_capture(
     patient takes a new photo of it or removes it (both change the dict)."""
     cache: dict[str, Any] = st.session_state.setdefault(f"{key}__assessed", {})
     captured: dict[str, CheckedPhoto] = {}
+    earlier = baseline_embeddings(baseline, cache)
     required = [view for view in views if view in REQUIRED_VIEWS] or list(views)
     progress = st.empty()
     for view in views:
@@ -383,7 +434,10 @@ def guided_capture(
                     st.error(_("This photo cannot be used: {reason}", reason=_(error)))
                 if photo is not None:
                     _show_feedback(photo, (baseline or {}).get(view))
-                    if photo.usable:
+                    refused = identity_refusal(photo, captured, earlier, cache) if photo.usable else None
+                    if refused is not None:  # not returned: storage would refuse it too
+                        st.error(_(refused.message), icon=":material/person_off:")
+                    elif photo.usable:
                         captured[view] = photo
     done = sum(1 for view in required if view in captured)
     progress.progress(

@@ -82,7 +82,10 @@ def photo(
 
 
 def _case_of_a(clinic: Clinic, accounts: Accounts, pictures: dict[str, Picture]) -> str:
-    photos = [photo(pictures, name, view) for name, view in zip(("a_front", "a_left", "a_right"), VIEWS)]
+    photos = [
+        photo(pictures, name, view)
+        for name, view in zip(("a_front", "a_left", "a_right"), VIEWS, strict=True)
+    ]
     return clinic.cases.submit_case(accounts.patient_a, valid_intake(), photos)
 
 
@@ -94,7 +97,10 @@ def test_the_intake_computes_the_embedding_on_the_stored_pixels(pictures) -> Non
 
 
 def test_one_person_with_a_skin_close_up_is_accepted(clinic: Clinic, accounts: Accounts, pictures) -> None:
-    photos = [photo(pictures, name, view) for name, view in zip(("a_front", "a_left", "a_right"), VIEWS)]
+    photos = [
+        photo(pictures, name, view)
+        for name, view in zip(("a_front", "a_left", "a_right"), VIEWS, strict=True)
+    ]
     photos.append(photo(pictures, "skin", "close_up"))
     case_id = clinic.cases.submit_case(accounts.patient_a, valid_intake(), photos)
     assert len(clinic.cases.list_photos(accounts.patient_a, case_id)) == 4

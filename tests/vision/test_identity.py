@@ -55,9 +55,11 @@ def embeddings(shared_testdata: Path) -> dict[str, FaceEmbedding | None]:
         image = cv2.imread(str(shared_testdata / name))
         assert image is not None, name
         images[name] = image
-    for index, frame in zip((0, 120, 230), video_frames(shared_testdata / SELFIE_VIDEO, (0, 120, 230))):
+    for index, frame in zip(
+        (0, 120, 230), video_frames(shared_testdata / SELFIE_VIDEO, (0, 120, 230)), strict=True
+    ):
         images[f"selfie#{index}"] = frame
-    for index, frame in zip((10, 130), video_frames(shared_testdata / PEXELS_VIDEO, (10, 130))):
+    for index, frame in zip((10, 130), video_frames(shared_testdata / PEXELS_VIDEO, (10, 130)), strict=True):
         images[f"pexels#{index}"] = frame
     return {name: face_embedding(image) for name, image in images.items()}
 
@@ -102,6 +104,7 @@ def test_a_skin_close_up_gives_no_embedding(embeddings) -> None:
 def test_no_face_and_a_face_too_small_give_no_embedding(shared_testdata: Path) -> None:
     assert face_embedding(np.full((480, 640, 3), 128, np.uint8)) is None
     image = cv2.imread(str(shared_testdata / SELFIE_PHOTO))
+    assert image is not None
     # The same photo, with a minimum face size it does not reach: no judgement, not a refusal.
     assert face_embedding(image, IdentityOptions(min_face_px=10_000)) is None
 
