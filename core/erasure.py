@@ -6,6 +6,10 @@ is also written to a small ledger beside the key file (like the audit checkpoint
 backup, so a restore cannot roll it back. It holds ids and times only (no name, no e-mail), and
 is sealed with a key derived from the master key, so an edited ledger is noticed, not trusted.
 
+Biometric data: the same-person check's face embeddings (core.vision.identity) are never stored,
+only computed again from the encrypted photos when needed, so deleting the photos (rows and
+blobs) erases everything biometric; tests/foundation/test_same_person.py checks it.
+
 The entry is written before the rows are deleted: a crash between the two leaves an erasure
 that `Clinic.open` finishes. Every open (and `restore_backup`, right after it restores) erases
 again each ledger patient the database still holds, as the system, with an audit row.
