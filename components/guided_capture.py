@@ -77,6 +77,7 @@ VERDICT_WORDS: dict[str, str] = {
     "warn": N_("Usable, with hints"),
     "fail": N_("Needs a retake"),
 }
+DIAGRAM_CAPTION = N_("Your head seen from above; the camera is at the bottom.")
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "heic"]
 CAPTURE_METHODS = ("Upload a photo", "Take a photo", "Live guide (takes the photo for you)")
 CAPTURE_METHOD_LABELS: dict[str, str] = {
@@ -143,16 +144,8 @@ def draw_pose_diagram(view: str, size: int = 220) -> np.ndarray:
         image, (size // 2 - cam_w // 2, cam_top), (size // 2 + cam_w // 2, cam_top + cam_h), (90, 90, 90), -1
     )
     cv2.circle(image, (size // 2, cam_top + cam_h // 2), cam_h // 3, (230, 230, 230), -1)
-    cv2.putText(
-        image,
-        "camera",
-        (size // 2 - 26, size - 4),
-        cv2.FONT_HERSHEY_SIMPLEX,
-        0.4,
-        (60, 60, 60),
-        1,
-        cv2.LINE_AA,
-    )
+    # No words in the drawing: OpenCV draws only small ASCII letters, unreadable on a phone and
+    # English in every language. The caption under it says what it shows (DIAGRAM_CAPTION).
     if view == "close_up":
         cv2.circle(image, centre, radius, (180, 200, 230), -1)
         cv2.circle(image, centre, radius // 3, (40, 90, 200), 2)
@@ -173,10 +166,7 @@ def draw_pose_diagram(view: str, size: int = 220) -> np.ndarray:
     nose = (int(centre[0] + direction[0] * radius * 1.15), int(centre[1] + direction[1] * radius * 1.15))
     tip = (int(centre[0] + direction[0] * radius * 1.9), int(centre[1] + direction[1] * radius * 1.9))
     cv2.circle(image, nose, max(3, radius // 5), (120, 140, 190), -1)
-    cv2.arrowedLine(image, nose, tip, (40, 140, 40), 2, tipLength=0.35)
-    cv2.putText(
-        image, "you (from above)", (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (60, 60, 60), 1, cv2.LINE_AA
-    )
+    cv2.arrowedLine(image, nose, tip, (40, 140, 40), 3, tipLength=0.35)
     return image
 
 
@@ -382,6 +372,7 @@ def guided_capture(
                 st.image(
                     _png(draw_pose_diagram(view)),
                     width=180,
+                    caption=_(DIAGRAM_CAPTION) if view != "close_up" else None,
                     alt=_(DIAGRAM_ALT.get(view, VIEW_LABELS["front"])),
                 )
                 st.markdown(view_instruction(view))  # the instruction as text, full contrast

@@ -215,7 +215,10 @@ class LiveGuideProcessor:
 
     # --- drawing ---
     def annotate(self, image: np.ndarray) -> np.ndarray:
-        """Face outline guide + live check list + hold progress, drawn in place."""
+        """Face outline guide, one coloured mark per check and the hold progress, drawn in place.
+
+        No words on the video: OpenCV draws only small ASCII letters, unreadable on a phone and
+        English in every language. The checks in words, translated, are listed under the video."""
         status = self.status()
         h, w = image.shape[:2]
         ready = status.verdict is not None and status.verdict != "fail"
@@ -224,27 +227,16 @@ class LiveGuideProcessor:
             centre = (w // 2, int(h * 0.47))
             axes = (int(h * 0.26), int(h * 0.36))
             cv2.ellipse(image, centre, axes, 0, 0, 360, colour, 2, cv2.LINE_AA)
-        for index, (name, state, _) in enumerate(status.checks[:14]):
-            mark = {"pass": "ok", "warn": "~", "fail": "X"}[state]
+        radius = max(5, w // 60)  # large enough to see on a phone's screen
+        for index, (_name, state, _instruction) in enumerate(status.checks[:14]):
             tint = {"pass": (60, 200, 60), "warn": (0, 200, 255), "fail": (40, 40, 230)}[state]
-            y = 20 + 17 * index
-            cv2.rectangle(image, (4, y - 13), (150, y + 4), (0, 0, 0), -1)
-            cv2.putText(image, f"{mark} {name}", (8, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, tint, 1, cv2.LINE_AA)
-        if status.captured:
-            message = "Photo taken"
-        elif ready:
-            message = "Hold still..."
-            fraction = min(1.0, status.ready_for_s / max(self.hold_s, 1e-3))
-            cv2.rectangle(image, (0, h - 8), (int(w * fraction), h), (60, 200, 60), -1)
-        else:
-            failing = [
-                instruction for _, state, instruction in status.checks if state == "fail" and instruction
-            ]
-            message = failing[0] if failing else VIEW_HINTS.get(self.view, "")
-        cv2.rectangle(image, (0, h - 34), (w, h - 10), (0, 0, 0), -1)
-        cv2.putText(
-            image, message[:70], (8, h - 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA
-        )
+            centre_dot = (radius * 2 + index * radius * 3, radius * 2)
+            cv2.circle(image, centre_dot, radius + 2, (0, 0, 0), -1, cv2.LINE_AA)
+            cv2.circle(image, centre_dot, radius, tint, -1, cv2.LINE_AA)
+        if ready or status.captured:
+            fraction = 1.0 if status.captured else min(1.0, status.ready_for_s / max(self.hold_s, 1e-3))
+            bar = max(8, h // 40)
+            cv2.rectangle(image, (0, h - bar), (int(w * fraction), h), (60, 200, 60), -1)
         return image
 
 
