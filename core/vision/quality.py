@@ -10,7 +10,8 @@ turned to the patient's right; in an unmirrored photo the nose points to the ima
 in `core.vision.landmarks`). A left view taken as a right view fails the pose check. Images must
 be unmirrored (un-flip a selfie preview first).
 
-Checks, in the order they are reported (the first failing one is "the main problem"):
+Checks, in the order they are reported (the main problem is the failing check furthest past its
+fail line, `QualityCheck.severity`; `QualityResult.failing` lists it first):
 one_face, pose (yaw, pitch, roll), resolution (image size, distance, face size), exposure, backlight, lighting, colour, sharpness,
 occlusion (sunglasses, cheek_occlusion, hair_or_hand), expression, eyes_open. `ISO_COMPONENTS` maps each
 to its ISO/IEC 29794-5 component; docs/PHOTO_QUALITY.md says what warn and fail mean per check.
@@ -227,6 +228,10 @@ class QualityCheck:
     value: float | str | None = None
     threshold: float | str | None = None
     instruction: str = ""
+    # How far a failing check is past its fail line, in units of its warn band (0 = on the line;
+    # 10 = a fail with no degree: no face, wrong side, sunglasses, too small a photo). The failing
+    # check with the largest severity is the main problem. None for passing/warning checks.
+    severity: float | None = None
 
     @property
     def component(self) -> str | None:
@@ -236,13 +241,16 @@ class QualityCheck:
     def to_dict(self) -> dict[str, Any]:
         value = round(self.value, 3) if isinstance(self.value, float) else self.value
         threshold = round(self.threshold, 3) if isinstance(self.threshold, float) else self.threshold
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "status": self.status,
             "value": value,
             "threshold": threshold,
             "instruction": self.instruction,
         }
+        if self.severity is not None:
+            data["severity"] = round(self.severity, 3)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QualityCheck:
@@ -253,6 +261,7 @@ class QualityCheck:
             value=data.get("value"),
             threshold=data.get("threshold"),
             instruction=str(data.get("instruction") or ""),
+            severity=None if data.get("severity") is None else float(data["severity"]),
         )
 
 
@@ -280,7 +289,10 @@ class QualityResult:
 
     @property
     def failing(self) -> list[QualityCheck]:
-        return [check for check in self.checks if check.status == "fail"]
+        """Failing checks, the main problem first: the largest `severity` (how far past its fail
+        line), ties (and results stored without severities) in report order."""
+        failing = [check for check in self.checks if check.status == "fail"]
+        return sorted(failing, key=lambda check: -(check.severity if check.severity is not None else 0.0))
 
     @property
     def warnings(self) -> list[QualityCheck]:
@@ -1145,7 +1157,7 @@ def check_photo(
         checks.append(_frame_exposure(luma, o))
         checks.append(_check_colour(lab, None, o))
         checks.append(_check_sharpness(luma, None, o))
-        return _result(view, checks, None, faces, None, full_size, None)
+        return _result(view, checks, None, faces, None, full_size, None, o)
 
     checks.append(_check_faces(faces, landmarks_work, view))
     if not face_found:
@@ -1153,10 +1165,10 @@ def check_photo(
         exposure = _frame_exposure(cv2.cvtColor(work, cv2.COLOR_BGR2GRAY), o)
         if exposure.status == "fail":
             checks.append(exposure)
-        return _result(view, checks, None, faces, None, full_size, None)
+        return _result(view, checks, None, faces, None, full_size, None, o)
 
-    # Pose before distance: "turn your head" is the first thing to fix (a turned face also
-    # reads smaller), so it is reported as the main problem.
+    # Pose before distance: on equal severity "turn your head" is the first thing to fix (a
+    # turned face also reads smaller), so it is reported first.
     if pose is None and main_box is not None and view != "close_up":
         pose = HeadPose(_yaw_from_keypoints(main_box), 0.0, 0.0)
     if pose is not None and view != "close_up":
@@ -1174,7 +1186,7 @@ def check_photo(
         checks.append(
             _check_sharpness(image if main_box else luma, main_box.as_int() if main_box else None, o)
         )
-        return _result(view, checks, pose, faces, face_box, full_size, None)
+        return _result(view, checks, pose, faces, face_box, full_size, None, o)
 
     measures = _face_measures(work, landmarks_work)
     photometric = [_check_exposure(measures, o), _check_backlight(measures, o)]
@@ -1185,19 +1197,11 @@ def check_photo(
     cx, cy = measures.crop_rect[:2]
     full_rect = (round((fx + cx) * factor), round((fy + cy) * factor), round(fw * factor), round(fh * factor))
     photometric.append(_check_sharpness(image, full_rect, o))
-    occlusion = _check_occlusion(measures, measures.landmarks, view, o)
-    if any(
-        c.name == "cheek_occlusion" and c.status == "fail" and c.threshold == o.cheek_edge_warn
-        for c in occlusion
-    ):
-        # Hair or a hand found by its edges: it darkens one cheek and brings its own colour, so the
-        # lighting and colour checks read the occluder; moving it is the first thing to fix.
-        checks.extend(occlusion + photometric)
-    else:
-        checks.extend(photometric + occlusion)
+    checks.extend(photometric)
+    checks.extend(_check_occlusion(measures, measures.landmarks, view, o))
     checks.extend(_check_expression(landmarks_work, o))
     return _result(
-        view, checks, pose, faces, face_box, full_size, _full_landmarks(landmarks_work, factor, full_size)
+        view, checks, pose, faces, face_box, full_size, _full_landmarks(landmarks_work, factor, full_size), o
     )
 
 
@@ -1232,7 +1236,119 @@ def _result(
     face_box: tuple[int, int, int, int] | None,
     size: tuple[int, int],
     landmarks: FaceLandmarks | None,
+    o: QualityOptions,
 ) -> QualityResult:
     statuses = {check.status for check in checks}
     verdict: Status = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+    spoiled = _spoiled(checks, o)
+    checks = [
+        replace(check, severity=0.0 if check.name in spoiled else _severity(check, view, o))
+        if check.status == "fail"
+        else check
+        for check in checks
+    ]
     return QualityResult(verdict, view, checks, pose, faces, face_box, size, landmarks)
+
+
+def _spoiled(checks: list[QualityCheck], o: QualityOptions) -> set[str]:
+    """Failing checks whose measure another failing check has spoiled: they stay failing but are
+    never the main problem (severity 0), since fixing the cause fixes them too.
+    - expression / eyes_open read MediaPipe's blendshapes, which a blurred face turns into "eyes
+      closed, mouth open"; sunglasses reads the iris contrast that blur removes;
+    - lighting compares the two cheeks, which a turned head (yaw fails) shows unequally;
+    - lighting / colour compare the cheeks' pixels, which a hand or hair over a cheek (found by
+      its edges) replaces with the occluder's;
+    - the colour tests of the cheeks and forehead (skin-like pixels) compare against the face's
+      skin colour, which burnt-out highlights, a dark photo or a colour cast change unevenly
+      (tuning split: over-exposed and blue-cast faces were named "occlusion")."""
+    failing = {check.name: check for check in checks if check.status == "fail"}
+    spoiled: set[str] = set()
+    if "sharpness" in failing:
+        spoiled |= {"expression", "eyes_open", "sunglasses"}
+    if "yaw" in failing:
+        spoiled.add("lighting")
+    cheek = failing.get("cheek_occlusion")
+    if cheek is not None and cheek.threshold == o.cheek_edge_warn:
+        spoiled |= {"lighting", "colour"}
+    elif {"exposure", "colour"} & failing.keys():
+        spoiled |= {"cheek_occlusion", "hair_or_hand"}
+    return spoiled
+
+
+_CATEGORICAL = 10.0  # a fail with no degree (and the cap of every severity)
+
+
+def _margin(value: float, warn: float, fail: float) -> float:
+    """How far `value` is past `fail`, in units of the warn band |fail - warn| (either direction)."""
+    return float(np.clip((value - fail) / (fail - warn), 0.0, _CATEGORICAL))
+
+
+def _severity(check: QualityCheck, view: str, o: QualityOptions) -> float:
+    """The failing `check`'s distance past its fail line, from its value and `QualityOptions`.
+
+    Why not "the first failing check in report order": a turn 1.5 degrees past the line was named
+    before hair covering the forehead, a pupil distance 5 px short before squeezed-shut eyes.
+    The worse deviation is what the patient should fix first."""
+    value = check.value
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return _CATEGORICAL  # one_face and image_size report counts/sizes: no degree
+    v = float(value)
+    name = check.name
+    if name == "distance":
+        return _margin(v, o.warn_interpupil_px, o.min_interpupil_px)
+    if name == "face_size":
+        return _margin(v, o.warn_face_height_fraction, o.min_face_height_fraction)
+    if name == "yaw":
+        if view == "front":
+            return _margin(abs(v), o.front_yaw_pass, o.front_yaw_warn)
+        signed = v if view.startswith("left") else -v
+        if signed < -5:
+            return _CATEGORICAL  # the wrong side
+        if view.endswith("oblique"):
+            (lo_pass, hi_pass), (lo_warn, hi_warn) = o.oblique_yaw_range_pass, o.oblique_yaw_range_warn
+            if signed > hi_warn:
+                return _margin(signed, hi_pass, hi_warn)
+            return _margin(signed, lo_pass, lo_warn)
+        return _margin(signed, o.profile_yaw_min_pass, o.profile_yaw_min_warn)
+    if name == "pitch":
+        if v > 0:
+            return _margin(v, o.pitch_up_pass, o.pitch_up_warn)
+        return _margin(-v, o.pitch_pass, o.pitch_warn)
+    if name == "roll":
+        return _margin(abs(v), o.roll_pass, o.roll_warn)
+    if name == "exposure":
+        if check.threshold == o.dark_p90_warn:
+            return _margin(v, o.dark_p90_warn, o.dark_p90_fail)
+        if check.threshold == o.clipped_fraction_warn:
+            return _margin(v, o.clipped_fraction_warn, o.clipped_fraction_fail)
+        return _CATEGORICAL  # the whole frame too dark/bright to find a face
+    if name == "backlight":
+        return _margin(v, o.backlight_difference_warn, o.backlight_difference_fail)
+    if name == "lighting":
+        return _margin(v, o.side_ratio_warn, o.side_ratio_fail)
+    if name == "shadows":
+        return _margin(v, o.shadow_spread_warn, o.shadow_spread_fail)
+    if name == "colour":
+        if v < o.monochrome_chroma and check.threshold == o.monochrome_chroma:
+            # Black-and-white: a filter, but the label names the light or pose problem it shows
+            # (tuning split: dark, harsh-light and turned monochrome photos), so never the main one.
+            return 0.0
+        # The cast margin; a skin hue/chroma fail with a neutral grey world counts as on the line.
+        return _margin(v, o.cast_image_warn, o.cast_image_fail) if v > o.cast_image_fail else 1.0
+    if name == "sharpness":
+        if check.threshold == o.closeup_sharpness_fail:
+            return _CATEGORICAL
+        return _margin(v, o.sharpness_warn, o.sharpness_fail)
+    if name == "cheek_occlusion":
+        if check.threshold == o.cheek_edge_warn:
+            return _margin(v, o.cheek_edge_warn, o.cheek_edge_fail)
+        return _margin(v, o.cheek_skin_warn, o.cheek_skin_fail)
+    if name == "hair_or_hand":
+        return _margin(v, o.forehead_skin_warn, o.forehead_skin_fail)
+    if name == "expression":
+        if check.threshold == o.grimace_warn:
+            return _margin(v, o.grimace_warn, o.grimace_fail)
+        return _margin(v, o.jaw_open_warn, o.jaw_open_fail)
+    if name == "eyes_open":
+        return _margin(v, o.eye_blink_warn, o.eye_blink_fail)
+    return _CATEGORICAL  # one_face, sunglasses, and any check without a graded measure
