@@ -95,7 +95,8 @@ fi
 command -v apt-get >/dev/null || { echo "this installer is for Debian (apt-get)" >&2; exit 1; }
 
 echo "== Debian packages"
-packages=(python3 python3-venv make caddy rsync)
+# Pango/HarfBuzz and DejaVu: the report letter (WeasyPrint) shapes and embeds its text with them.
+packages=(python3 python3-venv make caddy rsync libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 [ "$MODE" = domain ] && packages+=(coturn)
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
