@@ -23,6 +23,7 @@ import streamlit as st
 
 from components.i18n import N_, _, ngettext, tr
 from core.ar.effects import TREATMENT_LABELS, TREATMENTS, simulate, watermark
+from core.i18n import upper_first
 
 # core.ar.effects' TREATMENT_LABELS in the reader's language (a treatment not listed: core's words).
 AR_TREATMENT_LABELS: dict[str, str] = {
@@ -145,7 +146,7 @@ def render_ar_photo_panel(clinic: Any, principal: Any, case_id: str) -> None:
     labels: dict[str, str] = {
         p.photo_id: _(
             "{view} ({source})",
-            view=view_names([str(getattr(p, "view", "front"))]).capitalize(),
+            view=upper_first(view_names([str(getattr(p, "view", "front"))])),
             source=label_of(PHOTO_SOURCE_LABELS, getattr(p, "source", "upload")),
         )
         for p in photos

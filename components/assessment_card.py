@@ -17,6 +17,7 @@ import streamlit as st
 from components.i18n import N_, _, tr
 from components.layout import format_when
 from components.session import session_fragment
+from core.i18n import upper_first
 
 BAND_COLOURS = {"minimal": "green", "mild": "blue", "moderate": "orange", "marked": "red"}
 WHITE_BALANCE_LABELS = {
@@ -156,7 +157,7 @@ def _render_report(clinic, principal, record) -> None:
         st.warning(
             _(
                 "{view} photo not measured: {reason}",
-                view=view_words(item.get("view"), t).capitalize(),
+                view=upper_first(view_words(item.get("view"), t)),
                 reason=_(item.get("reason") or ""),
             )
         )
@@ -195,7 +196,7 @@ def _concerns(clinic, principal, record) -> list[str]:
 def _region_title(region: str) -> str:
     from core.assessment.findings import region_words
 
-    return region_words(region, tr()).capitalize()
+    return upper_first(region_words(region, tr()))
 
 
 def _metric_line(metric: dict) -> str:
@@ -269,7 +270,7 @@ def _render_flags_and_suggestions(report: dict) -> None:
                     caption=[_("evidence {number}", number=i + 1) for i in range(len(images))],
                 )
             if flag.get("view"):
-                view = view_words(flag.get("view"), t).capitalize()
+                view = upper_first(view_words(flag.get("view"), t))
                 if flag.get("region"):
                     st.caption(
                         _(
@@ -303,7 +304,7 @@ def _photo_with_heat_map(clinic, principal, record, report: dict) -> None:
             st.segmented_control(
                 _("Photo"),
                 views,
-                format_func=lambda v: view_words(v, tr()).capitalize(),
+                format_func=lambda v: upper_first(view_words(v, tr())),
                 default=views[0],
                 key=f"overlay_view_{key}",
             )
@@ -330,7 +331,7 @@ def _photo_with_heat_map(clinic, principal, record, report: dict) -> None:
             data,
             caption=_(
                 "{view} — {measure}",
-                view=view_words(view, tr()).capitalize(),
+                view=upper_first(view_words(view, tr())),
                 measure=_(HEAT_MAPS[measure]) if measure in HEAT_MAPS else _("photo"),
             ),
         )

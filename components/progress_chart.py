@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import plotly.graph_objects as go
 
-from components.i18n import _
+from components.i18n import _, tr
 from core.assessment.findings import PLAIN_NAMES, plain_value, region_words
 from core.care.archive import ChartData, MetricPoint
 from core.care.progress import Trend, TrendPoint, default_picks, trend
@@ -149,15 +149,15 @@ def trend_words(found: Trend, zone: str, simple: bool) -> str:
     series = _(
         "{measure} · {region}", measure=_(measure_name(found.metric)), region=_(region_words(found.region))
     )
-    percent = None if found.relative is None else f"{abs(found.relative) * 100:.0f}"
+    percent = None if found.relative is None else tr().percent(abs(found.relative))
     if simple:
         if found.direction == "same":
             return _("{series}: about the same as in your first photos.", series=series)
         if found.direction == "lower":
-            return _("{series}: {percent}% lower than in your first photos.", series=series, percent=percent)
+            return _("{series}: {percent} lower than in your first photos.", series=series, percent=percent)
         if percent is None:
             return _("{series}: higher than in your first photos.", series=series)
-        return _("{series}: {percent}% higher than in your first photos.", series=series, percent=percent)
+        return _("{series}: {percent} higher than in your first photos.", series=series, percent=percent)
     day = local_times([found.last.measured_at], zone)[0].strftime(DAY_FORMAT)
     values = {
         "series": series,
@@ -184,12 +184,12 @@ def trend_words(found: Trend, zone: str, simple: bool) -> str:
     if found.direction == "lower":
         return _(
             "{series}: {first} ({first_band}) at the first visit, {last} ({last_band}) on {day}:"
-            " {percent}% lower over {visits} visits.",
+            " {percent} lower over {visits} visits.",
             **values,
         )
     return _(
         "{series}: {first} ({first_band}) at the first visit, {last} ({last_band}) on {day}:"
-        " {percent}% higher over {visits} visits.",
+        " {percent} higher over {visits} visits.",
         **values,
     )
 

@@ -52,6 +52,11 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "transla
     return message
 
 
+def upper_first(text: str) -> str:
+    """The first letter in upper case, the rest as it is (str.capitalize would lower German nouns)."""
+    return text[:1].upper() + text[1:]
+
+
 def normalise_language(code: str | None) -> str | None:
     """'de-DE' / 'de_de' / 'DE' -> 'de' when it is one of LANGUAGES (the pseudo-locale passes)."""
     if not code:
@@ -257,9 +262,12 @@ class Translator:
                 name = base
         return pseudo(name) if self.language == PSEUDO_LOCALE else name
 
-    def percent(self, value: float) -> str:
-
-        return babel_numbers.format_percent(value, locale=self.babel_locale)
+    def percent(self, value: float, decimals: int = 0) -> str:
+        """A fraction as a percentage in this language (0.131 -> '13.1%', '13,1 %', '%13,1')."""
+        pattern = self.babel_locale.percent_formats[None].pattern  # where the sign goes, per language
+        if decimals > 0:
+            pattern = pattern.replace("0", "0." + "0" * decimals, 1)
+        return babel_numbers.format_percent(value, format=pattern, locale=self.babel_locale)
 
 
 @functools.cache

@@ -7,6 +7,7 @@ import streamlit as st
 from components.i18n import N_, _, ngettext
 from components.layout import format_when
 from components.session import get_clinic, require_role, role_label
+from core.i18n import upper_first
 
 # The name of each field in its error message (keys: core's field names).
 FIELD_NAMES: dict[str, str] = {
@@ -29,7 +30,7 @@ with (
     role = st.selectbox(
         _("Role"),
         ["physician", "admin"],
-        format_func=lambda code: role_label(code).capitalize(),
+        format_func=lambda code: upper_first(role_label(code)),
         key="staff_role",
     )
     password = st.text_input(

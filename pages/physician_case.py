@@ -25,6 +25,7 @@ from components.layout import (
 )
 from components.live_guide import CHECK_LABELS
 from components.session import get_clinic, signed_in_as
+from core.i18n import upper_first
 
 SELECTED_KEY = "physician_selected_case"
 VERDICT_LABELS: dict[str, str] = {"pass": N_("passed"), "warn": N_("warning"), "fail": N_("failed")}
@@ -197,7 +198,7 @@ def render_case(case: CaseDetail) -> None:
         columns = st.columns(max(len(photos), 1))
         for column, photo in zip(columns, photos, strict=False):
             with column:
-                title = view_names([photo.view]).capitalize()
+                title = upper_first(view_names([photo.view]))
                 st.image(
                     clinic.cases.get_photo_bytes(principal, photo.photo_id), caption=title, width="stretch"
                 )

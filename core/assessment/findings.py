@@ -80,7 +80,7 @@ def photo_flags(assessment: PhotoAssessment, evidence: bool) -> list[Flag]:
             Flag(
                 FLAG_INFLAMMATION,
                 FLAG_TITLES[FLAG_INFLAMMATION],
-                ENGLISH.gettext(_INFLAMMATION_REASON, count=len(red), percent=f"{red_area:.0f}"),
+                ENGLISH.gettext(_INFLAMMATION_REASON, count=len(red), percent=f"{red_area:.0f}%"),
                 "action",
                 None,
                 assessment.photo_id,
@@ -97,7 +97,7 @@ _SPOT_LARGE = N_("large ({px} px, about {mm} mm across)")
 _SPOT_IRREGULAR = N_("irregular outline (solidity {solidity})")
 _SPOT_DARK = N_("very dark ({contrast} L* below surrounding skin)")
 _SPOT_REASON = N_("Pigmented spot on {region}: {reasons}")
-_INFLAMMATION_REASON = N_("{count} inflammatory-looking red spots, up to {percent}% of a region markedly red")
+_INFLAMMATION_REASON = N_("{count} inflammatory-looking red spots, up to {percent} of a region markedly red")
 
 
 def _pattern(message: str) -> re.Pattern[str]:
@@ -382,7 +382,7 @@ def plain_value(metric: dict, t: Translator = ENGLISH) -> str:
         count = int(round(value))
         return t.ngettext("{n} spot", "{n} spots", count)
     if name in {"red_area", "wrinkles", "shine"}:
-        return t.gettext("{percent}% of the area", percent=t.number(value, 1))
+        return t.gettext("{percent} of the area", percent=t.percent(value / 100, 1))
     if score is None:
         return (
             t.gettext("measured, not scored (colour not corrected)")
