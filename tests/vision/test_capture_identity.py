@@ -76,3 +76,62 @@ def test_a_photo_without_the_intakes_embedding_is_embedded_once(photos, jpegs) -
     assert embedding_of(kept, cache) is first  # from the cache, not computed again
     captured = {"front": photos["a/front"]}
     assert identity_refusal(dataclasses.replace(kept, view="left_oblique"), captured, [], cache) is not None
+
+
+def _capture_app(kept_names: dict[str, str], baseline_name: str | None, testdata: str) -> None:
+    """guided_capture with photos standing in for views (a saved draft's), in a real script run."""
+    import cv2
+    import numpy as np
+    import streamlit as st
+
+    from components.guided_capture import guided_capture
+    from core.consult.photos import encode_rgb
+    from tests.photo_factory import checked_photo
+
+    def jpeg(name: str) -> bytes:
+        image = cv2.imread(f"{testdata}/{name}")
+        assert image is not None, name
+        return encode_rgb(np.ascontiguousarray(image[:, :, ::-1]))
+
+    if "kept" not in st.session_state:
+        st.session_state["kept"] = {
+            view: checked_photo(view, jpeg(name)) for view, name in kept_names.items()
+        }
+    baseline = {"front": jpeg(baseline_name)} if baseline_name else None
+    views = list(kept_names)
+    photos = guided_capture(views, key="t", baseline=baseline, kept=st.session_state["kept"])
+    st.write(f"returned {', '.join(sorted(photos)) or 'nothing'}")
+
+
+def _messages(app) -> tuple[list[str], str]:
+    errors = [element.value for element in app.error]
+    returned = next(block.value for block in app.markdown if block.value.startswith("returned"))
+    return errors, returned
+
+
+def test_the_capture_shows_the_refusal_under_the_photo_and_does_not_return_it(shared_testdata: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    kept = {"front": A_PHOTO, "right_oblique": B_PHOTO}
+    app = AppTest.from_function(_capture_app, args=(kept, None, str(shared_testdata)), default_timeout=120)
+    app.run()
+    assert not app.exception, app.exception
+    errors, returned = _messages(app)
+    assert (
+        "The right side photo seems to show a different person from the front photo. Please retake it yourself."
+        in errors
+    )
+    assert returned == "returned front"
+
+
+def test_a_checkin_capture_refuses_someone_else_than_the_earlier_photo(shared_testdata: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_function(
+        _capture_app, args=({"front": B_PHOTO}, A_PHOTO, str(shared_testdata)), default_timeout=120
+    )
+    app.run()
+    assert not app.exception, app.exception
+    errors, returned = _messages(app)
+    assert any("different person from the first photos of this consultation" in text for text in errors)
+    assert returned == "returned nothing"
