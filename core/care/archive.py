@@ -236,11 +236,12 @@ class ArchiveQueries:
         """(metric, region) pairs measured for the patient, for the chart's picker (a patient:
         only those the physician released, `core.care.release`)."""
         require_patient_access(principal, patient_id)
-        cursor = self.db.cursor()
-        rows = cursor.execute(
+        rows = self.db.fetchall(
             "SELECT metric, region, case_id FROM assessment_metrics WHERE patient_id = ?", [patient_id]
-        ).fetchall()
-        rows = filter_for_principal(cursor, principal, patient_id, rows, lambda r: (r[2], r[0], r[1]))
+        )
+        rows = filter_for_principal(
+            self.db.cursor(), principal, patient_id, rows, lambda r: (r[2], r[0], r[1])
+        )
         self._care.audit_read(principal, "care.metric_list_read", "patient", patient_id)
         return sorted({(metric, region) for metric, region, _ in rows})
 
@@ -299,9 +300,9 @@ class ArchiveQueries:
         treatments = [(t.treated_on, f"{t.treatment_type} ({t.area})") for t in recorded]
         concerns = [
             concern
-            for (raw,) in cursor.execute(
+            for (raw,) in self.db.fetchall(
                 "SELECT concerns FROM cases WHERE patient_id = ? ORDER BY created_at DESC", [patient_id]
-            ).fetchall()
+            )
             for concern in _json_list(raw)
         ]
         self._care.audit_read(principal, "care.metrics_read", "patient", patient_id)

@@ -8,7 +8,9 @@
 - `default_picks` — the (measure, region) series a chart opens on: the newest treatment's
   measures in its treated area, then the concern's, then what stands out most; never the first
   measure alphabetically.
-- `trend` — the change from the baseline visit to the newest one, from the second visit on.
+- `trend` — the change from the baseline visit to the newest one, from the second visit on; a
+  change within what a retake of the same face moves the measure (`RETAKE_CV`) reads "about the
+  same".
 """
 
 from __future__ import annotations
@@ -54,9 +56,29 @@ _AREA_WORDS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
 )
 # Measures whose chart direction has no better or worse (a skin-tone angle).
 _NEUTRAL: Final[frozenset[str]] = frozenset({"ita"})
-# A change smaller than this share of the baseline value reads as "about the same": retakes of one
-# face under the same conditions differ by a few percent (benchmarks/eval_repeatability.py).
+# A change smaller than this share of the baseline value always reads as "about the same".
 SAME_WITHIN: Final[float] = 0.10
+# How much each measure moves between retakes of one standard front photo: the median coefficient
+# of variation in percent (benchmarks/eval_repeatability.py: 9 standard front photos of
+# ../shared/testdata, 5 captures each: as taken, re-encoded, shifted 2-3 px, 3 % smaller).
+RETAKE_CV: Final[Mapping[str, float]] = {
+    "brown_spots": 37.8,
+    "inflammatory_spots": 73.6,
+    "ita": 1.4,
+    "melanin": 2.5,
+    "pores": 36.3,
+    "red_area": 11.5,
+    "redness": 2.1,
+    "shine": 91.9,
+    "symmetry": 5.6,
+    "texture": 11.0,
+    "tone_evenness": 2.1,
+    "under_eye": 8.3,
+    "wrinkles": 23.4,
+}
+# Two retakes differ by more than 1.96 * sqrt(2) = 2.77 times the within-face SD only 5 % of the
+# time (the repeatability coefficient): a smaller change is not shown as a change.
+REPEATABILITY_FACTOR: Final[float] = 2.77
 
 PickReason = Literal["treatment", "concern", "stands_out"]
 Direction = Literal["lower", "higher", "same"]
@@ -163,6 +185,11 @@ def default_picks(
     return picks
 
 
+def same_within(metric: str) -> float:
+    """The relative change below which a measure reads "about the same" (retake noise)."""
+    return max(SAME_WITHIN, REPEATABILITY_FACTOR * RETAKE_CV.get(metric, 0.0) / 100)
+
+
 def trend(metric: str, region: str, points: Sequence[TrendPoint]) -> Trend | None:
     """Baseline -> newest visit for one series; None before the second visit."""
     ordered = sorted(points, key=lambda p: p.measured_at)
@@ -172,7 +199,7 @@ def trend(metric: str, region: str, points: Sequence[TrendPoint]) -> Trend | Non
     relative = None if first.value == 0 else (last.value - first.value) / abs(first.value)
     if relative is None:
         direction: Direction = "same" if last.value == 0 else "higher"
-    elif abs(relative) < SAME_WITHIN:
+    elif abs(relative) < same_within(metric):
         direction = "same"
     else:
         direction = "higher" if relative > 0 else "lower"

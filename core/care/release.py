@@ -14,17 +14,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from core.access import PATIENT, PHYSICIAN, Principal, ValidationError, require_role
 from core.care.context import CareContext
 from core.db import to_db_time, utcnow
 from core.rows import fetch_all_as
 
-if TYPE_CHECKING:
-    import duckdb
-
 Row = TypeVar("Row")
+
+
+class _Rows(Protocol):
+    def fetchall(self) -> list[Any]: ...
+
+
+class _Cursor(Protocol):
+    """What the rule needs of a database cursor (DuckDB's, or any with the same two calls)."""
+
+    def execute(self, query: str, parameters: Any = ..., /) -> _Rows: ...
 
 
 @dataclass(frozen=True)
@@ -51,9 +58,7 @@ class ReleasedMeasure:
 _SELECT = "SELECT case_id, metric, region, released_by, released_at FROM care_released_measures"
 
 
-def released_for_patient(
-    cursor: duckdb.DuckDBPyConnection, patient_id: str
-) -> frozenset[tuple[str, str, str]]:
+def released_for_patient(cursor: _Cursor, patient_id: str) -> frozenset[tuple[str, str, str]]:
     """(case_id, metric, region) of every measure released to the patient, over all their cases."""
     rows = cursor.execute(
         "SELECT case_id, metric, region FROM care_released_measures WHERE patient_id = ?", [patient_id]
@@ -62,7 +67,7 @@ def released_for_patient(
 
 
 def filter_for_principal(
-    cursor: duckdb.DuckDBPyConnection,
+    cursor: _Cursor,
     principal: Principal,
     patient_id: str,
     rows: Iterable[Row],

@@ -49,7 +49,7 @@ def visit_world(data_dir, face_photo_bgr):
     # The follow-up: the same face a little brighter and shifted, as a second session's photo is.
     later = cv2.warpAffine(
         cv2.convertScaleAbs(small, alpha=1.0, beta=12),
-        np.float32([[1, 0, 4], [0, 1, 3]]),
+        np.array([[1, 0, 4], [0, 1, 3]], dtype=np.float32),
         (small.shape[1], small.shape[0]),
         borderMode=cv2.BORDER_REPLICATE,
     )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from core.assessment.findings import CONCERN_MEASURES, PLAIN_NAMES
 from core.care.followup import AMOUNT_UNITS, FOLLOW_UP_RULES, TREATMENT_TYPES
 from core.care.progress import (
+    RETAKE_CV,
     SAME_WITHIN,
     TREATMENT_MEASURES,
     ChartPick,
@@ -15,6 +16,7 @@ from core.care.progress import (
     TrendPoint,
     area_regions,
     default_picks,
+    same_within,
     trend,
 )
 
@@ -27,6 +29,7 @@ def test_every_treatment_type_has_its_measures_and_plan_in_one_place() -> None:
     assert set(TREATMENT_MEASURES) == set(TREATMENT_TYPES) == set(FOLLOW_UP_RULES) == set(AMOUNT_UNITS)
     named = {m for measures in TREATMENT_MEASURES.values() for m in measures}
     assert named <= set(PLAIN_NAMES) - {"ita"}  # every default is a measure the card can name
+    assert named <= set(RETAKE_CV)  # and its retake noise was measured
     assert TREATMENT_MEASURES["botulinum_toxin"][0] == "wrinkles"
     assert TREATMENT_MEASURES["vascular_laser"][0] == "redness"
     assert {"brown_spots", "melanin"} <= set(TREATMENT_MEASURES["pigment_laser"])
@@ -83,10 +86,17 @@ def _point(day: int, value: float, band: str = "mild") -> TrendPoint:
 
 def test_a_trend_from_the_second_visit_on() -> None:
     assert trend("wrinkles", "forehead", [_point(0, 8.0)]) is None
-    lower = trend("wrinkles", "forehead", [_point(30, 4.0, "minimal"), _point(0, 8.0), _point(14, 6.0)])
+    lower = trend("redness", "cheek_left", [_point(30, 4.0, "minimal"), _point(0, 8.0), _point(14, 6.0)])
     assert lower is not None and lower.visits == 3 and lower.direction == "lower"
     assert lower.first.value == 8.0 and lower.last.band == "minimal" and lower.relative == -0.5
-    same = trend("wrinkles", "forehead", [_point(0, 10.0), _point(14, 10.0 * (1 + SAME_WITHIN / 2))])
+    same = trend("redness", "cheek_left", [_point(0, 10.0), _point(14, 10.0 * (1 + SAME_WITHIN / 2))])
     assert same is not None and same.direction == "same"
+    # Lines move about a quarter between retakes of one photo: halving them is within that noise,
+    # while a fall to a fifth is a change.
+    assert same_within("wrinkles") > 0.5 > same_within("redness") == SAME_WITHIN
+    noisy = trend("wrinkles", "forehead", [_point(0, 8.0), _point(14, 4.0)])
+    assert noisy is not None and noisy.direction == "same"
+    clear = trend("wrinkles", "forehead", [_point(0, 8.0), _point(14, 1.6)])
+    assert clear is not None and clear.direction == "lower"
     from_zero = trend("brown_spots", "cheek_left", [_point(0, 0.0), _point(14, 2.0)])
     assert from_zero is not None and from_zero.relative is None and from_zero.direction == "higher"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -41,7 +42,7 @@ def followed_up(data_dir: Path, face_photo_bgr) -> Iterator[dict]:
     )
     small = cv2.resize(face_photo_bgr, (410, 492), interpolation=cv2.INTER_AREA)
     later = cv2.warpAffine(
-        small, np.float32([[1, 0, 3], [0, 1, 2]]), (410, 492), borderMode=cv2.BORDER_REPLICATE
+        small, np.array([[1, 0, 3], [0, 1, 2]], dtype=np.float32), (410, 492), borderMode=cv2.BORDER_REPLICATE
     )
     jpeg = lambda image: cv2.imencode(".jpg", image)[1].tobytes()  # noqa: E731
     intake = IntakeForm(
@@ -73,12 +74,12 @@ def _text(app: AppTest) -> str:
         [e.value for e in app.markdown] + [e.value for e in app.caption] + [str(e.value) for e in app.info]
     )
     parts += [str(e.value) for e in app.success] + [str(e.value) for e in app.error]
-    parts += [e.label for e in app.get("multiselect")]
+    parts += [e.label for e in app.multiselect]
     return "\n".join(parts)
 
 
-def _charts(app: AppTest) -> list:
-    return app.get("plotly_chart")
+def _charts(app: AppTest) -> list[Any]:
+    return list(app.get("plotly_chart"))
 
 
 def test_the_patient_page_says_plainly_that_nothing_was_shared(followed_up) -> None:
@@ -116,7 +117,7 @@ def test_the_physician_releases_on_the_case_page(followed_up) -> None:
     assert not app.exception, app.exception
     assert "What the patient sees" in [h.value for h in app.subheader]
     assert "Nothing is shared with the patient yet; their page says so." in _text(app)
-    control = next(m for m in app.get("multiselect") if m.label == "Measurements the patient sees")
+    control = next(m for m in app.multiselect if m.label == "Measurements the patient sees")
     wanted = next(o for o in control.options if o.startswith("Lines · forehead"))
     control.select(wanted)
     app = next(b for b in app.button if b.label == "Save what the patient sees").click().run()
@@ -136,7 +137,7 @@ def test_the_archive_chart_opens_on_the_treatments_measure_with_a_trend(followed
         {"patient": followed_up["patient"].patient_id},
     )
     assert not app.exception, app.exception
-    chart = next((m for m in app.get("multiselect") if m.label == "Measurements"), None)
+    chart = next((m for m in app.multiselect if m.label == "Measurements"), None)
     if chart is None:
         pytest.skip("the archive page shows the chart only for a chosen patient (see test_pages)")
     assert chart.value[0] == ("wrinkles", "forehead")  # lines for a toxin treatment, not "brown spots"
