@@ -19,22 +19,42 @@ from typing import Any
 
 import streamlit as st
 
-from components.i18n import _, ngettext
-from components.layout import plain
+from components.guided_capture import view_names
+from components.i18n import N_, _, ngettext, tr
+from components.layout import TREATMENT_LABELS, format_when_in_zone, label_of, plain
 from core.access import AccessDenied, NotFound, ValidationError
-from core.care.booking import format_local, local_to_utc, utc_to_local
+from core.care.booking import local_to_utc, utc_to_local
 from core.care.followup import AMOUNT_UNITS, TREATMENT_TYPES, PlannedCheckIn
-from core.vocabulary import VIEW_NAMES
+from core.i18n import upper_first
 
 CHECKIN_SENT_KEY = "care_checkin_sent"  # a check-in the patient just sent: confirmed on the next run
+APPOINTMENT_STATES: dict[str, str] = {
+    "booked": N_("booked"),
+    "cancelled": N_("cancelled"),
+    "completed": N_("completed"),
+    "no_show": N_("patient did not come"),
+    "to confirm": N_("booked by the patient, to confirm"),
+}
+CHECKIN_BADGES: dict[str, str] = {
+    "overdue": N_("overdue"),
+    "open": N_("open"),
+    "submitted": N_("to review"),
+    "reviewed": N_("reviewed"),
+    "cancelled": N_("dropped"),
+}
+SCOPES: dict[str, str] = {"same": N_("Same views as the first photos"), "front": N_("Front only")}
 
 
 def _show_errors(error: Exception) -> None:
+    """Core's messages, translated where the catalog has them (components/core_messages.py)."""
     if isinstance(error, ValidationError):
         for field_name, message in error.errors.items():
-            st.error(f"{field_name.replace('_', ' ').capitalize()}: {message}" if field_name else message)
+            if field_name:
+                st.error(_("{field}: {message}", field=field_name.replace("_", " "), message=_(message)))
+            else:
+                st.error(_(message))
     else:
-        st.error(str(error))
+        st.error(_(str(error)))
 
 
 def _today(zone: str) -> date:
@@ -57,10 +77,10 @@ def render_case_care_panel(clinic: Any, principal: Any, case_id: str) -> None:
     st.divider()
     _render_release(clinic, principal, case_id)
     st.divider()
-    st.subheader("Exports")
+    st.subheader(_("Exports"))
     col_fhir, col_pdf = st.columns(2)
     with col_fhir:
-        if st.button("Prepare FHIR R4 bundle", key=f"fhir_{case_id}", icon=":material/data_object:"):
+        if st.button(_("Prepare FHIR R4 bundle"), key=f"fhir_{case_id}", icon=":material/data_object:"):
             try:
                 bundle = clinic.exports.fhir_bundle(principal, case_id)
                 st.session_state[f"fhir_data_{case_id}"] = json.dumps(bundle, indent=2).encode()
@@ -68,7 +88,7 @@ def render_case_care_panel(clinic: Any, principal: Any, case_id: str) -> None:
                 _show_errors(error)
         if data := st.session_state.get(f"fhir_data_{case_id}"):
             st.download_button(
-                "Download FHIR bundle (JSON)",
+                _("Download FHIR bundle (JSON)"),
                 data,
                 f"case-{case_id}-fhir.json",
                 "application/fhir+json",
@@ -76,8 +96,8 @@ def render_case_care_panel(clinic: Any, principal: Any, case_id: str) -> None:
             )
     with col_pdf:
         if report is None:
-            st.caption("The report PDF is available once a report is written.")
-        elif st.button("Prepare report PDF", key=f"pdf_{case_id}", icon=":material/picture_as_pdf:"):
+            st.caption(_("The report PDF is available once a report is written."))
+        elif st.button(_("Prepare report PDF"), key=f"pdf_{case_id}", icon=":material/picture_as_pdf:"):
             try:
                 photo_ids = list(care.treatments.baseline_photos(principal, case_id).values())[:3]
                 st.session_state[f"pdf_data_{case_id}"] = clinic.exports.report_pdf(
@@ -87,7 +107,7 @@ def render_case_care_panel(clinic: Any, principal: Any, case_id: str) -> None:
                 _show_errors(error)
         if data := st.session_state.get(f"pdf_data_{case_id}"):
             st.download_button(
-                "Download report PDF",
+                _("Download report PDF"),
                 data,
                 f"report-{case_id}.pdf",
                 "application/pdf",
@@ -97,13 +117,15 @@ def render_case_care_panel(clinic: Any, principal: Any, case_id: str) -> None:
 
 def _render_visits(clinic: Any, principal: Any, case_id: str, zone: str, report: Any) -> None:
     care = clinic.care
-    st.subheader("In-person visit")
+    st.subheader(_("In-person visit"))
     if report is not None and report.in_person_needed:
-        st.info(f"The report advises an in-person visit: {plain(report.in_person_reason, '')}")
+        st.info(
+            _("The report advises an in-person visit: {reason}", reason=plain(report.in_person_reason, ""))
+        )
     elif care.appointments.patient_may_book(principal, case_id) is not None and st.button(
-        "Let the patient book a visit",
+        _("Let the patient book a visit"),
         key=f"approve_visit_{case_id}",
-        help="Patients book a published time only when the report advises a visit or you allow it here.",
+        help=_("Patients book a published time only when the report advises a visit or you allow it here."),
     ):
         care.appointments.approve_visit(principal, case_id)
         st.rerun()
@@ -113,38 +135,51 @@ def _render_visits(clinic: Any, principal: Any, case_id: str, zone: str, report:
             state = (
                 appointment.status
                 if appointment.confirmed or appointment.status != "booked"
-                else "booked by the patient, to confirm"
+                else "to confirm"
             )
             st.markdown(
-                f"**{appointment.when_for_clinic()}** · {appointment.duration_min} min · {plain(appointment.location)} · _{state}_"
+                _(
+                    "**{when}** · {minutes} min · {location} · _{state}_",
+                    when=format_when_in_zone(appointment.start_utc, zone),
+                    minutes=appointment.duration_min,
+                    location=plain(appointment.location),
+                    state=label_of(APPOINTMENT_STATES, state),
+                )
             )
             st.caption(
-                f"Patient's time: {appointment.when_for_patient()} · {plain(appointment.reason)} · {plain(appointment.physician_name)}"
+                _(
+                    "Patient's time: {when} · {reason} · {physician}",
+                    when=format_when_in_zone(appointment.start_utc, appointment.patient_timezone),
+                    reason=plain(appointment.reason),
+                    physician=plain(appointment.physician_name),
+                )
             )
             if appointment.status != "booked":
                 continue
             cols = st.columns(4)
             if not appointment.confirmed and cols[0].button(
-                "Confirm", key=f"confirm_{appointment.appointment_id}"
+                _("Confirm"), key=f"confirm_{appointment.appointment_id}"
             ):
                 care.appointments.set_appointment_status(principal, appointment.appointment_id, "booked")
                 st.rerun()
-            if cols[1].button("Mark completed", key=f"done_{appointment.appointment_id}"):
+            if cols[1].button(_("Mark completed"), key=f"done_{appointment.appointment_id}"):
                 care.appointments.set_appointment_status(principal, appointment.appointment_id, "completed")
                 st.rerun()
-            if cols[2].button("Cancel visit", key=f"cancel_{appointment.appointment_id}"):
+            if cols[2].button(_("Cancel visit"), key=f"cancel_{appointment.appointment_id}"):
                 care.appointments.cancel(principal, appointment.appointment_id, "cancelled by the physician")
                 st.rerun()
-            with cols[3].popover("Reschedule"):
+            with cols[3].popover(_("Reschedule")):
                 local = appointment.local_start(zone)
-                new_day = st.date_input("New date", local.date(), key=f"rs_day_{appointment.appointment_id}")
+                new_day = st.date_input(
+                    _("New date"), local.date(), key=f"rs_day_{appointment.appointment_id}"
+                )
                 new_time = st.time_input(
-                    "New time",
+                    _("New time ({zone})", zone=zone),
                     local.time(),
                     step=timedelta(minutes=15),
                     key=f"rs_time_{appointment.appointment_id}",
                 )
-                if st.button("Move", key=f"rs_go_{appointment.appointment_id}") and new_time is not None:
+                if st.button(_("Move"), key=f"rs_go_{appointment.appointment_id}") and new_time is not None:
                     try:
                         care.appointments.reschedule(
                             principal, appointment.appointment_id, local_to_utc(new_day, new_time, zone)
@@ -153,19 +188,25 @@ def _render_visits(clinic: Any, principal: Any, case_id: str, zone: str, report:
                     except (ValidationError, ValueError) as error:
                         _show_errors(error)
     expanded = bool(report and report.in_person_needed and not appointments)
-    with st.expander("Book an in-person visit", expanded=expanded), st.form(f"book_{case_id}"):
+    with st.expander(_("Book an in-person visit"), expanded=expanded), st.form(f"book_{case_id}"):
         col_day, col_time, col_duration = st.columns(3)
-        day = col_day.date_input("Date", date.today() + timedelta(days=7), min_value=date.today())
-        clock = col_time.time_input(f"Time ({zone})", time(10, 0), step=timedelta(minutes=15))
-        duration = col_duration.number_input("Duration (min)", 10, 240, 30, step=5)
-        reason = st.text_input("Reason", (report.in_person_reason or "") if report else "")
-        location = st.text_input("Location", "Clinic")
-        if st.form_submit_button("Book visit", type="primary"):
+        day = col_day.date_input(_("Date"), date.today() + timedelta(days=7), min_value=date.today())
+        clock = col_time.time_input(_("Time ({zone})", zone=zone), time(10, 0), step=timedelta(minutes=15))
+        duration = col_duration.number_input(_("Duration (min)"), 10, 240, 30, step=5)
+        reason = st.text_input(_("Reason"), (report.in_person_reason or "") if report else "")
+        location = st.text_input(_("Location"), _("Clinic"))
+        if st.form_submit_button(_("Book visit"), type="primary"):
             try:
                 booked = care.appointments.book_local(
                     principal, case_id, day, clock, int(duration), reason, location
                 )
-                st.success(f"Booked {booked.when_for_clinic()} (patient: {booked.when_for_patient()}).")
+                st.success(
+                    _(
+                        "Booked {when} (patient: {patient_when}).",
+                        when=format_when_in_zone(booked.start_utc, zone),
+                        patient_when=format_when_in_zone(booked.start_utc, booked.patient_timezone),
+                    )
+                )
                 st.rerun()
             except (ValidationError, ValueError) as error:
                 _show_errors(error)
@@ -173,38 +214,43 @@ def _render_visits(clinic: Any, principal: Any, case_id: str, zone: str, report:
 
 def _render_treatments(clinic: Any, principal: Any, case_id: str, zone: str) -> None:
     care = clinic.care
-    st.subheader("Treatments")
+    st.subheader(_("Treatments"))
     for treatment in care.treatments.case_treatments(principal, case_id):
-        st.markdown(f"- {treatment.treated_on:%Y-%m-%d}: {plain(treatment.label)}")
-    with st.expander("Record a treatment"):
+        st.markdown(
+            _("- {date}: {treatment}", date=tr().date(treatment.treated_on), treatment=plain(treatment.label))
+        )
+    with st.expander(_("Record a treatment")):
         kind = st.selectbox(
-            "Treatment",
+            _("Treatment"),
             list(TREATMENT_TYPES),
-            format_func=lambda name: TREATMENT_TYPES[name],
+            format_func=lambda name: label_of(TREATMENT_LABELS, name),
             key=f"tr_kind_{case_id}",
         )
         col_area, col_product = st.columns(2)
-        area = col_area.text_input("Area", key=f"tr_area_{case_id}", placeholder="e.g. forehead")
-        product = col_product.text_input("Product", key=f"tr_product_{case_id}")
+        area = col_area.text_input(_("Area"), key=f"tr_area_{case_id}", placeholder=_("e.g. forehead"))
+        product = col_product.text_input(_("Product"), key=f"tr_product_{case_id}")
         units = AMOUNT_UNITS.get(kind, ("",))
         col_amount, col_unit, col_day = st.columns(3)
         amount = col_amount.number_input(
-            "Amount", min_value=0.0, value=0.0, step=0.1, key=f"tr_amount_{case_id}"
+            _("Amount"), min_value=0.0, value=0.0, step=0.1, key=f"tr_amount_{case_id}"
         )
-        unit = col_unit.selectbox("Unit", units, key=f"tr_unit_{case_id}_{kind}") if units != ("",) else None
+        unit = (
+            col_unit.selectbox(_("Unit"), units, key=f"tr_unit_{case_id}_{kind}") if units != ("",) else None
+        )
         treated_on = col_day.date_input(
-            "Date", _today(zone), max_value=_today(zone) + timedelta(days=1), key=f"tr_day_{case_id}"
+            _("Date"), _today(zone), max_value=_today(zone) + timedelta(days=1), key=f"tr_day_{case_id}"
         )
         proposal = care.treatments.propose_follow_up(principal, case_id, kind, treated_on)
         scope = st.radio(
-            "Check-in photos",
-            ["Same views as the first photos", "Front only"],
+            _("Check-in photos"),
+            list(SCOPES),
+            format_func=lambda option: _(SCOPES[option]),
             horizontal=True,
             key=f"tr_scope_{case_id}",
         )
-        if scope == "Front only":
+        if scope == "front":
             proposal = [PlannedCheckIn(item.due_date, item.label, ("front",)) for item in proposal]
-        st.caption("Proposed remote follow-up (edit dates or labels; delete rows to drop a check-in):")
+        st.caption(_("Proposed remote follow-up (edit dates or labels; delete rows to drop a check-in):"))
         edited = st.data_editor(
             [
                 {"due": item.due_date, "label": item.label, "views": ", ".join(item.views)}
@@ -213,13 +259,13 @@ def _render_treatments(clinic: Any, principal: Any, case_id: str, zone: str) -> 
             key=f"tr_plan_{case_id}_{kind}_{treated_on}_{scope}",
             num_rows="dynamic",
             column_config={
-                "due": st.column_config.DateColumn("Due", required=True),
-                "label": st.column_config.TextColumn("Check-in", required=True),
-                "views": st.column_config.TextColumn("Views (comma separated)", required=True),
+                "due": st.column_config.DateColumn(_("Due"), required=True),
+                "label": st.column_config.TextColumn(_("Check-in"), required=True),
+                "views": st.column_config.TextColumn(_("Views (comma separated)"), required=True),
             },
             width="stretch",
         )
-        if st.button("Record treatment and create check-ins", type="primary", key=f"tr_go_{case_id}"):
+        if st.button(_("Record treatment and create check-ins"), type="primary", key=f"tr_go_{case_id}"):
             from core.care.records import TreatmentInput
 
             plan = [
@@ -240,7 +286,14 @@ def _render_treatments(clinic: Any, principal: Any, case_id: str, zone: str) -> 
                     ),
                     plan,
                 )
-                st.success(f"Recorded {plain(treatment.label)}; {len(checkins)} check-in(s) planned.")
+                st.success(
+                    ngettext(
+                        "Recorded {treatment}; {n} check-in planned.",
+                        "Recorded {treatment}; {n} check-ins planned.",
+                        len(checkins),
+                        treatment=plain(treatment.label),
+                    )
+                )
                 st.rerun()
             except (ValidationError, ValueError) as error:
                 _show_errors(error)
@@ -248,34 +301,42 @@ def _render_treatments(clinic: Any, principal: Any, case_id: str, zone: str) -> 
 
 def _render_plan(clinic: Any, principal: Any, case_id: str, zone: str) -> None:
     care = clinic.care
-    st.subheader("Follow-up check-ins")
+    st.subheader(_("Follow-up check-ins"))
     checkins = care.checkins.case_checkins(principal, case_id)
     if not checkins:
-        st.caption("No check-ins planned. Recording a treatment proposes them.")
+        st.caption(_("No check-ins planned. Recording a treatment proposes them."))
         return
     today = _today(zone)
     baseline = care.treatments.baseline_photos(principal, case_id)
     for checkin in checkins:
         overdue = checkin.overdue(today)
-        badge = {
-            "open": ":red-badge[overdue]" if overdue else ":blue-badge[open]",
-            "submitted": ":orange-badge[to review]",
-            "reviewed": ":green-badge[reviewed]",
-            "cancelled": ":gray-badge[dropped]",
-        }[checkin.status]
+        shown = "overdue" if checkin.status == "open" and overdue else checkin.status
+        colour = {"overdue": "red", "open": "blue", "submitted": "orange", "reviewed": "green"}.get(
+            shown, "gray"
+        )
+        badge = f":{colour}-badge[{label_of(CHECKIN_BADGES, shown)}]"
         with st.container(border=True):
             st.markdown(
-                f"**{plain(checkin.label)}** · due {checkin.due_date:%Y-%m-%d} · {plain(', '.join(checkin.views))} {badge}"
+                _(
+                    "**{label}** · due {date} · {views} {badge}",
+                    label=plain(checkin.label),
+                    date=tr().date(checkin.due_date),
+                    views=view_names(list(checkin.views)),
+                    badge=badge,
+                )
             )
             if checkin.status == "open":
                 col_day, col_save, col_drop = st.columns([2, 1, 1])
                 new_due = col_day.date_input(
-                    "Due", checkin.due_date, key=f"ck_due_{checkin.checkin_id}", label_visibility="collapsed"
+                    _("Due"),
+                    checkin.due_date,
+                    key=f"ck_due_{checkin.checkin_id}",
+                    label_visibility="collapsed",
                 )
-                if col_save.button("Move", key=f"ck_move_{checkin.checkin_id}"):
+                if col_save.button(_("Move"), key=f"ck_move_{checkin.checkin_id}"):
                     care.checkins.update_checkin(principal, checkin.checkin_id, due_date=new_due)
                     st.rerun()
-                if col_drop.button("Drop", key=f"ck_drop_{checkin.checkin_id}"):
+                if col_drop.button(_("Drop"), key=f"ck_drop_{checkin.checkin_id}"):
                     care.checkins.cancel_checkin(principal, checkin.checkin_id)
                     st.rerun()
             elif checkin.status in ("submitted", "reviewed"):
@@ -337,26 +398,31 @@ def _render_checkin_review(clinic: Any, principal: Any, checkin: Any, baseline: 
     if not views:
         return
     view = st.radio(
-        "View",
+        _("View"),
         views,
         horizontal=True,
-        format_func=lambda v: VIEW_NAMES.get(v, v),
+        format_func=lambda v: view_names([v]),
         key=f"ck_view_{checkin.checkin_id}",
     )
     if view is None:
         return
     match = checkin.match.get(view) or {}
     if match:
+        instruction = str(match.get("instruction") or "")  # the vision area's words (catalog entries)
         st.caption(
-            f"Baseline match at capture: {plain(match.get('score'), '?')}/100 · {plain(match.get('instruction'), '')}"
+            _(
+                "Baseline match at capture: {score}/100 · {instruction}",
+                score=plain(match.get("score"), "?"),
+                instruction=_(instruction),
+            )
         )
     render_before_after(
         clinic.cases.get_photo_bytes(principal, baseline[view]),
         clinic.cases.get_photo_bytes(principal, checkin.photo_ids[view]),
         key=f"ba_{checkin.checkin_id}_{view}",
-        labels=("Baseline", checkin.label),
+        labels=(_("Baseline"), checkin.label),
     )
-    if checkin.status == "submitted" and st.button("Mark reviewed", key=f"ck_rev_{checkin.checkin_id}"):
+    if checkin.status == "submitted" and st.button(_("Mark reviewed"), key=f"ck_rev_{checkin.checkin_id}"):
         clinic.care.checkins.mark_checkin_reviewed(principal, checkin.checkin_id)
         st.rerun()
 
@@ -368,25 +434,36 @@ def render_patient_care_panel(clinic: Any, principal: Any) -> None:
     """Patient's "My consultations": appointments, check-in tasks, progress, downloads."""
     care = clinic.care
     zone = principal.timezone or clinic.settings.clinic_timezone  # the patient's zone, set at registration
-    st.subheader("My appointments")
+    st.subheader(_("My appointments"))
     appointments = [a for a in care.appointments.patient_agenda(principal) if a.status == "booked"]
     if not appointments:
-        st.caption("No upcoming visits.")
+        st.caption(_("No upcoming visits."))
     for appointment in appointments:
         with st.container(border=True):
-            status = "confirmed" if appointment.confirmed else "waiting for the clinic to confirm"
+            status = _("confirmed") if appointment.confirmed else _("waiting for the clinic to confirm")
             st.markdown(
-                f"**{format_local(appointment.start_utc, zone)}** · {appointment.duration_min} min · {plain(appointment.location)} · _{status}_"
+                _(
+                    "**{when}** · {minutes} min · {location} · _{state}_",
+                    when=format_when_in_zone(appointment.start_utc, zone),
+                    minutes=appointment.duration_min,
+                    location=plain(appointment.location),
+                    state=status,
+                )
             )
             st.caption(
-                f"{plain(appointment.reason)} · with {plain(appointment.physician_name)} · clinic time {appointment.when_for_clinic()}"
+                _(
+                    "{reason} · with {physician} · clinic time {when}",
+                    reason=plain(appointment.reason),
+                    physician=plain(appointment.physician_name),
+                    when=format_when_in_zone(appointment.start_utc, appointment.clinic_timezone),
+                )
             )
-            if st.button("Cancel this visit", key=f"p_cancel_{appointment.appointment_id}"):
+            if st.button(_("Cancel this visit"), key=f"p_cancel_{appointment.appointment_id}"):
                 care.appointments.cancel(principal, appointment.appointment_id, "cancelled by the patient")
                 st.rerun()
     _render_patient_booking(clinic, principal, zone, appointments)
 
-    st.subheader("Check-ins")
+    st.subheader(_("Check-ins"))
     if st.session_state.pop(CHECKIN_SENT_KEY, None):  # the check-in just sent (the page re-ran since)
         st.success(
             _("Thank you! Your physician will compare these photos with your first ones."),
@@ -394,50 +471,51 @@ def render_patient_care_panel(clinic: Any, principal: Any) -> None:
         )
     checkins = care.checkins.patient_checkins(principal)
     if not checkins:
-        st.caption("No check-ins due. After a treatment your physician plans photo check-ins here.")
+        st.caption(_("No check-ins due. After a treatment your physician plans photo check-ins here."))
     today = _today(zone)
     for checkin in checkins:
         overdue = checkin.overdue(today)
-        title = f"{plain(checkin.label)} · due {checkin.due_date:%Y-%m-%d}" + (
-            " · OVERDUE" if overdue else ""
+        values = {"label": plain(checkin.label), "date": tr().date(checkin.due_date)}
+        title = (
+            _("{label} · due {date} · OVERDUE", **values) if overdue else _("{label} · due {date}", **values)
         )
         with st.expander(
             title, expanded=checkin.due_date <= today + timedelta(days=3), icon=":material/photo_camera:"
         ):
             if overdue:
-                st.error("This check-in is overdue; please take the photos as soon as you can.")
+                st.error(_("This check-in is overdue; please take the photos as soon as you can."))
             _render_checkin_capture(clinic, principal, checkin)
 
-    st.subheader("My progress")
+    st.subheader(_("My progress"))
     from components.progress_chart import render_progress_chart
 
     render_progress_chart(clinic, principal, principal.patient_id, key="patient_progress", simple=True)
 
-    st.subheader("Downloads")
+    st.subheader(_("Downloads"))
     for summary in clinic.cases.list_patient_cases(principal):
         report = clinic.reports.get_report(principal, summary.case_id)
         if report is None:
             continue
         key = f"p_pdf_{summary.case_id}"
         if st.button(
-            f"Prepare the report PDF of {summary.reference}",
+            _("Prepare the report PDF of {reference}", reference=summary.reference),
             key=f"{key}_go",
             icon=":material/picture_as_pdf:",
         ):
             st.session_state[key] = clinic.exports.report_pdf(principal, summary.case_id)
         if data := st.session_state.get(key):
             st.download_button(
-                f"Download report {summary.reference} (PDF)",
+                _("Download report {reference} (PDF)", reference=summary.reference),
                 data,
                 f"report-{summary.reference}.pdf",
                 "application/pdf",
                 key=f"{key}_dl",
             )
-    if st.button("Prepare all my data (zip)", key="p_all_data_go", icon=":material/download:"):
+    if st.button(_("Prepare all my data (zip)"), key="p_all_data_go", icon=":material/download:"):
         st.session_state["p_all_data"] = clinic.exports.patient_data_zip(principal)
     if data := st.session_state.get("p_all_data"):
         st.download_button(
-            "Download all my data", data, "my-clinic-data.zip", "application/zip", key="p_all_data_dl"
+            _("Download all my data"), data, "my-clinic-data.zip", "application/zip", key="p_all_data_dl"
         )
 
 
@@ -458,22 +536,26 @@ def _render_patient_booking(clinic: Any, principal: Any, zone: str, appointments
         return
     slots = care.appointments.free_slots(principal)
     with st.container(border=True):
-        st.markdown("**Book your in-person visit**")
+        st.markdown(_("**Book your in-person visit**"))
         if not slots:
             st.caption(
-                "The clinic has not published free times yet; your physician will book the visit with you."
+                _("The clinic has not published free times yet; your physician will book the visit with you.")
             )
             return
         case = cases[0]
         slot = st.selectbox(
-            "Free times (your time zone)",
+            _("Free times (your time zone: {zone})", zone=zone),
             slots,
-            format_func=lambda s: (
-                f"{format_local(s.start_utc, zone)} · {s.minutes} min · {s.physician_name} · {s.location}"
+            format_func=lambda s: _(
+                "{when} · {minutes} min · {physician} · {location}",
+                when=format_when_in_zone(s.start_utc, zone),
+                minutes=s.minutes,
+                physician=s.physician_name,
+                location=s.location,
             ),
             key="p_slot",
         )
-        if st.button("Book this time", type="primary", key="p_book"):
+        if st.button(_("Book this time"), type="primary", key="p_book"):
             try:
                 care.appointments.book_appointment(
                     principal,
@@ -514,7 +596,9 @@ def _render_checkin_capture(clinic: Any, principal: Any, checkin: Any) -> None:
         }
     baseline: dict[str, bytes] = st.session_state[baseline_key]
     st.caption(
-        "Take the same photos as the first time: same place, same light, face the outline of your first photo."
+        _(
+            "Take the same photos as the first time: same place, same light, face the outline of your first photo."
+        )
     )
     captured = _capture(checkin.views, key=f"checkin_{checkin.checkin_id}", baseline=baseline)
     matches: dict[str, dict[str, Any]] = {}
@@ -537,20 +621,26 @@ def _render_checkin_capture(clinic: Any, principal: Any, checkin: Any) -> None:
                 "components": result.components,
             }
         match = matches[view] = cache[cache_key]
-        label = VIEW_NAMES.get(view, view)
+        instruction = str(match.get("instruction") or "")  # the vision area's words (catalog entries)
+        said = _(
+            "{view}: match {score}/100. {instruction}",
+            view=upper_first(view_names([view])),
+            score=f"{match['score']:.0f}",
+            instruction=_(instruction),
+        )
         if match["ok"]:
-            st.success(f"{label}: match {match['score']:.0f}/100. {plain(match['instruction'])}")
+            st.success(said)
         else:
             all_ok = False
-            st.warning(f"{label}: match {match['score']:.0f}/100. {plain(match['instruction'])}")
+            st.warning(said)
     missing = [v for v in checkin.views if v not in captured]
     override = False
     if not missing and not all_ok:
         override = st.checkbox(
-            "I cannot take a better photo; send these anyway", key=f"override_{checkin.checkin_id}"
+            _("I cannot take a better photo; send these anyway"), key=f"override_{checkin.checkin_id}"
         )
     if st.button(
-        "Send check-in photos",
+        _("Send check-in photos"),
         type="primary",
         disabled=bool(missing) or not (all_ok or override),
         key=f"submit_{checkin.checkin_id}",

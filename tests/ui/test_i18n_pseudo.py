@@ -23,21 +23,25 @@ CONVERTED_PAGES: list[tuple[str, str | None]] = [
     ("pages/patient_new_consultation.py", "patient"),
     ("pages/patient_photo_guide.py", "patient"),
     ("pages/patient_live_consult.py", "patient"),
+    ("pages/physician_queue.py", "physician"),
+    ("pages/physician_case.py", "physician"),
+    ("pages/physician_agenda.py", "physician"),
+    ("pages/physician_archive.py", "physician"),
+    ("pages/physician_live_consult.py", "physician"),
+    ("pages/admin_users.py", "admin"),
+    ("pages/admin_patients.py", "admin"),
+    ("pages/admin_audit.py", "admin"),
 ]
-# Pages still in English only (the physician's and the administrator's): convert, then move up.
-NOT_YET_CONVERTED: list[str] = [
-    "pages/physician_queue.py",
-    "pages/physician_case.py",
-    "pages/physician_agenda.py",
-    "pages/physician_archive.py",
-    "pages/physician_live_consult.py",
-    "pages/admin_users.py",
-    "pages/admin_patients.py",
-    "pages/admin_audit.py",
-]
+# Pages still in English only: none left (every page runs in the pseudo-locale below).
+NOT_YET_CONVERTED: list[str] = []
+
 # What people see that is data, not the portal's words: names, e-mail, case references, dates.
 DATA = re.compile(
     r"Pat Example|pat@example\.test|C-[0-9A-Z-]+|Aesthetic Dermatology Clinic|"
+    r"Brown patches on the cheeks|Even skin tone|"  # what the demo case's patient typed (shown as typed)
+    r"\b(ml|U|mg)\b|"  # units of a treatment's amount (SI / international units)
+    r"Ada Admin|admin@example\.test|Dr Doc Example|doc@example\.test|"
+
     r"[0-9]+|[\s·.,:;()/*—–\-]+|:material/[a-z_]+:|[✅⏳⚠️❌]|\*\*|"
     + "|".join([*LANGUAGES.values(), PSEUDO_LOCALE])  # the picker names each language in itself
     + r"|\band\b"  # Babel's list pattern ("a, b and c": CLDR data, per language)
@@ -173,3 +177,30 @@ def test_error_states_and_a_filled_page_show_only_catalog_text(clinic, face_phot
 def test_wrong_role_message_is_translated(clinic) -> None:
     app = run_in_pseudo_locale(clinic, "pages/patient_new_consultation.py", "physician")
     assert app.error and all(PSEUDO_OPEN in str(error.value) for error in app.error)
+
+
+def test_staff_pages_with_a_case_show_only_catalog_text(clinic, face_photo_bgr) -> None:
+    """The physician's pages filled (a case with photos, its pre-assessment, the care plan, the
+    archive's timeline) and the administrator's pages with a patient and a refused account."""
+    case_id = submit_demo_case(clinic, face_photo_bgr)
+    for page, query in (
+        ("app.py", None),  # the queue, the physician's landing page (its links need the menu)
+        ("pages/physician_case.py", {"case": case_id}),
+
+        ("pages/physician_agenda.py", None),
+        ("pages/physician_archive.py", None),
+    ):
+        app = run_in_pseudo_locale(clinic, page, "physician", query)
+        assert not app.exception, (page, app.exception)
+        texts = visible_texts(app)
+        assert any("C-" in text for text in texts), (page, texts)
+        assert not bypassing(texts), (page, bypassing(texts))
+    app = run_in_pseudo_locale(clinic, "pages/admin_patients.py", "admin")
+    assert not app.exception, app.exception
+    assert any("Pat Example" in text for text in visible_texts(app))
+    assert not bypassing(visible_texts(app)), bypassing(visible_texts(app))
+    app = run_in_pseudo_locale(clinic, "pages/admin_users.py", "admin")
+    app.text_input(key="staff_email").input("not an email")
+    app.button[0].click().run()
+    assert app.error, "a refused account shows its errors"
+    assert not bypassing(visible_texts(app)), bypassing(visible_texts(app))
