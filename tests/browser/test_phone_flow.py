@@ -65,20 +65,26 @@ def chromium_extra_args() -> list[str]:
 
 
 def phone_photos(shared_testdata: Path, directory: Path) -> dict[str, Path]:
-    """Real photos for the three views: a frontal portrait, and a head turned to the camera's
-    right (the right oblique) with its mirror image as the left oblique (written to `directory`)."""
+    """The three views of one person from a real photo (the public-domain astronaut portrait in
+    ../shared/testdata): the frontal portrait, its head turned 45 degrees (the left oblique) and
+    that turn's mirror image (the right oblique), as the e2e test makes them. One person, since
+    the intake refuses views that show different people. Written to `directory` under short
+    names: a phone shortens a long file name in the middle."""
     import cv2
 
-    faces = shared_testdata / "faces"
-    turned = cv2.imread(str(faces / "yaw35_darkbg_23.jpg"))
-    assert turned is not None, "the oblique test photo cannot be read"
-    left = directory / "left_oblique.jpg"
-    assert cv2.imwrite(str(left), cv2.flip(turned, 1), [cv2.IMWRITE_JPEG_QUALITY, 92])
-    return {
-        "front": faces / "frontal_goodlight_older_male_02.jpg",
-        "left_oblique": left,
-        "right_oblique": faces / "yaw35_darkbg_23.jpg",
-    }
+    from tests.browser.test_consultation_e2e import synthetic_head_turn
+
+    portrait = cv2.imread(str(shared_testdata / "faces" / "frontal_goodlight_female_04.jpg"))
+    assert portrait is not None, "the test portrait cannot be read"
+    # Head and shoulders, enlarged so the distance between the eyes clears the gate's minimum.
+    front = cv2.resize(portrait[0:300, 90:340], (820, 984), interpolation=cv2.INTER_CUBIC)
+    left = synthetic_head_turn(front, 45.0)
+    paths = {}
+    for view, image in {"front": front, "left_oblique": left, "right_oblique": cv2.flip(left, 1)}.items():
+        path = directory / f"{view.split('_')[0]}.jpg"
+        assert cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        paths[view] = path
+    return paths
 
 
 class PhoneWalk:
@@ -108,23 +114,47 @@ class PhoneWalk:
             )
             for text in texts:
                 page.get_by_text(text, exact=False).first.wait_for(timeout=UI_WAIT_MS)
+            if texts:  # the screenshot shows the step's last named text
+                page.get_by_text(texts[-1], exact=False).first.scroll_into_view_if_needed()
             main_text = page.get_by_test_id("stMain").inner_text()
             assert ARABIC.search(main_text), f"{name}: no Arabic words in the page:\n{main_text[:600]}"
             layout = page.evaluate(
                 """() => {
                     const width = window.innerWidth;
+                    // What shows of an element: its box cut by every ancestor that clips (a
+                    // progress bar's fill slid out of its track is not on the screen).
+                    const shown = (el) => {
+                        let box = el.getBoundingClientRect();
+                        let [left, right] = [box.left, box.right];
+                        for (let up = el.parentElement; up; up = up.parentElement) {
+                            if (getComputedStyle(up).overflowX === 'visible') continue;
+                            const clip = up.getBoundingClientRect();
+                            left = Math.max(left, clip.left);
+                            right = Math.min(right, clip.right);
+                        }
+                        return { width: right - left, left, right };
+                    };
                     const wide = [...document.querySelectorAll('[data-testid="stMain"] *')]
                         .filter((el) => el.getClientRects().length > 0)
-                        .map((el) => [el, el.getBoundingClientRect()])
+                        .filter((el) => !el.closest('[aria-hidden="true"]'))  // e.g. a date field's hidden input
+                        .map((el) => [el, shown(el)])
                         .filter(([el, box]) => box.width > 0 && (box.right > width + 1 || box.left < -1))
-                        .filter(([el]) => !el.closest('[data-testid="stSidebar"]'))
                         .slice(0, 5)
                         .map(([el, box]) => `${el.tagName}.${el.className} ${Math.round(box.left)}..${Math.round(box.right)}`);
                     const images = [...document.querySelectorAll('[data-testid="stMain"] img')]
                         .map((img) => img.getBoundingClientRect())
                         .filter((box) => box.width > 0)
                         .map((box) => [Math.round(box.left), Math.round(box.right)]);
+                    // The folded menu leaves nothing on the page (right to left, its words spilled over it).
+                    const sidebar = document.querySelector('[data-testid="stSidebar"]');
+                    const folded = sidebar && sidebar.getAttribute('data-collapsed') === 'true';
+                    const menuOnPage = !folded ? [] : [...sidebar.querySelectorAll('*')]
+                        .map((el) => [el, el.getBoundingClientRect()])
+                        .filter(([el, box]) => box.width > 0 && box.height > 0 && box.right > 1)
+                        .slice(0, 5)
+                        .map(([el, box]) => `${el.tagName} ${Math.round(box.left)}..${Math.round(box.right)}`);
                     return {
+                        menuOnPage,
                         width,
                         scrollWidth: document.scrollingElement.scrollWidth,
                         mainScrollWidth: document.querySelector('[data-testid="stMain"]').scrollWidth,
@@ -138,6 +168,7 @@ class PhoneWalk:
             assert layout["scrollWidth"] <= width + 1, f"{name}: the page scrolls sideways: {layout}"
             assert layout["mainScrollWidth"] <= width + 1, f"{name}: the page scrolls sideways: {layout}"
             assert not layout["wide"], f"{name}: elements wider than the screen: {layout['wide']}"
+            assert not layout["menuOnPage"], f"{name}: the folded menu shows on the page: {layout}"
             for left, right in layout["images"]:
                 assert left >= -1 and right <= width + 1, f"{name}: an image leaves the screen: {layout}"
         finally:
@@ -225,6 +256,13 @@ def send_consultation(walk: PhoneWalk, photos: dict[str, Path]) -> str:
     )
     fill_text_area(page, f"{ar('What result are you hoping for?')} *", "Even skin tone")
     fill_text_area(page, ar("Current medications (or 'none')"), "none")
+    # Previous treatments: a plain list of fields, and a button for one more row.
+    first = page.get_by_label(ar("Treatment {number}", number=1), exact=True)
+    first.fill("Hyaluronic acid filler, lips")
+    first.press("Enter")
+    wait_for_app(page)
+    walk.tap_and_wait(page.get_by_role("button", name=ar("Add another treatment")))
+    page.get_by_label(ar("Treatment {number}", number=2), exact=True).wait_for()
     walk.check("intake_filled", ar("2. Your health"))
 
     # The photo step offers the phone's own camera as well as an upload.
@@ -318,7 +356,7 @@ def physician_books_treats_and_calls(doctor: Any, reference: str) -> None:
     wait_for_app(doctor)
     doctor.get_by_role("button", name="Record treatment and create check-ins").click()
     wait_for_app(doctor)
-    doctor.get_by_text("check-in", exact=False).first.wait_for()
+    doctor.get_by_text("2-week check-in").first.wait_for()
     doctor.get_by_role("tab", name="AR preview").click()
     wait_for_app(doctor)
     doctor.get_by_role("button", name="Start live video consult").click()
@@ -346,10 +384,13 @@ def check_in(walk: PhoneWalk, photos: dict[str, Path]) -> None:
     walk.check("visit_booked", ar("Your physician's report"))
     advice = page.get_by_test_id("stAlertContentWarning").filter(has_text=VISIT_REASON)
     assert advice.count() == 0, "the report still asks for a visit that is already booked"
-    uploader = page.get_by_test_id("stFileUploader").filter(
+    # The physician's plan: a "2-week check-in" (not due yet, so folded: the patient opens it).
+    task = page.get_by_test_id("stExpander").filter(has_text="2-week check-in").first
+    task.scroll_into_view_if_needed()
+    walk.tap_and_wait(task.locator("summary").first)
+    uploader = task.get_by_test_id("stFileUploader").filter(
         has_text=ar("Photo: {view}", view=ar(VIEW_NAMES["front"]))
     )
-    uploader.first.scroll_into_view_if_needed()
     uploader.first.locator("input[type=file]").set_input_files(str(photos["front"]))
     wait_for_app(page, timeout_ms=PHOTO_WAIT_MS)
     walk.check("checkin_photo")
@@ -404,9 +445,13 @@ def test_patient_journey_in_arabic_on_a_phone(
         reference = with_evidence(walk, "intake", lambda: send_consultation(walk, photos))
 
         doctor_context, doctor = desktop_physician(browser, portal)
-        physician_reports(doctor, reference)
-        with_evidence(walk, "report", lambda: read_report(walk, reference))
-        physician_books_treats_and_calls(doctor, reference)
+        try:
+            physician_reports(doctor, reference)
+            with_evidence(walk, "report", lambda: read_report(walk, reference))
+            physician_books_treats_and_calls(doctor, reference)
+        except Exception:
+            doctor.screenshot(path=str(portal.log_path.parent / "desktop_physician_failure.png"))
+            raise
 
         with_evidence(walk, "checkin", lambda: check_in(walk, photos))
         with_evidence(walk, "live", lambda: join_waiting_room(walk))
