@@ -131,8 +131,13 @@ def test_run_again_and_access_rules(world):
         clinic.assessments.latest_for_case(people["alice"], case_id)
     with pytest.raises(AccessDenied):
         clinic.assessments.metrics_for_patient(people["bob"], people["alice"].patient_id)
-    own = clinic.assessments.metrics_for_patient(people["alice"], people["alice"].patient_id, metric="ita")
-    assert own and all(r.metric == "ita" for r in own)
+    # A patient reads only what the physician released (core.care.release): nothing by default.
+    assert clinic.assessments.metrics_for_patient(people["alice"], people["alice"].patient_id) == []
+    from core.care.release import MeasureKey
+
+    clinic.care.release.set_released(people["doc"], case_id, [MeasureKey("redness", "cheek_left")])
+    own = clinic.assessments.metrics_for_patient(people["alice"], people["alice"].patient_id)
+    assert own and {(r.metric, r.region) for r in own} == {("redness", "cheek_left")}
 
 
 def test_a_run_finishing_after_a_newer_one_does_not_replace_its_numbers(world):
