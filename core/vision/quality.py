@@ -149,8 +149,24 @@ class QualityOptions:
     # Labelled: blurred/defocused faces 25-143 (one outlier 216), sharp faces >= 166.
     sharpness_fail: float = 100.0
     sharpness_warn: float = 180.0
-    # Close-ups without a face: Laplacian variance of the whole frame at 1024 px long side.
-    closeup_sharpness_fail: float = 15.0
+    # Close-ups: focus relative to the skin's OWN texture (`_close_up_focus`): the energy of the
+    # finest detail (scale-normalised Laplacian at sigma 0.8 px of the working copy) over that of
+    # coarser detail (sigma 3.2), 80th percentile over 64 px tiles (the part in focus). Contrast and
+    # skin tone cancel out. Tuning half of ../shared/testdata/skin (5 photos; the other 5 validate):
+    # as taken 0.25-5.6; blurred by sigma 1.5 px 0.05-0.14, by 2 px <= 0.06.
+    closeup_focus_fail: float = 0.15
+    closeup_focus_warn: float = 0.2
+    closeup_focus_tile: int = 64
+    # Close-up scale where a reference is in the photo: pixels per mm from the inter-pupil distance
+    # (adult mean ~63 mm). A face photo at the distance limit has ~1 px/mm (60 px); a close-up
+    # should resolve more: below 2 px/mm warn (a 1 mm papule spans < 2 px), below 1 px/mm fail.
+    interpupil_mm: float = 63.0
+    # Close-up colour: the skin's hue only, and wider than a face's (inflamed skin is redder: hue
+    # 20-63 degrees, chroma 7-39 on the tuning half); no grey world (the frame is skin).
+    closeup_skin_hue_range: tuple[float, float] = (15.0, 80.0)  # warn outside
+    closeup_skin_hue_fail_range: tuple[float, float] = (10.0, 90.0)  # fail outside
+    closeup_px_per_mm_warn: float = 2.0
+    closeup_px_per_mm_fail: float = 1.0
 
     # --- occlusion ---
     sunglasses_eye_ratio: float = 0.35  # eye-region luma / skin luma below -> dark lenses
@@ -218,6 +234,7 @@ ISO_COMPONENTS: dict[str, str | None] = {
     "cheek_occlusion": "FaceOcclusionPrevention",  # the view's cheek(s)
     "expression": "ExpressionNeutrality/MouthClosed",
     "eyes_open": "EyesOpen",
+    "scale": None,  # a close-up's pixels per mm (from the inter-pupil distance): no face component
 }
 
 
@@ -811,10 +828,16 @@ def _lab(image_bgr: np.ndarray) -> np.ndarray:
 
 
 def _check_colour(
-    lab: np.ndarray, skin: np.ndarray | None, o: QualityOptions, skin_lab: np.ndarray | None = None
+    lab: np.ndarray,
+    skin: np.ndarray | None,
+    o: QualityOptions,
+    skin_lab: np.ndarray | None = None,
+    grey_world: bool = True,
 ) -> QualityCheck:
-    """Cast from the whole frame `lab`; skin hue from `skin_lab[skin]` (defaults to `lab`)."""
-    mean_a, mean_b = _image_cast(lab)
+    """Cast from the whole frame `lab`; skin hue from `skin_lab[skin]` (defaults to `lab`).
+    `grey_world=False` (a close-up, whose frame is mostly skin, never grey): the skin's hue and
+    chroma only."""
+    mean_a, mean_b = _image_cast(lab) if grey_world else (0.0, 0.0)
     skin_lab = lab if skin_lab is None else skin_lab
     cast = math.hypot(mean_a, mean_b)
     skin_colour: tuple[float, float] | None = None  # median a*, b* of the skin, when there is enough
@@ -879,24 +902,13 @@ def _laplacian_variance(gray: np.ndarray) -> float:
     return float(cv2.Laplacian(gray, cv2.CV_32F, ksize=3).var())
 
 
-def _check_sharpness(
-    luma: np.ndarray, rect: tuple[int, int, int, int] | None, o: QualityOptions
-) -> QualityCheck:
-    """Laplacian variance of the face `rect` of `luma` (BGR or luma, the original pixels) at a fixed
-    width, or of the whole frame at 1024 px when there is no face (`rect` None, luma)."""
+def _check_sharpness(image: np.ndarray, rect: tuple[int, int, int, int], o: QualityOptions) -> QualityCheck:
+    """Laplacian variance of the face `rect` of `image` (BGR or luma, the original pixels) at a
+    fixed width (close-ups: `_close_up_focus`)."""
     instruction = N_("The photo is blurry. Hold the phone still, tap your face to focus and try again.")
-    if rect is None:
-        h, w = luma.shape
-        scale = 1024 / max(h, w)
-        gray = cv2.resize(luma, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-        value = _laplacian_variance(gray)
-        status = "fail" if value < o.closeup_sharpness_fail else "pass"
-        return QualityCheck(
-            "sharpness", status, value, o.closeup_sharpness_fail, "" if status == "pass" else instruction
-        )
     # Normalise for face size: a face resized to a fixed width has comparable detail at any distance
     # (upsampling a small face cannot add detail, so low resolution also scores low).
-    face = _face_gray(luma, rect, o.sharp_face_px)
+    face = _face_gray(image, rect, o.sharp_face_px)
     if face is None:
         return QualityCheck("sharpness", "warn", None, o.sharpness_fail, instruction)
     value = _laplacian_variance(face)
@@ -994,7 +1006,7 @@ def _check_cheeks(m: _FaceMeasures, view: str, o: QualityOptions) -> list[Qualit
     value, threshold = fraction, o.cheek_skin_warn
     edges = _cheek_edges(m, names, o)
     edge_status = _grade(edges, o.cheek_edge_warn, o.cheek_edge_fail)
-    if _RANK[edge_status] > _RANK[status]:
+    if _RANK[edge_status] > _RANK[status] or edge_status == "fail":
         # An occluder in the skin's own colour (a hand) or thin dark strands (hair) that the colour
         # test misses: the value is then the share of the cheek crossed by strong edges.
         status, value, threshold = edge_status, edges, o.cheek_edge_warn
@@ -1097,6 +1109,77 @@ def _check_expression(landmarks: FaceLandmarks, o: QualityOptions) -> list[Quali
 # ----------------------------------------------------------------------------------------------
 
 
+def _close_up_focus(luma: np.ndarray, o: QualityOptions) -> float:
+    """Focus of a skin close-up relative to the skin's own texture (see `closeup_focus_fail`)."""
+    gray = luma.astype(np.float32)
+    fine = cv2.Laplacian(cv2.GaussianBlur(gray, (0, 0), 0.8), cv2.CV_32F) * 0.8**2
+    coarse = cv2.Laplacian(cv2.GaussianBlur(gray, (0, 0), 3.2), cv2.CV_32F) * 3.2**2
+    tile = o.closeup_focus_tile
+    h, w = gray.shape
+    ratios = []
+    for y in range(0, h - tile + 1, tile):
+        for x in range(0, w - tile + 1, tile):
+            coarse_energy = float(np.mean(np.square(coarse[y : y + tile, x : x + tile])))
+            if coarse_energy > 1.0:  # a flat tile (background, clipped) has no texture to judge
+                ratios.append(float(np.mean(np.square(fine[y : y + tile, x : x + tile]))) / coarse_energy)
+    return float(np.percentile(ratios, 80)) if ratios else 0.0
+
+
+def _close_up(
+    image: np.ndarray, work: np.ndarray, factor: float, landmarks: FaceLandmarks | None, o: QualityOptions
+) -> QualityResult:
+    """The close-up gate: exposure of the frame, the skin's own colour, focus relative to the skin's
+    texture, and the scale (pixels per mm) when the eyes are in the photo. No face checks: a
+    close-up need not show a face, and one that does is not judged on pose or expression."""
+    luma = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
+    lab = _lab(work)
+    checks = [_frame_exposure(luma, o)]
+    lightness = lab[..., 0]
+    skin = (lightness > 25) & (lightness < 245)  # a close-up is mostly skin: leave out black/clipped
+    skin_colour = replace(
+        o,
+        skin_hue_range=o.closeup_skin_hue_range,
+        skin_hue_fail_range=o.closeup_skin_hue_fail_range,
+        skin_chroma_warn=(o.monochrome_chroma, math.inf),  # inflamed or pale skin is the finding
+        skin_chroma_fail=(o.monochrome_chroma, math.inf),
+    )
+    checks.append(_check_colour(lab, skin, skin_colour, grey_world=False))
+    focus = _close_up_focus(luma, o)
+    status = _grade(focus, o.closeup_focus_warn, o.closeup_focus_fail, higher_is_worse=False)
+    checks.append(
+        QualityCheck(
+            "sharpness",
+            status,
+            focus,
+            o.closeup_focus_warn,
+            ""
+            if status == "pass"
+            else N_("The close-up is blurry. Hold the phone still, tap the skin to focus and try again."),
+        )
+    )
+    if landmarks is not None:
+        # Turned faces foreshorten the pupil distance: the face height (~2.6x it) is the other estimate.
+        px_per_mm = max(landmarks.interpupil_px(), landmarks.face_height_px() / 2.6) / o.interpupil_mm
+        status = _grade(px_per_mm, o.closeup_px_per_mm_warn, o.closeup_px_per_mm_fail, higher_is_worse=False)
+        checks.append(
+            QualityCheck(
+                "scale",
+                status,
+                px_per_mm,
+                o.closeup_px_per_mm_warn,
+                ""
+                if status == "pass"
+                else N_(
+                    "Move the camera closer to the skin (or use the full resolution) so small spots are sharp."
+                ),
+            )
+        )
+    else:
+        checks.append(QualityCheck("scale", "pass", None, "no reference in the photo"))
+    size = (int(image.shape[0]), int(image.shape[1]))
+    return _result("close_up", checks, None, [], None, size, landmarks, o)
+
+
 def check_photo(
     image_bgr: np.ndarray,
     view: str = "front",
@@ -1125,6 +1208,9 @@ def check_photo(
         landmarks_work = (
             landmarks if abs(scale_to_work - 1.0) < 1e-6 else landmarks.scaled(scale_to_work, work_size)
         )
+    if view == "close_up":
+        # A close-up is judged on the skin; the landmarks (when the eyes are in it) give its scale.
+        return _close_up(image, work, factor, _full_landmarks(landmarks_work, factor, full_size), o)
     if faces is None:
         detector = replace(o.detector, max_side=_detector_side(work_size, landmarks_work, o))
         faces = [
@@ -1150,14 +1236,6 @@ def check_photo(
         face_box = main_box.as_int()
 
     face_found = landmarks_work is not None or main_box is not None
-    if view == "close_up" and not face_found:
-        lab = cv2.cvtColor(work, cv2.COLOR_BGR2LAB).astype(np.float32)
-        lab[..., 1:] -= 128.0
-        luma = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
-        checks.append(_frame_exposure(luma, o))
-        checks.append(_check_colour(lab, None, o))
-        checks.append(_check_sharpness(luma, None, o))
-        return _result(view, checks, None, faces, None, full_size, None, o)
 
     checks.append(_check_faces(faces, landmarks_work, view))
     if not face_found:
@@ -1179,13 +1257,11 @@ def check_photo(
 
     if landmarks_work is None:
         # No mesh (e.g. a full profile): judge what does not need regions.
-        luma = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
         lab = cv2.cvtColor(work, cv2.COLOR_BGR2LAB).astype(np.float32)
         lab[..., 1:] -= 128.0
         checks.append(_check_colour(lab, None, o))
-        checks.append(
-            _check_sharpness(image if main_box else luma, main_box.as_int() if main_box else None, o)
-        )
+        if main_box is not None:
+            checks.append(_check_sharpness(image, main_box.as_int(), o))
         return _result(view, checks, pose, faces, face_box, full_size, None, o)
 
     measures = _face_measures(work, landmarks_work)
@@ -1336,9 +1412,11 @@ def _severity(check: QualityCheck, view: str, o: QualityOptions) -> float:
         # The cast margin; a skin hue/chroma fail with a neutral grey world counts as on the line.
         return _margin(v, o.cast_image_warn, o.cast_image_fail) if v > o.cast_image_fail else 1.0
     if name == "sharpness":
-        if check.threshold == o.closeup_sharpness_fail:
-            return _CATEGORICAL
+        if view == "close_up":
+            return _margin(v, o.closeup_focus_warn, o.closeup_focus_fail)
         return _margin(v, o.sharpness_warn, o.sharpness_fail)
+    if name == "scale":
+        return _margin(v, o.closeup_px_per_mm_warn, o.closeup_px_per_mm_fail)
     if name == "cheek_occlusion":
         if check.threshold == o.cheek_edge_warn:
             return _margin(v, o.cheek_edge_warn, o.cheek_edge_fail)
