@@ -96,7 +96,9 @@ def apply_language() -> None:
         st.html(
             "<style>[data-testid='stAppViewContainer'] { direction: ltr; }"
             " [data-testid='stMain'], [data-testid='stSidebar'][data-collapsed='false']"
-            " { direction: rtl; text-align: right; }</style>",
+            " { direction: rtl; text-align: right; }"
+            # What people typed (a report written in English) keeps its own direction.
+            " [data-testid='stText'] { unicode-bidi: plaintext; }</style>",
             width="content",
         )
 
