@@ -381,7 +381,8 @@ def check_in(walk: PhoneWalk, photos: dict[str, Path]) -> None:
     page.reload()
     wait_for_app(page, timeout_ms=UI_WAIT_MS)
     page.get_by_text(FINDINGS_TEXT).wait_for(timeout=UI_WAIT_MS)
-    walk.check("visit_booked", ar("Your physician's report"))
+    booked = max(ar("Your in-person visit is booked for {when}.", when="\0").split("\0"), key=len)
+    walk.check("visit_booked", ar("Your physician's report"), booked.strip())
     advice = page.get_by_test_id("stAlertContentWarning").filter(has_text=VISIT_REASON)
     assert advice.count() == 0, "the report still asks for a visit that is already booked"
     # The physician's plan: a "2-week check-in" (not due yet, so folded: the patient opens it).
