@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: setup test-deps run test test-fast test-deploy lint bench clean-data i18n-extract i18n-compile
+.PHONY: setup test-deps run test test-postgres test-fast test-deploy lint bench clean-data i18n-extract i18n-compile
 
 setup: $(VENV)/.installed
 	@$(PY) -m core prepare-models
@@ -35,8 +35,16 @@ run: setup
 test-deps:
 	@bash scripts/install_test_deps.sh
 
+# The core (non-browser) service suites run a second time with the clinic's data in PostgreSQL
+# (a throwaway cluster on loopback; skipped with a message when PostgreSQL is not installed).
+PG_SUITES := tests/foundation tests/care tests/assessment tests/notifications
+
 test: setup test-deps
 	$(PY) -m pytest
+	CLINIC_TEST_ENGINE=postgres $(PY) -m pytest -m "not browser" $(PG_SUITES)
+
+test-postgres: setup test-deps
+	CLINIC_TEST_ENGINE=postgres $(PY) -m pytest -m "not browser" $(PG_SUITES)
 
 test-fast: setup
 	$(PY) -m pytest -m "not browser"

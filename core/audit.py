@@ -30,10 +30,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from core.access import ADMIN, Principal, require_role
-from core.db import Database, from_db_time, to_db_time, utcnow
+from core.db import Cursor, Database, from_db_time, to_db_time, utcnow
 from core.private_files import write_private
 
 GENESIS_HASH = "0" * 64
@@ -266,7 +264,7 @@ class AuditLog:
         self._checkpoint = Path(checkpoint)
         # Re-entrant: a thread holding it for an open transaction may append again.
         self._lock = threading.RLock()
-        self._cursor: duckdb.DuckDBPyConnection | None = None
+        self._cursor: Cursor | None = None
         self._head = ChainHead(0, GENESIS_HASH)
         # False while the database does not reach the checkpoint's head (rows deleted or
         # rewritten while the portal was stopped): the checkpoint is then kept as evidence.
@@ -301,7 +299,7 @@ class AuditLog:
         target_id: str | None = None,
         details: dict[str, Any] | None = None,
         *,
-        tx: duckdb.DuckDBPyConnection | None = None,
+        tx: Cursor | None = None,
     ) -> int:
         """Append one entry (who, role, action, object, time, details); returns its seq.
 
@@ -363,7 +361,7 @@ class AuditLog:
             self._advance(head)
             return head.seq
 
-    def _insert(self, cursor: duckdb.DuckDBPyConnection, head: ChainHead, fields: tuple) -> ChainHead:
+    def _insert(self, cursor: Cursor, head: ChainHead, fields: tuple) -> ChainHead:
         at, actor_id, actor_role, action, target_type, target_id, detail_json = fields
         seq = head.seq + 1
         mac = row_mac(

@@ -25,7 +25,6 @@ from datetime import date, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import duckdb
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from zxcvbn import zxcvbn
@@ -44,7 +43,7 @@ from core.access import (
 from core.audit import AuditLog
 from core.config import Settings
 from core.consent import ConsentAnswer, consent_text, record_consent
-from core.db import Database, from_db_time, scalar, to_db_time, utcnow
+from core.db import CONFLICT_ERRORS, Cursor, Database, from_db_time, scalar, to_db_time, utcnow
 from core.vocabulary import CONSENT_TELEMEDICINE
 
 MIN_PASSWORD_LENGTH = 10
@@ -356,7 +355,7 @@ class AuthService:
             reason = "lifetime"
         if reason is not None:
             # A parallel rerun of the same browser session may be deleting it too.
-            with contextlib.suppress(duckdb.TransactionException), self._db.transaction() as tx:
+            with contextlib.suppress(*CONFLICT_ERRORS), self._db.transaction() as tx:
                 tx.execute("DELETE FROM sessions WHERE token_hash = ?", [token_hash])
                 self._audit.record(None, "auth.session_expired", "user", user_id, {"reason": reason}, tx=tx)
             raise SessionExpired(
@@ -369,7 +368,7 @@ class AuthService:
             raise SessionExpired("account no longer active")
         if touch:
             # Two reruns of one browser session may touch it at once; losing one refresh is harmless.
-            with contextlib.suppress(duckdb.TransactionException):
+            with contextlib.suppress(*CONFLICT_ERRORS):
                 self._db.execute(
                     "UPDATE sessions SET last_seen = ? WHERE token_hash = ?", [to_db_time(now), token_hash]
                 )
@@ -407,7 +406,7 @@ class AuthService:
             return
         self._last_purge = now
         # A session touched at this very moment may conflict; the next purge gets it.
-        with contextlib.suppress(duckdb.TransactionException):
+        with contextlib.suppress(*CONFLICT_ERRORS):
             self.purge_sessions()
 
     def principal_for_user(self, principal: Principal, user_id: str) -> Principal:
@@ -444,7 +443,7 @@ class AuthService:
         return found if found is not None else principal
 
     # -- helpers -------------------------------------------------------------------------------
-    def _principal(self, user_id: str, cursor: duckdb.DuckDBPyConnection | None = None) -> Principal | None:
+    def _principal(self, user_id: str, cursor: Cursor | None = None) -> Principal | None:
         row = (
             (cursor or self._db.cursor())
             .execute(

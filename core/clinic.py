@@ -32,7 +32,7 @@ from core.consult.cases import CaseService
 from core.consult.drafts import KEY_INFO as DRAFT_KEY_INFO
 from core.consult.drafts import DraftService
 from core.consult.reports import ReportService
-from core.db import Database, utcnow
+from core.db import Database, open_clinic_database, utcnow
 from core.erasure import ErasureLedger, reapply_erasures
 
 log = logging.getLogger(__name__)
@@ -80,12 +80,8 @@ class Clinic:
         private_files.restrict_new_files()  # the database, its WAL, blobs, exports: 0600
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         private_files.tighten_tree(settings.data_dir)  # a directory made by an older version
-        # A new key only for a new clinic: with an existing database a missing key file is an
-        # operator error (restore the key), never a reason to make a key that opens nothing.
-        master_key = crypto.load_or_create_master_key(
-            settings.master_key_env, settings.key_file, create=not settings.db_path.exists()
-        )
-        db = Database.open_with_master_key(settings.db_path, master_key)
+        # A new key only for a new clinic (core.db.open_clinic_database); DuckDB or PostgreSQL.
+        db, master_key = open_clinic_database(settings)
         try:
             db.migrate()
             blobs = BlobStore(settings.blob_dir, master_key)

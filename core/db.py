@@ -1,4 +1,10 @@
-"""The encrypted DuckDB database: one process-wide connection per file, one cursor per thread.
+"""The clinic's database: an encrypted DuckDB file by default, PostgreSQL for a clinic group.
+
+`Database` is the interface every engine implements and, itself, the embedded engine;
+`core.db_postgres.PostgresDatabase` is the other one, chosen by `CLINIC_DATABASE_URL`
+(`open_clinic_database`). Services only use `cursor()`, `transaction()`, `execute`/`fetchall`/
+`fetchone`/`scalar` with `?` placeholders, and `Cursor`'s `execute`/`fetchone`/`fetchall`/
+`description`; a transaction conflict is one of `CONFLICT_ERRORS` on both engines.
 
 DuckDB encrypts the database file (and its WAL) with AES-GCM when it is attached with an
 ENCRYPTION_KEY; writing encrypted files needs the httpfs extension loaded, which we load from
@@ -22,11 +28,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 import duckdb
 
 from core import crypto
+
+if TYPE_CHECKING:
+    from core.config import Settings
 
 CATALOG = "clinic"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -35,6 +44,27 @@ _MIGRATION_NAME = re.compile(r"^(\d{3})_[A-Za-z0-9_]+\.sql$")
 
 class DatabaseError(Exception):
     """The database cannot be opened (wrong key, missing extension, corrupt file)."""
+
+
+class TransactionConflict(DatabaseError):
+    """A concurrent transaction changed the same rows first (PostgreSQL's serialization failure)."""
+
+
+# What a write racing another one raises, on either engine: callers that may lose a harmless race
+# (two reruns touching one session) suppress exactly these.
+CONFLICT_ERRORS: tuple[type[Exception], ...] = (duckdb.TransactionException, TransactionConflict)
+
+
+class Cursor(Protocol):
+    """What services use of a cursor: a DuckDB connection, or core.db_postgres.PgCursor."""
+
+    @property
+    def description(self) -> Any: ...
+
+    def execute(self, query: str, parameters: Any = ...) -> Cursor: ...
+    def executemany(self, query: str, parameters: Any = ...) -> Cursor: ...
+    def fetchone(self) -> tuple[Any, ...] | None: ...
+    def fetchall(self) -> list[tuple[Any, ...]]: ...
 
 
 def httpfs_extension_path() -> Path:
@@ -70,7 +100,7 @@ def from_db_time(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=UTC)
 
 
-def scalar(cursor: duckdb.DuckDBPyConnection, sql: str, parameters: list | tuple | None = None) -> Any:
+def scalar(cursor: Cursor, sql: str, parameters: list | tuple | None = None) -> Any:
     """The one value of a query that always returns exactly one row (`SELECT count(*) ...`)."""
     row = cursor.execute(sql, parameters or []).fetchone()
     if row is None:
@@ -102,13 +132,17 @@ class OpenTransaction:
     commit itself fails (the audit log releases its lock and moves its head only then).
     """
 
-    cursor: duckdb.DuckDBPyConnection
+    cursor: Cursor
     on_end: list[Callable[[bool], None]] = field(default_factory=list)
     data: dict[object, object] = field(default_factory=dict)  # per-owner state (e.g. pending audit rows)
 
 
 class Database:
-    """An encrypted DuckDB file attached as catalog `clinic`."""
+    """An encrypted DuckDB file attached as catalog `clinic` (and the interface of every engine)."""
+
+    engine = "duckdb"
+    # Errors of the engine itself, suppressed where a failed COMMIT leaves nothing to roll back.
+    _engine_errors: tuple[type[Exception], ...] = (duckdb.Error,)
 
     def __init__(self, path: Path, key: bytes, temp_dir: Path | None = None) -> None:
         self.path = Path(path)
@@ -152,7 +186,7 @@ class Database:
         return cls(path, crypto.derive_key(master_key, "duckdb"))
 
     # -- connections ---------------------------------------------------------------------------
-    def cursor(self) -> duckdb.DuckDBPyConnection:
+    def cursor(self) -> Cursor:
         """This thread's cursor (created on first use)."""
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
@@ -165,7 +199,7 @@ class Database:
             self._local.cursor = cursor
         return cursor
 
-    def dedicated_cursor(self) -> duckdb.DuckDBPyConnection:
+    def dedicated_cursor(self) -> Cursor:
         """A cursor of its own (not this thread's); the caller serialises its use with a lock."""
         with self._lock:
             if self._connection is None:
@@ -175,11 +209,18 @@ class Database:
             self._dedicated.append(cursor)
             return cursor
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """BEGIN … COMMIT on this thread's cursor; ROLLBACK on any exception."""
+    def _begin_transaction(self) -> Cursor:
         cursor = self.cursor()
         cursor.execute("BEGIN TRANSACTION")
+        return cursor
+
+    def _end_transaction(self) -> None:
+        """After COMMIT or ROLLBACK (an engine that lends connections takes it back here)."""
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        """BEGIN … COMMIT on this thread's cursor; ROLLBACK on any exception."""
+        cursor = self._begin_transaction()
         state = OpenTransaction(cursor)
         self._local.open_transaction = state
         committed = False
@@ -192,12 +233,13 @@ class Database:
             try:
                 cursor.execute("COMMIT")
             except BaseException:
-                with contextlib.suppress(duckdb.Error):  # a failed commit may leave it open
+                with contextlib.suppress(*self._engine_errors):  # a failed commit may leave it open
                     cursor.execute("ROLLBACK")
                 raise
             committed = True
         finally:
             self._local.open_transaction = None
+            self._end_transaction()
             for hook in state.on_end:
                 hook(committed)
 
@@ -205,7 +247,7 @@ class Database:
         """This thread's open `transaction()`, if any."""
         return getattr(self._local, "open_transaction", None)
 
-    def execute(self, sql: str, parameters: list | tuple | None = None) -> duckdb.DuckDBPyConnection:
+    def execute(self, sql: str, parameters: list | tuple | None = None) -> Cursor:
         return self.cursor().execute(sql, parameters or [])
 
     def fetchall(self, sql: str, parameters: list | tuple | None = None) -> list[tuple]:
@@ -284,3 +326,27 @@ def _split_sql(script: str) -> list[str]:
 def live_cursor_count(database: Database) -> int:
     """How many per-thread cursors are still alive (tests: dead threads must not leak them)."""
     return len(database._cursors)
+
+
+def open_clinic_database(settings: Settings) -> tuple[Database, bytes]:
+    """The clinic's database and master key: PostgreSQL when `settings.database_url` is set.
+
+    A new master key is made only for a new clinic (no DuckDB file, or an empty PostgreSQL
+    database): with existing data a missing key is an operator error, never a reason to make a
+    key that opens nothing.
+    """
+    if settings.database_url:
+        from core.db_postgres import PostgresDatabase
+
+        db = PostgresDatabase(settings.database_url, pool_size=settings.database_pool_size)
+        try:
+            db.migrate()
+            master_key = db.bind_master_key(settings.master_key_env, settings.key_file)
+        except BaseException:
+            db.close()
+            raise
+        return db, master_key
+    master_key = crypto.load_or_create_master_key(
+        settings.master_key_env, settings.key_file, create=not settings.db_path.exists()
+    )
+    return Database.open_with_master_key(settings.db_path, master_key), master_key

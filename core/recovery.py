@@ -62,10 +62,10 @@ def blob_columns(db: Database) -> list[tuple[str, str]]:
     """(table, column) of every column that names a blob: `blob_id` or `*_blob_id`."""
     rows = db.fetchall(
         "SELECT table_name, column_name FROM information_schema.columns"
-        " WHERE table_catalog = 'clinic' AND table_schema = 'main'"
+        " WHERE table_catalog = current_database() AND table_schema = current_schema()"
         " AND (column_name = 'blob_id' OR column_name LIKE '%\\_blob\\_id' ESCAPE '\\')"
         " AND table_name IN (SELECT table_name FROM information_schema.tables"
-        "  WHERE table_catalog = 'clinic' AND table_schema = 'main' AND table_type = 'BASE TABLE')"
+        "  WHERE table_catalog = current_database() AND table_schema = current_schema() AND table_type = 'BASE TABLE')"
         " ORDER BY table_name, column_name"
     )
     return [(r[0], r[1]) for r in rows]

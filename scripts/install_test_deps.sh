@@ -6,7 +6,9 @@
 # - ucumvert (a UCUM parser from PyPI, MIT) in .venv, for the export's unit check;
 # - from Debian: chromium (Playwright drives it), fonts, coturn (the TURN relay test), caddy (the
 #   production profile's HTTPS test in tests/deploy), poppler-utils (pdftoppm/pdffonts/pdfinfo for
-#   the report letter's rendering test), Pango (WeasyPrint, which renders the report letter).
+#   the report letter's rendering test), Pango (WeasyPrint, which renders the report letter),
+#   postgresql-15 (the core suites' second pass on PostgreSQL: tests/postgres_server.py runs its
+#   own initdb/pg_ctl cluster on loopback; the package's default cluster is not used).
 # Installs only where it can (root with apt-get; npm; the venv); elsewhere it says what to install
 # and the tests that need it skip (or fail under CI).
 set -euo pipefail
@@ -56,6 +58,8 @@ needed=()
 [ -x /usr/bin/turnserver ] || needed+=(coturn)
 [ -x /usr/bin/caddy ] || needed+=(caddy)
 [ -x /usr/bin/pdftoppm ] || needed+=(poppler-utils)
+command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null \
+  || needed+=(postgresql-15)
 # Pango, HarfBuzz (with its subsetter) and fontconfig: WeasyPrint lays out the report letter with them.
 libs="$(/sbin/ldconfig -p 2>/dev/null || true)"
 [[ $libs == *libpangoft2-1.0.so.0* && $libs == *libharfbuzz-subset.so.0* ]] ||

@@ -7,6 +7,7 @@ lives here. Real photos come from ../shared/testdata and are never copied into t
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +20,60 @@ from core.paths import shared_testdata_dir
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+# CLINIC_TEST_ENGINE=postgres runs the same tests with the clinic's data in PostgreSQL (a
+# throwaway cluster on loopback, tests/postgres_server.py); unset = the embedded DuckDB file.
+TEST_ENGINE = os.environ.get("CLINIC_TEST_ENGINE", "duckdb").strip().lower() or "duckdb"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[object]:
+    """One PostgreSQL cluster for the whole session (skips when the binaries are absent)."""
+    from tests.postgres_server import start_server
+
+    server = start_server()
+    if isinstance(server, str):
+        pytest.skip(server)
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh, empty clinic data directory with its own master key for this test."""
+def postgres_url(postgres_server: object) -> Iterator[str]:
+    """A fresh database with the migrated, empty clinic schema, dropped after the test."""
+    from tests.postgres_server import PostgresServer
+
+    assert isinstance(postgres_server, PostgresServer)
+    name, url = postgres_server.fresh_database()
+    yield url
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
+    """A fresh, empty clinic data directory with its own master key for this test.
+
+    Under CLINIC_TEST_ENGINE=postgres the clinic's tables are in a fresh PostgreSQL database
+    (CLINIC_DATABASE_URL); the directory still holds the key, blobs and audit checkpoint.
+    """
     directory = tmp_path / "clinic-data"
     monkeypatch.setenv("CLINIC_DATA_DIR", str(directory))
     monkeypatch.delenv("CLINIC_MASTER_KEY", raising=False)
     monkeypatch.delenv("CLINIC_KEY_FILE", raising=False)
+    if TEST_ENGINE == "postgres" and "duckdb_only" not in request.keywords:
+        monkeypatch.setenv("CLINIC_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    else:
+        monkeypatch.delenv("CLINIC_DATABASE_URL", raising=False)
     return directory
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under CLINIC_TEST_ENGINE=postgres, tests of the DuckDB file itself do not apply."""
+    if TEST_ENGINE != "postgres":
+        return
+    skip = pytest.mark.skip(reason="about the embedded DuckDB file (CLINIC_TEST_ENGINE=postgres)")
+    for item in items:
+        if "duckdb_only" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-import duckdb
-
 from core.access import (
     ADMIN,
     PATIENT,
@@ -28,7 +26,7 @@ from core.care.booking import BookingError, Interval
 from core.care.context import CareContext
 from core.care.records import Appointment, Slot
 from core.consult.case_access import authorize_patient_object
-from core.db import to_db_time, utcnow
+from core.db import Cursor, to_db_time, utcnow
 from core.rows import fetch_all_as
 
 DEFAULT_LOCATION = "Clinic"
@@ -166,7 +164,7 @@ class AppointmentService:
 
     @staticmethod
     def _booked_intervals(
-        cursor: duckdb.DuckDBPyConnection,
+        cursor: Cursor,
         physician_id: str,
         within: Interval | None = None,
         exclude_id: str | None = None,
@@ -185,7 +183,7 @@ class AppointmentService:
 
     def _ensure_free_in(
         self,
-        tx: duckdb.DuckDBPyConnection,
+        tx: Cursor,
         physician_id: str,
         interval: Interval,
         exclude_id: str | None = None,

@@ -17,14 +17,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 from core.access import PATIENT, PHYSICIAN, Principal, ValidationError, require_patient_access, require_role
 from core.care.context import CareContext
 from core.care.followup import PlannedCheckIn
 from core.care.records import CheckIn
 from core.consult.case_access import authorize_patient_object
-from core.db import to_db_time, utcnow
+from core.db import Cursor, to_db_time, utcnow
 from core.rows import fetch_all_as
 
 if TYPE_CHECKING:
@@ -81,7 +79,7 @@ def select_checkins(db: Database, where: str, params: list[Any]) -> list[CheckIn
 
 
 def insert_checkin(
-    tx: duckdb.DuckDBPyConnection,
+    tx: Cursor,
     case_id: str,
     patient_id: str,
     treatment_id: str | None,

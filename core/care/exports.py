@@ -501,7 +501,8 @@ class CareExports:
         cached = self._columns.get(table)
         if cached is None:
             rows = self.db.fetchall(
-                "SELECT column_name FROM information_schema.columns WHERE table_catalog = 'clinic' AND table_name = ?",
+                "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database()"
+                " AND table_schema = current_schema() AND table_name = ?",
                 [table],
             )
             cached = self._columns[table] = frozenset(row[0] for row in rows)
@@ -520,7 +521,8 @@ class CareExports:
         tables = [
             r[0]
             for r in self.db.fetchall(
-                "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'clinic' AND table_schema = 'main'"
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()"
+                " AND table_schema = current_schema()"
                 " AND table_type = 'BASE TABLE' ORDER BY table_name"
             )
         ]

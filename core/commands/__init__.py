@@ -36,9 +36,12 @@ def open_clinic(*, create: bool = False) -> Clinic:
         settings = Settings.from_env()
     except Exception as error:  # noqa: BLE001 - a bad setting is reported as one line
         raise CommandError(f"cannot read the settings: {error}") from error
-    if not create and not settings.db_path.is_file():
+    # With PostgreSQL (CLINIC_DATABASE_URL) the data directory still holds the key and blobs.
+    exists = settings.data_dir.is_dir() if settings.database_url else settings.db_path.is_file()
+    if not create and not exists:
+        missing = settings.data_dir.name if settings.database_url else settings.db_path.name
         raise CommandError(
-            f"no clinic in {settings.data_dir} (no {settings.db_path.name}); check CLINIC_DATA_DIR,"
+            f"no clinic in {settings.data_dir} (no {missing}); check CLINIC_DATA_DIR,"
             " or run `python -m core init` to create a new clinic"
         )
     try:

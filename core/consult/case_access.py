@@ -24,9 +24,8 @@ from core.access import (
 from core.rows import fetch_one_as
 
 if TYPE_CHECKING:
-    import duckdb
-
     from core.audit import AuditLog
+    from core.db import Cursor
 
 _DENIED = "you may only see your own consultations"
 
@@ -59,7 +58,7 @@ def authorize_case(
 
 
 def check_case_access(
-    cursor: duckdb.DuckDBPyConnection,
+    cursor: Cursor,
     principal: Principal | None,
     case_id: str,
     audit: AuditLog | None = None,

@@ -22,8 +22,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 from core.access import (
     ADMIN,
     CLINICAL_ROLES,
@@ -42,7 +40,7 @@ from core.consent import ConsentAnswer, consent_text, record_consent
 from core.consult.case_access import CaseOwner, authorize_case, check_case_access
 from core.consult.photos import CheckedPhoto, UploadRejected, decode_to_bgr, verify_clean
 from core.consult.report_record import Report, load_report
-from core.db import Database, from_db_time, to_db_time, utcnow
+from core.db import Cursor, Database, from_db_time, to_db_time, utcnow
 from core.rows import fetch_all_as, fetch_one_as
 from core.vocabulary import (
     CASE_STATUSES,
@@ -56,6 +54,7 @@ from core.vocabulary import (
     REQUIRED_VIEWS,
     SUBMITTED,
     VIEWS,
+    ConsentKind,
 )
 
 if TYPE_CHECKING:
@@ -287,7 +286,7 @@ class PhotoBatch:
     """Photos being added by `CaseService.adding_photos`: the open transaction and the new ids
     (in the order the photos were given)."""
 
-    tx: duckdb.DuckDBPyConnection
+    tx: Cursor
     photo_ids: list[str]
 
 
@@ -380,7 +379,7 @@ class _SummaryRow:
 
 
 def query_queue(
-    cursor: duckdb.DuckDBPyConnection,
+    cursor: Cursor,
     statuses: Sequence[str],
     concern: str | None = None,
     limit: int = 50,
@@ -406,7 +405,7 @@ def query_queue(
     return [row.summary() for row in fetch_all_as(cursor, _SummaryRow, sql, parameters)]
 
 
-def query_patient_cases(cursor: duckdb.DuckDBPyConnection, patient_id: str | None) -> list[CaseSummary]:
+def query_patient_cases(cursor: Cursor, patient_id: str | None) -> list[CaseSummary]:
     """All cases of one patient, newest first (none for None: an account without a patient record)."""
     rows = fetch_all_as(
         cursor,
@@ -461,7 +460,7 @@ class CaseService:
         intake: IntakeForm,
         photos: Sequence[CheckedPhoto],
         *,
-        in_transaction: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+        in_transaction: Callable[[Cursor], None] | None = None,
     ) -> str:
         """Store a new consultation atomically; returns the case id.
 
@@ -491,7 +490,7 @@ class CaseService:
         intake: IntakeForm,
         photos: Sequence[CheckedPhoto],
         accept_failed: bool,
-        in_transaction: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+        in_transaction: Callable[[Cursor], None] | None = None,
     ) -> str:
         require_role(principal, PATIENT)
         if not principal.patient_id:
@@ -525,7 +524,7 @@ class CaseService:
 
     def _insert_case(
         self,
-        tx: duckdb.DuckDBPyConnection,
+        tx: Cursor,
         principal: Principal,
         case_id: str,
         intake: IntakeForm,
@@ -553,10 +552,11 @@ class CaseService:
             [str(uuid.uuid4()), case_id, SUBMITTED, principal.user_id, at],
         )
         assert principal.patient_id is not None  # _submit refused accounts without a patient
-        for kind, granted in (
+        answers: tuple[tuple[ConsentKind, bool], ...] = (
             (CONSENT_PHOTO_STORAGE, intake.consent_photo_storage),
             (CONSENT_ANONYMISED_USE, intake.consent_anonymised_use),
-        ):
+        )
+        for kind, granted in answers:
             # The text in the language it was shown in: that language's version, its words' sha256.
             text = consent_text(
                 kind, intake.consent_language if isinstance(intake.consent_language, str) else None
@@ -564,7 +564,7 @@ class CaseService:
             record_consent(tx, principal.patient_id, case_id, ConsentAnswer.to(text, bool(granted)), now)
 
     def _insert_photos(
-        self, tx: duckdb.DuckDBPyConnection, principal: Principal, case_id: str, rows: list, now: datetime
+        self, tx: Cursor, principal: Principal, case_id: str, rows: list, now: datetime
     ) -> list[str]:
         ids = []
         # The photo row carries the case's patient (denormalised for per-patient archive queries).
@@ -741,7 +741,7 @@ class CaseService:
         return photos
 
     @staticmethod
-    def _photos_of(cursor: duckdb.DuckDBPyConnection, case_id: str) -> list[PhotoMeta]:
+    def _photos_of(cursor: Cursor, case_id: str) -> list[PhotoMeta]:
         """A case's photos, oldest first; within one submission in the order of VIEWS."""
         photos = fetch_all_as(cursor, PhotoMeta, f"{_PHOTO_META} WHERE case_id = ?", [case_id])
         return sorted(photos, key=lambda p: (p.created_at, VIEWS.index(p.view) if p.view in VIEWS else 99))
@@ -908,7 +908,7 @@ class CaseService:
 
     def _transition(
         self,
-        tx: duckdb.DuckDBPyConnection,
+        tx: Cursor,
         principal: Principal,
         case_id: str,
         new_status: str,

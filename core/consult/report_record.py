@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import duckdb
-
+from core.db import Cursor
 from core.rows import fetch_one_as
 
 
@@ -41,6 +40,6 @@ _REPORT_COLUMNS = (
 )
 
 
-def load_report(cursor: duckdb.DuckDBPyConnection, case_id: str) -> Report | None:
+def load_report(cursor: Cursor, case_id: str) -> Report | None:
     """Raw read without access checks (callers check first)."""
     return fetch_one_as(cursor, Report, f"SELECT {_REPORT_COLUMNS} FROM reports WHERE case_id = ?", [case_id])

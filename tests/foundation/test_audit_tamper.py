@@ -107,7 +107,7 @@ def edit_prev_hash(db: Database) -> None:
 
 
 def change_time(db: Database) -> None:
-    db.execute("UPDATE audit_log SET recorded_at = recorded_at - INTERVAL 1 HOUR WHERE seq = 3")
+    db.execute("UPDATE audit_log SET recorded_at = recorded_at - INTERVAL '1 hour' WHERE seq = 3")
 
 
 def change_actor(db: Database) -> None:

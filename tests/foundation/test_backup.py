@@ -14,6 +14,9 @@ from core.config import Settings
 
 from .conftest import Accounts, required_photos, valid_intake
 
+# Backups copy the embedded DuckDB file; a PostgreSQL clinic group backs up with pg_dump (docs/DEPLOY.md).
+pytestmark = pytest.mark.duckdb_only
+
 
 def _tar_with(path: Path, entries: dict[str, bytes]) -> Path:
     with tarfile.open(path, "w") as tar:

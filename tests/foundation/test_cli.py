@@ -33,7 +33,8 @@ def run_cli(*args: str, data_dir: Path, stdin: str = "", **env: str) -> subproce
 def test_init_create_user_and_login(data_dir: Path) -> None:
     first = run_cli("init", data_dir=data_dir)
     assert first.returncode == 0, first.stderr
-    assert (data_dir / "clinic.duckdb").exists() and (data_dir / "master.key").exists()
+    assert (data_dir / "master.key").exists()
+    assert Settings.from_env().database_url or (data_dir / "clinic.duckdb").exists()
     assert run_cli("init", data_dir=data_dir).returncode == 0  # idempotent
     created = run_cli(
         "create-user",
@@ -100,7 +101,8 @@ def test_demo_seed_prints_log_ins_once(data_dir: Path) -> None:
         (case,) = clinic.cases.list_patient_cases(principal)
         detail = clinic.cases.get_case(principal, case.case_id)
         assert {p.view for p in detail.photos} == {"front", "left_oblique", "right_oblique"}
-        assert password.encode() not in clinic.settings.db_path.read_bytes()
+        if not clinic.settings.database_url:  # PostgreSQL: tests/foundation/test_postgres.py
+            assert password.encode() not in clinic.settings.db_path.read_bytes()
 
 
 def test_audit_verify_detects_tampering(data_dir: Path) -> None:
@@ -113,6 +115,7 @@ def test_audit_verify_detects_tampering(data_dir: Path) -> None:
     assert broken.returncode == 1 and "row 2" in broken.stderr
 
 
+@pytest.mark.duckdb_only  # the embedded file itself (PostgreSQL: tests/foundation/test_postgres.py)
 def test_backup_restore_round_trip(data_dir: Path, tmp_path: Path) -> None:
     assert run_cli("init", "--demo", data_dir=data_dir).returncode == 0
     archive = tmp_path / "backups" / "clinic.tar"
@@ -164,12 +167,14 @@ def test_backup_restore_round_trip(data_dir: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "other" / "clinic.duckdb").exists()
 
 
+@pytest.mark.duckdb_only  # the embedded file itself (PostgreSQL: tests/foundation/test_postgres.py)
 def test_backup_refuses_a_path_inside_the_data_dir(data_dir: Path) -> None:
     assert run_cli("init", data_dir=data_dir).returncode == 0
     inside = run_cli("backup", str(data_dir / "b.tar"), data_dir=data_dir)
     assert inside.returncode != 0 and "outside" in inside.stderr
 
 
+@pytest.mark.duckdb_only  # the embedded file itself (PostgreSQL: tests/foundation/test_postgres.py)
 def test_restore_refuses_while_the_database_is_open(data_dir: Path, tmp_path: Path) -> None:
     assert run_cli("init", data_dir=data_dir).returncode == 0
     archive = tmp_path / "b.tar"

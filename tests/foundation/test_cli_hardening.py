@@ -49,6 +49,7 @@ def test_init_still_creates_and_then_audit_verify_works(data_dir: Path, capsys) 
     assert code == 0 and "intact" in out
 
 
+@pytest.mark.duckdb_only  # the embedded file itself (PostgreSQL: tests/foundation/test_postgres.py)
 def test_backup_never_overwrites_and_writes_into_a_directory(data_dir: Path, tmp_path: Path, capsys) -> None:
     assert cli(capsys, "init")[0] == 0
     existing = tmp_path / "keep.tar"
@@ -70,6 +71,7 @@ def test_backup_never_overwrites_and_writes_into_a_directory(data_dir: Path, tmp
     assert new_dir.is_dir() and list(new_dir.glob("clinic-*.tar"))
 
 
+@pytest.mark.duckdb_only  # the embedded file itself (PostgreSQL: tests/foundation/test_postgres.py)
 def test_restore_of_a_corrupted_database_is_one_clean_line(
     data_dir: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:

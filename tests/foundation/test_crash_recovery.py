@@ -76,10 +76,10 @@ def _partial_records(clinic: Clinic) -> list[str]:
     db = clinic.db
     submitted = {r[0] for r in db.fetchall("SELECT object_id FROM audit_log WHERE action = 'case.submit'")}
     for case_id, views in db.fetchall(
-        'SELECT c.id, list(p."view" ORDER BY p."view") FILTER (WHERE p.source <> \'followup\')'
+        "SELECT c.id, string_agg(p.\"view\", ',' ORDER BY p.\"view\") FILTER (WHERE p.source <> 'followup')"
         " FROM cases c LEFT JOIN photos p ON p.case_id = c.id GROUP BY c.id"
     ):
-        if sorted(views or []) != ["front", "left_oblique", "right_oblique"]:
+        if sorted((views or "").split(",")) != ["front", "left_oblique", "right_oblique"]:
             problems.append(f"case {case_id} has photos {views}")
         if case_id not in submitted:
             problems.append(f"case {case_id} has no case.submit audit row")

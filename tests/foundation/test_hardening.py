@@ -36,6 +36,7 @@ def _mode(path: Path) -> int:
 
 
 # -- files -------------------------------------------------------------------------------------
+@pytest.mark.duckdb_only  # the embedded file itself (PostgreSQL: tests/foundation/test_postgres.py)
 def test_database_blobs_backups_and_exports_are_private(
     clinic: Clinic, accounts: Accounts, tmp_path: Path
 ) -> None:
@@ -56,6 +57,7 @@ def test_database_blobs_backups_and_exports_are_private(
     assert _mode(fhir) == 0o600
 
 
+@pytest.mark.duckdb_only  # the embedded file itself (PostgreSQL: tests/foundation/test_postgres.py)
 def test_an_existing_data_directory_is_tightened_on_start(data_dir: Path, clock: FakeClock) -> None:
     Clinic.open(Settings.from_env(), clock=clock).close()
     # As an older version (or a careless copy) left it.
@@ -107,6 +109,7 @@ def _rewrite_archive(source: Path, target: Path, change_manifest) -> Path:  # no
     return target
 
 
+@pytest.mark.duckdb_only  # the embedded file itself (PostgreSQL: tests/foundation/test_postgres.py)
 def test_the_manifest_carries_a_sealed_audit_head(clinic: Clinic, accounts: Accounts, tmp_path: Path) -> None:
     archive = create_backup(clinic, tmp_path / "b.tar").path
     head = clinic.audit.head
@@ -123,6 +126,7 @@ def test_the_manifest_carries_a_sealed_audit_head(clinic: Clinic, accounts: Acco
         assert restored.audit.verify().ok
 
 
+@pytest.mark.duckdb_only  # the embedded file itself (PostgreSQL: tests/foundation/test_postgres.py)
 def test_restore_refuses_an_archive_whose_newest_audit_rows_were_cut(
     clinic: Clinic, accounts: Accounts, tmp_path: Path
 ) -> None:

@@ -48,6 +48,7 @@ def test_duplicate_migration_numbers_are_refused(tmp_path: Path) -> None:
         list_migrations(tmp_path)
 
 
+@pytest.mark.duckdb_only  # the embedded file itself (PostgreSQL: tests/foundation/test_postgres.py)
 def test_database_does_not_open_without_the_right_key(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -65,6 +66,7 @@ def test_database_does_not_open_without_the_right_key(
         Clinic.open()
 
 
+@pytest.mark.duckdb_only  # the embedded file itself (PostgreSQL: tests/foundation/test_postgres.py)
 def test_patient_data_is_not_readable_in_the_database_or_wal(clinic: Clinic, accounts: Accounts) -> None:
     secret_text = "Unmistakable-concern-text-4711"
     clinic.cases.submit_case(accounts.patient_a, valid_intake(goals=secret_text), required_photos())
@@ -104,6 +106,7 @@ def test_each_thread_gets_its_own_cursor_and_concurrent_writes_work(clinic: Clin
     assert clinic.db.fetchone("SELECT count(*) FROM thread_probe")[0] == 120
 
 
+@pytest.mark.duckdb_only  # the embedded file itself (PostgreSQL: tests/foundation/test_postgres.py)
 def test_cursors_of_finished_threads_are_released(clinic: Clinic) -> None:
     import gc
 
@@ -120,6 +123,7 @@ def test_cursors_of_finished_threads_are_released(clinic: Clinic) -> None:
     assert live_cursor_count(clinic.db) <= 2  # this thread's, perhaps one not yet collected
 
 
+@pytest.mark.duckdb_only  # the embedded file itself (PostgreSQL: tests/foundation/test_postgres.py)
 def test_spilled_temp_files_are_encrypted_and_stay_in_the_data_dir(clinic: Clinic) -> None:
     settings = dict(
         clinic.db.fetchall(

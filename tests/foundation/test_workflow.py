@@ -216,6 +216,7 @@ def test_concurrent_submissions_from_threads(clinic: Clinic, accounts: Accounts)
     assert clinic.audit.verify().ok
 
 
+@pytest.mark.duckdb_only  # the embedded file itself (PostgreSQL: tests/foundation/test_postgres.py)
 def test_shared_clinic_is_one_per_data_dir(data_dir) -> None:
     from core.clinic import shared_clinic
     from core.db import DatabaseError
