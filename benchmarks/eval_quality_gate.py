@@ -34,7 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.paths import shared_testdata_dir  # noqa: E402
 from core.vision.quality import QualityOptions, QualityResult, check_photo  # noqa: E402
-from scripts.make_gate_degradations import degraded_cases, read_labels, read_split  # noqa: E402
+from scripts.make_gate_degradations import (  # noqa: E402
+    close_up_cases,
+    degraded_cases,
+    read_labels,
+    read_split,
+)
 
 # Failing check -> the label vocabulary of `main_problem`.
 CHECK_TO_REASON = {
@@ -163,6 +168,28 @@ def report(title: str, decisions: list[Decision], turned_as_front: list[str], wr
         print(f"obliques/profiles accepted as the wrong side: {len(wrong_side)} {wrong_side}")
 
 
+def report_close_ups(directory: Path, options: QualityOptions, verbose: bool) -> None:
+    """Skin close-ups (../shared/testdata/skin) as taken and degraded, per split: the focus
+    thresholds were fit on the tuning half."""
+    for split in ("tuning", "validation"):
+        print(f"\n==================== CLOSE-UPS, {split} half of the skin photos ====================")
+        kinds: dict[str, list[tuple[bool, bool, bool]]] = defaultdict(list)
+        for case in close_up_cases(directory, split):
+            result = check_photo(case.image, "close_up", options)
+            accepted = result.verdict != "fail"
+            named = not case.expected_ok and reason_of(result) == case.expected_reason
+            kinds[case.kind].append((case.expected_ok, accepted, named))
+            if verbose:
+                print(
+                    f"  {case.name[:60]:60} {'ok' if case.expected_ok else 'no'}/{result.verdict:4} {_problems(result)}"
+                )
+        for kind, rows in kinds.items():
+            right = sum(ok == accepted for ok, accepted, _ in rows)
+            refused = [named for ok, _, named in rows if not ok]
+            reason = f"reason {_rate(sum(refused), len(refused)):>12}" if refused else ""
+            print(f"  {kind:22} decision {_rate(right, len(rows)):>12}   {reason}")
+
+
 def _problems(result: QualityResult) -> str:
     return ", ".join(
         f"{c.name}={c.status}:{c.value if not isinstance(c.value, float) else round(c.value, 2)}"
@@ -285,6 +312,7 @@ def main() -> int:
             named = sum(d.named(reason_of(d.result)) for d in group if not d.expected_ok)
             refused = sum(not d.expected_ok for d in group)
             print(f"  {kind:22} decision {_rate(right, len(group)):>12}   reason {_rate(named, refused):>12}")
+        report_close_ups(directory, options, args.verbose)
         combined = decisions[args.degrade] + degraded
         report(
             f"{args.degrade.upper()} + DEGRADED together", combined, turned[args.degrade], wrong[args.degrade]

@@ -304,6 +304,35 @@ def degraded_cases(directory: Path, split: str = "validation") -> Iterator[Case]
             yield Case(f"{stem}/{kind}", row["file"], kind, case_view, ok, reason, row["skin_tone"], degraded)
 
 
+def skin_split(file: str) -> str:
+    """Skin close-ups (../shared/testdata/skin, unlabelled): "tuning" when the sha256 of the file
+    name is odd, else "validation" (5 and 5). The close-up focus thresholds were fit on tuning."""
+    return "tuning" if int(hashlib.sha256(file.encode()).hexdigest(), 16) % 2 else "validation"
+
+
+def close_up_cases(directory: Path, split: str = "validation") -> Iterator[Case]:
+    """The skin close-ups of `split` as taken (accepted: each was published as a clinical close-up)
+    and degraded: blur, defocus, -2.3 EV, a green cast; JPEG q80 accepted."""
+    for path in sorted((directory / "skin").glob("*.jpg")):
+        if skin_split(path.name) != split:
+            continue
+        image = cv2.imread(str(path))
+        if image is None:
+            continue
+        short = min(image.shape[:2])
+        made: list[tuple[str, bool, str, np.ndarray]] = [
+            ("as_taken", True, "none", image),
+            ("jpeg_q80", True, "none", jpeg(image, 80)),
+            ("blur", False, "blur", gaussian_blur(image, 0.004 * short)),
+            ("defocus", False, "blur", defocus(image, 0.006 * short)),
+            ("under_exposed_2ev", False, "too_dark", exposure(image, -2.3)),
+            ("cast_green", False, "colour_cast", cast(image, (0.6, 1.8, 0.6))),
+        ]
+        for kind, ok, reason, degraded in made:
+            name = f"skin/{path.stem}/{kind}"
+            yield Case(name, f"skin/{path.name}", kind, "close_up", ok, reason, "unknown", degraded)
+
+
 def main() -> int:
     from core.paths import shared_testdata_dir
 
