@@ -18,7 +18,7 @@ CORE_MESSAGES: tuple[str, ...] = (
     ),
     N_(
         "We could not create an account with these details. If you have registered before, please log"
-        " in instead (use Log in in the menu)."
+        " in instead."
     ),
     N_(
         "This password is too easy to guess. Please choose a longer one made of three or four unrelated"

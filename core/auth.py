@@ -61,7 +61,7 @@ LOGIN_FAILED_MESSAGE = (
 )
 REGISTRATION_REFUSED_MESSAGE = (
     "We could not create an account with these details. If you have registered before, please log"
-    " in instead (use Log in in the menu)."
+    " in instead."
 )
 _PURGE_EVERY = timedelta(minutes=10)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -13,6 +13,7 @@ from zoneinfo import available_timezones
 import streamlit as st
 
 from components.i18n import N_, _, current_language, language_picker
+from components.page_links import link_to_page
 from components.session import LANDING_PAGE_KEY, current_principal, get_clinic, start_session
 from core.consent import consent_text
 from core.vocabulary import CONSENT_TELEMEDICINE
@@ -116,6 +117,8 @@ with st.form("register_form"):
 
 for message in st.session_state.get(ERRORS_KEY, {}).get("", []):
     st.error(_(message))
+if st.session_state.get(ERRORS_KEY, {}).get(""):  # e.g. "registered before? log in instead"
+    link_to_page("pages/login.py", _("Log in"), ":material/login:")
 
 if submitted:
     problems: dict[str, str] = {}
