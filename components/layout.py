@@ -49,8 +49,6 @@ TREATMENT_LABELS: dict[str, str] = {
     "laser": N_("Laser / light treatment"),
     "vascular_laser": N_("Vascular laser / IPL (redness, vessels)"),
     "pigment_laser": N_("Pigment laser / IPL (brown spots)"),
-    "vascular_laser": N_("Vascular laser / IPL (redness, vessels)"),
-    "pigment_laser": N_("Pigment laser / IPL (brown spots)"),
     "microneedling": N_("Microneedling"),
     "skin_booster": N_("Skin booster"),
     "topical": N_("Topical prescription"),
