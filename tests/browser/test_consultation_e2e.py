@@ -113,6 +113,19 @@ def register_patient(page, portal: PortalServer) -> None:
     wait_for_app(page)
 
 
+def reload_keeps_the_draft(page) -> None:
+    """A phone reloads the tab when the patient switches to the camera: still logged in, the typed
+    answers and the accepted photo come back from the encrypted draft on the server."""
+    page.get_by_text("1 of 3 views done").wait_for()
+    page.reload()
+    wait_for_app(page)
+    page.get_by_text(re.compile("We kept your answers from")).wait_for()
+    concern = page.get_by_label("Describe your concern in your own words")
+    assert concern.input_value() == CONCERN_TEXT
+    page.get_by_text("Kept from your saved answers.").wait_for()
+    page.get_by_text("1 of 3 views done").wait_for()
+
+
 def send_consultation(page, photos: dict[str, Path]) -> str:
     click_menu(page, "New consultation")
     choose_options(page, "stMultiSelect", "What would you like help with?", ["Pigmentation / melasma"])
@@ -130,6 +143,8 @@ def send_consultation(page, photos: dict[str, Path]) -> str:
         uploader.locator("input[type=file]").set_input_files(str(photos[view]))
         uploader.get_by_text(photos[view].name).wait_for()
         wait_for_app(page)
+        if view == "front":
+            reload_keeps_the_draft(page)
     page.get_by_text("3 of 3 views done").wait_for()
     page.get_by_test_id("stCheckbox").filter(has_text="storing my photos").locator("label").click()
     wait_for_app(page)
