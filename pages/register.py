@@ -128,7 +128,7 @@ if submitted:
         problems["password_confirm"] = N_("The two passwords differ.")
     if date_of_birth is None:
         problems["date_of_birth"] = N_("Please enter your date of birth.")
-    if not problems:
+    if not problems and date_of_birth is not None:  # (None is a problem above)
         from core.access import ValidationError
 
         try:
