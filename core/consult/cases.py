@@ -500,7 +500,7 @@ class CaseService:
             principal, photos, required=REQUIRED_VIEWS, unique_views=True, accept_failed=accept_failed
         )
         # One person in all the photos of a consultation (each compared with the front photo).
-        if found := self._same_person_refusals(photos, baseline=()):
+        if found := self._same_person_refusals(photos):
             self._refuse_identity(principal, None, found)
         now = self._clock()
         case_id = str(uuid.uuid4())
@@ -748,16 +748,21 @@ class CaseService:
 
     # -- the same person in every photo of a case ---------------------------------------------
     def _same_person_refusals(
-        self, photos: Sequence[CheckedPhoto], baseline: Sequence[FaceEmbedding]
+        self,
+        photos: Sequence[CheckedPhoto],
+        baseline: Callable[[], Sequence[FaceEmbedding]] = lambda: (),
     ) -> list[IdentityRefusal]:
         """Photos that seem to show someone else (core.vision.identity's rule); photos without a
-        usable face (close-ups, synthetic pictures) and AR stills are never refused."""
+        usable face (close-ups, synthetic pictures) and AR stills are never refused, and then the
+        `baseline` (read from the encrypted photos) is not even computed."""
         from core.vision.identity import refusals
 
         checked: list[tuple[View, FaceEmbedding | None]] = [
             (p.view, p.face_embedding()) for p in photos if p.source not in _IDENTITY_EXEMPT_SOURCES
         ]
-        return refusals(checked, baseline)
+        if all(embedding is None for _, embedding in checked):
+            return []
+        return refusals(checked, baseline())
 
     def _baseline_embeddings(self, case_id: str) -> list[FaceEmbedding]:
         """Face embeddings of the case's first photos (the patient's own uploads and camera shots),
@@ -845,7 +850,7 @@ class CaseService:
         )
         # The case's first photos are the reference (a check-in, a snapshot); only a physician may
         # add another person's picture, with a reason.
-        overridden = self._same_person_refusals(photos, self._baseline_embeddings(case_id))
+        overridden = self._same_person_refusals(photos, lambda: self._baseline_embeddings(case_id))
         if overridden:
             reason = identity_override.strip() if isinstance(identity_override, str) else ""
             if principal.role != PHYSICIAN or not reason:
