@@ -236,6 +236,14 @@ def invite_patient(clinic: Any, principal: Any, case_id: str, room_id: str) -> A
         return notifier.invite_once(principal, case_id, room_id)
 
 
+def _send_problem(result: Any) -> str:
+    """Why an e-mail did not go, in the reader's language (core.notifications.SendResult)."""
+    failure, reason = getattr(result, "failure", ""), getattr(result, "reason", "")
+    if failure and reason:
+        return _("{failure}: {reason}.", failure=_(failure), reason=_(reason))
+    return _(result.message)
+
+
 def render_invitation_status(clinic: Any, principal: Any, case_id: str, room_id: str) -> None:
     """Whether the e-mail invitation went, in words, and "Send the invitation again"."""
     from components.layout import format_when
@@ -263,7 +271,7 @@ def render_invitation_status(clinic: Any, principal: Any, case_id: str, room_id:
             )
         else:
             st.warning(
-                _("{problem} Give the patient the invitation code.", problem=_(result.message)),
+                _("{problem} Give the patient the invitation code.", problem=_send_problem(result)),
                 icon=":material/unsubscribe:",
             )
             st.code(room_id, language=None)

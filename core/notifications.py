@@ -31,6 +31,7 @@ from urllib.parse import quote, urlsplit
 from core.access import PHYSICIAN, SYSTEM_PRINCIPAL, AccessDenied, Principal, ValidationError, require_role
 from core.care import booking
 from core.db import from_db_time, to_db_time
+from core.i18n import N_, Translator, translator
 
 if TYPE_CHECKING:
     from core.audit import AuditLog
@@ -72,11 +73,14 @@ FAILED = "failed"
 
 @dataclass(frozen=True)
 class SendResult:
-    """What happened to one e-mail; `message` is a sentence for the page."""
+    """What happened to one e-mail; `message` is a sentence for the page (English: the page shows
+    it translated, a failure as `failure` and `reason`, each a catalog entry)."""
 
     status: str  # sent | not_configured | no_address | failed
     message: str
     at: datetime | None = None
+    failure: str = ""
+    reason: str = ""
 
     @property
     def sent(self) -> bool:
@@ -94,6 +98,7 @@ class _Recipient:
     email: str
     name: str
     timezone: str | None
+    language: str | None = None  # the patient's preferred language: the e-mail is written in it
 
 
 def address_ref(email: str) -> str:
@@ -104,26 +109,26 @@ def address_ref(email: str) -> str:
 def _failure_reason(error: BaseException) -> str:
     """Plain words for a failed delivery (smtplib's exceptions are OSErrors: check them first)."""
     if isinstance(error, smtplib.SMTPNotSupportedError):
-        return "the mail server does not offer an encrypted connection (STARTTLS)"
+        return N_("the mail server does not offer an encrypted connection (STARTTLS)")
     if isinstance(error, smtplib.SMTPAuthenticationError):
-        return "the mail server did not accept the log-in"
+        return N_("the mail server did not accept the log-in")
     if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return "the mail server refused the patient's address"
+        return N_("the mail server refused the patient's address")
     if isinstance(error, smtplib.SMTPSenderRefused):
-        return "the mail server refused the sender address"
+        return N_("the mail server refused the sender address")
     if isinstance(error, smtplib.SMTPServerDisconnected):
-        return "the mail server closed the connection"
+        return N_("the mail server closed the connection")
     if isinstance(error, smtplib.SMTPException):
-        return "the mail server refused the message"
+        return N_("the mail server refused the message")
     if isinstance(error, ssl.SSLCertVerificationError):
-        return "the mail server's certificate could not be verified"
+        return N_("the mail server's certificate could not be verified")
     if isinstance(error, ssl.SSLError):
-        return "the secure connection to the mail server failed"
+        return N_("the secure connection to the mail server failed")
     if isinstance(error, TimeoutError):
-        return "the mail server did not answer in time"
+        return N_("the mail server did not answer in time")
     if isinstance(error, OSError):
-        return "the mail server could not be reached"
-    return "an unexpected error occurred"
+        return N_("the mail server could not be reached")
+    return N_("an unexpected error occurred")
 
 
 class Notifier:
@@ -152,14 +157,18 @@ class Notifier:
             raise ValidationError({"room": "this is not a consult room id"})
         if not self.configured:
             result = SendResult(
-                NOT_CONFIGURED, "E-mail is not set up on this server: give the patient the invitation code."
+                NOT_CONFIGURED,
+                N_("E-mail is not set up on this server: give the patient the invitation code."),
             )
         else:
             recipient = self._patient_recipient(principal, patient_id)
             if recipient is None:
                 result = SendResult(
                     NO_ADDRESS,
-                    "The patient's account is closed, so no e-mail was sent: give the patient the invitation code.",
+                    N_(
+                        "The patient's account is closed, so no e-mail was sent: give the patient the invitation"
+                        " code."
+                    ),
                 )
                 self._audit(principal, "notify.consult_invitation", "case", case_id, status=NO_ADDRESS)
             else:
@@ -169,8 +178,8 @@ class Notifier:
                     ("case", case_id),
                     recipient,
                     lambda: self._invitation_message(principal, recipient, room_id),
-                    success="Invitation e-mailed to the patient.",
-                    failure="The invitation e-mail could not be sent",
+                    success=N_("Invitation e-mailed to the patient."),
+                    failure=N_("The invitation e-mail could not be sent"),
                     room=room_id[:8],
                 )
         with self._lock:
@@ -188,45 +197,58 @@ class Notifier:
             return self._invitations.get(room_id)
 
     def _invitation_message(self, physician: Principal, recipient: _Recipient, room_id: str) -> EmailMessage:
+        """The invitation in the patient's language (whole sentences from the catalog)."""
+        t = translator(recipient.language)
         clinic_name = self._settings.clinic_name
-        doctor = physician.display_name or "Your physician"
+        doctor = physician.display_name or t.gettext("Your physician")
         link = self._link(f"{LIVE_CONSULT_PATH}?room={quote(room_id, safe='')}")
         prepare = [
-            "a phone, tablet or computer with a camera and a microphone (allow the browser to use them)",
-            "a quiet, private place with good light on your face",
-            "a few minutes: your physician lets you in from the waiting room",
+            t.gettext(
+                "a phone, tablet or computer with a camera and a microphone (allow the browser to use them)"
+            ),
+            t.gettext("a quiet, private place with good light on your face"),
+            t.gettext("a few minutes: your physician lets you in from the waiting room"),
         ]
         if link:
-            how_text = f"Join here (you will be asked to log in first):\n{link}"
-            how_html = (
-                f'<p><a href="{html.escape(link)}" style="font-weight:bold">Join the live video consult</a>'
-                f"<br>You will be asked to log in first.</p>"
+            how_text = t.gettext("Join here (you will be asked to log in first):\n{link}", link=link)
+            join, log_in_first = (
+                t.gettext("Join the live video consult"),
+                t.gettext("You will be asked to log in first."),
             )
+            how_html = (
+                f'<p><a href="{html.escape(link)}" style="font-weight:bold">{html.escape(join)}</a>'
+                f"<br>{html.escape(log_in_first)}</p>"
+            )
+
         else:
-            how_text = (
+            how_text = t.gettext(
                 'Log in to the clinic portal and open "My consultations": the consult is shown at the top.'
             )
             how_html = f"<p>{html.escape(how_text)}</p>"
+        greeting = t.gettext("Dear {name},", name=recipient.name)
+        opened = t.gettext(
+            "{doctor} of {clinic} has opened a live video consult for you and is waiting for you now.",
+            doctor=doctor,
+            clinic=clinic_name,
+        )
+        ready = t.gettext("Before you join, please have ready:")
+        later = t.gettext("If you cannot join now, your physician can invite you again later.")
+        footer = self._footer(t)
         text = (
-            f"Dear {recipient.name},\n\n"
-            f"{doctor} of {clinic_name} has opened a live video consult for you and is waiting for you now.\n\n"
-            f"{how_text}\n\n"
-            "Before you join, please have ready:\n"
+            f"{greeting}\n\n{opened}\n\n{how_text}\n\n{ready}\n"
             + "".join(f"- {item}\n" for item in prepare)
-            + "\nIf you cannot join now, your physician can invite you again later.\n\n"
-            f"{self._footer()}\n"
+            + f"\n{later}\n\n{footer}\n"
         )
         body = (
-            f"<p>Dear {html.escape(recipient.name)},</p>"
-            f"<p>{html.escape(doctor)} of {html.escape(clinic_name)} has opened a live video consult for you"
-            " and is waiting for you now.</p>"
-            f"{how_html}"
-            "<p>Before you join, please have ready:</p><ul>"
+            f"<p>{html.escape(greeting)}</p><p>{html.escape(opened)}</p>{how_html}"
+            f"<p>{html.escape(ready)}</p><ul>"
             + "".join(f"<li>{html.escape(item)}</li>" for item in prepare)
-            + "</ul><p>If you cannot join now, your physician can invite you again later.</p>"
-            f'<p style="color:#666">{html.escape(self._footer())}</p>'
+            + f"</ul><p>{html.escape(later)}</p>"
+            f'<p style="color:#666">{html.escape(footer)}</p>'
         )
-        subject = f"{clinic_name}: your physician is waiting for you in a video consult"
+        subject = t.gettext(
+            "{clinic}: your physician is waiting for you in a video consult", clinic=clinic_name
+        )
         return self._message(recipient.email, subject, text, body)
 
     # -- appointment reminders -------------------------------------------------------------------
@@ -271,8 +293,8 @@ class Notifier:
                     lambda r=recipient, s=start_utc, z=zone, p=physician, loc=location: (
                         self._reminder_message(r, s, z, p, loc)
                     ),
-                    success="Reminder e-mailed to the patient.",
-                    failure="The reminder could not be sent",
+                    success=N_("Reminder e-mailed to the patient."),
+                    failure=N_("The reminder could not be sent"),
                     case_id=case_id,
                 )
                 if not result.sent:
@@ -296,40 +318,62 @@ class Notifier:
     def _reminder_message(
         self, recipient: _Recipient, start_utc: datetime, zone: str, physician: str | None, location: str
     ) -> EmailMessage:
+        """The reminder in the patient's language, the time in the patient's zone, named."""
+        t = translator(recipient.language)
         clinic_name = self._settings.clinic_name
         try:
             local = booking.utc_to_local(start_utc, zone)
         except booking.BookingError:  # a zone name this system no longer knows: the clinic's
             zone = self._settings.clinic_timezone
             local = booking.utc_to_local(start_utc, zone)
-        when = f"{local:%A %d %B %Y}, {local:%H:%M} ({local.tzname()}, {zone.replace('_', ' ')})"
-        with_whom = f" with {physician}" if physician else ""
+        day, clock = t.date(local.date(), "full"), t.time(local, "HH:mm")
+        when = t.gettext(
+            "{day}, {time} ({abbreviation}, {zone})",
+            day=day,
+            time=clock,
+            abbreviation=local.tzname() or "",
+            zone=zone.replace("_", " "),
+        )
+        if physician:
+            reminder = t.gettext(
+                "This is a reminder of your appointment with {physician} at {clinic}.",
+                physician=physician,
+                clinic=clinic_name,
+            )
+        else:
+            reminder = t.gettext("This is a reminder of your appointment at {clinic}.", clinic=clinic_name)
         link = self._link("")  # after log-in a patient lands on "My consultations"
         manage = (
-            f"To see or change your appointments, log in to the portal:\n{link}"
+            t.gettext("To see or change your appointments, log in to the portal:\n{link}", link=link)
             if link
-            else 'To see or change your appointments, log in to the portal and open "My consultations".'
+            else t.gettext(
+                'To see or change your appointments, log in to the portal and open "My consultations".'
+            )
         )
-        text = (
-            f"Dear {recipient.name},\n\n"
-            f"This is a reminder of your appointment{with_whom} at {clinic_name}.\n\n"
-            f"When: {when}\nWhere: {location}\n\n"
-            f"{manage}\n\n"
-            f"{self._footer()}\n"
-        )
+        greeting = t.gettext("Dear {name},", name=recipient.name)
+        when_label, where_label = t.gettext("When:"), t.gettext("Where:")
+        footer = self._footer(t)
+        text = f"{greeting}\n\n{reminder}\n\n{when_label} {when}\n{where_label} {location}\n\n{manage}\n\n{footer}\n"
+        see, log_in_first = t.gettext("See or change your appointments"), t.gettext("(log in first).")
         manage_html = (
-            f'<p><a href="{html.escape(link)}">See or change your appointments</a> (log in first).</p>'
+            f'<p><a href="{html.escape(link)}">{html.escape(see)}</a> {html.escape(log_in_first)}</p>'
             if link
             else f"<p>{html.escape(manage)}</p>"
         )
+
         body = (
-            f"<p>Dear {html.escape(recipient.name)},</p>"
-            f"<p>This is a reminder of your appointment{html.escape(with_whom)} at {html.escape(clinic_name)}.</p>"
-            f"<p><b>When:</b> {html.escape(when)}<br><b>Where:</b> {html.escape(location)}</p>"
+            f"<p>{html.escape(greeting)}</p><p>{html.escape(reminder)}</p>"
+            f"<p><b>{html.escape(when_label)}</b> {html.escape(when)}<br>"
+            f"<b>{html.escape(where_label)}</b> {html.escape(location)}</p>"
             f"{manage_html}"
-            f'<p style="color:#666">{html.escape(self._footer())}</p>'
+            f'<p style="color:#666">{html.escape(footer)}</p>'
         )
-        subject = f"{clinic_name}: reminder of your appointment on {local:%d %B %Y} at {local:%H:%M}"
+        subject = t.gettext(
+            "{clinic}: reminder of your appointment on {day} at {time}",
+            clinic=clinic_name,
+            day=t.date(local.date(), "long"),
+            time=clock,
+        )
         return self._message(recipient.email, subject, text, body)
 
     # -- background reminders (the server) --------------------------------------------------------
@@ -377,7 +421,7 @@ class Notifier:
             return None
         if not patient.email:
             return None
-        return _Recipient(patient.email, patient.display_name, patient.timezone)
+        return _Recipient(patient.email, patient.display_name, patient.timezone, patient.language)
 
     def _send(
         self,
@@ -401,7 +445,7 @@ class Notifier:
                 "%s to %s failed: %s (%s %s)", action, reference, reason, type(error).__name__, code or ""
             )
             self._audit(actor, action, *target, status=FAILED, recipient=reference, reason=reason, **details)
-            return SendResult(FAILED, f"{failure}: {reason}.")
+            return SendResult(FAILED, f"{failure}: {reason}.", failure=failure, reason=reason)
         self._audit(actor, action, *target, status=SENT, recipient=reference, **details)
         return SendResult(SENT, success, at=self._clinic.clock())
 
@@ -421,10 +465,11 @@ class Notifier:
         base = self._settings.public_url
         return f"{base.rstrip('/')}/{path}" if base else None  # e.g. https://portal.example.org/
 
-    def _footer(self) -> str:
-        return (
-            f"This message was sent automatically by {self._settings.clinic_name}. For your privacy it "
-            "contains no medical information. Please do not reply to it."
+    def _footer(self, t: Translator) -> str:
+        return t.gettext(
+            "This message was sent automatically by {clinic}. For your privacy it contains no medical"
+            " information. Please do not reply to it.",
+            clinic=self._settings.clinic_name,
         )
 
     def _message(self, to: str, subject: str, text: str, html_body: str) -> EmailMessage:

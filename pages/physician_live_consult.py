@@ -109,11 +109,12 @@ def show_consult(registry: RoomRegistry, principal: Principal, room: Room) -> No
                     except RoomStateError as error:
                         st.warning(_(str(error)))
                     st.rerun(scope="app")
+            in_call = _("In the call")
             for patient in admitted:
                 st.markdown(
                     _(
                         "{badge} **{name}**",
-                        badge=f":green-badge[{_('In the call')}]",
+                        badge=f":green-badge[{in_call}]",
                         name=plain(patient.display_name),
                     )
                 )

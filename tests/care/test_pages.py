@@ -127,7 +127,7 @@ def test_physician_agenda_shows_overdue_and_review(seeded) -> None:
 def test_physician_archive_renders_search_timeline_and_compare(seeded) -> None:
     app = run_page(seeded["clinic"], "doc@example.test", "pages/physician_archive.py")
     assert not app.exception, app.exception
-    assert "1 case(s)" in all_text(app)
+    assert "1 case" in all_text(app)
     assert len(app.dataframe) >= 2  # results + timeline
 
 
@@ -137,11 +137,14 @@ def test_patient_panel_shows_own_zone_overdue_checkin_and_downloads(seeded) -> N
     text = all_text(app)
     assert "America/New_York" in text
     assert "3-month check-in" in text  # the open one (the 2-week one was sent)
-    assert "Prepare all my data (zip)" in text
-    pdf_button = next(b for b in app.button if b.label.startswith("Prepare the report PDF"))
+    # The patient registered in French: the panel speaks French.
+    assert "Préparer toutes mes données (zip)" in text
+    pdf_button = next(b for b in app.button if b.label.startswith("Préparer le PDF du compte rendu"))
     app = pdf_button.click().run()
     assert not app.exception, app.exception
-    assert any(getattr(e, "label", "").startswith("Download report") for e in app.get("download_button"))
+    assert any(
+        getattr(e, "label", "").startswith("Télécharger le compte rendu") for e in app.get("download_button")
+    )
 
 
 def test_admin_patients_page_erases(seeded) -> None:

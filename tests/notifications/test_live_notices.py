@@ -124,7 +124,7 @@ def test_the_physician_sees_a_waiting_patient_on_the_queue_and_in_the_menu(
     registry().join(world.patient, room.room_id)
     app = run_app(world, PHYSICIAN_EMAIL)
     assert not app.exception, app.exception
-    assert "1 patient(s) waiting in a live consult" in texts(app, "warning")
+    assert "1 patient waiting in a live consult" in texts(app, "warning")
     titles = menu_titles(app)
     assert "Live consult (1 waiting)" in titles
     assert titles.count("Live consult") == 1  # the patients' page of that title (hidden) is untouched

@@ -116,7 +116,7 @@ def test_admin_users_page_lists_accounts_and_creates_a_physician(app_as, clinic)
     app.text_input(key="staff_email").input("new.doc@example.test")
     app.text_input(key="staff_password").input("Colleague-pass-123")
     next(button for button in app.button if button.label == "Create account").click().run()
-    assert any("account created" in text for text in texts(app, "success"))
+    assert any("created for new.doc@example.test" in text for text in texts(app, "success"))
     assert clinic.auth.login("new.doc@example.test", "Colleague-pass-123").principal.role == "physician"
 
 
