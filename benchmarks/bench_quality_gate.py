@@ -72,8 +72,9 @@ def _gate_at(revision: str) -> Callable[..., Any]:
 def bench_photo(repeats: int, compare: str | None) -> None:
     sources = {"astronaut": _astronaut_face()}
     real = shared_testdata_dir() / "faces" / "frontal_goodlight_older_male_02.jpg"
-    if real.is_file():
-        sources["real front photo"] = cv2.imread(str(real))
+    photo = cv2.imread(str(real)) if real.is_file() else None
+    if photo is not None:
+        sources["real front photo"] = photo
     gates: dict[str, Callable[..., Any]] = {"current": check_photo}
     if compare:
         gates = {compare: _gate_at(compare), "current": check_photo}
@@ -149,7 +150,7 @@ def bench_live(frame_count: int, compare: str | None) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15, help="12 MP runs per source")
     parser.add_argument("--frames", type=int, default=120, help="live frames")
     parser.add_argument(

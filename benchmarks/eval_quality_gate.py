@@ -198,7 +198,7 @@ def _problems(result: QualityResult) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--verbose", action="store_true", help="print every photo's checks")
     parser.add_argument("--no-degradations", action="store_true", help="real photos only")
     parser.add_argument(
@@ -223,6 +223,8 @@ def main() -> int:
     for row in rows:
         part = split[row["file"]]
         image = cv2.imread(str(directory / row["file"]))
+        if image is None:
+            raise FileNotFoundError(directory / row["file"])
         tone = row["skin_tone"]
         front = check_photo(image, "front", options)
         expected_front = row["clinical_front_ok"] == "yes"

@@ -143,8 +143,9 @@ def defocus(image: np.ndarray, radius: float) -> np.ndarray:
 
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    assert ok
-    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+    decoded = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    assert ok and decoded is not None
+    return decoded
 
 
 def shrink(image: np.ndarray, long_side: int) -> np.ndarray:
@@ -262,7 +263,7 @@ def degraded_cases(directory: Path, split: str = "validation") -> Iterator[Case]
         if assignment.get(row["file"]) != split or not acceptable(row):
             continue
         image = cv2.imread(str(directory / row["file"]))
-        geometry = _face_geometry(image)
+        geometry = None if image is None else _face_geometry(image)
         if image is None or geometry is None:
             continue
         landmarks, masks, skin = geometry
@@ -336,7 +337,7 @@ def close_up_cases(directory: Path, split: str = "validation") -> Iterator[Case]
 def main() -> int:
     from core.paths import shared_testdata_dir
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path.home() / ".cache" / "clinic" / "gate-degradations")
     parser.add_argument("--split", default="validation", choices=["validation", "tuning"])
     parser.add_argument("--write-split", action="store_true", help=f"rewrite {SPLIT_PATH.name} from the rule")

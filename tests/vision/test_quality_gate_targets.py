@@ -24,6 +24,18 @@ from scripts.make_gate_degradations import paste_hair, paste_hand
 SKIN = "skin"
 
 
+def _read(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path))
+    assert image is not None, path
+    return image
+
+
+def _check(result: QualityResult, name: str) -> QualityCheck:
+    check = result.check(name)
+    assert check is not None, (name, [c.name for c in result.checks])
+    return check
+
+
 def _skin_photos(shared_testdata: Path) -> list[Path]:
     photos = sorted((shared_testdata / SKIN).glob("*.jpg"))
     assert len(photos) == 10, "the shared skin close-ups"
@@ -37,58 +49,59 @@ def _skin_photos(shared_testdata: Path) -> list[Path]:
 @pytest.mark.shared
 def test_skin_close_ups_as_taken_are_accepted_and_blurred_ones_refused(shared_testdata):
     for path in _skin_photos(shared_testdata):
-        photo = cv2.imread(str(path))
+        photo = _read(path)
         taken = check_photo(photo, "close_up")
         assert taken.verdict != "fail", (path.name, [c.to_dict() for c in taken.failing])
         names = [check.name for check in taken.checks]
         assert {"exposure", "colour", "sharpness", "scale"} == set(names), names
         assert "expression" not in names and "yaw" not in names  # no face checks on a close-up
         blurred = check_photo(cv2.GaussianBlur(photo, (0, 0), 2.0), "close_up")
-        assert blurred.check("sharpness").status == "fail", path.name
+        assert _check(blurred, "sharpness").status == "fail", path.name
         assert blurred.first_problem is not None and blurred.first_problem.name == "sharpness"
         assert "close-up is blurry" in blurred.first_problem.instruction
 
 
 @pytest.mark.shared
 def test_close_up_focus_is_judged_on_the_skins_own_texture_not_its_contrast(shared_testdata):
-    photo = cv2.imread(str(shared_testdata / SKIN / "acne_inflammatory_redness_pih_07.jpg"))
-    sharp = check_photo(photo, "close_up").check("sharpness")
+    photo = _read(shared_testdata / SKIN / "acne_inflammatory_redness_pih_07.jpg")
+    sharp = _check(check_photo(photo, "close_up"), "sharpness")
     # The same skin at a third of the contrast around its mean (a darker, flatter rendering):
     mean = photo.astype(np.float32).mean(axis=(0, 1))
     flat = np.clip(mean + (photo.astype(np.float32) - mean) / 3, 0, 255).astype(np.uint8)
-    flat_focus = check_photo(flat, "close_up").check("sharpness")
+    flat_focus = _check(check_photo(flat, "close_up"), "sharpness")
     assert sharp is not None and flat_focus is not None
     assert flat_focus.status == "pass"
-    assert abs(float(flat_focus.value) - float(sharp.value)) < 0.15 * float(sharp.value)
+    assert isinstance(flat_focus.value, float) and isinstance(sharp.value, float)
+    assert abs(flat_focus.value - sharp.value) < 0.15 * sharp.value
 
 
 @pytest.mark.shared
 def test_close_up_scale_comes_from_the_eyes_when_they_are_in_the_photo(shared_testdata):
-    three_quarter = cv2.imread(str(shared_testdata / SKIN / "acne_inflammatory_redness_pih_07.jpg"))
-    scale = check_photo(three_quarter, "close_up").check("scale")
+    three_quarter = _read(shared_testdata / SKIN / "acne_inflammatory_redness_pih_07.jpg")
+    scale = _check(check_photo(three_quarter, "close_up"), "scale")
     assert scale is not None and isinstance(scale.value, float) and scale.value > 1.0
     # A 1200 px portrait used as a close-up of the face; at half the pixels, half the pixels per mm.
-    with_eyes = cv2.imread(str(shared_testdata / "faces" / "frontal_goodlight_older_male_02.jpg"))
-    scale = check_photo(with_eyes, "close_up").check("scale")
+    with_eyes = _read(shared_testdata / "faces" / "frontal_goodlight_older_male_02.jpg")
+    scale = _check(check_photo(with_eyes, "close_up"), "scale")
     assert scale is not None and isinstance(scale.value, float) and scale.status == "pass"
     half = cv2.resize(with_eyes, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-    half_scale = check_photo(half, "close_up").check("scale")
+    half_scale = _check(check_photo(half, "close_up"), "scale")
     assert half_scale is not None and isinstance(half_scale.value, float)
     assert half_scale.value == pytest.approx(scale.value / 2, rel=0.15)
     assert half_scale.status in ("warn", "fail") and half_scale.instruction
     # A cheek with no eyes in it has no reference: the scale is reported as not measurable.
-    cheek = cv2.imread(str(shared_testdata / SKIN / "acne_mild_cheek_04.jpg"))
-    unknown = check_photo(cheek, "close_up").check("scale")
+    cheek = _read(shared_testdata / SKIN / "acne_mild_cheek_04.jpg")
+    unknown = _check(check_photo(cheek, "close_up"), "scale")
     assert unknown is not None and unknown.status == "pass" and unknown.value is None
 
 
 @pytest.mark.shared
 def test_inflamed_skin_is_not_a_colour_cast_in_a_close_up_but_a_green_one_is(shared_testdata):
-    photo = cv2.imread(str(shared_testdata / SKIN / "acne_pustular_cheek_redness_08.jpg"))
-    assert check_photo(photo, "close_up").check("colour").status == "pass"
+    photo = _read(shared_testdata / SKIN / "acne_pustular_cheek_redness_08.jpg")
+    assert _check(check_photo(photo, "close_up"), "colour").status == "pass"
     linear = (photo.astype(np.float32) / 255) ** 2.2 * np.array([0.6, 1.8, 0.6], np.float32)
     green = (np.clip(linear / linear.max(), 0, 1) ** (1 / 2.2) * 255).astype(np.uint8)
-    colour = check_photo(green, "close_up").check("colour")
+    colour = _check(check_photo(green, "close_up"), "colour")
     assert colour is not None and colour.status == "fail" and "green" in colour.instruction
 
 
@@ -116,7 +129,7 @@ def _cheek_geometry(image: np.ndarray):
     ],
 )
 def test_hair_strands_and_a_skin_coloured_hand_on_the_cheek_are_refused_as_occlusion(shared_testdata, name):
-    photo = cv2.imread(str(shared_testdata / "faces" / name))
+    photo = _read(shared_testdata / "faces" / name)
     clean = check_photo(photo, "front")
     assert clean.verdict != "fail"
     cheek, skin, face_w = _cheek_geometry(photo)
@@ -125,7 +138,7 @@ def test_hair_strands_and_a_skin_coloured_hand_on_the_cheek_are_refused_as_occlu
         paste_hand(photo, cheek, skin, face_w, seed=3),
     ):
         result = check_photo(occluded, "front")
-        assert result.check("cheek_occlusion").status == "fail"
+        assert _check(result, "cheek_occlusion").status == "fail"
         main = result.first_problem
         assert main is not None and main.name == "cheek_occlusion", [c.to_dict() for c in result.failing]
         assert "hands down" in main.instruction
@@ -140,7 +153,7 @@ def test_the_edge_test_adds_no_false_reject_on_correct_photos_of_any_tone(shared
     tones = {row["skin_tone"] for row in rows}
     assert {"light", "brown", "dark"} <= tones
     for row in rows:
-        check = check_photo(cv2.imread(str(shared_testdata / row["file"])), "front").check("cheek_occlusion")
+        check = _check(check_photo(_read(shared_testdata / row["file"]), "front"), "cheek_occlusion")
         assert check is not None and check.status != "fail", (row["file"], check.to_dict())
 
 
