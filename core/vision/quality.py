@@ -16,11 +16,13 @@ one_face, pose (yaw, pitch, roll), resolution (image size, distance, face size),
 occlusion (sunglasses, cheek_occlusion, hair_or_hand), expression, eyes_open. `ISO_COMPONENTS` maps each
 to its ISO/IEC 29794-5 component; docs/PHOTO_QUALITY.md says what warn and fail mean per check.
 Exposure and colour are judged tone-fairly: the face's bright end against the scene, the skin's
-own hue and chroma (see `QualityOptions`). `close_up` skips face checks when no face is found and judges
-exposure, colour and sharpness on the whole frame.
+own hue and chroma (see `QualityOptions`). `close_up` never runs face checks: exposure of the frame,
+the skin's own hue, focus relative to the skin's own texture and, when the eyes are in the photo,
+the scale in pixels per mm (`_close_up`).
 
-Speed: everything runs on a working copy whose long side is at most `work_side` pixels; YuNet runs
-on a smaller copy. For live frames pass the VIDEO-mode landmarks and `QualityOptions.live()`
+Speed: everything runs on a working copy halved until its long side is at most `work_side` pixels
+(sharpness reads the original pixels of the face crop); YuNet runs on a copy just large enough for
+the smallest face that would count as a second person (`_detector_side`). For live frames pass the VIDEO-mode landmarks and `QualityOptions.live()`
 (YuNet at low resolution, or skipped by passing `faces=[]` plus landmarks).
 """
 
