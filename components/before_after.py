@@ -55,11 +55,18 @@ def prepare_pair(before: bytes, after: bytes, align: bool = True, detector=None)
     return PreparedPair(_encode(before_bgr), _encode(after_bgr), aligned, note)
 
 
-def slider_html(before_jpeg: bytes, after_jpeg: bytes, labels: tuple[str, str] = ("Before", "After")) -> str:
-    """A self-contained comparison slider: the after image is clipped to the slider position."""
+def slider_html(
+    before_jpeg: bytes,
+    after_jpeg: bytes,
+    labels: tuple[str, str] = ("Before", "After"),
+    compare_label: str | None = None,
+) -> str:
+    """A self-contained comparison slider: the after image is clipped to the slider position.
+    `compare_label`: the slider's accessible name (the reader's language); English by default."""
     before_b64 = base64.b64encode(before_jpeg).decode("ascii")
     after_b64 = base64.b64encode(after_jpeg).decode("ascii")
     left, right = (html.escape(label) for label in labels)
+    compare = html.escape(compare_label or f"Compare {labels[0]} and {labels[1]}")
     return f"""
 <div class="ba" style="position:relative;max-width:100%;user-select:none;font-family:sans-serif">
   <img src="data:image/jpeg;base64,{before_b64}" style="display:block;width:100%" alt="{left}">
@@ -69,18 +76,21 @@ def slider_html(before_jpeg: bytes, after_jpeg: bytes, labels: tuple[str, str] =
   <div class="ba-line" style="position:absolute;top:0;bottom:0;left:50%;width:2px;background:#fff;box-shadow:0 0 4px #000"></div>
   <span style="position:absolute;top:6px;left:8px;color:#fff;text-shadow:0 0 3px #000">{left}</span>
   <span style="position:absolute;top:6px;right:8px;color:#fff;text-shadow:0 0 3px #000">{right}</span>
-  <input type="range" min="0" max="100" value="50" aria-label="Compare {left} and {right}"
+  <input type="range" min="0" max="100" value="50" aria-label="{compare}"
     style="position:absolute;left:0;right:0;bottom:8px;width:96%;margin:0 2%"
     oninput="const r=this.parentElement;r.querySelector('.ba-after').style.clipPath='inset(0 0 0 '+this.value+'%)';r.querySelector('.ba-line').style.left=this.value+'%';">
 </div>"""
 
 
 def render_before_after(
-    before: bytes, after: bytes, key: str, labels: tuple[str, str] = ("Before", "After"), align: bool = True
+    before: bytes, after: bytes, key: str, labels: tuple[str, str] | None = None, align: bool = True
 ) -> PreparedPair:
     import streamlit as st
     import streamlit.components.v1 as components
 
+    from components.i18n import _
+
+    labels = labels or (_("Before"), _("After"))
     cache = st.session_state.setdefault("_before_after_cache", {})
     cache_key = (key, hash(before), hash(after), align)
     pair = cache.get(cache_key)
@@ -89,10 +99,10 @@ def render_before_after(
         cache.clear()  # one pair per session is plenty; photos are large
         cache[cache_key] = pair
     if pair.note:
-        st.caption(pair.note)
+        st.caption(_("Not aligned (no face found on both photos); shown as taken."))
     elif pair.aligned:
-        st.caption("Aligned on the eyes (same position and scale).")
-    side, slide = st.tabs(["Side by side", "Slider"])
+        st.caption(_("Aligned on the eyes (same position and scale)."))
+    side, slide = st.tabs([_("Side by side"), _("Slider")])
     with side:
         col_before, col_after = st.columns(2)
         col_before.image(pair.before_jpeg, caption=labels[0], width="stretch")
@@ -100,7 +110,12 @@ def render_before_after(
     with slide:
         height, width = _decode(pair.before_jpeg).shape[:2]
         components.html(
-            slider_html(pair.before_jpeg, pair.after_jpeg, labels),
+            slider_html(
+                pair.before_jpeg,
+                pair.after_jpeg,
+                labels,
+                _("Compare {before} and {after}", before=labels[0], after=labels[1]),
+            ),
             height=int(min(700, 640 * height / width)) + 20,
         )
     return pair

@@ -57,4 +57,27 @@ CORE_MESSAGES: tuple[str, ...] = (
     N_("This file is not a photo we can read."),
     N_("This photo was not prepared by the portal. Please add it again."),
     N_("This photo still carries hidden details. Please add it again."),
+    # core/consult/reports.py (the report editor)
+    N_("Please describe your findings before sending."),
+    N_("Please write an assessment before sending."),
+    N_("Please give the reason for the in-person visit."),
+    N_("This report has been sent and can no longer be edited."),
+    N_("Please write and save the report first."),
+    N_("This report has already been sent."),
+    # core/care (booking, check-ins: the care panel shows them)
+    N_("the window is shorter than one slot"),
+    N_("say why the visit is needed"),
+    N_("the visit must be in the future"),
+    N_("this slot is no longer available; choose another"),
+    N_("choose one of the published free slots"),
+    N_(
+        "An in-person visit can be booked once your physician advises one in the report or approves it."
+        " Please wait for your report."
+    ),
+    N_("a check-in needs at least one view"),
+    N_("only open check-ins can be changed"),
+    N_("only open check-ins can be dropped"),
+    N_("this check-in was already sent"),
+    N_("only submitted check-ins can be reviewed"),
 )
+
