@@ -227,3 +227,22 @@ def test_the_detector_runs_smaller_for_a_close_face_and_full_size_without_landma
     assert _detector_side((1000, 1000), None, options) == options.detector.max_side
     side = _detector_side((512, 512), face_landmarks, options)
     assert options.detector_min_side <= side <= options.detector.max_side
+
+
+@pytest.mark.shared
+def test_the_skin_photos_split_in_halves_and_their_degradations_are_labelled_by_construction(shared_testdata):
+    from scripts.make_gate_degradations import close_up_cases, skin_split
+
+    names = [path.name for path in _skin_photos(shared_testdata)]
+    tuning = {name for name in names if skin_split(name) == "tuning"}
+    assert len(tuning) == 5  # thresholds were fit on these; the other 5 validate
+    cases = list(close_up_cases(shared_testdata, "tuning"))
+    assert {case.source.split("/", 1)[1] for case in cases} == tuning
+    assert all(case.view == "close_up" for case in cases)
+    accepted = {case.kind for case in cases if case.expected_ok}
+    assert accepted == {"as_taken", "jpeg_q80"}
+    assert {case.expected_reason for case in cases if not case.expected_ok} == {
+        "blur",
+        "too_dark",
+        "colour_cast",
+    }
