@@ -60,6 +60,7 @@ CHECK_LABELS: dict[str, str] = {
     "cheek_occlusion": N_("Cheeks free"),
     "expression": N_("Neutral expression"),
     "eyes_open": N_("Eyes open"),
+    "scale": N_("Close enough for skin detail"),
 }
 STATUS_WORDS: dict[str, str] = {"pass": N_("OK"), "warn": N_("could be better"), "fail": N_("fix this")}
 
