@@ -54,6 +54,7 @@ def open_selected_case() -> CaseDetail | None:
         st.title(_("Case"))
         st.info(_("Choose a case in the **Case queue** first."))
         return None
+    assert principal is not None  # the page calls this only when signed in
     st.session_state[SELECTED_KEY] = case_id
     st.query_params["case"] = case_id  # keep the URL shareable within the clinic
     try:
@@ -105,12 +106,14 @@ def show_photo_full(photo_id: str, title: str) -> None:
     """The photo, large, in a dialog titled in the reader's language."""
 
     def body() -> None:
+        assert principal is not None  # the page calls this only when signed in
         st.image(clinic.cases.get_photo_bytes(principal, photo_id), caption=title, width="stretch")
 
     st.dialog(_("Photo"), width="large")(body)()
 
 
 def render_case(case: CaseDetail) -> None:
+    assert principal is not None  # the page calls this only when signed in
     case_id = case.case_id
     st.title(_("Case {reference}", reference=case.reference))
     patient_language = tr().language_name(case.patient.language)
@@ -219,7 +222,7 @@ def render_case(case: CaseDetail) -> None:
     with tab_report:
         report = case.report
         sent = report is not None and report.sent_at is not None
-        if sent:
+        if report is not None and report.sent_at is not None:
             st.success(
                 _(
                     "Report sent {when}; it can no longer be edited.",
