@@ -7,6 +7,7 @@ writes into a layout that no longer exists, which blanks the page (see docs/ARCH
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from components.ar_panel import LIVE_ROOM_KEY, treatment_controls
@@ -22,6 +23,7 @@ from components.video_room import (
     room_registry,
 )
 from core.access import AccessDenied, Principal
+from core.consult.cases import IDENTITY_OVERRIDE_LIMIT, IdentityMismatch
 from core.live.rooms import Room, RoomClosed, RoomRegistry, RoomStateError
 
 ENDED_KEY = "live_consult_just_ended"
@@ -215,13 +217,58 @@ def show_consult(registry: RoomRegistry, principal: Principal, room: Room) -> No
         show_call_quality(room_id)
 
 
+PENDING_SNAPSHOT_KEY = "live_snapshot_other_person"
+
+
 def save_snapshot(registry: RoomRegistry, principal: Principal, room_id: str, value: object) -> None:
-    """Store a snapshot the call widget took: the patient's picture, and the AR view when shown."""
+    """Store a snapshot the call widget took: the patient's picture, and the AR view when shown.
+
+    A snapshot that seems to show someone else than the case's photos waits for the physician's
+    reason (or is discarded) instead of being stored."""
     snapshot = decode_snapshot(value, room_id)
-    if snapshot is None:
+    if snapshot is not None:
+        st.session_state.pop(PENDING_SNAPSHOT_KEY, None)
+        _store_snapshot(registry, principal, room_id, snapshot, identity_override=None)
+    pending = st.session_state.get(PENDING_SNAPSHOT_KEY)
+    if pending is None:
         return
+    with st.form("snapshot_other_person"):
+        st.warning(
+            _(
+                "This snapshot seems to show a different person from the case's photos, so it was not "
+                "saved. Save it anyway only if it is the patient, and say why."
+            )
+        )
+        reason = st.text_input(
+            _("Reason (kept in the audit log)"),
+            max_chars=IDENTITY_OVERRIDE_LIMIT,
+            key="snapshot_override_reason",
+        )
+        save, discard = st.columns(2)
+        if save.form_submit_button(_("Save with this reason")):
+            if not reason.strip():
+                st.error(_("Please give a reason, or discard the snapshot."))
+                return
+            st.session_state.pop(PENDING_SNAPSHOT_KEY, None)
+            _store_snapshot(registry, principal, room_id, pending, identity_override=reason.strip())
+        if discard.form_submit_button(_("Discard the snapshot")):
+            st.session_state.pop(PENDING_SNAPSHOT_KEY, None)
+            st.rerun()
+
+
+def _store_snapshot(
+    registry: RoomRegistry,
+    principal: Principal,
+    room_id: str,
+    snapshot: tuple[np.ndarray, np.ndarray | None],
+    identity_override: str | None,
+) -> None:
     raw_bgr, simulated_bgr = snapshot
-    _photo, report = registry.snapshot(principal, room_id, raw_bgr)
+    try:
+        _photo, report = registry.snapshot(principal, room_id, raw_bgr, identity_override=identity_override)
+    except IdentityMismatch:
+        st.session_state[PENDING_SNAPSHOT_KEY] = snapshot  # the form below asks for a reason
+        return
     verdict = getattr(report, "verdict", None)
     quality = _(VERDICT_LABELS[verdict]) if verdict in VERDICT_LABELS else _("not checked")
     if simulated_bgr is not None:

@@ -342,12 +342,18 @@ class RoomRegistry:
             return room.recording_allowed
 
     def snapshot(
-        self, principal: Principal, room_id: str, frame_bgr: np.ndarray, view: str = "front"
+        self,
+        principal: Principal,
+        room_id: str,
+        frame_bgr: np.ndarray,
+        view: str = "front",
+        identity_override: str | None = None,
     ) -> tuple[Any, Any]:
         """Store a still of the patient's (raw, unsimulated) video in the case as a photo.
 
         The still goes through the same quality gate as an upload and is stored with its verdict.
-        Returns (photo, quality report).
+        A still of someone else than the case's photos raises IdentityMismatch unless the physician
+        gives a reason (`identity_override`, audited by the case store). Returns (photo, quality report).
         """
         from core.consult.photos import intake_frame
 
@@ -357,7 +363,9 @@ class RoomRegistry:
             raise RoomStateError("no video frame from the patient yet")
         checked = intake_frame(frame_bgr, view, source="video_snapshot")
         report, verdict = checked.quality, checked.quality.verdict
-        photo = self._clinic.cases.add_photo(principal, room.case_id, checked)
+        photo = self._clinic.cases.add_photo(
+            principal, room.case_id, checked, identity_override=identity_override
+        )
         with self._lock:
             room.snapshot_photo_ids.append(str(getattr(photo, "photo_id", getattr(photo, "id", ""))))
             self._audit(principal, "consult.snapshot", room, view=view, quality=verdict)

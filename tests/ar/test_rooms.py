@@ -184,7 +184,7 @@ def test_snapshot_goes_into_the_case_as_a_video_snapshot_photo(
 
     stored = []
 
-    def add_photo(principal, case_id, photo_input):
+    def add_photo(principal, case_id, photo_input, identity_override=None):
         stored.append((principal, case_id, photo_input))
         return type("Photo", (), {"photo_id": "ph-1"})()
 

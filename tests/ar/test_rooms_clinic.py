@@ -86,3 +86,24 @@ def test_snapshot_is_stored_in_the_case_with_its_quality_verdict(clinic_with_cas
     assert stored.source == "video_snapshot"
     assert stored.quality_verdict in ("pass", "warn", "fail")
     assert "consult.snapshot" in clinic.audit.actions()
+
+
+def test_a_snapshot_of_someone_else_needs_the_physicians_reason(
+    clinic_with_case, shared_testdata: Path
+) -> None:
+    from core.consult.cases import IdentityMismatch
+
+    clinic, people, case_id = clinic_with_case
+    registry = RoomRegistry(clinic)
+    room = registry.open_room(people["doctor"], case_id)
+    stranger = cv2.imread(str(shared_testdata / "faces/frontal_goodlight_older_male_02.jpg"))
+    assert stranger is not None
+    before = len(clinic.cases.list_photos(people["doctor"], case_id))
+    with pytest.raises(IdentityMismatch):
+        registry.snapshot(people["doctor"], room.room_id, stranger)
+    assert len(clinic.cases.list_photos(people["doctor"], case_id)) == before
+    photo, _report = registry.snapshot(
+        people["doctor"], room.room_id, stranger, identity_override="Same patient, new beard."
+    )
+    assert photo.photo_id in {p.photo_id for p in clinic.cases.list_photos(people["doctor"], case_id)}
+    assert "photo.identity_override" in clinic.audit.actions()
