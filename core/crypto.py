@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -94,6 +95,16 @@ def key_id(key: bytes) -> str:
 def encrypt(key: bytes, plaintext: bytes, associated_data: bytes | None = None) -> bytes:
     """AES-256-GCM; returns nonce || ciphertext || tag."""
     nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, associated_data)
+
+
+def encrypt_deterministic(
+    key: bytes, index_key: bytes, plaintext: bytes, associated_data: bytes | None = None
+) -> bytes:
+    """AES-256-GCM whose nonce is HMAC-SHA256(index_key, plaintext): equal plaintexts give equal
+    output (a keyed blind index, as in AES-SIV), so the database can match them and learns only
+    equality. For look-up columns only (the log-in e-mail); `decrypt` opens it."""
+    nonce = hmac.new(index_key, plaintext, hashlib.sha256).digest()[:NONCE_BYTES]
     return nonce + AESGCM(key).encrypt(nonce, plaintext, associated_data)
 
 

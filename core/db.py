@@ -141,6 +141,8 @@ class Database:
     """An encrypted DuckDB file attached as catalog `clinic` (and the interface of every engine)."""
 
     engine = "duckdb"
+    # PostgreSQL seals patient columns (core.db_sealing): SQL can match them for equality only.
+    seals_columns = False
     # Errors of the engine itself, suppressed where a failed COMMIT leaves nothing to roll back.
     _engine_errors: tuple[type[Exception], ...] = (duckdb.Error,)
 

@@ -25,6 +25,7 @@ from psycopg_pool import ConnectionPool
 
 from core import crypto
 from core.db import MIGRATIONS_DIR, Cursor, Database, DatabaseError, TransactionConflict, to_db_time, utcnow
+from core.db_sealing import Sealer, date_columns
 
 # pg_advisory_lock key of the migration runner ("clinicmg" as an int64).
 _MIGRATION_LOCK = 0x636C696E69636D67
@@ -78,6 +79,9 @@ class PgCursor:
     def execute(self, query: str, parameters: Any = None) -> PgCursor:
         sql = translate_placeholders(query)
         values = list(parameters or [])
+        sealer = self._db._sealer
+        if sealer is not None:
+            values = sealer.seal_parameters(query, values)
         connection = None if self._dedicated else self._db._thread_connection()
         try:
             if connection is not None:
@@ -93,6 +97,9 @@ class PgCursor:
         """One statement over many parameter rows (in the open transaction, if any)."""
         sql = cast(LiteralString, translate_placeholders(query))
         rows = [list(row) for row in parameters or []]
+        sealer = self._db._sealer
+        if sealer is not None:
+            rows = [sealer.seal_parameters(query, row) for row in rows]
         connection = None if self._dedicated else self._db._thread_connection()
         try:
             with contextlib.ExitStack() as stack:
@@ -115,7 +122,9 @@ class PgCursor:
                 self._rows = []
             else:
                 self.description = [(column.name, column.type_code) for column in cursor.description]
-                self._rows = cursor.fetchall()
+                rows = cursor.fetchall()
+                sealer = self._db._sealer
+                self._rows = rows if sealer is None else [sealer.open_row(row) for row in rows]
             self._next = 0
             self.rowcount = cursor.rowcount
 
@@ -135,11 +144,13 @@ class PostgresDatabase(Database):
     """The clinic's data in PostgreSQL (CLINIC_DATABASE_URL); the same interface as DuckDB's."""
 
     engine = "postgresql"
+    seals_columns = True
     _engine_errors = (psycopg.Error,)
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:  # noqa: D107 - no DuckDB file
         self.path = Path("postgresql")  # there is no database file; backups use pg_dump
         self.url = url
+        self._sealer: Sealer | None = None  # set by bind_master_key (core.db_sealing)
         self._lock = threading.RLock()
         self._local = threading.local()
         try:
@@ -234,6 +245,7 @@ class PostgresDatabase(Database):
                 "the master key does not match this clinic's PostgreSQL database"
                 " (every app server needs the same CLINIC_MASTER_KEY)"
             )
+        self._sealer = Sealer(master_key)
         return master_key
 
     # -- migrations ----------------------------------------------------------------------------
@@ -242,7 +254,17 @@ class PostgresDatabase(Database):
         with self._open_pool().connection(timeout=60) as connection:
             connection.execute("SELECT pg_advisory_lock(%s)", [_MIGRATION_LOCK])
             try:
-                return super().migrate(directory)
+                applied = super().migrate(directory)
+                # Sealed dates are text here (core.db_sealing); the migrations stay portable.
+                for table, column in date_columns():
+                    kind = self.scalar(
+                        "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema()"
+                        " AND table_name = ? AND column_name = ? AND data_type = 'date'",
+                        [table, column],
+                    )
+                    if kind:
+                        self.execute(f'ALTER TABLE {table} ALTER COLUMN "{column}" TYPE TEXT')
+                return applied
             finally:
                 connection.execute("SELECT pg_advisory_unlock(%s)", [_MIGRATION_LOCK])
 

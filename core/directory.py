@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.access import ADMIN, PHYSICIAN, NotFound, Principal, ValidationError, require_role
 from core.rows import fetch_all_as
@@ -40,6 +40,25 @@ class CaseEntry:
     patient_email: str | None
 
 
+def patient_text_filter(db: Database, text: str | None, limit: int) -> tuple[str, list[Any]]:
+    """A condition over `patients p LEFT JOIN users u`: name or e-mail contains `text`.
+
+    The embedded engine matches in SQL. With sealed columns (PostgreSQL, core.db_sealing) the
+    service opens every patient's name and address and matches here, passing the first `limit`
+    ids by name; callers then sort what they fetched by name (`sort_by_name`)."""
+    needle = (text or "").strip().lower()
+    if not db.seals_columns:
+        like = f"%{needle}%"
+        return "(lower(p.name) LIKE ? OR lower(coalesce(u.email, '')) LIKE ?)", [like, like]
+    rows = db.fetchall("SELECT p.id, p.name, u.email FROM patients p LEFT JOIN users u ON u.id = p.user_id")
+    found = sorted(
+        (str(name), str(pid))
+        for pid, name, email in rows
+        if needle in f"{name}".lower() or needle in f"{email or ''}".lower()
+    )
+    return "p.id = ANY(?)", [[pid for _, pid in found[:limit]]]
+
+
 def _clean(ref: str) -> str:
     ref = (ref or "").strip()
     if not ref or len(ref) > _MAX_REF or not ref.isprintable():
@@ -55,16 +74,19 @@ class Directory:
     def patients(self, principal: Principal, text: str | None = None, limit: int = 200) -> list[PatientEntry]:
         """Patients whose name or e-mail contains `text` (all when empty), by name."""
         require_role(principal, ADMIN, PHYSICIAN)
-        like = f"%{(text or '').strip().lower()}%"
+        limit = max(1, min(int(limit), 10_000))
+        matches, params = patient_text_filter(self._db, text, limit)
         found = fetch_all_as(
             self._db.cursor(),
             PatientEntry,
             "SELECT p.id AS patient_id, p.name, u.email,"
             " (SELECT count(*) FROM cases c WHERE c.patient_id = p.id) AS cases"
             " FROM patients p LEFT JOIN users u ON u.id = p.user_id"
-            " WHERE lower(p.name) LIKE ? OR lower(coalesce(u.email, '')) LIKE ? ORDER BY p.name, p.id LIMIT ?",
-            [like, like, max(1, min(int(limit), 10_000))],
+            f" WHERE {matches} ORDER BY p.name, p.id LIMIT ?",
+            [*params, limit],
         )
+        if self._db.seals_columns:  # sealed names sort as ciphertext in SQL
+            found.sort(key=lambda entry: (entry.name, entry.patient_id))
         self._audit.record(principal, "directory.patients_listed", "patient", None, {"count": len(found)})
         return found
 
@@ -74,8 +96,8 @@ class Directory:
         ref = _clean(ref)
         row = self._db.fetchone(
             "SELECT p.id FROM patients p LEFT JOIN users u ON u.id = p.user_id"
-            " WHERE p.id = ? OR lower(u.email) = lower(?) LIMIT 1",
-            [ref, ref],
+            " WHERE p.id = ? OR u.email = ? LIMIT 1",  # addresses are stored normalised (core.auth)
+            [ref, ref.strip().lower()],
         )
         if row is None:
             raise NotFound(f"no patient {ref!r} (give their e-mail or id)")

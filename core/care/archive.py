@@ -18,6 +18,7 @@ from core.care.progress import TreatedArea
 from core.care.records import PatientRef
 from core.care.release import filter_for_principal
 from core.db import to_db_time
+from core.directory import patient_text_filter
 from core.rows import fetch_all_as
 
 
@@ -159,9 +160,9 @@ class ArchiveQueries:
         params: list[Any] = []
         f = archive_filter
         if f.patient_text and f.patient_text.strip():
-            like = f"%{f.patient_text.strip().lower()}%"
-            where.append("(lower(p.name) LIKE ? OR lower(u.email) LIKE ?)")
-            params += [like, like]
+            matches, match_params = patient_text_filter(self.db, f.patient_text, 1_000_000)
+            where.append(matches)
+            params += match_params
         if f.concern:
             where.append("c.concerns LIKE ?")
             params.append(f"%{f.concern}%")
@@ -337,14 +338,17 @@ class ArchiveQueries:
     ) -> list[PatientRef]:
         """Patients by name or email, for the admin's erase page (names and emails only)."""
         require_role(principal, PHYSICIAN, ADMIN)
-        like = f"%{(text or '').strip().lower()}%"
+        limit = max(1, min(int(limit), 1000))
+        matches, params = patient_text_filter(self.db, text, limit)
         found = fetch_all_as(
             self.db.cursor(),
             PatientRef,
             "SELECT p.id AS patient_id, p.name, u.email FROM patients p LEFT JOIN users u ON u.id = p.user_id"
-            " WHERE lower(p.name) LIKE ? OR lower(u.email) LIKE ? ORDER BY p.name LIMIT ?",
-            [like, like, max(1, min(int(limit), 1000))],
+            f" WHERE {matches} ORDER BY p.name LIMIT ?",
+            [*params, limit],
         )
+        if self.db.seals_columns:  # sealed names sort as ciphertext in SQL
+            found.sort(key=lambda entry: entry.name)
         # The search text may be a name: only its length goes into the row.
         self._care.audit_read(
             principal,

@@ -63,7 +63,7 @@ def _export_fhir(args: argparse.Namespace) -> int:
         case_id = _resolve(clinic, "case", args.case)
         if args.physician:
             row = clinic.db.fetchone(
-                "SELECT id FROM users WHERE lower(email) = ? AND role = 'physician'",
+                "SELECT id FROM users WHERE email = ? AND role = 'physician'",  # stored normalised
                 [args.physician.strip().lower()],
             )
             if row is None:

@@ -24,7 +24,7 @@ def test_registration_refuses_unstorable_names_as_a_field_error(clinic, name) ->
             "surrogate@example.test", PASSWORD, name, dt.date(1990, 1, 1), "en", "Europe/Amsterdam", True
         )
     assert "name" in caught.value.errors
-    assert clinic.db.scalar("SELECT count(*) FROM users WHERE email = 'surrogate@example.test'") == 0
+    assert clinic.db.scalar("SELECT count(*) FROM users WHERE email = ?", ["surrogate@example.test"]) == 0
 
 
 @pytest.mark.parametrize(

@@ -158,7 +158,7 @@ def test_parallel_guesses_get_no_more_password_checks_than_the_limit(
     clinic: Clinic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     register(clinic, "pat@example.test", "Pat")
-    real_hash = clinic.db.fetchone("SELECT password_hash FROM users WHERE email = 'pat@example.test'")[0]
+    real_hash = clinic.db.fetchone("SELECT password_hash FROM users WHERE email = ?", ["pat@example.test"])[0]
     real_verify = clinic.auth._verify_quietly
     checks: list[str] = []
     lock = threading.Lock()

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from core import crypto
+from core.access import ValidationError
+from core.auth import REGISTRATION_REFUSED_MESSAGE
 from core.clinic import Clinic
 from core.config import Settings
 from core.db import DatabaseError, TransactionConflict
@@ -44,7 +46,9 @@ def test_the_same_services_run_on_postgresql(pg_data_dir: Path, clock: FakeClock
         assert clinic.audit.verify().ok  # the chain is written and read back the same way
 
 
-def test_a_server_with_another_master_key_is_refused(pg_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_server_with_another_master_key_is_refused(
+    pg_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     Clinic.open().close()
     assert (pg_data_dir / "master.key").exists()
     monkeypatch.setenv("CLINIC_MASTER_KEY", crypto.os.urandom(32).hex())
@@ -66,7 +70,9 @@ def test_transactions_are_per_thread_and_conflicts_are_typed(postgres_url: str) 
             tx.execute("UPDATE probe SET n = n + 1 WHERE id = 1")
             assert db.scalar("SELECT n FROM probe WHERE id = 1") == 1  # this thread sees its write
             seen: list[int] = []
-            reader = threading.Thread(target=lambda: seen.append(db.scalar("SELECT n FROM probe WHERE id = 1")))
+            reader = threading.Thread(
+                target=lambda: seen.append(db.scalar("SELECT n FROM probe WHERE id = 1"))
+            )
             reader.start()
             reader.join()
             assert seen == [0]  # another thread does not, until COMMIT
@@ -100,3 +106,40 @@ def test_transactions_are_per_thread_and_conflicts_are_typed(postgres_url: str) 
         assert db.scalar("SELECT n FROM probe WHERE id = 1") == 101
     finally:
         db.close()
+
+
+def test_patient_data_is_sealed_before_it_reaches_postgresql(
+    pg_data_dir: Path, clock: FakeClock, postgres_server: object
+) -> None:
+    from tests.postgres_server import PostgresServer
+
+    from .conftest import required_photos, valid_intake
+
+    assert isinstance(postgres_server, PostgresServer)
+    secret_text = "Unmistakable-concern-text-4711"
+    with Clinic.open(Settings.from_env(), clock=clock) as clinic:
+        clinic.case_submitted_listeners.clear()
+        patient = register(clinic, "Quinn.Quartermain@Example.test", "Quinn Quartermain")
+        case_id = clinic.cases.submit_case(patient, valid_intake(goals=secret_text), required_photos())
+        # Everything reads back in the clear through the services (log-in by e-mail included)...
+        again = clinic.auth.login("quinn.quartermain@example.test", PASSWORD).principal
+        assert again.user_id == patient.user_id and again.display_name == "Quinn Quartermain"
+        assert clinic.cases.get_case(patient, case_id).intake.goals == secret_text
+        dob = clinic.db.scalar("SELECT date_of_birth FROM patients WHERE id = ?", [patient.patient_id])
+        assert str(dob) == "1988-05-04"
+        with pytest.raises(ValidationError) as refused:  # the duplicate check still finds the address
+            register(clinic, "quinn.quartermain@example.test", "Someone Else")
+        assert refused.value.errors == {"": REGISTRATION_REFUSED_MESSAGE}
+        # ...while PostgreSQL holds only sealed text, in its tables and its WAL.
+        stored = clinic.db.fetchall("SELECT name FROM patients")  # opened by the engine
+        assert stored == [("Quinn Quartermain",)]
+        clinic.db.checkpoint()
+    needles = [b"Quartermain", b"quinn.quartermain@example.test", secret_text.encode(), b"1988-05-04"]
+    scanned = 0
+    for path in postgres_server.data_dir.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            scanned += len(content)
+            for needle in needles:
+                assert needle not in content, f"{needle!r} in plain text in {path}"
+    assert scanned > 10_000_000  # the whole cluster was read: tables, indexes, WAL
