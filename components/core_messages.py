@@ -57,6 +57,12 @@ CORE_MESSAGES: tuple[str, ...] = (
     N_("This file is not a photo we can read."),
     N_("This photo was not prepared by the portal. Please add it again."),
     N_("This photo still carries hidden details. Please add it again."),
+    # core/assessment/report.py (the disclaimer every stored pre-assessment carries)
+    N_(
+        "Automated photo measurements to support the physician's review. They describe what the photos"
+        " show (colour, lines, spots, texture) under the photo's own lighting and are not a diagnosis."
+        " Scores are relative measures, not clinically validated grades; the physician decides."
+    ),
     # core/consult/reports.py (the report editor)
     N_("Please describe your findings before sending."),
     N_("Please write an assessment before sending."),
@@ -80,4 +86,3 @@ CORE_MESSAGES: tuple[str, ...] = (
     N_("this check-in was already sent"),
     N_("only submitted check-ins can be reviewed"),
 )
-

@@ -566,7 +566,7 @@ def summary_words(report: dict, t: Translator) -> str:
                 measures=", ".join(
                     t.gettext(
                         "{measure} {region} ({band})",
-                        measure=measure_name(m["metric"], t).lower(),
+                        measure=measure_name(m["metric"], t),
                         region=region_words(m["region"], t),
                         band=band_words(m.get("band"), t),
                     )
