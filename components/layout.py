@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from components.i18n import N_, _, tr
+from core.care.followup import TREATMENT_TYPES
 
 CONCERN_LABELS: dict[str, str] = {
     "lines_wrinkles": N_("Lines / wrinkles"),
@@ -41,19 +42,8 @@ STATUS_LABELS: dict[str, str] = {
     "in_person_requested": N_("In-person visit advised"),
     "closed": N_("Closed"),
 }
-# core/care/followup.py's TREATMENT_TYPES, in the reader's language.
-TREATMENT_LABELS: dict[str, str] = {
-    "filler": N_("Dermal filler"),
-    "botulinum_toxin": N_("Botulinum toxin"),
-    "chemical_peel": N_("Chemical peel"),
-    "laser": N_("Laser / light treatment"),
-    "vascular_laser": N_("Vascular laser / IPL (redness, vessels)"),
-    "pigment_laser": N_("Pigment laser / IPL (brown spots)"),
-    "microneedling": N_("Microneedling"),
-    "skin_booster": N_("Skin booster"),
-    "topical": N_("Topical prescription"),
-    "other": N_("Other"),
-}
+# Marked for translation where they are defined; `label_of` shows them in the reader's language.
+TREATMENT_LABELS: dict[str, str] = TREATMENT_TYPES
 PHOTO_SOURCE_LABELS: dict[str, str] = {
     "upload": N_("uploaded"),
     "webcam": N_("camera"),

@@ -9,19 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
+from core.i18n import N_
 from core.vocabulary import FOLLOW_UP_VIEWS
 
+# Marked for translation: the pages show them in the reader's language (`_()` on the value).
 TREATMENT_TYPES: dict[str, str] = {
-    "filler": "Dermal filler",
-    "botulinum_toxin": "Botulinum toxin",
-    "chemical_peel": "Chemical peel",
-    "laser": "Laser / light treatment",
-    "vascular_laser": "Vascular laser / IPL (redness, vessels)",
-    "pigment_laser": "Pigment laser / IPL (brown spots)",
-    "microneedling": "Microneedling",
-    "skin_booster": "Skin booster",
-    "topical": "Topical prescription",
-    "other": "Other",
+    "filler": N_("Dermal filler"),
+    "botulinum_toxin": N_("Botulinum toxin"),
+    "chemical_peel": N_("Chemical peel"),
+    "laser": N_("Laser / light treatment"),
+    "vascular_laser": N_("Vascular laser / IPL (redness, vessels)"),
+    "pigment_laser": N_("Pigment laser / IPL (brown spots)"),
+    "microneedling": N_("Microneedling"),
+    "skin_booster": N_("Skin booster"),
+    "topical": N_("Topical prescription"),
+    "other": N_("Other"),
 }
 
 # Units that make sense per treatment type (first = default); None = no amount recorded.
