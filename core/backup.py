@@ -68,6 +68,11 @@ def create_backup(clinic, archive_path: Path) -> BackupSummary:  # clinic: core.
     data_dir = clinic.settings.data_dir.resolve()
     if archive_path.is_relative_to(data_dir):
         raise BackupError("write the backup outside the data directory")
+    if clinic.settings.database_url:
+        raise BackupError(
+            "this clinic's data is in PostgreSQL: back it up with pg_dump and copy the blob volume"
+            " (docs/DEPLOY.md, A clinic group)"
+        )
     archive_path.parent.mkdir(parents=True, exist_ok=True)
     master_key = crypto.load_or_create_master_key(
         clinic.settings.master_key_env, clinic.settings.key_file, create=False

@@ -188,8 +188,14 @@ def sealing_plan(sql: str) -> tuple[tuple[int, SealKind], ...]:
     update = _UPDATE.match(text)
     if update and update.group(1).lower() in SEALED_COLUMNS:
         columns = SEALED_COLUMNS[update.group(1).lower()]
-        end_match = _SET_END.search(text, update.end())
-        end = end_match.start() if end_match else len(text)
+        end = next(  # the first WHERE/RETURNING/FROM outside parentheses (not a sub-query's)
+            (
+                m.start()
+                for m in _SET_END.finditer(text, update.end())
+                if text.count("(", update.end(), m.start()) == text.count(")", update.end(), m.start())
+            ),
+            len(text),
+        )
         for offset, item in _split_top(text[update.end() : end]):
             column, _, value = item.partition("=")
             if value.strip() == "?" and column.strip().lower() in columns:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import cv2
+import pytest
 
 from core.assessment.engine import AssessmentOptions
 from core.backup import create_backup, restore_backup
@@ -71,6 +72,7 @@ def test_after_erasure_no_blob_decrypts_to_anything_of_the_patient(care_world, f
     assert clinic.cases.get_case(world.physician, other_case).patient_name == "Sam Other"
 
 
+@pytest.mark.duckdb_only  # backups copy the DuckDB file (PostgreSQL: pg_dump)
 def test_restoring_an_older_backup_does_not_bring_an_erased_patient_back(care_world, tmp_path) -> None:
     world = care_world
     world.clinic.case_submitted_listeners.clear()

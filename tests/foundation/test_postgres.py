@@ -143,3 +143,18 @@ def test_patient_data_is_sealed_before_it_reaches_postgresql(
             for needle in needles:
                 assert needle not in content, f"{needle!r} in plain text in {path}"
     assert scanned > 10_000_000  # the whole cluster was read: tables, indexes, WAL
+
+
+def test_the_parameters_bound_for_sealed_columns_are_found() -> None:
+    from core.db_sealing import sealing_plan
+
+    assert sealing_plan(
+        "INSERT INTO patients (id, user_id, name, date_of_birth, preferred_language) VALUES"
+        " (?, ?, ?, ?, 'en'), (?, ?, ?, ?, ?)"
+    ) == ((2, "text"), (3, "date"), (6, "text"), (7, "date"))
+    assert sealing_plan(
+        "UPDATE reports SET findings = ?, sent_at = (SELECT max(x) FROM t WHERE y = ?), home_care = ?"
+        " WHERE id = ? AND findings = '?'"
+    ) == ((0, "text"), (2, "text"))
+    assert sealing_plan("SELECT id FROM users u WHERE u.email = ? AND role = ?") == ((0, "lookup"),)
+    assert sealing_plan("SELECT id FROM cases WHERE patient_id = ?") == ()
