@@ -463,7 +463,7 @@ class CareExports:
                 cursor, principal, owner.patient_id, metrics, lambda m: (case_id, m.metric, m.region)
             )
             measurements = pdf_measurements(metrics)
-            engine = f"engine {latest.engine_version}" if latest.engine_version else None
+            engine = latest.engine_version or None
         practitioner = self.practitioner(report.physician_id)
         clinic = self._clinic_record()
         data = ReportPdfInput(
@@ -490,7 +490,7 @@ class CareExports:
             clinic_phone=clinic.phone,
             clinic_email=clinic.email,
             measurements=measurements,
-            measurement_engine=engine,
+            engine_version=engine,
             signed=report.sent_at is not None,
         )
         return build_report_pdf(data)

@@ -34,264 +34,58 @@ from datetime import date, datetime
 from html import escape
 from pathlib import Path
 
-from core.i18n import RTL_LANGUAGES
+from core.assessment.findings import VIEW_WORDS, band_words
+from core.i18n import N_, RTL_LANGUAGES, Translator, translator, upper_first
 
-LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "Consultation report",
-        "patient": "Patient",
-        "birth_date": "Date of birth",
-        "reference": "Case",
-        "consultation_date": "Consultation",
-        "date": "Report date",
-        "physician": "Physician",
-        "registration": "Reg. no.",
-        "findings": "Findings",
-        "assessment": "Assessment",
-        "recommendations": "Recommendations",
-        "home_care": "Home care",
-        "in_person": "In-person visit advised",
-        "follow_up": "Follow-up",
-        "signed": "Electronically signed on {date}",
-        "draft": "DRAFT: not yet signed or sent",
-        "photos": "Photos",
-        "photo_alt": "Photo of the face, {view}, {date}",
-        "measurements": "Image measurements (AI pre-assessment)",
-        "measurements_note": "Measurements of your photos by software that supported the physician. They are "
-        "measurements, not diagnoses: the physician's assessment above is what counts.",
-        "measurement": "Measurement",
-        "region": "Region",
-        "value": "Value",
-        "band": "Band",
-        "page": "Page {n} of {nb}",
-        "disclaimer": "This report is based on photos and the information you provided in a remote consultation. "
-        "It does not replace an in-person examination. Seek urgent care if a skin change bleeds, grows "
-        "quickly or worries you. Automated image measurements only supported the physician's judgement.",
-    },
-    "de": {
-        "title": "Konsultationsbericht",
-        "patient": "Patient/in",
-        "birth_date": "Geburtsdatum",
-        "reference": "Fall",
-        "consultation_date": "Konsultation",
-        "date": "Berichtsdatum",
-        "physician": "Ärztin/Arzt",
-        "registration": "Reg.-Nr.",
-        "findings": "Befund",
-        "assessment": "Beurteilung",
-        "recommendations": "Empfehlungen",
-        "home_care": "Pflege zu Hause",
-        "in_person": "Persönlicher Termin empfohlen",
-        "follow_up": "Nachsorge",
-        "signed": "Elektronisch unterzeichnet am {date}",
-        "draft": "ENTWURF: noch nicht unterzeichnet oder versandt",
-        "photos": "Fotos",
-        "photo_alt": "Foto des Gesichts, {view}, {date}",
-        "measurements": "Bildmessungen (KI-Voreinschätzung)",
-        "measurements_note": "Messungen Ihrer Fotos durch eine Software, die die ärztliche Beurteilung unterstützt "
-        "hat. Es sind Messwerte, keine Diagnosen: maßgeblich ist die ärztliche Beurteilung oben.",
-        "measurement": "Messung",
-        "region": "Region",
-        "value": "Wert",
-        "band": "Stufe",
-        "page": "Seite {n} von {nb}",
-        "disclaimer": "Dieser Bericht beruht auf Fotos und Ihren Angaben aus einer Fernkonsultation. Er ersetzt "
-        "keine Untersuchung vor Ort. Suchen Sie umgehend ärztliche Hilfe, wenn eine Hautveränderung blutet, "
-        "schnell wächst oder Sie beunruhigt. Automatische Bildmessungen haben die ärztliche Beurteilung nur "
-        "unterstützt.",
-    },
-    "fr": {
-        "title": "Compte rendu de consultation",
-        "patient": "Patient(e)",
-        "birth_date": "Date de naissance",
-        "reference": "Dossier",
-        "consultation_date": "Consultation",
-        "date": "Date du compte rendu",
-        "physician": "Médecin",
-        "registration": "N° d'enregistrement",
-        "findings": "Constatations",
-        "assessment": "Évaluation",
-        "recommendations": "Recommandations",
-        "home_care": "Soins à domicile",
-        "in_person": "Consultation en présentiel conseillée",
-        "follow_up": "Suivi",
-        "signed": "Signé électroniquement le {date}",
-        "draft": "BROUILLON : pas encore signé ni envoyé",
-        "photos": "Photos",
-        "photo_alt": "Photo du visage, {view}, {date}",
-        "measurements": "Mesures d'image (pré-évaluation par IA)",
-        "measurements_note": "Mesures de vos photos par un logiciel qui a aidé le médecin. Ce sont des mesures, "
-        "pas des diagnostics : seule l'évaluation du médecin ci-dessus fait foi.",
-        "measurement": "Mesure",
-        "region": "Zone",
-        "value": "Valeur",
-        "band": "Niveau",
-        "page": "Page {n} sur {nb}",
-        "disclaimer": "Ce compte rendu repose sur des photos et les informations que vous avez fournies lors "
-        "d'une consultation à distance. Il ne remplace pas un examen en personne. Consultez rapidement si une "
-        "lésion de la peau saigne, grandit vite ou vous inquiète. Les mesures automatiques des images n'ont "
-        "fait qu'appuyer le jugement du médecin.",
-    },
-    "nl": {
-        "title": "Consultverslag",
-        "patient": "Patiënt",
-        "birth_date": "Geboortedatum",
-        "reference": "Dossier",
-        "consultation_date": "Consult",
-        "date": "Datum verslag",
-        "physician": "Arts",
-        "registration": "Registratienr.",
-        "findings": "Bevindingen",
-        "assessment": "Beoordeling",
-        "recommendations": "Aanbevelingen",
-        "home_care": "Verzorging thuis",
-        "in_person": "Bezoek aan de kliniek aangeraden",
-        "follow_up": "Nacontrole",
-        "signed": "Elektronisch ondertekend op {date}",
-        "draft": "CONCEPT: nog niet ondertekend of verstuurd",
-        "photos": "Foto's",
-        "photo_alt": "Foto van het gezicht, {view}, {date}",
-        "measurements": "Beeldmetingen (AI-vooronderzoek)",
-        "measurements_note": "Metingen van uw foto's door software die de arts heeft ondersteund. Het zijn "
-        "metingen, geen diagnoses: de beoordeling van de arts hierboven is bepalend.",
-        "measurement": "Meting",
-        "region": "Gebied",
-        "value": "Waarde",
-        "band": "Niveau",
-        "page": "Pagina {n} van {nb}",
-        "disclaimer": "Dit verslag is gebaseerd op foto's en de informatie die u gaf in een consult op afstand. "
-        "Het vervangt geen onderzoek in de kliniek. Zoek snel zorg als een plek op de huid bloedt, snel groeit "
-        "of u ongerust maakt. Automatische beeldmetingen ondersteunden alleen het oordeel van de arts.",
-    },
-    "es": {
-        "title": "Informe de consulta",
-        "patient": "Paciente",
-        "birth_date": "Fecha de nacimiento",
-        "reference": "Caso",
-        "consultation_date": "Consulta",
-        "date": "Fecha del informe",
-        "physician": "Médico/a",
-        "registration": "N.º de colegiado/a",
-        "findings": "Hallazgos",
-        "assessment": "Valoración",
-        "recommendations": "Recomendaciones",
-        "home_care": "Cuidados en casa",
-        "in_person": "Se aconseja una visita presencial",
-        "follow_up": "Seguimiento",
-        "signed": "Firmado electrónicamente el {date}",
-        "draft": "BORRADOR: aún no firmado ni enviado",
-        "photos": "Fotos",
-        "photo_alt": "Foto de la cara, {view}, {date}",
-        "measurements": "Mediciones de imagen (evaluación previa con IA)",
-        "measurements_note": "Mediciones de sus fotos hechas por un software que ayudó al médico. Son "
-        "mediciones, no diagnósticos: lo que cuenta es la valoración médica de arriba.",
-        "measurement": "Medición",
-        "region": "Zona",
-        "value": "Valor",
-        "band": "Nivel",
-        "page": "Página {n} de {nb}",
-        "disclaimer": "Este informe se basa en fotos y en la información que usted facilitó en una consulta a "
-        "distancia. No sustituye una exploración presencial. Busque atención urgente si una lesión de la piel "
-        "sangra, crece rápido o le preocupa. Las mediciones automáticas de las imágenes solo apoyaron el "
-        "criterio del médico.",
-    },
+# The letter's words: English msgids said through the translation layer in the patient's
+# language (core.i18n; catalogs in locales/). Views and bands are the assessment card's words
+# (core.assessment.findings), so the letter and the card say the same thing.
+TITLE = N_("Consultation report")
+PATIENT = N_("Patient")
+BIRTH_DATE = N_("Date of birth")
+REFERENCE = N_("Case")
+CONSULTATION_DATE = N_("Consultation")
+REPORT_DATE = N_("Report date")
+PHYSICIAN = N_("Physician")
+PHYSICIAN_WITH_CREDENTIALS = N_("{name}, {credentials}")
+REGISTRATION = N_("Reg. no. {number}")
+SECTION_HEADINGS: dict[str, str] = {
+    "findings": N_("Findings"),
+    "assessment": N_("Assessment"),
+    "recommendations": N_("Recommendations"),
+    "home_care": N_("Home care"),
 }
-
-LABELS["tr"] = {
-    "title": "Konsültasyon raporu",
-    "patient": "Hasta",
-    "birth_date": "Doğum tarihi",
-    "reference": "Vaka",
-    "consultation_date": "Konsültasyon",
-    "date": "Rapor tarihi",
-    "physician": "Hekim",
-    "registration": "Sicil no.",
-    "findings": "Bulgular",
-    "assessment": "Değerlendirme",
-    "recommendations": "Öneriler",
-    "home_care": "Evde bakım",
-    "in_person": "Yüz yüze muayene önerilir",
-    "follow_up": "Kontrol",
-    "signed": "{date} tarihinde elektronik olarak imzalandı",
-    "draft": "TASLAK: henüz imzalanmadı veya gönderilmedi",
-    "photos": "Fotoğraflar",
-    "photo_alt": "Yüz fotoğrafı, {view}, {date}",
-    "measurements": "Görüntü ölçümleri (yapay zekâ ön değerlendirmesi)",
-    "measurements_note": "Fotoğraflarınızın, hekime yardımcı olan bir yazılımla yapılan ölçümleri. Bunlar "
-    "tanı değil ölçümdür: geçerli olan, yukarıdaki hekim değerlendirmesidir.",
-    "measurement": "Ölçüm",
-    "region": "Bölge",
-    "value": "Değer",
-    "band": "Düzey",
-    "page": "Sayfa {n} / {nb}",
-    "disclaimer": "Bu rapor, uzaktan konsültasyonda verdiğiniz fotoğraflara ve bilgilere dayanır. Yüz yüze "
-    "muayenenin yerini tutmaz. Bir cilt değişikliği kanarsa, hızla büyürse veya sizi endişelendirirse hemen "
-    "bir doktora başvurun. Otomatik görüntü ölçümleri yalnızca hekimin kararını destekledi.",
-}
-
-LABELS["ar"] = {
-    "title": "تقرير الاستشارة",
-    "patient": "المريض",
-    "birth_date": "تاريخ الميلاد",
-    "reference": "الملف",
-    "consultation_date": "الاستشارة",
-    "date": "تاريخ التقرير",
-    "physician": "الطبيب",
-    "registration": "رقم التسجيل",
-    "findings": "الملاحظات",
-    "assessment": "التقييم",
-    "recommendations": "التوصيات",
-    "home_care": "العناية المنزلية",
-    "in_person": "يُنصح بزيارة العيادة",
-    "follow_up": "المتابعة",
-    "signed": "وُقّع إلكترونيًا في {date}",
-    "draft": "مسودة: لم يُوقَّع بعد ولم يُرسَل",
-    "photos": "الصور",
-    "photo_alt": "صورة الوجه، {view}، {date}",
-    "measurements": "قياسات الصور (تقييم أولي بالذكاء الاصطناعي)",
-    "measurements_note": "قياسات لصورك أجراها برنامج ساعد الطبيب. إنها قياسات وليست تشخيصات: "
-    "المعتمد هو تقييم الطبيب أعلاه.",
-    "measurement": "القياس",
-    "region": "المنطقة",
-    "value": "القيمة",
-    "band": "المستوى",
-    "page": "الصفحة {n} من {nb}",
-    "disclaimer": "يستند هذا التقرير إلى الصور والمعلومات التي قدّمتها في استشارة عن بُعد. ولا يغني عن "
-    "الفحص الحضوري. اطلب رعاية عاجلة إذا نزف تغيّر في الجلد أو نما بسرعة أو أقلقك. لم تفعل قياسات الصور "
-    "الآلية سوى دعم تقدير الطبيب.",
-}
-
-VIEW_LABELS: dict[str, dict[str, str]] = {
-    "en": {"front": "Front", "left_oblique": "Left side", "right_oblique": "Right side",
-           "left_profile": "Left profile", "right_profile": "Right profile", "close_up": "Close-up"},
-    "de": {"front": "Vorderansicht", "left_oblique": "Linke Seite", "right_oblique": "Rechte Seite",
-           "left_profile": "Linkes Profil", "right_profile": "Rechtes Profil", "close_up": "Nahaufnahme"},
-    "fr": {"front": "Face", "left_oblique": "Côté gauche", "right_oblique": "Côté droit",
-           "left_profile": "Profil gauche", "right_profile": "Profil droit", "close_up": "Gros plan"},
-    "nl": {"front": "Voorkant", "left_oblique": "Linkerkant", "right_oblique": "Rechterkant",
-           "left_profile": "Linkerprofiel", "right_profile": "Rechterprofiel", "close_up": "Close-up"},
-    "es": {"front": "Frente", "left_oblique": "Lado izquierdo", "right_oblique": "Lado derecho",
-           "left_profile": "Perfil izquierdo", "right_profile": "Perfil derecho", "close_up": "Primer plano"},
-    "tr": {"front": "Önden", "left_oblique": "Sol taraf", "right_oblique": "Sağ taraf",
-           "left_profile": "Sol profil", "right_profile": "Sağ profil", "close_up": "Yakın çekim"},
-    "ar": {"front": "من الأمام", "left_oblique": "الجانب الأيسر", "right_oblique": "الجانب الأيمن",
-           "left_profile": "المظهر الجانبي الأيسر", "right_profile": "المظهر الجانبي الأيمن",
-           "close_up": "صورة مقرّبة"},
-}  # fmt: skip
-
-BAND_LABELS: dict[str, dict[str, str]] = {
-    "en": {"minimal": "minimal", "mild": "mild", "moderate": "moderate", "marked": "marked"},
-    "de": {"minimal": "minimal", "mild": "leicht", "moderate": "mäßig", "marked": "deutlich"},
-    "fr": {"minimal": "minimal", "mild": "léger", "moderate": "modéré", "marked": "marqué"},
-    "nl": {"minimal": "minimaal", "mild": "licht", "moderate": "matig", "marked": "duidelijk"},
-    "es": {"minimal": "mínimo", "mild": "leve", "moderate": "moderado", "marked": "marcado"},
-    "tr": {"minimal": "çok hafif", "mild": "hafif", "moderate": "orta", "marked": "belirgin"},
-    "ar": {"minimal": "ضئيل", "mild": "خفيف", "moderate": "متوسط", "marked": "واضح"},
-}
+IN_PERSON = N_("In-person visit advised")
+FOLLOW_UP = N_("Follow-up")
+SIGNED = N_("Electronically signed on {date}")
+DRAFT = N_("DRAFT: not yet signed or sent")
+PHOTOS = N_("Photos")
+PHOTO_ALT = N_("Photo of the face, {view}, {date}")
+PHOTO_ALT_UNDATED = N_("Photo of the face, {view}")
+MEASUREMENTS = N_("Image measurements (AI pre-assessment)")
+MEASUREMENTS_NOTE = N_(
+    "Measurements of your photos by software that supported the physician. They are measurements, "
+    "not diagnoses: the physician's assessment above is what counts."
+)
+MEASUREMENTS_NOTE_ENGINE = N_(
+    "Measurements of your photos by software that supported the physician. They are measurements, "
+    "not diagnoses: the physician's assessment above is what counts. (engine {version})"
+)
+MEASUREMENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("measurement", N_("Measurement")),
+    ("region", N_("Region")),
+    ("value", N_("Value")),
+    ("band", N_("Band")),
+)
+PAGE = N_("Page {n} of {nb}")  # {n} and {nb} become the page counters of the footer
+DISCLAIMER = N_(
+    "This report is based on photos and the information you provided in a remote consultation. "
+    "It does not replace an in-person examination. Seek urgent care if a skin change bleeds, grows "
+    "quickly or worries you. Automated image measurements only supported the physician's judgement."
+)
 
 # The report's sections by key (exports pass these keys); any other key is printed as given.
-SECTION_KEYS = ("findings", "assessment", "recommendations", "home_care")
-DISCLAIMER = LABELS["en"]["disclaimer"]
+SECTION_KEYS = tuple(SECTION_HEADINGS)
 
 FONT_CANDIDATES = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
@@ -300,8 +94,8 @@ FONT_CANDIDATES = (
 
 
 def language_code(language: str | None) -> str:
-    lang = (language or "en").split("-")[0].lower()
-    return lang if lang in LABELS else "en"
+    """The letter's language: one of core.i18n.LANGUAGES, else English."""
+    return translator(language).html_lang
 
 
 def format_date(value: date | datetime, language: str) -> str:
@@ -353,7 +147,7 @@ class ReportPdfInput:
     clinic_phone: str | None = None
     clinic_email: str | None = None
     measurements: Sequence[PdfMeasurement] = ()
-    measurement_engine: str | None = None  # e.g. "engine 1.2.0"
+    engine_version: str | None = None  # the measuring engine's version, e.g. "1.2.0"
     signed: bool = True  # False: a physician's preview of a draft, marked DRAFT, no signature
 
 
@@ -384,26 +178,22 @@ def build_report_pdf(data: ReportPdfInput) -> bytes:
 
 def letter_html(data: ReportPdfInput) -> str:
     """The letter as an HTML document (the PDF's source; tests and reviewers can read it)."""
-    lang = language_code(data.language)
-    labels = LABELS[lang]
+    t = translator(data.language)
+    lang = t.html_lang
     rtl = lang in RTL_LANGUAGES
 
     def when(value: date | None) -> str:
         return format_date(value, lang) if value else ""
 
-    comma = "، " if lang == "ar" else ", "  # the Arabic comma in an Arabic letter
-    physician = data.physician_name + (
-        f"{comma}{data.physician_credentials}" if data.physician_credentials else ""
+    physician = (
+        t(PHYSICIAN_WITH_CREDENTIALS, name=data.physician_name, credentials=data.physician_credentials)
+        if data.physician_credentials
+        else data.physician_name
     )
     facts = (
-        (labels["patient"], data.patient_name, labels["reference"], data.case_reference),
-        (
-            labels["birth_date"],
-            when(data.patient_birth_date),
-            labels["consultation_date"],
-            when(data.consultation_date),
-        ),
-        (labels["physician"], physician, labels["date"], format_date(data.issued_on, lang)),
+        (t(PATIENT), data.patient_name, t(REFERENCE), data.case_reference),
+        (t(BIRTH_DATE), when(data.patient_birth_date), t(CONSULTATION_DATE), when(data.consultation_date)),
+        (t(PHYSICIAN), physician, t(REPORT_DATE), format_date(data.issued_on, lang)),
     )
     body: list[str] = [
         '<header class="letterhead">',
@@ -413,9 +203,9 @@ def letter_html(data: ReportPdfInput) -> str:
     contact = [*data.clinic_address_lines, *(x for x in (data.clinic_phone, data.clinic_email) if x)]
     body.extend(f"<p{_dir(line)}>{escape(line)}</p>" for line in contact)
     body.append("</div></header>")
-    body.append(f"<h1>{escape(labels['title'])}</h1>")
+    body.append(f"<h1>{escape(t(TITLE))}</h1>")
     if not data.signed:
-        body.append(f'<p class="draft">{escape(labels["draft"])}</p>')
+        body.append(f'<p class="draft">{escape(t(DRAFT))}</p>')
     # Two label/value tables side by side (who, then the case): each value's header is its label.
     body.append('<div class="facts">')
     for column in (0, 2):
@@ -428,13 +218,13 @@ def letter_html(data: ReportPdfInput) -> str:
     body.append("</div>")
 
     sections = [
-        (labels.get(key, key) if key in SECTION_KEYS else key, text.strip())
+        (t(SECTION_HEADINGS[key]) if key in SECTION_HEADINGS else key, text.strip())
         for key, text in data.sections.items()
         if text and text.strip()
     ]
     sections += [
-        (labels[key], text.strip())
-        for key, text in (("in_person", data.in_person_reason), ("follow_up", data.follow_up))
+        (t(heading), text.strip())
+        for heading, text in ((IN_PERSON, data.in_person_reason), (FOLLOW_UP, data.follow_up))
         if text and text.strip()
     ]
     for heading, text in sections:
@@ -443,14 +233,12 @@ def letter_html(data: ReportPdfInput) -> str:
     if data.signed:
         lines = [
             data.physician_credentials,
-            f"{labels['registration']} {data.physician_registration}"
-            if data.physician_registration
-            else None,
+            t(REGISTRATION, number=data.physician_registration) if data.physician_registration else None,
             data.clinic_name,
         ]
         body.append(
             '<section class="signature">'
-            f"<p>{escape(labels['signed'].format(date=format_date(data.issued_on, lang)))}</p>"
+            f"<p>{escape(t(SIGNED, date=format_date(data.issued_on, lang)))}</p>"
             f'<div class="signer"><p class="name"{_dir(data.physician_name)}>{escape(data.physician_name)}</p>'
             + "".join(f"<p{_dir(line)}>{escape(line)}</p>" for line in lines if line)
             + "</div></section>"
@@ -458,10 +246,10 @@ def letter_html(data: ReportPdfInput) -> str:
 
     photos = [_photo(item) for item in data.photos]
     if photos:
-        body.append(_photo_grid(labels, lang, photos))
+        body.append(_photo_grid(t, photos))
     if data.measurements:
-        body.append(_measurement_table(labels, lang, data))
-    body.append(f'<p class="disclaimer">{escape(labels["disclaimer"])}</p>')
+        body.append(_measurement_table(t, data))
+    body.append(f'<p class="disclaimer">{escape(t(DISCLAIMER))}</p>')
 
     footer = " · ".join(
         _isolate(part)
@@ -470,7 +258,7 @@ def letter_html(data: ReportPdfInput) -> str:
     )
     page = "".join(
         {"{n}": " counter(page) ", "{nb}": " counter(pages) "}.get(piece, _css_string(piece))
-        for piece in re.split(r"(\{n\}|\{nb\})", labels["page"])
+        for piece in re.split(r"(\{n\}|\{nb\})", t(PAGE))
         if piece
     )
     start, end = ("right", "left") if rtl else ("left", "right")
@@ -484,37 +272,42 @@ def letter_html(data: ReportPdfInput) -> str:
     direction = "rtl" if rtl else "ltr"
     return (
         f'<!DOCTYPE html><html lang="{lang}" dir="{direction}"><head><meta charset="utf-8">'
-        f'<title>{escape(labels["title"])}</title><meta name="generator" content="Clinic portal">'
+        f'<title>{escape(t(TITLE))}</title><meta name="generator" content="Clinic portal">'
         f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
     )
 
 
-def _photo_grid(labels: dict[str, str], lang: str, photos: list[PdfPhoto]) -> str:
+def _photo_grid(t: Translator, photos: list[PdfPhoto]) -> str:
     """Three photos a row (front, obliques side by side), the view and date under each; the
     image's alt text says the same for a screen reader."""
-    views = VIEW_LABELS[lang]
     figures: list[str] = []
     for photo in photos:
-        view = views.get(photo.view, photo.view.replace("_", " "))
-        taken = format_date(photo.taken_on, lang) if photo.taken_on else ""
-        alt = labels["photo_alt"].format(view=view, date=taken).rstrip(", ،")
+        view = (
+            upper_first(t(VIEW_WORDS[photo.view]))
+            if photo.view in VIEW_WORDS
+            else photo.view.replace("_", " ")
+        )
+        taken = format_date(photo.taken_on, t.html_lang) if photo.taken_on else ""
+        alt = t(PHOTO_ALT, view=view, date=taken) if taken else t(PHOTO_ALT_UNDATED, view=view)
         source = f"data:{_image_type(photo.image)};base64,{base64.b64encode(photo.image).decode()}"
         caption = escape(view) + (f"<br>{escape(taken)}" if taken else "")
         figures.append(
             f'<figure><div class="frame"><img src="{source}" alt="{escape(alt)}"></div>'
             f"<figcaption>{caption}</figcaption></figure>"
         )
-    return f'<section class="photos"><h2>{escape(labels["photos"])}</h2><div class="grid">{"".join(figures)}</div></section>'
+    return f'<section class="photos"><h2>{escape(t(PHOTOS))}</h2><div class="grid">{"".join(figures)}</div></section>'
 
 
-def _measurement_table(labels: dict[str, str], lang: str, data: ReportPdfInput) -> str:
+def _measurement_table(t: Translator, data: ReportPdfInput) -> str:
     """The AI pre-assessment's main measurements: a real table (column headers), headed and
     introduced as measurements, not diagnoses."""
-    bands = BAND_LABELS[lang]
-    note = labels["measurements_note"] + (f" ({data.measurement_engine})" if data.measurement_engine else "")
+    note = (
+        t(MEASUREMENTS_NOTE_ENGINE, version=data.engine_version)
+        if data.engine_version
+        else t(MEASUREMENTS_NOTE)
+    )
     header = "".join(
-        f'<th scope="col" class="{key}">{escape(labels[key])}</th>'
-        for key in ("measurement", "region", "value", "band")
+        f'<th scope="col" class="{key}">{escape(t(label))}</th>' for key, label in MEASUREMENT_COLUMNS
     )
     rows = "".join(
         "<tr>"
@@ -524,14 +317,14 @@ def _measurement_table(labels: dict[str, str], lang: str, data: ReportPdfInput) 
                 ("measurement", item.measurement),
                 ("region", item.region),
                 ("value", item.value),
-                ("band", bands.get(item.band or "", item.band or "")),
+                ("band", band_words(item.band, t)),
             )
         )
         + "</tr>"
         for item in data.measurements
     )
     return (
-        f'<section class="measurements"><h2>{escape(labels["measurements"])}</h2>'
+        f'<section class="measurements"><h2>{escape(t(MEASUREMENTS))}</h2>'
         f'<p class="note">{escape(note)}</p>'
         f"<table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table></section>"
     )

@@ -373,7 +373,7 @@ def letter_input(language: str = "fr", **changes) -> ReportPdfInput:
         clinic_phone="+33 1 23 45 67 89",
         clinic_email="contact@clinique.example",
         measurements=(PdfMeasurement("Redness", "left cheek", "14.2 CIELAB a*", "mild"),),
-        measurement_engine="engine 1.2.0",
+        engine_version="1.2.0",
     )
     return ReportPdfInput(**{**data.__dict__, **changes})
 

@@ -107,7 +107,7 @@ def reference_letter() -> bytes:
                 PdfMeasurement("Roughness", "forehead", "12/100", "minimal"),
                 PdfMeasurement("Skin tone", "forehead", "ITA 38° (intermediate)", "intermediate"),
             ),
-            measurement_engine="engine 1.2.0",
+            engine_version="1.2.0",
         )
     )
 
@@ -149,7 +149,7 @@ def arabic_letter() -> bytes:
                 PdfMeasurement("الاحمرار", "الخد الأيسر", "38/100", "mild"),
                 PdfMeasurement("الخشونة", "الجبهة", "12/100", "minimal"),
             ),
-            measurement_engine="engine 1.2.0",
+            engine_version="1.2.0",
         )
     )
 
