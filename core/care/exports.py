@@ -28,9 +28,9 @@ from core.access import (
     require_patient_access,
     require_role,
 )
-from core.assessment.findings import PLAIN_NAMES, plain_value
+from core.assessment.findings import ENGLISH, PLAIN_NAMES, measure_name, plain_value, region_words
 from core.care.context import CareContext
-from core.care.fhir import body_site, build_case_bundle, metric_label, validate_bundle
+from core.care.fhir import build_case_bundle, metric_label, validate_bundle
 from core.care.pdf import PdfMeasurement, PdfPhoto, ReportPdfInput, build_report_pdf
 from core.care.records import (
     AppointmentRecord,
@@ -47,6 +47,7 @@ from core.care.records import (
 )
 from core.care.release import filter_for_principal
 from core.db import to_db_time
+from core.i18n import Translator, translator
 from core.rows import fetch_all_as, fetch_one_as
 
 if TYPE_CHECKING:
@@ -146,8 +147,10 @@ def _summary_and_inputs(report_json: str | None) -> tuple[str, tuple[str, ...]]:
     return str(report.get("summary") or ""), inputs
 
 
-def pdf_measurements(metrics: list[MetricRecord]) -> list[PdfMeasurement]:
-    """The letter's compact table: per metric the region that scored highest, most notable first."""
+def pdf_measurements(metrics: list[MetricRecord], t: Translator = ENGLISH) -> list[PdfMeasurement]:
+    """The letter's compact table: per metric the region that scored highest, most notable first,
+    in `t`'s language with the assessment card's words (measure, region, value; the band stays a
+    key the letter says in the same words)."""
     best: dict[str, MetricRecord] = {}
     for metric in metrics:
         if not math.isfinite(metric.value) or metric.score is None or not math.isfinite(metric.score):
@@ -161,8 +164,10 @@ def pdf_measurements(metrics: list[MetricRecord]) -> list[PdfMeasurement]:
         # The card's words and units (degrees, percent of area, counts, 0-100 indices), not
         # the engine's raw units: a patient keeps this letter.
         shown = {"metric": metric.metric, "value": metric.value, "score": metric.score, "band": metric.band}
-        label = PLAIN_NAMES.get(metric.metric, metric_label(metric.metric))
-        rows.append(PdfMeasurement(label, body_site(metric.region)["text"], plain_value(shown), metric.band))
+        label = (
+            measure_name(metric.metric, t) if metric.metric in PLAIN_NAMES else metric_label(metric.metric)
+        )
+        rows.append(PdfMeasurement(label, region_words(metric.region, t), plain_value(shown, t), metric.band))
     return rows
 
 
@@ -446,6 +451,7 @@ class CareExports:
                 for row in fetch_all_as(cursor, _PhotoRow, _PHOTO_SQL, [case_id])
                 if row.photo_id in wanted and row.content_type in ("image/jpeg", "image/png")
             ]
+        language = (patient.language if patient else None) or "en"
         runs = [run for run in self._assessment_runs(case_id, baseline_only=True) if run.status == "done"]
         measurements: list[PdfMeasurement] = []
         engine = None
@@ -462,7 +468,7 @@ class CareExports:
             metrics = filter_for_principal(
                 cursor, principal, owner.patient_id, metrics, lambda m: (case_id, m.metric, m.region)
             )
-            measurements = pdf_measurements(metrics)
+            measurements = pdf_measurements(metrics, translator(language))
             engine = latest.engine_version or None
         practitioner = self.practitioner(report.physician_id)
         clinic = self._clinic_record()
@@ -472,7 +478,7 @@ class CareExports:
             case_reference=owner.reference,
             physician_name=practitioner.name,
             issued_on=(report.sent_at or report.updated_at).date(),
-            language=(patient.language if patient else None) or "en",
+            language=language,
             sections={
                 "findings": report.findings,
                 "assessment": report.assessment,

@@ -6,13 +6,17 @@ import base64
 import copy
 import hashlib
 import io
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from html import escape
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from pypdf import PdfReader
 
+from core.care import pdf as letter
 from core.care.fhir import (
     SNOMED,
     UCUM,
@@ -36,6 +40,7 @@ from core.care.records import (
     ReportRecord,
     TreatmentRecord,
 )
+from core.i18n import LANGUAGES, translator
 from tests.care import fhir_r4
 
 NOW = datetime(2027, 3, 5, 10, 0, tzinfo=UTC)
@@ -347,6 +352,60 @@ def test_date_format_per_language(language: str, expected: str) -> None:
     assert format_date(date(2027, 3, 5), language) == expected
 
 
+# The letter's words as a translator would give them (the catalogs in locales/ are filled by
+# their owner; these tests use their own small catalogs, so they test the letter, not the
+# state of the catalogs).
+LETTER_CATALOGS: dict[str, dict[str, str]] = {
+    "fr": {
+        letter.TITLE: "Compte rendu de consultation",
+        letter.SECTION_HEADINGS["findings"]: "Constatations",
+        letter.IN_PERSON: "Consultation en présentiel conseillée",
+        letter.SIGNED: "Signé électroniquement le {date}",
+        letter.PHOTO_ALT: "Photo du visage, {view}, {date}",
+        letter.MEASUREMENTS: "Mesures d'image (pré-évaluation par IA)",
+        letter.MEASUREMENTS_NOTE_ENGINE: "Mesures de vos photos par un logiciel qui a aidé le médecin. Ce sont "
+        "des mesures, pas des diagnostics : seule l'évaluation du médecin ci-dessus fait foi. (logiciel {version})",
+        letter.PAGE: "Page {n} sur {nb}",
+        letter.DISCLAIMER: "Ce compte rendu repose sur des photos et les informations que vous avez fournies "
+        "lors d'une consultation à distance.",
+        "front": "face",  # the card's words for views and bands
+        "left side": "côté gauche",
+        "mild": "léger",
+    },
+    "de": {
+        letter.TITLE: "Konsultationsbericht",
+        letter.SECTION_HEADINGS["findings"]: "Befund",
+        letter.SIGNED: "Elektronisch unterzeichnet am {date}",
+        letter.DRAFT: "ENTWURF: noch nicht unterzeichnet oder versandt",
+        letter.PAGE: "Seite {n} von {nb}",
+    },
+    "tr": {letter.TITLE: "Konsültasyon raporu", letter.PAGE: "Sayfa {n} / {nb}"},
+}
+
+
+@pytest.fixture
+def letter_catalogs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """LETTER_CATALOGS as the translation layer's catalogs, for the length of a test."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+
+    import core.i18n
+
+    for language, messages in LETTER_CATALOGS.items():
+        catalog = Catalog(locale=language, domain=core.i18n.DOMAIN)
+        for msgid, msgstr in messages.items():
+            catalog.add(msgid, msgstr)
+        folder = tmp_path / language / "LC_MESSAGES"
+        folder.mkdir(parents=True)
+        with (folder / f"{core.i18n.DOMAIN}.po").open("wb") as handle:
+            write_po(handle, catalog)
+    monkeypatch.setattr(core.i18n, "LOCALES_DIR", tmp_path)
+    core.i18n.reload_catalogs()
+    yield
+    monkeypatch.undo()
+    core.i18n.reload_catalogs()
+
+
 def _jpeg(shade: int) -> bytes:
     return cv2.imencode(".jpg", np.full((120, 100, 3), shade, np.uint8))[1].tobytes()
 
@@ -382,7 +441,9 @@ def _text(pdf_bytes: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf_bytes)).pages)
 
 
-def test_letter_holds_letterhead_identifiers_sections_signature_and_measurements() -> None:
+def test_letter_holds_letterhead_identifiers_sections_signature_and_measurements(
+    letter_catalogs: None,
+) -> None:
     pdf_bytes = build_report_pdf(letter_input())
     text = _text(pdf_bytes)
     pages = len(PdfReader(io.BytesIO(pdf_bytes)).pages)
@@ -414,7 +475,7 @@ def test_letter_holds_letterhead_identifiers_sections_signature_and_measurements
         assert expected in text, expected
 
 
-def test_letter_headings_follow_the_language_and_a_draft_is_marked() -> None:
+def test_letter_headings_follow_the_language_and_a_draft_is_marked(letter_catalogs: None) -> None:
     german = _text(build_report_pdf(letter_input("de", sections={"findings": "Rötung"}, signed=False)))
     assert "Befund" in german and "Konsultationsbericht" in german and "Seite 1 von" in german
     assert "ENTWURF" in german and "Elektronisch unterzeichnet" not in german
@@ -425,7 +486,7 @@ def test_letter_headings_follow_the_language_and_a_draft_is_marked() -> None:
     assert "Konsültasyon raporu" in turkish and "Sayfa 1 / " in turkish and "Mart" in turkish
 
 
-def test_letter_metadata_hold_no_personal_data_and_photos_have_alt_text() -> None:
+def test_letter_metadata_hold_no_personal_data_and_photos_have_alt_text(letter_catalogs: None) -> None:
     reader = PdfReader(io.BytesIO(build_report_pdf(letter_input())))
     metadata = {key: str(value) for key, value in (reader.metadata or {}).items()}
     assert metadata.get("/Title") == "Compte rendu de consultation"
@@ -471,3 +532,48 @@ def test_the_letter_shows_measurements_in_words_people_read() -> None:
         "Roughness": "12/100",
     }
     assert not any(raw in " ".join(shown.values()) for raw in ("a*", "L*", "CIELAB", "count"))
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+def test_the_letters_measurements_say_the_cards_words_in_every_letter_language(language: str) -> None:
+    """Measure, region, value and band in the patient's language, in the same words as the
+    assessment card (the catalogs already hold the card's words for every language)."""
+    from core.assessment.findings import band_words, measure_name, plain_value, region_words
+    from core.care.exports import pdf_measurements
+
+    at = datetime(2027, 3, 4, tzinfo=UTC)
+    metrics = [
+        MetricRecord("m1", "redness", "cheek_left", 16.3, "a*", at, score=38.0, band="mild"),
+        MetricRecord("m3", "wrinkles", "forehead", 4.8, "%", at, score=30.0, band="mild"),
+        MetricRecord("m4", "brown_spots", "cheek_right", 3.0, "count", at, score=20.0, band="minimal"),
+    ]
+    t = translator(language)
+    rows = pdf_measurements(metrics, t)
+    card = [
+        (
+            measure_name(m.metric, t),
+            region_words(m.region, t),
+            plain_value({"metric": m.metric, "value": m.value, "score": m.score, "band": m.band}, t),
+        )
+        for m in metrics
+    ]
+    assert sorted((row.measurement, row.region, row.value) for row in rows) == sorted(card)
+    english = {(row.measurement, row.region) for row in pdf_measurements(metrics)}
+    if language != "en":
+        assert not {(row.measurement, row.region) for row in rows} & english  # nothing left in English
+    html = letter.letter_html(
+        ReportPdfInput(
+            clinic_name="Clinic",
+            patient_name="Zoë Müller",
+            case_reference="C-0001",
+            physician_name="Dr Ñúñez",
+            issued_on=date(2027, 3, 5),
+            language=language,
+            sections={},
+            measurements=rows,
+        )
+    )
+    table = html[html.index("<tbody>", html.index('class="measurements"')) :]
+    for row in rows:
+        for word in (row.measurement, row.region, row.value, band_words(row.band, t)):
+            assert f">{escape(word)}</td>" in table, word
