@@ -261,7 +261,7 @@ class CareExports:
         consents = fetch_all_as(
             cursor,
             ConsentRecord,
-            "SELECT id AS consent_id, kind, granted, recorded_at, version FROM consents"
+            "SELECT id AS consent_id, kind, granted, recorded_at, version, language FROM consents"
             " WHERE patient_id = ? AND (case_id IS NULL OR case_id = ?) ORDER BY recorded_at",
             [owner.patient_id, case_id],
         )

@@ -446,6 +446,9 @@ def build_case_bundle(export: CaseExport, include_photo_data: bool = False) -> d
             "Consent",
             consent.consent_id,
             {
+                # The language of the consent text the patient answered (Resource.language);
+                # rows recorded before texts had languages answered the English text.
+                "language": consent.language or "en",
                 "identifier": [{"system": b.sid("consent"), "value": consent.consent_id}],
                 # A refusal is a recorded, active decision: an active Consent that denies.
                 "status": "active",

@@ -154,6 +154,7 @@ class ConsentRecord:
     granted: bool
     recorded_at: datetime | None = None
     version: str | None = None  # of the consent text the patient answered
+    language: str | None = None  # of that text (BCP 47); None: recorded before languages, English
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ def sample_export(with_pdf: bytes | None = b"%PDF-1.4 letter") -> CaseExport:
         patient=PatientRecord("p_1", "Zoë Müller", "zoe@example.test", date(1990, 2, 3), "de"),
         concern="lines wrinkles",
         consents=[
-            ConsentRecord("k0", "telemedicine", True, NOW, "2026-01"),
+            ConsentRecord("k0", "telemedicine", True, NOW, "2026-01", "de"),  # the German text
             ConsentRecord("k1", "photo_storage", True, NOW, "2026-01"),
             ConsentRecord("k2", "anonymised_use", False, NOW, "2026-01"),
         ],
@@ -313,6 +313,15 @@ def test_consents_declined_is_active_with_deny() -> None:
     assert consents["k0"]["provision"]["type"] == "permit"
     assert consents["k2"]["provision"]["type"] == "deny"  # anonymised use declined
     assert "version 2026-01" in consents["k1"]["policyRule"]["text"]
+
+
+def test_a_consent_says_the_language_of_the_text_the_patient_answered() -> None:
+    consents = {
+        c["identifier"][0]["value"]: c for c in _resources(build_case_bundle(sample_export()), "Consent")
+    }
+    assert consents["k0"]["language"] == "de"  # Resource.language: the German consent text
+    assert consents["k1"]["language"] == "en"  # recorded before consent texts had languages: English
+    assert fhir_r4.schema_errors(build_case_bundle(sample_export())) == []  # language is an R4 element
 
 
 def test_photos_embedded_only_on_request_with_size_and_hash() -> None:
