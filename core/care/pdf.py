@@ -5,8 +5,9 @@ birth (two identifiers, repeated in every page's footer with the case reference 
 m"), case reference and dates, the physician's name and credentials, the report's sections, a
 signature block (or a DRAFT mark), the photos in a grid with view and date, the AI
 pre-assessment's main measurements in a compact table labelled as measurements, not diagnoses,
-and the disclaimer. Headings, labels and the disclaimer come in the patient's language (en, de,
-fr, nl, es, tr, ar; others get English); Arabic is shaped and laid out right to left (Pango and
+and the disclaimer. Headings, labels, the table's words and the disclaimer come in the patient's
+language through the translation layer (core.i18n's catalogs: en, de, fr, nl, es, tr, ar; others
+get English); Arabic is shaped and laid out right to left (Pango and
 HarfBuzz), with Latin names, phone numbers and references kept in their own order.
 
 Accessibility and privacy: a tagged PDF in WeasyPrint's PDF/UA-1 variant. The structure tree

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from html import escape
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -502,12 +503,12 @@ def test_letter_metadata_hold_no_personal_data_and_photos_have_alt_text(letter_c
     for value in metadata.values():
         for personal in ("Zoë", "Müller", "C-0001", "Ñúñez", "1990"):
             assert personal not in value
-    root = reader.trailer["/Root"]
+    root: Any = reader.trailer["/Root"]
     assert root["/Lang"] == "fr"
     assert root["/MarkInfo"]["/Marked"]
     alts: list[str] = []
 
-    def walk(node) -> None:
+    def walk(node: Any) -> None:
         node = node.get_object()
         if "/Alt" in node:
             alts.append(str(node["/Alt"]))

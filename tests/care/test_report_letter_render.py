@@ -26,7 +26,9 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
+from core.assessment.findings import view_words
 from core.care.pdf import PdfMeasurement, PdfPhoto, ReportPdfInput, build_report_pdf
+from core.i18n import translator
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
 DPI = 80
@@ -430,11 +432,9 @@ def test_the_arabic_letter_is_shaped_right_to_left_and_tagged_like_the_english_o
     english_kinds = _kinds(_structure(english, with_text=False))
     arabic_kinds = _kinds(_structure(path, with_text=False))
     assert arabic_kinds == english_kinds[: -1 - 2 * 4] + english_kinds[-1:]
-    assert _figure_alts(pdf) == [
-        "صورة الوجه، من الأمام، 4 مارس 2027",
-        "صورة الوجه، الجانب الأيسر، 4 مارس 2027",
-        "صورة الوجه، الجانب الأيمن، 4 مارس 2027",
-    ]
+    # The views in the assessment card's words (the same in the letter and on the card).
+    views = [view_words(view, translator("ar")) for view in ("front", "left_oblique", "right_oblique")]
+    assert _figure_alts(pdf) == [f"صورة الوجه، {view}، 4 مارس 2027" for view in views]
     # Shaped and in logical order: pdftotext finds the headings and sentences as they were written
     # (it would find reversed or isolated letters if the text were unshaped or in visual order).
     text = _pdftotext(path)
