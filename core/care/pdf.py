@@ -48,7 +48,9 @@ REFERENCE = N_("Case")
 CONSULTATION_DATE = N_("Consultation")
 REPORT_DATE = N_("Report date")
 PHYSICIAN = N_("Physician")
+# Translators: the physician's name and credentials in the report letter (Arabic: "{name}، {credentials}").
 PHYSICIAN_WITH_CREDENTIALS = N_("{name}, {credentials}")
+# Translators: the physician's registration number under the letter's signature.
 REGISTRATION = N_("Reg. no. {number}")
 SECTION_HEADINGS: dict[str, str] = {
     "findings": N_("Findings"),
@@ -68,6 +70,7 @@ MEASUREMENTS_NOTE = N_(
     "Measurements of your photos by software that supported the physician. They are measurements, "
     "not diagnoses: the physician's assessment above is what counts."
 )
+# Translators: {version} is the measuring software's version, e.g. 1.2.0.
 MEASUREMENTS_NOTE_ENGINE = N_(
     "Measurements of your photos by software that supported the physician. They are measurements, "
     "not diagnoses: the physician's assessment above is what counts. (engine {version})"
@@ -78,7 +81,8 @@ MEASUREMENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("value", N_("Value")),
     ("band", N_("Band")),
 )
-PAGE = N_("Page {n} of {nb}")  # {n} and {nb} become the page counters of the footer
+# Translators: the report letter's page footer; {n} is this page, {nb} the number of pages.
+PAGE = N_("Page {n} of {nb}")
 DISCLAIMER = N_(
     "This report is based on photos and the information you provided in a remote consultation. "
     "It does not replace an in-person examination. Seek urgent care if a skin change bleeds, grows "
