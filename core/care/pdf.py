@@ -98,11 +98,6 @@ FONT_CANDIDATES = (
 )
 
 
-def language_code(language: str | None) -> str:
-    """The letter's language: one of core.i18n.LANGUAGES, else English."""
-    return translator(language).html_lang
-
-
 def format_date(value: date | datetime, language: str) -> str:
     """The long date in the reader's language by Babel's CLDR data: en 'November 27, 2026',
     de '27. November 2026', fr '27 novembre 2026', es '27 de noviembre de 2026', tr '27 Kasım 2026'."""
