@@ -121,10 +121,13 @@ class PdfPhoto:
 
 @dataclass(frozen=True)
 class PdfMeasurement:
-    measurement: str  # e.g. "Redness"
-    region: str  # e.g. "left cheek"
-    value: str  # formatted with its unit, e.g. "14.2 CIELAB a*"
-    band: str | None = None  # minimal / mild / moderate / marked (localised when known)
+    """One row, its words already in the letter's language (exports.pdf_measurements says them
+    with the assessment card's words); the band is a key the letter says in the card's words."""
+
+    measurement: str  # e.g. "Redness", "Rötung"
+    region: str  # e.g. "left cheek", "linke Wange"
+    value: str  # formatted with its unit, e.g. "4.8% of the area", "38/100"
+    band: str | None = None  # minimal / mild / moderate / marked / an ITA band (findings.BAND_WORDS)
 
 
 @dataclass(frozen=True)
