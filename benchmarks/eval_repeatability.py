@@ -16,12 +16,16 @@ core.assessment.findings.CONCERN_MEASURES, plus skin tone), over every (photo, r
 - band changes: the share of series whose band is not the same in every capture.
 `--video-frames N` adds the same table over N consecutive frames of the face video (a talking
 face: expression changes, which a clinic's standard photo does not have).
+`--fit-scores` fits the score mappings of metrics.METRIC_SPECS to the spread of each measure across
+people on one half of the labelled photos (split by a hash of the file name) and shows how the
+other half falls into the bands with the present and the fitted mapping.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import math
 import sys
 from collections import defaultdict
@@ -35,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.assessment.engine import AssessmentOptions, assess_photo  # noqa: E402
 from core.assessment.findings import CONCERN_MEASURES  # noqa: E402
+from core.assessment.metrics import METRIC_SPECS  # noqa: E402
 from core.care.progress import TREATMENT_MEASURES  # noqa: E402
 from core.paths import shared_testdata_dir  # noqa: E402
 
@@ -131,6 +136,68 @@ def summarise(all_series: list[Series]) -> list[tuple[str, int, int, float, floa
     return table
 
 
+# Score mappings (metrics.METRIC_SPECS low/high) fitted to the spread across people: mild starts
+# at about the 75th percentile of people (median + 0.674 sigma), each band is one sigma wide, so
+# moderate starts near the 95th. Measures whose median person shows none (counts, red area, shine)
+# and ITA (its bands are the fixed ITA categories) are not fitted; the metrics module's docstring
+# says which of these candidates took the fitted mapping and why the others did not.
+FITTED = ("redness", "melanin", "tone_evenness", "wrinkles", "texture", "pores", "under_eye", "symmetry")
+
+
+def fit_population(root: Path) -> list[Path]:
+    """Labelled photos of one frontal face in good light without a colour cast (clinic-like)."""
+    with (root / "faces_labels.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [
+        root / row["file"]
+        for row in rows
+        if row["yaw_bin"] == "frontal" and row["n_faces"] == "1" and row["lighting"] == "good"
+        and row["colour_cast"] == "none"
+    ]  # fmt: skip
+
+
+def half_of(path: Path) -> int:
+    """0 (fit) or 1 (report) by a hash of the file name: stable, independent of the listing order."""
+    return int(hashlib.sha256(path.name.encode()).hexdigest(), 16) % 2
+
+
+def fit_scores(root: Path) -> int:
+    values: dict[int, dict[str, list[float]]] = {0: defaultdict(list), 1: defaultdict(list)}
+    photos = {0: 0, 1: 0}
+    for path in fit_population(root):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        result = None if image is None else assess_photo(image, "front", options=OPTIONS)
+        if result is None or result.status != "assessed":
+            continue
+        photos[half_of(path)] += 1
+        for metric in result.metrics:
+            if metric.metric in FITTED and math.isfinite(metric.value) and math.isfinite(metric.score):
+                values[half_of(path)][metric.metric].append(float(metric.value))
+    print(f"fit half: {photos[0]} photos; report half: {photos[1]} photos")
+    print(
+        f"{'measure':<15} {'n fit':>5} {'median':>8} {'sigma':>7} {'low':>8} {'high':>8}   report half: % per band (now / fitted)"
+    )
+    for name in FITTED:
+        fit = np.array(values[0][name])
+        if len(fit) < 5:
+            continue
+        median = float(np.median(fit))
+        sigma = 1.4826 * float(np.median(np.abs(fit - median)))
+        if sigma <= 0:
+            sigma = float(np.subtract(*np.percentile(fit, [75, 25]))) / 1.349 or float(fit.std())
+        low, high = median + 0.674 * sigma - sigma, median + 0.674 * sigma + 3 * sigma
+        spec = METRIC_SPECS[name]
+        shares = []
+        for lo, hi in ((spec.low, spec.high), (low, high)):
+            scores = np.clip((np.array(values[1][name]) - lo) / (hi - lo), 0, 1) * 100
+            bands = np.minimum(np.round(scores, 1) // 25, 3)
+            shares.append("/".join(f"{100 * np.mean(bands == b):.0f}" for b in range(4)))
+        print(
+            f"{name:<15} {len(fit):5d} {median:8.2f} {sigma:7.2f} {low:8.2f} {high:8.2f}   {shares[0]:>15}  {shares[1]:>15}"
+        )
+    return 0
+
+
 def print_table(title: str, table: list[tuple[str, int, int, float, float, float]]) -> None:
     print(f"\n== {title}")
     print(
@@ -147,11 +214,18 @@ def main() -> int:
     parser.add_argument(
         "--video-frames", type=int, default=0, help="also N consecutive frames of the face video"
     )
+    parser.add_argument(
+        "--fit-scores",
+        action="store_true",
+        help="fit the score mappings on one half of the labelled photos, report on the other",
+    )
     args = parser.parse_args()
     root = shared_testdata_dir()
     if not (root / "faces_labels.csv").is_file():
         print("shared test data absent: nothing to measure")
         return 0
+    if args.fit_scores:
+        return fit_scores(root)
     photos = standard_photos(root)
     measured: list[Series] = []
     skipped: list[str] = []

@@ -4,6 +4,16 @@ Every metric returns a raw value in a stated unit; `score_and_band` maps it to a
 where higher always means "more of the finding" (ITA is the exception: it describes skin tone,
 its band is the ITA category). The score ranges are heuristic and NOT clinically calibrated;
 they make regions and visits comparable, which is what the portal needs from a measurement.
+
+Score slopes follow each measure's spread across people, not a guess: for redness, tone evenness,
+under-eye and symmetry, `low`/`high` were fitted by `benchmarks/eval_repeatability.py --fit-scores`
+(one half of the labelled photos of ../shared/testdata, split by a hash of the file name; checked
+on the other half): mild starts near the 75th percentile of people and each 25-point band is one
+robust SD (1.4826 MAD) wide, so two retakes of one face (whose noise is a fraction of that SD)
+seldom land in different bands. Redness was 10-25 a*: a 2 % change in a* moved the score by up to
+14 points. The other measures keep their ranges: their population median is zero (counts, red
+area, shine, line share), their fitted spread is close to the range already (texture), or the
+fit's MAD misses their long tail (melanin, pores), which would mark a sixth of people "marked".
 """
 
 from __future__ import annotations
@@ -33,14 +43,14 @@ METRIC_SPECS: dict[str, MetricSpec] = {
     "ita": MetricSpec(
         "deg", 70.0, -40.0, "Individual typology angle from L*, b* (higher = lighter skin)", True
     ),
-    "redness": MetricSpec("a*", 10.0, 25.0, "Mean CIELAB a* of the region", True),
+    "redness": MetricSpec("a*", 13.0, 50.5, "Mean CIELAB a* of the region", True),
     "red_area": MetricSpec(
         "%", 2.0, 35.0, "Share of skin >8 a* units redder than the patient's own median skin", True
     ),
     "inflammatory_spots": MetricSpec("count", 0.0, 15.0, "Small red raised-looking spots (a* peaks)", True),
     "melanin": MetricSpec("MI", 20.0, 100.0, "Mean melanin index 100*log10(1/R)", True),
     "brown_spots": MetricSpec("count", 0.0, 10.0, "Dark, non-red spots 1.5-12 mm", True),
-    "tone_evenness": MetricSpec("dE", 1.5, 6.0, "Spread of low-passed L*, a* (higher = less even)", True),
+    "tone_evenness": MetricSpec("dE", 3.15, 12.3, "Spread of low-passed L*, a* (higher = less even)", True),
     "wrinkles": MetricSpec(
         "%", 0.5, 10.0, "Share of the region covered by line-shaped valleys", detail_dependent=True
     ),
@@ -50,9 +60,9 @@ METRIC_SPECS: dict[str, MetricSpec] = {
     ),
     "shine": MetricSpec("%", 0.5, 12.0, "Share of specular highlight pixels", True),
     # The orbit shades every under-eye a few L* below the cheek: that much is normal and scores 0.
-    "under_eye": MetricSpec("L*", 4.0, 16.0, "How much darker the under-eye is than the cheek below", True),
+    "under_eye": MetricSpec("L*", 5.3, 27.5, "How much darker the under-eye is than the cheek below", True),
     "symmetry": MetricSpec(
-        "% IOD", 1.5, 8.0, "Mean left/right landmark mismatch after mirroring (higher = less symmetric)"
+        "% IOD", 5.45, 19.4, "Mean left/right landmark mismatch after mirroring (higher = less symmetric)"
     ),
 }
 

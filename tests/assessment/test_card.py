@@ -55,7 +55,7 @@ def test_card_shows_summary_flags_metrics_and_overlays(data_dir, face_photo_bgr)
         text = " ".join(m.value for m in app.markdown)
         assert "2 of 3 photos measured" in text
         warnings = " ".join(w.value for w in app.warning)
-        assert "Right oblique photo not measured" in warnings
+        assert "Right side photo not measured" in warnings  # the views as the card names them
         for check in failed.quality.failing:
             assert check.instruction in warnings and check.name not in warnings
         assert "Redness" in text and "badge" in text
