@@ -164,7 +164,8 @@ def send_consultation(page, photos: dict[str, Path]) -> str:
     return reference.group(1)
 
 
-def answer_as_physician(page, portal: PortalServer, reference: str) -> None:
+def answer_as_physician(page, portal: PortalServer, reference: str, shots: Path | None = None) -> None:
+    """`shots`: a folder for a rendering of the AI pre-assessment card's one-screen summary."""
     login(page, portal, "physician")
     click_menu(page, "Case queue")
     open_link = page.get_by_role("link", name="Open case")
@@ -177,6 +178,8 @@ def answer_as_physician(page, portal: PortalServer, reference: str) -> None:
     photos = page.get_by_test_id("stImage").locator("img")
     photos.nth(2).wait_for()  # the three views, decrypted for the physician (they load last)
     assert photos.count() >= 3
+    if shots is not None:
+        save_assessment_summary(page, shots / "assessment_card_summary.png")
     page.get_by_role("tab", name="Report").click()
     # Inside st.form: values are sent with the submit button, no rerun per field.
     page.get_by_role("textbox", name="Findings", exact=True).fill(FINDINGS_TEXT)
@@ -185,6 +188,18 @@ def answer_as_physician(page, portal: PortalServer, reference: str) -> None:
     page.get_by_label("Home care").fill("Daily SPF 50.")
     page.get_by_role("button", name="Send report to patient").click()
     page.get_by_text("can no longer be edited").wait_for()
+
+
+def save_assessment_summary(page, path: Path) -> None:
+    """The card's one-screen summary (photo with heat map, key findings) once the background
+    assessment of the case's real front photo is done, saved as `path` (issue 13's before/after)."""
+    page.get_by_role("tab", name="AI pre-assessment").click()
+    panel = page.get_by_role("tabpanel", name="AI pre-assessment")
+    expect(panel.get_by_text("Key findings")).to_be_visible(timeout=180_000)
+    expect(panel.get_by_test_id("stImage").locator("img").first).to_be_visible()
+    wait_for_app(page)
+    panel.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000, "the card's summary rendered as an empty picture"
 
 
 def raw_files(directory: Path) -> list[Path]:
@@ -211,7 +226,7 @@ def test_patient_to_physician_round_trip(
     physician_context.set_default_timeout(30_000)
     physician = physician_context.new_page()
     try:
-        answer_as_physician(physician, portal, reference)
+        answer_as_physician(physician, portal, reference, shots=tmp_path)
     except Exception:
         physician.screenshot(path=str(tmp_path / "failure_physician.png"), full_page=True)
         raise
