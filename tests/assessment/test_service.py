@@ -100,7 +100,13 @@ def test_submission_queues_a_background_assessment_that_is_stored(world):
     )
     assert cheek[0].engine_version == record.engine_version and cheek[0].case_id == case_id
     # The hybrid-care area reads the table directly: column names are a contract.
-    columns = [r[0] for r in clinic.db.fetchall("DESCRIBE assessment_metrics")]
+    columns = [
+        r[0]
+        for r in clinic.db.fetchall(
+            "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database()"
+            " AND table_schema = current_schema() AND table_name = 'assessment_metrics' ORDER BY ordinal_position"
+        )
+    ]
     assert columns == ["id", "assessment_id", "patient_id", "case_id", "photo_id", "view", "region", "metric",
                        "value", "unit", "score", "band", "engine_version", "measured_at"]  # fmt: skip
     actions = {r[0] for r in clinic.db.fetchall("SELECT action FROM audit_log")}
