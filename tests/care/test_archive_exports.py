@@ -12,10 +12,12 @@ import pytest
 from pypdf import PdfReader
 
 from core.access import AccessDenied
+from core.assessment.findings import VIEW_WORDS
 from core.care.archive import ArchiveFilter
 from core.care.fhir import validate_bundle
 from core.care.followup import PlannedCheckIn
 from core.care.records import TreatmentInput
+from core.i18n import translator, upper_first
 from tests.care import fhir_r4
 from tests.care.conftest import _settle
 from tests.photo_factory import checked_photo
@@ -159,8 +161,11 @@ def test_report_pdf_for_the_patient(care_world) -> None:
     assert "1. Mai 1988" in text  # the date of birth, German patient
     assert date.today().strftime("%Y") in text and "Konsultationsbericht" in text
     assert "Dr Ada Lovelace, Dermatologin" in text and "Reg.-Nr. BIG 7" in text
-    assert "Seite 1 von" in text and "Elektronisch unterzeichnet" in text
-    assert "Vorderansicht" in text  # the photo's view under it
+    german = translator("de")
+    signed = german.gettext("Electronically signed on {date}").split("{date}")[0].strip()
+    assert "Seite 1 von" in text and signed.startswith("Elektronisch") and signed in text
+    front = upper_first(german.gettext(VIEW_WORDS["front"]))
+    assert front != "Front" and front in text  # the photo's view under it, in the card's words
     assert "care.report_pdf_export" in world.clinic.audit.actions()
     assert "care.physician_credentials" in world.clinic.audit.actions()
     with pytest.raises(AccessDenied):
