@@ -55,8 +55,7 @@ from core.vision.regions import region_masks
 # redness scored only on corrected colour, under-eye against the orbit's normal shading, counts
 # merged as whole numbers, no mirrored border in the canonical face.
 # 1.3.0: score slopes fitted to each measure's spread across people (redness, tone evenness,
-# under-eye, symmetry: metrics.METRIC_SPECS) so a retake keeps its band; under-eye darkness
-# measured below the lash line.
+# under-eye, symmetry: metrics.METRIC_SPECS) so a retake keeps its band.
 ENGINE_VERSION = "1.3.0"
 
 WRINKLE_REGIONS = (
@@ -290,25 +289,6 @@ def _close_up_mask(
     return usable
 
 
-LASH_LINE_ROWS = 5  # canonical px (~2.5 mm) of each under-eye strip's top edge: lashes and lid margin
-
-
-def trim_lash_line(mask: np.ndarray, rows: int = LASH_LINE_ROWS) -> np.ndarray:
-    """An under-eye region without its top `rows` pixels in each column (for its darkness).
-
-    The under-eye polygon starts on the lower lid's landmarks, so its top edge holds lashes and
-    the lid margin: a dark line a few pixels high. Landmarks move by a pixel or two between two
-    shots of one sitting, and whether that line fell inside the strip swung the under-eye
-    darkness by up to 5 L* (issue 13's retake benchmark). Skin a lash-height below the lid is
-    what the measure is about.
-    """
-    # A pixel stays when the pixel `rows` above it is inside the region too.
-    above = np.zeros_like(mask)
-    above[rows:] = mask[:-rows]
-    kept = mask & above
-    return kept if kept.sum() >= 0.4 * mask.sum() else mask
-
-
 def _find_chart(image_bgr: np.ndarray, options: AssessmentOptions) -> ChartCalibration | None:
     if not (options.colour_chart and options.white_balance):
         return None
@@ -461,12 +441,10 @@ def _face_level(
         under, cheek = masks.get(f"under_eye_{side}"), masks.get(f"cheek_{side}")
         if under is None or cheek is None or under.sum() < 40 or cheek.sum() < 40:
             continue
-        # Without the lash line (trim_lash_line), and the 60th percentile: the lid crease is a dark
-        # minority of the strip below the eye, not the under-eye skin; it made a normal under-eye
-        # read as a dark circle.
+        # The 60th percentile: lash line and lid crease are a dark minority of the strip below the
+        # eye, not the under-eye skin; they made a normal under-eye read as a dark circle.
         difference = float(
-            np.median(analysis.lightness[cheek])
-            - np.percentile(analysis.lightness[trim_lash_line(under)], 60)
+            np.median(analysis.lightness[cheek]) - np.percentile(analysis.lightness[under], 60)
         )
         score, band = score_and_band("under_eye", difference)
         out.append(Metric(f"under_eye_{side}", "under_eye", difference, "L*", score, band, list(reliability)))

@@ -60,7 +60,7 @@ METRIC_SPECS: dict[str, MetricSpec] = {
     ),
     "shine": MetricSpec("%", 0.5, 12.0, "Share of specular highlight pixels", True),
     # The orbit shades every under-eye a few L* below the cheek: that much is normal and scores 0.
-    "under_eye": MetricSpec("L*", 5.3, 27.5, "How much darker the under-eye is than the cheek below", True),
+    "under_eye": MetricSpec("L*", 7.8, 29.4, "How much darker the under-eye is than the cheek below", True),
     "symmetry": MetricSpec(
         "% IOD", 5.45, 19.4, "Mean left/right landmark mismatch after mirroring (higher = less symmetric)"
     ),
