@@ -60,8 +60,7 @@ LOGIN_FAILED_MESSAGE = (
     " please check both, or wait 15 minutes before trying again."
 )
 REGISTRATION_REFUSED_MESSAGE = (
-    "We could not create an account with these details. If you have registered before, please log"
-    " in instead."
+    "We could not create an account with these details. If you have registered before, please log in instead."
 )
 _PURGE_EVERY = timedelta(minutes=10)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -32,7 +32,8 @@ from core.consult.cases import CaseService
 from core.consult.drafts import KEY_INFO as DRAFT_KEY_INFO
 from core.consult.drafts import DraftService
 from core.consult.reports import ReportService
-from core.db import Database, open_clinic_database, utcnow
+from core.db import Database, utcnow
+from core.db_engine import open_clinic_database
 from core.erasure import ErasureLedger, reapply_erasures
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class Clinic:
         private_files.restrict_new_files()  # the database, its WAL, blobs, exports: 0600
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         private_files.tighten_tree(settings.data_dir)  # a directory made by an older version
-        # A new key only for a new clinic (core.db.open_clinic_database); DuckDB or PostgreSQL.
+        # A new key only for a new clinic (core.db_engine.open_clinic_database); DuckDB or PostgreSQL.
         db, master_key = open_clinic_database(settings)
         try:
             db.migrate()

@@ -2,7 +2,7 @@
 
 `Database` is the interface every engine implements and, itself, the embedded engine;
 `core.db_postgres.PostgresDatabase` is the other one, chosen by `CLINIC_DATABASE_URL`
-(`open_clinic_database`). Services only use `cursor()`, `transaction()`, `execute`/`fetchall`/
+(`core.db_engine.open_clinic_database`). Services only use `cursor()`, `transaction()`, `execute`/`fetchall`/
 `fetchone`/`scalar` with `?` placeholders, and `Cursor`'s `execute`/`fetchone`/`fetchall`/
 `description`; a transaction conflict is one of `CONFLICT_ERRORS` on both engines.
 
@@ -35,7 +35,7 @@ import duckdb
 from core import crypto
 
 if TYPE_CHECKING:
-    from core.config import Settings
+    pass
 
 CATALOG = "clinic"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -328,27 +328,3 @@ def _split_sql(script: str) -> list[str]:
 def live_cursor_count(database: Database) -> int:
     """How many per-thread cursors are still alive (tests: dead threads must not leak them)."""
     return len(database._cursors)
-
-
-def open_clinic_database(settings: Settings) -> tuple[Database, bytes]:
-    """The clinic's database and master key: PostgreSQL when `settings.database_url` is set.
-
-    A new master key is made only for a new clinic (no DuckDB file, or an empty PostgreSQL
-    database): with existing data a missing key is an operator error, never a reason to make a
-    key that opens nothing.
-    """
-    if settings.database_url:
-        from core.db_postgres import PostgresDatabase
-
-        db = PostgresDatabase(settings.database_url, pool_size=settings.database_pool_size)
-        try:
-            db.migrate()
-            master_key = db.bind_master_key(settings.master_key_env, settings.key_file)
-        except BaseException:
-            db.close()
-            raise
-        return db, master_key
-    master_key = crypto.load_or_create_master_key(
-        settings.master_key_env, settings.key_file, create=not settings.db_path.exists()
-    )
-    return Database.open_with_master_key(settings.db_path, master_key), master_key
