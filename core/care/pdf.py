@@ -169,8 +169,13 @@ def build_report_pdf(data: ReportPdfInput) -> bytes:
     """The letter as a tagged PDF (PDF/UA-1 variant of WeasyPrint): semantic HTML in, so the
     structure tree has H1/H2, P, Table/TR/TH/TD and Figure with Alt in reading order; Pango and
     HarfBuzz shape the text and lay out right-to-left languages."""
+    from PIL import ImageFile
     from weasyprint import HTML, URLFetcher
 
+    # Importing WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES, which would make the
+    # upload check accept a cut-off photo as a partly grey one; the letter embeds only our own
+    # complete JPEGs, so the strict default comes back.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     html = letter_html(data)
     fetcher = URLFetcher(allowed_protocols=("data", "file"))  # photos inline, fonts from disk only
     document = HTML(string=html, url_fetcher=fetcher).render()

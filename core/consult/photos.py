@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from core.vocabulary import PhotoSource, View, normalise_view
 
@@ -173,6 +173,9 @@ def normalise_upload(data: bytes, filename: str | None = None) -> CleanPhoto:
         raise UploadRejected(
             f"The photo is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB. Please send a smaller one."
         )
+    # A library may loosen Pillow process-wide (importing WeasyPrint sets LOAD_TRUNCATED_IMAGES):
+    # a cut-off upload must be refused, not stored partly grey.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     with warnings.catch_warnings():
         # Pillow warns between MAX_IMAGE_PIXELS and 2x; we want a hard error at our own limit.
         warnings.simplefilter("error", Image.DecompressionBombWarning)

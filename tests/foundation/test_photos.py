@@ -132,3 +132,17 @@ def test_sixteen_bit_greyscale_keeps_its_tones() -> None:
     clean = normalise_upload(_encode(Image.fromarray(ramp), "PNG"))
     pixels = np.asarray(Image.open(io.BytesIO(clean.image_bytes)).convert("L")).astype(int)
     assert pixels[0, 0] < 10 and 110 < pixels[150, 150] < 145 and pixels[-1, -1] > 245
+
+
+def test_a_truncated_photo_is_refused_even_after_weasyprint_loosened_pillow() -> None:
+    """Importing WeasyPrint (the report letter) sets Pillow's process-wide LOAD_TRUNCATED_IMAGES;
+    the upload check must still refuse a cut-off photo instead of storing it partly grey."""
+    from PIL import ImageFile
+
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = True  # as `import weasyprint` leaves it
+    try:
+        with pytest.raises(UploadRejected, match="damaged"):
+            normalise_upload(make_jpeg()[:3000], "upload.jpg")
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous
