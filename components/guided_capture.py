@@ -26,6 +26,7 @@ import streamlit as st
 
 from components.i18n import N_, _, ngettext, tr
 from components.live_guide import live_guide
+from core.assessment.findings import VIEW_WORDS
 from core.consult.photos import CheckedPhoto, UploadRejected, decode_to_bgr, intake_frame, intake_photo
 from core.vision.identity import FaceEmbedding, IdentityRefusal, face_embedding, refusals
 from core.vocabulary import REQUIRED_VIEWS, PhotoSource, View
@@ -39,14 +40,8 @@ VIEW_LABELS: dict[str, str] = {
     "right_profile": N_("Right profile (side view)"),
     "close_up": N_("Close-up of the area of concern (optional)"),
 }
-VIEW_NAMES: dict[str, str] = {  # short names, in lists ("Missing photos: front, left side")
-    "front": N_("front"),
-    "left_oblique": N_("left side"),
-    "right_oblique": N_("right side"),
-    "left_profile": N_("left profile"),
-    "right_profile": N_("right profile"),
-    "close_up": N_("close-up"),
-}
+# Short names, in lists ("Missing photos: front, left side"): the card's words for the views.
+VIEW_NAMES: dict[str, str] = VIEW_WORDS
 VIEW_INSTRUCTIONS: dict[str, str] = {
     "front": N_("Face the camera, chin level, neutral face, eyes open. Hair away from the face."),
     "left_oblique": N_("Turn your head about 45° to your RIGHT so your LEFT cheek faces the camera."),
