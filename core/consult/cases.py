@@ -160,6 +160,17 @@ class IdentityMismatch(ValidationError):
 
 
 IDENTITY_OVERRIDE_LIMIT = 500  # characters in a physician's reason
+
+
+def _identity_audit_detail(found: Sequence[IdentityRefusal]) -> dict[str, Any]:
+    """What the audit log keeps of an identity refusal: views and scores, nothing biometric."""
+    return {
+        "views": [r.view for r in found],
+        "scores": [round(r.match.score, 3) for r in found],
+        "threshold": found[0].match.threshold,
+    }
+
+
 # Not checked for identity: an AR still is made by the portal from the case's own picture.
 _IDENTITY_EXEMPT_SOURCES: frozenset[str] = frozenset({"simulation"})
 
@@ -790,11 +801,7 @@ class CaseService:
             "photo.identity_refused",
             "case",
             case_id,
-            {
-                "views": [r.view for r in found],
-                "scores": [round(r.match.score, 3) for r in found],
-                "threshold": found[0].match.threshold,
-            },
+            _identity_audit_detail(found),
         )
         if principal.role == PATIENT:
             errors = {f"photo_{r.view}": r.message for r in found}
@@ -867,9 +874,7 @@ class CaseService:
                     "case",
                     case_id,
                     {
-                        "views": [r.view for r in overridden],
-                        "scores": [round(r.match.score, 3) for r in overridden],
-                        "threshold": overridden[0].match.threshold,
+                        **_identity_audit_detail(overridden),
                         "reason": identity_override.strip() if identity_override else "",
                         "photo_ids": photo_ids,
                     },
