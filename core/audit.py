@@ -7,7 +7,10 @@ The chain's head (last seq and HMAC) is also kept outside the database, in a che
 beside the key file (0600, replaced atomically after every committed append), and in every
 backup's manifest: deleting the newest rows, or all of them, no longer leaves a valid chain.
 
-Appends are serialised by a process-wide lock. A change and its audit row commit together:
+Appends are serialised by a process-wide lock, and on PostgreSQL (several app servers) also by a
+transaction-scoped advisory lock: an append takes it, then reads the chain's head as committed
+(not from its transaction's snapshot nor from this process's memory), so writers of several
+processes never take the same seq nor fork the chain. A change and its audit row commit together:
 `record(..., tx=tx)` inside `db.transaction()` appends in the caller's transaction and holds
 the lock until it ends (the head moves only if it commits). Without `tx` a row commits on its
 own at once, as before.
@@ -38,6 +41,8 @@ GENESIS_HASH = "0" * 64
 CHECKPOINT_FORMAT = "clinic-audit-head/1"
 CHECKPOINT_NAME = "audit-head.json"
 KEY_INFO = "audit-chain"  # HKDF label of the chain key (core.crypto.derive_key)
+# pg_advisory_xact_lock key of the chain's appends on PostgreSQL ("clinicau" as an int64).
+_APPEND_LOCK = 0x636C696E69636175
 
 log = logging.getLogger(__name__)
 
@@ -323,7 +328,11 @@ class AuditLog:
         if pending is None:
             # Held until the transaction ends: no other row can take this seq meanwhile.
             self._lock.acquire()
-            pending = _Pending(self._head)
+            try:
+                pending = _Pending(self._locked_head(state.cursor))
+            except BaseException:
+                self._lock.release()
+                raise
             state.data[self] = pending
             state.on_end.append(lambda committed, p=pending: self._end_transaction(p, committed))
         assert isinstance(pending, _Pending)
@@ -351,7 +360,35 @@ class AuditLog:
             self._once.add(key)
         return self.record(actor, action, target_type, target_id, details)
 
+    def _locked_head(self, cursor: Cursor) -> ChainHead:
+        """The head a transaction appends after (this process's lock held). On PostgreSQL the
+        advisory lock is taken in the caller's transaction and the head is read as committed, on
+        a connection of its own (the transaction's snapshot may predate another server's append)."""
+        if not self._shared:
+            return self._head
+        cursor.execute("SELECT pg_advisory_xact_lock(?)", [_APPEND_LOCK])
+        return self._committed_head(self._db.dedicated_cursor())
+
+    def _committed_head(self, cursor: Cursor) -> ChainHead:
+        last = cursor.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, mac = last or (0, GENESIS_HASH)
+        return ChainHead(int(seq), str(mac), self._head.keyed_from)
+
+    @property
+    def _shared(self) -> bool:
+        return self._db.engine == "postgresql"
+
     def _append_alone(self, fields: tuple) -> int:
+        if self._shared:
+            from core.db_postgres import PostgresDatabase
+
+            assert isinstance(self._db, PostgresDatabase)
+            with self._lock:
+                with self._db.dedicated_transaction() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(?)", [_APPEND_LOCK])
+                    head = self._insert(cursor, self._committed_head(cursor), fields)
+                self._advance(head)
+                return head.seq
         with self._lock:
             # Its own cursor, auto-committed under the lock: an append never joins (and waits
             # on) a caller's open transaction, so two threads can never commit the same seq.

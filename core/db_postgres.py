@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, LiteralString, cast
 
@@ -68,9 +69,12 @@ def translate_placeholders(sql: str) -> str:
 class PgCursor:
     """A cursor with DuckDB's calling style (`execute` returns the cursor) and buffered rows."""
 
-    def __init__(self, db: PostgresDatabase, *, dedicated: bool = False) -> None:
+    def __init__(
+        self, db: PostgresDatabase, *, dedicated: bool = False, connection: psycopg.Connection | None = None
+    ) -> None:
         self._db = db
         self._dedicated = dedicated  # never joins the thread's open transaction
+        self._connection = connection  # bound to this connection (`dedicated_transaction`)
         self._rows: list[tuple[Any, ...]] = []
         self._next = 0
         self.description: list[tuple[Any, ...]] | None = None
@@ -82,7 +86,7 @@ class PgCursor:
         sealer = self._db._sealer
         if sealer is not None:
             values = sealer.seal_parameters(query, values)
-        connection = None if self._dedicated else self._db._thread_connection()
+        connection = self._bound_connection()
         try:
             if connection is not None:
                 self._run(connection, sql, values)
@@ -100,7 +104,7 @@ class PgCursor:
         sealer = self._db._sealer
         if sealer is not None:
             rows = [sealer.seal_parameters(query, row) for row in rows]
-        connection = None if self._dedicated else self._db._thread_connection()
+        connection = self._bound_connection()
         try:
             with contextlib.ExitStack() as stack:
                 if connection is None:
@@ -112,6 +116,11 @@ class PgCursor:
             raise TransactionConflict(str(error)) from error
         self.description, self._rows, self._next = None, [], 0
         return self
+
+    def _bound_connection(self) -> psycopg.Connection | None:
+        if self._connection is not None:
+            return self._connection
+        return None if self._dedicated else self._db._thread_connection()
 
     def _run(self, connection: psycopg.Connection, sql: str, values: list[Any]) -> None:
         with connection.cursor() as cursor:
@@ -188,6 +197,17 @@ class PostgresDatabase(Database):
 
     def dedicated_cursor(self) -> Cursor:
         return PgCursor(self, dedicated=True)
+
+    @contextlib.contextmanager
+    def dedicated_transaction(self) -> Iterator[Cursor]:
+        """A READ COMMITTED transaction on a pooled connection of its own, apart from this
+        thread's open `transaction()` (the audit log's appends that are not part of a change:
+        each statement sees every commit, so the chain's head read under its lock is current)."""
+        try:
+            with self._borrow() as connection, connection.transaction():
+                yield PgCursor(self, connection=connection)
+        except _CONFLICTS as error:
+            raise TransactionConflict(str(error)) from error
 
     def _begin_transaction(self) -> Cursor:
         if self._thread_connection() is not None:

@@ -8,6 +8,13 @@
   then marked failed with a reason the card shows. A run claims its row by bumping `attempts`
   and finishes only while it still holds that attempt, so a stale worker never overwrites a
   newer run (nor writes for a patient erased meanwhile).
+- Several app servers share the queue on PostgreSQL (issue 17): a claim records the worker's id
+  and a lease (`LEASE_SECONDS`) that a heartbeat renews while the engine runs. A claim takes a
+  queued row, or a running one whose lease expired (its server died), with
+  `FOR UPDATE SKIP LOCKED`, so two workers never take the same row. An idle worker there looks
+  for such rows every `POLL_SECONDS`; `resume()` takes back only running rows whose lease
+  expired. DuckDB (one process) claims through the same statement without row locks, and its
+  `resume()` still takes back every running row (no other process can hold one).
 - `run_for_case` (physician) runs again, in the background or synchronously; `reassess` (admin,
   the `reassess` command) brings stored cases to the current engine.
 - Each visit is measured on its own: the case's baseline submission (the patient's own photos,
@@ -32,16 +39,17 @@ import logging
 import math
 import os
 import queue
+import socket
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from core.access import ADMIN, PATIENT, PHYSICIAN, AccessDenied, NotFound, Principal, require_role
 from core.consult.case_access import check_case_access
-from core.db import scalar, to_db_time
+from core.db import TransactionConflict, scalar, to_db_time
 from core.rows import fetch_all_as, fetch_one_as
 from core.vocabulary import PhotoSource
 
@@ -62,6 +70,11 @@ INTERRUPTED_ERROR = (
     "The assessment was interrupted {attempts} times (the portal stopped or crashed while it ran)"
     " and is not retried again. Run it again when the portal is stable."
 )
+# A claimed run's lease: its worker renews it every third of this while the engine runs; a run
+# whose lease expired (its server died) is taken again by another worker.
+LEASE_SECONDS: Final = 60.0
+# PostgreSQL: how often an idle worker looks for queued or expired runs of other servers.
+POLL_SECONDS: Final = 5.0
 # The baseline visit: the patient's own photos of the submission. A check-in's photos (source
 # 'followup') are their own visit; video snapshots and simulations are never measured.
 BASELINE_SOURCES: Final[tuple[PhotoSource, ...]] = ("upload", "webcam")
@@ -174,6 +187,7 @@ class _AssessmentRow:
 
 @dataclass(frozen=True)
 class _Job:
+    assessment_id: str
     case_id: str
     patient_id: str
     attempts: int
@@ -246,6 +260,11 @@ class AssessmentService:
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
         self._resumed = False
+        # Several servers may share the queue (PostgreSQL); DuckDB is opened by one process.
+        self._shared = self._db.engine != "duckdb"
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease_seconds = LEASE_SECONDS
+        self.poll_seconds = POLL_SECONDS
         clinic.case_submitted_listeners.append(self._on_case_submitted)
         checkins: CheckInParts | None = getattr(getattr(clinic, "care", None), "checkins", None)
         if checkins is not None and hasattr(checkins, "submitted_listeners"):
@@ -279,9 +298,11 @@ class AssessmentService:
     def resume(self) -> ResumeReport:
         """Pick the durable queue up again (once per service; the portal's start).
 
-        Only one process opens the database at a time, so a `running` row found here was left
-        by a process that died: it is queued again, or marked failed once it has been started
-        `MAX_ATTEMPTS` times (a photo that kills the process must not crash it forever).
+        A `running` row found here was left by a process that died (DuckDB: only one process
+        opens the file; PostgreSQL: its lease expired, or it has none): it is queued again, or
+        marked failed once it has been started `MAX_ATTEMPTS` times (a photo that kills the
+        process must not crash it forever). A running row with a live lease is another
+        server's and is left alone.
         A submitted case that never got a run (the process died before queueing it) gets one.
         """
         with self._worker_lock:
@@ -291,8 +312,10 @@ class AssessmentService:
         pending = fetch_all_as(
             self._db.cursor(),
             _Pending,
-            "SELECT id, status, attempts FROM assessments WHERE status IN ('queued', 'running')"
+            "SELECT id, status, attempts FROM assessments WHERE status = 'queued'"
+            " OR (status = 'running' AND (? OR lease_expires_at IS NULL OR lease_expires_at < ?))"
             " ORDER BY created_at, id",
+            [not self._shared, to_db_time(self._clinic.clock())],
         )
         requeued: list[str] = []
         failed: list[str] = []
@@ -304,8 +327,9 @@ class AssessmentService:
                 continue
             if row.status == "running":
                 self._db.execute(
-                    "UPDATE assessments SET status = 'queued', started_at = NULL WHERE id = ? AND status = 'running'",
-                    [row.id],
+                    "UPDATE assessments SET status = 'queued', started_at = NULL, lease_owner = NULL,"
+                    " lease_expires_at = NULL WHERE id = ? AND status = 'running' AND attempts = ?",
+                    [row.id, attempts],
                 )
             requeued.append(row.id)
         # A case whose submission committed but whose process died before the listener queued
@@ -328,7 +352,7 @@ class AssessmentService:
             " ORDER BY k.submitted_at, k.id"
         ):
             requeued.append(self._insert_queued(str(case_id), None, str(checkin_id)))
-        if requeued:
+        if requeued or self._shared:  # a shared queue's worker also polls for other servers' work
             self._ensure_worker()
             for assessment_id in requeued:
                 self._queue.put(assessment_id)
@@ -351,7 +375,16 @@ class AssessmentService:
         with contextlib.suppress(AttributeError, OSError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         while True:
-            assessment_id = self._queue.get()
+            try:
+                assessment_id = self._queue.get(timeout=self.poll_seconds if self._shared else None)
+            except queue.Empty:
+                if self._clinic.closed:
+                    return
+                try:
+                    self._take_shared_work()
+                except Exception:  # noqa: BLE001 - the worker must survive a failed poll
+                    log.exception("cannot look for queued assessments")
+                continue
             try:
                 if assessment_id is None or self._clinic.closed:
                     return
@@ -456,16 +489,49 @@ class AssessmentService:
         )
         return assessment_id
 
+    def _take_shared_work(self) -> None:
+        """Fail runs whose lease expired too often, then run every claimable row (queued, or
+        running under an expired lease) until none is left."""
+        self._fail_expired()
+        while not self._clinic.closed:
+            claimed = self._claim(None)
+            if claimed is None:
+                return
+            self._run_claimed(claimed)
+
+    def _fail_expired(self) -> None:
+        """Running rows whose lease expired after their last allowed attempt: failed."""
+        for row in fetch_all_as(
+            self._db.cursor(),
+            _Pending,
+            "SELECT id, status, attempts FROM assessments WHERE status = 'running' AND lease_expires_at < ?"
+            " AND attempts >= ? ORDER BY created_at, id",
+            [to_db_time(self._clinic.clock()), MAX_ATTEMPTS],
+        ):
+            attempts = row.attempts or 0
+            with contextlib.suppress(TransactionConflict):  # another server failed it meanwhile
+                self._fail(row.id, attempts, INTERRUPTED_ERROR.format(attempts=attempts), "interrupted")
+
     def _execute(self, assessment_id: str) -> None:
         claimed = self._claim(assessment_id)
         if claimed is None:
             return  # done, failed, erased or already claimed: nothing to run
+        self._run_claimed(claimed)
+
+    def _run_claimed(self, claimed: _Job) -> None:
+        assessment_id = claimed.assessment_id
         case_id, patient_id, attempt = claimed.case_id, claimed.patient_id, claimed.attempts
         written: list[tuple[str, str | None, str]] = []  # overlay blobs: (blob_id, photo_id, kind)
         try:
-            report, metrics_rows = self._assess(
-                assessment_id, case_id, patient_id, written, claimed.checkin_id
-            )
+            release = self._hold_lease(claimed)
+            try:
+                report, metrics_rows = self._assess(
+                    assessment_id, case_id, patient_id, written, claimed.checkin_id
+                )
+            finally:
+                # Stopped before the result is written: a renewal never races the finishing
+                # transaction's update of the same row.
+                release()
             self._finish(
                 assessment_id, case_id, patient_id, attempt, report, metrics_rows, written, claimed.checkin_id
             )
@@ -482,14 +548,75 @@ class AssessmentService:
             self._delete_blobs(written)
             raise
 
-    def _claim(self, assessment_id: str) -> _Job | None:
-        """queued -> running, one more attempt; None when the row is not queued (any more)."""
+    def _claim(self, assessment_id: str | None) -> _Job | None:
+        """queued (or running under an expired lease) -> running under this worker's lease, one
+        more attempt: the row `assessment_id`, or the oldest claimable one when None. None when
+        there is nothing (any more) to claim.
+
+        One statement: on PostgreSQL the row is picked `FOR UPDATE SKIP LOCKED`, so workers of
+        several servers never take the same row and never wait on each other.
+        """
+        now = self._clinic.clock()
+        claimable = "(status = 'queued' OR (status = 'running' AND lease_expires_at < ? AND attempts < ?))"
+        params: list[Any] = [
+            to_db_time(now),
+            self.worker_id,
+            to_db_time(now + timedelta(seconds=self.lease_seconds)),
+            to_db_time(now),
+            MAX_ATTEMPTS,
+        ]
+        only = ""
+        if assessment_id is not None:
+            only = " AND id = ?"
+            params.append(assessment_id)
+        lock = " FOR UPDATE SKIP LOCKED" if self._shared else ""
+        with contextlib.suppress(TransactionConflict):  # another worker claimed it at this moment
+            row = self._db.fetchone(
+                "UPDATE assessments SET status = 'running', started_at = ?, attempts = COALESCE(attempts, 0) + 1,"
+                " lease_owner = ?, lease_expires_at = ?"
+                f" WHERE id = (SELECT id FROM assessments WHERE {claimable}{only}"
+                f" ORDER BY created_at, id LIMIT 1{lock})"
+                " RETURNING id, case_id, patient_id, attempts, checkin_id",
+                params,
+            )
+            return None if row is None else _Job(row[0], row[1], row[2], int(row[3]), row[4])
+        return None
+
+    def _hold_lease(self, job: _Job) -> Callable[[], None]:
+        """Renew the job's lease every third of `lease_seconds` until the returned function is
+        called (the heartbeat of a running run)."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.lease_seconds / 3):
+                try:
+                    if not self._renew_lease(job):
+                        return  # claimed again by another worker, or finished: nothing to hold
+                except Exception:  # noqa: BLE001 - a missed beat only shortens the lease
+                    log.exception("cannot renew the lease of assessment %s", job.assessment_id)
+
+        thread = threading.Thread(target=beat, name="assessment-lease", daemon=True)
+        thread.start()
+
+        def release() -> None:
+            stop.set()
+            thread.join()
+
+        return release
+
+    def _renew_lease(self, job: _Job) -> bool:
+        """Extend this worker's lease on its running row; False when it holds it no more."""
         row = self._db.fetchone(
-            "UPDATE assessments SET status = 'running', started_at = ?, attempts = COALESCE(attempts, 0) + 1"
-            " WHERE id = ? AND status = 'queued' RETURNING case_id, patient_id, attempts, checkin_id",
-            [to_db_time(self._clinic.clock()), assessment_id],
+            "UPDATE assessments SET lease_expires_at = ? WHERE id = ? AND attempts = ? AND lease_owner = ?"
+            " AND status = 'running' RETURNING id",
+            [
+                to_db_time(self._clinic.clock() + timedelta(seconds=self.lease_seconds)),
+                job.assessment_id,
+                job.attempts,
+                self.worker_id,
+            ],
         )
-        return None if row is None else _Job(row[0], row[1], int(row[2]), row[3])
+        return row is not None
 
     def _fail(self, assessment_id: str, attempt: int, error: str, reason: str) -> None:
         with self._db.transaction() as tx:
