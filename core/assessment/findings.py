@@ -444,8 +444,9 @@ def key_findings(
     ranked.sort(key=lambda item: -item[0])
     chosen: list[dict] = []
     per_measure: dict[str, int] = {}
-    for weight, metric, comparison, higher in ranked:
-        notable = float(metric["score"]) >= 25 or higher
+    for weight, metric, comparison, _higher in ranked:
+        # A finding in the minimal band is not key, however it compares with the other regions.
+        notable = float(metric["score"]) >= 25
         if len(chosen) >= MAX_FINDINGS or (len(chosen) >= MIN_FINDINGS and not notable):
             break
         if per_measure.get(metric["metric"], 0) >= 2:
