@@ -11,6 +11,7 @@ from typing import Any
 
 import streamlit as st
 
+from components.field_errors import FieldErrorPlace
 from components.guided_capture import guided_capture, view_names
 from components.i18n import N_, _, current_language, ngettext, tr
 from components.intake_draft import draft_notice, kept_photos, restore_draft, save_changes
@@ -69,12 +70,13 @@ FORM_KEY_PREFIX = "intake_"
 PRIOR_ROWS_KEY = "intake_prior_rows"  # the previous-treatment rows a restored draft starts from
 
 
-_error_places: dict[str, Any] = {}  # this run's place under each field for its error
+_error_places: dict[str, FieldErrorPlace] = {}  # this run's place under each field for its error
 
 
-def field_error(name: str) -> None:
-    """The place right under a field for its error; `show_field_errors` fills it."""
-    _error_places[name] = st.empty()
+def field_error(name: str, input_key: str) -> None:
+    """The place right under a field for its error, tied to the widget keyed `input_key` (or the
+    first of the widgets whose keys start with `input_key`_); `show_field_errors` fills it."""
+    _error_places[name] = FieldErrorPlace(input_key)
 
 
 def show_field_errors(current: dict[str, str]) -> None:
@@ -90,9 +92,7 @@ def show_field_errors(current: dict[str, str]) -> None:
     for name, message in still.items():
         if name in _error_places:
             field = _(FIELD_NAMES[name]) if name in FIELD_NAMES else name
-            _error_places[name].error(
-                _("{field}: {message}", field=field, message=message), icon=":material/error:"
-            )
+            _error_places[name].show(field, str(message))
 
 
 def reset_form() -> None:
@@ -224,20 +224,20 @@ def render_form(principal: Principal, clinic: Clinic) -> None:
         format_func=lambda code: _(CONCERN_LABELS[code]),
         key="intake_concerns",
     )
-    field_error("concerns")
+    field_error("concerns", "intake_concerns")
     description = st.text_area(
         _("Describe your concern in your own words (required when you chose 'Other')"),
         key="intake_description",
         max_chars=4000,
     )
-    field_error("concern_other_text")
+    field_error("concern_other_text", "intake_description")
     areas = st.multiselect(
         _("Which areas of the face?") + " *",
         list(AREA_LABELS),
         format_func=lambda code: _(AREA_LABELS[code]),
         key="intake_areas",
     )
-    field_error("areas")
+    field_error("areas", "intake_areas")
     col_duration, col_skin = st.columns(2)
     with col_duration:
         duration = st.radio(
@@ -247,7 +247,7 @@ def render_form(principal: Principal, clinic: Clinic) -> None:
             index=None,
             key="intake_duration",
         )
-        field_error("duration")
+        field_error("duration", "intake_duration")
     with col_skin:
         skin_type = st.selectbox(
             _("Your skin type (self assessment)"),
@@ -256,9 +256,9 @@ def render_form(principal: Principal, clinic: Clinic) -> None:
             index=len(SKIN_TYPE_LABELS) - 1,
             key="intake_skin_type",
         )
-        field_error("skin_type_self_assessment")
+        field_error("skin_type_self_assessment", "intake_skin_type")
     goals = st.text_area(_("What result are you hoping for?") + " *", key="intake_goals", max_chars=4000)
-    field_error("goals")
+    field_error("goals", "intake_goals")
 
     st.header(_("2. Your health"), anchor=False)
     col_meds, col_allergies = st.columns(2)
@@ -266,10 +266,10 @@ def render_form(principal: Principal, clinic: Clinic) -> None:
         medications = st.text_area(
             _("Current medications (or 'none')"), key="intake_medications", max_chars=4000
         )
-        field_error("medications")
+        field_error("medications", "intake_medications")
     with col_allergies:
         allergies = st.text_area(_("Allergies (or 'none')"), key="intake_allergies", max_chars=4000)
-        field_error("allergies")
+        field_error("allergies", "intake_allergies")
     col_preg, col_iso = st.columns(2)
     pregnant = col_preg.radio(
         _("Are you pregnant or breast-feeding?"),
@@ -288,12 +288,12 @@ def render_form(principal: Principal, clinic: Clinic) -> None:
     st.markdown(_("Previous aesthetic treatments (one row each, with the date if you know it)"))
     # A simple list (one treatment and its date per row), not a table editor: usable on a phone.
     prior_table = prior_treatment_list("intake_prior", st.session_state.get(PRIOR_ROWS_KEY))
-    field_error("prior_treatments")
+    field_error("prior_treatments", "intake_prior")
 
     st.header(_("3. Photos"), anchor=False)
     st.caption(_("Even light from the front, no make-up, hair away from the face, no filters."))
     photos = guided_capture(CONSULTATION_VIEWS, key="intake_photos", kept=kept_photos())
-    field_error("photos")
+    field_error("photos", "intake_photos")
 
     st.header(_("4. Consent"), anchor=False)
     # Legal texts: a file per language with its own version (core/consent.py), recorded on sending.
@@ -302,7 +302,7 @@ def render_form(principal: Principal, clinic: Clinic) -> None:
         _("I consent to the clinic storing my photos and answers for my treatment (required).") + " *",
         key="intake_consent_storage",
     )
-    field_error("consent_photo_storage")
+    field_error("consent_photo_storage", "intake_consent_storage")
     show_consent_text(CONSENT_ANONYMISED_USE)
     consent_anonymised = st.checkbox(
         _("Optional: the clinic may use my photos in anonymised form to improve its care."),

@@ -12,6 +12,7 @@ from zoneinfo import available_timezones
 
 import streamlit as st
 
+from components.field_errors import field_error as show_field_error
 from components.i18n import N_, _, current_language, language_picker
 from components.page_links import link_to_page
 from components.session import LANDING_PAGE_KEY, current_principal, get_clinic, start_session
@@ -52,11 +53,11 @@ def label(field: str) -> str:
     return _(FIELD_LABELS[field])
 
 
-def field_error(field: str) -> None:
-    """The message of the last attempt for `field`, right under it, naming the field."""
+def field_error(field: str, input_key: str) -> None:
+    """The message of the last attempt for `field`, right under it, naming the field and tied to
+    the widget keyed `input_key` for screen readers (components/field_errors.py)."""
     message = st.session_state.get(ERRORS_KEY, {}).get(field)
-    if message:
-        st.error(_("{field}: {message}", field=label(field), message=_(message)), icon=":material/error:")
+    show_field_error(input_key, label(field), _(message) if message else None)
 
 
 clinic = get_clinic()
@@ -71,9 +72,9 @@ zone_default = default_timezone(zones, clinic.settings.clinic_timezone)
 
 with st.form("register_form"):
     name = st.text_input(f"{label('name')} *", key="reg_name", autocomplete="name")
-    field_error("name")
+    field_error("name", "reg_name")
     email = st.text_input(f"{label('email')} *", key="reg_email", autocomplete="email")
-    field_error("email")
+    field_error("email", "reg_email")
     col_pw, col_confirm = st.columns(2)
     with col_pw:
         password = st.text_input(
@@ -83,7 +84,7 @@ with st.form("register_form"):
             autocomplete="new-password",
             help=_("At least 10 characters and hard to guess: three or four unrelated words work well."),
         )
-        field_error("password")
+        field_error("password", "reg_password")
     with col_confirm:
         confirm = st.text_input(
             f"{label('password_confirm')} *",
@@ -91,7 +92,7 @@ with st.form("register_form"):
             key="reg_password_confirm",
             autocomplete="new-password",
         )
-        field_error("password_confirm")
+        field_error("password_confirm", "reg_password_confirm")
     date_of_birth = st.date_input(
         f"{label('date_of_birth')} *",
         value=None,
@@ -101,18 +102,18 @@ with st.form("register_form"):
         format="DD/MM/YYYY",
         help=_("Day/month/year, for example 31/12/1980."),
     )
-    field_error("date_of_birth")
+    field_error("date_of_birth", "reg_dob")
     st.caption(_("The language you choose above is stored with your account."))
     timezone = st.selectbox(
         f"{label('timezone')} *", zones, index=zones.index(zone_default), key="reg_timezone"
     )
-    field_error("timezone")
+    field_error("timezone", "reg_timezone")
     # Legal text: a file per language with its own version (core/consent.py), not the catalog.
     consent_shown = consent_text(CONSENT_TELEMEDICINE, current_language())
     st.markdown(consent_shown.markdown)
     st.caption(_("Consent text version {version}", version=consent_shown.version))
     consent = st.checkbox(f"{label('telemedicine_consent')} *", key="reg_consent")
-    field_error("telemedicine_consent")
+    field_error("telemedicine_consent", "reg_consent")
     submitted = st.form_submit_button(_("Create account"), type="primary")
 
 for message in st.session_state.get(ERRORS_KEY, {}).get("", []):

@@ -27,6 +27,81 @@
     const close = host.document.querySelector('[data-testid="stSidebarCollapseButton"] button');
     if (close) close.click();
   }
+  // Field errors tied to their fields (components/field_errors.py): an error sits in a container
+  // with the class st-key-field-error-<input key>; its input is the widget with the class
+  // st-key-<input key> (or the first whose key starts with <input key>_). While the error shows,
+  // the input has aria-invalid="true" and aria-describedby naming the error; when it goes, so do
+  // they. Required fields (labels ending in " *") get aria-required="true". A MutationObserver
+  // re-applies this after every Streamlit re-render.
+  const ERROR_PREFIX = "st-key-field-error-";
+  const CONTROL = '[role="radiogroup"], input:not([type="hidden"]), textarea, select, button';
+  function keyedElement(doc, key) {
+    const exact = doc.querySelector("." + CSS.escape("st-key-" + key));
+    if (exact) return exact;
+    const group = "st-key-" + key + "_";
+    for (const element of doc.querySelectorAll('[class*="' + group + '"]')) {
+      for (const name of element.classList) if (name.startsWith(group)) return element;
+    }
+    return null;
+  }
+  function describedBy(control) {
+    return (control.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+  }
+  function setDescribedBy(control, ids) {
+    if (ids.length) control.setAttribute("aria-describedby", ids.join(" "));
+    else control.removeAttribute("aria-describedby");
+  }
+  function setAttr(element, name, value) {
+    if (element.getAttribute(name) !== value) element.setAttribute(name, value);
+  }
+  function linkFieldErrors(doc) {
+    const linked = new Set();
+    for (const box of doc.querySelectorAll('[class*="' + ERROR_PREFIX + '"]')) {
+      let key = null;
+      for (const name of box.classList) if (name.startsWith(ERROR_PREFIX)) key = name.slice(ERROR_PREFIX.length);
+      const alert = box.querySelector('[data-testid="stAlertContainer"]') || box;
+      const widget = key && keyedElement(doc, key);
+      const control = widget && widget.querySelector(CONTROL);
+      if (!control || !alert.textContent.trim()) continue;
+      const id = "field-error-" + key;
+      setAttr(alert, "id", id);
+      setAttr(control, "aria-invalid", "true");
+      setAttr(control, "data-field-error", id);
+      const ids = describedBy(control);
+      if (!ids.includes(id)) setDescribedBy(control, ids.concat(id));
+      linked.add(control);
+    }
+    for (const control of doc.querySelectorAll("[data-field-error]")) {
+      if (linked.has(control)) continue; // the error was fixed (or its field re-rendered without it)
+      const id = control.getAttribute("data-field-error");
+      control.removeAttribute("data-field-error");
+      control.removeAttribute("aria-invalid");
+      setDescribedBy(control, describedBy(control).filter(function (one) { return one !== id; }));
+    }
+    for (const label of doc.querySelectorAll('[data-testid="stWidgetLabel"]')) {
+      if (!label.textContent.trim().endsWith(" *")) continue;
+      const widget = label.closest('[data-testid="stElementContainer"]');
+      const control = widget && widget.querySelector(CONTROL);
+      if (control && control !== label) setAttr(control, "aria-required", "true");
+    }
+  }
+  function watchFieldErrors() {
+    const host = window.parent;
+    if (host.__clinicFieldErrors) host.__clinicFieldErrors.disconnect(); // a rebuilt frame: one observer
+    let queued = false;
+    const observer = new MutationObserver(function () {
+      if (queued) return;
+      queued = true;
+      host.requestAnimationFrame(function () {
+        queued = false;
+        linkFieldErrors(host.document);
+      });
+    });
+    observer.observe(host.document.body, { childList: true, subtree: true, characterData: true });
+    host.__clinicFieldErrors = observer;
+    linkFieldErrors(host.document);
+  }
+  let watching = false;
   window.addEventListener("message", function (event) {
     const data = event.data || {};
     if (data.type !== "streamlit:render") return;
@@ -36,6 +111,10 @@
       if (args.lang) root.lang = args.lang;
       if (args.dir) root.dir = args.dir;
       closeMenuAfterPageChange(args.page);
+      if (!watching) {
+        watchFieldErrors();
+        watching = true;
+      }
     } catch (error) {
       // not same-origin (never in the portal): the page keeps its defaults
     }

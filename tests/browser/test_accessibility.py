@@ -133,3 +133,82 @@ def test_patient_and_physician_pages_have_no_serious_violations(
     failing = {name: blocking(found) for name, found in results.items() if blocking(found)}
     assert not failing, f"critical/serious violations from the portal's markup: {failing}\n{report}"
     assert not outside, f"requests left the clinic's server: {sorted(set(outside))[:5]}"
+
+
+# ------------------------------------------------------- field errors tied to their fields
+
+# Each shown field error (components/field_errors.py) with the control the page bridge tied it to:
+# the error's key, the control's aria-invalid, and the text of the elements its aria-describedby names.
+FIELD_ERRORS_JS = """() => [...document.querySelectorAll('[class*="st-key-field-error-"]')].map(box => {
+    const key = [...box.classList].find(c => c.startsWith('st-key-field-error-')).slice(19);
+    const error = box.querySelector('[data-testid="stAlertContainer"]');
+    const control = document.querySelector(`[data-field-error="field-error-${key}"]`);
+    const described = control ? (control.getAttribute('aria-describedby') || '').split(/\\s+/)
+        .map(id => document.getElementById(id)).filter(Boolean).map(e => e.textContent.trim()) : [];
+    return {key, error: error ? error.textContent.trim() : '', invalid: control
+        ? control.getAttribute('aria-invalid') : null, described};
+})"""
+INVALID_KEYS_JS = """() => [...document.querySelectorAll('[aria-invalid="true"]')]
+    .map(e => e.getAttribute('data-field-error'))"""
+
+
+def tied_field_errors(page) -> list[dict]:
+    """The field errors shown now, once the page bridge tied each to its control."""
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[class*=\"st-key-field-error-\"]')].every(box =>"
+        " document.querySelector(`[aria-describedby~=\"${box.querySelector('[id]')?.id}\"]`))",
+        timeout=10_000,
+    )
+    return page.evaluate(FIELD_ERRORS_JS)
+
+
+def assert_tied(errors: list[dict], expected_keys: set[str]) -> None:
+    assert {error["key"] for error in errors} >= expected_keys, errors
+    for error in errors:
+        assert error["error"], error
+        assert error["invalid"] == "true", error
+        assert error["error"] in error["described"], error
+
+
+def test_field_errors_are_tied_to_their_fields(portal: PortalServer, page) -> None:
+    open_page(page, portal)
+    click_menu(page, "Register")
+    assert page.get_by_label("Full name *").get_attribute("aria-required") == "true"
+    page.get_by_role("button", name="Create account").click()
+    wait_for_app(page)
+    errors = tied_field_errors(page)
+    print("registration, empty:", errors)
+    assert_tied(errors, {"reg_dob", "reg_consent"})
+    checkbox = page.locator(".st-key-reg_consent input[type=checkbox]")
+    assert checkbox.get_attribute("aria-required") == "true"
+    # the accessible description as a screen reader gets it
+    description = checkbox.evaluate(
+        "e => e.getAttribute('aria-describedby').split(' ').map(id =>"
+        " document.getElementById(id).textContent.trim()).join(' ')"
+    )
+    assert "Please accept the telemedicine consent" in description
+    # fix one field: its error and its aria-invalid go, the others stay
+    page.locator(".st-key-reg_consent label").click()
+    page.get_by_role("button", name="Create account").click()
+    wait_for_app(page)
+    errors = tied_field_errors(page)
+    assert "reg_consent" not in {error["key"] for error in errors}
+    assert_tied(errors, {"reg_dob"})
+    assert checkbox.get_attribute("aria-invalid") is None
+    assert checkbox.get_attribute("aria-describedby") in (None, "")
+
+    login(page, portal, "patient")
+    click_menu(page, "New consultation")
+    page.get_by_role("button", name="Send consultation").click()
+    wait_for_app(page)
+    wait_for_app(page)
+    errors = tied_field_errors(page)
+    print("intake, empty:", errors)
+    assert_tied(errors, {"intake_concerns", "intake_areas", "intake_duration", "intake_photos"})
+    assert page.locator(".st-key-intake_duration [role=radiogroup]").get_attribute("aria-invalid") == "true"
+    page.locator(".st-key-intake_duration").get_by_text("Less than 3 months").click()
+    wait_for_app(page)
+    errors = tied_field_errors(page)
+    assert "intake_duration" not in {error["key"] for error in errors}
+    assert page.locator(".st-key-intake_duration [role=radiogroup]").get_attribute("aria-invalid") is None
+    assert "field-error-intake_duration" not in page.evaluate(INVALID_KEYS_JS)
