@@ -7,8 +7,10 @@ it barely shrinks when the head turns, so oblique views keep the same scale as t
 
 Illumination is anchored to something that is not skin; skin itself cannot be used (that would
 erase real skin-tone differences, e.g. ITA between patients). Colour (white balance), best first:
-a colour chart, the eye whites pooled over the case, this photo's own eye white, its teeth, a
-white or grey background; the report names the one used. Exposure: a chart, or the brightness
+a colour chart, the eye whites pooled over the case, this photo's own references: its eye white,
+teeth and a white or grey background, blended by how clearly each passes its usability
+thresholds (so a retake that tips one over a threshold does not switch the colour); the report
+names the one that weighs most. Exposure: a chart, or the brightness
 of this photo's own eye white / teeth (a white under the same light tells how bright skin
 really is); that anchor is what makes ITA measurable. Without one, the exposure is set from the
 face's bright end (the report then says skin tone is not measurable). Whatever sets it, the
@@ -68,7 +70,8 @@ ANCHOR_MIN_SKIN_CONTRAST = 1.8
 # Eye white and teeth of one photo must agree on the exposure within this factor.
 ANCHOR_MAX_DISAGREEMENT = 1.5
 # The exposure may clip at most this share of the face's pixels that were not clipped already
-# (specular glints of a talking face come and go; a tighter limit made the exposure twitch).
+# (specular glints of a talking face come and go; a tighter limit made the exposure twitch:
+# at 1 % the retake benchmark's band changes rose, e.g. under-eye from 19 % to 25 %).
 MAX_FACE_CLIP = 0.02
 # An anchored exposure cut back more than this by the clipping limit means the "white" was darker
 # than the skin allows (shaded): it does not say how bright the skin is.
@@ -76,6 +79,27 @@ ANCHOR_MIN_KEPT = 0.8
 # Background: pixels this far from the face (face widths) and at most this coloured count as wall.
 BACKGROUND_MAX_CHANNEL_RATIO = 1.6
 BACKGROUND_MIN_SHARE = 0.1
+# Retakes of one photo (re-encoded, shifted by a pixel, slightly smaller) move a reference's
+# measures a little; a hard pass/fail on each threshold then switched the reference between
+# captures (teeth in one, background in the next: a* moved by 5-13). So each reference gets a
+# confidence that is 0 at the usability threshold above (nothing is usable that was not before)
+# and rises linearly to 1 at the second value, a safety margin away from where retakes wobble;
+# the photo's references are blended by confidence, so one that fades out fades out of the colour.
+CONFIDENCE_RAMPS = {
+    "channel_ratio": (SCLERA_MAX_CHANNEL_RATIO, 1.7),  # max/min channel: lower is more neutral
+    "skin_contrast": (SCLERA_MIN_SKIN_CONTRAST, 1.7),
+    "brightness": (0.8, 1.0),  # its luminance over the skin's
+    "area": (1.0, 2.0),  # pixels over the minimum, both relative to the inter-eye distance
+    "background_share": (BACKGROUND_MIN_SHARE, 0.2),
+}
+# A wall is lit differently from the face: it counts half as much as a reflector on the face.
+BACKGROUND_PRIOR = 0.5
+# The exposure is anchored only by a reference trusted this much (the ITA category must not
+# appear and vanish between retakes).
+ANCHOR_MIN_CONFIDENCE = 0.5
+# Inter-eye distance (eye-corner midpoints) of a front face in the canonical layout: counts of
+# eye-white / teeth pixels are taken relative to it, so they do not depend on resolution or pose.
+CANONICAL_EYE_DISTANCE = 0.28 * CANONICAL_SIZE  # the median of the labelled front photos (128-162 px)
 REFERENCE_LABELS = {
     "colour_chart": "colour chart in the photo",
     "case_sclera": "eye whites of this consultation's photos",
@@ -185,20 +209,48 @@ class WhiteReference:
     source: str = "sclera"
     luminance: float | None = None
     skin_contrast: float = 0.0
+    confidence: float = 1.0  # 0 (at the usability threshold) to 1 (a margin clear of it)
 
     def as_array(self) -> np.ndarray:
         return np.asarray(self.rgb, dtype=np.float32)
 
 
+def ramp(value: float, zero: float, full: float) -> float:
+    """0 at `zero`, 1 at `full` (either direction), linear in between."""
+    return float(np.clip((value - zero) / (full - zero), 0.0, 1.0))
+
+
+def _confidence(measures: dict[str, float]) -> float:
+    """Product of the ramps of the measures given (names of CONFIDENCE_RAMPS)."""
+    return float(np.prod([ramp(value, *CONFIDENCE_RAMPS[name]) for name, value in measures.items()]))
+
+
+def eye_distance(points: np.ndarray) -> float:
+    """Distance between the two eyes' corner midpoints (pixels of the points' image)."""
+    return float(
+        np.linalg.norm(_mean_point(points, LEFT_EYE_CORNERS) - _mean_point(points, RIGHT_EYE_CORNERS))
+    )
+
+
+def min_reference_pixels(points: np.ndarray | None) -> float:
+    """MIN_SCLERA_PIXELS at the canonical inter-eye distance, scaled by this face's (squared)."""
+    if points is None:
+        return float(MIN_SCLERA_PIXELS)
+    return MIN_SCLERA_PIXELS * (eye_distance(points) / CANONICAL_EYE_DISTANCE) ** 2
+
+
 def sclera_reference(
-    linear_rgb: np.ndarray, sclera: np.ndarray | None, skin_rgb: np.ndarray | None = None
+    linear_rgb: np.ndarray,
+    sclera: np.ndarray | None,
+    skin_rgb: np.ndarray | None = None,
+    min_pixels: float = MIN_SCLERA_PIXELS,
 ) -> tuple[WhiteReference | None, dict]:
     """The eye white's colour, or None when the eye opening does not show usable sclera.
 
     Used only when it looks like sclera (far less coloured than the skin, not darker than it);
     narrowed or shaded eyes otherwise hand lid skin in as "white", which would repaint the face.
     """
-    return neutral_reference(linear_rgb, sclera, skin_rgb, "sclera")
+    return neutral_reference(linear_rgb, sclera, skin_rgb, "sclera", min_pixels=min_pixels)
 
 
 def neutral_reference(
@@ -207,9 +259,11 @@ def neutral_reference(
     skin_rgb: np.ndarray | None,
     source: str,
     upper_percentile: float = 100.0,
+    min_pixels: float = MIN_SCLERA_PIXELS,
 ) -> tuple[WhiteReference | None, dict]:
     """A near-neutral reflector (eye white, teeth) inside `area`, or None when it does not look
-    like one. `upper_percentile` drops the brightest pixels (wet specular glints on teeth)."""
+    like one. `upper_percentile` drops the brightest pixels (wet specular glints on teeth).
+    `min_pixels`: the fewest it may rest on (see `min_reference_pixels`)."""
     prefix = "sclera" if source == "sclera" else source
     stats: dict = {f"{prefix}_pixels": 0}
     if area is None or not area.any():
@@ -224,32 +278,47 @@ def neutral_reference(
         & (chroma <= np.percentile(chroma, 60))
     )
     stats[f"{prefix}_pixels"] = int(keep.sum())
-    if keep.sum() < MIN_SCLERA_PIXELS:
+    if keep.sum() < min_pixels:
         return None, stats
     candidate = np.maximum(np.median(pixels[keep], axis=0), 1e-4)
     neutral_ratio = float(candidate.max() / candidate.min())
     candidate_luminance = float(_luminance(candidate[None])[0])
     stats[f"{prefix}_channel_ratio"] = round(neutral_ratio, 3)
     usable = neutral_ratio <= SCLERA_MAX_CHANNEL_RATIO
+    measures = {"channel_ratio": neutral_ratio, "area": float(keep.sum()) / max(min_pixels, 1e-6)}
     contrast = 0.0
     if skin_rgb is not None:
         skin = np.maximum(np.asarray(skin_rgb, np.float64), 1e-4)
         contrast = float((skin[0] / skin[2]) / (candidate[0] / candidate[2]))
         stats[f"{prefix}_skin_contrast"] = round(contrast, 3)
-        bright_enough = candidate_luminance >= 0.8 * float(_luminance(skin[None].astype(np.float32))[0])
+        brightness = candidate_luminance / max(float(_luminance(skin[None].astype(np.float32))[0]), 1e-6)
+        stats[f"{prefix}_brightness"] = round(brightness, 3)
+        bright_enough = brightness >= CONFIDENCE_RAMPS["brightness"][0]
         usable = usable and bright_enough and contrast >= SCLERA_MIN_SKIN_CONTRAST
-    if not usable:
+        measures.update(skin_contrast=contrast, brightness=brightness)
+    confidence = _confidence(measures)
+    stats[f"{prefix}_confidence"] = round(confidence, 3)
+    if not usable or confidence <= 0.0:
         return None, stats
     normalised = candidate / max(candidate_luminance, 1e-6)
-    return WhiteReference(_rgb(normalised), int(keep.sum()), source, candidate_luminance, contrast), stats
+    reference = WhiteReference(
+        _rgb(normalised), int(keep.sum()), source, candidate_luminance, contrast, confidence
+    )
+    return reference, stats
 
 
-def teeth_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Inside the inner lip contour (canonical coordinates): teeth when the mouth shows them."""
+def teeth_mask(points: np.ndarray, shape: tuple[int, int], source_scale: float = 1.0) -> np.ndarray:
+    """Inside the inner lip contour (canonical coordinates): teeth when the mouth shows them.
+
+    Kept one photo pixel (`source_scale` canonical pixels, at least one) clear of the lips: a
+    JPEG's halved colour resolution bleeds lip red that far into the teeth, and on an enlarged
+    small face a fixed canonical margin covered less than that, so a re-encoded retake lost them.
+    """
     mask = np.zeros(shape, np.uint8)
     if points.shape[0] > max(INNER_MOUTH):
         cv2.fillPoly(mask, [np.round(points[list(INNER_MOUTH), :2]).astype(np.int32)], 1)
-    return cv2.erode(mask, np.ones((3, 3), np.uint8)).astype(bool)
+    reach = max(1, round(source_scale))
+    return cv2.erode(mask, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)).astype(bool)
 
 
 def background_reference(
@@ -282,8 +351,38 @@ def background_reference(
     contrast = float((skin[0] / skin[2]) / (candidate[0] / candidate[2]))
     if contrast < SCLERA_MIN_SKIN_CONTRAST:
         return None
+    confidence = _confidence({"skin_contrast": contrast, "background_share": float(keep.mean())})
+    if confidence <= 0.0:
+        return None
     normalised = candidate / max(float(_luminance(candidate[None].astype(np.float32))[0]), 1e-6)
-    return WhiteReference(_rgb(normalised), int(keep.sum()), "background", None, contrast)
+    return WhiteReference(_rgb(normalised), int(keep.sum()), "background", None, contrast, confidence)
+
+
+def blend_references(references: Sequence[WhiteReference | None]) -> WhiteReference | None:
+    """One photo's references blended by confidence (a background at BACKGROUND_PRIOR): a
+    weighted geometric mean of their colours, named after the one that weighs most.
+
+    Continuous in the references' measures: a reference near its threshold weighs near nothing,
+    so a retake that tips it over changes the colour by little instead of switching references.
+    """
+    usable = [r for r in references if r is not None and r.confidence > 0.0]
+    if not usable:
+        return None
+    weights = np.array(
+        [r.confidence * (BACKGROUND_PRIOR if r.source == "background" else 1.0) for r in usable]
+    )
+    logs = np.log(np.maximum(np.array([r.rgb for r in usable], dtype=np.float64), 1e-6))
+    rgb = np.exp((weights[:, None] * logs).sum(axis=0) / weights.sum())
+    rgb /= float(_luminance(rgb[None].astype(np.float32))[0])
+    main = usable[int(np.argmax(weights))]
+    return WhiteReference(
+        _rgb(rgb),
+        int(sum(r.pixels for r in usable)),
+        main.source,
+        main.luminance,
+        main.skin_contrast,
+        float(min(1.0, np.max([r.confidence for r in usable]))),
+    )
 
 
 def _rgb(values: np.ndarray) -> tuple[float, float, float]:
@@ -333,6 +432,7 @@ def estimate_illumination(
     teeth: np.ndarray | None = None,
     background: WhiteReference | None = None,
     calibrated: bool = False,
+    min_pixels: float = MIN_SCLERA_PIXELS,
 ) -> dict:
     """Per-channel gains that make the neutral reference neutral and set the exposure.
 
@@ -342,13 +442,19 @@ def estimate_illumination(
     `calibrated`: the colour chart already corrected colour and exposure (gains only guard clipping).
     `skin_tone_anchor` in the result names what set the exposure; None means the exposure came
     from the face itself, so absolute lightness (ITA) is not measurable on this photo.
+    The photo's own eye white, teeth and background are blended by confidence (`blend_references`).
+    `min_pixels`: the fewest pixels an eye white or the teeth may rest on (`min_reference_pixels`).
     """
-    own, stats = sclera_reference(linear_rgb, sclera, skin_rgb)
+    own, stats = sclera_reference(linear_rgb, sclera, skin_rgb, min_pixels)
     tooth = None
     if teeth is not None:
-        tooth, teeth_stats = neutral_reference(linear_rgb, teeth, skin_rgb, "teeth", upper_percentile=90.0)
+        tooth, teeth_stats = neutral_reference(
+            linear_rgb, teeth, skin_rgb, "teeth", upper_percentile=90.0, min_pixels=min_pixels
+        )
         stats.update(teeth_stats)
-    own_colour = own or tooth or background
+    if background is not None:
+        stats["background_confidence"] = round(background.confidence, 3)
+    own_colour = blend_references([own, tooth, background])
     reference: WhiteReference | None = None
     stats["method"] = "exposure_only"
     if calibrated:
@@ -376,6 +482,7 @@ def estimate_illumination(
     else:
         colour_gains = (1.0 / np.maximum(reference.as_array(), 1e-4)).astype(np.float32)
         stats["reference_rgb_linear"] = [round(float(v), 4) for v in reference.rgb]
+        stats["reference_confidence"] = round(reference.confidence, 3)
 
     pixels = (exposure_pixels if exposure_pixels is not None else linear_rgb).reshape(-1, 3)
     lum95 = float(np.percentile(_luminance(pixels), 95))
@@ -419,7 +526,10 @@ def _exposure_anchor(
     gains = {
         ref.source: ANCHOR_TARGETS[ref.source] / ref.luminance
         for ref in (sclera, teeth)
-        if ref is not None and ref.luminance and ref.skin_contrast >= ANCHOR_MIN_SKIN_CONTRAST
+        if ref is not None
+        and ref.luminance
+        and ref.skin_contrast >= ANCHOR_MIN_SKIN_CONTRAST
+        and ref.confidence >= ANCHOR_MIN_CONFIDENCE
     }
     if not gains:
         return None, None
@@ -454,16 +564,16 @@ def _warp_to_canonical(
 def photo_white_reference(
     image_bgr: np.ndarray, points: np.ndarray, size: int = CANONICAL_SIZE
 ) -> WhiteReference | None:
-    """The photo's own white reference (eye white, else teeth, else background), for pooling
-    over a case before measuring."""
-    raw, _, canonical_points, _ = _warp_to_canonical(image_bgr, points, size)
+    """The photo's own white reference (eye white, teeth and background blended by confidence,
+    as `estimate_illumination` does), for pooling over a case before measuring."""
+    raw, _, canonical_points, scale = _warp_to_canonical(image_bgr, points, size)
     linear = srgb_to_linear(raw[..., ::-1] / 255.0)
     skin = _skin_colour(linear, canonical_points)
-    reference, _ = sclera_reference(linear, sclera_mask(canonical_points, raw.shape[:2]), skin)
-    if reference is None:
-        teeth = teeth_mask(canonical_points, raw.shape[:2])
-        reference, _ = neutral_reference(linear, teeth, skin, "teeth", upper_percentile=90.0)
-    return reference or background_reference(image_bgr, points, skin)
+    min_pixels = min_reference_pixels(canonical_points)
+    sclera, _ = sclera_reference(linear, sclera_mask(canonical_points, raw.shape[:2]), skin, min_pixels)
+    teeth = teeth_mask(canonical_points, raw.shape[:2], scale)
+    tooth, _ = neutral_reference(linear, teeth, skin, "teeth", upper_percentile=90.0, min_pixels=min_pixels)
+    return blend_references([sclera, tooth, background_reference(image_bgr, points, skin)])
 
 
 def canonicalise(
@@ -523,8 +633,9 @@ def canonicalise(
                 linear[face_area],
                 skin,
                 shared_reference,
-                teeth_mask(canonical_points, raw.shape[:2]),
+                teeth_mask(canonical_points, raw.shape[:2], scale),
                 background_reference(image_bgr, points, skin),
+                min_pixels=min_reference_pixels(canonical_points),
             )
         gains = estimate.pop("gains")
         illumination.update(estimate)

@@ -56,7 +56,9 @@ from core.vision.regions import region_masks
 # merged as whole numbers, no mirrored border in the canonical face.
 # 1.3.0: score slopes fitted to each measure's spread across people (redness, tone evenness,
 # under-eye, symmetry: metrics.METRIC_SPECS) so a retake keeps its band.
-ENGINE_VERSION = "1.3.0"
+# 1.4.0: a photo's eye white, teeth and background blended by confidence (margins past each
+# usability threshold) instead of the first usable one, so a retake does not switch references.
+ENGINE_VERSION = "1.4.0"
 
 WRINKLE_REGIONS = (
     "forehead", "glabella", "crows_feet_left", "crows_feet_right", "under_eye_left", "under_eye_right",

@@ -57,6 +57,7 @@ def test_merged_counts_are_whole_numbers(face_photo_bgr, face_points):
 def test_real_front_photos_exposure_never_clips_the_face_and_redness_agrees(shared_testdata):
     import cv2
 
+    from core.assessment.canonical import MAX_FACE_CLIP
     from core.assessment.engine import assess_photo
 
     for name in ("frontal_goodlight_older_male_02.jpg", "frontal_evenlight_03.png"):
@@ -64,7 +65,9 @@ def test_real_front_photos_exposure_never_clips_the_face_and_redness_agrees(shar
         assert image is not None, name
         result = assess_photo(image, "front", options=FAST)
         light = result.illumination
-        assert light["clipped_share_after"] <= light["clipped_share_before"] + 0.01, (name, light)
+        # At most the share the exposure step allows (glints), nowhere near the fifth of the face
+        # an uncapped gain clipped.
+        assert light["clipped_share_after"] <= light["clipped_share_before"] + MAX_FACE_CLIP, (name, light)
         assert light["method"] != "exposure_only", (name, light)  # colour corrected (teeth)
         # Redness is not "marked" everywhere while no region shows a red area.
         marked = [m for m in result.metrics if m.metric == "redness" and m.band == "marked"]
