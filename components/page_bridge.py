@@ -6,6 +6,11 @@
   the page, and Streamlit closes it only for the phone browsers it recognises.
 - The request that sets the HttpOnly session cookie after a log-in, or deletes it after a
   log-out (core/session_cookie.py): only an HTTP response can set such a cookie.
+- Field errors tied to their fields (components/field_errors.py): `aria-invalid` and
+  `aria-describedby` on the input while its error shows, `aria-required` on required fields
+  (labels ending in " *"), kept after every re-render by a MutationObserver; and a visible focus
+  ring on every control reached by keyboard (a constructed style sheet). Its own frame is left
+  out of the Tab order.
 
 It is a component (components/page_bridge_frontend/, plain HTML + JS served by the portal)
 rather than an inline script, which the portal's Content-Security-Policy refuses. It sits in the

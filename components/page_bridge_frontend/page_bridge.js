@@ -34,7 +34,23 @@
   // they. Required fields (labels ending in " *") get aria-required="true". A MutationObserver
   // re-applies this after every Streamlit re-render.
   const ERROR_PREFIX = "st-key-field-error-";
-  const CONTROL = '[role="radiogroup"], input:not([type="hidden"]), textarea, select, button';
+  // A widget's control, in this order (a date's first segment; a button, e.g. a photo view's,
+  // only where there is no field: a label's help button comes before the field).
+  const CONTROLS = [
+    '[role="radiogroup"]',
+    '[role="spinbutton"]',
+    'input:not([type="hidden"])',
+    "textarea",
+    "select",
+    "button",
+  ];
+  function controlOf(widget) {
+    for (const selector of CONTROLS) {
+      const control = widget.querySelector(selector);
+      if (control && (selector !== "button" || !control.closest('[data-testid="stTooltipIcon"]'))) return control;
+    }
+    return null;
+  }
   function keyedElement(doc, key) {
     const exact = doc.querySelector("." + CSS.escape("st-key-" + key));
     if (exact) return exact;
@@ -61,7 +77,7 @@
       for (const name of box.classList) if (name.startsWith(ERROR_PREFIX)) key = name.slice(ERROR_PREFIX.length);
       const alert = box.querySelector('[data-testid="stAlertContainer"]') || box;
       const widget = key && keyedElement(doc, key);
-      const control = widget && widget.querySelector(CONTROL);
+      const control = widget && controlOf(widget);
       if (!control || !alert.textContent.trim()) continue;
       const id = "field-error-" + key;
       setAttr(alert, "id", id);
@@ -81,8 +97,8 @@
     for (const label of doc.querySelectorAll('[data-testid="stWidgetLabel"]')) {
       if (!label.textContent.trim().endsWith(" *")) continue;
       const widget = label.closest('[data-testid="stElementContainer"]');
-      const control = widget && widget.querySelector(CONTROL);
-      if (control && control !== label) setAttr(control, "aria-required", "true");
+      const control = widget && controlOf(widget);
+      if (control && control.tagName !== "BUTTON") setAttr(control, "aria-required", "true");
     }
   }
   function watchFieldErrors() {
@@ -101,6 +117,23 @@
     host.__clinicFieldErrors = observer;
     linkFieldErrors(host.document);
   }
+  // A visible focus ring on every control reached by keyboard: Streamlit's text fields, selects and
+  // check/radio boxes only change a border colour. A constructed style sheet (CSSOM), not a
+  // <style> element, so the Content-Security-Policy has nothing to allow.
+  const FOCUS_RING = "2px solid #1c83e1";
+  // Inside the focused element (offset -2px: never cut off by a parent that hides its overflow);
+  // a check or radio box's own input is invisible, so its label gets the ring.
+  const FOCUS_CSS = [
+    ":focus-visible { outline: " + FOCUS_RING + " !important; outline-offset: -2px !important; }",
+    "label:has(input:focus-visible) { outline: " + FOCUS_RING + " !important; outline-offset: 2px; }",
+  ].join("\n");
+  function addFocusRing(host) {
+    if (host.__clinicFocusRing) return;
+    const sheet = new host.CSSStyleSheet();
+    sheet.replaceSync(FOCUS_CSS);
+    host.document.adoptedStyleSheets = host.document.adoptedStyleSheets.concat(sheet);
+    host.__clinicFocusRing = sheet;
+  }
   let watching = false;
   window.addEventListener("message", function (event) {
     const data = event.data || {};
@@ -112,6 +145,8 @@
       if (args.dir) root.dir = args.dir;
       closeMenuAfterPageChange(args.page);
       if (!watching) {
+        window.frameElement.setAttribute("tabindex", "-1"); // invisible: no stop for the Tab key
+        addFocusRing(window.parent);
         watchFieldErrors();
         watching = true;
       }

@@ -7,6 +7,7 @@ reason. Every request a page makes stays on the clinic's server (no font or icon
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -179,6 +180,8 @@ def test_field_errors_are_tied_to_their_fields(portal: PortalServer, page) -> No
     errors = tied_field_errors(page)
     print("registration, empty:", errors)
     assert_tied(errors, {"reg_dob", "reg_consent"})
+    # a date: its first segment (not the label's help button) carries them
+    assert page.locator(".st-key-reg_dob [role=spinbutton]").first.get_attribute("aria-invalid") == "true"
     checkbox = page.locator(".st-key-reg_consent input[type=checkbox]")
     assert checkbox.get_attribute("aria-required") == "true"
     # the accessible description as a screen reader gets it
@@ -212,3 +215,104 @@ def test_field_errors_are_tied_to_their_fields(portal: PortalServer, page) -> No
     assert "intake_duration" not in {error["key"] for error in errors}
     assert page.locator(".st-key-intake_duration [role=radiogroup]").get_attribute("aria-invalid") is None
     assert "field-error-intake_duration" not in page.evaluate(INVALID_KEYS_JS)
+
+
+# ------------------------------------------------------------------------- keyboard alone
+
+# The focused element: its accessible name, role/tag, and whether its focus shows (an outline or a
+# box-shadow on it or on the nearest of its 4 ancestors that draws one, as BaseWeb draws its ring).
+FOCUS_JS = """() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return null;
+    const labelled = el.getAttribute('aria-label') || (el.labels && el.labels[0] && el.labels[0].textContent)
+        || (el.closest('[data-testid="stElementContainer"]')?.querySelector('[data-testid="stWidgetLabel"]')
+            ?.textContent) || el.textContent || '';
+    let visible = false, node = el;
+    for (let i = 0; node && i < 5 && !visible; i++, node = node.parentElement) {
+        const style = getComputedStyle(node);
+        visible = (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0)
+            || (style.boxShadow && style.boxShadow !== 'none');
+    }
+    return {name: labelled.trim().slice(0, 80), tag: el.tagName.toLowerCase(),
+            role: el.getAttribute('role') || el.type || '', visible};
+}"""
+
+
+def focused(page) -> dict:
+    stop = page.evaluate(FOCUS_JS)
+    return stop if stop is not None else {"name": "", "tag": "body", "role": "", "visible": False}
+
+
+def tab_to(page, name: str, stops: list[dict], limit: int = 60, key: str = "Tab") -> dict:
+    """Press Tab (or Shift+Tab) until the focused control's name starts or ends with `name`; every stop on
+    the way is recorded in `stops` and must show its focus."""
+    for _ in range(limit):
+        page.keyboard.press(key)
+        page.wait_for_timeout(60)
+        stop = focused(page)
+        stops.append(stop)
+        # (an icon's ligature may come first: "add_a_photoNew consultation")
+        if stop["tag"] != "main" and (stop["name"].startswith(name) or stop["name"].endswith(name)):
+            return stop
+    raise AssertionError(f"{name!r} not reached by {key}; stops: {stops[-limit:]}")
+
+
+def test_registration_and_intake_by_keyboard_alone(portal: PortalServer, page) -> None:
+    stops: list[dict] = []
+    open_page(page, portal)
+    click_menu(page, "Register")
+    tab_to(page, "Full name", stops)
+    page.keyboard.type("Kai Keyboard")
+    tab_to(page, "Email", stops)
+    page.keyboard.type(f"kai.{uuid.uuid4().hex[:8]}@example.test")
+    tab_to(page, "Full name", stops, key="Shift+Tab")  # back, and what was typed is still there
+    assert page.get_by_label("Full name *").input_value() == "Kai Keyboard"
+    tab_to(page, "Password", stops)
+    page.keyboard.type("violet-harbour-lantern-42")
+    tab_to(page, "Confirm password", stops)
+    page.keyboard.type("violet-harbour-lantern-42")
+    tab_to(page, "day, Date of birth", stops)
+    page.keyboard.type("31121980")
+    tab_to(page, "Time zone", stops)  # the browser's zone is chosen already
+    tab_to(page, "I have read and accept", stops)
+    page.keyboard.press("Space")
+    tab_to(page, "Create account", stops)
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Log out").wait_for()
+    wait_for_app(page)
+
+    tab_to(page, "New consultation", stops)
+    page.keyboard.press("Enter")
+    wait_for_app(page)
+    tab_to(page, "What would you like help with?", stops)
+    page.keyboard.type("Acne")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    wait_for_app(page)
+    tab_to(page, "Which areas of the face?", stops)
+    page.keyboard.type("Forehead")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    wait_for_app(page)
+    tab_to(page, "Less than 3 months", stops)
+    page.keyboard.press("Space")
+    page.keyboard.press("ArrowDown")
+    wait_for_app(page)
+    tab_to(page, "What result are you hoping for?", stops)
+    page.keyboard.type("Smoother skin on the cheeks")
+    tab_to(page, "I consent to the clinic storing", stops, limit=80)
+    page.keyboard.press("Space")
+    wait_for_app(page)
+
+    main = page.get_by_test_id("stMain")
+    assert main.get_by_test_id("stMultiSelect").first.get_by_text("Acne / scars").count() >= 1
+    assert main.get_by_test_id("stMultiSelect").nth(1).get_by_text("Forehead").count() >= 1
+    assert page.locator(".st-key-intake_duration input:checked").evaluate("e => e.labels[0].textContent") == (
+        "3 to 12 months"
+    )
+    assert page.locator(".st-key-intake_goals textarea").input_value() == "Smoother skin on the cheeks"
+    assert page.locator(".st-key-intake_consent_storage input").is_checked()
+    # (the body: Tab past the last control leaves the document for the browser's own bar)
+    hidden = [stop for stop in stops if not stop["visible"] and stop["tag"] != "body"]
+    print(f"{len(stops)} keyboard stops; focus not shown at:", hidden)
+    assert not hidden, f"focus not visible at {hidden}"
