@@ -372,6 +372,10 @@ class AuditLog:
     def _committed_head(self, cursor: Cursor) -> ChainHead:
         last = cursor.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         seq, mac = last or (0, GENESIS_HASH)
+        if seq < self._head.seq:
+            # Rows this process committed are gone (deleted): link to the last one it wrote, so
+            # the cut stays visible to verify instead of being papered over.
+            return self._head
         return ChainHead(int(seq), str(mac), self._head.keyed_from)
 
     @property
@@ -422,6 +426,14 @@ class AuditLog:
         self._head = head
         if not self._anchored:
             return
+        if self._shared:
+            # Several processes may write this file: never move it back behind another's append.
+            try:
+                current = read_checkpoint(self._checkpoint, self._key)
+            except CheckpointError:
+                current = None
+            if current is not None and current.seq >= head.seq:
+                return
         try:
             # No fsync: after a power cut the checkpoint may only lag, which verify accepts.
             write_checkpoint(self._checkpoint, self._key, head)

@@ -202,6 +202,17 @@ class _Pending:
 
 
 @dataclass(frozen=True)
+class _Left:
+    """A queued or running row as `resume()` finds it, with the lease of a running one."""
+
+    id: str
+    status: str
+    attempts: int | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+
+
+@dataclass(frozen=True)
 class ResumeReport:
     """What `resume()` found at start: rows queued again, rows given up as failed."""
 
@@ -309,14 +320,21 @@ class AssessmentService:
             if self._resumed:
                 return ResumeReport([], [])
             self._resumed = True
-        pending = fetch_all_as(
-            self._db.cursor(),
-            _Pending,
-            "SELECT id, status, attempts FROM assessments WHERE status = 'queued'"
-            " OR (status = 'running' AND (? OR lease_expires_at IS NULL OR lease_expires_at < ?))"
-            " ORDER BY created_at, id",
-            [not self._shared, to_db_time(self._clinic.clock())],
-        )
+        now = to_db_time(self._clinic.clock())
+        pending = [
+            row
+            for row in fetch_all_as(
+                self._db.cursor(),
+                _Left,
+                "SELECT id, status, attempts, lease_owner, lease_expires_at FROM assessments"
+                " WHERE status IN ('queued', 'running') ORDER BY created_at, id",
+            )
+            if row.status == "queued"
+            or not self._shared
+            or row.lease_expires_at is None
+            or to_db_time(row.lease_expires_at) < now
+            or _owner_died_here(row.lease_owner)
+        ]
         requeued: list[str] = []
         failed: list[str] = []
         for row in pending:
@@ -967,6 +985,21 @@ class AssessmentService:
         if row is None:
             raise NotFound(f"assessment {assessment_id} does not exist")
         return row.record()
+
+
+def _owner_died_here(owner: str | None) -> bool:
+    """Whether a lease's worker (`host:pid:tag`) was a process of this host that has ended: a
+    restarted server takes back its own runs at once, not only when their lease expires."""
+    host, _, rest = (owner or "").rpartition(":")[0].rpartition(":")
+    if host != socket.gethostname() or not rest.isdigit() or int(rest) == os.getpid():
+        return False  # another host's, or this process's (another service of it may hold it)
+    try:
+        os.kill(int(rest), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another account's
+        return False
+    return False
 
 
 def _finite(value: float | None) -> float | None:
