@@ -391,6 +391,17 @@ def _render_release(clinic: Any, principal: Any, case_id: str) -> None:
             _show_errors(error)
 
 
+def _match_hint(match: dict[str, Any]) -> str:
+    """A baseline match's hint in the viewer's language (core.care.matching's catalog sentence and
+    its numbers; a match stored before those existed keeps its English text, looked up as it is)."""
+    from core.care.matching import hint_in
+
+    message = str(match.get("message") or "")
+    if message:
+        return hint_in(tr(), message, dict(match.get("message_values") or {}))
+    return _(str(match.get("instruction") or ""))
+
+
 def _render_checkin_review(clinic: Any, principal: Any, checkin: Any, baseline: dict[str, str]) -> None:
     from components.before_after import render_before_after
 
@@ -408,12 +419,11 @@ def _render_checkin_review(clinic: Any, principal: Any, checkin: Any, baseline: 
         return
     match = checkin.match.get(view) or {}
     if match:
-        instruction = str(match.get("instruction") or "")  # the vision area's words (catalog entries)
         st.caption(
             _(
                 "Baseline match at capture: {score}/100 · {instruction}",
                 score=plain(match.get("score"), "?"),
-                instruction=_(instruction),
+                instruction=_match_hint(match),
             )
         )
     render_before_after(
@@ -617,16 +627,17 @@ def _render_checkin_capture(clinic: Any, principal: Any, checkin: Any) -> None:
             cache[cache_key] = {
                 "score": result.score,
                 "ok": result.ok,
-                "instruction": result.instruction,
+                "instruction": result.instruction,  # English, as stored; shown from message + values
+                "message": result.message,
+                "message_values": result.message_values,
                 "components": result.components,
             }
         match = matches[view] = cache[cache_key]
-        instruction = str(match.get("instruction") or "")  # the vision area's words (catalog entries)
         said = _(
             "{view}: match {score}/100. {instruction}",
             view=upper_first(view_names([view])),
             score=f"{match['score']:.0f}",
-            instruction=_(instruction),
+            instruction=_match_hint(match),
         )
         if match["ok"]:
             st.success(said)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from core.i18n import N_, Translator, translator
 from core.vision.landmarks import FaceLandmarks, Landmarks, points_px
 
 # MediaPipe face-mesh indices: iris rings (present in the 478-point model) and eye corners.
@@ -50,7 +51,18 @@ class BaselineMatch:
     score: float  # 0–100, higher = closer to the baseline's framing
     components: dict[str, float] = field(default_factory=dict)  # pose / scale / colour sub-scores
     ok: bool = False
-    instruction: str = ""
+    # What to change, as a catalog message (English, N_) and its placeholder values: translated and
+    # filled where shown, with `instruction_in(translator)`; `instruction` is the English text.
+    message: str = ""
+    message_values: dict[str, float] = field(default_factory=dict)
+
+    def instruction_in(self, translate: Translator) -> str:
+        """The hint in `translate`'s language, numbers formatted in it."""
+        return hint_in(translate, self.message, self.message_values) if self.message else ""
+
+    @property
+    def instruction(self) -> str:
+        return self.instruction_in(translator(None))
 
 
 def eye_centres(landmarks: Landmarks) -> tuple[np.ndarray, np.ndarray]:
@@ -163,7 +175,6 @@ def baseline_match(
     detect = detector or _default_detector()
     base_lm, follow_lm = detect(baseline_bgr), detect(followup_bgr)
     if base_lm is None or follow_lm is None:
-        which = "baseline" if base_lm is None else "new"
         return BaselineMatch(
             float("nan"),
             float("nan"),
@@ -171,7 +182,7 @@ def baseline_match(
             0.0,
             {},
             False,
-            f"No face found in the {which} photo: face the camera in good light and retake it.",
+            NO_FACE_BASELINE if base_lm is None else NO_FACE_NEW,
         )
     base_pose, follow_pose = _pose_angles(base_lm), _pose_angles(follow_lm)
     # Signed: follow-up minus baseline (core.vision.landmarks conventions), for a directional hint.
@@ -191,6 +202,7 @@ def baseline_match(
     }
     score = 0.4 * components["pose"] + 0.3 * components["scale"] + 0.3 * components["colour"]
     ok = score >= OK_SCORE and min(components.values()) >= OK_COMPONENT
+    message, message_values = _instruction(ok, components, signed, scale_ratio, delta_e)
     return BaselineMatch(
         pose_difference_deg=pose_difference,
         scale_ratio=scale_ratio,
@@ -198,40 +210,86 @@ def baseline_match(
         score=round(score, 1),
         components={name: round(value, 1) for name, value in components.items()},
         ok=ok,
-        instruction=_instruction(ok, components, signed, scale_ratio, delta_e),
+        message=message,
+        message_values=message_values,
     )
 
 
-# What to do when the follow-up's angle is larger (+) or smaller (-) than the baseline's. Signs as in
-# core.vision.landmarks: yaw > 0 head turned to the patient's right, pitch > 0 chin up, roll > 0
-# head tilted towards the patient's left shoulder (image as the camera sees it).
+# What to say when the follow-up's angle is larger (+) or smaller (-) than the baseline's: whole
+# sentences (catalog entries, translated where shown), the difference as the named placeholder
+# {degrees}. Signs as in core.vision.landmarks: yaw > 0 head turned to the patient's right,
+# pitch > 0 chin up, roll > 0 head tilted towards the patient's left shoulder (image as the camera sees it).
 _POSE_FIX: dict[str, tuple[str, str]] = {
-    "yaw": ("turn your head a little to your left", "turn your head a little to your right"),
-    "pitch": ("lower your chin a little", "raise your chin a little"),
+    "yaw": (
+        N_(
+            "Retake: your head is turned sideways about {degrees}° differently than in the first photo; "
+            "turn your head a little to your left and line up with the outline."
+        ),
+        N_(
+            "Retake: your head is turned sideways about {degrees}° differently than in the first photo; "
+            "turn your head a little to your right and line up with the outline."
+        ),
+    ),
+    "pitch": (
+        N_(
+            "Retake: your head is tilted up or down about {degrees}° differently than in the first photo; "
+            "lower your chin a little and line up with the outline."
+        ),
+        N_(
+            "Retake: your head is tilted up or down about {degrees}° differently than in the first photo; "
+            "raise your chin a little and line up with the outline."
+        ),
+    ),
     "roll": (
-        "tilt your head a little towards your right shoulder",
-        "tilt your head a little towards your left shoulder",
+        N_(
+            "Retake: your head is tilted to one shoulder about {degrees}° differently than in the first photo; "
+            "tilt your head a little towards your right shoulder and line up with the outline."
+        ),
+        N_(
+            "Retake: your head is tilted to one shoulder about {degrees}° differently than in the first photo; "
+            "tilt your head a little towards your left shoulder and line up with the outline."
+        ),
     ),
 }
+GOOD_MATCH = N_("Good match with your first photo.")
+NO_FACE_BASELINE = N_("No face found in the baseline photo: face the camera in good light and retake it.")
+NO_FACE_NEW = N_("No face found in the new photo: face the camera in good light and retake it.")
+FACE_LARGER = N_(
+    "Retake: your face is {percent} larger; move back (you are closer to the camera than in the first photo)."
+)
+FACE_SMALLER = N_(
+    "Retake: your face is {percent} smaller; move closer (you are further from the camera than in the first photo)."
+)
+LIGHT_DIFFERS = N_(
+    "Retake: the light differs from the first photo (colour difference ΔE {delta_e}); "
+    "use the same daylight, no filters."
+)
 
 
 def _instruction(
     ok: bool, components: dict[str, float], signed_pose: dict[str, float], scale_ratio: float, delta_e: float
-) -> str:
+) -> tuple[str, dict[str, float]]:
+    """The hint's catalog message and its placeholder values (numbers, formatted where shown)."""
     if ok:
-        return "Good match with your first photo."
+        return GOOD_MATCH, {}
     worst = min(components, key=lambda name: components[name])
     if worst == "pose":
         axis = max(signed_pose, key=lambda name: abs(signed_pose[name]))
-        what = {"yaw": "turned sideways", "pitch": "tilted up or down", "roll": "tilted to one shoulder"}[
-            axis
-        ]
-        fix = _POSE_FIX[axis][0 if signed_pose[axis] > 0 else 1]
-        return (
-            f"Retake: your head is {what} about {abs(signed_pose[axis]):.0f}° differently than in the first photo; "
-            f"{fix} and line up with the outline."
-        )
+        message = _POSE_FIX[axis][0 if signed_pose[axis] > 0 else 1]
+        return message, {"degrees": abs(signed_pose[axis])}
     if worst == "scale":
-        direction = "closer to the camera" if scale_ratio > 1 else "further from the camera"
-        return f"Retake: your face is {abs(scale_ratio - 1) * 100:.0f}% {'larger' if scale_ratio > 1 else 'smaller'}; move {'back' if scale_ratio > 1 else 'closer'} (you are {direction} than in the first photo)."
-    return f"Retake: the light differs from the first photo (colour difference ΔE {delta_e:.1f}); use the same daylight, no filters."
+        return (FACE_LARGER if scale_ratio > 1 else FACE_SMALLER), {"percent": abs(scale_ratio - 1)}
+    return LIGHT_DIFFERS, {"delta_e": delta_e}
+
+
+def hint_in(translate: Translator, message: str, values: dict[str, float]) -> str:
+    """A stored hint (`message` + `message_values`) in `translate`'s language."""
+    formatted = {
+        "degrees": lambda value: translate.number(value, decimals=0),
+        "percent": lambda value: translate.percent(value),
+        "delta_e": lambda value: translate.number(value, decimals=1),
+    }
+    return translate.gettext(
+        message,
+        **{name: formatted[name](float(value)) for name, value in values.items() if name in formatted},
+    )

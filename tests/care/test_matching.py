@@ -79,3 +79,19 @@ def test_alignment_puts_the_eyes_on_the_same_pixels(face_photo_bgr, landmark_det
 def test_alignment_needs_a_face(face_photo_bgr, landmark_detector) -> None:
     with pytest.raises(NoFaceFound):
         align_pair(face_photo_bgr, np.zeros_like(face_photo_bgr), landmark_detector)
+
+
+def test_hint_is_a_catalog_sentence_filled_in_the_readers_language(face_photo_bgr, landmark_detector) -> None:
+    """The hint is one catalog message with named numbers, translated and formatted where shown."""
+    from core.care.matching import hint_in
+    from core.i18n import PSEUDO_CLOSE, PSEUDO_OPEN, translator
+
+    match = baseline_match(face_photo_bgr, transformed(face_photo_bgr, scale=0.75), landmark_detector)
+    assert "{" in match.message and "percent" in match.message_values
+    pseudo = match.instruction_in(translator("en_XA"))
+    assert pseudo.startswith(PSEUDO_OPEN) and pseudo.endswith(PSEUDO_CLOSE)  # went through the catalog
+    assert "%" in pseudo and "{" not in pseudo  # the placeholder filled, as a percentage
+    # stored as JSON with the check-in, shown later from message + values in the reader's language
+    assert hint_in(translator("en"), match.message, dict(match.message_values)) == match.instruction
+    german = match.instruction_in(translator("de"))
+    assert "%" in german and "{" not in german
