@@ -279,14 +279,28 @@ def render_invitation_status(clinic: Any, principal: Any, case_id: str, room_id:
 
 def render_live_consult_launcher(clinic: Any, principal: Any, case_id: str) -> None:
     """Physician: start a live consult for this case. Patient: join it when one is open."""
+    from components.room_move import room_host_elsewhere
     from components.video_room import room_registry
     from core.access import AccessDenied
+    from core.live.room_hosts import RoomHeldElsewhere
     from core.live.rooms import RoomClosed
 
     registry = room_registry()
     try:
         room = registry.room_for_case(principal, case_id)
+        # Several app servers: the case's room may be open on another one; its live page moves
+        # the browser there (components/room_move.py).
+        elsewhere = room_host_elsewhere(principal, case_id=case_id) if room is None else None
     except AccessDenied:
+        return
+    if elsewhere is not None:
+        live_page = PHYSICIAN_LIVE_PAGE if principal.role == "physician" else PATIENT_LIVE_PAGE
+        if principal.role == "physician":
+            st.caption(_("A live consult is open."))
+        else:
+            st.info(_("Your physician has opened a live video consult."), icon=":material/video_call:")
+        if st.button(_("Join live consult"), icon=":material/video_call:", key=f"live-elsewhere-{case_id}"):
+            st.switch_page(live_page, query_params={"room": elsewhere.room_id})
         return
     if principal.role == "physician":
         columns = st.columns(2)
@@ -294,7 +308,10 @@ def render_live_consult_launcher(clinic: Any, principal: Any, case_id: str) -> N
             if columns[0].button(
                 _("Start live video consult"), icon=":material/video_call:", key=f"live-start-{case_id}"
             ):
-                room = registry.open_room(principal, case_id)
+                try:
+                    room = registry.open_room(principal, case_id)
+                except RoomHeldElsewhere as held:  # another server opened it a moment ago
+                    st.switch_page(PHYSICIAN_LIVE_PAGE, query_params={"room": held.host.room_id})
                 st.session_state[LIVE_ROOM_KEY] = room.room_id
                 invite_patient(clinic, principal, case_id, room.room_id)
                 st.switch_page(PHYSICIAN_LIVE_PAGE)

@@ -11,6 +11,12 @@
   (labels ending in " *"), kept after every re-render by a MutationObserver; and a visible focus
   ring on every control reached by keyboard (a constructed style sheet). Its own frame is left
   out of the Tab order.
+- Streamlit's own widget words (the file uploader's, the camera's, a date field's, the menu
+  button's) in the viewer's language, and its icon ligatures hidden from screen readers
+  (components/widget_words.py, page_bridge_frontend/widget_words.js).
+- Several app servers (components/room_move.py): moving the browser to the server that holds a
+  live consult's room (Caddy's sticky cookie set to that server, then the page loaded again), and
+  the server's id on `<html data-clinic-server>` (which server served a page; the tests read it).
 
 It is a component (components/page_bridge_frontend/, plain HTML + JS served by the portal)
 rather than an inline script, which the portal's Content-Security-Policy refuses. It sits in the
@@ -26,7 +32,9 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from components.i18n import tr
-from components.session import CURRENT_PAGE_KEY, cookie_request, cookie_request_sent
+from components.room_move import pending_move
+from components.session import CURRENT_PAGE_KEY, cookie_request, cookie_request_sent, get_clinic
+from components.widget_words import widget_words
 
 _widget = components.declare_component(
     "page_bridge", path=str(Path(__file__).parent / "page_bridge_frontend")
@@ -43,6 +51,9 @@ def render_page_bridge() -> None:
             page=st.session_state.get(CURRENT_PAGE_KEY),  # a new page: the menu closes on a phone
             request=request,
             nonce=nonce,
+            words=widget_words(translation),  # Streamlit's own words in this language (widget_words.js)
+            move=pending_move(),
+            server=get_clinic().settings.server_id,
             key="page-bridge",
             default=None,
         )

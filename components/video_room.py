@@ -70,7 +70,8 @@ CALL_LABELS: dict[str, str] = {  # English message ids, sent to the widget trans
 def _room_registry_for(data_dir: str) -> RoomRegistry:
     from components.session import get_clinic
 
-    return RoomRegistry(get_clinic())
+    clinic = get_clinic()
+    return RoomRegistry(clinic, hosts=clinic.room_hosts)  # several servers: rooms recorded in the db
 
 
 def room_registry() -> RoomRegistry:

@@ -110,6 +110,10 @@ class Clinic:
         except Exception:  # noqa: BLE001 - a failed sweep must not keep the portal from starting
             log.exception("the start-up sweep of orphan blobs and temp files failed")
         self.assessments.resume()
+        try:  # this server's live rooms died with its previous process
+            self.room_hosts.clear_own()
+        except Exception:  # noqa: BLE001 - the portal starts anyway; the pages skip stale rows too
+            log.exception("cannot clear this server's stale live room rows")
 
     def _attach_extensions(self) -> None:
         """Other areas' services, attached when their modules exist (added by those areas)."""
@@ -131,6 +135,9 @@ class Clinic:
         from core.notifications import Notifier  # e-mail: live consult invitations, appointment reminders
 
         self.notifications = Notifier(self)
+        from core.live.room_hosts import RoomHostService  # several app servers: who holds a live room
+
+        self.room_hosts = RoomHostService.for_settings(self.db, self.cases, self.settings)
 
     def _notify_case_submitted(self, case_id: str) -> None:
         for listener in list(self.case_submitted_listeners):

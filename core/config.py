@@ -80,6 +80,13 @@ class Settings:
     # (several app servers share it); unset = the embedded, encrypted DuckDB file in data_dir.
     database_url: str | None = field(default=None, repr=False)  # may hold a password
     database_pool_size: int = 10  # PostgreSQL connections per app server
+    # Several app servers behind Caddy (docs/DEPLOY.md "Several app servers"): this server's
+    # upstream address exactly as Caddy dials it (e.g. 127.0.0.1:8502), and Caddy's sticky cookie
+    # (`lb_policy cookie <name> <secret>`). Unset = one server: live rooms are never looked up
+    # elsewhere and no browser is moved.
+    server_id: str | None = None
+    sticky_cookie: str | None = None
+    sticky_secret: str | None = field(default=None, repr=False)
 
     @property
     def smtp_configured(self) -> bool:
@@ -141,4 +148,7 @@ class Settings:
             public_url=os.environ.get("CLINIC_PUBLIC_URL", "").strip().rstrip("/") or None,
             database_url=os.environ.get("CLINIC_DATABASE_URL", "").strip() or None,
             database_pool_size=max(1, int(os.environ.get("CLINIC_DATABASE_POOL_SIZE", "").strip() or "10")),
+            server_id=os.environ.get("CLINIC_SERVER_ID", "").strip() or None,
+            sticky_cookie=os.environ.get("CLINIC_STICKY_COOKIE", "").strip() or None,
+            sticky_secret=os.environ.get("CLINIC_STICKY_SECRET", "").strip() or None,
         )

@@ -14,6 +14,7 @@ import streamlit as st
 from components.ar_panel import LIVE_ROOM_KEY
 from components.i18n import _
 from components.page_links import link_to_page
+from components.room_move import move_to_room_host
 from components.session import signed_in_as
 from components.video_room import call_stats, render_call, room_registry
 from core.access import AccessDenied, Principal
@@ -105,6 +106,11 @@ def render_live_consult(principal: Principal) -> None:
     try:  # participant() checks that the room is open and the case is this patient's
         participant = registry.participant(principal, room_id)
     except RoomClosed:
+        try:  # several app servers: the room may be open on another one
+            if move_to_room_host(principal, room_id):
+                return
+        except AccessDenied:
+            pass
         st.session_state.pop(LIVE_ROOM_KEY, None)
         st.warning(_("This consult has ended or does not exist."))
         return

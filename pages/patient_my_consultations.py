@@ -8,7 +8,6 @@ docs/ARCHITECTURE.md, "Timed fragments").
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import streamlit as st
 
@@ -121,7 +120,8 @@ def render_live_notice(principal: Principal, cases: dict[str, str]) -> None:
     """A notice with "Join live consult" while a live consult is open for one of `cases`
     (case id -> reference), checked every few seconds without reloading the page."""
 
-    def open_rooms() -> list[tuple[str, str, Any]]:
+    def open_rooms() -> list[tuple[str, str, str]]:
+        """(case id, reference, room id) of each open live consult."""
         from components.video_room import room_registry
 
         registry = room_registry()
@@ -132,7 +132,11 @@ def render_live_notice(principal: Principal, cases: dict[str, str]) -> None:
             except AccessDenied:
                 continue
             if room is not None:
-                found.append((case_id, reference, room))
+                found.append((case_id, reference, room.room_id))
+        if registry.hosts is not None:  # several app servers: rooms another one holds (one query)
+            here = {case_id for case_id, _reference, _room in found}
+            elsewhere = registry.hosts.held_elsewhere_for_cases(principal, set(cases) - here)
+            found += [(host.case_id, cases[host.case_id], host.room_id) for host in elsewhere]
         return found
 
     @st.fragment(run_every=LIVE_NOTICE_SECONDS)
@@ -143,7 +147,7 @@ def render_live_notice(principal: Principal, cases: dict[str, str]) -> None:
             logging.getLogger(__name__).exception("cannot check for open live consults")
             st.caption(_("Live video consults cannot be checked right now."))
             return
-        for _case_id, reference, room in rooms:
+        for _case_id, reference, room_id in rooms:
             with st.container(border=True):
                 st.success(
                     _(
@@ -159,7 +163,7 @@ def render_live_notice(principal: Principal, cases: dict[str, str]) -> None:
                     PATIENT_LIVE_PAGE,
                     label=_("Join live consult"),
                     icon=":material/video_call:",
-                    query_params={"room": room.room_id},
+                    query_params={"room": room_id},
                 )
 
     with st.container():  # a fixed slot for the timed fragment

@@ -13,6 +13,7 @@ import streamlit as st
 from components.ar_panel import LIVE_ROOM_KEY, treatment_controls
 from components.i18n import N_, _
 from components.layout import plain
+from components.room_move import move_to_room_host
 from components.session import get_clinic, signed_in_as
 from components.video_room import (
     apply_settings,
@@ -58,6 +59,11 @@ def render_live_consult(principal: Principal) -> None:
         room = registry.get_room(principal, room_id)
         registry.join(principal, room_id)
     except RoomClosed:
+        try:  # several app servers: the room may be open on another one
+            if move_to_room_host(principal, room_id):
+                return
+        except AccessDenied:
+            pass
         st.session_state.pop(LIVE_ROOM_KEY, None)
         st.warning(_("This consult has ended."))
         return

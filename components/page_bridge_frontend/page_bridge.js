@@ -134,6 +134,20 @@
     host.document.adoptedStyleSheets = host.document.adoptedStyleSheets.concat(sheet);
     host.__clinicFocusRing = sheet;
   }
+  // Several app servers (components/room_move.py): Caddy pins a browser to a server with its
+  // sticky cookie; pointing it at the server that holds the live consult's room and loading the
+  // page again moves the browser there (the HttpOnly session cookie logs it in on arrival).
+  let moved = false;
+  function moveToServer(host, move) {
+    if (moved || !move || !move.cookie || !move.value) return;
+    moved = true;
+    let cookie = move.cookie + "=" + encodeURIComponent(move.value) + "; path=/; SameSite=Lax";
+    if (host.location.protocol === "https:") cookie += "; Secure";
+    host.document.cookie = cookie;
+    const url = new URL(host.location.href);
+    for (const [name, value] of Object.entries(move.query || {})) url.searchParams.set(name, String(value));
+    host.location.replace(url.toString());
+  }
   let watching = false;
   window.addEventListener("message", function (event) {
     const data = event.data || {};
@@ -144,6 +158,8 @@
       if (args.lang) root.lang = args.lang;
       if (args.dir) root.dir = args.dir;
       closeMenuAfterPageChange(args.page);
+      if (args.server) root.dataset.clinicServer = args.server;
+      moveToServer(window.parent, args.move);
       if (!watching) {
         window.frameElement.setAttribute("tabindex", "-1"); // invisible: no stop for the Tab key
         addFocusRing(window.parent);

@@ -2,6 +2,9 @@
 
 One server process holds the room state in memory (a consult lives as long as the call);
 what matters afterwards goes to the audit log and, for snapshots, into the case as photos.
+With several app servers the registry records which server holds each open room
+(`core.live.room_hosts`): a case has one open room across all servers, and a page on another
+server moves the browser to it.
 
 Rules enforced here (not in the UI):
 - only a physician opens a room for a case (one open room per case); the room id is
@@ -21,11 +24,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.access import AccessDenied, Principal
+
+if TYPE_CHECKING:
+    from core.live.room_hosts import RoomHostService
 
 PHYSICIAN_ROLE = "physician"
 PATIENT_ROLE = "patient"
@@ -112,9 +118,12 @@ def _display_name(principal: Principal) -> str:
 class RoomRegistry:
     """All live rooms of this server process; thread-safe (Streamlit runs sessions in threads)."""
 
-    def __init__(self, clinic: Any, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, clinic: Any, clock: Callable[[], float] = time.time, hosts: RoomHostService | None = None
+    ) -> None:
         self._clinic = clinic
         self._clock = clock
+        self.hosts = hosts  # several app servers: where each open room lives (None: one server)
         self._lock = threading.RLock()
         self._rooms: dict[str, Room] = {}
         self._ended_ids: set[str] = set()
@@ -171,6 +180,8 @@ class RoomRegistry:
                 room_id = secrets.token_urlsafe(24)
                 while room_id in self._rooms or room_id in self._ended_ids:  # never reuse an id
                     room_id = secrets.token_urlsafe(24)
+                if self.hosts is not None:  # RoomHeldElsewhere: the case's room is on another server
+                    self.hosts.record_open(room_id, case_id)
                 room = Room(
                     room_id=room_id, case_id=case_id, opened_by=_user_id(principal), opened_at=self._clock()
                 )
@@ -284,6 +295,8 @@ class RoomRegistry:
             self._ended_ids.add(room_id)
             if self._open_by_case.get(room.case_id) == room_id:
                 del self._open_by_case[room.case_id]
+            if self.hosts is not None:
+                self.hosts.record_end(room_id)
             self._audit(principal, "consult.end", room, duration_s=round(room.ended_at - room.opened_at, 1))
 
     # --- state for the pages ---------------------------------------------------------------------
