@@ -1,139 +1,136 @@
 """Archive scale: one patient's timeline and progress-chart data at 1M photo rows / 10M metric rows.
 
-Builds a synthetic clinic in an encrypted DuckDB database in a temporary directory (bulk
-INSERT … SELECT over range(), so the build takes a few minutes at most), then times the real
-storage-layer queries (`clinic.archive`) for one patient: median and p95 over N runs.
-The rows of one case are contiguous (as a submission or an assessment run writes them), but each
-patient's cases are spread through the tables (patient = case * prime mod patients), so zone maps
-cannot help and the single-column patient_id indexes do the work.
+Builds a synthetic clinic (benchmarks/synthetic_archive.py: the same rows on both engines) in an
+encrypted DuckDB database and/or a throwaway PostgreSQL 15 cluster on loopback
+(tests/postgres_server.py; the real migrations, so the real indexes; patient columns sealed as the
+services seal them), then times the real storage-layer queries (`clinic.archive`) for one patient:
+median and p95 over N runs. The rows of one case are contiguous (as a submission or an assessment
+run writes them), but each patient's cases are spread through the tables (patient = case * prime mod
+patients), so zone maps cannot help and the patient_id indexes do the work. `--engine both` builds
+both and prints them side by side (the figures in docs/DEPLOY.md, "Measured scale").
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_archive_timeline.py
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_archive_timeline.py --photos 100000 --metrics 1000000
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_archive_timeline.py --engine both
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_archive_timeline.py --engine postgres --photos 100000 --metrics 1000000
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from core.access import SYSTEM_PRINCIPAL  # noqa: E402
+from synthetic_archive import Shape, build  # noqa: E402
+
+from core.access import Principal  # noqa: E402
 from core.clinic import Clinic  # noqa: E402
 from core.config import Settings  # noqa: E402
 
-PRIME = 7919  # coprime with the patient counts used: scatters each patient's rows through the table
+PHYSICIAN = Principal("u0", "physician", "bench@example.test", "Bench")
 
 
-def build(clinic: Clinic, photos: int, metrics: int, patients: int) -> None:
-    """Rows of one case are contiguous (a submission or an assessment run inserts them together);
-    the cases of one patient are scattered through the tables (case c -> patient c * PRIME mod P)."""
-    db = clinic.db
-    db.execute("SET enable_progress_bar = false")
-    cases = max(photos // 10, 1)  # 10 photos per case (baseline views + follow-up check-ins)
-    metrics_per_case = max(metrics // cases, 1)
-    owner = f"'p' || (((%s) * {PRIME}) %% {patients})"
-    steps = [
-        (
-            "patients",
-            f"""INSERT INTO patients SELECT 'p' || i, 'u' || i, 'Patient ' || i, DATE '1980-01-01' + CAST(i % 9000 AS INTEGER),
-            'en', 'Europe/Amsterdam', TIMESTAMP '2024-01-01' FROM range({patients}) t(i)""",
-        ),
-        (
-            "users",
-            f"""INSERT INTO users (id, email, password_hash, role, display_name, patient_id, created_at)
-            SELECT 'u' || i, 'patient' || i || '@example.test', 'x', 'patient', 'Patient ' || i, 'p' || i,
-            TIMESTAMP '2024-01-01' FROM range({patients}) t(i)""",
-        ),
-        (
-            "cases",
-            f"""INSERT INTO cases SELECT 'c' || i, 'C-' || i, {owner % "i"},
-            CASE WHEN i % 3 = 0 THEN 'report_sent' ELSE 'closed' END, '["lines_wrinkles"]', '["forehead"]', '{{}}',
-            TIMESTAMP '2024-01-01' + INTERVAL (i % 700) DAY, TIMESTAMP '2024-01-01' + INTERVAL (i % 700) DAY, NULL
-            FROM range({cases}) t(i)""",
-        ),
-        (
-            "photos",
-            f"""INSERT INTO photos SELECT 'ph' || i, 'c' || (i // 10), {owner % "i // 10"},
-            CASE i % 3 WHEN 0 THEN 'front' WHEN 1 THEN 'left_oblique' ELSE 'right_oblique' END, 'blob' || i, 1024, 1024,
-            'image/jpeg', CASE WHEN i % 10 < 3 THEN 'upload' ELSE 'followup' END, 'pass', NULL,
-            TIMESTAMP '2024-01-01' + INTERVAL ((i // 10) % 700) DAY + INTERVAL (i % 10) DAY, 'u0' FROM range({photos}) t(i)""",
-        ),
-        (
-            "reports",
-            f"""INSERT INTO reports SELECT 'r' || i, 'c' || i, 'u0', 'Findings text', 'Assessment text',
-            'Recommended treatments', 'Home care', i % 4 = 0, CASE WHEN i % 4 = 0 THEN 'visit' END, NULL,
-            TIMESTAMP '2024-01-02' + INTERVAL (i % 700) DAY, TIMESTAMP '2024-01-02' + INTERVAL (i % 700) DAY,
-            TIMESTAMP '2024-01-02' + INTERVAL (i % 700) DAY FROM range({cases}) t(i)""",
-        ),
-        (
-            "assessments",
-            f"""INSERT INTO assessments SELECT 'a' || i, 'c' || i, {owner % "i"}, 'done', 'bench',
-            NULL, NULL, NULL, NULL, TIMESTAMP '2024-01-01' + INTERVAL (i % 700) DAY, NULL, NULL FROM range({cases}) t(i)""",
-        ),
-        (
-            "assessment_metrics",
-            f"""INSERT INTO assessment_metrics SELECT 'm' || i, 'a' || (i // {metrics_per_case}),
-            {owner % f"i // {metrics_per_case}"}, 'c' || (i // {metrics_per_case}), 'ph' || (i // {metrics_per_case} * 10 + i % 10), 'front',
-            CASE (i % 10) // 5 WHEN 0 THEN 'forehead' ELSE 'left_cheek' END,
-            CASE i % 5 WHEN 0 THEN 'redness' WHEN 1 THEN 'wrinkle_density' WHEN 2 THEN 'pigment_spots' WHEN 3 THEN 'texture' ELSE 'evenness' END,
-            (i % 1000) / 10.0, 'score', (i % 100)::DOUBLE, 'mild', 'bench',
-            TIMESTAMP '2024-01-01' + INTERVAL ((i // {metrics_per_case}) % 700) DAY + INTERVAL (i % 10) DAY FROM range({metrics}) t(i)""",
-        ),
-        (
-            "care_treatments",
-            f"""INSERT INTO care_treatments SELECT 't' || i, 'c' || i, {owner % "i"}, 'u0',
-            'botulinum_toxin', 'forehead', NULL, 10, 'U', DATE '2024-01-01' + CAST(i % 700 AS INTEGER), NULL, TIMESTAMP '2024-01-01'
-            FROM range({cases // 2}) t(i)""",
-        ),
-        (
-            "care_appointments",
-            f"""INSERT INTO care_appointments SELECT 'ap' || i, 'c' || i, {owner % "i"},
-            'u0', TIMESTAMP '2024-01-01' + INTERVAL (i) MINUTE * 30, TIMESTAMP '2024-01-01' + INTERVAL (i) MINUTE * 30 + INTERVAL 30 MINUTE,
-            30, 'Europe/Amsterdam', 'Europe/Amsterdam', 'visit', 'Room 1', 'completed', 'physician',
-            TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01', NULL FROM range({cases // 5}) t(i)""",
-        ),
-        (
-            "care_checkins",
-            f"""INSERT INTO care_checkins SELECT 'k' || i, 'c' || i, {owner % "i"}, 't' || i,
-            DATE '2024-01-15' + CAST(i % 700 AS INTEGER), '2-week check-in', '["front"]', 'reviewed', NULL, NULL, NULL, NULL,
-            TIMESTAMP '2024-01-01' FROM range({cases // 2}) t(i)""",
-        ),
-    ]
-    for table, sql in steps:
-        started = time.perf_counter()
-        db.execute(sql)
-        print(
-            f"  built {table:<20} {db.fetchone(f'SELECT count(*) FROM {table}')[0]:>11,} rows in {time.perf_counter() - started:6.1f} s"
-        )
-    started = time.perf_counter()
-    db.checkpoint()
-    print(
-        f"  checkpoint {time.perf_counter() - started:.1f} s; file {clinic.settings.db_path.stat().st_size / 1e6:.0f} MB"
-    )
+@contextlib.contextmanager
+def opened_clinic(engine: str) -> Iterator[Clinic]:
+    """A fresh clinic in a temp data dir: the DuckDB file there, or a throwaway PostgreSQL cluster."""
+    with tempfile.TemporaryDirectory(prefix="bench-archive-") as directory:
+        os.environ["CLINIC_DATA_DIR"] = directory
+        for name in ("CLINIC_MASTER_KEY", "CLINIC_KEY_FILE", "CLINIC_DATABASE_URL"):
+            os.environ.pop(name, None)
+        server = None
+        if engine == "postgres":
+            from tests.postgres_server import start_server
+
+            started = start_server()
+            if isinstance(started, str):
+                raise SystemExit(started)
+            server = started
+            os.environ["CLINIC_DATABASE_URL"] = server.fresh_database()[1]
+        try:
+            clinic = Clinic.open(Settings.from_env())
+            try:
+                yield clinic
+            finally:
+                clinic.close()
+        finally:
+            os.environ.pop("CLINIC_DATABASE_URL", None)
+            if server is not None:
+                server.stop()
 
 
-def timed(label: str, runs: int, call) -> None:
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def timed(runs: int, call: Callable[[], Any]) -> tuple[float, float, int]:
+    """(median ms, p95 ms, rows) of `runs` calls after one warm-up call."""
     call()  # warm the buffer pool and the plan
     samples = []
+    result: Any = None
     for _ in range(runs):
         started = time.perf_counter()
         result = call()
         samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
+    return statistics.median(samples), percentile(samples, 0.95), len(result)
+
+
+def run_engine(
+    engine: str, shape: Shape, runs: int, duckdb_threads: int
+) -> dict[str, tuple[float, float, int]]:
+    label = "encrypted DuckDB" if engine == "duckdb" else "PostgreSQL 15, sealed columns"
     print(
-        f"{label:<44} median {statistics.median(samples):6.2f} ms  p95 {p95:6.2f} ms  ({len(result)} rows, {runs} runs)"
+        f"building {shape.photos:,} photos, {shape.metrics:,} metrics, {shape.patients:,} patients ({label})"
     )
+    with opened_clinic(engine) as clinic:
+        started = time.perf_counter()
+        build(
+            clinic.db,
+            clinic.settings,
+            shape,
+            lambda table, rows, seconds: print(f"  built {table:<20} {rows:>11,} rows in {seconds:6.1f} s"),
+        )
+        print(f"build total {time.perf_counter() - started:.1f} s")
+        if engine == "duckdb":
+            if duckdb_threads:
+                # Small point queries gain nothing from parallel pipelines on a busy 2-core box.
+                clinic.db.execute(f"SET threads = {int(duckdb_threads)}")
+            print(f"duckdb threads: {clinic.db.scalar('SELECT current_setting(?)', ['threads'])}")
+            print(f"file {clinic.settings.db_path.stat().st_size / 1e6:.0f} MB")
+        else:
+            size = clinic.db.scalar("SELECT pg_database_size(current_database())")
+            print(f"database {size / 1e6:.0f} MB; shared_buffers {clinic.db.scalar('SHOW shared_buffers')}")
+        archive = clinic.archive
+        patient = shape.patient_of_case(shape.cases // 2)
+        queries: dict[str, Callable[[], Any]] = {
+            "timeline (one patient, all event kinds)": lambda: archive.patient_timeline(PHYSICIAN, patient),
+            "chart data (one metric+region)": lambda: (
+                archive.metric_series(PHYSICIAN, patient, "redness", "forehead").points
+            ),
+            "chart data (all metrics of the patient)": lambda: (
+                archive.metric_series(PHYSICIAN, patient).points
+            ),
+            "patient photos (before/after picker)": lambda: archive.patient_photos(PHYSICIAN, patient),
+        }
+        results = {}
+        for name, call in queries.items():
+            results[name] = median, p95, rows = timed(runs, call)
+            print(f"{name:<44} median {median:6.2f} ms  p95 {p95:6.2f} ms  ({rows} rows, {runs} runs)")
+        return results
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--engine", choices=("duckdb", "postgres", "both"), default="duckdb")
     parser.add_argument("--photos", type=int, default=1_000_000)
     parser.add_argument("--metrics", type=int, default=10_000_000)
     parser.add_argument("--patients", type=int, default=20_000)
@@ -146,47 +143,18 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    with tempfile.TemporaryDirectory(prefix="bench-archive-") as directory:
-        os.environ["CLINIC_DATA_DIR"] = directory
-        os.environ.pop("CLINIC_MASTER_KEY", None)
-        os.environ.pop("CLINIC_KEY_FILE", None)
-        clinic = Clinic.open(Settings.from_env())
-        try:
-            print(
-                f"building {args.photos:,} photos, {args.metrics:,} metrics, {args.patients:,} patients (encrypted DuckDB)"
-            )
-            started = time.perf_counter()
-            build(clinic, args.photos, args.metrics, args.patients)
-            print(f"build total {time.perf_counter() - started:.1f} s")
-            if args.duckdb_threads:
-                # Small point queries gain nothing from parallel pipelines on a busy 2-core box.
-                clinic.db.execute(f"SET threads = {int(args.duckdb_threads)}")
-            print(f"duckdb threads: {clinic.db.fetchone('SELECT current_setting(?)', ['threads'])[0]}")
-            archive = clinic.archive
-            patient = "p1234"
-            physician = SYSTEM_PRINCIPAL.__class__("u0", "physician", "bench@example.test", "Bench")
-            timed(
-                "timeline (one patient, all event kinds)",
-                args.runs,
-                lambda: archive.patient_timeline(physician, patient),
-            )
-            timed(
-                "chart data (one metric+region)",
-                args.runs,
-                lambda: archive.metric_series(physician, patient, "redness", "forehead").points,
-            )
-            timed(
-                "chart data (all metrics of the patient)",
-                args.runs,
-                lambda: archive.metric_series(physician, patient).points,
-            )
-            timed(
-                "patient photos (before/after picker)",
-                args.runs,
-                lambda: archive.patient_photos(physician, patient),
-            )
-        finally:
-            clinic.close()
+    shape = Shape(args.photos, args.metrics, args.patients)
+    engines = ["duckdb", "postgres"] if args.engine == "both" else [args.engine]
+    results = {engine: run_engine(engine, shape, args.runs, args.duckdb_threads) for engine in engines}
+    if len(engines) == 2:
+        print(
+            f"\nside by side ({shape.photos:,} photos / {shape.metrics:,} metric rows, {args.runs} runs, ms)"
+        )
+        print(f"{'query':<44} {'DuckDB median':>14} {'p95':>8}   {'PostgreSQL median':>18} {'p95':>8}  rows")
+        for name, (median, p95, rows) in results["duckdb"].items():
+            pg_median, pg_p95, pg_rows = results["postgres"][name]
+            same = "" if rows == pg_rows else f" (PostgreSQL {pg_rows})"
+            print(f"{name:<44} {median:14.2f} {p95:8.2f}   {pg_median:18.2f} {pg_p95:8.2f}  {rows}{same}")
 
 
 if __name__ == "__main__":
