@@ -3,6 +3,8 @@
 #
 #   sudo deploy/install.sh --domain clinic.example.org [--email ops@example.org] [--external-ip IP[/PRIVATE_IP]]
 #   sudo deploy/install.sh --lan [--site clinic.lan] [--site 192.168.1.10]
+#   add --app-servers N for N Streamlit processes behind Caddy (sticky sessions; needs
+#   CLINIC_DATABASE_URL in portal.env: docs/DEPLOY.md "Several app servers")
 #
 # Installs the Debian packages, copies the portal to /opt/clinic-portal and prepares it
 # (`make setup`), creates the service user and its directories (data 0700), renders the
@@ -22,6 +24,7 @@ BACKUP_DIR=/var/backups/clinic-portal
 CADDYFILE=/etc/caddy/clinic-portal.Caddyfile
 SERVICE_USER=clinic
 KEEP=14
+APP_SERVERS=1
 
 usage() {
   sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -42,6 +45,7 @@ while [ $# -gt 0 ]; do
     --email) EMAIL="${2:?}"; shift 2 ;;
     --external-ip) EXTERNAL_IP="${2:?}"; shift 2 ;;
     --keep) KEEP="${2:?}"; shift 2 ;;
+    --app-servers) APP_SERVERS="${2:?}"; shift 2 ;;
     --render-only) RENDER_ONLY="${2:?--render-only needs a directory}"; shift 2 ;;
     -h|--help) usage ;;
     *) echo "unknown option: $1" >&2; usage ;;
@@ -51,7 +55,7 @@ done
 
 # The arguments deploy/render.py gets (the same for --render-only and a real install).
 render_args=(--keep "$KEEP" --app-dir "$APP_DIR" --data-dir "$DATA_DIR" --config-dir "$CONFIG_DIR"
-  --backup-dir "$BACKUP_DIR" --user "$SERVICE_USER")
+  --backup-dir "$BACKUP_DIR" --user "$SERVICE_USER" --app-servers "$APP_SERVERS")
 if [ "$MODE" = domain ]; then
   render_args+=(--domain "$DOMAIN")
   [ -n "$EMAIL" ] && render_args+=(--email "$EMAIL")
@@ -109,7 +113,7 @@ install -d -m 0755 -o root -g root "$CONFIG_DIR"
 
 echo "== portal code in $APP_DIR"
 # An update: the portal holds the database open (DuckDB: one process), and its code changes now.
-systemctl stop clinic-portal.service >/dev/null 2>&1 || true
+systemctl stop clinic-portal.service 'clinic-portal@*.service' >/dev/null 2>&1 || true
 install -d -m 0755 "$APP_DIR"
 if [ "$SOURCE_DIR" != "$APP_DIR" ]; then
   # The code only: no local data, virtual environment or git history travel to the server copy.
@@ -128,6 +132,11 @@ if [ -f "$CONFIG_DIR/turnserver.conf" ]; then
   old_password="$(sed -n 's/^user=[^:]*:\(.*\)$/\1/p' "$CONFIG_DIR/turnserver.conf" | head -1)"
   [ -n "$old_password" ] && extra+=(--turn-password "$old_password")
 fi
+if [ -f "$CONFIG_DIR/portal.env" ]; then
+  # Keep the sticky cookie's secret: the kept portal.env and the new Caddyfile must agree.
+  old_secret="$(sed -n 's/^CLINIC_STICKY_SECRET=//p' "$CONFIG_DIR/portal.env" | head -1)"
+  [ -n "$old_secret" ] && extra+=(--sticky-secret "$old_secret")
+fi
 render "$work" "$APP_DIR/.venv/bin/python" "${extra[@]}" >/dev/null
 
 install -m 0644 -o root -g root "$work/Caddyfile" "$CADDYFILE"
@@ -140,8 +149,8 @@ fi
 if [ "$MODE" = domain ]; then
   install -m 0640 -o root -g turnserver "$work/turnserver.conf" "$CONFIG_DIR/turnserver.conf"
 fi
-for unit in clinic-portal.service clinic-caddy.service clinic-turn.service clinic-backup.service clinic-backup.timer; do
-  install -m 0644 -o root -g root "$work/$unit" "/etc/systemd/system/$unit"
+for unit in "$work"/*.service "$work"/*.timer; do  # clinic-portal@.service with --app-servers
+  install -m 0644 -o root -g root "$unit" "/etc/systemd/system/$(basename "$unit")"
 done
 /usr/bin/caddy validate --adapter caddyfile --config "$CADDYFILE" >/dev/null
 
@@ -155,10 +164,16 @@ echo "== services"
 systemctl disable --now caddy.service >/dev/null 2>&1 || true
 systemctl disable --now coturn.service >/dev/null 2>&1 || true
 systemctl daemon-reload
-units=(clinic-portal.service clinic-caddy.service clinic-backup.timer)
+portal_units=(clinic-portal.service)
+if [ "$APP_SERVERS" -gt 1 ]; then
+  systemctl disable --now clinic-portal.service >/dev/null 2>&1 || true
+  portal_units=()
+  for ((i = 0; i < APP_SERVERS; i++)); do portal_units+=("clinic-portal@$((8501 + i)).service"); done
+fi
+units=("${portal_units[@]}" clinic-caddy.service clinic-backup.timer)
 [ "$MODE" = domain ] && units+=(clinic-turn.service)
 systemctl enable --now "${units[@]}"
-systemctl restart clinic-portal.service clinic-caddy.service
+systemctl restart "${portal_units[@]}" clinic-caddy.service
 
 url="$(sed -n 's/^CLINIC_PUBLIC_URL=//p' "$CONFIG_DIR/portal.env")"
 cat <<EOF

@@ -8,6 +8,11 @@ components when they can be imported.
 
     python -m deploy.render --domain clinic.example.org --out /tmp/profile
     python -m deploy.render --lan --site clinic.lan --site 192.168.1.10 --out /tmp/profile
+    python -m deploy.render --domain clinic.example.org --app-servers 3 --out /tmp/profile
+
+Several app servers (`--app-servers N`, on PostgreSQL): N Streamlit processes on the loopback
+ports `--port` .. `--port`+N-1, one templated unit `clinic-portal@PORT.service` each, and Caddy
+in front with sticky sessions (`lb_policy cookie`) and health checks (docs/DEPLOY.md).
 """
 
 from __future__ import annotations
@@ -35,6 +40,13 @@ UNIT_NAMES = (
     "clinic-backup.service",
     "clinic-backup.timer",
 )
+# Several app servers: one instance per loopback port (clinic-portal@8501.service, ...).
+PORTAL_TEMPLATE_UNIT = "clinic-portal@.service"
+STICKY_COOKIE = "clinic_server"
+# Caddy asks every app server for Streamlit's health page this often; one that does not answer
+# gets no new browsers, and those pinned to it are moved to another (a new log-in there is not
+# needed: the session cookie resumes it).
+HEALTH_INTERVAL = "5s"
 
 # Only the portal's own origin may use the camera and microphone (the live consult, the photo
 # guide); features the portal never uses are off for every origin.
@@ -67,6 +79,8 @@ class Profile:
     external_ip: str | None = None  # coturn's external-ip: "PUBLIC" or "PUBLIC/PRIVATE" behind NAT
     relay_min_port: int = 49160
     relay_max_port: int = 49200
+    app_servers: int = 1  # more than one: sticky sessions in Caddy, clinic-portal@PORT units
+    sticky_secret: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
 
     def __post_init__(self) -> None:
         if not self.sites:
@@ -76,6 +90,24 @@ class Profile:
                 raise ValueError(f"not a plain host name, IP or host:port: {site!r}")
         if self.backup_keep < 1:
             raise ValueError("keep at least one backup")
+        if self.app_servers < 1:
+            raise ValueError("run at least one app server")
+
+    @property
+    def portal_ports(self) -> tuple[int, ...]:
+        return tuple(range(self.portal_port, self.portal_port + self.app_servers))
+
+    @property
+    def upstreams(self) -> tuple[str, ...]:
+        """Each app server's address exactly as Caddy dials it (also its CLINIC_SERVER_ID)."""
+        return tuple(f"{self.portal_host}:{port}" for port in self.portal_ports)
+
+    @property
+    def portal_units(self) -> tuple[str, ...]:
+        """The units that run the portal: the one service, or one template instance per port."""
+        if self.app_servers == 1:
+            return ("clinic-portal.service",)
+        return tuple(f"clinic-portal@{port}.service" for port in self.portal_ports)
 
     @property
     def key_dir(self) -> Path:
@@ -242,8 +274,33 @@ def render_caddyfile(profile: Profile) -> str:
             "permissions_policy": PERMISSIONS_POLICY,
             "csp_component": content_security_policy("'self'", scripts, handlers),
             "csp_portal": content_security_policy("'none'", scripts, handlers),
-            "upstream": f"{profile.portal_host}:{profile.portal_port}",
+            "upstream": reverse_proxy_upstreams(profile),
         },
+    )
+
+
+def reverse_proxy_upstreams(profile: Profile) -> str:
+    """`reverse_proxy`'s arguments: one app server, or several with sticky sessions.
+
+    Streamlit keeps each browser's session (its script state, uploads, media) in the memory of
+    the server it connected to, so a browser stays on one server: Caddy's `lb_policy cookie` sets
+    a cookie naming it (an HMAC of the upstream address under the secret). Active health checks
+    take a stopped server out; its browsers then get another server and a new cookie, and their
+    session cookie logs them in there. A failed connection is retried on another server for
+    `lb_try_duration`.
+    """
+    if profile.app_servers == 1:
+        return profile.upstreams[0]
+    return (
+        " ".join(profile.upstreams)
+        + " {\n"
+        + f"\t\tlb_policy cookie {STICKY_COOKIE} {profile.sticky_secret}\n"
+        + "\t\tlb_try_duration 5s\n"
+        + "\t\tfail_duration 30s\n"
+        + "\t\thealth_uri /_stcore/health\n"
+        + f"\t\thealth_interval {HEALTH_INTERVAL}\n"
+        + "\t\thealth_timeout 3s\n"
+        + "\t}"
     )
 
 
@@ -283,15 +340,52 @@ def _values(profile: Profile) -> dict[str, object]:
 def render_env(profile: Profile) -> str:
     # Single quotes: systemd's EnvironmentFile and a shell both take the JSON verbatim.
     ice = json.dumps(ice_servers(profile), separators=(",", ":"))
-    return _render(
+    text = _render(
         TEMPLATE_DIR / "portal.env",
         {**_values(profile), "public_url": profile.public_url, "ice_servers": f"'{ice}'"},
     )
+    if profile.app_servers > 1:
+        # Each clinic-portal@PORT unit sets its own CLINIC_SERVER_ID; the cookie lets a page move
+        # a browser to the server that holds a live consult's room (core/live/room_hosts.py).
+        text += (
+            "# Several app servers share one PostgreSQL database and one blob volume:\n"
+            "# CLINIC_DATABASE_URL=postgresql://clinic@db.internal/clinic (required)\n"
+            f"CLINIC_STICKY_COOKIE={STICKY_COOKIE}\n"
+            f"CLINIC_STICKY_SECRET={profile.sticky_secret}\n"
+        )
+    return text
 
 
 def render_units(profile: Profile) -> dict[str, str]:
     values = _values(profile)
-    return {name: _render(TEMPLATE_DIR / "systemd" / name, values) for name in UNIT_NAMES}
+    units = {name: _render(TEMPLATE_DIR / "systemd" / name, values) for name in UNIT_NAMES}
+    if profile.app_servers > 1:
+        units[PORTAL_TEMPLATE_UNIT] = portal_instance_unit(profile)
+        del units["clinic-portal.service"]
+        every = " ".join(profile.portal_units)  # units that start after the portal wait for each
+        for name in UNIT_NAMES[1:]:
+            units[name] = "\n".join(
+                line.replace("clinic-portal.service", every) if line.startswith("After=") else line
+                for line in units[name].split("\n")
+            )
+    return units
+
+
+def portal_instance_unit(profile: Profile) -> str:
+    """clinic-portal@.service: the portal's unit with the instance name (%i) as its port and its
+    server id (the address Caddy dials), so `clinic-portal@8502` is the app server on :8502."""
+    unit = _render(
+        TEMPLATE_DIR / "systemd" / "clinic-portal.service", {**_values(profile), "portal_port": "%i"}
+    )
+    unit = unit.replace(
+        "Description=Clinic portal (Streamlit on loopback)",
+        "Description=Clinic portal app server on 127.0.0.1:%i (Streamlit on loopback)",
+    )
+    environment_file = f"EnvironmentFile={profile.config_dir}/portal.env\n"
+    assert environment_file in unit, "the portal unit template lost its EnvironmentFile line"
+    return unit.replace(
+        environment_file, environment_file + f"Environment=CLINIC_SERVER_ID={profile.portal_host}:%i\n"
+    )
 
 
 def render_profile(profile: Profile) -> dict[str, str]:
@@ -315,7 +409,9 @@ def write_profile(profile: Profile, out_dir: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deploy.render", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.render", description=(__doc__ or "").split("\n\n")[0]
+    )
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--domain", help="public domain name: automatic certificates, TURN for the media")
     mode.add_argument("--lan", action="store_true", help="LAN only: Caddy's internal CA, no TURN")
@@ -323,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--email", help="ACME account e-mail (certificate expiry notices)")
     parser.add_argument("--external-ip", help="coturn external-ip: PUBLIC or PUBLIC/PRIVATE behind NAT")
     parser.add_argument("--turn-password", help="TURN password (default: a new random one)")
+    parser.add_argument("--sticky-secret", help="secret of Caddy's sticky cookie (default: a new random one)")
     parser.add_argument("--app-dir", type=Path, default=Profile.app_dir)
     parser.add_argument("--data-dir", type=Path, default=Profile.data_dir)
     parser.add_argument("--config-dir", type=Path, default=Profile.config_dir)
@@ -330,6 +427,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=int, default=Profile.backup_keep, help="backups to keep")
     parser.add_argument("--user", default=Profile.user)
     parser.add_argument("--port", type=int, default=Profile.portal_port, help="Streamlit's loopback port")
+    parser.add_argument(
+        "--app-servers",
+        type=int,
+        default=1,
+        help="Streamlit processes behind Caddy with sticky sessions (more than 1 needs PostgreSQL)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="directory to write the files into")
     args = parser.parse_args(argv)
     sites = tuple(args.site) if args.lan else (args.domain, *args.site)
@@ -338,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     options: dict[str, object] = {}
     if args.turn_password:
         options["turn_password"] = args.turn_password
+    if args.sticky_secret:
+        options["sticky_secret"] = args.sticky_secret
     profile = Profile(
         sites=sites,
         lan=args.lan,
@@ -350,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         backup_keep=args.keep,
         user=args.user,
         portal_port=args.port,
+        app_servers=args.app_servers,
         **options,  # type: ignore[arg-type]
     )
     for path in write_profile(profile, args.out):

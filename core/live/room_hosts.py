@@ -3,7 +3,7 @@
 Several app servers run behind Caddy with sticky sessions (`lb_policy cookie`, docs/DEPLOY.md):
 Caddy pins each browser to one server with a cookie whose value is the HMAC-SHA256 (hex) of
 that server's upstream dial address under a secret (Caddy 2.x; checked against the real binary in
-tests/deploy/test_room_host_cookie.py). A live consult's room lives in the memory of the server
+tests/deploy/test_app_servers.py). A live consult's room lives in the memory of the server
 process that opened it (`core.live.rooms.RoomRegistry`), so both participants must be on that
 server. The registry records each open room here (`live_room_hosts`, migration 040); a page that
 does not find a case's room in its own registry asks `held_elsewhere_*` and, with a `RoomMove`,

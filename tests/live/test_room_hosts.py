@@ -211,7 +211,7 @@ def test_the_clinic_reads_its_server_id_and_cookie_from_the_environment(
 
 def test_the_cookie_value_is_caddys_hmac_of_the_dial_address() -> None:
     # Values computed independently (`printf %s 127.0.0.1:8501 | openssl dgst -sha256 -hmac s3cret`)
-    # and read from Caddy 2.6.2's Set-Cookie; tests/deploy/test_room_host_cookie.py asks the binary.
+    # and read from Caddy 2.6.2's Set-Cookie; tests/deploy/test_app_servers.py asks the binary.
     assert sticky_cookie_value("s3cret", "127.0.0.1:18081") == (
         "db52511dae8f295d9683062b3cfe7ece2ef2c99c2c2ec54d163d0b3350916b26"
     )
