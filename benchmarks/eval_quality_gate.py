@@ -37,6 +37,7 @@ from core.vision.quality import QualityOptions, QualityResult, check_photo  # no
 from scripts.make_gate_degradations import (  # noqa: E402
     close_up_cases,
     degraded_cases,
+    face_close_up_cases,
     read_labels,
     read_split,
 )
@@ -51,7 +52,8 @@ CHECK_TO_REASON = {
     "pitch": "pose",
     "roll": "pose",
     "exposure": "too_dark",
-    "dynamic_range": "too_dark",
+    "dynamic_range": "low_contrast",
+    "compression": "compression",
     "backlight": "harsh_light",
     "lighting": "harsh_light",
     "shadows": "harsh_light",
@@ -68,6 +70,7 @@ for _check, _reason in CHECK_TO_REASON.items():
     REASONS_OF_CHECK[_check].add(_reason)
 REASONS_OF_CHECK["exposure"].add("too_bright")
 REASONS_OF_CHECK["distance"].add("too_far")
+REASONS_OF_CHECK["dynamic_range"].add("too_dark")
 
 
 def reason_of(result: QualityResult) -> str:
@@ -169,16 +172,31 @@ def report(title: str, decisions: list[Decision], turned_as_front: list[str], wr
 
 
 def report_close_ups(directory: Path, options: QualityOptions, verbose: bool) -> None:
-    """Skin close-ups (../shared/testdata/skin) as taken and degraded, per split: the focus
-    thresholds were fit on the tuning half."""
+    """Skin close-ups (../shared/testdata/skin, all light skin) as taken and degraded, per split
+    (the focus thresholds were fit on the tuning half), and close-ups of every tone cut from the
+    split's correct front photos (`face_close_up_cases`): accept/refuse per skin tone."""
     for split in ("tuning", "validation"):
-        print(f"\n==================== CLOSE-UPS, {split} half of the skin photos ====================")
+        print(
+            f"\n==================== CLOSE-UPS, {split} half of the skin photos"
+            f" + lower faces cut from the {split} split ===================="
+        )
         kinds: dict[str, list[tuple[bool, bool, bool]]] = defaultdict(list)
-        for case in close_up_cases(directory, split):
+        tones: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
+        cases = list(close_up_cases(directory, split)) + list(face_close_up_cases(directory, split))
+        for case in cases:
             result = check_photo(case.image, "close_up", options)
             accepted = result.verdict != "fail"
             named = not case.expected_ok and reason_of(result) == case.expected_reason
-            kinds[case.kind].append((case.expected_ok, accepted, named))
+            if case.name.startswith("skin/"):
+                kind = case.kind
+            else:
+                # A face photo's lower face is not close-up sharp: these judge the exposure test only.
+                kind = f"cut face (exposure), {case.kind}"
+                exposure = result.check("exposure")
+                accepted = exposure is None or exposure.status != "fail"
+                named = not case.expected_ok and not accepted
+            kinds[kind].append((case.expected_ok, accepted, named))
+            tones[case.skin_tone].append((case.expected_ok, accepted))
             if verbose:
                 print(
                     f"  {case.name[:60]:60} {'ok' if case.expected_ok else 'no'}/{result.verdict:4} {_problems(result)}"
@@ -187,7 +205,17 @@ def report_close_ups(directory: Path, options: QualityOptions, verbose: bool) ->
             right = sum(ok == accepted for ok, accepted, _ in rows)
             refused = [named for ok, _, named in rows if not ok]
             reason = f"reason {_rate(sum(refused), len(refused)):>12}" if refused else ""
-            print(f"  {kind:22} decision {_rate(right, len(rows)):>12}   {reason}")
+            print(f"  {kind:40} decision {_rate(right, len(rows)):>12}   {reason}")
+        print(
+            "  per skin tone (skin photos: verdict; cut faces: exposure): FRR on correct, refused of degraded"
+        )
+        for tone, rows in sorted(tones.items()):
+            correct = [accepted for ok, accepted in rows if ok]
+            wrong = [accepted for ok, accepted in rows if not ok]
+            print(
+                f"    {tone:8} FRR {_rate(sum(not a for a in correct), len(correct)):>12}"
+                f"   refused {_rate(sum(not a for a in wrong), len(wrong)):>12}"
+            )
 
 
 def _problems(result: QualityResult) -> str:

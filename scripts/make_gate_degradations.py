@@ -15,8 +15,10 @@ Degradations (`degraded_cases`): made at run time from the VALIDATION split's co
 (never committed, never used to fit thresholds): blur, defocus, under/over-exposure, colour casts
 (warm, blue, green, magenta), distance by enlarging the frame around the face (face ~17% of the
 height at full detail), small photos (< 200 px), roll by rotation, a skin-coloured hand and dark
-hair strands pasted on the cheek; and variations a clinician accepts (mirror, JPEG q80, -0.3 EV)
-whose expected verdict is "accepted". The occluders take the face's OWN skin colour (the
+hair strands pasted on the cheek, heavy JPEG re-encoding (q20, q10: "compression"), contrast
+squashed to a quarter around the mean (a veil, a faded or filtered photo: "low_contrast"); and
+variations a clinician accepts (mirror, JPEG q80 and q50, -0.3 EV) whose expected verdict is
+"accepted". The occluders take the face's OWN skin colour (the
 hardest case for a colour test).
 
     .venv/bin/python scripts/make_gate_degradations.py [--out DIR]   # writes PNGs + labels.csv
@@ -146,6 +148,14 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     decoded = cv2.imdecode(data, cv2.IMREAD_COLOR)
     assert ok and decoded is not None
     return decoded
+
+
+def squash_contrast(image: np.ndarray, factor: float) -> np.ndarray:
+    """Contrast multiplied by `factor` around the image's mean luma (a neutral veil: flare, haze, a
+    faded print or a "matte" filter): the tones crowd into a narrow band, detail and colour fade."""
+    pixels = image.astype(np.float32)
+    mean = float(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).mean())
+    return np.clip(mean + (pixels - mean) * factor + 0.5, 0, 255).astype(np.uint8)
 
 
 def shrink(image: np.ndarray, long_side: int) -> np.ndarray:
@@ -297,8 +307,12 @@ def degraded_cases(directory: Path, split: str = "validation") -> Iterator[Case]
             ("roll_22deg", False, "pose", view, rotate(image, centre, 22.0)),
             ("hand_on_cheek", False, "occlusion", view, paste_hand(image, cheek, skin, face_w, seed)),
             ("hair_on_cheek", False, "occlusion", view, paste_hair(image, cheek, face_w, seed)),
+            ("jpeg_q20", False, "compression", view, jpeg(image, 20)),
+            ("jpeg_q10", False, "compression", view, jpeg(image, 10)),
+            ("low_contrast", False, "low_contrast", view, squash_contrast(image, 0.25)),
             ("mirror", True, "none", mirrored, np.ascontiguousarray(image[:, ::-1])),
             ("jpeg_q80", True, "none", view, jpeg(image, 80)),
+            ("jpeg_q50", True, "none", view, jpeg(image, 50)),
             ("slightly_dark_0.3ev", True, "none", view, exposure(image, -0.3)),
         ]
         for kind, ok, reason, case_view, degraded in made:
@@ -313,7 +327,7 @@ def skin_split(file: str) -> str:
 
 def close_up_cases(directory: Path, split: str = "validation") -> Iterator[Case]:
     """The skin close-ups of `split` as taken (accepted: each was published as a clinical close-up)
-    and degraded: blur, defocus, -2.3 EV, a green cast; JPEG q80 accepted."""
+    and degraded: blur, defocus, -2.3 EV, a green cast, JPEG q10; JPEG q80 accepted."""
     for path in sorted((directory / "skin").glob("*.jpg")):
         if skin_split(path.name) != split:
             continue
@@ -328,10 +342,40 @@ def close_up_cases(directory: Path, split: str = "validation") -> Iterator[Case]
             ("defocus", False, "blur", defocus(image, 0.006 * short)),
             ("under_exposed_2ev", False, "too_dark", exposure(image, -2.3)),
             ("cast_green", False, "colour_cast", cast(image, (0.6, 1.8, 0.6))),
+            ("jpeg_q10", False, "compression", jpeg(image, 10)),
         ]
         for kind, ok, reason, degraded in made:
             name = f"skin/{path.stem}/{kind}"
-            yield Case(name, f"skin/{path.name}", kind, "close_up", ok, reason, "unknown", degraded)
+            yield Case(name, f"skin/{path.name}", kind, "close_up", ok, reason, "light", degraded)
+
+
+def face_close_up_cases(directory: Path, split: str = "validation") -> Iterator[Case]:
+    """Close-ups of every skin tone, cut from the correct front photos of `split` at their own
+    pixels (no enlarging): the lower face from below the eyes to above the chin, cheek to cheek.
+    The skin photos are all light skin; these show whether a close-up's exposure test takes dark
+    skin for a dark photo. As cut: accepted; 2.3 EV darker: refused as too dark."""
+    rows = read_labels(directory)
+    assignment = read_split()
+    for row in rows:
+        if assignment.get(row["file"]) != split or row["clinical_front_ok"] != "yes":
+            continue
+        image = cv2.imread(str(directory / row["file"]))
+        geometry = None if image is None else _face_geometry(image)
+        if image is None or geometry is None:
+            continue
+        x, y, w, h = geometry[0].bbox()
+        crop = np.ascontiguousarray(
+            image[round(y + 0.4 * h) : round(y + 0.9 * h), round(x + 0.1 * w) : round(x + 0.9 * w)]
+        )
+        stem = Path(row["file"]).stem
+        made: list[tuple[str, bool, str, np.ndarray]] = [
+            ("as_taken", True, "none", crop),
+            ("under_exposed_2ev", False, "too_dark", exposure(crop, -2.3)),
+        ]
+        for kind, ok, reason, degraded in made:
+            yield Case(
+                f"crop/{stem}/{kind}", row["file"], kind, "close_up", ok, reason, row["skin_tone"], degraded
+            )
 
 
 def main() -> int:

@@ -39,7 +39,7 @@ import numpy as np
 from core.i18n import N_
 from core.vision.detector import DetectorOptions, FaceBox, detect_faces
 from core.vision.landmarks import FaceLandmarks, HeadPose, detect_landmarks
-from core.vision.regions import EYE_LEFT, EYE_RIGHT, region_masks, skin_mask
+from core.vision.regions import EYE_LEFT, EYE_RIGHT, FACE_OVAL, region_masks, skin_mask
 from core.vocabulary import Verdict, normalise_view
 
 Status = Verdict
@@ -151,6 +151,24 @@ class QualityOptions:
     # Labelled: blurred/defocused faces 25-143 (one outlier 216), sharp faces >= 166.
     sharpness_fail: float = 100.0
     sharpness_warn: float = 180.0
+
+    # --- dynamic range (ISO/IEC 29794-5 DynamicRange, as OFIQ computes it): the entropy in bits of
+    # the 256-bin luma histogram of the face region (face oval with eyes, brows and lips: their
+    # contrast belongs to the face). Halving the contrast removes 1 bit. Tuning split: correct photos
+    # 6.4-7.3 bits (dark skin measured 7.4-7.5: no tone penalty), their accepted variations >= 6.2;
+    # the same faces with a quarter of the contrast (`low_contrast` degradation: a veil, a faded or
+    # filtered photo) 4.4-5.3. A dark photo loses range too: exposure is then the cause (`_spoiled`).
+    dynamic_range_fail: float = 5.5
+    dynamic_range_warn: float = 6.0
+    # --- compression artefacts (ISO/IEC 29794-5 CompressionArtifacts): the JPEG quality estimated
+    # from the face's own pixels (`_jpeg_quality`: the quantisation step of low-frequency DCT
+    # coefficients on the 8x8 block grid, found by the grid's blockiness). Construction on the
+    # tuning split: re-encoded at q80/q50/q30/q20/q10 the estimate reads 79-95/50/30/20/10; the
+    # photos as taken read 64-96 (phone and web JPEGs). q50 is accepted (dermatology studies see no
+    # diagnostic loss at that ratio); q20 and below show blocks at the scale of a papule.
+    compression_quality_fail: float = 25.0
+    compression_quality_warn: float = 40.0
+    compression_window: int = 384  # px of the face centre read (original pixels, 2304 blocks)
     # Close-ups: focus relative to the skin's OWN texture (`_close_up_focus`): the energy of the
     # finest detail (scale-normalised Laplacian at sigma 0.8 px of the working copy) over that of
     # coarser detail (sigma 3.2), 80th percentile over 64 px tiles (the part in focus). Contrast and
@@ -169,6 +187,14 @@ class QualityOptions:
     closeup_skin_hue_fail_range: tuple[float, float] = (10.0, 90.0)  # fail outside
     closeup_px_per_mm_warn: float = 2.0
     closeup_px_per_mm_fail: float = 1.0
+    # Close-up exposure relative to the skin's own tone: the frame's bright end (99th percentile of
+    # the luma of pixels neither black nor clipped), like a face's bright end: a camera exposes any
+    # skin tone so that its highlights sit high, and a dark PHOTO pulls them all down. A fixed line on
+    # the mean (`frame_dark_mean`) refused 1 of 10 close-ups 2.3 EV too dark, and would refuse dark
+    # skin first. Tuning half + close-ups cut from the tuning split's correct faces: as taken
+    # 156-237; -1.3 EV 125-166; -2.3 EV 76-123 -> fail below 135, warn below 160.
+    closeup_bright_end_fail: float = 135.0
+    closeup_bright_end_warn: float = 160.0
 
     # --- occlusion ---
     sunglasses_eye_ratio: float = 0.35  # eye-region luma / skin luma below -> dark lenses
@@ -237,6 +263,8 @@ ISO_COMPONENTS: dict[str, str | None] = {
     "expression": "ExpressionNeutrality/MouthClosed",
     "eyes_open": "EyesOpen",
     "scale": None,  # a close-up's pixels per mm (from the inter-pupil distance): no face component
+    "dynamic_range": "DynamicRange",
+    "compression": "CompressionArtifacts",
 }
 
 
@@ -918,6 +946,132 @@ def _check_sharpness(image: np.ndarray, rect: tuple[int, int, int, int], o: Qual
     return QualityCheck("sharpness", status, value, o.sharpness_warn, "" if status == "pass" else instruction)
 
 
+def _entropy_bits(values: np.ndarray) -> float:
+    """Entropy in bits of the 256-bin histogram of uint8 `values` (0 for no values)."""
+    counts = np.bincount(values.ravel(), minlength=256).astype(np.float64)
+    total = counts.sum()
+    if total == 0:
+        return 0.0
+    p = counts[counts > 0] / total
+    return float(-(p * np.log2(p)).sum())
+
+
+def _check_dynamic_range(m: _FaceMeasures, o: QualityOptions) -> QualityCheck | None:
+    """ISO/IEC 29794-5 DynamicRange: entropy of the face region's luma histogram (see
+    `dynamic_range_fail`). The face oval includes the eyes, brows and lips, as OFIQ's face region
+    does; skin tone does not lower it (a darker face spans as many levels when it is well lit)."""
+    oval = np.zeros(m.luma.shape, np.uint8)
+    cv2.fillPoly(oval, [np.round(m.landmarks.xy[list(FACE_OVAL)]).astype(np.int32)], 1)
+    values = m.luma[oval > 0]
+    if values.size < 500:
+        return None
+    bits = _entropy_bits(values)
+    status = _grade(bits, o.dynamic_range_warn, o.dynamic_range_fail, higher_is_worse=False)
+    return QualityCheck(
+        "dynamic_range",
+        status,
+        bits,
+        o.dynamic_range_warn,
+        ""
+        if status == "pass"
+        else N_(
+            "The photo looks flat and washed out. Turn off filters and beauty mode, wipe the camera lens and take the photo in daylight."
+        ),
+    )
+
+
+_DCT8 = np.array(
+    [
+        [math.sqrt((1 if k == 0 else 2) / 8) * math.cos((2 * n + 1) * k * math.pi / 16) for n in range(8)]
+        for k in range(8)
+    ],
+    np.float32,
+)
+# Low-frequency DCT positions (row v, column u) and their step in the JPEG standard's luminance
+# table at quality 50 (ITU-T T.81 K.1): every encoder scales this table by its quality.
+_JPEG_BASE_STEPS = {(0, 1): 11.0, (1, 0): 12.0, (1, 1): 12.0, (0, 2): 10.0, (2, 0): 14.0}
+
+
+def _block_grid(gray: np.ndarray) -> tuple[int, int]:
+    """(x, y) offset of the 8x8 block grid: the column/row phase with the largest mean step
+    (JPEG blocks are coded apart, so their borders step; a crop shifts the grid)."""
+    g = gray.astype(np.int16)
+    dx = np.abs(np.diff(g, axis=1)).mean(axis=0)
+    dy = np.abs(np.diff(g, axis=0)).mean(axis=1)
+    ox = int(np.argmax([dx[k::8].mean() if dx[k::8].size else 0.0 for k in range(8)]))
+    oy = int(np.argmax([dy[k::8].mean() if dy[k::8].size else 0.0 for k in range(8)]))
+    return (ox + 1) % 8, (oy + 1) % 8
+
+
+def _quantisation_step(coefficients: np.ndarray, tolerance: float = 1.2) -> float | None:
+    """The largest step q such that most coefficients coded as non-zero sit on multiples of q
+    (within `tolerance`: pixel rounding and colour conversion); None when too few are non-zero
+    to tell. An uncompressed or resampled image has no such step above ~3."""
+    nonzero = coefficients[np.abs(coefficients) > 2 * tolerance]
+    if nonzero.size < 12:
+        return None
+    for step in range(120, 3, -1):
+        coded = nonzero[np.abs(nonzero) >= step / 2]
+        if coded.size < max(8, 0.25 * nonzero.size):
+            continue
+        if float(np.mean(np.abs(coded - step * np.round(coded / step)) <= tolerance)) >= 0.6:
+            return float(step)
+    return 1.0
+
+
+def _jpeg_quality(gray: np.ndarray, window: int) -> float:
+    """The JPEG quality (1-100, the libjpeg scale) a luma crop was last encoded at, estimated
+    from its pixels: the quantisation step of five low-frequency DCT coefficients over the 8x8
+    blocks of a `window`-px centre piece, each relative to the standard table. 100 = no sign of
+    coarse quantisation (a camera JPEG at q90+, a PNG, a resampled screenshot)."""
+    h, w = gray.shape[:2]
+    side = min(window + 8, h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    piece = gray[y0 : y0 + side, x0 : x0 + side]
+    if side < 24:
+        return 100.0
+    # The grid is anchored to the photo, not to this piece: find its phase here.
+    ox, oy = _block_grid(piece)
+    piece = piece[oy:, ox:]
+    bh, bw = piece.shape[0] // 8, piece.shape[1] // 8
+    blocks = piece[: bh * 8, : bw * 8].astype(np.float32).reshape(bh, 8, bw, 8).swapaxes(1, 2)
+    coefficients = _DCT8 @ (blocks.reshape(-1, 8, 8) - 128.0) @ _DCT8.T
+    scales = []
+    for (v, u), base in _JPEG_BASE_STEPS.items():
+        step = _quantisation_step(coefficients[:, v, u])
+        if step is not None:
+            scales.append(step / base)
+    if not scales:
+        # No low-frequency detail left at all: a face is never that flat unless coarsely coded.
+        flat = float(np.mean(np.abs(coefficients[:, 0, 1]) <= 2.4))
+        return 5.0 if flat > 0.97 and coefficients.shape[0] >= 64 else 100.0
+    scale = float(np.median(scales))
+    quality = 50.0 / scale if scale > 1.0 else 100.0 - 50.0 * scale
+    return float(np.clip(quality, 1.0, 100.0))
+
+
+def _check_compression(image: np.ndarray, rect: tuple[int, int, int, int], o: QualityOptions) -> QualityCheck:
+    """ISO/IEC 29794-5 CompressionArtifacts on the ORIGINAL pixels of the face `rect` of `image`
+    (the working copy's halving would hide the 8x8 grid)."""
+    x, y, w, h = rect
+    crop = image[max(0, y) : max(0, y + h), max(0, x) : max(0, x + w)]
+    if crop.ndim == 3:
+        crop = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    quality = _jpeg_quality(crop, o.compression_window) if crop.size else 100.0
+    status = _grade(quality, o.compression_quality_warn, o.compression_quality_fail, higher_is_worse=False)
+    return QualityCheck(
+        "compression",
+        status,
+        quality,
+        o.compression_quality_warn,
+        ""
+        if status == "pass"
+        else N_(
+            "The photo is too compressed to show skin detail. Send the original photo, not a screenshot or a photo sent through a messaging app."
+        ),
+    )
+
+
 def _check_occlusion(
     m: _FaceMeasures, landmarks: FaceLandmarks, view: str, o: QualityOptions
 ) -> list[QualityCheck]:
@@ -1129,6 +1283,24 @@ def _close_up_focus(luma: np.ndarray, o: QualityOptions) -> float:
     return float(np.percentile(ratios, 80)) if ratios else 0.0
 
 
+def _close_up_exposure(luma: np.ndarray, skin: np.ndarray, o: QualityOptions) -> QualityCheck:
+    """A close-up's exposure judged on the skin's bright end (see `closeup_bright_end_fail`), not
+    on the frame's mean, so dark skin is not taken for a dark photo; burnt out as for any frame."""
+    clipped = _frame_exposure(luma, o)
+    if clipped.status == "fail" and clipped.threshold == o.frame_clipped_fraction:
+        return clipped
+    values = luma[skin] if np.count_nonzero(skin) >= 100 else luma.ravel()
+    bright_end = float(np.percentile(values, 99))
+    status = _grade(bright_end, o.closeup_bright_end_warn, o.closeup_bright_end_fail, higher_is_worse=False)
+    return QualityCheck(
+        "exposure",
+        status,
+        bright_end,
+        o.closeup_bright_end_warn,
+        "" if status == "pass" else N_("The photo is too dark. Move to a brighter place."),
+    )
+
+
 def _close_up(
     image: np.ndarray, work: np.ndarray, factor: float, landmarks: FaceLandmarks | None, o: QualityOptions
 ) -> QualityResult:
@@ -1137,9 +1309,9 @@ def _close_up(
     close-up need not show a face, and one that does is not judged on pose or expression."""
     luma = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
     lab = _lab(work)
-    checks = [_frame_exposure(luma, o)]
     lightness = lab[..., 0]
     skin = (lightness > 25) & (lightness < 245)  # a close-up is mostly skin: leave out black/clipped
+    checks = [_close_up_exposure(luma, skin, o)]
     skin_colour = replace(
         o,
         skin_hue_range=o.closeup_skin_hue_range,
@@ -1148,6 +1320,8 @@ def _close_up(
         skin_chroma_fail=(o.monochrome_chroma, math.inf),
     )
     checks.append(_check_colour(lab, skin, skin_colour, grey_world=False))
+    h, w = image.shape[:2]
+    checks.append(_check_compression(image, (0, 0, w, h), o))
     focus = _close_up_focus(luma, o)
     status = _grade(focus, o.closeup_focus_warn, o.closeup_focus_fail, higher_is_worse=False)
     checks.append(
@@ -1272,20 +1446,25 @@ def check_photo(
     photometric = [_check_exposure(measures, o), _check_backlight(measures, o)]
     photometric.extend(_check_lighting(measures, view, o))
     photometric.append(_check_colour(measures.frame_lab, measures.skin, o, skin_lab=measures.lab))
-    # Sharpness on the ORIGINAL pixels of the face (the working copy may be halved twice); when
-    # the working copy is the image (live frames), on its luma, already converted.
+    dynamic_range = _check_dynamic_range(measures, o)
+    if dynamic_range is not None:
+        photometric.append(dynamic_range)
+    # Sharpness and compression on the ORIGINAL pixels of the face (the working copy may be halved
+    # twice); when the working copy is the image (live frames), on its luma, already converted.
     if factor == 1.0:
-        photometric.append(_check_sharpness(measures.luma, measures.face_rect, o))
+        original, face_rect = measures.luma, measures.face_rect
     else:
         fx, fy, fw, fh = measures.face_rect
         cx, cy = measures.crop_rect[:2]
-        full_rect = (
+        original = image
+        face_rect = (
             round((fx + cx) * factor),
             round((fy + cy) * factor),
             round(fw * factor),
             round(fh * factor),
         )
-        photometric.append(_check_sharpness(image, full_rect, o))
+    photometric.append(_check_sharpness(original, face_rect, o))
+    photometric.append(_check_compression(original, face_rect, o))
     checks.extend(photometric)
     checks.extend(_check_occlusion(measures, measures.landmarks, view, o))
     checks.extend(_check_expression(landmarks_work, o))
@@ -1349,15 +1528,35 @@ def _spoiled(checks: list[QualityCheck], o: QualityOptions) -> set[str]:
       its edges) replaces with the occluder's;
     - the colour tests of the cheeks and forehead (skin-like pixels) compare against the face's
       skin colour, which burnt-out highlights, a dark photo or a colour cast change unevenly
-      (tuning split: over-exposed and blue-cast faces were named "occlusion")."""
+      (tuning split: over-exposed and blue-cast faces were named "occlusion");
+    - sharpness (Laplacian variance, which scales with the square of the contrast) and the skin's
+      chroma read a flat, washed-out face (dynamic range fails) as blurred and colourless: the
+      contrast is the fix. Exposure and dynamic range are left to their severities: a dark photo
+      loses range too (tuning split: -2.3 EV is furthest past the exposure line; a veil over a
+      bright face furthest past the range line);
+    - sharpness, dynamic range, the blendshapes and the occlusion tests read fine detail, tones and
+      chroma that coarse JPEG quantisation removes (chroma is quantised hardest) and whose block
+      borders add edges: sending the original is the fix (tuning split: a q20 selfie was named
+      "occlusion")."""
     failing = {check.name: check for check in checks if check.status == "fail"}
     spoiled: set[str] = set()
     if "sharpness" in failing:
         spoiled |= {"expression", "eyes_open", "sunglasses"}
     if "yaw" in failing:
         spoiled.add("lighting")
+    if "dynamic_range" in failing:
+        spoiled |= {"sharpness", "colour"}
+    if "compression" in failing:
+        spoiled |= {
+            "sharpness",
+            "dynamic_range",
+            "expression",
+            "eyes_open",
+            "cheek_occlusion",
+            "hair_or_hand",
+        }
     cheek = failing.get("cheek_occlusion")
-    if cheek is not None and cheek.threshold == o.cheek_edge_warn:
+    if cheek is not None and cheek.threshold == o.cheek_edge_warn and "compression" not in failing:
         spoiled |= {"lighting", "colour"}
     elif {"exposure", "colour"} & failing.keys():
         spoiled |= {"cheek_occlusion", "hair_or_hand"}
@@ -1406,6 +1605,8 @@ def _severity(check: QualityCheck, view: str, o: QualityOptions) -> float:
     if name == "roll":
         return _margin(abs(v), o.roll_pass, o.roll_warn)
     if name == "exposure":
+        if check.threshold == o.closeup_bright_end_warn and view == "close_up":
+            return _margin(v, o.closeup_bright_end_warn, o.closeup_bright_end_fail)
         if check.threshold == o.dark_p90_warn:
             return _margin(v, o.dark_p90_warn, o.dark_p90_fail)
         if check.threshold == o.clipped_fraction_warn:
@@ -1430,6 +1631,10 @@ def _severity(check: QualityCheck, view: str, o: QualityOptions) -> float:
         return _margin(v, o.sharpness_warn, o.sharpness_fail)
     if name == "scale":
         return _margin(v, o.closeup_px_per_mm_warn, o.closeup_px_per_mm_fail)
+    if name == "dynamic_range":
+        return _margin(v, o.dynamic_range_warn, o.dynamic_range_fail)
+    if name == "compression":
+        return _margin(v, o.compression_quality_warn, o.compression_quality_fail)
     if name == "cheek_occlusion":
         if check.threshold == o.cheek_edge_warn:
             return _margin(v, o.cheek_edge_warn, o.cheek_edge_fail)

@@ -53,7 +53,7 @@ def test_skin_close_ups_as_taken_are_accepted_and_blurred_ones_refused(shared_te
         taken = check_photo(photo, "close_up")
         assert taken.verdict != "fail", (path.name, [c.to_dict() for c in taken.failing])
         names = [check.name for check in taken.checks]
-        assert {"exposure", "colour", "sharpness", "scale"} == set(names), names
+        assert {"exposure", "colour", "compression", "sharpness", "scale"} == set(names), names
         assert "expression" not in names and "yaw" not in names  # no face checks on a close-up
         blurred = check_photo(cv2.GaussianBlur(photo, (0, 0), 2.0), "close_up")
         assert _check(blurred, "sharpness").status == "fail", path.name
@@ -245,4 +245,5 @@ def test_the_skin_photos_split_in_halves_and_their_degradations_are_labelled_by_
         "blur",
         "too_dark",
         "colour_cast",
+        "compression",
     }
