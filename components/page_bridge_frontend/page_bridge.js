@@ -146,7 +146,13 @@
     host.document.cookie = cookie;
     const url = new URL(host.location.href);
     for (const [name, value] of Object.entries(move.query || {})) url.searchParams.set(name, String(value));
-    host.location.replace(url.toString());
+    // This frame is sandboxed without allow-top-navigation: it cannot navigate the page itself,
+    // but a link in the page's own document can (the page is the one that navigates).
+    const link = host.document.createElement("a");
+    link.href = url.toString();
+    link.hidden = true;
+    host.document.body.appendChild(link);
+    link.click();
   }
   let watching = false;
   window.addEventListener("message", function (event) {

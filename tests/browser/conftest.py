@@ -279,20 +279,23 @@ def start_portal(
     extra_env: dict[str, str] | None = None,
     accounts: dict[str, Credentials] | None = None,
     before_start: Callable[[dict[str, str]], None] | None = None,
+    port: int | None = None,
 ) -> PortalServer:
     """Start `streamlit run portal.py` against a fresh data dir in `workdir`; the caller stops it.
 
     `before_start(env)` runs after the accounts are seeded and before the server opens the
-    database (one process at a time may hold it): seed cases there.
+    database (one process at a time may hold it): seed cases there. `accounts={}` seeds none (a
+    second app server on a database that has them); `port`: its port (default: a free one).
     """
     data_dir = workdir / "clinic-data"
     data_dir.mkdir(parents=True, exist_ok=True)
     accounts = dict(TEST_ACCOUNTS if accounts is None else accounts)
     env = _server_env(data_dir, extra_env or {})
-    seed_accounts(data_dir, env, accounts)
+    if accounts:
+        seed_accounts(data_dir, env, accounts)
     if before_start is not None:
         before_start(env)
-    port = free_port()
+    port = free_port() if port is None else port
     log_path = workdir / "streamlit.log"
     log_file = log_path.open("w")
     process = subprocess.Popen(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import ssl
 import subprocess
 import time
@@ -64,6 +65,7 @@ class HttpsProfile:
     caddy_root_cert: Path
     workdir: Path
     caddy: subprocess.Popen = dataclasses.field(repr=False)
+    other_upstreams: tuple[PortalServer, ...] = ()  # several app servers behind the same Caddy
 
     def ssl_context(self) -> ssl.SSLContext:
         """Verifies Caddy's certificate against its internal CA (as a clinic device would)."""
@@ -82,6 +84,21 @@ def caddy_env(workdir: Path) -> dict[str, str]:
         XDG_CONFIG_HOME=str(workdir / "caddy-home" / "config"),
     )
     return env
+
+
+def two_consecutive_free_ports() -> int:
+    """A port p with p and p+1 free (the profile numbers its app servers consecutively)."""
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = int(first.getsockname()[1])
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no two consecutive free ports")
 
 
 def loopback_profile(workdir: Path, portal_port: int, https_port: int) -> Profile:
@@ -129,39 +146,63 @@ def wait_for_https(url: str, context: ssl.SSLContext | None, process: subprocess
     raise RuntimeError(f"caddy did not serve {url} ({last_error}):\n{log.read_text()[-4000:]}")
 
 
-@pytest.fixture(scope="module")
-def https_profile(tmp_path_factory: pytest.TempPathFactory, caddy_binary: Path) -> Iterator[HttpsProfile]:
-    workdir = tmp_path_factory.mktemp("https-profile")
-    # A physician and a patient with a case: the live consult (and so the call widget) can open.
-    upstream = start_live_portal(workdir, consult_pairs(1), {})
-    caddy: subprocess.Popen | None = None
+@dataclass
+class CaddyFront:
+    """Caddy started with a profile's rendered Caddyfile, serving HTTPS with its internal CA."""
+
+    process: subprocess.Popen
+    caddyfile: Path
+    log: Path
+    root_cert: Path
+    base_url: str
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.root_cert))
+
+
+def start_caddy_front(workdir: Path, profile: Profile, ready_path: str = "_stcore/health") -> CaddyFront:
+    """Render `profile`'s Caddyfile into `workdir`, start Caddy and wait until it serves
+    `ready_path` over TLS verified with its own CA; the caller stops `process`."""
+    caddyfile = workdir / "Caddyfile"
+    caddyfile.write_text(render_caddyfile(profile))
+    log = workdir / "caddy.log"
+    caddy = start_caddy(caddyfile, workdir, log)
     try:
-        https_port = free_port()
-        profile = loopback_profile(workdir, int(upstream.base_url.rsplit(":", 1)[1]), https_port)
-        caddyfile = workdir / "Caddyfile"
-        caddyfile.write_text(render_caddyfile(profile))
-        caddy_log = workdir / "caddy.log"
-        caddy = start_caddy(caddyfile, workdir, caddy_log)
-        base_url = f"https://127.0.0.1:{https_port}"
+        base_url = f"https://127.0.0.1:{profile.https_port}"
         root_cert = profile.caddy_storage / "pki" / "authorities" / "local" / "root.crt"
         # The root certificate appears once Caddy has made its CA; wait for it, then verify with it.
         deadline = time.monotonic() + CADDY_START_TIMEOUT_S
         while not root_cert.exists() and time.monotonic() < deadline and caddy.poll() is None:
             time.sleep(0.2)
         context = ssl.create_default_context(cafile=str(root_cert)) if root_cert.exists() else None
-        wait_for_https(f"{base_url}/_stcore/health", context, caddy, caddy_log)
+        wait_for_https(f"{base_url}/{ready_path}", context, caddy, log)
+    except BaseException:
+        stop_process(caddy)
+        raise
+    return CaddyFront(caddy, caddyfile, log, root_cert, base_url)
+
+
+@pytest.fixture(scope="module")
+def https_profile(tmp_path_factory: pytest.TempPathFactory, caddy_binary: Path) -> Iterator[HttpsProfile]:
+    workdir = tmp_path_factory.mktemp("https-profile")
+    # A physician and a patient with a case: the live consult (and so the call widget) can open.
+    upstream = start_live_portal(workdir, consult_pairs(1), {})
+    front: CaddyFront | None = None
+    try:
+        profile = loopback_profile(workdir, int(upstream.base_url.rsplit(":", 1)[1]), free_port())
+        front = start_caddy_front(workdir, profile)
         yield HttpsProfile(
-            https=dataclasses.replace(upstream, base_url=base_url),
+            https=dataclasses.replace(upstream, base_url=front.base_url),
             upstream=upstream,
-            caddyfile=caddyfile,
-            caddy_log=caddy_log,
-            caddy_root_cert=root_cert,
+            caddyfile=front.caddyfile,
+            caddy_log=front.log,
+            caddy_root_cert=front.root_cert,
             workdir=workdir,
-            caddy=caddy,
+            caddy=front.process,
         )
     finally:
-        if caddy is not None:
-            stop_process(caddy)
+        if front is not None:
+            stop_process(front.process)
         stop_process(upstream.process)
 
 
@@ -176,9 +217,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         if not isinstance(value, HttpsProfile):
             continue
         report.sections.append((f"caddy log (tail of {value.caddy_log})", value.caddy_output()[-8000:]))
-        report.sections.append(
-            (f"streamlit log (tail of {value.upstream.log_path})", value.upstream.server_log()[-8000:])
-        )
+        for upstream in (value.upstream, *value.other_upstreams):
+            report.sections.append(
+                (f"streamlit log (tail of {upstream.log_path})", upstream.server_log()[-8000:])
+            )
         shots = sorted(value.workdir.glob("*.png"))
         report.sections.append(
             ("screenshots", "\n".join(str(path) for path in shots) or f"none in {value.workdir}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.server
 import ssl
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
@@ -23,7 +22,7 @@ import pytest
 
 from core.live.room_hosts import sticky_cookie_value
 from deploy.render import STICKY_COOKIE, Profile, render_caddyfile
-from tests.deploy.conftest import loopback_profile, start_caddy, wait_for_https
+from tests.deploy.conftest import loopback_profile, start_caddy_front, two_consecutive_free_ports
 from tests.deploy.test_render import caddy_validate, exec_start, render_with_install, unit_value
 
 pytestmark = pytest.mark.usefixtures("caddy_binary")
@@ -85,48 +84,23 @@ def _named_server(port: int) -> http.server.ThreadingHTTPServer:
     return server
 
 
-def _two_free_ports() -> int:
-    """A port p with p and p+1 free (the profile numbers its app servers consecutively)."""
-    import socket
-
-    for _ in range(50):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = int(first.getsockname()[1])
-            with socket.socket() as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no two consecutive free ports")
-
-
 @pytest.fixture
 def caddy_in_front(tmp_path: Path) -> Iterator[tuple[Profile, str, ssl.SSLContext, dict[str, Any]]]:
     from dataclasses import replace
 
     from tests.browser.conftest import free_port, stop_process
 
-    base = _two_free_ports()
+    base = two_consecutive_free_ports()
     upstreams = [_named_server(base), _named_server(base + 1)]
-    https_port = free_port()
-    profile = replace(loopback_profile(tmp_path, base, https_port), app_servers=2)
-    caddyfile = tmp_path / "Caddyfile"
-    caddyfile.write_text(render_caddyfile(profile))
-    log = tmp_path / "caddy.log"
-    caddy = start_caddy(caddyfile, tmp_path, log)
+    front = None
     try:
-        root = profile.caddy_storage / "pki" / "authorities" / "local" / "root.crt"
-        deadline = time.monotonic() + 60
-        while not root.exists() and time.monotonic() < deadline and caddy.poll() is None:
-            time.sleep(0.2)
-        context = ssl.create_default_context(cafile=str(root))
-        url = f"https://127.0.0.1:{https_port}/"
-        wait_for_https(url, context, caddy, log)
-        yield profile, url, context, {server.name: server for server in upstreams}  # type: ignore[attr-defined]
+        profile = replace(loopback_profile(tmp_path, base, free_port()), app_servers=2)
+        front = start_caddy_front(tmp_path, profile, ready_path="")
+        named = {server.name: server for server in upstreams}  # type: ignore[attr-defined]
+        yield profile, front.base_url + "/", front.ssl_context(), named
     finally:
-        stop_process(caddy)
+        if front is not None:
+            stop_process(front.process)
         for server in upstreams:
             server.shutdown()
             server.server_close()
