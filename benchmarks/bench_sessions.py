@@ -14,7 +14,7 @@ log in through the log-in form's widgets, then alternately open "My consultation
 server asks for (`auto_rerun`) while they wait, as the browser does. A page time is from sending
 the request to the server's `script_finished` for the page's full run (switch_page/rerun hops
 included); images and the browser's own paint are not in it. Prints median/p95 per N, the
-portal process's CPU use, and the largest N whose p95 stays under `--limit-ms` (2 s).
+portal process's CPU use (and its CPU time per page opened, timed fragments included), and the largest N whose p95 stays under `--limit-ms` (2 s).
 """
 
 from __future__ import annotations
@@ -352,6 +352,7 @@ def main() -> int:
                     f"  p95 {percentile(pages, 0.95):7.0f} ms  max {max(pages, default=float('nan')):7.0f} ms"
                     f"  log-in median {statistics.median(result.login_ms) if result.login_ms else float('nan'):6.0f} ms"
                     f"  portal CPU {result.cpu_percent:4.0f}% of a core"
+                    f" ({result.cpu_percent * args.seconds * 10 / max(len(pages), 1):.0f} ms per page)"
                 )
                 for error in result.errors[:5]:
                     print(f"    error: {error}")
