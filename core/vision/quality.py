@@ -169,6 +169,10 @@ class QualityOptions:
     compression_quality_fail: float = 25.0
     compression_quality_warn: float = 40.0
     compression_window: int = 384  # px of the face centre read (original pixels, 2304 blocks)
+    # Live preview frames come from a video decoder (VP8/H.264 transforms, deblocked): they carry
+    # no JPEG grid to read, and the captured frame is the photo, so `live()` leaves the check out
+    # (it cost ~2 ms of the 20 ms frame budget for nothing).
+    check_compression: bool = True
     # Close-ups: focus relative to the skin's OWN texture (`_close_up_focus`): the energy of the
     # finest detail (scale-normalised Laplacian at sigma 0.8 px of the working copy) over that of
     # coarser detail (sigma 3.2), 80th percentile over 64 px tiles (the part in focus). Contrast and
@@ -237,7 +241,7 @@ class QualityOptions:
     @classmethod
     def live(cls) -> QualityOptions:
         """Fast settings for 640x480 preview frames: small YuNet input, no resizing."""
-        return cls(work_side=640, detector=DetectorOptions(max_side=320))
+        return cls(work_side=640, detector=DetectorOptions(max_side=320), check_compression=False)
 
 
 # Each check's ISO/IEC 29794-5 (face image quality) component, named as in OFIQ, its reference
@@ -990,33 +994,43 @@ _DCT8 = np.array(
 # Low-frequency DCT positions (row v, column u) and their step in the JPEG standard's luminance
 # table at quality 50 (ITU-T T.81 K.1): every encoder scales this table by its quality.
 _JPEG_BASE_STEPS = {(0, 1): 11.0, (1, 0): 12.0, (1, 1): 12.0, (0, 2): 10.0, (2, 0): 14.0}
+# Their 8x8 DCT basis images as rows (one matrix product gives the five coefficients of every block).
+_DCT_BASIS = np.stack([np.outer(_DCT8[v], _DCT8[u]).ravel() for v, u in _JPEG_BASE_STEPS])
+# Candidate steps, largest first, against coefficient magnitudes rounded to whole levels: which
+# levels a step codes as non-zero (>= half a step) and which of those sit on one of its multiples
+# (within 1 level: pixel rounding and colour conversion).
+_STEPS = np.arange(120, 3, -1)
+_LEVELS = np.arange(1024)
+_CODED = (_LEVELS[None, :] >= _STEPS[:, None] / 2).astype(np.float64)
+_ON_STEP = _CODED * (
+    np.abs(_LEVELS[None, :] - _STEPS[:, None] * np.round(_LEVELS[None, :] / _STEPS[:, None])) <= 1
+)
 
 
 def _block_grid(gray: np.ndarray) -> tuple[int, int]:
     """(x, y) offset of the 8x8 block grid: the column/row phase with the largest mean step
     (JPEG blocks are coded apart, so their borders step; a crop shifts the grid)."""
     g = gray.astype(np.int16)
-    dx = np.abs(np.diff(g, axis=1)).mean(axis=0)
-    dy = np.abs(np.diff(g, axis=0)).mean(axis=1)
+    dx = np.abs(np.diff(g[::2], axis=1)).mean(axis=0)  # every 2nd row/column: half the cost
+    dy = np.abs(np.diff(g[:, ::2], axis=0)).mean(axis=1)
     ox = int(np.argmax([dx[k::8].mean() if dx[k::8].size else 0.0 for k in range(8)]))
     oy = int(np.argmax([dy[k::8].mean() if dy[k::8].size else 0.0 for k in range(8)]))
     return (ox + 1) % 8, (oy + 1) % 8
 
 
-def _quantisation_step(coefficients: np.ndarray, tolerance: float = 1.2) -> float | None:
-    """The largest step q such that most coefficients coded as non-zero sit on multiples of q
-    (within `tolerance`: pixel rounding and colour conversion); None when too few are non-zero
-    to tell. An uncompressed or resampled image has no such step above ~3."""
-    nonzero = coefficients[np.abs(coefficients) > 2 * tolerance]
-    if nonzero.size < 12:
+def _quantisation_step(coefficients: np.ndarray) -> float | None:
+    """The largest step q such that most coefficients coded as non-zero (>= q/2) sit on multiples
+    of q; None when too few are non-zero to tell. An uncompressed or resampled image has no such
+    step above ~3. All candidate steps at once: two products of a histogram of the magnitudes."""
+    levels = np.minimum(np.rint(np.abs(coefficients)), _LEVELS.size - 1).astype(np.int64)
+    counts = np.bincount(levels, minlength=_LEVELS.size).astype(np.float64)
+    counts[:3] = 0.0  # |c| <= 2: coded as zero, or noise
+    nonzero = float(counts.sum())
+    if nonzero < 12:
         return None
-    for step in range(120, 3, -1):
-        coded = nonzero[np.abs(nonzero) >= step / 2]
-        if coded.size < max(8, 0.25 * nonzero.size):
-            continue
-        if float(np.mean(np.abs(coded - step * np.round(coded / step)) <= tolerance)) >= 0.6:
-            return float(step)
-    return 1.0
+    coded, on_step = _CODED @ counts, _ON_STEP @ counts
+    found = np.flatnonzero((coded >= max(8.0, 0.25 * nonzero)) & (on_step >= 0.6 * coded))
+    return float(_STEPS[found[0]]) if found.size else 1.0
 
 
 def _jpeg_quality(gray: np.ndarray, window: int) -> float:
@@ -1035,15 +1049,15 @@ def _jpeg_quality(gray: np.ndarray, window: int) -> float:
     piece = piece[oy:, ox:]
     bh, bw = piece.shape[0] // 8, piece.shape[1] // 8
     blocks = piece[: bh * 8, : bw * 8].astype(np.float32).reshape(bh, 8, bw, 8).swapaxes(1, 2)
-    coefficients = _DCT8 @ (blocks.reshape(-1, 8, 8) - 128.0) @ _DCT8.T
+    coefficients = blocks.reshape(-1, 64) @ _DCT_BASIS.T  # (blocks, 5)
     scales = []
-    for (v, u), base in _JPEG_BASE_STEPS.items():
-        step = _quantisation_step(coefficients[:, v, u])
+    for index, base in enumerate(_JPEG_BASE_STEPS.values()):
+        step = _quantisation_step(coefficients[:, index])
         if step is not None:
             scales.append(step / base)
     if not scales:
         # No low-frequency detail left at all: a face is never that flat unless coarsely coded.
-        flat = float(np.mean(np.abs(coefficients[:, 0, 1]) <= 2.4))
+        flat = float(np.mean(np.abs(coefficients[:, 0]) <= 2.4))
         return 5.0 if flat > 0.97 and coefficients.shape[0] >= 64 else 100.0
     scale = float(np.median(scales))
     quality = 50.0 / scale if scale > 1.0 else 100.0 - 50.0 * scale
@@ -1320,8 +1334,9 @@ def _close_up(
         skin_chroma_fail=(o.monochrome_chroma, math.inf),
     )
     checks.append(_check_colour(lab, skin, skin_colour, grey_world=False))
-    h, w = image.shape[:2]
-    checks.append(_check_compression(image, (0, 0, w, h), o))
+    if o.check_compression:
+        h, w = image.shape[:2]
+        checks.append(_check_compression(image, (0, 0, w, h), o))
     focus = _close_up_focus(luma, o)
     status = _grade(focus, o.closeup_focus_warn, o.closeup_focus_fail, higher_is_worse=False)
     checks.append(
@@ -1464,7 +1479,8 @@ def check_photo(
             round(fh * factor),
         )
     photometric.append(_check_sharpness(original, face_rect, o))
-    photometric.append(_check_compression(original, face_rect, o))
+    if o.check_compression:
+        photometric.append(_check_compression(original, face_rect, o))
     checks.extend(photometric)
     checks.extend(_check_occlusion(measures, measures.landmarks, view, o))
     checks.extend(_check_expression(landmarks_work, o))
@@ -1531,9 +1547,12 @@ def _spoiled(checks: list[QualityCheck], o: QualityOptions) -> set[str]:
       (tuning split: over-exposed and blue-cast faces were named "occlusion");
     - sharpness (Laplacian variance, which scales with the square of the contrast) and the skin's
       chroma read a flat, washed-out face (dynamic range fails) as blurred and colourless: the
-      contrast is the fix. Exposure and dynamic range are left to their severities: a dark photo
-      loses range too (tuning split: -2.3 EV is furthest past the exposure line; a veil over a
-      bright face furthest past the range line);
+      contrast is the fix;
+    - a dark face loses range too, and a veil (flare, haze, a faded photo) darkens a bright face:
+      when both fail, the range the face would have once brightened to the exposure's warn line
+      (stretching the tones by k adds log2 k bits) says which fix restores both. Still too flat:
+      the range is the problem (exposure spoiled); otherwise exposure is (range spoiled). Tuning
+      split: -2.3 EV faces -> exposure; a veil over a well-lit face -> dynamic range;
     - sharpness, dynamic range, the blendshapes and the occlusion tests read fine detail, tones and
       chroma that coarse JPEG quantisation removes (chroma is quantised hardest) and whose block
       borders add edges: sending the original is the fix (tuning split: a q20 selfie was named
@@ -1544,7 +1563,15 @@ def _spoiled(checks: list[QualityCheck], o: QualityOptions) -> set[str]:
         spoiled |= {"expression", "eyes_open", "sunglasses"}
     if "yaw" in failing:
         spoiled.add("lighting")
-    if "dynamic_range" in failing:
+    exposure, dynamic_range = failing.get("exposure"), failing.get("dynamic_range")
+    if exposure is not None and dynamic_range is not None:
+        bits = float(dynamic_range.value) if isinstance(dynamic_range.value, int | float) else 0.0
+        if exposure.threshold == o.dark_p90_warn and isinstance(exposure.value, int | float):
+            gain = o.dark_p90_warn / max(float(exposure.value), 1.0)
+            spoiled.add("dynamic_range" if bits + math.log2(gain) >= o.dynamic_range_fail else "exposure")
+        else:
+            spoiled.add("dynamic_range")  # burnt out: clipping took the range
+    if "dynamic_range" in failing and "dynamic_range" not in spoiled:
         spoiled |= {"sharpness", "colour"}
     if "compression" in failing:
         spoiled |= {
