@@ -950,9 +950,11 @@ def _check_sharpness(image: np.ndarray, rect: tuple[int, int, int, int], o: Qual
     return QualityCheck("sharpness", status, value, o.sharpness_warn, "" if status == "pass" else instruction)
 
 
-def _entropy_bits(values: np.ndarray) -> float:
-    """Entropy in bits of the 256-bin histogram of uint8 `values` (0 for no values)."""
-    counts = np.bincount(values.ravel(), minlength=256).astype(np.float64)
+def _entropy_bits(values: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Entropy in bits of the 256-bin histogram of uint8 `values` (where `mask` is non-zero;
+    0 for no values)."""
+    values = np.ascontiguousarray(values)
+    counts = cv2.calcHist([values], [0], mask, [256], [0, 256]).ravel().astype(np.float64)
     total = counts.sum()
     if total == 0:
         return 0.0
@@ -966,10 +968,9 @@ def _check_dynamic_range(m: _FaceMeasures, o: QualityOptions) -> QualityCheck | 
     does; skin tone does not lower it (a darker face spans as many levels when it is well lit)."""
     oval = np.zeros(m.luma.shape, np.uint8)
     cv2.fillPoly(oval, [np.round(m.landmarks.xy[list(FACE_OVAL)]).astype(np.int32)], 1)
-    values = m.luma[oval > 0]
-    if values.size < 500:
+    if cv2.countNonZero(oval) < 500:
         return None
-    bits = _entropy_bits(values)
+    bits = _entropy_bits(m.luma, oval)
     status = _grade(bits, o.dynamic_range_warn, o.dynamic_range_fail, higher_is_worse=False)
     return QualityCheck(
         "dynamic_range",
@@ -1069,8 +1070,12 @@ def _check_compression(image: np.ndarray, rect: tuple[int, int, int, int], o: Qu
     (the working copy's halving would hide the 8x8 grid)."""
     x, y, w, h = rect
     crop = image[max(0, y) : max(0, y + h), max(0, x) : max(0, x + w)]
+    # Only the centre piece `_jpeg_quality` reads is converted (a 12 MP face crop is ~4 MP).
+    side = o.compression_window + 8
+    top, left = max(0, (crop.shape[0] - side) // 2), max(0, (crop.shape[1] - side) // 2)
+    crop = crop[top : top + side, left : left + side]
     if crop.ndim == 3:
-        crop = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+        crop = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_BGR2GRAY)
     quality = _jpeg_quality(crop, o.compression_window) if crop.size else 100.0
     status = _grade(quality, o.compression_quality_warn, o.compression_quality_fail, higher_is_worse=False)
     return QualityCheck(
