@@ -21,6 +21,7 @@ import streamlit as st
 
 from components.guided_capture import view_names
 from components.i18n import N_, _, ngettext, tr
+from components.intake_draft import checkin_kept_photos, end_checkin_draft, save_checkin_photos
 from components.layout import TREATMENT_LABELS, format_when_in_zone, label_of, plain
 from core.access import AccessDenied, NotFound, ValidationError
 from core.care.booking import local_to_utc, utc_to_local
@@ -580,11 +581,17 @@ def _render_patient_booking(clinic: Any, principal: Any, zone: str, appointments
                 _show_errors(error)
 
 
-def _capture(views: tuple[str, ...], key: str, baseline: dict[str, bytes]) -> dict[str, Any]:
-    """The vision area's guided capture, with the baseline ghost when that version supports it."""
+def _capture(
+    views: tuple[str, ...], key: str, baseline: dict[str, bytes], kept: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The vision area's guided capture, with the baseline ghost when that version supports it
+    (and the check-in draft's kept photos standing in until replaced)."""
     from components.guided_capture import guided_capture
 
-    if "baseline" in inspect.signature(guided_capture).parameters:
+    parameters = inspect.signature(guided_capture).parameters
+    if "baseline" in parameters and "kept" in parameters:
+        return guided_capture(list(views), key=key, baseline=baseline, kept=kept)
+    if "baseline" in parameters:
         return guided_capture(list(views), key=key, baseline=baseline)
     return guided_capture(list(views), key=key)
 
@@ -610,7 +617,10 @@ def _render_checkin_capture(clinic: Any, principal: Any, checkin: Any) -> None:
             "Take the same photos as the first time: same place, same light, face the outline of your first photo."
         )
     )
-    captured = _capture(checkin.views, key=f"checkin_{checkin.checkin_id}", baseline=baseline)
+    # A half-done check-in is kept as a draft (a phone reloads the tab when it opens its camera app).
+    kept = checkin_kept_photos(principal, clinic, checkin.checkin_id)
+    captured = _capture(checkin.views, key=f"checkin_{checkin.checkin_id}", baseline=baseline, kept=kept)
+    save_checkin_photos(principal, clinic, checkin.checkin_id, captured)
     matches: dict[str, dict[str, Any]] = {}
     all_ok = True
     cache = st.session_state.setdefault(f"checkin_match_{checkin.checkin_id}", {})
@@ -660,6 +670,7 @@ def _render_checkin_capture(clinic: Any, principal: Any, checkin: Any) -> None:
             care.checkins.submit_checkin(
                 principal, checkin.checkin_id, {v: captured[v] for v in checkin.views}, matches
             )
+            end_checkin_draft(principal, clinic, checkin.checkin_id)
             st.session_state[CHECKIN_SENT_KEY] = checkin.checkin_id  # confirmed after the re-run
             st.rerun()
         except (ValidationError, AccessDenied) as error:

@@ -21,6 +21,7 @@ from core.access import Principal
 from core.clinic import Clinic
 from core.consult.cases import IntakeForm
 from core.consult.photos import CheckedPhoto
+from core.vocabulary import DRAFT_CHECKIN, DRAFT_NEW_CONSULTATION, DraftKind
 
 # Session keys (not widgets). They start with the form's prefix, so resetting the form clears them.
 RESTORED_AT_KEY = "intake_draft__restored_at"  # when the restored draft was last changed
@@ -80,15 +81,64 @@ def save_changes(
     elif saved != answers_json:
         clinic.drafts.save_answers(principal, answers)
         st.session_state[SAVED_ANSWERS_KEY] = answers_json
-    saved_photos: dict[str, str] = st.session_state.setdefault(SAVED_PHOTOS_KEY, {})
+    _save_photos(principal, clinic, photos, st.session_state.setdefault(SAVED_PHOTOS_KEY, {}))
+
+
+def _save_photos(
+    principal: Principal,
+    clinic: Clinic,
+    photos: Mapping[str, CheckedPhoto],
+    saved_photos: dict[str, str],
+    kind: DraftKind = DRAFT_NEW_CONSULTATION,
+    subject: str = "",
+) -> None:
+    """Save the accepted photos that differ from what was saved last (`saved_photos`: view ->
+    digest, updated), and forget those no longer there."""
     for view, photo in photos.items():
         digest = _digest(photo)
         if saved_photos.get(view) != digest:
-            clinic.drafts.save_photo(principal, photo)
+            clinic.drafts.save_photo(principal, photo, kind, subject)
             saved_photos[view] = digest
     for view in [view for view in saved_photos if view not in photos]:
-        clinic.drafts.remove_photo(principal, view)
+        clinic.drafts.remove_photo(principal, view, kind, subject)
         del saved_photos[view]
+
+
+# -- a follow-up check-in's photos (components/care_panel.py) ------------------------------------
+# The same draft service, kind "checkin", the check-in as its subject: a reload (the phone switched
+# to its camera app) or coming back later finds the photos accepted so far.
+
+
+def _checkin_keys(checkin_id: str) -> tuple[str, str]:
+    return f"checkin_draft__{checkin_id}__kept", f"checkin_draft__{checkin_id}__saved"
+
+
+def checkin_kept_photos(principal: Principal, clinic: Clinic, checkin_id: str) -> dict[str, CheckedPhoto]:
+    """The check-in's kept photos (loaded from its draft once per session); guided capture shows
+    them until the patient replaces or removes them."""
+    kept_key, saved_key = _checkin_keys(checkin_id)
+    if kept_key not in st.session_state:
+        draft = clinic.drafts.load(principal, DRAFT_CHECKIN, checkin_id)
+        photos = dict(draft.photos) if draft is not None else {}
+        st.session_state[kept_key] = photos
+        st.session_state[saved_key] = {view: _digest(photo) for view, photo in photos.items()}
+    return st.session_state[kept_key]
+
+
+def save_checkin_photos(
+    principal: Principal, clinic: Clinic, checkin_id: str, photos: Mapping[str, CheckedPhoto]
+) -> None:
+    """Keep the check-in's accepted photos that changed since they were saved last."""
+    _, saved_key = _checkin_keys(checkin_id)
+    saved = st.session_state.setdefault(saved_key, {})
+    _save_photos(principal, clinic, photos, saved, DRAFT_CHECKIN, checkin_id)
+
+
+def end_checkin_draft(principal: Principal, clinic: Clinic, checkin_id: str) -> None:
+    """The check-in was sent: its draft (and its photos' blobs) go."""
+    clinic.drafts.discard(principal, DRAFT_CHECKIN, checkin_id)
+    for key in _checkin_keys(checkin_id):
+        st.session_state.pop(key, None)
 
 
 def _digest(photo: CheckedPhoto) -> str:

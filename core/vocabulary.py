@@ -78,5 +78,6 @@ CONSENT_VERSION: Final = "2026-01"
 
 # --- intake drafts (core/consult/drafts.py): one kept, half-filled form per patient and kind --
 DRAFT_NEW_CONSULTATION: Final = "new_consultation"
-DraftKind = Literal["new_consultation"]
+DRAFT_CHECKIN: Final = "checkin"  # a follow-up check-in's photos so far (the check-in is its subject)
+DraftKind = Literal["new_consultation", "checkin"]
 DRAFT_KINDS: Final[tuple[DraftKind, ...]] = get_args(DraftKind)

@@ -6,7 +6,8 @@ what is filled in on every change (`save_answers`) and every accepted photo with
 result (`save_photo`), and restores the draft when it opens without a form in memory (`load`).
 
 - One draft per patient and kind (`DraftKind`); its id is "<patient id>/<kind>", the table's
-  primary key, so two tabs can never make two drafts.
+  primary key, so two tabs can never make two drafts. A follow-up check-in's draft (kind
+  "checkin", its photos so far) names the check-in as its subject: "<patient id>/checkin/<id>".
 - The answers are sealed with AES-256-GCM (`core.crypto`, a key derived from the master key,
   the draft id as associated data) before they reach the database, which is itself encrypted;
   photo bytes live in the encrypted blob store, owned by `intake_draft_photos` rows (patient_id
@@ -88,8 +89,11 @@ class _Tx(Protocol):
     def execute(self, query: str, parameters: Any = ..., /) -> Any: ...
 
 
-def draft_id(patient_id: str, kind: DraftKind) -> str:
-    return f"{patient_id}/{kind}"
+def draft_id(patient_id: str, kind: DraftKind, subject: str = "") -> str:
+    """The draft's id; `subject` names what a kind has several of (a check-in's id)."""
+    if "/" in subject:
+        raise ValueError("a draft's subject is an id without '/'")
+    return f"{patient_id}/{kind}/{subject}" if subject else f"{patient_id}/{kind}"
 
 
 class DraftService:
@@ -113,17 +117,25 @@ class DraftService:
 
     # -- writing -------------------------------------------------------------------------------
     def save_answers(
-        self, principal: Principal, answers: IntakeForm, kind: DraftKind = DRAFT_NEW_CONSULTATION
+        self,
+        principal: Principal,
+        answers: IntakeForm,
+        kind: DraftKind = DRAFT_NEW_CONSULTATION,
+        subject: str = "",
     ) -> None:
         """Keep the answers as they are now (unvalidated: a draft may be half-filled)."""
         patient_id = _patient(principal)
-        did = draft_id(patient_id, kind)
+        did = draft_id(patient_id, kind, subject)
         with self._db.transaction() as tx:
-            self._upsert(tx, patient_id, kind, self._seal(did, answers))
+            self._upsert(tx, patient_id, kind, did, self._seal(did, answers))
         self._audit.record_once(principal, "intake_draft.save", "intake_draft", did)
 
     def save_photo(
-        self, principal: Principal, photo: CheckedPhoto, kind: DraftKind = DRAFT_NEW_CONSULTATION
+        self,
+        principal: Principal,
+        photo: CheckedPhoto,
+        kind: DraftKind = DRAFT_NEW_CONSULTATION,
+        subject: str = "",
     ) -> None:
         """Keep an accepted photo (replacing the draft's photo of that view) with its quality result."""
         patient_id = _patient(principal)
@@ -131,13 +143,13 @@ class DraftService:
             raise TypeError("a draft keeps photos from the intake (CheckedPhoto)")
         if not photo.usable:
             raise ValueError("a draft keeps only photos the quality gate accepted")
-        did = draft_id(patient_id, kind)
+        did = draft_id(patient_id, kind, subject)
         now = to_db_time(self._clock())
         blob_id = self._blobs.put(photo.image_bytes)  # first the blob, then its owner row
         try:
             with self._db.transaction() as tx:
                 if tx.execute("SELECT 1 FROM intake_drafts WHERE id = ?", [did]).fetchone() is None:
-                    self._upsert(tx, patient_id, kind, self._seal(did, empty_answers()))
+                    self._upsert(tx, patient_id, kind, did, self._seal(did, empty_answers()))
                 else:
                     tx.execute("UPDATE intake_drafts SET updated_at = ? WHERE id = ?", [now, did])
                 replaced = self._delete_photos(tx, did, photo.view)
@@ -166,9 +178,11 @@ class DraftService:
             raise
         self._delete_blobs(replaced)
 
-    def remove_photo(self, principal: Principal, view: str, kind: DraftKind = DRAFT_NEW_CONSULTATION) -> bool:
+    def remove_photo(
+        self, principal: Principal, view: str, kind: DraftKind = DRAFT_NEW_CONSULTATION, subject: str = ""
+    ) -> bool:
         """Forget the draft's photo of `view`; False when it had none."""
-        did = draft_id(_patient(principal), kind)
+        did = draft_id(_patient(principal), kind, subject)
         with self._db.transaction() as tx:
             removed = self._delete_photos(tx, did, normalise_view(view))
             if removed:
@@ -181,9 +195,11 @@ class DraftService:
         self._delete_blobs(removed)
         return bool(removed)
 
-    def discard(self, principal: Principal, kind: DraftKind = DRAFT_NEW_CONSULTATION) -> bool:
+    def discard(
+        self, principal: Principal, kind: DraftKind = DRAFT_NEW_CONSULTATION, subject: str = ""
+    ) -> bool:
         """Start over: delete the draft and its photos; False when there was none."""
-        did = draft_id(_patient(principal), kind)
+        did = draft_id(_patient(principal), kind, subject)
         with self._db.transaction() as tx:
             blob_ids = self._delete_draft(tx, did)
             if blob_ids is not None:
@@ -192,11 +208,13 @@ class DraftService:
         return blob_ids is not None
 
     # -- reading -------------------------------------------------------------------------------
-    def load(self, principal: Principal, kind: DraftKind = DRAFT_NEW_CONSULTATION) -> IntakeDraft | None:
-        """The patient's draft of this kind, photos decrypted; None when none (or it expired:
-        then it is deleted now)."""
+    def load(
+        self, principal: Principal, kind: DraftKind = DRAFT_NEW_CONSULTATION, subject: str = ""
+    ) -> IntakeDraft | None:
+        """The patient's draft of this kind (and subject), photos decrypted; None when none (or it
+        expired: then it is deleted now)."""
         patient_id = _patient(principal)
-        did = draft_id(patient_id, kind)
+        did = draft_id(patient_id, kind, subject)
         cursor = self._db.cursor()
         row = fetch_one_as(
             cursor,
@@ -259,13 +277,13 @@ class DraftService:
             state.on_end.append(after)
 
     # -- internals -----------------------------------------------------------------------------
-    def _upsert(self, tx: _Tx, patient_id: str, kind: DraftKind, sealed: str) -> None:
+    def _upsert(self, tx: _Tx, patient_id: str, kind: DraftKind, did: str, sealed: str) -> None:
         now = to_db_time(self._clock())
         tx.execute(
             "INSERT INTO intake_drafts (id, patient_id, kind, answers_sealed, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
             " answers_sealed = excluded.answers_sealed, updated_at = excluded.updated_at",
-            [draft_id(patient_id, kind), patient_id, kind, sealed, now, now],
+            [did, patient_id, kind, sealed, now, now],
         )
 
     @staticmethod
