@@ -12,12 +12,12 @@ be unmirrored (un-flip a selfie preview first).
 
 Checks, in the order they are reported (the main problem is the failing check furthest past its
 fail line, `QualityCheck.severity`; `QualityResult.failing` lists it first):
-one_face, pose (yaw, pitch, roll), resolution (image size, distance, face size), exposure, backlight, lighting, colour, sharpness,
-occlusion (sunglasses, cheek_occlusion, hair_or_hand), expression, eyes_open. `ISO_COMPONENTS` maps each
+one_face, pose (yaw, pitch, roll), resolution (image size, distance, face size), exposure, backlight, lighting, colour,
+dynamic_range, sharpness, compression, occlusion (sunglasses, cheek_occlusion, hair_or_hand), expression, eyes_open. `ISO_COMPONENTS` maps each
 to its ISO/IEC 29794-5 component; docs/PHOTO_QUALITY.md says what warn and fail mean per check.
 Exposure and colour are judged tone-fairly: the face's bright end against the scene, the skin's
-own hue and chroma (see `QualityOptions`). `close_up` never runs face checks: exposure of the frame,
-the skin's own hue, focus relative to the skin's own texture and, when the eyes are in the photo,
+own hue and chroma (see `QualityOptions`). `close_up` never runs face checks: exposure from the
+skin's bright end, the skin's own hue, compression, focus relative to the skin's own texture and, when the eyes are in the photo,
 the scale in pixels per mm (`_close_up`).
 
 Speed: everything runs on a working copy halved until its long side is at most `work_side` pixels
@@ -157,15 +157,15 @@ class QualityOptions:
     # contrast belongs to the face). Halving the contrast removes 1 bit. Tuning split: correct photos
     # 6.4-7.3 bits (dark skin measured 7.4-7.5: no tone penalty), their accepted variations >= 6.2;
     # the same faces with a quarter of the contrast (`low_contrast` degradation: a veil, a faded or
-    # filtered photo) 4.4-5.3. A dark photo loses range too: exposure is then the cause (`_spoiled`).
+    # filtered photo) 4.4-5.3. A dark photo loses range too (`_spoiled` decides which is the cause).
     dynamic_range_fail: float = 5.5
     dynamic_range_warn: float = 6.0
     # --- compression artefacts (ISO/IEC 29794-5 CompressionArtifacts): the JPEG quality estimated
     # from the face's own pixels (`_jpeg_quality`: the quantisation step of low-frequency DCT
     # coefficients on the 8x8 block grid, found by the grid's blockiness). Construction on the
-    # tuning split: re-encoded at q80/q50/q30/q20/q10 the estimate reads 79-95/50/30/20/10; the
-    # photos as taken read 64-96 (phone and web JPEGs). q50 is accepted (dermatology studies see no
-    # diagnostic loss at that ratio); q20 and below show blocks at the scale of a papule.
+    # tuning split: re-encoded at q80/q50/q30/q20/q10 the estimate reads 75-79/47-50/29-30/19-20/10;
+    # the labelled photos as taken read 62 and above. q50 is labelled accepted (no visible blocks
+    # on a face), q20 and below refused (blocks at the scale of a papule).
     compression_quality_fail: float = 25.0
     compression_quality_warn: float = 40.0
     compression_window: int = 384  # px of the face centre read (original pixels, 2304 blocks)
