@@ -57,6 +57,12 @@ def test_the_patient_is_moved_to_the_server_that_holds_the_room(
         "query": {"room": ROOM, "moved": SERVER_A},
     }
 
+    # A physician on this server looking for the room is moved the same way.
+    physician = app_as("physician", "pages/physician_live_consult.py", {"room": ROOM})
+    assert not physician.exception
+    assert "Connecting you to your consultation" in texts(physician)
+    assert physician.session_state[MOVE_KEY]["value"] == sticky_cookie_value(SECRET, SERVER_A)
+
     # Moved already, yet served here again (A is down): told so, not moved in a circle.
     again = app_as("patient", PAGE, {"room": ROOM, "moved": SERVER_A})
     assert "cannot be reached right now" in texts(again)
