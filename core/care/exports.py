@@ -165,7 +165,7 @@ def pdf_measurements(metrics: list[MetricRecord], t: Translator = ENGLISH) -> li
         # the engine's raw units: a patient keeps this letter.
         shown = {"metric": metric.metric, "value": metric.value, "score": metric.score, "band": metric.band}
         label = (
-            measure_name(metric.metric, t) if metric.metric in PLAIN_NAMES else metric_label(metric.metric)
+            measure_name(metric.metric, t) if metric.metric in PLAIN_NAMES else metric_label(metric.metric, t)
         )
         rows.append(PdfMeasurement(label, region_words(metric.region, t), plain_value(shown, t), metric.band))
     return rows

@@ -14,7 +14,11 @@ Built as plain dicts (stable JSON, no model objects in the app). Design (docs/FH
   PDF letter in `presentedForm`) and a Composition of the same code with the report's sections;
 - Observation values are UCUM quantities (`%`, `deg`, `{...}` annotations for counts, indices
   and colour coordinates);
-- photos travel as Media; their bytes only on request, with `size` and SHA-1 `hash`.
+- photos travel as Media; their bytes only on request, with `size` and SHA-1 `hash`;
+- the words people read (`text`, narratives, titles, notes) are in the export's language (the
+  patient's unless asked otherwise), said by `Bundle.language`; codes stay as they are, and every
+  coding keeps its code system's own (English) display: the official one of LOINC, SNOMED CT and
+  HL7 terminology, which validators compare, and the clinic's own systems' likewise.
 
 `validate_bundle` parses with the `fhir.resources.R4B` models as a structural check at export
 time (R4B is 4.3.0; the resources used here have R4's shape). The tests validate against the
@@ -41,6 +45,7 @@ from core.care.records import (
     PhotoRecord,
     ReportRecord,
 )
+from core.i18n import N_, Translator, translator
 from core.vocabulary import VIEW_NAMES
 
 _VIEW_NAMES: dict[str, str] = {str(view): name for view, name in VIEW_NAMES.items()}
@@ -120,12 +125,12 @@ BODY_STRUCTURES: dict[str, tuple[str, str]] = {
 
 # The physician's report sections: (title, LOINC section code or None).
 REPORT_SECTIONS: dict[str, tuple[str, str | None]] = {
-    "findings": ("Findings", "29545-1"),
-    "assessment": ("Assessment", "51848-0"),
-    "recommendations": ("Recommended treatments", "18776-5"),
-    "home_care": ("Home care", "69730-0"),
-    "in_person": ("In-person visit", None),
-    "follow_up": ("Follow-up", None),
+    "findings": (N_("Findings"), "29545-1"),
+    "assessment": (N_("Assessment"), "51848-0"),
+    "recommendations": (N_("Recommended treatments"), "18776-5"),
+    "home_care": (N_("Home care"), "69730-0"),
+    "in_person": (N_("In-person visit"), None),
+    "follow_up": (N_("Follow-up"), None),
 }
 
 CONSENT_SCOPES = {
@@ -134,10 +139,18 @@ CONSENT_SCOPES = {
     "anonymised_use": "research",
 }
 CONSENT_LABELS = {
-    "telemedicine": "Consent to remote (telemedicine) consultation and treatment advice",
-    "photo_storage": "Consent to store photos in the patient record",
-    "anonymised_use": "Consent to use anonymised photos and measurements",
+    "telemedicine": N_("Consent to remote (telemedicine) consultation and treatment advice"),
+    "photo_storage": N_("Consent to store photos in the patient record"),
+    "anonymised_use": N_("Consent to use anonymised photos and measurements"),
 }
+# The words of the export people read (catalog entries; translated into the export's language).
+VIRTUAL_ENCOUNTER = N_("Asynchronous teledermatology consultation (photos and questionnaire)")
+VISIT_ENCOUNTER = N_("In-person visit at the clinic")
+ENGINE_TYPE = N_("Image analysis software: measures skin features on photos, does not diagnose")
+TREATMENT_CATEGORY = N_("Aesthetic dermatology treatment")
+MEASUREMENT_NOTE = N_("Image measurement for the physician's review; not a diagnosis.")
+AI_REPORT = N_("AI pre-assessment (image measurements)")
+CONSULT_REPORT = N_("Teledermatology consultation report")
 
 
 def fhir_id(raw: str) -> str:
@@ -173,12 +186,23 @@ def body_site(region: str) -> dict[str, Any]:
     return {"coding": [{"system": SNOMED, "code": structure[0], "display": structure[1]}], "text": text}
 
 
-def metric_label(metric: str) -> str:
-    return {
-        "ita": "ITA° (individual typology angle)",
-        "red_area": "Red area",
-        "under_eye": "Under-eye darkness",
-    }.get(metric, metric.replace("_", " ").capitalize())
+_METRIC_LABELS: dict[str, str] = {
+    "ita": N_("ITA° (individual typology angle)"),
+    "red_area": N_("Red area"),
+    "under_eye": N_("Under-eye darkness"),
+}
+
+
+def metric_label(metric: str, t: Translator | None = None) -> str:
+    label = _METRIC_LABELS.get(metric)
+    if label is None:
+        return metric.replace("_", " ").capitalize()
+    return t(label) if t is not None else label
+
+
+def _view_name(view: str, t: Translator) -> str:
+    name = _VIEW_NAMES.get(view)
+    return t(name) if name else view.replace("_", " ")
 
 
 def _instant(value: datetime | date | None) -> str | None:
@@ -247,8 +271,12 @@ class _Bundle:
         self.entries.append({"fullUrl": f"urn:uuid:{resource_id}", "resource": body})
 
 
-def build_case_bundle(export: CaseExport, include_photo_data: bool = False) -> dict[str, Any]:
-    """The case as an R4 collection Bundle (see the module docstring for the resources)."""
+def build_case_bundle(
+    export: CaseExport, include_photo_data: bool = False, language: str | None = None
+) -> dict[str, Any]:
+    """The case as an R4 collection Bundle (see the module docstring for the resources); what
+    people read in `language` (default: the patient's)."""
+    t = translator(language or export.patient.language)
     clinic = export.clinic
     b = _Bundle(identifier_base(clinic))
     patient = export.patient
@@ -333,9 +361,7 @@ def build_case_bundle(export: CaseExport, include_photo_data: bool = False) -> d
                 "identifier": [{"system": b.sid("ai-engine-sha256"), "value": sha}],
                 "status": "active",
                 "deviceName": [{"name": ENGINE_NAME, "type": "user-friendly-name"}],
-                "type": {
-                    "text": "Image analysis software: measures skin features on photos, does not diagnose"
-                },
+                "type": {"text": t(ENGINE_TYPE)},
                 "version": [
                     {"type": {"text": "engine version"}, "value": version},
                     {"type": {"text": "sha256 of engine code, models and filter bank"}, "value": sha},
@@ -357,7 +383,7 @@ def build_case_bundle(export: CaseExport, include_photo_data: bool = False) -> d
             "identifier": [{"system": b.sid("case"), "value": export.reference}],
             "status": status,
             "class": {"system": V3_ACT_CODE, "code": "VR", "display": "virtual"},
-            "type": [{"text": "Asynchronous teledermatology consultation (photos and questionnaire)"}],
+            "type": [{"text": t(VIRTUAL_ENCOUNTER)}],
             "subject": patient_ref,
             "participant": [{"individual": consult_physician}] if consult_physician else None,
             "period": _drop_none(
@@ -420,7 +446,7 @@ def build_case_bundle(export: CaseExport, include_photo_data: bool = False) -> d
                 "identifier": [{"system": b.sid("appointment"), "value": appointment.appointment_id}],
                 "status": encounter_status,
                 "class": {"system": V3_ACT_CODE, "code": "AMB", "display": "ambulatory"},
-                "type": [{"text": "In-person visit at the clinic"}],
+                "type": [{"text": t(VISIT_ENCOUNTER)}],
                 "subject": patient_ref,
                 "participant": [{"individual": physician}] if physician else None,
                 "appointment": [b.ref("Appointment", appointment.appointment_id)],
@@ -440,8 +466,16 @@ def build_case_bundle(export: CaseExport, include_photo_data: bool = False) -> d
 
     # -- consent ----------------------------------------------------------------------------------
     for consent in export.consents:
-        label = CONSENT_LABELS.get(consent.kind, consent.kind.replace("_", " "))
-        version = f", consent text version {consent.version}" if consent.version else ""
+        label = (
+            t(CONSENT_LABELS[consent.kind])
+            if consent.kind in CONSENT_LABELS
+            else consent.kind.replace("_", " ")
+        )
+        policy = (
+            t(N_("{label}, consent text version {version}"), label=label, version=consent.version)
+            if consent.version
+            else label
+        )
         b.add(
             "Consent",
             consent.consent_id,
@@ -467,7 +501,7 @@ def build_case_bundle(export: CaseExport, include_photo_data: bool = False) -> d
                 "organization": [org_ref],
                 "policyRule": {
                     "coding": [{"system": V3_ACT_CODE, "code": "OPTIN", "display": "opt-in"}],
-                    "text": f"{label}{version}",
+                    "text": policy,
                 },
                 "provision": {"type": "permit" if consent.granted else "deny"},
             },
@@ -476,7 +510,7 @@ def build_case_bundle(export: CaseExport, include_photo_data: bool = False) -> d
     # -- photos -----------------------------------------------------------------------------------
     photo_ids = {photo.photo_id for photo in export.photos}
     for photo in export.photos:
-        b.add("Media", photo.photo_id, _media(b, photo, patient_ref, encounter_ref, include_photo_data))
+        b.add("Media", photo.photo_id, _media(b, photo, patient_ref, encounter_ref, include_photo_data, t))
 
     # -- the AI pre-assessment: Device-made Observations in a DiagnosticReport ------------------------
     by_run: dict[str | None, list[MetricRecord]] = {}
@@ -497,18 +531,28 @@ def build_case_bundle(export: CaseExport, include_photo_data: bool = False) -> d
             b.add(
                 "Observation",
                 metric.metric_id,
-                _observation(b, metric, patient_ref, encounter_ref, device_ref, metric.photo_id in photo_ids),
+                _observation(
+                    b, metric, patient_ref, encounter_ref, device_ref, metric.photo_id in photo_ids, t
+                ),
             )
         if run is not None:
-            _add_ai_report(b, run, metrics, export.photos, patient_ref, encounter_ref, org_ref, device_ref)
+            _add_ai_report(b, run, metrics, export.photos, patient_ref, encounter_ref, org_ref, device_ref, t)
 
     # -- treatments ----------------------------------------------------------------------------------
     for treatment in export.treatments:
-        label = TREATMENT_TYPES.get(treatment.treatment_type, treatment.treatment_type.replace("_", " "))
+        english = TREATMENT_TYPES.get(treatment.treatment_type, treatment.treatment_type.replace("_", " "))
+        label = t(english)  # the text; the coding keeps the code system's (English) display
         visit = visit_by_day.get(treatment.treated_on)
         notes = [
             *(
-                [{"text": f"Amount: {treatment.amount:g} {treatment.unit or ''}".rstrip()}]
+                [
+                    {
+                        "text": t(
+                            N_("Amount: {amount}"),
+                            amount=f"{t.number(treatment.amount)} {treatment.unit or ''}".rstrip(),
+                        )
+                    }
+                ]
                 if treatment.amount is not None
                 else []
             ),
@@ -521,13 +565,13 @@ def build_case_bundle(export: CaseExport, include_photo_data: bool = False) -> d
             {
                 "identifier": [{"system": b.sid("treatment"), "value": treatment.treatment_id}],
                 "status": "completed",
-                "category": {"text": "Aesthetic dermatology treatment"},
+                "category": {"text": t(TREATMENT_CATEGORY)},
                 "code": {
                     "coding": [
                         {
                             "system": b.sid("treatment-type"),
                             "code": treatment.treatment_type,
-                            "display": label,
+                            "display": english,
                         }
                     ],
                     "text": f"{label} ({treatment.product})" if treatment.product else label,
@@ -557,6 +601,7 @@ def build_case_bundle(export: CaseExport, include_photo_data: bool = False) -> d
             encounter_ref,
             org_ref,
             practitioner_ref(report.physician_id, report.author),
+            t,
         )
 
     bundle_id = str(uuid.uuid4())
@@ -567,6 +612,7 @@ def build_case_bundle(export: CaseExport, include_photo_data: bool = False) -> d
         "identifier": {"system": URI_IDENTIFIER, "value": f"urn:uuid:{bundle_id}"},
         "type": "collection",
         "timestamp": _instant(datetime.now(UTC)),
+        "language": t.html_lang,  # the language of its words (text, narratives, the clinic's displays)
         "entry": b.entries,
     }
 
@@ -576,15 +622,16 @@ def _appointment_location(export: CaseExport, appointment_id: str) -> str:
 
 
 def _media(
-    b: _Bundle, photo: PhotoRecord, patient_ref: dict, encounter_ref: dict, include_data: bool
+    b: _Bundle, photo: PhotoRecord, patient_ref: dict, encounter_ref: dict, include_data: bool, t: Translator
 ) -> dict[str, Any]:
-    view_name = _VIEW_NAMES.get(photo.view, photo.view.replace("_", " "))
+    view_name = _view_name(photo.view, t)
+    display = _VIEW_NAMES.get(photo.view, photo.view.replace("_", " "))  # the code system's own words
     return {
         "identifier": [{"system": b.sid("photo"), "value": photo.photo_id}],
         "status": "completed",
         "type": {"coding": [{"system": MEDIA_TYPE, "code": "image", "display": "Image"}]},
         "view": {
-            "coding": [{"system": b.sid("photo-view"), "code": photo.view, "display": view_name}],
+            "coding": [{"system": b.sid("photo-view"), "code": photo.view, "display": display}],
             "text": view_name,
         },
         "subject": patient_ref,
@@ -607,15 +654,16 @@ def _observation(
     encounter_ref: dict,
     device_ref: dict | None,
     has_photo: bool,
+    t: Translator,
 ) -> dict[str, Any]:
-    label = metric_label(metric.metric)
+    label = metric_label(metric.metric, t)
     components = None
     if metric.score is not None and math.isfinite(metric.score):
         components = [
             {
                 "code": {
                     "coding": [{"system": b.sid("skin-metric-score"), "code": metric.metric}],
-                    "text": f"{label} score (0-100)",
+                    "text": t(N_("{label} score (0-100)"), label=label),
                 },
                 "valueQuantity": ucum_quantity(metric.score, "score"),
             }
@@ -625,7 +673,13 @@ def _observation(
         "status": "preliminary",  # machine measurements, not a physician's finding
         "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "imaging", "display": "Imaging"}]}],
         "code": {
-            "coding": [{"system": b.sid("skin-metric"), "code": metric.metric, "display": label}],
+            "coding": [
+                {
+                    "system": b.sid("skin-metric"),
+                    "code": metric.metric,
+                    "display": metric_label(metric.metric),
+                }
+            ],
             "text": label,
         },
         "subject": patient_ref,
@@ -639,7 +693,7 @@ def _observation(
         ]
         if metric.band and metric.band != "n/a"
         else None,
-        "note": [{"text": "Image measurement for the physician's review; not a diagnosis."}],
+        "note": [{"text": t(MEASUREMENT_NOTE)}],
         "derivedFrom": [b.ref("Media", metric.photo_id)] if has_photo and metric.photo_id else None,
         "component": components,
     }
@@ -654,10 +708,11 @@ def _add_ai_report(
     encounter_ref: dict,
     org_ref: dict,
     device_ref: dict | None,
+    t: Translator,
 ) -> None:
     used = set(run.photo_ids) | {m.photo_id for m in metrics if m.photo_id}
     media = [
-        {"comment": _VIEW_NAMES.get(p.view, p.view), "link": b.ref("Media", p.photo_id)}
+        {"comment": _view_name(p.view, t), "link": b.ref("Media", p.photo_id)}
         for p in photos
         if p.photo_id in used
     ]
@@ -688,7 +743,7 @@ def _add_ai_report(
                         "display": "AI pre-assessment",
                     }
                 ],
-                "text": "AI pre-assessment (image measurements)",
+                "text": t(AI_REPORT),
             },
             "subject": patient_ref,
             "encounter": encounter_ref,
@@ -730,14 +785,16 @@ def _add_physician_report(
     encounter_ref: dict,
     org_ref: dict,
     author: dict | None,
+    t: Translator,
 ) -> None:
     sections = [(key, text.strip()) for key, text in report.sections.items() if text and text.strip()]
     conclusion = report.summary or "\n\n".join(
-        f"{REPORT_SECTIONS.get(key, (key, None))[0]}: {text}" for key, text in sections
+        t(N_("{heading}: {text}"), heading=t(REPORT_SECTIONS.get(key, (key, None))[0]), text=text)
+        for key, text in sections
     )
-    title = f"Consultation report {export.reference}"
+    title = t(N_("Consultation report {reference}"), reference=export.reference)
     media = [
-        {"comment": _VIEW_NAMES.get(p.view, p.view), "link": b.ref("Media", p.photo_id)}
+        {"comment": _view_name(p.view, t), "link": b.ref("Media", p.photo_id)}
         for p in export.photos
         if p.source != "followup"
     ]
@@ -747,7 +804,7 @@ def _add_physician_report(
         {
             "identifier": [{"system": b.sid("report"), "value": report.report_id}],
             "status": report.status,
-            "code": {"coding": [CONSULT_NOTE], "text": "Teledermatology consultation report"},
+            "code": {"coding": [CONSULT_NOTE], "text": t(CONSULT_REPORT)},
             "subject": patient_ref,
             "encounter": encounter_ref,
             "effectiveDateTime": _instant(export.submitted_at),
@@ -766,6 +823,7 @@ def _add_physician_report(
     composition_sections = []
     for key, text in sections:
         heading, loinc = REPORT_SECTIONS.get(key, (key, None))
+        heading = t(heading)
         composition_sections.append(
             _drop_none(
                 {
@@ -784,7 +842,7 @@ def _add_physician_report(
         {
             "identifier": {"system": b.sid("report"), "value": report.report_id},
             "status": "final" if final else "preliminary",
-            "type": {"coding": [CONSULT_NOTE], "text": "Teledermatology consultation report"},
+            "type": {"coding": [CONSULT_NOTE], "text": t(CONSULT_REPORT)},
             "subject": patient_ref,
             "encounter": encounter_ref,
             "date": _instant(report.issued_at or datetime.now(UTC)),

@@ -19,8 +19,11 @@ from pypdf import PdfReader
 
 from core.care import pdf as letter
 from core.care.fhir import (
+    CONSULT_REPORT,
+    MEASUREMENT_NOTE,
     SNOMED,
     UCUM,
+    VIRTUAL_ENCOUNTER,
     body_site,
     build_case_bundle,
     fhir_id,
@@ -299,7 +302,11 @@ def test_physician_report_is_a_consult_note_with_sections_and_the_pdf() -> None:
     assert form["hash"] == base64.b64encode(hashlib.sha1(b"%PDF-1.4 the letter").digest()).decode()
     composition = _resources(bundle, "Composition")[0]
     assert composition["type"]["coding"][0]["code"] == "11488-4"
-    assert [s["title"] for s in composition["section"]] == ["Findings", "Assessment", "Home care"]
+    # The patient reads German: the section titles are German, their LOINC codes unchanged.
+    german = translator("de")
+    assert [s["title"] for s in composition["section"]] == [
+        german(h) for h in ("Findings", "Assessment", "Home care")
+    ]
     assert composition["section"][0]["code"]["coding"][0]["code"] == "29545-1"
     assert "Rosacea, mild" in composition["section"][0]["text"]["div"]
     assert composition["attester"][0]["mode"] == "legal"
@@ -313,7 +320,7 @@ def test_consents_declined_is_active_with_deny() -> None:
     assert consents["k0"]["scope"]["coding"][0]["code"] == "treatment"  # telemedicine
     assert consents["k0"]["provision"]["type"] == "permit"
     assert consents["k2"]["provision"]["type"] == "deny"  # anonymised use declined
-    assert "version 2026-01" in consents["k1"]["policyRule"]["text"]
+    assert "2026-01" in consents["k1"]["policyRule"]["text"]  # the version, in the patient's words
 
 
 def test_a_consent_says_the_language_of_the_text_the_patient_answered() -> None:
@@ -587,3 +594,25 @@ def test_the_letters_measurements_say_the_cards_words_in_every_letter_language(l
     for row in rows:
         for word in (row.measurement, row.region, row.value, band_words(row.band, t)):
             assert f">{escape(word)}</td>" in table, word
+
+
+def test_the_words_people_read_are_in_the_exports_language_and_published_codes_keep_their_display() -> None:
+    """Bundle.language names the language of the words (the patient's, German here, or the one
+    asked for); codes stay; LOINC / HL7 displays stay official English (validators compare them)."""
+    german, english = translator("de"), translator("en")
+    bundle = build_case_bundle(sample_export())
+    assert bundle["language"] == "de"
+    visit = next(e for e in _resources(bundle, "Encounter") if e["class"]["code"] == "VR")
+    assert visit["type"][0]["text"] == german(VIRTUAL_ENCOUNTER) != english(VIRTUAL_ENCOUNTER)
+    assert visit["class"]["display"] == "virtual"  # HL7 v3 ActCode's own display
+    report = next(
+        r for r in _resources(bundle, "DiagnosticReport") if r["code"]["coding"][0]["code"] == "11488-4"
+    )
+    assert report["code"]["coding"][0]["display"] == "Consult note"
+    assert report["code"]["text"] == german(CONSULT_REPORT) != english(CONSULT_REPORT)
+    observation = _resources(bundle, "Observation")[0]
+    assert observation["note"][0]["text"] == german(MEASUREMENT_NOTE)
+    assert observation["category"][0]["coding"][0]["display"] == "Imaging"
+    asked = build_case_bundle(sample_export(), language="fr")
+    assert asked["language"] == "fr"
+    assert fhir_r4.schema_errors(bundle) == [] and fhir_r4.spec_definition_errors(bundle) == []
