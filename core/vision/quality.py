@@ -1100,9 +1100,17 @@ def _check_occlusion(
         return checks
     skin_luma = float(np.median(skin_values))
     # Sunglasses: the eye openings are much darker than the skin and show no iris/sclera contrast.
+    # A front needs both eyes dark; a turned view is judged on the NEAR eye only (the patient's left
+    # eye for a left view): the far eye is foreshortened behind the nose and falls in its shadow
+    # (tuning split: a side-lit oblique's far eye read 0.01 of the skin, and "remove your
+    # sunglasses" was its main problem).
     dark_eyes = 0
     eye_ratios = []
-    for contour in (EYE_RIGHT, EYE_LEFT):
+    if view == "front":
+        contours = (EYE_RIGHT, EYE_LEFT)
+    else:
+        contours = (EYE_LEFT,) if view.startswith("left") else (EYE_RIGHT,)
+    for contour in contours:
         eye = np.zeros(m.luma.shape, np.uint8)
         cv2.fillPoly(eye, [np.round(landmarks.xy[list(contour)]).astype(np.int32)], 1)
         values = m.luma[eye > 0]
@@ -1112,7 +1120,7 @@ def _check_occlusion(
         eye_ratios.append(ratio)
         if ratio < o.sunglasses_eye_ratio and float(np.std(values)) < o.sunglasses_iris_contrast:
             dark_eyes += 1
-    if dark_eyes == 2 or (dark_eyes == 1 and view != "front"):
+    if dark_eyes == len(contours):
         checks.append(
             QualityCheck(
                 "sunglasses", "fail", min(eye_ratios), o.sunglasses_eye_ratio, N_("Remove your sunglasses.")

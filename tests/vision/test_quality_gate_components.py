@@ -183,3 +183,33 @@ def test_a_heavily_compressed_close_up_is_refused_for_compression(shared_testdat
     result = check_photo(jpeg(photo, 10), "close_up")
     assert _check(result, "compression").status == "fail"
     assert result.first_problem is not None and result.first_problem.name == "compression"
+
+
+# --------------------------------------------------------------------------------------------
+# sunglasses: a turned view is judged on the near eye
+
+
+def _dark_eyes(image: np.ndarray, landmarks, contours) -> np.ndarray:
+    out = image.copy()
+    for contour in contours:
+        cv2.fillPoly(out, [np.round(landmarks.xy[list(contour)]).astype(np.int32)], (8, 8, 8))
+    return out
+
+
+def test_sunglasses_need_both_eyes_on_a_front_and_the_near_eye_on_an_oblique(face_photo_bgr, face_landmarks):
+    from core.vision.regions import EYE_LEFT, EYE_RIGHT
+
+    def sunglasses(image: np.ndarray, view: str) -> str:
+        return _check(check_photo(image, view, landmarks=face_landmarks, faces=[]), "sunglasses").status
+
+    both = _dark_eyes(face_photo_bgr, face_landmarks, (EYE_LEFT, EYE_RIGHT))
+    left_only = _dark_eyes(face_photo_bgr, face_landmarks, (EYE_LEFT,))
+    right_only = _dark_eyes(face_photo_bgr, face_landmarks, (EYE_RIGHT,))
+    assert sunglasses(face_photo_bgr, "front") == "pass"
+    assert sunglasses(both, "front") == "fail"
+    assert sunglasses(left_only, "front") == "pass"
+    # A left oblique shows the patient's left eye: a dark right (far) eye is shadow, not a lens.
+    assert sunglasses(left_only, "left_oblique") == "fail"
+    assert sunglasses(right_only, "left_oblique") == "pass"
+    assert sunglasses(right_only, "right_oblique") == "fail"
+    assert sunglasses(left_only, "right_oblique") == "pass"
