@@ -61,6 +61,8 @@ CHECK_LABELS: dict[str, str] = {
     "expression": N_("Neutral expression"),
     "eyes_open": N_("Eyes open"),
     "scale": N_("Close enough for skin detail"),
+    "dynamic_range": N_("Contrast"),
+    "compression": N_("Original photo quality"),
 }
 STATUS_WORDS: dict[str, str] = {"pass": N_("OK"), "warn": N_("could be better"), "fail": N_("fix this")}
 

@@ -141,3 +141,12 @@ def test_live_callback_never_waits_for_analysis(live_frame):
     finally:
         release.set()
         processor.close()
+
+
+def test_every_gate_check_has_a_label_people_read() -> None:
+    """The live guide and the physician's page name each check in words, never by its code."""
+    from components.live_guide import CHECK_LABELS
+    from core.vision.quality import ISO_COMPONENTS
+
+    assert set(ISO_COMPONENTS) <= set(CHECK_LABELS), set(ISO_COMPONENTS) - set(CHECK_LABELS)
+    assert all(label and "_" not in label for label in CHECK_LABELS.values())
