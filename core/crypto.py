@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import os
 from pathlib import Path
+from typing import IO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -116,3 +117,84 @@ def decrypt(key: bytes, sealed: bytes, associated_data: bytes | None = None) -> 
         return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated_data)
     except InvalidTag as error:
         raise DecryptionError("ciphertext failed authentication (tampered or wrong key)") from error
+
+
+# -- streams (backups of a clinic group's database: dumps may be larger than memory) -----------
+STREAM_MAGIC = b"clinic-stream/1\n"
+STREAM_CHUNK = 1 << 20  # plaintext bytes per sealed chunk
+_STREAM_SALT = 32
+_TAG = 16
+
+
+def _read_full(source: IO[bytes], size: int) -> bytes:
+    parts: list[bytes] = []
+    while size > 0:
+        part = source.read(size)
+        if not part:
+            break
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)
+
+
+def _stream_nonce(index: int, final: bool) -> bytes:
+    return index.to_bytes(NONCE_BYTES - 1, "big") + (b"\x01" if final else b"\x00")
+
+
+def _stream_aead(key: bytes, salt: bytes) -> AESGCM:
+    file_key = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=salt, info=b"clinic-stream-v1").derive(
+        key
+    )
+    return AESGCM(file_key)
+
+
+def encrypt_stream(key: bytes, source: IO[bytes], target: IO[bytes], chunk_size: int = STREAM_CHUNK) -> int:
+    """Seal `source` into `target` chunk by chunk (the STREAM construction over AES-256-GCM):
+    a random salt gives this stream its own key, each chunk's nonce is its index and whether it
+    is the last, so a reordered, dropped or cut-off chunk fails `decrypt_stream`. Returns the
+    plaintext length; memory stays at two chunks whatever the size."""
+    salt = os.urandom(_STREAM_SALT)
+    header = STREAM_MAGIC + chunk_size.to_bytes(4, "big") + salt
+    aead = _stream_aead(key, salt)
+    target.write(header)
+    index, total = 0, 0
+    chunk = _read_full(source, chunk_size)
+    while True:
+        following = _read_full(source, chunk_size)
+        final = not following
+        target.write(aead.encrypt(_stream_nonce(index, final), chunk, header))
+        total += len(chunk)
+        if final:
+            return total
+        chunk, index = following, index + 1
+
+
+def decrypt_stream(key: bytes, source: IO[bytes], target: IO[bytes]) -> int:
+    """Inverse of `encrypt_stream`: writes a chunk only once it authenticated; raises
+    `DecryptionError` for a wrong key, an altered chunk or a stream cut short."""
+    magic = _read_full(source, len(STREAM_MAGIC))
+    if magic != STREAM_MAGIC:
+        raise DecryptionError("not a sealed stream")
+    size_bytes = _read_full(source, 4)
+    salt = _read_full(source, _STREAM_SALT)
+    if len(size_bytes) != 4 or len(salt) != _STREAM_SALT:
+        raise DecryptionError("sealed stream header is truncated")
+    chunk_size = int.from_bytes(size_bytes, "big")
+    header = magic + size_bytes + salt
+    aead = _stream_aead(key, salt)
+    index, total = 0, 0
+    block = _read_full(source, chunk_size + _TAG)
+    while True:
+        following = _read_full(source, chunk_size + _TAG)
+        final = not following
+        try:
+            plain = aead.decrypt(_stream_nonce(index, final), block, header)
+        except InvalidTag as error:
+            raise DecryptionError(
+                f"sealed stream chunk {index} failed authentication (tampered, cut short or wrong key)"
+            ) from error
+        target.write(plain)
+        total += len(plain)
+        if final:
+            return total
+        block, index = following, index + 1

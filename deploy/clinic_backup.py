@@ -6,15 +6,18 @@
 1. `python -m core backup` writes `clinic-<UTC time>.tar` (database and blobs, both encrypted with
    keys derived from the master key; the key itself is never in a backup). DuckDB lets one
    process open the database, so with `--pause-unit` the portal stops for the backup (seconds)
-   and starts again at once; without it the portal must not be running.
-2. The newest archive is restored into a scratch data directory (`python -m core restore`, which
-   opens the database and decrypts every blob with the master key) and `python -m core
-   audit-verify` checks the restored audit chain there. The scratch directory is removed.
+   and starts again at once; without it the portal must not be running. On PostgreSQL
+   (CLINIC_DATABASE_URL set) pg_dump reads one snapshot while the app servers run: nothing is
+   paused and `--pause-unit` is ignored.
+2. `python -m core check-backup` restores the newest archive into scratch (a directory here;
+   for PostgreSQL also a scratch database `clinic_restore_check_<time>` on the same cluster,
+   which needs CREATEDB), decrypting the database and every blob with the master key, and
+   verifies the restored audit chain there. The scratch copy is removed, whatever the outcome.
 3. Only when the check passed: archives beyond the newest `--keep` are deleted. A failed backup
    or check deletes nothing and exits non-zero (systemd marks the unit failed).
 
 The clinic's settings come from the environment as for the portal (CLINIC_DATA_DIR,
-CLINIC_KEY_FILE or CLINIC_MASTER_KEY). Run as root with `--run-as` (systemd), the clinic
+CLINIC_KEY_FILE or CLINIC_MASTER_KEY, CLINIC_DATABASE_URL). Run as root with `--run-as` (systemd), the clinic
 commands run as that user; `--pause-unit` needs root. Standard library only.
 """
 
@@ -50,14 +53,6 @@ def apply_retention(backup_dir: Path, keep: int) -> list[Path]:
     for path in doomed:
         path.unlink()
     return doomed
-
-
-def key_file_from_env(env: dict[str, str]) -> Path:
-    """The key file the portal uses (CLINIC_KEY_FILE, else <data dir>/master.key), as in core.config."""
-    if env.get("CLINIC_KEY_FILE"):
-        return Path(env["CLINIC_KEY_FILE"]).resolve()
-    data_dir = Path(env.get("CLINIC_DATA_DIR") or REPO_ROOT / "data").resolve()
-    return data_dir / "master.key"
 
 
 class Job:
@@ -98,6 +93,9 @@ def make_backup(job: Job, backup_dir: Path, pause_unit: str | None) -> Path:
     target = backup_dir / f"clinic-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.tar"
     if target.exists():
         raise JobError(f"{target} exists already (two backups in one second?)")
+    if pause_unit is not None and os.environ.get("CLINIC_DATABASE_URL", "").strip():
+        print(f"PostgreSQL: an online snapshot, {pause_unit} keeps running")
+        pause_unit = None
     # Only a portal that was running is started again.
     paused = pause_unit is not None and _systemctl("is-active", "--quiet", pause_unit) == 0
     if paused:
@@ -111,19 +109,11 @@ def make_backup(job: Job, backup_dir: Path, pause_unit: str | None) -> Path:
 
 
 def check_archive(job: Job, archive: Path, scratch_parent: Path) -> str:
-    """Restore `archive` into a scratch data directory and verify the audit chain there."""
-    env = dict(os.environ)
-    key_file = key_file_from_env(env)
+    """Restore `archive` into scratch and verify the audit chain there (`core check-backup`)."""
     scratch = Path(tempfile.mkdtemp(prefix=".check-", dir=scratch_parent))
     try:
         job.give(scratch)
-        env["CLINIC_DATA_DIR"] = str(scratch / "data")
-        # The scratch directory has no key file of its own: point at the portal's key.
-        if not env.get("CLINIC_MASTER_KEY"):
-            env["CLINIC_KEY_FILE"] = str(key_file)
-        restored = job.core("restore", str(archive), env=env)
-        verified = job.core("audit-verify", env=env)
-        return f"{restored}\n{verified}"
+        return job.core("check-backup", str(archive), "--scratch-dir", str(scratch))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -150,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--backup-dir", type=Path, required=True)
     parser.add_argument("--keep", type=int, default=14, help="archives to keep (newest first)")
     parser.add_argument("--run-as", help="run the clinic commands as this user (the job runs as root)")

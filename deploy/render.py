@@ -368,6 +368,10 @@ def render_units(profile: Profile) -> dict[str, str]:
                 line.replace("clinic-portal.service", every) if line.startswith("After=") else line
                 for line in units[name].split("\n")
             )
+        # On PostgreSQL (required here) the backup is an online pg_dump snapshot: nothing pauses.
+        units["clinic-backup.service"] = units["clinic-backup.service"].replace(
+            " --pause-unit clinic-portal.service", ""
+        )
     return units
 
 

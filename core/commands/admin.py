@@ -1,4 +1,4 @@
-"""Operator commands: init, create-user, audit-verify, backup, restore."""
+"""Operator commands: init, create-user, audit-verify, backup, restore, check-backup."""
 
 from __future__ import annotations
 
@@ -37,6 +37,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     restore.add_argument("path")
     restore.add_argument("--force", action="store_true", help="replace existing data (kept aside)")
     restore.set_defaults(handler=_restore)
+
+    check = subparsers.add_parser(
+        "check-backup",
+        help="restore an archive into scratch (a directory; PostgreSQL: a scratch database) and verify its audit log",
+    )
+    check.add_argument("path")
+    check.add_argument(
+        "--scratch-dir", required=True, help="an empty directory for the scratch data (removed after)"
+    )
+    check.set_defaults(handler=_check_backup)
 
 
 def _open(create: bool = False):
@@ -149,4 +159,23 @@ def _restore(args: argparse.Namespace) -> int:
     print(f"restored {summary.path} ({summary.blob_count} blobs, {summary.audit_rows} audit rows)")
     if summary.erasures_reapplied:
         print(f"erased again {len(summary.erasures_reapplied)} patient(s) the erasure ledger lists")
+    return 0
+
+
+def _check_backup(args: argparse.Namespace) -> int:
+    from core.backup import BackupError, check_backup
+    from core.config import Settings
+    from core.db import DatabaseError
+
+    try:
+        checked = check_backup(Settings.from_env(), Path(args.path), Path(args.scratch_dir))
+    except (BackupError, DatabaseError, OSError, ValueError) as error:
+        raise CommandError(f"restore check failed: {error}") from error
+    except duckdb.Error as error:
+        raise CommandError(f"restore check failed: the archived database cannot be read ({error})") from error
+    restored = checked.restored
+    print(
+        f"restored {restored.path} ({restored.blob_count} blobs, {restored.audit_rows} audit rows) into scratch"
+    )
+    print(f"audit log intact: {checked.audit_rows_verified} rows verified")
     return 0
