@@ -13,8 +13,11 @@ loop, as the upload page does; encrypted into the shared blob directory by the s
 submitted, assessment queued. Every process waits at a start line; submissions that finish inside
 the `--seconds` window count. `--processes 1 2 1 2` alternates the counts (the ratio is of their
 means), so a burst of other load on a shared machine does not fall on one count only. Prints
-submissions/s per process count, the 2:1 ratio, latency median/p95 and per phase, and how many
-assessments the workers finished in the window. Everything (PostgreSQL, the app servers, their
+submissions/s per process count, the 2:1 ratio, latency median/p95 and per phase, the CPU time
+one submission costs (argon2id's hash and verify measured alone, since they run in threads of their
+own; the submitting thread's own time; the PostgreSQL cluster's processes), which does not depend
+on what else the machine runs, and how many assessments the workers finished in the
+window. Everything (PostgreSQL, the app servers, their
 assessment workers) shares this machine's cores.
 """
 
@@ -68,8 +71,10 @@ def app_server(threads: int, seconds: float) -> None:
     )
 
     def submit_one() -> dict[str, float]:
-        """One patient's path; the milliseconds of each phase."""
+        """One patient's path; the milliseconds of each phase, and the submitting thread's CPU
+        time for the whole path (argon2 hashes in threads of its own: measured apart)."""
         email = f"bench-{uuid.uuid4().hex[:12]}@example.test"
+        cpu_began = time.thread_time()
         marks = [time.perf_counter()]
         clinic.auth.register_patient(
             email, PASSWORD, "Bench Patient", date(1985, 6, 15), "en", "Europe/Amsterdam", True
@@ -81,7 +86,11 @@ def app_server(threads: int, seconds: float) -> None:
         clinic.cases.submit_example_case(principal, intake, photos)
         marks.append(time.perf_counter())
         clinic.auth.logout(token)
-        return {name: (marks[k + 1] - marks[k]) * 1000 for k, name in enumerate(PHASES)}
+        submit_cpu = time.thread_time() - cpu_began
+        return {
+            **{name: (marks[k + 1] - marks[k]) * 1000 for k, name in enumerate(PHASES)},
+            "submit_cpu": submit_cpu * 1000,
+        }
 
     submit_one()  # warm: imports, the pool, the statement caches
     print("ready", flush=True)
@@ -89,6 +98,7 @@ def app_server(threads: int, seconds: float) -> None:
     start = time.perf_counter()
     stop_at = start + seconds
     latencies: list[float] = []
+    cpu_ms: list[float] = []  # the path's CPU time in its own thread, per counted submission
     phases: dict[str, list[float]] = {name: [] for name in PHASES}
     errors: list[str] = []
     lock = threading.Lock()
@@ -106,6 +116,7 @@ def app_server(threads: int, seconds: float) -> None:
             if ended <= stop_at:
                 with lock:
                     latencies.append((ended - began) * 1000)
+                    cpu_ms.append(phase_ms.pop("submit_cpu"))
                     for name, ms in phase_ms.items():
                         phases[name].append(ms)
 
@@ -119,6 +130,7 @@ def app_server(threads: int, seconds: float) -> None:
             {
                 "submitted": len(latencies),
                 "latencies_ms": latencies,
+                "cpu_ms": cpu_ms,
                 "phases_ms": phases,
                 "errors": errors[:5],
             }
@@ -159,6 +171,7 @@ def run(server: Any, processes: int, threads: int, seconds: float) -> dict[str, 
             raise SystemExit(f"an app server did not start: {line!r}")
     with psycopg_connection(url) as connection:
         done_before = _done_assessments(connection)
+        postgres_cpu = postgres_cpu_seconds(server.data_dir)
         for child in children:
             assert child.stdin is not None
             child.stdin.write("go\n")
@@ -167,6 +180,7 @@ def run(server: Any, processes: int, threads: int, seconds: float) -> dict[str, 
         for child in children:
             assert child.stdout is not None
             results.append(json.loads(child.stdout.readline()))
+        postgres_cpu = postgres_cpu_seconds(server.data_dir) - postgres_cpu
         assessments_done = _done_assessments(connection) - done_before
         queued = connection.execute("SELECT count(*) FROM assessments WHERE status = 'queued'").fetchone()
     for child in children:
@@ -186,10 +200,40 @@ def run(server: Any, processes: int, threads: int, seconds: float) -> dict[str, 
             for name in PHASES
             for values in [[ms for result in results for ms in result["phases_ms"][name]]]
         },
+        "submit_cpu_ms": statistics.mean(cpu)
+        if (cpu := [ms for r in results for ms in r["cpu_ms"]])
+        else float("nan"),
+        "postgres_cpu_ms": 1000 * postgres_cpu / submitted if submitted else float("nan"),
         "assessments_done": assessments_done,
         "still_queued": int(queued[0]) if queued else 0,
         "errors": [e for result in results for e in result["errors"]],
     }
+
+
+def argon2_cpu_ms(repeats: int = 5) -> float:
+    """Process CPU time of one registration's hash plus one log-in's verify, the portal's hasher
+    (its threads included: CLOCK_PROCESS_CPUTIME_ID counts threads that already ended)."""
+    from argon2 import PasswordHasher
+
+    hasher = PasswordHasher()
+    began = time.process_time()
+    for _ in range(repeats):
+        hasher.verify(hasher.hash(PASSWORD), PASSWORD)
+    return 1000 * (time.process_time() - began) / repeats
+
+
+def postgres_cpu_seconds(data_dir: Path) -> float:
+    """CPU seconds used so far by this cluster: its postmaster and every process it started."""
+    postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(stat.parent.name) == postmaster or int(fields[1]) == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def psycopg_connection(url: str) -> Any:
@@ -236,6 +280,10 @@ def main() -> int:
                 "    median per phase: "
                 + ", ".join(f"{name} {ms:.0f} ms" for name, ms in figure["phase_medians_ms"].items())
             )
+            print(
+                f"    CPU per submission: the submitting thread {figure['submit_cpu_ms']:.0f} ms,"
+                f" PostgreSQL {figure['postgres_cpu_ms']:.0f} ms (all its processes)"
+            )
             for error in figure["errors"]:
                 print(f"    error: {error}")
         by_count: dict[int, list[float]] = {}
@@ -246,6 +294,13 @@ def main() -> int:
             print(f"{count} app server(s): mean {means[count]:.2f} submissions/s over {len(rates)} run(s)")
         if 1 in means and 2 in means and means[1]:
             print(f"ratio 2:1 app servers = {means[2] / means[1]:.2f}")
+        hashing_ms = argon2_cpu_ms()
+        cpu_ms = hashing_ms + statistics.mean(f["submit_cpu_ms"] + f["postgres_cpu_ms"] for f in figures)
+        print(
+            f"CPU per submission: {cpu_ms:.0f} ms = argon2id hash + verify {hashing_ms:.0f} ms (this process alone)"
+            f" + the submitting thread + PostgreSQL; so at most {1000 * (os.cpu_count() or 1) / cpu_ms:.1f} submissions/s"
+            f" on {os.cpu_count()} cores that do nothing else (the assessments they queue not included)"
+        )
     finally:
         server.stop()
     return 0
