@@ -60,22 +60,36 @@ SCLERA_MIN_SKIN_CONTRAST = 1.3
 # warm indoor light differs by more than 0.3.
 SHARED_WHITE_TOLERANCE = 0.1
 FACE_TARGET_P95 = 0.75  # linear luminance the face's 95th percentile is brought to (no anchor)
-# Linear luminance an eye white / the teeth are brought to when they set the exposure. Both sit
-# recessed and partly shaded, so their in-photo brightness is below a white card's; the values
-# were fitted on one half of labelled real photos (skin-tone categories) and checked on the other.
-ANCHOR_TARGETS = {"sclera": 0.45, "teeth": 0.5}
-# A reference sets the exposure only when it is clearly less coloured than the skin (the light's
-# tint cancels in the ratio) -- stricter than for the white balance alone.
-ANCHOR_MIN_SKIN_CONTRAST = 1.8
+# The exposure anchor (skin tone and every colour measure): the lit part of an eye white or of the
+# teeth is brought to a fixed linear luminance, so the skin keeps its true lightness relative to a
+# white under the same light. A reference pixel counts when it is clearly less coloured than the
+# skin (skin red/blue over its red/blue: the light's tint cancels); its "white
+# level" is the ANCHOR_PERCENTILE of those pixels' luminance -- the lit part, not the recessed,
+# shaded rest of the opening (the median of a narrowed eye or a smile's teeth read the shade and
+# gave up at normal distance), below the wet glints. The target was fitted on the "tune" half of
+# the labelled real photos (`benchmarks/eval_skin_tone.py --fit`: least squares of the degrees
+# outside each label's ITA range; one target for both, as either source has 3-5 photos there)
+# and checked on the other half (tests/assessment/test_skin_tone.py).
+ANCHOR_TARGETS = {"sclera": 0.54, "teeth": 0.54}
+ANCHOR_PIXEL_CONTRAST = 1.3
+ANCHOR_PERCENTILE = 90.0
+# The reference as a whole (the median colour of its brighter half) must be this much less
+# coloured than the skin: teeth that look as coloured as the skin are lips, gums or shade.
+ANCHOR_MIN_SKIN_CONTRAST = 1.3
+ANCHOR_MAX_CLIPPED = 0.25  # share of a reference's pixels with a channel burnt out to white
+# Lit part over median of the reference pixels above this: glare on glasses or a shadow across it.
+ANCHOR_MAX_SPREAD = 2.5
 # Eye white and teeth of one photo must agree on the exposure within this factor.
 ANCHOR_MAX_DISAGREEMENT = 1.5
+# An anchor that makes the skin lighter than this L* (lighter than any skin) was itself in shade.
+ANCHOR_MAX_SKIN_LIGHTNESS = 80.0
+ANCHOR_LABELS = {"sclera": "eye white", "teeth": "teeth"}
+# Why a reference that was seen could not anchor the exposure (the engine turns these into notes).
+ANCHOR_REASONS = ("too_few", "coloured", "clipped", "uneven", "shaded", "disagree")
 # The exposure may clip at most this share of the face's pixels that were not clipped already
 # (specular glints of a talking face come and go; a tighter limit made the exposure twitch:
 # at 1 % the retake benchmark's band changes rose, e.g. under-eye from 19 % to 25 %).
 MAX_FACE_CLIP = 0.02
-# An anchored exposure cut back more than this by the clipping limit means the "white" was darker
-# than the skin allows (shaded): it does not say how bright the skin is.
-ANCHOR_MIN_KEPT = 0.8
 # Background: pixels this far from the face (face widths) and at most this coloured count as wall.
 BACKGROUND_MAX_CHANNEL_RATIO = 1.6
 BACKGROUND_MIN_SHARE = 0.1
@@ -94,9 +108,6 @@ CONFIDENCE_RAMPS = {
 }
 # A wall is lit differently from the face: it counts half as much as a reflector on the face.
 BACKGROUND_PRIOR = 0.5
-# The exposure is anchored only by a reference trusted this much (the ITA category must not
-# appear and vanish between retakes).
-ANCHOR_MIN_CONFIDENCE = 0.5
 # Inter-eye distance (eye-corner midpoints) of a front face in the canonical layout: counts of
 # eye-white / teeth pixels are taken relative to it, so they do not depend on resolution or pose.
 CANONICAL_EYE_DISTANCE = 0.28 * CANONICAL_SIZE  # the median of the labelled front photos (128-162 px)
@@ -433,6 +444,7 @@ def estimate_illumination(
     background: WhiteReference | None = None,
     calibrated: bool = False,
     min_pixels: float = MIN_SCLERA_PIXELS,
+    case_skin_luminance: float | None = None,
 ) -> dict:
     """Per-channel gains that make the neutral reference neutral and set the exposure.
 
@@ -444,6 +456,8 @@ def estimate_illumination(
     from the face itself, so absolute lightness (ITA) is not measurable on this photo.
     The photo's own eye white, teeth and background are blended by confidence (`blend_references`).
     `min_pixels`: the fewest pixels an eye white or the teeth may rest on (`min_reference_pixels`).
+    `case_skin_luminance`: the skin lightness the consultation's other photos anchored, used when
+    this photo has no anchor of its own (`exposure_anchor`).
     """
     own, stats = sclera_reference(linear_rgb, sclera, skin_rgb, min_pixels)
     tooth = None
@@ -487,9 +501,16 @@ def estimate_illumination(
     pixels = (exposure_pixels if exposure_pixels is not None else linear_rgb).reshape(-1, 3)
     lum95 = float(np.percentile(_luminance(pixels), 95))
     stats["face_p95_luminance"] = round(lum95, 4)
-    anchor, anchor_gain = _exposure_anchor(own, tooth, calibrated, stats)
-    # The measurement image keeps the face's own exposure (steady from photo to photo, so a case's
-    # measures stay comparable); the anchor's exposure is recorded for skin tone (ITA) alone.
+    if calibrated:
+        anchor, anchor_gain = "colour chart", 1.0
+    else:
+        levels = _own_white_levels(linear_rgb, sclera, teeth, skin_rgb, min_pixels, stats)
+        # A photo taken under another light than the case's keeps its own anchor, as its colour.
+        case_skin = None if "case_reference_rejected" in stats else case_skin_luminance
+        anchor, anchor_gain = exposure_anchor(levels, skin_luminance(skin_rgb), stats, case_skin)
+    # The measurement image keeps the face's own exposure (steady from photo to photo, and never
+    # clipped); the anchor's exposure, as a ratio to it, is applied to the colour measures
+    # afterwards on their CIELAB values (metrics.anchor_exposure), where nothing can clip.
     exposure_gain = (
         1.0 if calibrated else float(np.clip(FACE_TARGET_P95 / max(lum95, 1e-4), *EXPOSURE_LIMITS))
     )
@@ -502,9 +523,6 @@ def estimate_illumination(
         )
         clip_limit = 0.98 / max(brightest, 1e-4)
         stats["clip_limit_gain"] = round(clip_limit, 3)
-        if anchor is not None and anchor_gain is not None and clip_limit < ANCHOR_MIN_KEPT * anchor_gain:
-            stats["skin_tone_anchor_rejected"] = f"the {anchor} is darker than the skin allows (shaded)"
-            anchor = None
         exposure_gain = min(exposure_gain, clip_limit)
     if anchor is not None and anchor_gain is not None:
         stats["anchor_exposure_ratio"] = round(anchor_gain / exposure_gain, 4)
@@ -517,28 +535,114 @@ def estimate_illumination(
     return {"gains": gains, **stats}
 
 
-def _exposure_anchor(
-    sclera: WhiteReference | None, teeth: WhiteReference | None, calibrated: bool, stats: dict
+@dataclass(frozen=True)
+class WhiteLevel:
+    """How bright a neutral reflector (eye white, teeth) is in its photo: the linear luminance of
+    its lit part (`ANCHOR_PERCENTILE` of its reference pixels, before any gain)."""
+
+    source: str  # sclera | teeth
+    level: float
+    pixels: int
+
+
+def white_level(
+    linear_rgb: np.ndarray,
+    area: np.ndarray | None,
+    skin_rgb: np.ndarray | None,
+    source: str,
+    min_pixels: float = MIN_SCLERA_PIXELS,
+) -> tuple[WhiteLevel | None, str | None]:
+    """(the reference's white level, None) or (None, why it cannot anchor the exposure); the
+    reason is None when nothing of the reference is in the photo (eyes shut, mouth closed)."""
+    if area is None or skin_rgb is None or int(area.sum()) < min_pixels:
+        return None, None
+    pixels = linear_rgb[area].astype(np.float64)
+    lum = _luminance(pixels.astype(np.float32)).astype(np.float64)
+    skin = np.maximum(np.asarray(skin_rgb, np.float64), 1e-4)
+    contrast = (skin[0] / skin[2]) / ((pixels[:, 0] + 1e-4) / (pixels[:, 2] + 1e-4))
+    bright_half = lum >= np.percentile(lum, 50)
+    whole = np.maximum(np.median(pixels[bright_half], axis=0), 1e-4)
+    if (skin[0] / skin[2]) / (whole[0] / whole[2]) < ANCHOR_MIN_SKIN_CONTRAST:
+        return None, "coloured"
+    # Clipped pixels stay in: the percentile below them is still exact (burnt-out glints and a
+    # brighter exposure clip the top of the white first), and one clipped channel (the teeth's
+    # red) costs their luminance about 1 %; a white with more than ANCHOR_MAX_CLIPPED of its
+    # pixels clipped has no level left to read.
+    neutral = contrast >= ANCHOR_PIXEL_CONTRAST
+    if neutral.sum() < min_pixels:
+        return None, "too_few"
+    level = float(np.percentile(lum[neutral], ANCHOR_PERCENTILE))
+    if float(np.mean(pixels[neutral].max(axis=1) >= 0.98)) > ANCHOR_MAX_CLIPPED:
+        return None, "clipped"
+    if level > ANCHOR_MAX_SPREAD * float(np.median(lum[neutral])):
+        return None, "uneven"
+    return WhiteLevel(source, level, int(neutral.sum())), None
+
+
+def _lightness(luminance: float) -> float:
+    """CIELAB L* of a linear luminance (white = 1)."""
+    return 116.0 * luminance ** (1 / 3) - 16.0 if luminance > 0.008856 else 903.3 * luminance
+
+
+def exposure_anchor(
+    levels: Sequence[WhiteLevel],
+    skin_luminance: float | None,
+    stats: dict,
+    case_skin_luminance: float | None = None,
 ) -> tuple[str | None, float | None]:
-    """(what sets the exposure, its gain): the chart, or this photo's own eye white / teeth."""
-    if calibrated:
-        return "colour chart", 1.0
-    gains = {
-        ref.source: ANCHOR_TARGETS[ref.source] / ref.luminance
-        for ref in (sclera, teeth)
-        if ref is not None
-        and ref.luminance
-        and ref.skin_contrast >= ANCHOR_MIN_SKIN_CONTRAST
-        and ref.confidence >= ANCHOR_MIN_CONFIDENCE
-    }
-    if not gains:
-        return None, None
-    if max(gains.values()) > ANCHOR_MAX_DISAGREEMENT * min(gains.values()):
-        stats["skin_tone_anchor_rejected"] = "eye white and teeth disagree on the exposure"
-        return None, None
-    names = {"sclera": "eye white", "teeth": "teeth"}
-    label = " and ".join(names[source] for source in gains)
-    return label, float(np.exp(np.mean(np.log(list(gains.values())))))
+    """(what sets the exposure, its gain on this photo's linear light).
+
+    With `case_skin_luminance` (the skin lightness the photos of one consultation anchored,
+    pooled: same person, same session) the photo takes that: like the shared white balance, one
+    anchor for the case, so a smile that shows the teeth in one photo and not the next does not
+    move the colour measures between them. Otherwise its own eye white and teeth (`white_level`).
+    A reference that would make the skin lighter than any skin was in shade; eye white and teeth
+    that disagree cannot both be lit, so neither is trusted. Why each one failed goes to
+    `stats["anchor_unusable"]` ({source: reason}) for the report's words.
+    """
+    unusable: dict[str, str] = stats.setdefault("anchor_unusable", {})
+    if case_skin_luminance is not None and skin_luminance:
+        return "consultation", case_skin_luminance / skin_luminance
+    gains: dict[str, float] = {}
+    for found in levels:
+        gain = ANCHOR_TARGETS[found.source] / max(found.level, 1e-4)
+        stats[f"{found.source}_white_level"] = round(found.level, 4)
+        if skin_luminance is not None and _lightness(gain * skin_luminance) > ANCHOR_MAX_SKIN_LIGHTNESS:
+            unusable[found.source] = "shaded"
+        else:
+            gains[found.source] = gain
+    if len(gains) > 1 and max(gains.values()) > ANCHOR_MAX_DISAGREEMENT * min(gains.values()):
+        unusable.update(dict.fromkeys(gains, "disagree"))
+        gains = {}
+    if gains:
+        label = " and ".join(ANCHOR_LABELS[source] for source in gains)
+        return label, float(np.exp(np.mean(np.log(list(gains.values())))))
+    return None, None
+
+
+def _own_white_levels(
+    linear_rgb: np.ndarray,
+    sclera: np.ndarray | None,
+    teeth: np.ndarray | None,
+    skin_rgb: np.ndarray | None,
+    min_pixels: float,
+    stats: dict,
+) -> list[WhiteLevel]:
+    levels: list[WhiteLevel] = []
+    unusable: dict[str, str] = stats.setdefault("anchor_unusable", {})
+    for source, area in (("sclera", sclera), ("teeth", teeth)):
+        found, reason = white_level(linear_rgb, area, skin_rgb, source, min_pixels)
+        if found is not None:
+            levels.append(found)
+        elif reason is not None:
+            unusable[source] = reason
+    return levels
+
+
+def skin_luminance(skin_rgb: np.ndarray | None) -> float | None:
+    if skin_rgb is None:
+        return None
+    return float(_luminance(np.asarray(skin_rgb, np.float32)[None])[0])
 
 
 def _warp_to_canonical(
@@ -561,19 +665,50 @@ def _warp_to_canonical(
     return raw, matrix, transform_points(points, matrix), scale
 
 
+@dataclass(frozen=True)
+class PhotoReferences:
+    """What one photo offers its consultation before anything is measured: its white reference
+    (for the shared white balance) and the skin lightness its own anchor sets (linear luminance
+    of the skin patches at the anchored exposure; None without an eye white or teeth to anchor)."""
+
+    white: WhiteReference | None
+    anchored_skin_luminance: float | None
+
+
+def photo_light_references(
+    image_bgr: np.ndarray, points: np.ndarray, size: int = CANONICAL_SIZE
+) -> PhotoReferences:
+    """The photo's own references, found as `estimate_illumination` finds them, for pooling over a
+    consultation before measuring (`pool_white_references`, `pool_skin_luminance`)."""
+    raw, _, canonical_points, scale = _warp_to_canonical(image_bgr, points, size)
+    linear = srgb_to_linear(raw[..., ::-1] / 255.0)
+    skin = _skin_colour(linear, canonical_points)
+    min_pixels = min_reference_pixels(canonical_points)
+    sclera_area = sclera_mask(canonical_points, raw.shape[:2])
+    teeth = teeth_mask(canonical_points, raw.shape[:2], scale)
+    sclera, _ = sclera_reference(linear, sclera_area, skin, min_pixels)
+    tooth, _ = neutral_reference(linear, teeth, skin, "teeth", upper_percentile=90.0, min_pixels=min_pixels)
+    white = blend_references([sclera, tooth, background_reference(image_bgr, points, skin)])
+    stats: dict = {}
+    levels = _own_white_levels(linear, sclera_area, teeth, skin, min_pixels, stats)
+    own_skin = skin_luminance(skin)
+    anchor, gain = exposure_anchor(levels, own_skin, stats)
+    anchored = None if anchor is None or gain is None or own_skin is None else gain * own_skin
+    return PhotoReferences(white, anchored)
+
+
 def photo_white_reference(
     image_bgr: np.ndarray, points: np.ndarray, size: int = CANONICAL_SIZE
 ) -> WhiteReference | None:
     """The photo's own white reference (eye white, teeth and background blended by confidence,
     as `estimate_illumination` does), for pooling over a case before measuring."""
-    raw, _, canonical_points, scale = _warp_to_canonical(image_bgr, points, size)
-    linear = srgb_to_linear(raw[..., ::-1] / 255.0)
-    skin = _skin_colour(linear, canonical_points)
-    min_pixels = min_reference_pixels(canonical_points)
-    sclera, _ = sclera_reference(linear, sclera_mask(canonical_points, raw.shape[:2]), skin, min_pixels)
-    teeth = teeth_mask(canonical_points, raw.shape[:2], scale)
-    tooth, _ = neutral_reference(linear, teeth, skin, "teeth", upper_percentile=90.0, min_pixels=min_pixels)
-    return blend_references([sclera, tooth, background_reference(image_bgr, points, skin)])
+    return photo_light_references(image_bgr, points, size).white
+
+
+def pool_skin_luminance(values: Sequence[float | None]) -> float | None:
+    """The consultation's anchored skin lightness: the median over the photos that anchored it."""
+    found = [v for v in values if v is not None]
+    return float(np.median(found)) if found else None
 
 
 def canonicalise(
@@ -583,12 +718,15 @@ def canonicalise(
     white_balance: bool = True,
     shared_reference: WhiteReference | None = None,
     chart: ChartCalibration | None = None,
+    case_skin_luminance: float | None = None,
 ) -> CanonicalFace:
     """Warp to the canonical layout and normalise illumination.
 
     `shared_reference`: the case's pooled eye-white colour (see `pool_white_references`).
     `chart`: a colour calibration from a chart in the photo; it replaces the eye-white balance
     (faces and close-ups); on faces the exposure is still set from the face, as on every photo.
+    `case_skin_luminance`: the consultation's anchored skin lightness (`pool_skin_luminance`), the
+    exposure anchor of a photo that has none of its own.
 
     Without landmarks (close-up of skin) the whole frame is resized to `size` on its long side
     and only measured, not colour-corrected: a frame full of skin has no neutral reference.
@@ -636,6 +774,7 @@ def canonicalise(
                 teeth_mask(canonical_points, raw.shape[:2], scale),
                 background_reference(image_bgr, points, skin),
                 min_pixels=min_reference_pixels(canonical_points),
+                case_skin_luminance=case_skin_luminance,
             )
         gains = estimate.pop("gains")
         illumination.update(estimate)

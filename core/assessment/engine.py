@@ -21,11 +21,23 @@ import numpy as np
 from core.assessment import canonical as canon
 from core.assessment.colour_chart import ChartCalibration, find_colour_chart
 from core.assessment.filterbank import load_filterbank
-from core.assessment.findings import photo_flags, retake_flag, suggestions, summary
+from core.assessment.findings import (
+    NO_ANCHOR_NOTE,
+    NO_COLOUR_ANCHOR_NOTE,
+    NOT_BALANCED_NOTE,
+    NOT_SKIN_COLOUR_NOTE,
+    UNUSABLE_ANCHOR_NOTE,
+    UNUSABLE_NOTES,
+    photo_flags,
+    retake_flag,
+    suggestions,
+    summary,
+)
 from core.assessment.metrics import (
     METRIC_SPECS,
     MapAnalysis,
     analyse_maps,
+    anchor_exposure,
     exclude_non_skin,
     ita_category,
     ita_degrees,
@@ -58,7 +70,10 @@ from core.vision.regions import region_masks
 # under-eye, symmetry: metrics.METRIC_SPECS) so a retake keeps its band.
 # 1.4.0: a photo's eye white, teeth and background blended by confidence (margins past each
 # usability threshold) instead of the first usable one, so a retake does not switch references.
-ENGINE_VERSION = "1.4.0"
+# 1.5.0: the exposure anchor found on far more photos (the lit part of eye whites and teeth, with
+# reasons when one is unusable; the case's pooled anchor for every photo of one light) and
+# inherited by every colour measure (metrics.anchor_exposure), not by ITA alone.
+ENGINE_VERSION = "1.5.0"
 
 WRINKLE_REGIONS = (
     "forehead", "glabella", "crows_feet_left", "crows_feet_right", "under_eye_left", "under_eye_right",
@@ -100,6 +115,9 @@ class AssessmentOptions:
     shared_white_balance: bool = True
     # A ColorChecker Classic in the photo calibrates its colour (replaces the eye-white balance).
     colour_chart: bool = True
+    # Colour measures read at the exposure a white that is not skin sets (chart, eye white, teeth,
+    # the case's pooled anchor). Off (research option): at the face's own exposure, no skin tone.
+    exposure_anchor: bool = True
     threads: int = 1
     model_dir: Path | None = None
     run_registry: bool = True  # also run registered ONNX models
@@ -177,10 +195,13 @@ def assess_photo(
     photo_id: str | None = None,
     white_reference: canon.WhiteReference | None = None,
     chart: ChartCalibration | None = None,
+    case_skin_luminance: float | None = None,
 ) -> PhotoAssessment:
     """Measure one photo. `landmarks`: the face in this photo; detected when None.
 
     `white_reference`: the case's pooled eye-white colour (`assess_case` passes it).
+    `case_skin_luminance`: the skin lightness the case's other photos anchored (`assess_case`
+    passes it); it anchors the exposure of a photo without an eye white or teeth of its own.
     `chart`: a colour calibration already found in this photo; when None and
     `options.colour_chart` is on, the photo is searched for a chart.
     """
@@ -216,11 +237,19 @@ def assess_photo(
     if chart is None:
         chart = _find_chart(image_bgr, options)
     face = canon.canonicalise(
-        image_bgr, points, options.canonical_size, options.white_balance, white_reference, chart
+        image_bgr,
+        points,
+        options.canonical_size,
+        options.white_balance,
+        white_reference,
+        chart,
+        case_skin_luminance,
     )
     rgb01 = face.image_bgr[..., ::-1].astype(np.float32) / 255.0
     bank = load_filterbank(options.model_dir, threads=options.threads)
-    maps = bank.run(rgb01)
+    # Every colour measure reads the skin at the anchor's exposure (one function for all of them).
+    anchored = options.white_balance and options.exposure_anchor
+    maps = anchor_exposure(bank.run(rgb01), colour_exposure(face.illumination, anchored))
 
     if close_up:
         masks = {CLOSE_UP_REGION: _close_up_mask(face.image_bgr, chart, face.transform)}
@@ -252,7 +281,7 @@ def assess_photo(
     )
     notes = _reliability_notes(view, quality, face.illumination, close_up)
     assessment.metrics = _measure(masks, maps, analysis, notes, close_up)
-    _apply_light_anchors(assessment.metrics, face.illumination, options.white_balance)
+    _apply_light_anchors(assessment.metrics, face.illumination, options.white_balance, anchored)
     if face.points is not None and not close_up and is_front(view):
         value = landmark_asymmetry(face.points)
         score, band = score_and_band("symmetry", value)
@@ -316,40 +345,55 @@ SKIN_TONE_NOT_MEASURABLE = "not measurable"
 COLOUR_NOT_CORRECTED = "not scored"
 
 
-def _apply_light_anchors(metrics: list[Metric], illumination: dict, light_handling: bool) -> None:
-    """ITA needs an exposure anchor that is not skin; a redness score needs corrected colour.
+def colour_exposure(illumination: dict, light_handling: bool = True) -> float:
+    """The exposure every colour measure is read at, as a ratio to the measured (face-exposed)
+    image: the anchor's (chart, eye white, teeth, the consultation's other photos) when there is
+    one, else 1 (the face's own brightness: colour compares within this face only)."""
+    if not light_handling or not illumination.get("skin_tone_anchor"):
+        return 1.0
+    return float(illumination.get("anchor_exposure_ratio", 1.0))
+
+
+def _apply_light_anchors(
+    metrics: list[Metric], illumination: dict, light_handling: bool, anchored: bool = True
+) -> None:
+    """ITA needs an exposure anchor that is not skin and corrected colour; a redness score needs
+    corrected colour.
 
     Without an anchor the exposure came from the face itself, which sets every skin to the same
-    brightness: an ITA (and its category) would describe the camera, not the skin. Uncorrected
-    colour reads a warm lamp as red skin, so redness keeps its value but gets no score or band.
+    brightness: an ITA (and its category) would describe the camera, not the skin. Without a white
+    balance b* is partly the lamp's. Uncorrected colour reads a warm lamp as red skin, so redness
+    keeps its value but gets no score or band. The anchor itself was applied to the colour maps
+    before measuring (`colour_exposure`), so every colour measure shares it.
     With light handling switched off (research option) the raw numbers stand as they are.
     """
     if not light_handling:
         return
-    anchor = illumination.get("skin_tone_anchor")
-    ratio = float(illumination.get("anchor_exposure_ratio", 1.0))
+    anchor = illumination.get("skin_tone_anchor") if anchored else None
     corrected = illumination.get("method") not in {"exposure_only", "none (close-up: no neutral reference)"}
     for metric in metrics:
-        if metric.metric == "ita" and anchor and "L" in metric.details:
-            metric.value = _anchored_ita(metric.details["L"], metric.details["b"], ratio)
-            metric.score, metric.band = score_and_band("ita", metric.value)
-        elif metric.metric == "ita" and not anchor:
+        # Skin is always yellowish (b* > 0): a zero or negative b* means the colour correction
+        # (or a screen's blue light) made it something skin never is.
+        skin_coloured = float(metric.details.get("b", 1.0)) > 0.0
+        if metric.metric == "ita" and anchor and corrected and skin_coloured:
+            metric.details = {**metric.details, "anchor": anchor}
+        elif metric.metric == "ita":
             metric.details = {**metric.details, "measured_ita": rounded(metric.value)}
             metric.value, metric.score, metric.band = float("nan"), float("nan"), SKIN_TONE_NOT_MEASURABLE
-            metric.reliability = [*metric.reliability, NO_ANCHOR_NOTE]
+            notes = skin_tone_notes(illumination, bool(anchor), corrected)
+            metric.reliability = [*metric.reliability, *notes]
         elif metric.metric == "redness" and not corrected:
             metric.score, metric.band = float("nan"), COLOUR_NOT_CORRECTED
 
 
-def _anchored_ita(lightness: float, b_star: float, ratio: float) -> float:
-    """ITA of skin measured at the face's exposure, re-exposed by the anchor: luminance scales by
-    `ratio`, L* follows CIELAB's cube root, b* (fixed chromaticity) scales by the cube root."""
-    luminance = ((lightness + 16.0) / 116.0) ** 3 * ratio
-    anchored_l = 116.0 * luminance ** (1 / 3) - 16.0 if luminance > 0.008856 else 903.3 * luminance
-    return ita_degrees(anchored_l, b_star * ratio ** (1 / 3))
-
-
-NO_ANCHOR_NOTE = "skin tone not measurable: no colour chart, eye white or teeth to set the exposure"
+def skin_tone_notes(illumination: dict, anchored: bool, corrected: bool = True) -> list[str]:
+    """Why skin tone is not measurable on a photo: what was found and why it could not be used
+    (`anchored`: the exposure had an anchor, so the colour was what failed)."""
+    unusable = illumination.get("anchor_unusable") or {}
+    if anchored:
+        return [NOT_BALANCED_NOTE if not corrected else NOT_SKIN_COLOUR_NOTE]
+    notes = [UNUSABLE_NOTES[(source, reason)] for source, reason in sorted(unusable.items())]
+    return [UNUSABLE_ANCHOR_NOTE, *notes] if notes else [NO_ANCHOR_NOTE]
 
 
 def _reliability_notes(
@@ -363,6 +407,8 @@ def _reliability_notes(
     if quality is not None and quality.verdict == "warn" and not colour:
         general.append("photo passed the quality check with warnings")
     method = str(illumination.get("method", ""))
+    if method not in {"", "off"} and not close_up and not illumination.get("skin_tone_anchor"):
+        colour.append(NO_COLOUR_ANCHOR_NOTE)
     if method == "exposure_only":
         colour.append("no neutral reference (eye white, teeth, background): colour not white-balanced")
     if close_up and method != "colour_chart":
@@ -496,7 +542,7 @@ def assess_case(
     """Assess every photo (or take finished PhotoAssessments) and merge into one case report."""
     options = options or AssessmentOptions()
     inputs = [_with_landmarks(item) if isinstance(item, PhotoInput) else item for item in photos]
-    shared = _case_white_reference(inputs, options)
+    shared, skin_luminance = _case_references(inputs, options)
     assessed: list[PhotoAssessment] = []
     for item in inputs:
         if isinstance(item, PhotoAssessment):
@@ -504,7 +550,14 @@ def assess_case(
         else:
             assessed.append(
                 assess_photo(
-                    item.image_bgr, item.view, item.landmarks, item.quality, options, item.photo_id, shared
+                    item.image_bgr,
+                    item.view,
+                    item.landmarks,
+                    item.quality,
+                    options,
+                    item.photo_id,
+                    shared,
+                    case_skin_luminance=skin_luminance,
                 )
             )
     merged = _merge_metrics([p for p in assessed if p.status == "assessed"])
@@ -533,20 +586,25 @@ def _with_landmarks(item: PhotoInput) -> PhotoInput:
     return replace(item, landmarks=found) if found is not None else item
 
 
-def _case_white_reference(
+def _case_references(
     inputs: Sequence[PhotoInput | PhotoAssessment], options: AssessmentOptions
-) -> canon.WhiteReference | None:
-    """The eye-white colour pooled over the case's face photos that the quality gate let through."""
+) -> tuple[canon.WhiteReference | None, float | None]:
+    """Pooled over the case's face photos that the quality gate let through: the eye-white colour
+    (one white balance) and the skin lightness their own anchors set (the exposure anchor of a
+    photo that has no eye white or teeth to anchor it)."""
     if not (options.white_balance and options.shared_white_balance):
-        return None
-    references = [
-        canon.photo_white_reference(
+        return None, None
+    found = [
+        canon.photo_light_references(
             item.image_bgr, points_px(item.landmarks, with_z=True, dtype=np.float64), options.canonical_size
         )
         for item in inputs
         if isinstance(item, PhotoInput) and item.landmarks is not None and not _failed(item)
     ]
-    return canon.pool_white_references(references)
+    return (
+        canon.pool_white_references([r.white for r in found]),
+        canon.pool_skin_luminance([r.anchored_skin_luminance for r in found]),
+    )
 
 
 def _merge_metrics(photos: list[PhotoAssessment]) -> list[Metric]:

@@ -236,7 +236,7 @@ def summary(photos: list[PhotoAssessment], metrics: list[Metric], flags: list[Fl
     if ita is not None and math.isfinite(ita.value):
         parts.append(f"Skin tone ITA {ita.value:.0f}° ({ita.band}).")
     elif ita is not None:
-        parts.append("Skin tone not measurable (no colour chart, eye white or teeth to anchor the light).")
+        parts.append(f"Skin tone not measurable ({skin_tone_missing(ita.reliability)}).")
     notable = sorted(
         (
             m
@@ -323,7 +323,42 @@ REGION_NAMES: dict[str, str] = {
     "perioral": N_("perioral"),
     "chin": N_("chin"),
 }
-# The engine's reliability notes (engine._reliability_notes, NO_ANCHOR_NOTE), for the catalog.
+# Skin tone and the exposure anchor (engine._apply_light_anchors, engine.skin_tone_notes): what
+# was found in the photo and why it could not be used, in words a physician reads.
+NO_COLOUR_ANCHOR_NOTE = N_(
+    "no exposure anchor: colour measures follow the face's own brightness (compare within this face)"
+)
+NO_ANCHOR_NOTE = N_("skin tone not measurable: no colour chart, eye white or teeth to set the exposure")
+UNUSABLE_ANCHOR_NOTE = N_("skin tone not measurable: the eye whites or teeth seen could not set the exposure")
+NOT_SKIN_COLOUR_NOTE = N_(
+    "skin tone not measurable: after colour correction the skin is not yellowish, as skin always is"
+)
+NOT_BALANCED_NOTE = N_(
+    "skin tone not measurable: colour not white-balanced, so skin yellowness is partly the lamp's"
+)
+# (reference, reason: canonical.ANCHOR_REASONS) -> the note.
+UNUSABLE_NOTES = {
+    ("sclera", "too_few"): N_(
+        "eye whites: too little visible (eyes narrowed, closed or too small in the photo)"
+    ),
+    ("sclera", "coloured"): N_(
+        "eye whites: not clearly whiter than the skin (lid, shadow or coloured light)"
+    ),
+    ("sclera", "clipped"): N_("eye whites: overexposed (burnt out to white), their brightness unknown"),
+    ("sclera", "uneven"): N_("eye whites: unevenly lit (glare on glasses or a shadow across the eye)"),
+    ("sclera", "shaded"): N_("eye whites: in shadow, darker than any skin allows"),
+    ("sclera", "disagree"): N_("eye whites: disagree with the teeth on the brightness (one is in shadow)"),
+    ("teeth", "too_few"): N_("teeth: too little visible between the lips"),
+    ("teeth", "coloured"): N_("teeth: not clearly whiter than the skin (lips, gums or shadow)"),
+    ("teeth", "clipped"): N_("teeth: overexposed (burnt out to white), their brightness unknown"),
+    ("teeth", "uneven"): N_("teeth: unevenly lit (part in shadow, part in glare)"),
+    ("teeth", "shaded"): N_("teeth: in shadow, darker than any skin allows"),
+    ("teeth", "disagree"): N_("teeth: disagree with the eye whites on the brightness (one is in shadow)"),
+}
+SKIN_TONE_NOTES = (
+    NO_ANCHOR_NOTE, UNUSABLE_ANCHOR_NOTE, NOT_SKIN_COLOUR_NOTE, NOT_BALANCED_NOTE, *UNUSABLE_NOTES.values()
+)  # fmt: skip
+# The engine's reliability notes (engine._reliability_notes, SKIN_TONE_NOTES), for the catalog.
 RELIABILITY_NOTES: tuple[str, ...] = (
     N_("lighting warned: colour measures (redness, pigment, ITA) less reliable"),
     N_("photo passed the quality check with warnings"),
@@ -334,7 +369,8 @@ RELIABILITY_NOTES: tuple[str, ...] = (
     N_("no quality check supplied"),
     N_("oblique view: far-side regions not measured"),
     N_("low resolution face (upsampled): fine lines, texture and pores less reliable"),
-    N_("skin tone not measurable: no colour chart, eye white or teeth to set the exposure"),
+    NO_COLOUR_ANCHOR_NOTE,
+    *SKIN_TONE_NOTES,
     N_("measured on one view"),
 )
 # The patient's concern (intake code) -> the measures that answer it.
@@ -471,11 +507,28 @@ def key_findings(
     return chosen
 
 
+def skin_tone_missing(reliability: list[str], t: Translator = ENGLISH) -> str:
+    """Why a skin tone (ITA) is not measurable, from its metric's notes, as a short clause: what
+    was found and could not be used, rather than "no eye white" when the teeth were there."""
+    if UNUSABLE_ANCHOR_NOTE in reliability:
+        return t.gettext("the eye whites or teeth seen could not set the exposure")
+    if NOT_BALANCED_NOTE in reliability:
+        return t.gettext("the colour could not be white-balanced")
+    if NOT_SKIN_COLOUR_NOTE in reliability:
+        return t.gettext("after colour correction the skin is not a skin colour")
+    return t.gettext("no colour chart, eye white or teeth to anchor the light")
+
+
 def case_reliability(report: dict, t: Translator = ENGLISH) -> list[str]:
     """The reliability caveat once for the whole case: what limits it and what that means here."""
     notes = sorted({note for m in report.get("metrics", []) for note in m.get("reliability", [])})
     out: list[str] = []
-    colour = [n for n in notes if "colour" in n or "lighting" in n or "neutral reference" in n]
+    skin_tone = [n for n in notes if n in SKIN_TONE_NOTES]
+    colour = [
+        n
+        for n in notes
+        if n not in SKIN_TONE_NOTES and ("colour" in n or "lighting" in n or "neutral reference" in n)
+    ]
     if colour:
         out.append(
             t.gettext(
@@ -484,9 +537,20 @@ def case_reliability(report: dict, t: Translator = ENGLISH) -> list[str]:
                 notes="; ".join(t.gettext(note) for note in colour),
             )
         )
-    if any("skin tone not measurable" in n for n in notes):
+    found = [n for n in skin_tone if n in UNUSABLE_NOTES.values()]
+    if found:
         out.append(
-            t.gettext("Skin tone: no neutral reference in the photos, so no skin-tone category is given.")
+            t.gettext(
+                "Skin tone: no category is given. Seen in the photos but not usable to set the exposure: {found}.",
+                found="; ".join(t.gettext(note) for note in found),
+            )
+        )
+    elif skin_tone:
+        out.append(
+            t.gettext(
+                "Skin tone: no category is given ({reason}).",
+                reason="; ".join(t.gettext(note) for note in skin_tone),
+            )
         )
     detail = [n for n in notes if "low resolution" in n]
     if detail:
@@ -547,7 +611,10 @@ def summary_words(report: dict, t: Translator) -> str:
         parts.append(t.gettext("Skin tone {value}.", value=plain_value(ita, t)))
     elif ita is not None:
         parts.append(
-            t.gettext("Skin tone not measurable (no colour chart, eye white or teeth to anchor the light).")
+            t.gettext(
+                "Skin tone not measurable ({reason}).",
+                reason=skin_tone_missing(ita.get("reliability", []), t),
+            )
         )
     notable = sorted(
         (

@@ -98,6 +98,39 @@ def ita_degrees(lightness: float, b_star: float) -> float:
     return float(math.degrees(math.atan2(lightness - 50.0, b_star)))
 
 
+# The filter-bank maps whose values follow the light's exposure: CIELAB and the maps built on it
+# linearly (spot-sized dark / red blobs) and the melanin index. Structure maps (lines, roughness,
+# pores, shine) describe shape, not colour, and keep the face's own exposure.
+EXPOSURE_SCALED_MAPS = ("blob_dark", "blob_red")
+
+
+def anchor_exposure(maps: dict[str, np.ndarray], ratio: float) -> dict[str, np.ndarray]:
+    """The colour maps as they read when the photo's linear light is scaled by `ratio`.
+
+    One function for every colour measure (skin tone, redness, red area, melanin, brown and red
+    spots, tone evenness, under-eye): the exposure anchor (a white that is not skin) sets how
+    bright the skin really is, and this re-exposes the face-exposed maps to it, so a darker skin is
+    not brightened into a lighter one (nor a lighter one darkened) before it is measured.
+    Exact on CIELAB's cube-root branch (all skin): L* + 16 and a*, b* scale by ratio^(1/3);
+    the melanin index 100*log10(1/R) drops by 100*log10(ratio); the erythema index (a ratio of
+    two channels) does not change. Analytic, so nothing clips however bright the anchor says.
+    """
+    if ratio == 1.0:
+        return maps
+    cube = float(ratio) ** (1 / 3)
+    out = dict(maps)
+    lab = maps["lab"].astype(np.float32)
+    luminance = np.where(lab[..., 0] > 8.0, ((lab[..., 0] + 16.0) / 116.0) ** 3, lab[..., 0] / 903.3)
+    scaled = luminance * ratio
+    lightness = np.where(scaled > 0.008856, 116.0 * np.cbrt(scaled) - 16.0, 903.3 * scaled)
+    out["lab"] = np.stack([lightness, lab[..., 1] * cube, lab[..., 2] * cube], axis=-1).astype(np.float32)
+    out["melanin"] = (maps["melanin"] - 100.0 * np.log10(ratio)).astype(np.float32)
+    for name in EXPOSURE_SCALED_MAPS:
+        if name in maps:
+            out[name] = (maps[name] * cube).astype(np.float32)
+    return out
+
+
 def masked_blur(values: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian mean of `values` over `mask` only (normalised convolution): background from skin alone."""
     weight = mask.astype(np.float32)

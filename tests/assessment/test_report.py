@@ -166,7 +166,10 @@ def test_a_large_photo_measures_like_the_same_photo_at_working_size(face_photo_b
     points[:, :2] = (points[:, :2] + 0.5) * factor - 0.5
     result = assess_photo(large, "front", points, options=FAST)
     assert result.illumination["source_scale"] < 0.7  # the shrinking path
-    for metric, region, tolerance in (("ita", "face", 1.0), ("redness", "cheek_left", 0.3),
-                                      ("melanin", "forehead", 0.5), ("texture", "cheek_left", 0.05)):  # fmt: skip
+    # 1.5.0: colour is read at the anchor's exposure, where ITA near 45 deg moves ~2 deg per L*
+    # (twice as much as at the face's brighter own exposure) and the anchor's white level moves by
+    # about 1 % between the two resampling paths.
+    for metric, region, tolerance in (("ita", "face", 2.5), ("redness", "cheek_left", 0.3),
+                                      ("melanin", "forehead", 1.2), ("texture", "cheek_left", 0.05)):  # fmt: skip
         gap = abs(_measured(result.metric(metric, region)) - _measured(baseline.metric(metric, region)))
         assert gap < tolerance, (metric, region, gap)

@@ -74,7 +74,9 @@ def test_photos_of_one_case_share_the_white_balance_so_a_blink_changes_no_colour
             _measured(closed.metric(metric, region)) - _measured(open_eyes.metric(metric, region))
         )
         alone_gap = abs(_measured(alone.metric(metric, region)) - _measured(baseline.metric(metric, region)))
-        assert shared_gap < 0.3, (metric, region, shared_gap)
+        # 1.5.0: ITA is read at the anchor's exposure (the astronaut now has one), where near 45 deg
+        # it moves ~2 deg per L*: the 8-bit rounding of the two photos' images is worth ~0.3 deg.
+        assert shared_gap < (0.5 if metric == "ita" else 0.3), (metric, region, shared_gap)
         # 1.2.0: alone, the blink falls back to its teeth; before it had no white balance at all
         # and drifted by several units. The shared one is still the steadier.
         assert alone_gap >= shared_gap - 0.05, (metric, region, alone_gap, shared_gap)
