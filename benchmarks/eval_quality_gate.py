@@ -123,7 +123,13 @@ def _matrix(decisions: list[Decision]) -> str:
     )
 
 
-def report(title: str, decisions: list[Decision], turned_as_front: list[str], wrong_side: list[str]) -> None:
+def report(
+    title: str,
+    decisions: list[Decision],
+    turned_as_front: list[str],
+    wrong_side: list[str],
+    misses: bool = False,
+) -> None:
     print(f"\n==================== {title} ====================")
     for view in ("front", "oblique"):
         subset = [d for d in decisions if d.view == view]
@@ -166,6 +172,16 @@ def report(title: str, decisions: list[Decision], turned_as_front: list[str], wr
             f"  {name:16} hits {_rate(own_hits, len(own)):>13}   false rejects {false}/{len(correct)}"
             f"   warns on correct {warned}/{len(correct)}"
         )
+    if misses:
+        print("main-reason misses: photo, view, label -> gate (failing checks, severity)")
+        for d in named:
+            got = reason_of(d.result)
+            if not d.named(got):
+                detail = ", ".join(
+                    f"{c.name}:{c.severity if c.severity is None else round(c.severity, 2)}"
+                    for c in d.result.failing
+                )
+                print(f"  {d.name[:48]:48} {d.view:7} {d.expected_reason:>14} -> {got:14} [{detail}]")
     if turned_as_front is not None:
         print(f"turned heads accepted as a front: {len(turned_as_front)} {turned_as_front}")
         print(f"obliques/profiles accepted as the wrong side: {len(wrong_side)} {wrong_side}")
@@ -229,6 +245,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--verbose", action="store_true", help="print every photo's checks")
     parser.add_argument("--no-degradations", action="store_true", help="real photos only")
+    parser.add_argument(
+        "--misses", action="store_true", help="list every photo whose main reason the gate did not name"
+    )
     parser.add_argument(
         "--degrade",
         choices=["validation", "tuning"],
@@ -323,16 +342,21 @@ def main() -> int:
                 )
 
     report(
-        "TUNING split (thresholds were fit on these)", decisions["tuning"], turned["tuning"], wrong["tuning"]
+        "TUNING split (thresholds were fit on these)",
+        decisions["tuning"],
+        turned["tuning"],
+        wrong["tuning"],
+        args.misses,
     )
     report(
         "VALIDATION split (held out: the gate's accuracy)",
         decisions["validation"],
         turned["validation"],
         wrong["validation"],
+        args.misses,
     )
     if degraded:
-        report(f"DEGRADED {args.degrade} photos (label by construction)", degraded, [], [])
+        report(f"DEGRADED {args.degrade} photos (label by construction)", degraded, [], [], args.misses)
         print("per degradation: accepted/refused as expected, main reason named")
         kinds: dict[str, list[Decision]] = defaultdict(list)
         for d in degraded:
