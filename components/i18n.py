@@ -98,7 +98,9 @@ def apply_language() -> None:
             " [data-testid='stMain'], [data-testid='stSidebar'][data-collapsed='false']"
             " { direction: rtl; text-align: right; }"
             # What people typed (a report written in English) keeps its own direction.
-            " [data-testid='stText'] { unicode-bidi: plaintext; }</style>",
+            " [data-testid='stText'] { unicode-bidi: plaintext; }"
+            # Progress fills from the right, where an Arabic reader starts (Streamlit draws it from the left).
+            " [data-testid='stProgress'] [role='progressbar'] { transform: scaleX(-1); }</style>",
             width="content",
         )
 

@@ -21,7 +21,7 @@ import numpy as np
 import streamlit as st
 import streamlit.components.v1 as components
 
-from components.i18n import N_, _
+from components.i18n import N_, _, tr
 from core.access import Principal
 from core.ar.live import LiveView
 from core.live.http import ARMedia, LiveServices, call_quality_dir, install
@@ -228,6 +228,8 @@ def render_call(room_id: str, principal: Principal) -> Any:
         ice_servers=list(settings.ice_servers),
         ice_transport_policy=settings.ice_transport_policy,
         labels={name: _(text) for name, text in CALL_LABELS.items()},
+        lang=tr().html_lang,  # the call's words read right to left in Arabic
+        dir=tr().direction,
         probe_stamps=settings.call_quality_log == "probe",
         key=f"call-{room_id[:12]}",
         default=None,

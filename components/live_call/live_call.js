@@ -68,6 +68,9 @@
     const data = event.data || {};
     if (data.type !== "streamlit:render") return;
     args = data.args;
+    // The page's language and direction (Arabic: right to left, the status line wraps as it reads).
+    if (args.lang) document.documentElement.lang = args.lang;
+    if (args.dir) document.documentElement.dir = args.dir;
     if (!started) {
       started = true;
       start();
@@ -82,6 +85,7 @@
   function say(message, tone = "info") {
     if (el.status.textContent !== message) el.status.textContent = message;
     el.status.dataset.tone = tone;
+    setHeight(); // a longer message may take another line: the frame grows with it
   }
   function note(where, error) {
     const message = `${where}: ${error && error.message ? error.message : error}`;

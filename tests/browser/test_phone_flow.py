@@ -197,6 +197,55 @@ class PhoneWalk:
         wait_for_app(self.page, timeout_ms=timeout_ms)
 
 
+def assert_progress_runs_right_to_left(page: Any) -> None:
+    """Every progress bar on the page fills from the right, where an Arabic reader starts."""
+    bars = page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="stProgress"] [role="progressbar"]')].map((bar) => {
+            const track = bar.getBoundingClientRect();
+            // the fill: Streamlit slides a track-wide bar sideways inside the track, which hides
+            // what sticks out; what shows of it is its box cut by the track
+            const fill = [...bar.querySelectorAll('*')].map((el) => el.getBoundingClientRect())
+                .map((box) => [Math.max(box.left, track.left), Math.min(box.right, track.right), box.height])
+                .filter(([left, right, height]) => height > 0 && right - left > 1 && right - left < track.width - 2)
+                .sort((a, b) => (b[1] - b[0]) - (a[1] - a[0]))[0];
+            return { track: [track.left, track.right], fill: fill ? [fill[0], fill[1]] : null };
+        })"""
+    )
+    assert bars, "no progress bar on the page"
+    for bar in bars:
+        assert bar["fill"] is not None, f"a progress bar with nothing filled: {bar}"
+        (track_left, track_right), (fill_left, fill_right) = bar["track"], bar["fill"]
+        assert abs(fill_right - track_right) <= 2 and fill_left > track_left + 5, (
+            f"the progress bar fills from the left in Arabic: {bar}"
+        )
+
+
+def assert_call_status_line_shows_whole(page: Any) -> None:
+    """The live call's status line (in its own frame) reads right to left and is not cut off."""
+    frame = page.locator("iframe[title*='live_call']").first.element_handle().content_frame()
+    assert frame is not None
+    frame.wait_for_function("() => document.getElementById('status').textContent.trim().length > 0")
+    page.wait_for_timeout(500)  # the frame's new height, once the line wrapped
+    line = frame.evaluate(
+        """() => {
+            const status = document.getElementById('status');
+            const box = status.getBoundingClientRect();
+            return {
+                dir: document.documentElement.dir, text: status.textContent,
+                left: box.left, right: box.right, bottom: box.bottom,
+                width: window.innerWidth, height: window.innerHeight,
+                scrollWidth: status.scrollWidth, clientWidth: status.clientWidth,
+            };
+        }"""
+    )
+    assert line["dir"] == "rtl", line
+    assert line["scrollWidth"] <= line["clientWidth"] + 1, f"the status line is cut off sideways: {line}"
+    assert line["left"] >= -1 and line["right"] <= line["width"] + 1, (
+        f"the status line leaves its frame: {line}"
+    )
+    assert line["bottom"] <= line["height"] + 1, f"the status line is cut off below: {line}"
+
+
 def choose_options(page: Any, label: str, options: list[str]) -> None:
     """Pick options of an st.multiselect by their visible labels, with taps."""
     widget = page.get_by_test_id("stMultiSelect").filter(has_text=label)
@@ -284,6 +333,13 @@ def send_consultation(walk: PhoneWalk, photos: dict[str, Path]) -> str:
         uploader.locator("input[type=file]").set_input_files(str(photos[view]))
         uploader.get_by_text(photos[view].name).wait_for(timeout=UI_WAIT_MS)
         wait_for_app(page, timeout_ms=PHOTO_WAIT_MS)
+        if view == "front":  # one view of three done: the bar is a third full, from the right
+            page.get_by_text(
+                translator("ar").ngettext(
+                    "{done} of {total} view done", "{done} of {total} views done", 3, done=1, total=3
+                )
+            ).wait_for(timeout=PHOTO_WAIT_MS)
+            assert_progress_runs_right_to_left(page)
     done = translator("ar").ngettext(
         "{done} of {total} view done", "{done} of {total} views done", 3, done=3, total=3
     )
@@ -422,6 +478,7 @@ def join_waiting_room(walk: PhoneWalk) -> None:
         timeout=UI_WAIT_MS
     )
     walk.check("waiting_room", ar("You are in the waiting room. Your physician will let you in shortly."))
+    assert_call_status_line_shows_whole(page)
 
 
 def with_evidence(walk: PhoneWalk, name: str, action: Callable[[], Any]) -> Any:
