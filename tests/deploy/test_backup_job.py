@@ -1,6 +1,7 @@
 """deploy/clinic_backup.py, the job the backup timer runs, without systemd: a real backup of a
 temporary clinic, the restore check of the newest archive, retention, and a corrupted archive
-failing the check."""
+failing the check; the same on PostgreSQL (an online pg_dump, the check in a scratch database),
+and the backup unit of several app servers pausing nothing."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ import pytest
 from core.access import SYSTEM_PRINCIPAL
 from core.clinic import Clinic
 from core.config import Settings
+from deploy.render import Profile, render_units
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 JOB = REPO_ROOT / "deploy" / "clinic_backup.py"
 
 
-@pytest.fixture
-def clinic_with_data(data_dir: Path) -> Path:
-    """A clinic data directory with accounts (audit rows) and an encrypted blob; closed again."""
+def _seed_clinic() -> None:
+    """Accounts (audit rows) and an encrypted blob in the clinic the environment names; closed again."""
     clinic = Clinic.open(Settings.from_env())
     try:
         clinic.auth.create_staff(
@@ -45,7 +46,21 @@ def clinic_with_data(data_dir: Path) -> Path:
         clinic.blobs.put(b"photo bytes " * 1000)
     finally:
         clinic.close()
+
+
+@pytest.fixture
+def clinic_with_data(data_dir: Path) -> Path:
+    """A clinic data directory with accounts (audit rows) and an encrypted blob; closed again."""
+    _seed_clinic()
     return data_dir
+
+
+@pytest.fixture
+def postgres_clinic_with_data(data_dir: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The same clinic on a fresh PostgreSQL database (the blobs and key in `data_dir`); its URL."""
+    monkeypatch.setenv("CLINIC_DATABASE_URL", postgres_url)
+    _seed_clinic()
+    return postgres_url
 
 
 def run_job(backup_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -92,8 +107,14 @@ def test_backup_check_and_retention(clinic_with_data: Path, tmp_path: Path) -> N
         names = tar.getnames()
         assert "clinic.duckdb" in names and any(name.startswith("blobs/") for name in names)
         assert not any("master.key" in name for name in names)
-        payload = b"".join(tar.extractfile(member).read() for member in tar.getmembers() if member.isfile())
+        payload = b"".join(_member_bytes(tar, member) for member in tar.getmembers() if member.isfile())
     assert b"Pat Backup" not in payload and b"photo bytes" not in payload
+
+
+def _member_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    handle = tar.extractfile(member)
+    assert handle is not None
+    return handle.read()
 
 
 def _flip_byte_in_blob(archive: Path) -> None:
@@ -131,3 +152,56 @@ def test_without_any_backup_the_check_fails(clinic_with_data: Path, tmp_path: Pa
     result = run_job(tmp_path / "empty", "--check-only")
     assert result.returncode != 0
     assert "no backup archive" in result.stderr
+
+
+def _scratch_databases(url: str) -> list[str]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'clinic\\_restore\\_check\\_%'"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def test_postgresql_backup_runs_online_and_is_checked_in_a_scratch_database(
+    postgres_clinic_with_data: str, tmp_path: Path
+) -> None:
+    backup_dir = tmp_path / "backups"
+    backup_dir.mkdir()
+    older = fake_old_archive(backup_dir, "20200101T030000Z")
+
+    # The unit of one server passes --pause-unit; on PostgreSQL the job pauses nothing.
+    result = run_job(backup_dir, "--keep", "1", "--pause-unit", "clinic-portal.service")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "clinic-portal.service keeps running" in result.stdout
+    assert "into scratch" in result.stdout and "audit log intact" in result.stdout
+    assert "check passed" in result.stdout
+    assert not older.exists()  # retention after a passed check
+    (archive,) = [path for path in backup_dir.iterdir() if path.name.startswith("clinic-")]
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        payload = b"".join(_member_bytes(tar, member) for member in tar.getmembers() if member.isfile())
+    assert "clinic.pgdump.sealed" in names and any(name.startswith("blobs/") for name in names)
+    assert (
+        b"Pat Backup" not in payload and b"pat@example.test" not in payload and b"photo bytes" not in payload
+    )
+    assert _scratch_databases(postgres_clinic_with_data) == []
+    assert not [path.name for path in backup_dir.iterdir() if path.name.startswith(".check-")]
+
+    _truncate(archive)
+    failed = run_job(backup_dir, "--keep", "1", "--check-only")
+    assert failed.returncode != 0
+    assert "restore check failed" in failed.stderr, failed.stderr
+    assert archive.exists(), "a failed check must not delete anything"
+    assert _scratch_databases(postgres_clinic_with_data) == []
+
+
+def test_the_backup_unit_of_several_app_servers_pauses_nothing() -> None:
+    profile = Profile(sites=("clinic.lan",), lan=True, app_servers=3)
+    unit = render_units(profile)["clinic-backup.service"]
+    assert "clinic-portal.service" not in unit and "--pause-unit" not in unit
+    assert "After=clinic-portal@8501.service clinic-portal@8502.service clinic-portal@8503.service" in unit
+    single = render_units(Profile(sites=("clinic.lan",), lan=True))["clinic-backup.service"]
+    assert "--pause-unit clinic-portal.service" in single  # one server on DuckDB still pauses

@@ -14,7 +14,7 @@ from core.config import Settings
 
 from .conftest import Accounts, required_photos, valid_intake
 
-# Backups copy the embedded DuckDB file; a PostgreSQL clinic group backs up with pg_dump (docs/DEPLOY.md).
+# These use the embedded DuckDB file; the PostgreSQL archive (pg_dump) is tested in test_backup_postgres.py.
 pytestmark = pytest.mark.duckdb_only
 
 

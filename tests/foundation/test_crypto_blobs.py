@@ -125,3 +125,44 @@ def test_missing_key_file_for_an_existing_database_is_an_error_not_a_new_key(dat
     with pytest.raises(crypto.MasterKeyError):
         Clinic.open()
     assert not (data_dir / "master.key").exists()
+
+
+def _seal_stream(key: bytes, data: bytes, chunk_size: int) -> bytes:
+    import io
+
+    sealed = io.BytesIO()
+    assert crypto.encrypt_stream(key, io.BytesIO(data), sealed, chunk_size=chunk_size) == len(data)
+    return sealed.getvalue()
+
+
+def _open_stream(key: bytes, sealed: bytes) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    crypto.decrypt_stream(key, io.BytesIO(sealed), out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("size", [0, 1, 999, 1000, 1001, 3000, 4321])
+def test_sealed_streams_round_trip_whatever_the_length(size: int) -> None:
+    key = os.urandom(32)
+    data = os.urandom(size)
+    sealed = _seal_stream(key, data, chunk_size=1000)
+    assert data[:64] not in sealed or size == 0
+    assert _open_stream(key, sealed) == data
+
+
+def test_a_sealed_stream_cut_reordered_or_opened_with_another_key_is_refused() -> None:
+    key = os.urandom(32)
+    sealed = _seal_stream(key, os.urandom(3500), chunk_size=1000)
+    header, block = len(crypto.STREAM_MAGIC) + 4 + 32, 1000 + 16
+    chunks = [sealed[header + i * block : header + (i + 1) * block] for i in range(4)]
+    cut_at_a_chunk = sealed[: header + 2 * block]  # whole chunks, the last one missing
+    swapped = sealed[:header] + chunks[1] + chunks[0] + chunks[2] + chunks[3]
+    flipped = bytearray(sealed)
+    flipped[header + 5] ^= 1
+    for bad in (cut_at_a_chunk, swapped, bytes(flipped), sealed[:-1]):
+        with pytest.raises(crypto.DecryptionError):
+            _open_stream(key, bad)
+    with pytest.raises(crypto.DecryptionError):
+        _open_stream(os.urandom(32), sealed)
