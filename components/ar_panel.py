@@ -171,15 +171,18 @@ def render_ar_photo_panel(clinic: Any, principal: Any, case_id: str) -> None:
         key=f"ar-layout-{case_id}",
     )
     if not treatments:
-        st.image(_rgb(image), caption=_("Original (no treatment selected)"), width="stretch")
+        original = _("Original (no treatment selected)")
+        st.image(_rgb(image), caption=original, width="stretch", alt=original)
         return
     result = simulate(image, landmarks, treatments)
     if layout == "side_by_side":
         left, right = st.columns(2)
-        left.image(_rgb(image), caption=_("Before"), width="stretch")
-        right.image(_rgb(result.image), caption=_("Simulation — not a guaranteed result"), width="stretch")
+        simulated = _("Simulation — not a guaranteed result")
+        left.image(_rgb(image), caption=_("Before"), width="stretch", alt=_("Before"))
+        right.image(_rgb(result.image), caption=simulated, width="stretch", alt=simulated)
     elif layout == "simulation":
-        st.image(_rgb(result.image), caption=_("Simulation — not a guaranteed result"), width="stretch")
+        simulated = _("Simulation — not a guaranteed result")
+        st.image(_rgb(result.image), caption=simulated, width="stretch", alt=simulated)
     else:
         position = st.slider(
             _("Split position (before | after)"), 0, 100, 50, format="%d%%", key=f"ar-split-{case_id}"
@@ -189,6 +192,7 @@ def render_ar_photo_panel(clinic: Any, principal: Any, case_id: str) -> None:
             _rgb(shown),
             caption=_("Before (left) | simulation (right) — not a guaranteed result"),
             width="stretch",
+            alt=_("Before (left) | simulation (right) — not a guaranteed result"),
         )
 
     if st.button(_("Save simulated before/after to case"), icon=":material/save:", key=f"ar-save-{case_id}"):

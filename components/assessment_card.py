@@ -268,6 +268,10 @@ def _render_flags_and_suggestions(report: dict) -> None:
                     images,
                     width=120,
                     caption=[_("evidence {number}", number=i + 1) for i in range(len(images))],
+                    alt=[
+                        _("Evidence {number}: the part of the photo behind this point.", number=i + 1)
+                        for i in range(len(images))
+                    ],
                 )
             if flag.get("view"):
                 view = upper_first(view_words(flag.get("view"), t))
@@ -327,17 +331,19 @@ def _photo_with_heat_map(clinic, principal, record, report: dict) -> None:
     blob_id = photo["overlay_blobs"].get(measure) or photo["overlay_blobs"].get("canonical")
     if blob_id:
         data = clinic.assessments.overlay_bytes(principal, record.assessment_id, blob_id)
-        st.image(
-            data,
-            caption=_(
-                "{view} — {measure}",
-                view=upper_first(view_words(view, tr())),
-                measure=_(HEAT_MAPS[measure]) if measure in HEAT_MAPS else _("photo"),
-            ),
+        caption = _(
+            "{view} — {measure}",
+            view=upper_first(view_words(view, tr())),
+            measure=_(HEAT_MAPS[measure]) if measure in HEAT_MAPS else _("photo"),
         )
+        st.image(data, caption=caption, alt=caption)
     if show:
         if measure == "redness":
-            st.image(_legend_bar(), width="stretch")
+            st.image(
+                _legend_bar(),
+                width="stretch",
+                alt=_("The heat map's colour scale, from little redness to much redness."),
+            )
         st.caption(_(LEGENDS[measure]) if measure in LEGENDS else "")
     method = str((photo.get("illumination") or {}).get("method", "n/a"))
     shown = _(WHITE_BALANCE_LABELS[method]) if method in WHITE_BALANCE_LABELS else method

@@ -105,8 +105,8 @@ def render_before_after(
     side, slide = st.tabs([_("Side by side"), _("Slider")])
     with side:
         col_before, col_after = st.columns(2)
-        col_before.image(pair.before_jpeg, caption=labels[0], width="stretch")
-        col_after.image(pair.after_jpeg, caption=labels[1], width="stretch")
+        col_before.image(pair.before_jpeg, caption=labels[0], width="stretch", alt=labels[0])
+        col_after.image(pair.after_jpeg, caption=labels[1], width="stretch", alt=labels[1])
     with slide:
         height, width = _decode(pair.before_jpeg).shape[:2]
         components.html(

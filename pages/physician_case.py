@@ -107,7 +107,12 @@ def show_photo_full(photo_id: str, title: str) -> None:
 
     def body() -> None:
         assert principal is not None  # the page calls this only when signed in
-        st.image(clinic.cases.get_photo_bytes(principal, photo_id), caption=title, width="stretch")
+        st.image(
+            clinic.cases.get_photo_bytes(principal, photo_id),
+            caption=title,
+            width="stretch",
+            alt=_("The patient's photo, {view}.", view=title),
+        )
 
     st.dialog(_("Photo"), width="large")(body)()
 
@@ -203,7 +208,10 @@ def render_case(case: CaseDetail) -> None:
             with column:
                 title = upper_first(view_names([photo.view]))
                 st.image(
-                    clinic.cases.get_photo_bytes(principal, photo.photo_id), caption=title, width="stretch"
+                    clinic.cases.get_photo_bytes(principal, photo.photo_id),
+                    caption=title,
+                    width="stretch",
+                    alt=_("The patient's photo, {view}.", view=title),
                 )
                 if st.button(_("Enlarge"), key=f"zoom_{photo.photo_id}", icon=":material/zoom_in:"):
                     show_photo_full(photo.photo_id, title)

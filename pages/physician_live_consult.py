@@ -151,15 +151,19 @@ def show_consult(registry: RoomRegistry, principal: Principal, room: Room) -> No
             key="live-ar-layout",
         )
         split_view, side_by_side = layout == "split", layout == "side_by_side"
-        split_position = st.slider(
-            _("Split position (drag: before | after)"),
-            0,
-            100,
-            int(settings.split_position * 100),
-            format="%d%%",
-            key="live-ar-split-pos",
-            disabled=not split_view,
-        )
+        split_position = int(settings.split_position * 100)
+        # Only for the split view (a disabled slider's greyed label fails contrast and tells nothing);
+        # a fixed slot, so what follows keeps its place whether it shows or not.
+        with st.container():
+            if split_view:
+                split_position = st.slider(
+                    _("Split position (drag: before | after)"),
+                    0,
+                    100,
+                    split_position,
+                    format="%d%%",
+                    key="live-ar-split-pos",
+                )
         shared = st.toggle(
             _("Share the simulation with the patient"),
             value=settings.shared_with_patient,
@@ -203,7 +207,7 @@ def show_consult(registry: RoomRegistry, principal: Principal, room: Room) -> No
             st.caption(
                 _(
                     "The patient joins from **My consultations**, or enters this code on their **Live consult** "
-                    "page (or opens `patient_live_consult?room=<code>`). Only the case's own patient can use it."
+                    "page. Only the case's own patient can use it."
                 )
             )
 

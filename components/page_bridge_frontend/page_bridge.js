@@ -101,6 +101,34 @@
       if (control && control.tagName !== "BUTTON") setAttr(control, "aria-required", "true");
     }
   }
+  // Streamlit's own markup where axe-core finds it wrong (tests/browser/test_accessibility*.py):
+  // the menu's sections are <div>s inside its <ul> with the <li>s inside them (axe "list",
+  // "listitem"): the <ul> is no list, each section is a list named by its heading; a photo's drop
+  // zone is role=presentation yet named and focusable ("presentation-role-conflict"): a group; a
+  // progress bar is named "progress": its visible words name it.
+  function repairStreamlitMarkup(doc) {
+    for (const items of doc.querySelectorAll('[data-testid="stSidebarNavItems"]')) {
+      setAttr(items, "role", "none");
+      let index = 0;
+      for (const section of items.children) {
+        const header = section.tagName === "DIV" && section.querySelector('[data-testid="stNavSectionHeader"]');
+        if (!header) continue;
+        setAttr(header, "id", header.id || "clinic-menu-section-" + index);
+        setAttr(header, "role", "none");
+        setAttr(section, "role", "list");
+        setAttr(section, "aria-labelledby", header.id);
+        index += 1;
+      }
+    }
+    for (const zone of doc.querySelectorAll('[data-testid="stFileUploaderDropzone"][role="presentation"]')) {
+      setAttr(zone, "role", "group");
+    }
+    for (const progress of doc.querySelectorAll('[data-testid="stProgress"]')) {
+      const bar = progress.querySelector('[role="progressbar"]');
+      const words = progress.querySelector('[data-testid="stMarkdownContainer"]');
+      if (bar && words && words.textContent.trim()) setAttr(bar, "aria-label", words.textContent.trim());
+    }
+  }
   function watchFieldErrors() {
     const host = window.parent;
     if (host.__clinicFieldErrors) host.__clinicFieldErrors.disconnect(); // a rebuilt frame: one observer
@@ -111,11 +139,13 @@
       host.requestAnimationFrame(function () {
         queued = false;
         linkFieldErrors(host.document);
+        repairStreamlitMarkup(host.document);
       });
     });
     observer.observe(host.document.body, { childList: true, subtree: true, characterData: true });
     host.__clinicFieldErrors = observer;
     linkFieldErrors(host.document);
+    repairStreamlitMarkup(host.document);
   }
   // A visible focus ring on every control reached by keyboard: Streamlit's text fields, selects and
   // check/radio boxes only change a border colour. A constructed style sheet (CSSOM), not a
@@ -126,6 +156,9 @@
   const FOCUS_CSS = [
     ":focus-visible { outline: " + FOCUS_RING + " !important; outline-offset: -2px !important; }",
     "label:has(input:focus-visible) { outline: " + FOCUS_RING + " !important; outline-offset: 2px; }",
+    // A date's or time's parts (day, month, hour ...) are targets of at least 24 x 24 px (WCAG 2.5.8).
+    '[role="spinbutton"][contenteditable] { display: inline-block; min-width: 24px; min-height: 24px;'
+      + " text-align: center; }",
   ].join("\n");
   function addFocusRing(host) {
     if (host.__clinicFocusRing) return;

@@ -52,7 +52,8 @@ def audit(page, axe_source: str) -> list[dict]:
     return page.evaluate(
         "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}})).violations"
         ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length,"
-        " target: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))",
+        " target: v.nodes.slice(0, 3).map(n => n.target.join(' ')),"
+        " html: v.nodes.slice(0, 3).map(n => n.html.slice(0, 300))}))",
         WCAG_TAGS,
     )
 
