@@ -160,6 +160,13 @@ class QualityOptions:
     # filtered photo) 4.4-5.3. A dark photo loses range too (`_spoiled` decides which is the cause).
     dynamic_range_fail: float = 5.5
     dynamic_range_warn: float = 6.0
+    # A veil (flare, haze, a faded or "matte" photo) LIFTS the photo's black point; a dark photo
+    # never does (exposure scales linear light, so every ratio of levels is kept: the darkest 1 %
+    # of the frame stays a few % of the face's bright end). When a dark face and a flat range fail
+    # together, a frame black point (1st percentile of its luma) above this share of the face's
+    # bright end (skin p90) names the range. Tuning split: correct photos and their -1.3/-2.3 EV
+    # versions 0.00-0.14, the same photos with a quarter of the contrast 0.32-0.74.
+    veil_black_ratio: float = 0.2
     # --- compression artefacts (ISO/IEC 29794-5 CompressionArtifacts): the JPEG quality estimated
     # from the face's own pixels (`_jpeg_quality`: the quantisation step of low-frequency DCT
     # coefficients on the 8x8 block grid, found by the grid's blockiness). Construction on the
@@ -1498,8 +1505,31 @@ def check_photo(
     checks.extend(_check_occlusion(measures, measures.landmarks, view, o))
     checks.extend(_check_expression(landmarks_work, o))
     return _result(
-        view, checks, pose, faces, face_box, full_size, _full_landmarks(landmarks_work, factor, full_size), o
+        view,
+        checks,
+        pose,
+        faces,
+        face_box,
+        full_size,
+        _full_landmarks(landmarks_work, factor, full_size),
+        o,
+        _veiled(measures, photometric, o),
     )
+
+
+def _veiled(m: _FaceMeasures, photometric: list[QualityCheck], o: QualityOptions) -> bool:
+    """A dark face AND a flat range, with the frame's black point lifted (`veil_black_ratio`):
+    a veil over the photo (flare, haze, a faded or filtered photo), not a dark photo. Measured only
+    when both fail (a masked histogram of every 4th pixel)."""
+    failing = {check.name: check for check in photometric if check.status == "fail"}
+    exposure = failing.get("exposure")
+    if "dynamic_range" not in failing or exposure is None or exposure.threshold != o.dark_p90_warn:
+        return False
+    if not isinstance(exposure.value, int | float):
+        return False
+    counts = cv2.calcHist([np.ascontiguousarray(m.frame_luma[::4, ::4])], [0], None, [256], [0, 256]).ravel()
+    black = float(np.searchsorted(np.cumsum(counts), 0.01 * counts.sum()))
+    return black >= o.veil_black_ratio * float(exposure.value)
 
 
 def _detector_side(work_size: tuple[int, int], landmarks: FaceLandmarks | None, o: QualityOptions) -> int:
@@ -1534,10 +1564,11 @@ def _result(
     size: tuple[int, int],
     landmarks: FaceLandmarks | None,
     o: QualityOptions,
+    veiled: bool = False,
 ) -> QualityResult:
     statuses = {check.status for check in checks}
     verdict: Status = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
-    spoiled = _spoiled(checks, o)
+    spoiled = _spoiled(checks, o, veiled)
     checks = [
         replace(check, severity=0.0 if check.name in spoiled else _severity(check, view, o))
         if check.status == "fail"
@@ -1547,7 +1578,7 @@ def _result(
     return QualityResult(verdict, view, checks, pose, faces, face_box, size, landmarks)
 
 
-def _spoiled(checks: list[QualityCheck], o: QualityOptions) -> set[str]:
+def _spoiled(checks: list[QualityCheck], o: QualityOptions, veiled: bool = False) -> set[str]:
     """Failing checks whose measure another failing check has spoiled: they stay failing but are
     never the main problem (severity 0), since fixing the cause fixes them too.
     - expression / eyes_open read MediaPipe's blendshapes, which a blurred face turns into "eyes
@@ -1562,7 +1593,9 @@ def _spoiled(checks: list[QualityCheck], o: QualityOptions) -> set[str]:
       chroma read a flat, washed-out face (dynamic range fails) as blurred and colourless: the
       contrast is the fix;
     - a dark face loses range too, and a veil (flare, haze, a faded photo) darkens a bright face:
-      when both fail, the range the face would have once brightened to the exposure's warn line
+      when both fail and the frame's black point is lifted (`veiled`: exposure never lifts blacks,
+      a veil does), the range is the problem; otherwise the range the face would have once
+      brightened to the exposure's warn line
       (stretching the tones by k adds log2 k bits) says which fix restores both. Still too flat:
       the range is the problem (exposure spoiled); otherwise exposure is (range spoiled). Tuning
       split: -2.3 EV faces -> exposure; a veil over a well-lit face -> dynamic range;
@@ -1579,7 +1612,9 @@ def _spoiled(checks: list[QualityCheck], o: QualityOptions) -> set[str]:
     exposure, dynamic_range = failing.get("exposure"), failing.get("dynamic_range")
     if exposure is not None and dynamic_range is not None:
         bits = float(dynamic_range.value) if isinstance(dynamic_range.value, int | float) else 0.0
-        if exposure.threshold == o.dark_p90_warn and isinstance(exposure.value, int | float):
+        if exposure.threshold == o.dark_p90_warn and veiled:
+            spoiled.add("exposure")  # blacks lifted: a veil, not a dark photo
+        elif exposure.threshold == o.dark_p90_warn and isinstance(exposure.value, int | float):
             gain = o.dark_p90_warn / max(float(exposure.value), 1.0)
             spoiled.add("dynamic_range" if bits + math.log2(gain) >= o.dynamic_range_fail else "exposure")
         else:
