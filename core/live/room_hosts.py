@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from core.access import Principal
+from core.access import PHYSICIAN, AccessDenied, Principal
 from core.config import Settings
 from core.db import Database, from_db_time, to_db_time, utcnow
 from core.rows import fetch_all_as, fetch_one_as
@@ -56,6 +56,8 @@ class RoomHost:
     case_id: str
     server_id: str
     opened_at: datetime
+    waiting_patients: int = 0  # patients in the room's waiting room (the holding server keeps it)
+    opened_by: str | None = None  # the user id of the physician who opened it
 
 
 @dataclass(frozen=True)
@@ -86,12 +88,21 @@ class _HostRow:
     case_id: str
     server_id: str
     opened_at: datetime
+    waiting_patients: int | None
+    opened_by: str | None
 
     def host(self) -> RoomHost:
-        return RoomHost(self.room_id, self.case_id, self.server_id, from_db_time(self.opened_at))
+        return RoomHost(
+            self.room_id,
+            self.case_id,
+            self.server_id,
+            from_db_time(self.opened_at),
+            int(self.waiting_patients or 0),
+            self.opened_by,
+        )
 
 
-_COLUMNS = "room_id, case_id, server_id, opened_at"
+_COLUMNS = "room_id, case_id, server_id, opened_at, waiting_patients, opened_by"
 
 
 class RoomHostService:
@@ -123,7 +134,7 @@ class RoomHostService:
         return self.server_id is not None
 
     # --- the registry's side (no principal: the registry checked access already) --------------
-    def record_open(self, room_id: str, case_id: str) -> None:
+    def record_open(self, room_id: str, case_id: str, opened_by: str | None = None) -> None:
         """This server now holds `room_id`; RoomHeldElsewhere if another server holds the case's room."""
         if self.server_id is None:
             return
@@ -134,13 +145,22 @@ class RoomHostService:
         )
         # The UNIQUE case_id decides between two servers opening the same case at once.
         self._db.execute(
-            "INSERT INTO live_room_hosts (room_id, case_id, server_id, opened_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT DO NOTHING",
-            [room_id, case_id, self.server_id, to_db_time(self._clock())],
+            "INSERT INTO live_room_hosts (room_id, case_id, server_id, opened_at, waiting_patients, opened_by)"
+            " VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT DO NOTHING",
+            [room_id, case_id, self.server_id, to_db_time(self._clock()), opened_by],
         )
         held = self._row_for_case(case_id)
         if held is not None and held.server_id != self.server_id:
             raise RoomHeldElsewhere(held.host())
+
+    def record_waiting(self, room_id: str, count: int) -> None:
+        """How many patients wait in this server's room now (join, admit, leave)."""
+        if self.server_id is None:
+            return
+        self._db.execute(
+            "UPDATE live_room_hosts SET waiting_patients = ? WHERE room_id = ? AND server_id = ?",
+            [int(count), room_id, self.server_id],
+        )
 
     def record_end(self, room_id: str) -> None:
         if self.server_id is None:
@@ -193,6 +213,23 @@ class RoomHostService:
             f"SELECT {_COLUMNS} FROM live_room_hosts WHERE case_id IN ({marks}) AND server_id <> ?"
             " ORDER BY opened_at",
             [*wanted, self.server_id],
+        )
+        for row in rows:
+            self._cases.check_case_access(principal, row.case_id)
+        return [row.host() for row in rows]
+
+    def open_elsewhere(self, principal: Principal) -> list[RoomHost]:
+        """Physicians: the open rooms other servers hold, oldest first, with their waiting counts
+        (the live consult page's list, the waiting badge); each case's access checked."""
+        if principal.role != PHYSICIAN:
+            raise AccessDenied("only physicians list consult rooms")
+        if self.server_id is None:
+            return []
+        rows = fetch_all_as(
+            self._db.cursor(),
+            _HostRow,
+            f"SELECT {_COLUMNS} FROM live_room_hosts WHERE server_id <> ? ORDER BY opened_at",
+            [self.server_id],
         )
         for row in rows:
             self._cases.check_case_access(principal, row.case_id)

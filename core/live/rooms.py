@@ -129,6 +129,7 @@ class RoomRegistry:
         self._ended_ids: set[str] = set()
         self._open_by_case: dict[str, str] = {}
         self._access_granted: set[tuple[str, str, str]] = set()
+        self._waiting_recorded: dict[str, int] = {}  # room id -> the count live_room_hosts holds
 
     # --- helpers ------------------------------------------------------------------------------
     def _audit(self, principal: Principal, action: str, room: Room, **details: Any) -> None:
@@ -139,6 +140,16 @@ class RoomRegistry:
             target_id=room.case_id,
             details={"room": room.room_id[:8], "case_id": room.case_id, **details},
         )
+
+    def _record_waiting(self, room: Room) -> None:
+        """Several app servers: keep the room's waiting count in `live_room_hosts` (written only
+        when it changed; pages poll join every few seconds)."""
+        if self.hosts is None or not room.active:
+            return
+        count = len(room.waiting_patients())
+        if self._waiting_recorded.get(room.room_id, 0) != count:
+            self.hosts.record_waiting(room.room_id, count)
+            self._waiting_recorded[room.room_id] = count
 
     def _check_case_access(self, principal: Principal, case_id: str) -> None:
         """The case service decides who may see a case (own patient, the clinic's physicians)."""
@@ -181,7 +192,7 @@ class RoomRegistry:
                 while room_id in self._rooms or room_id in self._ended_ids:  # never reuse an id
                     room_id = secrets.token_urlsafe(24)
                 if self.hosts is not None:  # RoomHeldElsewhere: the case's room is on another server
-                    self.hosts.record_open(room_id, case_id)
+                    self.hosts.record_open(room_id, case_id, _user_id(principal))
                 room = Room(
                     room_id=room_id, case_id=case_id, opened_by=_user_id(principal), opened_at=self._clock()
                 )
@@ -235,7 +246,9 @@ class RoomRegistry:
         """Enter a room: a physician is in at once, a patient waits to be admitted."""
         with self._lock:
             room = self._member_room(principal, room_id)
-            return self._join_locked(principal, room, consent_recording)
+            participant = self._join_locked(principal, room, consent_recording)
+            self._record_waiting(room)
+            return participant
 
     def _join_locked(self, principal: Principal, room: Room, consent_recording: bool) -> Participant:
         user_id = _user_id(principal)
@@ -270,6 +283,7 @@ class RoomRegistry:
                 raise RoomStateError("that patient is not in the waiting room")
             patient.status = "admitted"
             self._audit(principal, "consult.admit", room, patient_user_id=patient.user_id)
+            self._record_waiting(room)
             return patient
 
     def leave(self, principal: Principal, room_id: str) -> None:
@@ -284,6 +298,7 @@ class RoomRegistry:
             if not room.physicians_present():
                 for patient in room.admitted_patients():
                     patient.status = "waiting"
+            self._record_waiting(room)
 
     def end_room(self, principal: Principal, room_id: str) -> None:
         """End the consult for everyone; the id is never valid again."""
@@ -295,6 +310,7 @@ class RoomRegistry:
             self._ended_ids.add(room_id)
             if self._open_by_case.get(room.case_id) == room_id:
                 del self._open_by_case[room.case_id]
+            self._waiting_recorded.pop(room_id, None)
             if self.hosts is not None:
                 self.hosts.record_end(room_id)
             self._audit(principal, "consult.end", room, duration_s=round(room.ended_at - room.opened_at, 1))

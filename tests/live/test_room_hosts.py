@@ -219,3 +219,34 @@ def test_the_cookie_value_is_caddys_hmac_of_the_dial_address() -> None:
         "8b79997e5c03c09b1a0734e0a7480c1a449fd1522c4b4772c74489cb10bde1d3"
     )
     assert "s3cret" not in repr(StickyCookie("c", "s3cret"))
+
+
+def test_other_servers_rooms_are_listed_with_their_waiting_count(world: World) -> None:
+    a, b = server(world, SERVER_A), server(world, SERVER_B)
+    room = a.rooms.open_room(world.physician, world.case_id)
+    assert a.hosts.open_elsewhere(world.physician) == []  # its own room is in its registry
+
+    def seen_from_b() -> list[tuple[str, str, int, str | None]]:
+        return [
+            (host.room_id, host.server_id, host.waiting_patients, host.opened_by)
+            for host in b.hosts.open_elsewhere(world.physician)
+        ]
+
+    me = world.physician.user_id
+    assert seen_from_b() == [(room.room_id, SERVER_A, 0, me)]
+    a.rooms.join(world.patient, room.room_id)  # the patient waits
+    assert seen_from_b() == [(room.room_id, SERVER_A, 1, me)]
+    a.rooms.join(world.patient, room.room_id)  # the page polls: still one
+    assert seen_from_b() == [(room.room_id, SERVER_A, 1, me)]
+    a.rooms.admit(world.physician, room.room_id, world.patient.user_id)
+    assert seen_from_b() == [(room.room_id, SERVER_A, 0, me)]
+    a.rooms.leave(world.physician, room.room_id)  # the last physician left: the patient waits again
+    assert seen_from_b() == [(room.room_id, SERVER_A, 1, me)]
+    a.rooms.leave(world.patient, room.room_id)
+    assert seen_from_b() == [(room.room_id, SERVER_A, 0, me)]
+
+    with pytest.raises(AccessDenied):  # patients never list rooms
+        b.hosts.open_elsewhere(world.patient)
+    a.rooms.end_room(world.physician, room.room_id)
+    assert seen_from_b() == []
+    assert server(world, None).hosts.open_elsewhere(world.physician) == []  # one server: nothing
