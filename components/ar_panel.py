@@ -9,7 +9,8 @@ Contract (pages call these):
   configured); the patient joins when one is open.
 - `render_invitation_status(clinic, principal, case_id, room_id)`: whether the invitation went,
   and a button to send it again (the launcher shows it; the live page may too).
-- `waiting_count(principal)`: patients waiting in this physician's live consults (menu, queue).
+- `waiting_count(principal)`: patients waiting in this physician's live consults, on this and
+  other app servers (menu, queue).
 """
 
 from __future__ import annotations
@@ -224,7 +225,11 @@ def waiting_live_consults(principal: Any) -> list[tuple[Any, list[Any]]]:
 
 
 def waiting_count(principal: Any) -> int:
-    return sum(len(waiting) for _, waiting in waiting_live_consults(principal))
+    """Patients waiting in this physician's live consults, here and on other app servers."""
+    from components.room_move import waiting_elsewhere
+
+    here = sum(len(waiting) for _, waiting in waiting_live_consults(principal))
+    return here + sum(host.waiting_patients for host in waiting_elsewhere(principal))
 
 
 def remember_waiting_in_menu(count: int | None) -> None:

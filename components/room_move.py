@@ -10,6 +10,10 @@ sends the browser to that server, where the session cookie resumes the log-in. T
 `moved=<server id>` in the new address marks a move: a browser that still lands elsewhere (the
 holding server is down, Caddy chose another) is told so instead of being moved in a circle.
 One server (no sticky cookie configured): nothing here ever moves a browser.
+
+A physician also sees the live consults other servers hold (`rooms_elsewhere`: the live consult
+page's list, with their waiting counts; `waiting_elsewhere`: the menu's badge and the queue's
+banner); opening one goes through the same move.
 """
 
 from __future__ import annotations
@@ -38,6 +42,25 @@ def room_host_elsewhere(
     if case_id is not None:
         return hosts.held_elsewhere_for_case(principal, case_id)
     return None
+
+
+def rooms_elsewhere(principal: Principal) -> list[RoomHost]:
+    """Physicians: the open live consults other app servers hold, oldest first; [] on one server."""
+    from components.video_room import room_registry
+
+    hosts = room_registry().hosts
+    if hosts is None or not hosts.enabled:
+        return []
+    return hosts.open_elsewhere(principal)
+
+
+def waiting_elsewhere(principal: Principal) -> list[RoomHost]:
+    """Rooms this physician opened on other servers where patients wait (the badge, the banner)."""
+    return [
+        host
+        for host in rooms_elsewhere(principal)
+        if host.waiting_patients > 0 and host.opened_by == principal.user_id
+    ]
 
 
 def move_to_room_host(principal: Principal, room_id: str) -> bool:

@@ -11,9 +11,9 @@ import numpy as np
 import streamlit as st
 
 from components.ar_panel import LIVE_ROOM_KEY, treatment_controls
-from components.i18n import N_, _
+from components.i18n import N_, _, ngettext
 from components.layout import plain
-from components.room_move import move_to_room_host
+from components.room_move import move_to_room_host, rooms_elsewhere
 from components.session import get_clinic, signed_in_as
 from components.video_room import (
     apply_settings,
@@ -38,14 +38,20 @@ def choose_room(registry: RoomRegistry, principal: Principal) -> str | None:
         return room_id
     if st.session_state.get(ENDED_KEY):
         st.success(_("The consult has ended."))
-    open_rooms = registry.open_rooms(principal)
-    if not open_rooms:
+    labels = {
+        room.room_id: _("Case {reference}", reference=room.case_id) for room in registry.open_rooms(principal)
+    }
+    for host in rooms_elsewhere(principal):  # several app servers: choosing one moves the browser there
+        labels[host.room_id] = ngettext(
+            "Case {reference} (on another server, {n} patient waiting)",
+            "Case {reference} (on another server, {n} patients waiting)",
+            host.waiting_patients,
+            reference=host.case_id,
+        )
+    if not labels:
         st.info(_("No live consult is open. Start one from a case (**Case** page → **AR preview** tab)."))
         return None
-    choice = st.selectbox(
-        _("Open consults"), open_rooms, format_func=lambda r: _("Case {reference}", reference=r.case_id)
-    )
-    return choice.room_id
+    return st.selectbox(_("Open consults"), list(labels), format_func=lambda room_id: labels[room_id])
 
 
 def render_live_consult(principal: Principal) -> None:

@@ -15,6 +15,7 @@ import streamlit as st
 from components.ar_panel import PHYSICIAN_LIVE_PAGE, WAITING_IN_MENU_KEY, waiting_live_consults
 from components.i18n import _, ngettext, tr
 from components.layout import concern_labels, format_when, plain, status_badge
+from components.room_move import waiting_elsewhere
 from components.session import get_clinic, signed_in_as
 from core.access import Principal
 
@@ -30,11 +31,12 @@ def render_waiting_banner(principal: Principal, clinic_timezone: str) -> None:
         whole_page_run = st.session_state.pop(FULL_RUN_KEY, False)
         try:
             rooms = waiting_live_consults(principal)
+            elsewhere = waiting_elsewhere(principal)  # several app servers: rooms held by the others
         except Exception:  # noqa: BLE001 - the queue itself stays usable
             logging.getLogger(__name__).exception("cannot check the live consults' waiting rooms")
             st.caption(_("Live consult waiting rooms cannot be checked right now."))
             return
-        count = sum(len(waiting) for _, waiting in rooms)
+        count = sum(len(waiting) for _, waiting in rooms) + sum(host.waiting_patients for host in elsewhere)
         # The menu's title is built by app.py: a change seen on a tick reruns the whole app once.
         in_menu = st.session_state.get(WAITING_IN_MENU_KEY)
         if not whole_page_run and in_menu is not None and count != in_menu:
@@ -60,6 +62,17 @@ def render_waiting_banner(principal: Principal, clinic_timezone: str) -> None:
                     ),
                     icon=":material/video_call:",
                     query_params={"room": room.room_id},
+                )
+            for host in elsewhere:  # names and times stay with the server holding the room
+                st.page_link(
+                    PHYSICIAN_LIVE_PAGE,
+                    label=ngettext(
+                        "Go to the live consult on another server ({n} patient waiting)",
+                        "Go to the live consult on another server ({n} patients waiting)",
+                        host.waiting_patients,
+                    ),
+                    icon=":material/video_call:",
+                    query_params={"room": host.room_id},
                 )
 
     st.session_state[FULL_RUN_KEY] = True

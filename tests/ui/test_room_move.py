@@ -75,3 +75,32 @@ def test_one_server_moves_nobody(app_as: Callable[..., AppTest], clinic, face_ph
     assert not app.exception
     assert "This consult has ended or does not exist." in texts(app)
     assert MOVE_KEY not in app.session_state
+
+
+def test_the_physician_sees_rooms_on_other_servers_and_their_waiting_patients(
+    this_server_is_b: None, app_as: Callable[..., AppTest], clinic, face_photo_bgr: np.ndarray
+) -> None:
+    from tests.ui.conftest import ACCOUNTS
+
+    case_id = submit_demo_case(clinic, face_photo_bgr)
+    doctor = ACCOUNTS["physician"]
+    physician_id = clinic.auth.login(doctor.email, doctor.password).principal.user_id
+    server_a = RoomHostService(clinic.db, clinic.cases, SERVER_A, StickyCookie("clinic_server", SECRET))
+    server_a.record_open(ROOM, case_id, physician_id)  # as A's registry writes it
+    server_a.record_waiting(ROOM, 2)
+
+    live = app_as("physician", "pages/physician_live_consult.py")
+    assert not live.exception
+    (choice,) = live.selectbox
+    assert choice.value == ROOM
+    assert "on another server, 2 patients waiting" in choice.format_func(ROOM)
+
+    # The physician's landing page (the queue, through app.py: its menu and page links).
+    queue = app_as("physician")
+    assert not queue.exception
+    assert "2 patients waiting in a live consult" in "\n".join(str(w.value) for w in queue.warning)
+    from components.ar_panel import waiting_count
+
+    # The menu's badge counts them too (the physician opened that room).
+    principal = clinic.auth.login(doctor.email, doctor.password).principal
+    assert waiting_count(principal) == 2
