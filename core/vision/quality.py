@@ -110,6 +110,13 @@ class QualityOptions:
     clipped_level: int = 250
     clipped_fraction_fail: float = 0.12  # share of face skin pixels at >= 250 (burnt out)
     clipped_fraction_warn: float = 0.05
+    # Skin burns out in its red channel long before its luma reaches 250 (a +1.3 EV evenly lit
+    # portrait: skin luma p90 204, no luma clipped, its forehead white): share of face skin with any
+    # colour channel >= `clipped_level` (the redness the assessment reads is lost there). Tuning
+    # split: correct photos and their accepted variations <= 0.002, labelled photos <= 0.055, colour
+    # casts 0.09-0.25 (refused for colour), +1.3 EV 0.44-0.71.
+    channel_clipped_fail: float = 0.30
+    channel_clipped_warn: float = 0.15
     # Whole frame (close-ups without a face, or a face lost in the dark/glare).
     frame_dark_mean: float = 40.0
     frame_clipped_fraction: float = 0.4
@@ -698,6 +705,7 @@ class _FaceMeasures:
     frame_luma: np.ndarray  # luma of the whole working copy (background for backlight)
     crop_rect: tuple[int, int, int, int]  # crop (x, y, w, h) in the working copy
     frame_lab: np.ndarray  # Lab of every 4th pixel of the working copy (grey-world colour cast)
+    bgr: np.ndarray  # BGR face crop of the working copy (a view, not a copy)
 
 
 def _face_measures(work: np.ndarray, landmarks: FaceLandmarks) -> _FaceMeasures:
@@ -723,6 +731,7 @@ def _face_measures(work: np.ndarray, landmarks: FaceLandmarks) -> _FaceMeasures:
         frame_luma=frame_luma,
         crop_rect=(x0, y0, x1 - x0, y1 - y0),
         frame_lab=_lab(work[::4, ::4]),
+        bgr=crop,
     )
 
 
@@ -736,6 +745,13 @@ def _check_exposure(m: _FaceMeasures, o: QualityOptions) -> QualityCheck:
     if dark == "fail" and p90 >= o.dark_p90_floor and _scene_reference(m) >= o.scene_reference_exposed:
         dark = "warn"  # a well-exposed scene around a dark face: dark skin (or shade), accepted
     bright = _grade(clipped, o.clipped_fraction_warn, o.clipped_fraction_fail)
+    clipped_threshold = o.clipped_fraction_warn
+    level = o.clipped_level - 1
+    unclipped = cv2.inRange(m.bgr, (0, 0, 0), (level, level, level))  # 255: no channel clipped
+    channel_clipped = float(np.count_nonzero(m.skin & (unclipped == 0))) / values.size
+    channel = _grade(channel_clipped, o.channel_clipped_warn, o.channel_clipped_fail)
+    if _RANK[channel] > _RANK[bright]:
+        bright, clipped, clipped_threshold = channel, channel_clipped, o.channel_clipped_warn
     if dark != "pass":
         return QualityCheck(
             "exposure",
@@ -749,7 +765,7 @@ def _check_exposure(m: _FaceMeasures, o: QualityOptions) -> QualityCheck:
             "exposure",
             bright,
             clipped,
-            o.clipped_fraction_warn,
+            clipped_threshold,
             N_("Your face is too bright. Turn off the flash or move out of direct sunlight."),
         )
     return QualityCheck("exposure", "pass", p90, o.dark_p90_warn)
@@ -1686,6 +1702,8 @@ def _severity(check: QualityCheck, view: str, o: QualityOptions) -> float:
             return _margin(v, o.dark_p90_warn, o.dark_p90_fail)
         if check.threshold == o.clipped_fraction_warn:
             return _margin(v, o.clipped_fraction_warn, o.clipped_fraction_fail)
+        if check.threshold == o.channel_clipped_warn:
+            return _margin(v, o.channel_clipped_warn, o.channel_clipped_fail)
         return _CATEGORICAL  # the whole frame too dark/bright to find a face
     if name == "backlight":
         return _margin(v, o.backlight_difference_warn, o.backlight_difference_fail)

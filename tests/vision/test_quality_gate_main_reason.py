@@ -2,7 +2,10 @@
 
 - a veil (contrast squashed around the mean: flare, haze, a faded or "matte" photo) over a face
   that it also darkens is named "flat and washed out", not "too dark": a veil lifts the photo's
-  black point, a dark photo never does (`veil_black_ratio`).
+  black point, a dark photo never does (`veil_black_ratio`);
+- an over-exposed, evenly lit face whose skin burns out in its red channel before its luma reaches
+  the clipping level is refused as too bright (and named so), not for "hair on the forehead"
+  (`channel_clipped_fail`).
 
 Photos with a known answer are made by construction (scripts/make_gate_degradations.py) from the
 astronaut face or from ../shared/testdata (skipped when absent)."""
@@ -52,3 +55,28 @@ def test_veil_and_dark_photo_of_the_tuning_split_are_told_apart(shared_testdata:
     veiled = check_photo(squash_contrast(stage, 0.25), "front")
     assert {"exposure", "dynamic_range"} <= set(_failing(veiled))
     assert veiled.first_problem is not None and veiled.first_problem.name == "dynamic_range"
+
+
+def test_a_face_burnt_out_in_its_red_channel_is_named_too_bright(shared_testdata: Path):
+    # The even-light studio portrait 1.3 EV brighter: skin luma p90 ~204, no luma clipped, but the
+    # forehead is white (red channel at 255) and read as "not skin" by the forehead test.
+    portrait = cv2.imread(str(shared_testdata / "faces" / "frontal_evenlight_03.png"))
+    assert portrait is not None
+    bright = check_photo(exposure(portrait, 1.3), "front")
+    main = bright.first_problem
+    assert bright.verdict == "fail"
+    assert main is not None and main.name == "exposure" and "too bright" in main.instruction, _failing(bright)
+    forehead = bright.check("hair_or_hand")
+    assert forehead is None or forehead.status != "fail" or forehead.severity == 0.0
+    # As taken, mirrored and 0.3 EV darker it is not over-exposed.
+    for variant in (portrait, portrait[:, ::-1].copy(), exposure(portrait, -0.3)):
+        check = check_photo(variant, "front").check("exposure")
+        assert check is not None and "too bright" not in check.instruction
+
+
+def test_a_well_exposed_face_is_not_too_bright_and_a_slightly_bright_one_is_accepted(
+    face_photo_bgr: np.ndarray,
+):
+    check = check_photo(face_photo_bgr, "front").check("exposure")
+    assert check is not None and check.status == "pass"
+    assert check_photo(exposure(face_photo_bgr, 0.3), "front").verdict != "fail"
