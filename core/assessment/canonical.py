@@ -10,11 +10,12 @@ erase real skin-tone differences, e.g. ITA between patients). Colour (white bala
 a colour chart, the eye whites pooled over the case, this photo's own references: its eye white,
 teeth and a white or grey background, blended by how clearly each passes its usability
 thresholds (so a retake that tips one over a threshold does not switch the colour); the report
-names the one that weighs most. Exposure: a chart, or the brightness
-of this photo's own eye white / teeth (a white under the same light tells how bright skin
-really is); that anchor is what makes ITA measurable. Without one, the exposure is set from the
-face's bright end (the report then says skin tone is not measurable). Whatever sets it, the
-exposure never pushes the face into clipping.
+names the one that weighs most. The measured image's exposure is set from the face's bright end
+and never pushes the face into clipping. The exposure anchor -- a chart, the skin lightness the
+consultation's photos anchored, or the lit part of this photo's own eye whites / teeth (a white
+under the same light tells how bright skin really is) -- is recorded as a ratio to that exposure
+and applied to every colour measure (metrics.anchor_exposure); it is what makes ITA measurable.
+Without one the report says skin tone is not measurable, and why each reference seen was refused.
 Photos of one case share one white balance, pooled from all their references, so a blink in one
 photo neither switches its method nor shifts its colour measures against the others.
 """

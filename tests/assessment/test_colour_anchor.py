@@ -18,6 +18,7 @@ import pytest
 
 from core.assessment import canonical as canon
 from core.assessment.engine import AssessmentOptions, assess_photo
+from core.assessment.findings import case_reliability, skin_tone_missing
 from core.assessment.metrics import anchor_exposure
 from core.vision.landmarks import detect_landmarks, points_px
 
@@ -90,6 +91,13 @@ def test_a_burnt_out_white_is_refused_and_the_report_says_why(photo):
     ita = result.metric("ita", "face")
     assert ita is not None and not math.isfinite(ita.value)
     assert any(note.startswith("teeth: overexposed") for note in ita.reliability), ita.reliability
+    # The physician reads what was found and why it was refused, not "no eye white or teeth".
+    report = {"metrics": [{"metric": m.metric, "region": m.region, "reliability": m.reliability}
+                          for m in result.metrics]}  # fmt: skip
+    lines = " ".join(case_reliability(report))
+    assert "teeth: overexposed (burnt out to white)" in lines, lines
+    assert "no colour chart, eye white or teeth" not in lines
+    assert skin_tone_missing(ita.reliability) == "the eye whites or teeth seen could not set the exposure"
 
 
 def darken_skin(image: np.ndarray, points: np.ndarray, factor: float) -> np.ndarray:
