@@ -1605,6 +1605,8 @@ def _spoiled(checks: list[QualityCheck], o: QualityOptions, veiled: bool = False
     - the colour tests of the cheeks and forehead (skin-like pixels) compare against the face's
       skin colour, which burnt-out highlights, a dark photo or a colour cast change unevenly
       (tuning split: over-exposed and blue-cast faces were named "occlusion");
+    - exposure read from channel clipping (`channel_clipped_fail`, no luma clipped) under a failing
+      colour cast: the cast pushed the red channel up, correcting it is the fix;
     - sharpness (Laplacian variance, which scales with the square of the contrast) and the skin's
       chroma read a flat, washed-out face (dynamic range fails) as blurred and colourless: the
       contrast is the fix;
@@ -1635,6 +1637,10 @@ def _spoiled(checks: list[QualityCheck], o: QualityOptions, veiled: bool = False
             spoiled.add("dynamic_range" if bits + math.log2(gain) >= o.dynamic_range_fail else "exposure")
         else:
             spoiled.add("dynamic_range")  # burnt out: clipping took the range
+    if exposure is not None and exposure.threshold == o.channel_clipped_warn and "colour" in failing:
+        # A warm or magenta cast lifts the red channel to 255 on its own (tuning split: casts clip
+        # 9-25 % of the skin's channels): the cast is the fix; luma clipping still names exposure.
+        spoiled.add("exposure")
     if "dynamic_range" in failing and "dynamic_range" not in spoiled:
         spoiled |= {"sharpness", "colour"}
     if "compression" in failing:

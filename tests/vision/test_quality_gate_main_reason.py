@@ -5,7 +5,8 @@
   black point, a dark photo never does (`veil_black_ratio`);
 - an over-exposed, evenly lit face whose skin burns out in its red channel before its luma reaches
   the clipping level is refused as too bright (and named so), not for "hair on the forehead"
-  (`channel_clipped_fail`).
+  (`channel_clipped_fail`); a warm or magenta cast that clips the red channel on its own is still
+  named for its colour.
 
 Photos with a known answer are made by construction (scripts/make_gate_degradations.py) from the
 astronaut face or from ../shared/testdata (skipped when absent)."""
@@ -16,9 +17,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from core.vision.quality import QualityResult, check_photo
-from scripts.make_gate_degradations import exposure, squash_contrast
+from scripts.make_gate_degradations import cast, exposure, squash_contrast
 
 
 def _failing(result: QualityResult) -> list[str]:
@@ -80,3 +82,15 @@ def test_a_well_exposed_face_is_not_too_bright_and_a_slightly_bright_one_is_acce
     check = check_photo(face_photo_bgr, "front").check("exposure")
     assert check is not None and check.status == "pass"
     assert check_photo(exposure(face_photo_bgr, 0.3), "front").verdict != "fail"
+
+
+@pytest.mark.parametrize("gains_bgr", [(0.55, 1.0, 1.5), (1.25, 0.7, 1.25)], ids=["warm", "magenta"])
+def test_a_cast_that_clips_the_red_channel_is_named_for_its_colour(
+    face_photo_bgr: np.ndarray, gains_bgr: tuple[float, float, float]
+):
+    tinted = check_photo(cast(face_photo_bgr, gains_bgr), "front")
+    exposure_check = tinted.check("exposure")
+    assert exposure_check is not None and exposure_check.status == "fail"  # the red channel clipped
+    assert exposure_check.severity == 0.0
+    main = tinted.first_problem
+    assert main is not None and main.name == "colour", _failing(tinted)
