@@ -162,6 +162,11 @@ def open_consult(doctor, portal: PortalServer, physician: Credentials, patient: 
     )
     row.get_by_role("link", name="Open case").first.click()
     wait_for_app(doctor)
+    return start_consult(doctor)
+
+
+def start_consult(doctor) -> str:
+    """On the case page: start its live consult (the AR preview tab); returns the room id."""
     doctor.get_by_role("tab", name="AR preview").click()
     doctor.get_by_role("button", name="Start live video consult").click()
     doctor.get_by_role("heading", name="Live consult").wait_for()

@@ -36,14 +36,13 @@ from .conftest import (
     TEST_ACCOUNTS,
     Credentials,
     PortalServer,
-    logout,
     open_page,
     record_artifact,
     start_portal,
     stop_process,
     wait_for_app,
 )
-from .live_harness import open_consult, seed
+from .live_harness import seed, start_consult
 from .test_accessibility import audit, axe_source, blocking  # noqa: F401 - axe_source is a fixture
 from .test_consultation_e2e import write_view_photos
 
@@ -133,9 +132,10 @@ def open_menu(page) -> None:
 
 
 def menu(page, title: str) -> None:
-    """Open a page through the sidebar menu."""
+    """Open a page through the sidebar menu and wait for its heading (the page's title is the menu's)."""
     open_menu(page)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
+    page.get_by_role("heading", name=title, exact=True).first.wait_for()
     wait_for_app(page)
 
 
@@ -233,8 +233,11 @@ def walk(
     audits.run(patient, "my consultations (case, report, check-in, progress)")
 
     # -- the live consult, both sides: an open room, a patient waiting, the patient admitted
-    logout(doctor)  # open_consult logs in itself
-    room_id = open_consult(doctor, portal, PHYSICIAN, PATIENT)
+    open_page(doctor, portal, f"physician_case?case={answered.case_id}")
+    tab(doctor, "AR preview")
+    doctor.get_by_role("button", name="Start live video consult").wait_for()
+    audits.run(doctor, "case page: AR preview")
+    room_id = start_consult(doctor)
     audits.run(doctor, "physician live consult (open, nobody waiting)")
     patient.reload()
     wait_for_app(patient)
