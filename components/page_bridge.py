@@ -11,6 +11,9 @@
   (labels ending in " *"), kept after every re-render by a MutationObserver; and a visible focus
   ring on every control reached by keyboard (a constructed style sheet). Its own frame is left
   out of the Tab order.
+- Streamlit's own markup where axe-core finds it wrong (tests/browser/test_accessibility*.py): the
+  menu's sections become lists named by their headings, a photo's drop zone a named group, a
+  progress bar is named by its words, and a date's or time's parts are 24 x 24 px targets.
 - Streamlit's own widget words (the file uploader's, the camera's, a date field's, the menu
   button's) in the viewer's language, and its icon ligatures hidden from screen readers
   (components/widget_words.py, page_bridge_frontend/widget_words.js).

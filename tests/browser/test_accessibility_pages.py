@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -69,11 +69,13 @@ def chromium_extra_args() -> list[str]:
     return list(FAKE_CAMERA_ARGS)  # the call widget finds a (test-pattern) camera without a prompt
 
 
-class ContentPortal:
-    def __init__(self, server: PortalServer, answered: AnsweredCase, waiting_case_id: str) -> None:
-        self.server = server
-        self.answered = answered
-        self.waiting_case_id = waiting_case_id
+class ContentPortal(NamedTuple):
+    """The server (a tuple, so conftest's failure report finds it and shows its log and screenshots),
+    the answered case and the id of the case that waits for its report."""
+
+    server: PortalServer
+    answered: AnsweredCase
+    waiting_case_id: str
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +118,9 @@ class Audits:
             lines.append(f"  {name}: {shown}")
         return "\n".join(lines)
 
-    def check(self) -> None:
-        print("axe-core violations per page:\n" + self.table())
+    def check(self, capsys: pytest.CaptureFixture[str]) -> None:
+        with capsys.disabled():  # into the CI log even when the test passes: the "after" table
+            print("\naxe-core violations per page:\n" + self.table())
         failing = {name: blocking(found) for name, found in self.results.items() if blocking(found)}
         assert not failing, f"critical/serious violations from the portal's markup: {failing}\n{self.table()}"
 
@@ -154,7 +157,13 @@ def tab(page, name: str) -> None:
     wait_for_app(page)
 
 
-def test_pages_with_content(content_portal: ContentPortal, browser, axe_source: str, request) -> None:  # noqa: F811
+def test_pages_with_content(
+    content_portal: ContentPortal,
+    browser,
+    axe_source: str,  # noqa: F811 - the fixture imported above
+    request,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     portal = content_portal.server
     answered = content_portal.answered
     audits = Audits(axe_source, portal.log_path.parent, request)
@@ -178,7 +187,7 @@ def test_pages_with_content(content_portal: ContentPortal, browser, axe_source: 
     finally:
         for context in contexts:
             context.close()
-    audits.check()
+    audits.check(capsys)
 
 
 def walk(
