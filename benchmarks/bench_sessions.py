@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import statistics
 import subprocess
@@ -362,11 +361,6 @@ def main() -> int:
                 if r.page_ms and not r.errors and percentile(r.page_ms, 0.95) < args.limit_ms
             ]
             print(f"largest N with p95 under {args.limit_ms:.0f} ms: {max(carried) if carried else 'none'}")
-            print(
-                json.dumps(
-                    {r.sessions: [percentile(r.page_ms, 0.5), percentile(r.page_ms, 0.95)] for r in results}
-                )
-            )
         finally:
             stop_process(portal.process)
     return 0
