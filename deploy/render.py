@@ -262,7 +262,8 @@ def render_caddyfile(profile: Profile) -> str:
         global_extra += f"\temail {profile.acme_email}\n"
     # LAN: certificates from Caddy's own CA (install its root on the clinic's devices). Domain:
     # Caddy's automatic HTTPS (Let's Encrypt / ZeroSSL over ACME; port 80 or 443 must be open).
-    tls = "\ttls internal\n" if profile.lan else ""
+    # (The directive and its blank line, or nothing: `caddy fmt` leaves the result as it is.)
+    tls = "\ttls internal\n\n" if profile.lan else ""
     return _render(
         TEMPLATE_DIR / "Caddyfile",
         {
@@ -359,11 +360,14 @@ def render_env(profile: Profile) -> str:
 def render_units(profile: Profile) -> dict[str, str]:
     values = _values(profile)
     units = {name: _render(TEMPLATE_DIR / "systemd" / name, values) for name in UNIT_NAMES}
+    if profile.lan:
+        # No TURN on a LAN: no turnserver.conf either, so no unit that would start coturn with it.
+        del units["clinic-turn.service"]
     if profile.app_servers > 1:
         units[PORTAL_TEMPLATE_UNIT] = portal_instance_unit(profile)
         del units["clinic-portal.service"]
         every = " ".join(profile.portal_units)  # units that start after the portal wait for each
-        for name in UNIT_NAMES[1:]:
+        for name in [name for name in UNIT_NAMES[1:] if name in units]:
             units[name] = "\n".join(
                 line.replace("clinic-portal.service", every) if line.startswith("After=") else line
                 for line in units[name].split("\n")

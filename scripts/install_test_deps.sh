@@ -5,7 +5,8 @@
 #   sha256-checked, into the test cache (tests/care/fhir_r4.py reads it from there);
 # - ucumvert (a UCUM parser from PyPI, MIT) in .venv, for the export's unit check;
 # - from Debian: chromium (Playwright drives it), fonts, coturn (the TURN relay test), caddy (the
-#   production profile's HTTPS test in tests/deploy), poppler-utils (pdftoppm/pdffonts/pdfinfo for
+#   production profile's HTTPS test in tests/deploy), systemd (systemd-analyze verify over the
+#   rendered units: tests/deploy/test_rendered_units.py), poppler-utils (pdftoppm/pdffonts/pdfinfo for
 #   the report letter's rendering test), Pango (WeasyPrint, which renders the report letter),
 #   postgresql-15 (the core suites' second pass on PostgreSQL: tests/postgres_server.py runs its
 #   own initdb/pg_ctl cluster on loopback; the package's default cluster is not used).
@@ -57,6 +58,7 @@ needed=()
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || needed+=(fonts-dejavu-core)
 [ -x /usr/bin/turnserver ] || needed+=(coturn)
 [ -x /usr/bin/caddy ] || needed+=(caddy)
+command -v systemd-analyze >/dev/null 2>&1 || needed+=(systemd)  # verifies the rendered units
 [ -x /usr/bin/pdftoppm ] || needed+=(poppler-utils)
 command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null \
   || needed+=(postgresql-15)
