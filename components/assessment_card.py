@@ -38,6 +38,7 @@ ANCHOR_WORDS = {
     "eye white": N_("eye white"),
     "teeth": N_("teeth"),
     "background": N_("background"),
+    "consultation": N_("eye whites and teeth of this consultation's photos"),
 }
 STATUS_WORDS = {"queued": N_("Assessment queued …"), "running": N_("Assessment running …")}
 
@@ -221,7 +222,7 @@ def _metric_line(metric: dict) -> str:
 
 
 def _skin_tone_line(report: dict) -> str:
-    from core.assessment.findings import plain_value
+    from core.assessment.findings import plain_value, skin_tone_missing
 
     ita = next(
         (m for m in report.get("metrics", []) if m.get("metric") == "ita" and m["region"] == "face"), None
@@ -233,8 +234,13 @@ def _skin_tone_line(report: dict) -> str:
          if (p.get("illumination") or {}).get("skin_tone_anchor")}
     )  # fmt: skip
     if ita.get("value") is None:
-        return _("**Skin tone**: not measurable — no colour chart, eye white or teeth to anchor the light")
-    anchor_words = [_(ANCHOR_WORDS[a]) if a in ANCHOR_WORDS else a for a in anchors]
+        return _(
+            "**Skin tone**: not measurable — {reason}",
+            reason=skin_tone_missing(list(ita.get("reliability") or []), tr()),
+        )
+    # The engine names combined anchors "eye white and teeth": each part in the viewer's words.
+    parts = sorted({part for anchor in anchors for part in anchor.split(" and ")})
+    anchor_words = [_(ANCHOR_WORDS[a]) if a in ANCHOR_WORDS else a for a in parts]
     if not anchor_words:
         return _("**Skin tone**: {value}, light anchored on the reference", value=plain_value(ita, tr()))
     return _(

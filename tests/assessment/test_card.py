@@ -116,3 +116,22 @@ def test_card_shows_progress_while_queued(data_dir, face_photo_bgr):
         assert app.button[0].label == "Run again" and app.button[0].disabled
     finally:
         clinic.close()
+
+
+def _ita_report(value: float | None, anchor: str | None, reliability: list[str]) -> dict:
+    ita = {"metric": "ita", "region": "face", "value": value, "band": "light", "unit": "deg",
+           "reliability": reliability}  # fmt: skip
+    return {"metrics": [ita], "photos": [{"illumination": {"skin_tone_anchor": anchor}}]}
+
+
+def test_skin_tone_line_names_each_anchor_and_why_none_could_be_used():
+    from components.assessment_card import _skin_tone_line
+    from core.assessment.findings import NO_ANCHOR_NOTE, UNUSABLE_ANCHOR_NOTE
+
+    both = _skin_tone_line(_ita_report(45.0, "eye white and teeth", []))
+    assert both.endswith("light anchored on the eye white and teeth"), both
+    pooled = _skin_tone_line(_ita_report(45.0, "consultation", []))
+    assert pooled.endswith("anchored on the eye whites and teeth of this consultation's photos"), pooled
+    seen_unusable = _skin_tone_line(_ita_report(None, None, [UNUSABLE_ANCHOR_NOTE]))
+    assert "not measurable" in seen_unusable and "could not set the exposure" in seen_unusable
+    assert "no colour chart" in _skin_tone_line(_ita_report(None, None, [NO_ANCHOR_NOTE]))
