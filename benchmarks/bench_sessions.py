@@ -55,21 +55,13 @@ def percentile(values: list[float], fraction: float) -> float:
 def seed(patients: int, physician_email: str, physician_password: str) -> None:
     from core.clinic import Clinic
     from core.config import Settings
-    from core.consult.cases import IntakeForm
-    from core.consult.photos import intake_photo
     from core.consult.reports import PhysicianReport
-    from core.demo import demo_photos
+    from core.demo import demo_intake, demo_intake_photos
 
     clinic = Clinic.open(Settings.from_env())
     try:
-        photos = [intake_photo(image, view) for view, image in demo_photos().items()]
-        intake = IntakeForm(
-            concerns=["lines_wrinkles", "pigmentation_melasma"],
-            areas=["forehead", "cheeks"],
-            duration="1-2 years",
-            goals="Softer forehead lines and a more even skin tone.",
-            consent_photo_storage=True,
-        )
+        photos = demo_intake_photos()
+        intake = demo_intake()
         physician = clinic.auth.login(physician_email, physician_password).principal
         for k in range(patients):
             clinic.auth.register_patient(

@@ -55,20 +55,12 @@ def app_server(threads: int, seconds: float) -> None:
     """Runs in a child process: prints `ready`, waits for `go` on stdin, submits, prints a JSON line."""
     from core.clinic import Clinic
     from core.config import Settings
-    from core.consult.cases import IntakeForm
-    from core.consult.photos import intake_photo
-    from core.demo import demo_photos
+    from core.demo import demo_intake, demo_intake_photos
 
     clinic = Clinic.open(Settings.from_env())
     clinic.start_background_work()
-    photos = [intake_photo(image, view) for view, image in demo_photos().items()]
-    intake = IntakeForm(
-        concerns=["lines_wrinkles", "pigmentation_melasma"],
-        areas=["forehead", "cheeks"],
-        duration="1-2 years",
-        goals="Softer forehead lines and a more even skin tone.",
-        consent_photo_storage=True,
-    )
+    photos = demo_intake_photos()
+    intake = demo_intake()
 
     def submit_one() -> dict[str, float]:
         """One patient's path; the milliseconds of each phase, and the submitting thread's CPU

@@ -15,7 +15,7 @@ import numpy as np
 
 from core.access import ADMIN, PHYSICIAN, SYSTEM_PRINCIPAL
 from core.consult.cases import IntakeForm
-from core.consult.photos import encode_rgb, intake_photo
+from core.consult.photos import CheckedPhoto, encode_rgb, intake_photo
 
 DEMO_ADMIN_EMAIL = "admin@demo.clinic"
 DEMO_PHYSICIAN_EMAIL = "physician@demo.clinic"
@@ -49,6 +49,25 @@ def demo_photos() -> dict[str, bytes]:
     }
 
 
+def demo_intake() -> IntakeForm:
+    """The demo patient's answers (also what the benchmarks submit)."""
+    return IntakeForm(
+        concerns=["lines_wrinkles", "pigmentation_melasma"],
+        areas=["forehead", "periorbital", "cheeks"],
+        duration="1-2 years",
+        goals="Softer forehead lines and a more even skin tone.",
+        medications="none",
+        allergies="none known",
+        skin_type_self_assessment="II",
+        consent_photo_storage=True,
+    )
+
+
+def demo_intake_photos() -> list[CheckedPhoto]:
+    """The demo's three views as intake photos (the side views are crops the gate fails)."""
+    return [intake_photo(image, view) for view, image in demo_photos().items()]
+
+
 def seed_demo(clinic, echo=print) -> list[DemoLogin] | None:  # clinic: core.clinic.Clinic
     """Create the demo accounts and case once; returns the log-ins when created, else None."""
     if clinic.db.fetchone("SELECT 1 FROM users WHERE email = ?", [DEMO_ADMIN_EMAIL]):
@@ -75,18 +94,7 @@ def seed_demo(clinic, echo=print) -> list[DemoLogin] | None:  # clinic: core.cli
     )
     principal, token = clinic.auth.login(patient.email, patient.password)
     try:
-        intake = IntakeForm(
-            concerns=["lines_wrinkles", "pigmentation_melasma"],
-            areas=["forehead", "periorbital", "cheeks"],
-            duration="1-2 years",
-            goals="Softer forehead lines and a more even skin tone.",
-            medications="none",
-            allergies="none known",
-            skin_type_self_assessment="II",
-            consent_photo_storage=True,
-        )
-        photos = [intake_photo(image, view) for view, image in demo_photos().items()]
-        clinic.cases.submit_example_case(principal, intake, photos)
+        clinic.cases.submit_example_case(principal, demo_intake(), demo_intake_photos())
     finally:
         clinic.auth.logout(token)
     echo("Demo log-ins (shown only this once; they are stored only as password hashes):")

@@ -106,6 +106,17 @@ class PostgresServer:
         self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def restore_check_databases(url: str) -> list[str]:
+    """The scratch databases a backup's restore check left on the cluster of `url` (it drops them)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'clinic\\_restore\\_check\\_%'"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
 def start_server() -> PostgresServer | str:
     """A started server, or why none can be started (the tests skip with that reason)."""
     bin_dir = find_bin_dir()

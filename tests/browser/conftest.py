@@ -48,6 +48,24 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# A phone (390x844, touch) in Chromium's mobile emulation; the browser asks for English, so a
+# test that wants another language chooses it on the page as a patient would.
+PHONE: dict[str, object] = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 3,
+    "locale": "en-US",
+}
+
+
+def arabic_words(message: str, **values: object) -> str:
+    """`message` as an Arabic page shows it (the English message id where it has no translation yet)."""
+    from core.i18n import translator
+
+    return translator("ar").gettext(message, **values)
+
+
 # Chromium's built-in fake camera: a moving test pattern, or a .y4m/.mjpeg file when given.
 FAKE_CAMERA_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 

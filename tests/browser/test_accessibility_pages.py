@@ -27,15 +27,16 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from core.i18n import translator
 from core.vocabulary import VIEW_NAMES
 
 from .care_seed import AnsweredCase, answer_cases
 from .conftest import (
     FAKE_CAMERA_ARGS,
+    PHONE,
     TEST_ACCOUNTS,
     Credentials,
     PortalServer,
+    arabic_words,
     open_page,
     record_artifact,
     start_portal,
@@ -48,20 +49,9 @@ from .test_consultation_e2e import write_view_photos
 
 pytestmark = pytest.mark.browser
 
-PHONE: dict[str, Any] = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 2,
-}
 LISTENER = Credentials("listener@example.test", "Listener-Test-Pass-123", "Lou Listener")
 PATIENT = TEST_ACCOUNTS["patient"]
 PHYSICIAN = TEST_ACCOUNTS["physician"]
-
-
-def ar(message: str, **values: Any) -> str:
-    """`message` as the Arabic page shows it (the English message id where it has no translation yet)."""
-    return translator("ar").gettext(message, **values)
 
 
 @pytest.fixture(scope="module")
@@ -273,23 +263,23 @@ def walk(
     phone.get_by_role("option", name="العربية").click()  # a phone's select takes no typing
     phone.wait_for_function("() => document.documentElement.dir === 'rtl'")
     wait_for_app(phone)
-    menu(phone, ar("My consultations"))
+    menu(phone, arabic_words("My consultations"))
     phone.get_by_text(answered.reference).first.wait_for()
     audits.run(phone, "phone, Arabic: my consultations")
     assert phone.evaluate("() => [document.documentElement.lang, document.documentElement.dir]") == [
         "ar",
         "rtl",
     ]
-    menu(phone, ar("New consultation"))
+    menu(phone, arabic_words("New consultation"))
     audits.run(phone, "phone, Arabic: new consultation (empty)")
-    phone.get_by_role("button", name=ar("Send consultation")).click()
+    phone.get_by_role("button", name=arabic_words("Send consultation")).click()
     wait_for_app(phone)
     wait_for_app(phone)
     audits.run(phone, "phone, Arabic: new consultation (errors)")
-    menu(phone, ar("Photo guide"))
+    menu(phone, arabic_words("Photo guide"))
     audits.run(phone, "phone, Arabic: photo guide")
     open_page(phone, portal, f"patient_live_consult?room={room_id}")
-    phone.get_by_text(ar("You are in the consultation.")).wait_for()
+    phone.get_by_text(arabic_words("You are in the consultation.")).wait_for()
     audits.run(phone, "phone, Arabic: live consult (admitted)")
 
 

@@ -9,7 +9,7 @@ At every step: `<html dir="rtl" lang="ar">`, Arabic words on the screen, nothing
 screen (no sideways scrolling), the guide's diagrams and photos inside the screen width, the
 menu closed after choosing a page, and a screenshot (phone_NN_step.png beside the server log).
 Only strings the Arabic catalog already translates are looked for; the test reads them from the
-catalog (`ar()`), so it follows the wording the portal shows.
+catalog (`arabic_words()`), so it follows the wording the portal shows.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ import pytest
 from core.i18n import translator
 from tests.browser.conftest import (
     FAKE_CAMERA_ARGS,
+    PHONE,
     PortalServer,
+    arabic_words,
     fill_date,
     login,
     open_page,
@@ -34,13 +36,6 @@ from tests.browser.conftest import (
 
 pytestmark = pytest.mark.browser
 
-PHONE: dict[str, Any] = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 3,
-    "locale": "en-US",  # the browser asks for English: Arabic is chosen on the page
-}
 PATIENT_NAME = "Samira Haddad"
 PATIENT_EMAIL = "samira.phone@example.test"
 PATIENT_PASSWORD = "Quiet-Harbour-7315"
@@ -51,11 +46,6 @@ ARABIC = re.compile(r"[\u0600-\u06FF]{3,}")
 REFERENCE = re.compile(r"C-\d{6}-[2-9A-HJ-NP-Z]{4}")
 UI_WAIT_MS = 60_000
 PHOTO_WAIT_MS = 120_000
-
-
-def ar(message: str, **values: Any) -> str:
-    """`message` as the Arabic page shows it (the English message id where it has no translation yet)."""
-    return translator("ar").gettext(message, **values)
 
 
 @pytest.fixture(scope="module")
@@ -273,18 +263,18 @@ def register(walk: PhoneWalk) -> None:
     page.get_by_test_id("stSelectbox").filter(has_text="Language").tap()
     page.get_by_role("option", name="العربية").tap()
     wait_for_app(page)
-    walk.check("login", ar("Log in"))
-    walk.open_menu_page(ar("Register"), heading=ar("Create a patient account"))
-    walk.check("register", ar("Create a patient account"))
-    page.get_by_label(f"{ar('Full name')} *").fill(PATIENT_NAME)
-    page.get_by_label(f"{ar('Email')} *").fill(PATIENT_EMAIL)
-    page.get_by_label(f"{ar('Password')} *", exact=True).fill(PATIENT_PASSWORD)
-    page.get_by_label(f"{ar('Confirm password')} *").fill(PATIENT_PASSWORD)
-    fill_date(page, ar("Date of birth"), 12, 4, 1990)
+    walk.check("login", arabic_words("Log in"))
+    walk.open_menu_page(arabic_words("Register"), heading=arabic_words("Create a patient account"))
+    walk.check("register", arabic_words("Create a patient account"))
+    page.get_by_label(f"{arabic_words('Full name')} *").fill(PATIENT_NAME)
+    page.get_by_label(f"{arabic_words('Email')} *").fill(PATIENT_EMAIL)
+    page.get_by_label(f"{arabic_words('Password')} *", exact=True).fill(PATIENT_PASSWORD)
+    page.get_by_label(f"{arabic_words('Confirm password')} *").fill(PATIENT_PASSWORD)
+    fill_date(page, arabic_words("Date of birth"), 12, 4, 1990)
     page.get_by_test_id("stForm").get_by_test_id("stCheckbox").last.locator("label").tap()
-    walk.tap_and_wait(page.get_by_role("button", name=ar("Create account")))
-    page.get_by_role("heading", name=ar("My consultations")).wait_for(timeout=UI_WAIT_MS)
-    walk.check("registered", ar("My consultations"))
+    walk.tap_and_wait(page.get_by_role("button", name=arabic_words("Create account")))
+    page.get_by_role("heading", name=arabic_words("My consultations")).wait_for(timeout=UI_WAIT_MS)
+    walk.check("registered", arabic_words("My consultations"))
 
 
 def send_consultation(walk: PhoneWalk, photos: dict[str, Path]) -> str:
@@ -292,44 +282,54 @@ def send_consultation(walk: PhoneWalk, photos: dict[str, Path]) -> str:
     from components.layout import AREA_LABELS, CONCERN_LABELS
 
     page = walk.page
-    walk.open_menu_page(ar("New consultation"))
-    walk.check("intake", ar("1. Your concern"), ar("3. Photos"))
-    choose_options(page, ar("What would you like help with?"), [ar(CONCERN_LABELS["pigmentation_melasma"])])
-    choose_options(page, ar("Which areas of the face?"), [ar(AREA_LABELS["cheeks"])])
-    page.get_by_test_id("stRadio").filter(has_text=ar("How long has this been going on?")).get_by_text(
-        ar("1 to 3 years")
-    ).tap()
+    walk.open_menu_page(arabic_words("New consultation"))
+    walk.check("intake", arabic_words("1. Your concern"), arabic_words("3. Photos"))
+    choose_options(
+        page,
+        arabic_words("What would you like help with?"),
+        [arabic_words(CONCERN_LABELS["pigmentation_melasma"])],
+    )
+    choose_options(page, arabic_words("Which areas of the face?"), [arabic_words(AREA_LABELS["cheeks"])])
+    page.get_by_test_id("stRadio").filter(
+        has_text=arabic_words("How long has this been going on?")
+    ).get_by_text(arabic_words("1 to 3 years")).tap()
     wait_for_app(page)
     fill_text_area(
-        page, ar("Describe your concern in your own words (required when you chose 'Other')"), CONCERN_TEXT
+        page,
+        arabic_words("Describe your concern in your own words (required when you chose 'Other')"),
+        CONCERN_TEXT,
     )
-    fill_text_area(page, f"{ar('What result are you hoping for?')} *", "Even skin tone")
-    fill_text_area(page, ar("Current medications (or 'none')"), "none")
+    fill_text_area(page, f"{arabic_words('What result are you hoping for?')} *", "Even skin tone")
+    fill_text_area(page, arabic_words("Current medications (or 'none')"), "none")
     # Previous treatments: a plain list of fields, and a button for one more row.
-    first = page.get_by_label(ar("Treatment {number}", number=1), exact=True)
+    first = page.get_by_label(arabic_words("Treatment {number}", number=1), exact=True)
     first.fill("Hyaluronic acid filler, lips")
     first.press("Enter")
     wait_for_app(page)
-    walk.tap_and_wait(page.get_by_role("button", name=ar("Add another treatment")))
-    page.get_by_label(ar("Treatment {number}", number=2), exact=True).wait_for()
-    walk.check("intake_filled", ar("2. Your health"))
+    walk.tap_and_wait(page.get_by_role("button", name=arabic_words("Add another treatment")))
+    page.get_by_label(arabic_words("Treatment {number}", number=2), exact=True).wait_for()
+    walk.check("intake_filled", arabic_words("2. Your health"))
 
     # The photo step offers the phone's own camera as well as an upload.
     front_box = (
         page.get_by_test_id("stVerticalBlock")
-        .filter(has=page.get_by_role("radiogroup", name=ar("How do you want to take this photo?")))
-        .filter(has_text=ar("Photo: {view}", view=ar(VIEW_NAMES["front"])))
+        .filter(has=page.get_by_role("radiogroup", name=arabic_words("How do you want to take this photo?")))
+        .filter(has_text=arabic_words("Photo: {view}", view=arabic_words(VIEW_NAMES["front"])))
         .last
     )
-    camera_choice = front_box.get_by_test_id("stRadio").get_by_text(ar("Take a photo"), exact=True)
+    camera_choice = front_box.get_by_test_id("stRadio").get_by_text(arabic_words("Take a photo"), exact=True)
     walk.tap_and_wait(camera_choice)
     page.get_by_test_id("stCameraInput").first.wait_for(timeout=UI_WAIT_MS)
-    walk.check("camera", ar("Take a photo"))
-    walk.tap_and_wait(page.get_by_test_id("stRadio").get_by_text(ar("Upload a photo"), exact=True).first)
+    walk.check("camera", arabic_words("Take a photo"))
+    walk.tap_and_wait(
+        page.get_by_test_id("stRadio").get_by_text(arabic_words("Upload a photo"), exact=True).first
+    )
 
     uploaders = page.get_by_test_id("stFileUploader")
     for view in ("front", "left_oblique", "right_oblique"):
-        uploader = uploaders.filter(has_text=ar("Photo: {view}", view=ar(VIEW_NAMES[view])))
+        uploader = uploaders.filter(
+            has_text=arabic_words("Photo: {view}", view=arabic_words(VIEW_NAMES[view]))
+        )
         uploader.locator("input[type=file]").set_input_files(str(photos[view]))
         uploader.get_by_text(photos[view].name).wait_for(timeout=UI_WAIT_MS)
         wait_for_app(page, timeout_ms=PHOTO_WAIT_MS)
@@ -346,10 +346,12 @@ def send_consultation(walk: PhoneWalk, photos: dict[str, Path]) -> str:
     page.get_by_text(done).wait_for(timeout=PHOTO_WAIT_MS)
     walk.check("photos", done)
 
-    consent = ar("I consent to the clinic storing my photos and answers for my treatment (required).")
+    consent = arabic_words(
+        "I consent to the clinic storing my photos and answers for my treatment (required)."
+    )
     page.get_by_test_id("stCheckbox").filter(has_text=consent[:20]).locator("label").tap()
     wait_for_app(page)
-    walk.tap_and_wait(page.get_by_role("button", name=ar("Send consultation")), PHOTO_WAIT_MS)
+    walk.tap_and_wait(page.get_by_role("button", name=arabic_words("Send consultation")), PHOTO_WAIT_MS)
     sent = page.get_by_test_id("stAlertContentSuccess").filter(has_text=REFERENCE)
     sent.wait_for(timeout=PHOTO_WAIT_MS)
     walk.check("sent")
@@ -422,9 +424,11 @@ def physician_books_treats_and_calls(doctor: Any, reference: str) -> None:
 
 def read_report(walk: PhoneWalk, reference: str) -> None:
     page = walk.page
-    walk.open_menu_page(ar("My consultations"))
+    walk.open_menu_page(arabic_words("My consultations"))
     page.get_by_text(FINDINGS_TEXT).wait_for(timeout=UI_WAIT_MS)
-    walk.check("report", reference, ar("Your physician's report"), ar("Findings"), VISIT_REASON)
+    walk.check(
+        "report", reference, arabic_words("Your physician's report"), arabic_words("Findings"), VISIT_REASON
+    )
     advice = page.get_by_test_id("stAlertContentWarning").filter(has_text=VISIT_REASON)
     assert advice.count() == 1, "the report's advice for an in-person visit is not shown"
 
@@ -437,8 +441,8 @@ def check_in(walk: PhoneWalk, photos: dict[str, Path]) -> None:
     page.reload()
     wait_for_app(page, timeout_ms=UI_WAIT_MS)
     page.get_by_text(FINDINGS_TEXT).wait_for(timeout=UI_WAIT_MS)
-    booked = max(ar("Your in-person visit is booked for {when}.", when="\0").split("\0"), key=len)
-    walk.check("visit_booked", ar("Your physician's report"), booked.strip())
+    booked = max(arabic_words("Your in-person visit is booked for {when}.", when="\0").split("\0"), key=len)
+    walk.check("visit_booked", arabic_words("Your physician's report"), booked.strip())
     advice = page.get_by_test_id("stAlertContentWarning").filter(has_text=VISIT_REASON)
     assert advice.count() == 0, "the report still asks for a visit that is already booked"
     # The physician's plan: a "2-week check-in" (not due yet, so folded: the patient opens it).
@@ -446,23 +450,23 @@ def check_in(walk: PhoneWalk, photos: dict[str, Path]) -> None:
     task.scroll_into_view_if_needed()
     walk.tap_and_wait(task.locator("summary").first)
     uploader = task.get_by_test_id("stFileUploader").filter(
-        has_text=ar("Photo: {view}", view=ar(VIEW_NAMES["front"]))
+        has_text=arabic_words("Photo: {view}", view=arabic_words(VIEW_NAMES["front"]))
     )
     uploader.first.locator("input[type=file]").set_input_files(str(photos["front"]))
     wait_for_app(page, timeout_ms=PHOTO_WAIT_MS)
     walk.check("checkin_photo")
     send_anyway = page.get_by_test_id("stCheckbox").filter(
         has_text=re.compile(
-            "send these anyway|" + re.escape(ar("I cannot take a better photo; send these anyway"))
+            "send these anyway|" + re.escape(arabic_words("I cannot take a better photo; send these anyway"))
         )
     )
-    sender = page.get_by_role("button", name=re.compile(re.escape(ar("Send check-in photos"))))
+    sender = page.get_by_role("button", name=re.compile(re.escape(arabic_words("Send check-in photos"))))
     if sender.is_disabled() and send_anyway.count():
         walk.tap_and_wait(send_anyway.locator("label").first)
     walk.tap_and_wait(sender, PHOTO_WAIT_MS)
     # Sending confirms it (the page re-runs: the confirmation stays).
     confirmation = page.get_by_test_id("stAlertContentSuccess").filter(
-        has_text=ar("Thank you! Your physician will compare these photos with your first ones.")
+        has_text=arabic_words("Thank you! Your physician will compare these photos with your first ones.")
     )
     confirmation.wait_for(timeout=UI_WAIT_MS)
     walk.check("checkin_sent")
@@ -470,14 +474,16 @@ def check_in(walk: PhoneWalk, photos: dict[str, Path]) -> None:
 
 def join_waiting_room(walk: PhoneWalk) -> None:
     page = walk.page
-    walk.tap_and_wait(page.get_by_role("link", name=ar("Join live consult")).first)
-    page.get_by_role("heading", name=ar("Live video consult")).wait_for(timeout=UI_WAIT_MS)
-    walk.check("live_consent", ar("Before you join"))
-    walk.tap_and_wait(page.get_by_role("button", name=ar("Join the waiting room")))
-    page.get_by_text(ar("You are in the waiting room. Your physician will let you in shortly.")).wait_for(
-        timeout=UI_WAIT_MS
+    walk.tap_and_wait(page.get_by_role("link", name=arabic_words("Join live consult")).first)
+    page.get_by_role("heading", name=arabic_words("Live video consult")).wait_for(timeout=UI_WAIT_MS)
+    walk.check("live_consent", arabic_words("Before you join"))
+    walk.tap_and_wait(page.get_by_role("button", name=arabic_words("Join the waiting room")))
+    page.get_by_text(
+        arabic_words("You are in the waiting room. Your physician will let you in shortly.")
+    ).wait_for(timeout=UI_WAIT_MS)
+    walk.check(
+        "waiting_room", arabic_words("You are in the waiting room. Your physician will let you in shortly.")
     )
-    walk.check("waiting_room", ar("You are in the waiting room. Your physician will let you in shortly."))
     assert_call_status_line_shows_whole(page)
 
 

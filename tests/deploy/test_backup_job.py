@@ -18,6 +18,7 @@ from core.access import SYSTEM_PRINCIPAL
 from core.clinic import Clinic
 from core.config import Settings
 from deploy.render import Profile, render_units
+from tests.postgres_server import restore_check_databases
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 JOB = REPO_ROOT / "deploy" / "clinic_backup.py"
@@ -154,16 +155,6 @@ def test_without_any_backup_the_check_fails(clinic_with_data: Path, tmp_path: Pa
     assert "no backup archive" in result.stderr
 
 
-def _scratch_databases(url: str) -> list[str]:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as connection:
-        rows = connection.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'clinic\\_restore\\_check\\_%'"
-        ).fetchall()
-    return [row[0] for row in rows]
-
-
 def test_postgresql_backup_runs_online_and_is_checked_in_a_scratch_database(
     postgres_clinic_with_data: str, tmp_path: Path
 ) -> None:
@@ -187,7 +178,7 @@ def test_postgresql_backup_runs_online_and_is_checked_in_a_scratch_database(
     assert (
         b"Pat Backup" not in payload and b"pat@example.test" not in payload and b"photo bytes" not in payload
     )
-    assert _scratch_databases(postgres_clinic_with_data) == []
+    assert restore_check_databases(postgres_clinic_with_data) == []
     assert not [path.name for path in backup_dir.iterdir() if path.name.startswith(".check-")]
 
     _truncate(archive)
@@ -195,7 +186,7 @@ def test_postgresql_backup_runs_online_and_is_checked_in_a_scratch_database(
     assert failed.returncode != 0
     assert "restore check failed" in failed.stderr, failed.stderr
     assert archive.exists(), "a failed check must not delete anything"
-    assert _scratch_databases(postgres_clinic_with_data) == []
+    assert restore_check_databases(postgres_clinic_with_data) == []
 
 
 def test_the_backup_unit_of_several_app_servers_pauses_nothing() -> None:

@@ -13,13 +13,13 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from core.access import SYSTEM_PRINCIPAL
 from core.backup import BackupError, check_backup, create_backup, restore_backup
 from core.clinic import Clinic
 from core.config import Settings
+from tests.postgres_server import restore_check_databases
 
 from .conftest import Accounts, FakeClock, register, required_photos, valid_intake
 
@@ -34,14 +34,6 @@ def clinic(
     opened.case_submitted_listeners.clear()
     yield opened
     opened.close()
-
-
-def _scratch_databases(url: str) -> list[str]:
-    with psycopg.connect(url, autocommit=True) as connection:
-        rows = connection.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'clinic\\_restore\\_check\\_%'"
-        ).fetchall()
-    return [row[0] for row in rows]
 
 
 def _archive_bytes(path: Path) -> bytes:
@@ -90,7 +82,7 @@ def test_backup_while_another_connection_writes_then_the_restore_check_passes(
     checked = check_backup(clinic.settings, summary.path, tmp_path / "scratch")
     assert checked.audit_rows_verified == summary.audit_rows  # the chain ends where the manifest says
     assert checked.restored.blob_count == 3
-    assert _scratch_databases(clinic.settings.database_url or "") == []  # dropped again
+    assert restore_check_databases(clinic.settings.database_url or "") == []  # dropped again
     assert not (tmp_path / "scratch" / "data").exists()
 
     payload = _archive_bytes(summary.path)
@@ -127,7 +119,7 @@ def test_an_archive_whose_audit_chain_was_cut_is_refused(
 
     with pytest.raises(BackupError, match="audit log does not match its manifest"):
         check_backup(clinic.settings, cut, tmp_path / "scratch")
-    assert _scratch_databases(clinic.settings.database_url or "") == []
+    assert restore_check_databases(clinic.settings.database_url or "") == []
     check_backup(clinic.settings, newer.path, tmp_path / "scratch")  # the genuine one passes
 
 
