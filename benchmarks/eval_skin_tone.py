@@ -52,6 +52,7 @@ class SkinToneRow:
     anchor: str | None
     lightness: float | None = None  # L*, b* of the skin at the anchored exposure
     b_star: float | None = None
+    refused: str = ""  # why each reference seen could not anchor ("sclera: coloured, teeth: uneven")
 
 
 def half(file_name: str) -> str:
@@ -77,10 +78,18 @@ def measured_skin_tones(directory: Path, options: AssessmentOptions = OPTIONS) -
         value = metric.value if metric is not None and math.isfinite(metric.value) else None
         anchor = result.illumination.get("skin_tone_anchor") if result.status == "assessed" else None
         details = metric.details if metric is not None else {}
+        unusable = result.illumination.get("anchor_unusable") or {} if result.status == "assessed" else {}
+        refused = ", ".join(f"{source}: {reason}" for source, reason in sorted(unusable.items()))
+        if result.status != "assessed":
+            refused = f"not assessed ({result.status})"
+        elif value is None and metric is not None and anchor:
+            method = result.illumination.get("method")
+            why = f"anchored, yet b* {details.get('b')} / white balance {method}"
+            refused = ", ".join(filter(None, [refused, why]))
         rows.append(
             SkinToneRow(
                 label["file"], half(Path(label["file"]).name), label["skin_tone"], value,
-                anchor if value is not None else None, details.get("L"), details.get("b"),
+                anchor if value is not None else None, details.get("L"), details.get("b"), refused,
             )
         )  # fmt: skip
     return rows
@@ -181,7 +190,10 @@ def main() -> int:
     if args.photos:
         for row in sorted(rows, key=lambda r: (r.half, TONES.index(r.tone), r.file)):
             shown = "not measurable" if row.ita is None else f"{row.ita:6.1f} {ita_category(row.ita)}"
-            print(f"{row.half:<5} {row.tone:<7} {Path(row.file).name:<45} {shown:<22} {row.anchor or ''}")
+            print(
+                f"{row.half:<5} {row.tone:<7} {Path(row.file).name:<45} {shown:<22} "
+                f"{row.anchor or '':<20} {row.refused}"
+            )
     print_table(rows)
     if args.fit:
         fit_targets(rows)

@@ -80,10 +80,16 @@ ANCHOR_MIN_SKIN_CONTRAST = 1.3
 ANCHOR_MAX_CLIPPED = 0.25  # share of a reference's pixels with a channel burnt out to white
 # Lit part over median of the reference pixels above this: glare on glasses or a shadow across it.
 ANCHOR_MAX_SPREAD = 2.5
-# Eye white and teeth of one photo must agree on the exposure within this factor.
+# Eye white and teeth of one photo agree on the exposure within this factor; beyond it the darker
+# one was in shade (shade only darkens a white; glare and clipping are refused on their own), so
+# the brighter one anchors alone.
 ANCHOR_MAX_DISAGREEMENT = 1.5
 # An anchor that makes the skin lighter than this L* (lighter than any skin) was itself in shade.
-ANCHOR_MAX_SKIN_LIGHTNESS = 80.0
+# Judged on the small cheek / forehead patches (`_skin_colour`), which sit where a frontal light
+# falls and read a few L* above the cheeks' median that ITA takes: at 80 a genuinely very light
+# face (a child's, ITA 54 deg at L* 78) was refused as "shaded"; webcam-lit faces whose eye whites
+# and teeth really were in shade read L* 90 and more (1.5.1, fitted on the tune half).
+ANCHOR_MAX_SKIN_LIGHTNESS = 85.0
 ANCHOR_LABELS = {"sclera": "eye white", "teeth": "teeth"}
 # Why a reference that was seen could not anchor the exposure (the engine turns these into notes).
 ANCHOR_REASONS = ("too_few", "coloured", "clipped", "uneven", "shaded", "disagree")
@@ -470,6 +476,9 @@ def estimate_illumination(
     if background is not None:
         stats["background_confidence"] = round(background.confidence, 3)
     own_colour = blend_references([own, tooth, background])
+    levels: list[WhiteLevel] = []
+    if not calibrated:
+        levels = _own_white_levels(linear_rgb, sclera, teeth, skin_rgb, min_pixels, stats)
     reference: WhiteReference | None = None
     stats["method"] = "exposure_only"
     if calibrated:
@@ -489,6 +498,14 @@ def estimate_illumination(
     elif own_colour is not None:
         reference = own_colour
         stats["method"] = own_colour.source
+    if reference is None and not calibrated:
+        # Nothing blended passed, but the lit part of an eye white or the teeth did: it is white.
+        probe: dict = {}
+        exposure_anchor(levels, skin_luminance(skin_rgb), probe)
+        reference = anchor_white(levels, probe["anchor_unusable"])
+        if reference is not None:
+            stats["method"] = reference.source
+            stats["white_from_anchor"] = True
     stats["white_reference"] = REFERENCE_LABELS.get(stats["method"], stats["method"])
     if reference is None:
         # No grey-world fallback: the face is mostly skin, and balancing it to grey would erase
@@ -505,7 +522,6 @@ def estimate_illumination(
     if calibrated:
         anchor, anchor_gain = "colour chart", 1.0
     else:
-        levels = _own_white_levels(linear_rgb, sclera, teeth, skin_rgb, min_pixels, stats)
         # A photo taken under another light than the case's keeps its own anchor, as its colour.
         case_skin = None if "case_reference_rejected" in stats else case_skin_luminance
         anchor, anchor_gain = exposure_anchor(levels, skin_luminance(skin_rgb), stats, case_skin)
@@ -544,6 +560,9 @@ class WhiteLevel:
     source: str  # sclera | teeth
     level: float
     pixels: int
+    # Colour of its lit neutral pixels (linear RGB scaled to luminance 1): the photo's white
+    # balance when no blended reference passed (`anchor_white`).
+    rgb: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
 
 def white_level(
@@ -577,7 +596,30 @@ def white_level(
         return None, "clipped"
     if level > ANCHOR_MAX_SPREAD * float(np.median(lum[neutral])):
         return None, "uneven"
-    return WhiteLevel(source, level, int(neutral.sum())), None
+    lit = neutral & (lum >= np.percentile(lum[neutral], 50))
+    colour = np.maximum(np.median(pixels[lit], axis=0), 1e-4)
+    colour /= max(float(_luminance(colour[None].astype(np.float32))[0]), 1e-6)
+    return WhiteLevel(source, level, int(neutral.sum()), _rgb(colour)), None
+
+
+def anchor_white(levels: Sequence[WhiteLevel], unusable: dict[str, str]) -> WhiteReference | None:
+    """The colour of the eye whites / teeth that anchor the exposure (`levels` less those
+    `exposure_anchor` refused), pixel-weighted: the white balance of a photo whose blended
+    references (`neutral_reference`) all failed. Those judge the opening's whole brighter half
+    and want it at least 0.8 times as bright as the skin, which a very light skin outshines at
+    normal distance while the lit part of its eye whites is plainly white; without this the photo
+    kept its camera's colour and got no skin tone though its exposure was anchored.
+    Half the confidence of a reference that passed on its own.
+    """
+    usable = [found for found in levels if found.source not in unusable]
+    if not usable:
+        return None
+    weights = np.array([found.pixels for found in usable], dtype=np.float64)
+    logs = np.log(np.maximum(np.array([found.rgb for found in usable], dtype=np.float64), 1e-6))
+    rgb = np.exp((weights[:, None] * logs).sum(axis=0) / weights.sum())
+    rgb /= float(_luminance(rgb[None].astype(np.float32))[0])
+    main = usable[int(np.argmax(weights))]
+    return WhiteReference(_rgb(rgb), int(weights.sum()), main.source, main.level, confidence=0.5)
 
 
 def _lightness(luminance: float) -> float:
@@ -597,8 +639,8 @@ def exposure_anchor(
     pooled: same person, same session) the photo takes that: like the shared white balance, one
     anchor for the case, so a smile that shows the teeth in one photo and not the next does not
     move the colour measures between them. Otherwise its own eye white and teeth (`white_level`).
-    A reference that would make the skin lighter than any skin was in shade; eye white and teeth
-    that disagree cannot both be lit, so neither is trusted. Why each one failed goes to
+    A reference that would make the skin lighter than any skin was in shade; of an eye white and
+    teeth that disagree the darker was in shade and the brighter anchors. Why each one failed goes to
     `stats["anchor_unusable"]` ({source: reason}) for the report's words.
     """
     unusable: dict[str, str] = stats.setdefault("anchor_unusable", {})
@@ -608,13 +650,17 @@ def exposure_anchor(
     for found in levels:
         gain = ANCHOR_TARGETS[found.source] / max(found.level, 1e-4)
         stats[f"{found.source}_white_level"] = round(found.level, 4)
+        if skin_luminance is not None:
+            stats[f"{found.source}_skin_lightness"] = round(_lightness(gain * skin_luminance), 1)
         if skin_luminance is not None and _lightness(gain * skin_luminance) > ANCHOR_MAX_SKIN_LIGHTNESS:
             unusable[found.source] = "shaded"
         else:
             gains[found.source] = gain
     if len(gains) > 1 and max(gains.values()) > ANCHOR_MAX_DISAGREEMENT * min(gains.values()):
-        unusable.update(dict.fromkeys(gains, "disagree"))
-        gains = {}
+        # The darker white (the larger gain) was in shade; the brighter one anchors alone.
+        darker = max(gains, key=lambda source: gains[source])
+        unusable[darker] = "shaded"
+        gains = {source: gain for source, gain in gains.items() if source != darker}
     if gains:
         label = " and ".join(ANCHOR_LABELS[source] for source in gains)
         return label, float(np.exp(np.mean(np.log(list(gains.values())))))
@@ -694,6 +740,7 @@ def photo_light_references(
     levels = _own_white_levels(linear, sclera_area, teeth, skin, min_pixels, stats)
     own_skin = skin_luminance(skin)
     anchor, gain = exposure_anchor(levels, own_skin, stats)
+    white = white or anchor_white(levels, stats["anchor_unusable"])
     anchored = None if anchor is None or gain is None or own_skin is None else gain * own_skin
     return PhotoReferences(white, anchored)
 

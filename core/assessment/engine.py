@@ -73,7 +73,11 @@ from core.vision.regions import region_masks
 # 1.5.0: the exposure anchor found on far more photos (the lit part of eye whites and teeth, with
 # reasons when one is unusable; the case's pooled anchor for every photo of one light) and
 # inherited by every colour measure (metrics.anchor_exposure), not by ITA alone.
-ENGINE_VERSION = "1.5.0"
+# 1.5.1: skin tone measured on more photos of light skin: the lit eye white / teeth that anchor the
+# exposure also white-balance a photo whose blended references all failed; of an eye white and
+# teeth that disagree the brighter anchors (the darker is in shade); the lightest skin accepted
+# rises from L* 80 to 85 (canonical.ANCHOR_MAX_SKIN_LIGHTNESS).
+ENGINE_VERSION = "1.5.1"
 
 WRINKLE_REGIONS = (
     "forehead", "glabella", "crows_feet_left", "crows_feet_right", "under_eye_left", "under_eye_right",
