@@ -48,6 +48,7 @@ from core.audit import (
     verify_rows,
     write_checkpoint,
 )
+from core.backup_errors import BackupError
 from core.blobstore import BlobIntegrityError, BlobStore
 from core.config import Settings
 from core.db import Database, DatabaseError
@@ -57,10 +58,6 @@ DUCKDB_MEMBER = "clinic.duckdb"
 _MEMBER = re.compile(
     r"^(manifest\.json|clinic\.duckdb|clinic\.pgdump\.sealed|blobs/[A-Za-z0-9_-]{2}/[A-Za-z0-9_-]{16,64}\.blob)$"
 )
-
-
-class BackupError(Exception):
-    """Backup or restore cannot proceed; the message says why in one line."""
 
 
 @dataclass(frozen=True)

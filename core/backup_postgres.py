@@ -33,7 +33,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from core import crypto
-from core.backup import BackupError
+from core.backup_errors import BackupError
 
 DUMP_MEMBER = "clinic.pgdump.sealed"
 DUMP_KEY_INFO = "pg-dump"  # HKDF label of the dump's sealing key
