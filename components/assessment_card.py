@@ -65,7 +65,7 @@ def _assessment_fragment(clinic, principal, case_id: str) -> None:
         return
     header, action = st.columns([4, 1])
     with header:
-        st.subheader(_("AI pre-assessment"))
+        st.header(_("AI pre-assessment"))
         st.caption(_("Automated photo measurements to support your review — not a diagnosis."))
     with action:
         busy = record is not None and record.status in {"queued", "running"}
@@ -132,7 +132,7 @@ def _render_report(clinic, principal, record) -> None:
     with photo_column:
         _photo_with_heat_map(clinic, principal, record, report)
     with findings_column:
-        st.markdown("#### " + _("Key findings"))
+        st.markdown("### " + _("Key findings"))
         if not findings:
             st.info(_("Nothing measurable stood out."))
         for finding in findings:
@@ -256,7 +256,7 @@ def _render_flags_and_suggestions(report: dict) -> None:
     t = tr()
     flags = report.get("flags", [])
     if flags:
-        st.markdown("#### " + _("Flags"))
+        st.markdown("### " + _("Flags"))
     for flag in flags:
         icon = ":material/priority_high:" if flag.get("severity") == "action" else ":material/info:"
         with st.container(border=True):
@@ -293,7 +293,7 @@ def _render_flags_and_suggestions(report: dict) -> None:
                     st.caption(_("{view} photo", view=view))
     suggestions = report.get("suggestions", [])
     if suggestions:
-        st.markdown("#### " + _("Points to review"))
+        st.markdown("### " + _("Points to review"))
         for suggestion in suggestions:
             text, reason = suggestion_words(suggestion, t)
             st.markdown(_("- {text} — _{reason}_", text=text, reason=reason))

@@ -78,7 +78,7 @@ def render_case_care_panel(clinic: Any, principal: Any, case_id: str) -> None:
     st.divider()
     _render_release(clinic, principal, case_id)
     st.divider()
-    st.subheader(_("Exports"))
+    st.header(_("Exports"))
     col_fhir, col_pdf = st.columns(2)
     with col_fhir:
         if st.button(_("Prepare FHIR R4 bundle"), key=f"fhir_{case_id}", icon=":material/data_object:"):
@@ -118,7 +118,7 @@ def render_case_care_panel(clinic: Any, principal: Any, case_id: str) -> None:
 
 def _render_visits(clinic: Any, principal: Any, case_id: str, zone: str, report: Any) -> None:
     care = clinic.care
-    st.subheader(_("In-person visit"))
+    st.header(_("In-person visit"))
     if report is not None and report.in_person_needed:
         st.info(
             _("The report advises an in-person visit: {reason}", reason=plain(report.in_person_reason, ""))
@@ -215,7 +215,7 @@ def _render_visits(clinic: Any, principal: Any, case_id: str, zone: str, report:
 
 def _render_treatments(clinic: Any, principal: Any, case_id: str, zone: str) -> None:
     care = clinic.care
-    st.subheader(_("Treatments"))
+    st.header(_("Treatments"))
     for treatment in care.treatments.case_treatments(principal, case_id):
         st.markdown(
             _("- {date}: {treatment}", date=tr().date(treatment.treated_on), treatment=plain(treatment.label))
@@ -302,7 +302,7 @@ def _render_treatments(clinic: Any, principal: Any, case_id: str, zone: str) -> 
 
 def _render_plan(clinic: Any, principal: Any, case_id: str, zone: str) -> None:
     care = clinic.care
-    st.subheader(_("Follow-up check-ins"))
+    st.header(_("Follow-up check-ins"))
     checkins = care.checkins.case_checkins(principal, case_id)
     if not checkins:
         st.caption(_("No check-ins planned. Recording a treatment proposes them."))
@@ -351,7 +351,7 @@ def _render_release(clinic: Any, principal: Any, case_id: str) -> None:
     from core.assessment.findings import region_words
 
     release = clinic.care.release
-    st.subheader(_("What the patient sees"))
+    st.header(_("What the patient sees"))
     st.caption(
         _(
             "The photo measurements are not clinically validated. The patient sees none of them"
@@ -445,7 +445,7 @@ def render_patient_care_panel(clinic: Any, principal: Any) -> None:
     """Patient's "My consultations": appointments, check-in tasks, progress, downloads."""
     care = clinic.care
     zone = principal.timezone or clinic.settings.clinic_timezone  # the patient's zone, set at registration
-    st.subheader(_("My appointments"))
+    st.header(_("My appointments"))
     appointments = [a for a in care.appointments.patient_agenda(principal) if a.status == "booked"]
     if not appointments:
         st.caption(_("No upcoming visits."))
@@ -474,7 +474,7 @@ def render_patient_care_panel(clinic: Any, principal: Any) -> None:
                 st.rerun()
     _render_patient_booking(clinic, principal, zone, appointments)
 
-    st.subheader(_("Check-ins"))
+    st.header(_("Check-ins"))
     if st.session_state.pop(CHECKIN_SENT_KEY, None):  # the check-in just sent (the page re-ran since)
         st.success(
             _("Thank you! Your physician will compare these photos with your first ones."),
@@ -497,12 +497,12 @@ def render_patient_care_panel(clinic: Any, principal: Any) -> None:
                 st.error(_("This check-in is overdue; please take the photos as soon as you can."))
             _render_checkin_capture(clinic, principal, checkin)
 
-    st.subheader(_("My progress"))
+    st.header(_("My progress"))
     from components.progress_chart import render_progress_chart
 
     render_progress_chart(clinic, principal, principal.patient_id, key="patient_progress", simple=True)
 
-    st.subheader(_("Downloads"))
+    st.header(_("Downloads"))
     for summary in clinic.cases.list_patient_cases(principal):
         report = clinic.reports.get_report(principal, summary.case_id)
         if report is None:

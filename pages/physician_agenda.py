@@ -64,7 +64,7 @@ def task_title(kind: str, title: str) -> str:
     return plain(title)
 
 
-st.subheader(_("Outstanding tasks"))
+st.header(_("Outstanding tasks"))
 tasks = care.tasks.outstanding_tasks(principal)
 if not tasks:
     st.success(_("Nothing outstanding."))
@@ -85,7 +85,7 @@ for index, task in enumerate(tasks):
         st.session_state["physician_selected_case"] = task.case_id
         st.switch_page("pages/physician_case.py")
 
-st.subheader(_("Appointments"))
+st.header(_("Appointments"))
 appointments = care.appointments.physician_agenda(principal)
 if not appointments:
     st.caption(_("No appointments in the next 90 days."))
@@ -104,7 +104,7 @@ for appointment in appointments:
         )
     )
 
-st.subheader(_("Publish free times"))
+st.header(_("Publish free times"))
 with st.form("publish_window"):
     col_day, col_start, col_end, col_slot = st.columns(4)
     day = col_day.date_input(_("Day"), date.today() + timedelta(days=7), min_value=date.today())

@@ -150,7 +150,7 @@ def render_case(case: CaseDetail) -> None:
         )
         col_left, col_right = st.columns(2)
         with col_left:
-            st.subheader(_("Concern"))
+            st.header(_("Concern"))
             st.markdown(_("**Concerns:** {concerns}", concerns=concern_labels(intake.concerns) or "—"))
             st.markdown(_("**Face areas:** {areas}", areas=area_labels(intake.areas) or "—"))
             labelled_text(_("Duration"), _(intake.duration) if intake.duration else None)
@@ -164,7 +164,7 @@ def render_case(case: CaseDetail) -> None:
             st.markdown(_("**Goals:**"))
             st.text(intake.goals or "—")
         with col_right:
-            st.subheader(_("History"))
+            st.header(_("History"))
             labelled_text(_("Medications"), intake.medications)
             labelled_text(_("Allergies"), intake.allergies)
             if intake.pregnant_or_breastfeeding:
@@ -199,7 +199,7 @@ def render_case(case: CaseDetail) -> None:
                 clinic.consents.for_case(principal, case.case_id), clinic.settings.clinic_timezone
             )
 
-        st.subheader(_("Photos"))
+        st.header(_("Photos"))
         photos = list(case.photos)
         if not photos:
             st.info(_("No photos in this case."))

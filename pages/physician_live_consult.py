@@ -99,7 +99,7 @@ def show_consult(registry: RoomRegistry, principal: Principal, room: Room) -> No
                 return
             waiting = current.waiting_patients()
             admitted = current.admitted_patients()
-            st.subheader(_("Waiting room"))
+            st.header(_("Waiting room"))
             if not waiting:
                 st.caption(_("Nobody is waiting.") if admitted else _("Waiting for the patient to join ..."))
             for patient in waiting:
@@ -136,7 +136,7 @@ def show_consult(registry: RoomRegistry, principal: Principal, room: Room) -> No
         with st.container():  # a fixed slot for the timed fragment
             waiting_room()
 
-        st.subheader(_("AR treatment preview"))
+        st.header(_("AR treatment preview"))
         settings = room.ar
         enabled = st.toggle(_("AR preview on"), value=settings.enabled, key="live-ar-enabled")
         treatments = treatment_controls("live-ar", dict(settings.treatments) or {"redness": 0.6})

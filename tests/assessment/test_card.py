@@ -59,7 +59,7 @@ def test_card_shows_summary_flags_metrics_and_overlays(data_dir, face_photo_bgr)
         for check in failed.quality.failing:
             assert check.instruction in warnings and check.name not in warnings
         assert "Redness" in text and "badge" in text
-        assert any("AI pre-assessment" in h.value for h in app.subheader)
+        assert any("AI pre-assessment" in h.value for h in app.header)
         assert [b.label for b in app.button] == ["Run again"]
         # One screen first: the photo with a heat-map toggle and legend, 3-6 key findings.
         assert "Key findings" in text

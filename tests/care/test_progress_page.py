@@ -88,7 +88,7 @@ def test_the_patient_page_says_plainly_that_nothing_was_shared(followed_up) -> N
     )
     assert not app.exception, app.exception
     text = _text(app)
-    assert "My progress" in [h.value for h in app.subheader]
+    assert "My progress" in [h.value for h in app.header]
     assert "Your physician has not shared any measurements with you yet." in text
     assert _charts(app) == []  # no raw AI scores on the patient's page
     assert "/100" not in text and "Lines · " not in text
@@ -115,7 +115,7 @@ def test_the_physician_releases_on_the_case_page(followed_up) -> None:
     clinic, case_id = followed_up["clinic"], followed_up["case_id"]
     app = run_page_as(clinic, "doc@example.test", PASSWORD, "pages/physician_case.py", {"case": case_id})
     assert not app.exception, app.exception
-    assert "What the patient sees" in [h.value for h in app.subheader]
+    assert "What the patient sees" in [h.value for h in app.header]
     assert "Nothing is shared with the patient yet; their page says so." in _text(app)
     control = next(m for m in app.multiselect if m.label == "Measurements the patient sees")
     wanted = next(o for o in control.options if o.startswith("Lines · forehead"))

@@ -13,7 +13,7 @@ from tests.ui.conftest import ACCOUNTS, APP_TIMEOUT_S, REPO_ROOT, submit_demo_ca
 
 
 def _all_text(app) -> str:
-    kinds = ("title", "subheader", "markdown", "caption", "info", "success", "warning", "error")
+    kinds = ("title", "header", "subheader", "markdown", "caption", "info", "success", "warning", "error")
     return "\n".join(str(element.value) for kind in kinds for element in app.get(kind))
 
 

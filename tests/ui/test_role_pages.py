@@ -10,7 +10,18 @@ def texts(app, kind: str) -> list[str]:
 
 
 def all_text(app) -> str:
-    kinds = ("title", "subheader", "markdown", "caption", "text", "info", "success", "warning", "error")
+    kinds = (
+        "title",
+        "header",
+        "subheader",
+        "markdown",
+        "caption",
+        "text",
+        "info",
+        "success",
+        "warning",
+        "error",
+    )
     return "\n".join(text for kind in kinds for text in texts(app, kind))
 
 
