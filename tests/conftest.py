@@ -104,3 +104,20 @@ def face_photo_bgr(astronaut_rgb: np.ndarray) -> np.ndarray:
     crop = astronaut_rgb[0:300, 90:340]  # head and shoulders
     bgr = cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)
     return cv2.resize(bgr, (820, 984), interpolation=cv2.INTER_CUBIC)
+
+
+@pytest.fixture(autouse=True)
+def _labels_outside_script_runs_start_in_english() -> Iterator[None]:
+    """components.i18n answers label calls made outside a script run (only AppTest harnesses make
+    them) in the language of the last run; a test that ran a page in French must not leave the
+    next test's labels in French."""
+    import sys
+
+    def reset() -> None:
+        module = sys.modules.get("components.i18n")
+        if module is not None:
+            module._last_language = module.SOURCE_LANGUAGE  # type: ignore[attr-defined]
+
+    reset()
+    yield
+    reset()

@@ -148,7 +148,8 @@ def test_sealed_streams_round_trip_whatever_the_length(size: int) -> None:
     key = os.urandom(32)
     data = os.urandom(size)
     sealed = _seal_stream(key, data, chunk_size=1000)
-    assert data[:64] not in sealed or size == 0
+    if size >= 16:  # a random byte or two turns up in any ciphertext by chance; 16 never do
+        assert data[:64] not in sealed
     assert _open_stream(key, sealed) == data
 
 
