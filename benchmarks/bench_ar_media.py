@@ -9,8 +9,15 @@
 3. --e2e SECONDS: a real ARMediaServer (worker process) with aiortc peers in this process at
    30 fps, pass-through then AR: the worker's CPU share, frames, processing and latency figures.
    The peers' own encode/decode runs on the same cores.
+4. --consults N: N simultaneous consults on one ARMediaServer (one worker process, as in the
+   portal), each its own patient sender / physician receiver pair over real WebRTC, AR on for
+   the physician, landmarks capped as the portal caps them. Per consult: the fps the physician
+   receives, camera-to-physician latency p50/p95 (a frame number stamped into a corner of every
+   camera frame, read back from the decoded frame), the server's own latency p50/p95; and the
+   worker's CPU share of one core, plus the whole machine's busy share for context.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_ar_media.py [--frames 150] [--e2e 10 [--landmark-fps 15]]
+    OMP_NUM_THREADS=1 python benchmarks/bench_ar_media.py --consults 2 [--seconds 20] [--treatments all]
 
 Frames: ../shared/testdata's face video when present, else the astronaut moving slowly.
 """
@@ -20,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import fractions
 import os
 import sys
@@ -257,12 +265,173 @@ async def _e2e(seconds: float, frames: list[np.ndarray], landmark_fps: float | N
         server.close()
 
 
+# --- N simultaneous consults ------------------------------------------------------------------------
+PORTAL_LANDMARK_FPS = 15.0  # components/video_room.py AR_LANDMARK_MAX_FPS (not imported: it loads Streamlit)
+STAMP_BITS, STAMP_BLOCK = 16, 16  # frame number in the top-left corner: 16 blocks of 16x16 luma
+
+
+def stamp(yuv420p: np.ndarray, number: int) -> np.ndarray:
+    """A copy of a yuv420p array (h*3/2, w) with `number` in black/white luma blocks (top row)."""
+    stamped = yuv420p.copy()
+    for bit in range(STAMP_BITS):
+        value = 235 if (number >> bit) & 1 else 16
+        stamped[:STAMP_BLOCK, bit * STAMP_BLOCK : (bit + 1) * STAMP_BLOCK] = value
+    return stamped
+
+
+def read_stamp(luma: np.ndarray) -> int:
+    """The number `stamp` wrote, from a decoded frame's luma (block centres: codec edges ignored)."""
+    quarter = STAMP_BLOCK // 4
+    centres = luma[quarter : STAMP_BLOCK - quarter, : STAMP_BITS * STAMP_BLOCK].reshape(
+        STAMP_BLOCK - 2 * quarter, STAMP_BITS, STAMP_BLOCK
+    )[:, :, quarter : STAMP_BLOCK - quarter]
+    bits = centres.mean(axis=(0, 2)) > 128
+    return int(sum(1 << bit for bit in range(STAMP_BITS) if bits[bit]))
+
+
+def _machine_busy_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU jiffies of the whole machine, from /proc/stat (0, 0 where absent)."""
+    try:
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields) - idle, sum(fields)
+
+
+async def _consults(
+    count: int, seconds: float, frames: list[np.ndarray], treatments: dict[str, float]
+) -> None:
+    import av
+    from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+    from aiortc.mediastreams import MediaStreamError
+
+    from core.ar.live import LiveView
+    from core.live.media import ARMediaServer, ARViews, ProcessorOptions
+
+    base_yuv = [
+        av.VideoFrame.from_ndarray(frame, format="bgr24").reformat(format="yuv420p").to_ndarray()
+        for frame in frames
+    ]
+
+    class StampedCamera(MediaStreamTrack):
+        """The test video at FPS, each frame numbered; remembers when it handed out each number."""
+
+        kind = "video"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._start = time.monotonic()
+            self.sent = 0
+            self.sent_at: dict[int, float] = {}
+
+        async def recv(self):
+            await asyncio.sleep(max(0.0, self._start + self.sent / FPS - time.monotonic()))
+            number = self.sent % (1 << STAMP_BITS)
+            frame = av.VideoFrame.from_ndarray(
+                stamp(base_yuv[self.sent % len(base_yuv)], number), format="yuv420p"
+            )
+            frame.pts, frame.time_base = self.sent * 90000 // FPS, fractions.Fraction(1, 90000)
+            self.sent_at[number] = time.monotonic()
+            self.sent += 1
+            return frame
+
+    @dataclasses.dataclass
+    class Consult:
+        room: str
+        camera: StampedCamera
+        received: int = 0
+        unreadable: int = 0
+        latency_ms: list[float] = dataclasses.field(default_factory=list)
+
+    async def consume(consult: Consult, track) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                now = time.monotonic()
+                consult.received += 1
+                luma = frame.to_ndarray()[: frame.height]  # yuv420p: the luma plane comes first
+                sent_at = consult.camera.sent_at.get(read_stamp(luma))
+                if sent_at is None or now - sent_at > 5.0:
+                    consult.unreadable += 1
+                else:
+                    consult.latency_ms.append((now - sent_at) * 1000.0)
+
+    server = ARMediaServer([], processor_options=ProcessorOptions(landmark_max_fps=PORTAL_LANDMARK_FPS))
+    peers: list = []
+    consults: list[Consult] = []
+    view = ARViews(physician=LiveView(treatments=treatments))
+    try:
+        for index in range(count):
+            consult = Consult(room=f"bench-{index}", camera=StampedCamera())
+            consults.append(consult)
+            for role in ("physician", "patient"):
+                pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+                if role == "patient":
+                    pc.addTransceiver(consult.camera, direction="sendrecv")
+                else:
+                    pc.addTransceiver("video", direction="recvonly")
+                    pc.on(
+                        "track",
+                        lambda track, consult=consult: asyncio.ensure_future(consume(consult, track)),
+                    )
+                await pc.setLocalDescription(await pc.createOffer())
+                answer = await server.answer(consult.room, role, pc.localDescription.sdp)
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+                peers.append(pc)
+            server.set_views(consult.room, view)
+        await asyncio.sleep(5)  # connect, model start-up, bitrate ramp
+        for consult in consults:
+            consult.received, consult.unreadable, consult.latency_ms = 0, 0, []
+        before = server.stats(consults[0].room)["worker_cpu_s"]
+        frames_before = sum(server.stats(consult.room)["frames_out_physician"] for consult in consults)
+        busy_before, total_before = _machine_busy_jiffies()
+        wall = time.monotonic()
+        await asyncio.sleep(seconds)
+        elapsed = time.monotonic() - wall
+        busy_after, total_after = _machine_busy_jiffies()
+        stats = [server.stats(consult.room) for consult in consults]
+        worker_share = (stats[0]["worker_cpu_s"] - before) / elapsed
+        machine = (busy_after - busy_before) / max(1, total_after - total_before) * (os.cpu_count() or 1)
+        label = ", ".join(f"{name} {value:g}" for name, value in treatments.items())
+        print(
+            f"\n4. {count} simultaneous consult(s), {FPS} fps cameras, AR on ({label}), landmarks at most "
+            f"{PORTAL_LANDMARK_FPS:g}/s, {elapsed:.0f} s"
+        )
+        for consult, room in zip(consults, stats, strict=True):
+            p50, p95 = (
+                np.percentile(consult.latency_ms, [50, 95]) if consult.latency_ms else (float("nan"),) * 2
+            )
+            print(
+                f"{consult.room}: physician receives {consult.received / elapsed:4.1f} fps  "
+                f"camera-to-physician p50/p95 {p50:4.0f}/{p95:4.0f} ms  "
+                f"server p50/p95 {room['server_latency_ms_p50']}/{room['server_latency_ms_p95']} ms  "
+                f"AR {room['processing_ms_p50']}/{room['processing_ms_p95']} ms  "
+                f"no face {room['no_face_frames']}  dropped {room['dropped']}  unreadable {consult.unreadable}"
+            )
+        frames_out = sum(room["frames_out_physician"] for room in stats) - frames_before
+        print(
+            f"media worker CPU {worker_share:5.0%} of one core ({worker_share / count:4.0%} per consult), "
+            f"{worker_share * elapsed * 1000 / max(1, frames_out):.1f} ms per frame sent; "
+            f"whole machine busy {machine:4.0%} of one core (this process's peers included)"
+        )
+    finally:
+        for pc in peers:
+            await pc.close()
+        server.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--e2e", type=float, default=0.0, help="seconds per end-to-end phase (0 = skip)")
     parser.add_argument("--landmark-fps", type=float, default=None, help="cap the landmark rate (end to end)")
     parser.add_argument("--skip-micro", action="store_true", help="only the end-to-end part")
+    parser.add_argument("--consults", type=int, default=0, help="simultaneous consults end to end (0 = skip)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds (--consults)")
+    parser.add_argument(
+        "--treatments", default="redness", help="comma-separated physician treatments, or all (--consults)"
+    )
     args = parser.parse_args()
     frames, source = load_frames(args.frames)
     load = os.getloadavg()[0]
@@ -270,11 +439,16 @@ def main() -> None:
         f"frames: {source}; load average {load:.1f} on {os.cpu_count()} cores "
         "(other work on the machine inflates the figures)"
     )
-    if not args.skip_micro:
+    if not (args.skip_micro or args.consults):
         bench_codecs(frames)
         bench_ar(frames)
     if args.e2e > 0:
         asyncio.run(_e2e(args.e2e, frames, args.landmark_fps))
+    if args.consults > 0:
+        from core.ar.effects import TREATMENTS
+
+        names = TREATMENTS if args.treatments == "all" else tuple(args.treatments.split(","))
+        asyncio.run(_consults(args.consults, args.seconds, frames, {name: 1.0 for name in names}))
 
 
 if __name__ == "__main__":  # the media worker is spawned: this module is imported again there
