@@ -134,11 +134,15 @@ def skin_mask(landmarks: Landmarks, shape: tuple[int, ...]) -> np.ndarray:
     return (oval > 0) & (_exclusions(xy, size) == 0)
 
 
-def region_masks(landmarks: Landmarks, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-    """{region: bool (h, w)} for every name in REGIONS; skin regions exclude eyes/brows/lips/nostrils."""
+def region_masks(
+    landmarks: Landmarks, shape: tuple[int, ...], skin: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """{region: bool (h, w)} for every name in REGIONS; skin regions exclude eyes/brows/lips/nostrils.
+    `skin`: this face's `skin_mask` when the caller has it already (it is the costly part)."""
     size = (int(shape[0]), int(shape[1]))
     xy = points_px(landmarks)
-    skin = skin_mask(xy, size)
+    if skin is None:
+        skin = skin_mask(xy, size)
     polygons = region_polygons(xy)
     masks: dict[str, np.ndarray] = {}
     for name in REGIONS:
