@@ -16,9 +16,14 @@ Degradations (`degraded_cases`): made at run time from the VALIDATION split's co
 (warm, blue, green, magenta), distance by enlarging the frame around the face (face ~17% of the
 height at full detail), small photos (< 200 px), roll by rotation, a skin-coloured hand and dark
 hair strands pasted on the cheek, heavy JPEG re-encoding (q20, q10: "compression"), contrast
-squashed to a quarter around the mean (a veil, a faded or filtered photo: "low_contrast"); and
-variations a clinician accepts (mirror, JPEG q80 and q50, -0.3 EV) whose expected verdict is
-"accepted". The occluders take the face's OWN skin colour (the
+squashed to a quarter around the mean (a veil, a faded or filtered photo: "low_contrast"); the
+kinds the gate missed on real photos (issue 15): thick dark spectacle frames drawn by the eye
+landmarks ("occlusion"), harsh side light (the far half of the face 4 EV darker: "harsh_light"),
+a backlit face (head 1.8 EV darker, eyes included, before a scene 1 EV brighter: "too_dark"), a
+fringe of real hair (cut from the tuning split's fringe photo) over the upper half of the
+forehead ("occlusion"); and variations a clinician accepts (mirror, JPEG q80 and q50, -0.3 EV,
+thin metal frames, the same face with its skin 1.5 EV darker: the tone group "<tone>>darker")
+whose expected verdict is "accepted". The occluders take the face's OWN skin colour (the
 hardest case for a colour test).
 
     .venv/bin/python scripts/make_gate_degradations.py [--out DIR]   # writes PNGs + labels.csv
@@ -254,6 +259,144 @@ def paste_hair(image: np.ndarray, cheek: np.ndarray, face_w: float, seed: int) -
     return out
 
 
+def _eye_contours(landmarks) -> list[np.ndarray]:
+    from core.vision.regions import EYE_LEFT, EYE_RIGHT
+
+    return [landmarks.xy[list(contour)].astype(np.float32) for contour in (EYE_RIGHT, EYE_LEFT)]
+
+
+def draw_glasses(
+    image: np.ndarray, landmarks, ipd: float, thickness: float, colour: tuple[int, int, int]
+) -> np.ndarray:
+    """Spectacle frames placed by the landmarks' eye contours: each rim an ellipse around the eye
+    opening's centre (0.84 x 0.56 of the pupil distance, 0.06 below it, along the eye line: the
+    lower rim crosses the under-eye skin), with a bridge and the temples. `thickness` is a share
+    of the pupil distance: thick plastic frames ~0.09, thin metal ~0.015."""
+    out = image.copy()
+    width = max(1, round(thickness * ipd))
+    centres = [contour.mean(axis=0) for contour in _eye_contours(landmarks)]  # patient's right, left
+    axis = (centres[1] - centres[0]) / max(float(np.linalg.norm(centres[1] - centres[0])), 1.0)
+    down = np.array([-axis[1], axis[0]], np.float32)
+    angle = math.degrees(math.atan2(float(axis[1]), float(axis[0])))
+    half = (round(0.42 * ipd), round(0.28 * ipd))
+    ends = []
+    for centre in centres:
+        c = centre + 0.06 * ipd * down
+        cv2.ellipse(out, (round(c[0]), round(c[1])), half, angle, 0, 360, colour, width, cv2.LINE_AA)
+        ends.append((c - axis * half[0], c + axis * half[0]))
+
+    def point(v: np.ndarray) -> tuple[int, int]:
+        return round(float(v[0])), round(float(v[1]))
+
+    cv2.line(out, point(ends[0][1]), point(ends[1][0]), colour, width, cv2.LINE_AA)  # bridge
+    cv2.line(out, point(ends[0][0]), point(ends[0][0] - 0.3 * ipd * axis), colour, width, cv2.LINE_AA)
+    cv2.line(out, point(ends[1][1]), point(ends[1][1] + 0.3 * ipd * axis), colour, width, cv2.LINE_AA)
+    return out
+
+
+def side_light(
+    image: np.ndarray, face_box: tuple[int, int, int, int], ev: float, from_left: bool
+) -> np.ndarray:
+    """Harsh side light: the lit half of the face as taken, the other half `ev` (negative) darker
+    in linear light, with a short ramp across the middle of the face (the nose's shadow edge)."""
+    h, w = image.shape[:2]
+    x, _, bw, _ = face_box
+    columns = np.arange(w, dtype=np.float32)
+    # 0 on the lit side, 1 in the shadow, across 40-65 % of the face's width from the lit side.
+    into_shadow = columns - (x + 0.4 * bw) if from_left else (x + 0.6 * bw) - columns
+    t = np.clip(into_shadow / max(0.25 * bw, 1.0), 0.0, 1.0)
+    gain = (2.0 ** (ev * t))[None, :, None]
+    return _encode(_linear(image) * gain)
+
+
+def _face_alpha(image: np.ndarray, landmarks, grow: float, feather: float) -> np.ndarray:
+    """Soft mask of the face oval enlarged `grow` times around its centre (hair, ears, neck
+    roughly), feathered by `feather` px: float32 (h, w, 1) in 0-1."""
+    from core.vision.regions import FACE_OVAL
+
+    oval = landmarks.xy[list(FACE_OVAL)].astype(np.float32)
+    centre = oval.mean(axis=0)
+    mask = np.zeros(image.shape[:2], np.float32)
+    cv2.fillPoly(mask, [np.round(centre + (oval - centre) * grow).astype(np.int32)], 1.0)
+    return cv2.GaussianBlur(mask, (0, 0), max(1.0, feather))[..., None]
+
+
+def backlit(image: np.ndarray, landmarks, face_w: float, face_ev: float, background_ev: float) -> np.ndarray:
+    """A face against a bright window: the whole head (skin, eyes and all) `face_ev` darker, the
+    scene around it `background_ev` brighter (clipping where it will). The eyes darken with the
+    skin: that is what tells a backlit face from dark skin (`darker_skin`)."""
+    alpha = _face_alpha(image, landmarks, 1.35, 0.04 * face_w)
+    gain = alpha * 2.0**face_ev + (1 - alpha) * 2.0**background_ev
+    return _encode(_linear(image) * gain)
+
+
+def darker_skin(image: np.ndarray, landmarks, face_w: float, ev: float) -> np.ndarray:
+    """The same photo with darker SKIN (the face oval `ev` darker, the eye openings and the scene
+    unchanged): a correct photo of a darker-skinned person in the same light, to be accepted."""
+    from core.vision.regions import EYE_LEFT, EYE_RIGHT, FACE_OVAL
+
+    mask = np.zeros(image.shape[:2], np.float32)
+    cv2.fillPoly(mask, [np.round(landmarks.xy[list(FACE_OVAL)]).astype(np.int32)], 1.0)
+    for contour in (EYE_LEFT, EYE_RIGHT):
+        cv2.fillPoly(mask, [np.round(landmarks.xy[list(contour)]).astype(np.int32)], 0.0)
+    alpha = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.005 * face_w))[..., None]
+    gain = alpha * 2.0**ev + (1 - alpha)
+    return _encode(_linear(image) * gain)
+
+
+def paste_fringe(
+    image: np.ndarray, landmarks, hair: tuple[np.ndarray, float], ipd: float, cover: float, seed: int
+) -> np.ndarray:
+    """A fringe: `hair` (a BGR texture cut from a photo's hair, and that photo's pupil distance)
+    over the forehead from above the landmarks' top (10) down to `cover` of the way to the brows,
+    with a ragged lower edge."""
+    rng = np.random.default_rng(seed)
+    xy = landmarks.xy
+    top = xy[10]
+    brow = (xy[105] + xy[334]) / 2  # the brows' upper middle
+    left_x, right_x = float(xy[54][0]), float(xy[284][0])  # the forehead's sides (oval, at the temples)
+    bottom = top + (brow - top) * cover
+    h, w = image.shape[:2]
+    mask = np.zeros((h, w), np.float32)
+    xs = np.linspace(left_x - 0.15 * ipd, right_x + 0.15 * ipd, 24)
+    edge = [(float(x), float(bottom[1] + rng.normal(0, 0.06 * ipd))) for x in xs]
+    polygon = [(xs[0], top[1] - 0.8 * ipd), (xs[-1], top[1] - 0.8 * ipd), *edge[::-1]]
+    cv2.fillPoly(mask, [np.round(np.array(polygon)).astype(np.int32)], 1.0)
+    alpha = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.02 * ipd))[..., None]
+    # The hair at this face's scale (by the pupil distances), stretched down to the fringe's edge
+    # (strands run down: a vertical stretch keeps them strands) and tiled across.
+    patch, source_ipd = hair
+    scale = ipd / max(source_ipd, 1.0)
+    y0, y1 = round(top[1] - 0.8 * ipd), round(bottom[1] + 0.2 * ipd)
+    strip = cv2.resize(
+        patch, (max(1, round(patch.shape[1] * scale)), max(1, y1 - y0)), interpolation=cv2.INTER_LINEAR
+    )
+    strip = np.concatenate([strip, strip[:, ::-1]], axis=1)
+    texture = np.zeros_like(image, dtype=np.float32)
+    row = np.tile(strip, (1, w // strip.shape[1] + 1, 1))[:, :w]
+    top_row = max(0, y0)
+    texture[top_row : max(top_row, min(h, y1))] = row[top_row - y0 : min(h, y1) - y0]
+    return np.clip(image.astype(np.float32) * (1 - alpha) + texture * alpha, 0, 255).astype(np.uint8)
+
+
+# A fringe's hair (the tuning split's fringe photo, the hair above its face oval), as a texture.
+FRINGE_SOURCE = "faces/frontal_whitebg_young_male_18.jpg"
+
+
+def hair_texture(directory: Path) -> tuple[np.ndarray, float] | None:
+    image = cv2.imread(str(directory / FRINGE_SOURCE))
+    geometry = None if image is None else _face_geometry(image)
+    if image is None or geometry is None:
+        return None
+    landmarks = geometry[0]
+    top, ipd = landmarks.xy[10], landmarks.interpupil_px()
+    y1 = int(top[1] - 0.15 * ipd)  # the hair above the face oval: all fringe in that photo
+    y0 = max(0, int(y1 - 0.6 * ipd))
+    x0, x1 = int(top[0] - 0.6 * ipd), int(top[0] + 0.6 * ipd)
+    patch = image[y0:y1, max(0, x0) : x1]
+    return (patch, ipd) if patch.size else None
+
+
 def _face_geometry(image: np.ndarray):
     from core.vision.landmarks import detect_landmarks
     from core.vision.regions import region_masks, skin_mask
@@ -269,6 +412,7 @@ def degraded_cases(directory: Path, split: str = "validation") -> Iterator[Case]
     """Every degradation of the correct photos of `split` (front and oblique)."""
     rows = read_labels(directory)
     assignment = read_split()
+    hair = hair_texture(directory)
     for row in rows:
         if assignment.get(row["file"]) != split or not acceptable(row):
             continue
@@ -314,9 +458,34 @@ def degraded_cases(directory: Path, split: str = "validation") -> Iterator[Case]
             ("jpeg_q80", True, "none", view, jpeg(image, 80)),
             ("jpeg_q50", True, "none", view, jpeg(image, 50)),
             ("slightly_dark_0.3ev", True, "none", view, exposure(image, -0.3)),
+            # The four failure kinds of issue 15's misses, by construction:
+            (
+                "glasses_thick",
+                False,
+                "occlusion",
+                view,
+                draw_glasses(image, landmarks, ipd, 0.09, (22, 20, 20)),
+            ),
+            (
+                "side_light",
+                False,
+                "harsh_light",
+                view,
+                side_light(image, (x, y, bw, bh), -4.0, near != "cheek_left"),
+            ),
+            ("backlit", False, "too_dark", view, backlit(image, landmarks, face_w, -1.8, 1.0)),
+            # ... and what they must not refuse: thin metal frames, darker skin in the same light.
+            ("glasses_thin", True, "none", view, draw_glasses(image, landmarks, ipd, 0.015, (90, 90, 95))),
+            ("darker_skin", True, "none", view, darker_skin(image, landmarks, face_w, -1.5)),
         ]
+        if hair is not None:
+            made.append(
+                ("fringe", False, "occlusion", view, paste_fringe(image, landmarks, hair, ipd, 0.5, seed))
+            )
         for kind, ok, reason, case_view, degraded in made:
-            yield Case(f"{stem}/{kind}", row["file"], kind, case_view, ok, reason, row["skin_tone"], degraded)
+            # Darkened skin is its own group in the per-tone figures (it is not the source's tone).
+            tone = f"{row['skin_tone']}>darker" if kind == "darker_skin" else row["skin_tone"]
+            yield Case(f"{stem}/{kind}", row["file"], kind, case_view, ok, reason, tone, degraded)
 
 
 def skin_split(file: str) -> str:

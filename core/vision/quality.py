@@ -39,7 +39,15 @@ import numpy as np
 from core.i18n import N_
 from core.vision.detector import DetectorOptions, FaceBox, detect_faces
 from core.vision.landmarks import FaceLandmarks, HeadPose, detect_landmarks
-from core.vision.regions import EYE_LEFT, EYE_RIGHT, FACE_OVAL, region_masks, skin_mask
+from core.vision.regions import (
+    BROW_LEFT,
+    BROW_RIGHT,
+    EYE_LEFT,
+    EYE_RIGHT,
+    FACE_OVAL,
+    region_masks,
+    skin_mask,
+)
 from core.vocabulary import Verdict, normalise_view
 
 Status = Verdict
@@ -107,6 +115,18 @@ class QualityOptions:
     # not a dark photo: at worst a warning, unless its bright end is below this floor.
     dark_p90_floor: float = 95.0
     scene_reference_exposed: float = 200.0
+    # The eye whites tell dark SKIN from a light face made dark (a backlit or dim face): the scene
+    # around a backlit face is bright too, but its eye whites are as dark as its skin. Eye bright
+    # end = the 90th percentile of luma in the eye opening (the brighter of the view's eyes: side
+    # light darkens one). Eye whites below `eye_skin_ratio_dark_skin` x the skin's bright end: the
+    # skin is not darker than its own eye whites, so the scene cannot excuse a dark face
+    # (`_dark_skin`). Tuning split and its constructions: light faces too dark (-1.3/-2.3 EV,
+    # backlit) 0.63-0.72; correct photos 0.65-0.91 (the astronaut 0.91, a brown-skinned face 0.90);
+    # the same faces with their skin 1.5 EV darker (`darker_skin`, eyes unchanged) 0.92-1.09. The
+    # eye whites' own level does NOT tell exposure (correct photos 95-193, the astronaut 2.3 EV
+    # darker 93): they only veto, they do not accept.
+    eye_skin_ratio_dark_skin: float = 0.8
+    eye_min_pixels: int = 30
     clipped_level: int = 250
     clipped_fraction_fail: float = 0.12  # share of face skin pixels at >= 250 (burnt out)
     clipped_fraction_warn: float = 0.05
@@ -132,6 +152,12 @@ class QualityOptions:
     # darker side / brighter side; labelled even light >= 0.61, harsh side light 0.07-0.5.
     side_ratio_warn: float = 0.7
     side_ratio_fail: float = 0.55
+    # Obliques: the far cheek of a turned head is foreshortened and turned from the light, so it is
+    # darker even in good light. Tuning split, turned faces: soft or good light 0.33-0.87 (a
+    # 29-degree turn in a restaurant 0.33, a 37-degree turn by a window 0.46), hard side light with
+    # the far half in deep shadow 0.07; the `side_light` construction (far half 4 EV darker) ~0.3.
+    oblique_side_ratio_warn: float = 0.4
+    oblique_side_ratio_fail: float = 0.25
     # Harsh shadows: (p95 - p5) of face-skin luma relative to its median.
     # Warn only: darker skin has a lower median, so the same shadows give a larger spread
     # (well-lit dark skin measured up to 1.72); failing on it would reject darker skin unfairly.
@@ -217,6 +243,18 @@ class QualityOptions:
     # --- occlusion ---
     sunglasses_eye_ratio: float = 0.35  # eye-region luma / skin luma below -> dark lenses
     sunglasses_iris_contrast: float = 12.0  # luma std in the eye opening below -> no iris visible
+    # Thick spectacle frames over the periorbital and under-eye skin (`_glasses_frames`): share of
+    # a ring around each eye (outside the opening and its lashes, brows left out) covered by thin
+    # dark structures: a morphological black-hat of `glasses_kernel_ipd` x the pupil distance
+    # (frames, not broad shadows) deeper than `glasses_depth` x the skin's median luma (relative:
+    # the same frame on darker skin has less contrast). A front needs it around both eyes, a turned
+    # view around the near eye. Tuning split: thick plastic frames 0.21-0.29 (brown and light
+    # skin), thin metal frames 0.09-0.17 (and 0.10-0.19 drawn), no glasses <= 0.06; the drawn thick
+    # frames (`glasses_thick`) 0.39-0.47.
+    glasses_kernel_ipd: float = 0.2
+    glasses_depth: float = 0.3
+    glasses_frame_warn: float = 0.15
+    glasses_frame_fail: float = 0.19
     # Hair/hand: share of forehead pixels that look like the cheeks' skin (same chroma within
     # `skin_chroma_distance` a*b* units and not much darker: hair is dark or differently coloured;
     # a bright forehead highlight still counts as skin). Clear foreheads measured >= 0.69.
@@ -780,15 +818,48 @@ def _face_measures(work: np.ndarray, landmarks: FaceLandmarks) -> _FaceMeasures:
     )
 
 
-def _check_exposure(m: _FaceMeasures, o: QualityOptions) -> QualityCheck:
+def _eye_bright_end(m: _FaceMeasures, view: str, o: QualityOptions) -> float | None:
+    """Bright end of the eye whites: the 90th percentile of luma in the eye opening, the brighter
+    of the view's eyes (a turned view: the near eye only; the far one is in the nose's shadow).
+    None when no eye opening has `eye_min_pixels`."""
+    values = []
+    for contour in _view_eyes(view):
+        eye = np.zeros(m.luma.shape, np.uint8)
+        cv2.fillPoly(eye, [np.round(m.landmarks.xy[list(contour)]).astype(np.int32)], 1)
+        pixels = m.luma[eye > 0]
+        if pixels.size >= o.eye_min_pixels:
+            values.append(_percentiles_u8(pixels, (90,))[0])
+    return max(values) if values else None
+
+
+def _view_eyes(view: str) -> tuple[tuple[int, ...], ...]:
+    """The eye contours a view shows clearly: both on a front, the near eye on a turned view."""
+    if view in ("front", "close_up"):
+        return (EYE_RIGHT, EYE_LEFT)
+    return (EYE_LEFT,) if view.startswith("left") else (EYE_RIGHT,)
+
+
+def _dark_skin(m: _FaceMeasures, view: str, p90: float, o: QualityOptions) -> bool:
+    """Is a face whose bright end `p90` is below the line darker SKIN in a well-exposed photo
+    (accepted) rather than a dark photo or a backlit face (refused)? A bright end above the floor
+    in a well-exposed scene, unless the eye whites are darker than `eye_skin_ratio_dark_skin` x
+    the skin's bright end: then it is a light face made dark (a backlit face: its scene is bright,
+    its eyes are not), whatever the scene."""
+    eyes = _eye_bright_end(m, view, o)
+    if eyes is not None and eyes < o.eye_skin_ratio_dark_skin * p90:
+        return False
+    return p90 >= o.dark_p90_floor and _scene_reference(m) >= o.scene_reference_exposed
+
+
+def _check_exposure(m: _FaceMeasures, view: str, o: QualityOptions) -> QualityCheck:
     values = m.skin_luma
     if values.size < 50:
         return QualityCheck("exposure", "warn", None, None, N_("Make sure your face is clearly visible."))
     (p90,) = _percentiles_u8(values, (90,))
     clipped = float(np.mean(values >= o.clipped_level))
     dark = _grade(p90, o.dark_p90_warn, o.dark_p90_fail, higher_is_worse=False)
-    if dark == "fail" and p90 >= o.dark_p90_floor and _scene_reference(m) >= o.scene_reference_exposed:
-        dark = "warn"  # a well-exposed scene around a dark face: dark skin (or shade), accepted
+    if dark == "fail" and _dark_skin(m, view, p90, o):
+        dark = "warn"  # dark skin (or shade) in a well-exposed photo, accepted
     bright = _grade(clipped, o.clipped_fraction_warn, o.clipped_fraction_fail)
     clipped_threshold = o.clipped_fraction_warn
     level = o.clipped_level - 1
@@ -860,15 +931,19 @@ def _frame_exposure(luma: np.ndarray, o: QualityOptions) -> QualityCheck:
     return QualityCheck("exposure", "pass", mean_luma, o.frame_dark_mean)
 
 
-def _check_backlight(m: _FaceMeasures, o: QualityOptions) -> QualityCheck:
+def _check_backlight(m: _FaceMeasures, view: str, o: QualityOptions) -> QualityCheck:
     background = _background(m)
     face_values = m.skin_luma
     if background.sum() < 0.05 * background.size or face_values.size < 50:
         return QualityCheck("backlight", "pass", None, o.backlight_difference_warn)
     # Every 4th pixel is plenty for a median and 16x cheaper on a full frame.
     (background_median,) = _percentiles_u8(m.frame_luma[::4, ::4][background], (50,))
-    difference = background_median - _percentiles_u8(face_values, (90,))[0]
+    (p90,) = _percentiles_u8(face_values, (90,))
+    difference = background_median - p90
     status = _grade(difference, o.backlight_difference_warn, o.backlight_difference_fail)
+    if status == "fail" and _dark_skin(m, view, p90, o):
+        # Dark skin before a white wall, its eye whites well exposed: not a backlit face.
+        status = "warn"
     return QualityCheck(
         "backlight",
         status,
@@ -884,19 +959,23 @@ def _check_lighting(m: _FaceMeasures, view: str, o: QualityOptions) -> list[Qual
     checks = []
     left = m.masks["cheek_left"] | m.masks["under_eye_left"]
     right = m.masks["cheek_right"] | m.masks["under_eye_right"]
-    if view == "front" and left.sum() > 30 and right.sum() > 30:
+    if view == "front":
+        warn, fail = o.side_ratio_warn, o.side_ratio_fail
+    else:
+        warn, fail = o.oblique_side_ratio_warn, o.oblique_side_ratio_fail
+    if (view == "front" or view.endswith("oblique")) and left.sum() > 30 and right.sum() > 30:
         (left_luma,), (right_luma,) = (
             _percentiles_u8(m.luma[left], (50,)),
             _percentiles_u8(m.luma[right], (50,)),
         )
         ratio = min(left_luma, right_luma) / max(left_luma, right_luma, 1.0)
-        status = _grade(ratio, o.side_ratio_warn, o.side_ratio_fail, higher_is_worse=False)
+        status = _grade(ratio, warn, fail, higher_is_worse=False)
         instruction = ""
         if status != "pass":
             # The brighter side is where the light comes from (patient's own left/right).
             source = "left" if left_luma > right_luma else "right"
             instruction = _SIDE_LIGHT[source]
-        checks.append(QualityCheck("lighting", status, ratio, o.side_ratio_warn, instruction))
+        checks.append(QualityCheck("lighting", status, ratio, warn, instruction))
     values = m.skin_luma
     if values.size >= 50:
         p5, p50, p95 = _percentiles_u8(values, (5, 50, 95))
@@ -1180,10 +1259,7 @@ def _check_occlusion(
     # sunglasses" was its main problem).
     dark_eyes = 0
     eye_ratios = []
-    if view == "front":
-        contours = (EYE_RIGHT, EYE_LEFT)
-    else:
-        contours = (EYE_LEFT,) if view.startswith("left") else (EYE_RIGHT,)
+    contours = _view_eyes(view)
     for contour in contours:
         eye = np.zeros(m.luma.shape, np.uint8)
         cv2.fillPoly(eye, [np.round(landmarks.xy[list(contour)]).astype(np.int32)], 1)
@@ -1194,10 +1270,25 @@ def _check_occlusion(
         eye_ratios.append(ratio)
         if ratio < o.sunglasses_eye_ratio and float(np.std(values)) < o.sunglasses_iris_contrast:
             dark_eyes += 1
+    # Fronts only: beside a turned face's near eye, the temple's shadow and a window's reflection
+    # in rimless lenses read as a frame (tuning split: a 37-degree oblique, 0.28).
+    frames = _glasses_frames(m, view, o) if dark_eyes < len(contours) and view == "front" else None
     if dark_eyes == len(contours):
         checks.append(
             QualityCheck(
                 "sunglasses", "fail", min(eye_ratios), o.sunglasses_eye_ratio, N_("Remove your sunglasses.")
+            )
+        )
+    elif frames is not None and frames >= o.glasses_frame_warn:
+        # Same component (the eyes' surroundings must be visible), a graded measure of its own.
+        status: Status = "fail" if frames >= o.glasses_frame_fail else "warn"
+        checks.append(
+            QualityCheck(
+                "sunglasses",
+                status,
+                frames,
+                o.glasses_frame_warn,
+                N_("Take off your glasses: their frames cover the skin around your eyes."),
             )
         )
     else:
@@ -1232,6 +1323,51 @@ def _check_occlusion(
             )
         )
     return checks
+
+
+def _glasses_frames(m: _FaceMeasures, view: str, o: QualityOptions) -> float | None:
+    """Share of the ring around the view's eyes covered by thin dark structures (spectacle
+    frames), the smaller over both eyes of a front (see `glasses_frame_fail`). Measured at a fixed
+    scale (pupil distance 60 px) on a box around the eyes only. None: no eye to judge."""
+    landmarks = m.landmarks
+    ipd = max(landmarks.interpupil_px(), landmarks.face_height_px() / 2.6)
+    if ipd < 10:
+        return None
+    scale = 60.0 / ipd
+    eyes = [landmarks.xy[list(contour)] for contour in _view_eyes(view)]
+    points = np.concatenate(eyes)
+    x0, y0 = (np.floor(points.min(axis=0) - 0.8 * ipd)).astype(int)
+    x1, y1 = (np.ceil(points.max(axis=0) + 0.8 * ipd)).astype(int)
+    x0, y0 = max(0, int(x0)), max(0, int(y0))
+    box = m.luma[y0 : max(y0, int(y1)), x0 : max(x0, int(x1))]
+    if box.size == 0:
+        return None
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    luma = cv2.resize(box, None, fx=scale, fy=scale, interpolation=interpolation)
+    shift = np.array([x0, y0], np.float32)
+    kernel_px = max(3, round(o.glasses_kernel_ipd * 60.0) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kernel_px, kernel_px))
+    blackhat = cv2.morphologyEx(luma, cv2.MORPH_BLACKHAT, kernel)
+    (skin_median,) = _percentiles_u8(m.skin_luma, (50,))
+    deep = blackhat > o.glasses_depth * max(skin_median, 1.0)
+    brows = np.zeros(luma.shape, np.uint8)
+    for group in (BROW_LEFT, BROW_RIGHT):
+        hull = cv2.convexHull(((landmarks.xy[list(group)] - shift) * scale).astype(np.float32))
+        cv2.fillPoly(brows, [np.round(hull).astype(np.int32)], 1)
+    brows = cv2.dilate(brows, np.ones((5, 5), np.uint8))
+    shares = []
+    for eye in eyes:
+        contour = (eye - shift) * scale
+        centre = contour.mean(axis=0)
+        # The ring: inside an ellipse where frames sit (0.55 x 0.42 of the pupil distance, a little
+        # below the eye), outside the opening enlarged 1.35x (lashes, liner, the lid crease).
+        ring = np.zeros(luma.shape, np.uint8)
+        cv2.ellipse(ring, (round(centre[0]), round(centre[1] + 3)), (33, 25), 0, 0, 360, 1, -1)
+        cv2.fillPoly(ring, [np.round(centre + (contour - centre) * 1.35).astype(np.int32)], 0)
+        ring[brows > 0] = 0
+        if np.count_nonzero(ring) >= 50:
+            shares.append(float(np.count_nonzero(deep & (ring > 0))) / np.count_nonzero(ring))
+    return min(shares) if shares else None
 
 
 def _skin_like(pixels: np.ndarray, reference: np.ndarray, o: QualityOptions, min_ratio: float) -> float:
@@ -1546,7 +1682,7 @@ def check_photo(
         return _result(view, checks, pose, faces, face_box, full_size, None, o)
 
     measures = _face_measures(work, landmarks_work)
-    photometric = [_check_exposure(measures, o), _check_backlight(measures, o)]
+    photometric = [_check_exposure(measures, view, o), _check_backlight(measures, view, o)]
     photometric.extend(_check_lighting(measures, view, o))
     photometric.append(
         _check_colour(measures.frame_lab, measures.skin, o, skin_median=measures.skin_lab_median())
@@ -1768,6 +1904,8 @@ def _severity(check: QualityCheck, view: str, o: QualityOptions) -> float:
     if name == "backlight":
         return _margin(v, o.backlight_difference_warn, o.backlight_difference_fail)
     if name == "lighting":
+        if view.endswith("oblique"):
+            return _margin(v, o.oblique_side_ratio_warn, o.oblique_side_ratio_fail)
         return _margin(v, o.side_ratio_warn, o.side_ratio_fail)
     if name == "shadows":
         return _margin(v, o.shadow_spread_warn, o.shadow_spread_fail)
@@ -1800,4 +1938,6 @@ def _severity(check: QualityCheck, view: str, o: QualityOptions) -> float:
         return _margin(v, o.jaw_open_warn, o.jaw_open_fail)
     if name == "eyes_open":
         return _margin(v, o.eye_blink_warn, o.eye_blink_fail)
+    if name == "sunglasses" and check.threshold == o.glasses_frame_warn:
+        return _margin(v, o.glasses_frame_warn, o.glasses_frame_fail)
     return _CATEGORICAL  # one_face, sunglasses, and any check without a graded measure
