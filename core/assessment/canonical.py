@@ -90,7 +90,29 @@ ANCHOR_MAX_DISAGREEMENT = 1.5
 # face (a child's, ITA 54 deg at L* 78) was refused as "shaded"; webcam-lit faces whose eye whites
 # and teeth really were in shade read L* 90 and more (1.5.1, fitted on the tune half).
 ANCHOR_MAX_SKIN_LIGHTNESS = 85.0
+# Retakes of one sitting move an eye white's measures across these thresholds (a JPEG re-encode
+# turned a dark skin's eye white "uneven", its anchor switched from both whites to the teeth alone
+# and its ITA from -51 to -17 deg; the retake benchmark's ITA band changes rose to 14-17 %). So each
+# white that anchors gets a confidence, as the colour references do (CONFIDENCE_RAMPS): 0 at the
+# refusal threshold, 1 a margin clear of it; the gains are blended by pixels times confidence, so a
+# white that fades out near its threshold barely moves the exposure (`exposure_anchor`).
+ANCHOR_RAMPS = {
+    "skin_contrast": (ANCHOR_MIN_SKIN_CONTRAST, 1.6),  # the whole's skin contrast
+    "spread": (ANCHOR_MAX_SPREAD, 1.8),  # lit part over median
+    "clipped": (ANCHOR_MAX_CLIPPED, 0.1),  # share of burnt-out pixels
+    "area": (1.0, 2.0),  # neutral pixels over the minimum
+    "skin_lightness": (ANCHOR_MAX_SKIN_LIGHTNESS, 80.0),  # the L* it gives the skin patches
+    "disagreement": (ANCHOR_MAX_DISAGREEMENT, 1.2),  # the darker white's gain over the brighter's
+}
 ANCHOR_LABELS = {"sclera": "eye white", "teeth": "teeth"}
+# Teeth are not white: enamel over yellowish dentine reflects more red and less blue than an eye
+# white or a grey wall under the same light. Balanced as white they stripped that yellow from the
+# skin too (b* down, ITA up: a medium skin read "very light"; a dark skin's ITA moved by 30 deg
+# between a retake balanced on its teeth and one balanced on the wall). Their colour is divided by
+# this tint before it balances a photo: linear RGB of teeth over an eye white or background of the
+# same photo, the median over the tune half's photos with both (11 pairs; luminance 1;
+# `benchmarks/eval_skin_tone.py --fit-tint`).
+TEETH_TINT = (1.10, 0.985, 0.865)
 # Why a reference that was seen could not anchor the exposure (the engine turns these into notes).
 ANCHOR_REASONS = ("too_few", "coloured", "clipped", "uneven", "shaded", "disagree")
 # The exposure may clip at most this share of the face's pixels that were not clipped already
@@ -100,6 +122,9 @@ MAX_FACE_CLIP = 0.02
 # Background: pixels this far from the face (face widths) and at most this coloured count as wall.
 BACKGROUND_MAX_CHANNEL_RATIO = 1.6
 BACKGROUND_MIN_SHARE = 0.1
+# Wall pixels darker than this times the skin patches' luminance are left out: 0.05 absolute before,
+# at the tune half's median skin luminance (0.31).
+BACKGROUND_MIN_LUMINANCE = 0.16
 # Retakes of one photo (re-encoded, shifted by a pixel, slightly smaller) move a reference's
 # measures a little; a hard pass/fail on each threshold then switched the reference between
 # captures (teeth in one, background in the next: a* moved by 5-13). So each reference gets a
@@ -318,11 +343,17 @@ def neutral_reference(
     stats[f"{prefix}_confidence"] = round(confidence, 3)
     if not usable or confidence <= 0.0:
         return None, stats
-    normalised = candidate / max(candidate_luminance, 1e-6)
     reference = WhiteReference(
-        _rgb(normalised), int(keep.sum()), source, candidate_luminance, contrast, confidence
+        _rgb(_as_white(candidate, source)), int(keep.sum()), source, candidate_luminance, contrast, confidence
     )
     return reference, stats
+
+
+def _as_white(colour: np.ndarray, source: str) -> np.ndarray:
+    """The light's colour from a reflector's (linear RGB), scaled to luminance 1: the teeth's own
+    tint (TEETH_TINT) taken out; eye whites and walls are taken as white."""
+    light = np.asarray(colour, np.float64) / (np.asarray(TEETH_TINT) if source == "teeth" else 1.0)
+    return light / max(float(_luminance(light[None].astype(np.float32))[0]), 1e-6)
 
 
 def teeth_mask(points: np.ndarray, shape: tuple[int, int], source_scale: float = 1.0) -> np.ndarray:
@@ -361,7 +392,11 @@ def background_reference(
     if len(pixels) < 200:
         return None
     ratio = (pixels.max(axis=1) + 1e-4) / (pixels.min(axis=1) + 1e-4)
-    keep = (ratio <= BACKGROUND_MAX_CHANNEL_RATIO) & (_luminance(pixels) > 0.05) & (pixels.max(axis=1) < 0.99)
+    # Too dark to tell a colour: judged against the skin's lightness, not an absolute level, so a
+    # darker exposure of the same scene keeps the same wall (at 0.6x a wall dropped out of the
+    # colour while the teeth stayed, and the skin's ITA moved by 3 deg).
+    dark = BACKGROUND_MIN_LUMINANCE * float(_luminance(np.asarray(skin_rgb, np.float32)[None])[0])
+    keep = (ratio <= BACKGROUND_MAX_CHANNEL_RATIO) & (_luminance(pixels) > dark) & (pixels.max(axis=1) < 0.99)
     if keep.mean() < BACKGROUND_MIN_SHARE:
         return None
     candidate = np.maximum(np.median(pixels[keep], axis=0), 1e-4)
@@ -521,6 +556,7 @@ def estimate_illumination(
     stats["face_p95_luminance"] = round(lum95, 4)
     if calibrated:
         anchor, anchor_gain = "colour chart", 1.0
+        stats["skin_tone_anchor_sources"] = ["colour_chart"]
     else:
         # A photo taken under another light than the case's keeps its own anchor, as its colour.
         case_skin = None if "case_reference_rejected" in stats else case_skin_luminance
@@ -563,6 +599,13 @@ class WhiteLevel:
     # Colour of its lit neutral pixels (linear RGB scaled to luminance 1): the photo's white
     # balance when no blended reference passed (`anchor_white`).
     rgb: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    # 0 at a refusal threshold of `white_level`, 1 a margin clear of all of them (ANCHOR_RAMPS).
+    confidence: float = 1.0
+
+
+def _anchor_confidence(measures: dict[str, float]) -> float:
+    """Product of the ramps of the measures given (names of ANCHOR_RAMPS)."""
+    return float(np.prod([ramp(value, *ANCHOR_RAMPS[name]) for name, value in measures.items()]))
 
 
 def white_level(
@@ -582,7 +625,8 @@ def white_level(
     contrast = (skin[0] / skin[2]) / ((pixels[:, 0] + 1e-4) / (pixels[:, 2] + 1e-4))
     bright_half = lum >= np.percentile(lum, 50)
     whole = np.maximum(np.median(pixels[bright_half], axis=0), 1e-4)
-    if (skin[0] / skin[2]) / (whole[0] / whole[2]) < ANCHOR_MIN_SKIN_CONTRAST:
+    whole_contrast = float((skin[0] / skin[2]) / (whole[0] / whole[2]))
+    if whole_contrast < ANCHOR_MIN_SKIN_CONTRAST:
         return None, "coloured"
     # Clipped pixels stay in: the percentile below them is still exact (burnt-out glints and a
     # brighter exposure clip the top of the white first), and one clipped channel (the teeth's
@@ -592,34 +636,44 @@ def white_level(
     if neutral.sum() < min_pixels:
         return None, "too_few"
     level = float(np.percentile(lum[neutral], ANCHOR_PERCENTILE))
-    if float(np.mean(pixels[neutral].max(axis=1) >= 0.98)) > ANCHOR_MAX_CLIPPED:
+    clipped = float(np.mean(pixels[neutral].max(axis=1) >= 0.98))
+    if clipped > ANCHOR_MAX_CLIPPED:
         return None, "clipped"
-    if level > ANCHOR_MAX_SPREAD * float(np.median(lum[neutral])):
+    spread = level / max(float(np.median(lum[neutral])), 1e-6)
+    if spread > ANCHOR_MAX_SPREAD:
         return None, "uneven"
     lit = neutral & (lum >= np.percentile(lum[neutral], 50))
-    colour = np.maximum(np.median(pixels[lit], axis=0), 1e-4)
-    colour /= max(float(_luminance(colour[None].astype(np.float32))[0]), 1e-6)
-    return WhiteLevel(source, level, int(neutral.sum()), _rgb(colour)), None
+    colour = _as_white(np.maximum(np.median(pixels[lit], axis=0), 1e-4), source)
+    confidence = _anchor_confidence(
+        {
+            "skin_contrast": whole_contrast,
+            "spread": spread,
+            "clipped": clipped,
+            "area": float(neutral.sum()) / max(min_pixels, 1e-6),
+        }
+    )
+    return WhiteLevel(source, level, int(neutral.sum()), _rgb(colour), confidence), None
 
 
 def anchor_white(levels: Sequence[WhiteLevel], unusable: dict[str, str]) -> WhiteReference | None:
     """The colour of the eye whites / teeth that anchor the exposure (`levels` less those
-    `exposure_anchor` refused), pixel-weighted: the white balance of a photo whose blended
-    references (`neutral_reference`) all failed. Those judge the opening's whole brighter half
-    and want it at least 0.8 times as bright as the skin, which a very light skin outshines at
-    normal distance while the lit part of its eye whites is plainly white; without this the photo
-    kept its camera's colour and got no skin tone though its exposure was anchored.
-    Half the confidence of a reference that passed on its own.
+    `exposure_anchor` refused), weighted as they anchor (pixels times confidence): the white
+    balance of a photo whose blended references (`neutral_reference`) all failed. Those judge the
+    opening's whole brighter half and want it at least 0.8 times as bright as the skin, which a
+    very light skin outshines at normal distance while the lit part of its eye whites is plainly
+    white; without this the photo kept its camera's colour and got no skin tone though its
+    exposure was anchored. Half the confidence of a reference that passed on its own.
     """
     usable = [found for found in levels if found.source not in unusable]
     if not usable:
         return None
-    weights = np.array([found.pixels for found in usable], dtype=np.float64)
+    weights = np.array([found.pixels * max(found.confidence, 1e-3) for found in usable], dtype=np.float64)
     logs = np.log(np.maximum(np.array([found.rgb for found in usable], dtype=np.float64), 1e-6))
     rgb = np.exp((weights[:, None] * logs).sum(axis=0) / weights.sum())
     rgb /= float(_luminance(rgb[None].astype(np.float32))[0])
     main = usable[int(np.argmax(weights))]
-    return WhiteReference(_rgb(rgb), int(weights.sum()), main.source, main.level, confidence=0.5)
+    pixels = int(sum(found.pixels for found in usable))
+    return WhiteReference(_rgb(rgb), pixels, main.source, main.level, confidence=0.5)
 
 
 def _lightness(luminance: float) -> float:
@@ -640,31 +694,57 @@ def exposure_anchor(
     anchor for the case, so a smile that shows the teeth in one photo and not the next does not
     move the colour measures between them. Otherwise its own eye white and teeth (`white_level`).
     A reference that would make the skin lighter than any skin was in shade; of an eye white and
-    teeth that disagree the darker was in shade and the brighter anchors. Why each one failed goes to
-    `stats["anchor_unusable"]` ({source: reason}) for the report's words.
+    teeth that disagree the darker was in shade and the brighter anchors. The rest are blended
+    by weight (pixels times confidence, which falls to 0 towards each of those refusals too), a
+    geometric mean of their gains, so a white near a threshold moves the exposure by little
+    whether a retake keeps it or not. Why each one failed goes to `stats["anchor_unusable"]`
+    ({source: reason}) for the report's words; the sources that anchor, most weight first, to
+    `stats["skin_tone_anchor_sources"]` (source keys: sclera, teeth, consultation).
     """
     unusable: dict[str, str] = stats.setdefault("anchor_unusable", {})
+    stats["skin_tone_anchor_sources"] = []
     if case_skin_luminance is not None and skin_luminance:
+        stats["skin_tone_anchor_sources"] = ["consultation"]
         return "consultation", case_skin_luminance / skin_luminance
     gains: dict[str, float] = {}
+    weights: dict[str, float] = {}
     for found in levels:
         gain = ANCHOR_TARGETS[found.source] / max(found.level, 1e-4)
         stats[f"{found.source}_white_level"] = round(found.level, 4)
+        confidence = found.confidence
         if skin_luminance is not None:
-            stats[f"{found.source}_skin_lightness"] = round(_lightness(gain * skin_luminance), 1)
-        if skin_luminance is not None and _lightness(gain * skin_luminance) > ANCHOR_MAX_SKIN_LIGHTNESS:
-            unusable[found.source] = "shaded"
-        else:
-            gains[found.source] = gain
-    if len(gains) > 1 and max(gains.values()) > ANCHOR_MAX_DISAGREEMENT * min(gains.values()):
-        # The darker white (the larger gain) was in shade; the brighter one anchors alone.
+            lightness = _lightness(gain * skin_luminance)
+            stats[f"{found.source}_skin_lightness"] = round(lightness, 1)
+            if lightness > ANCHOR_MAX_SKIN_LIGHTNESS:
+                unusable[found.source] = "shaded"
+                continue
+            confidence *= _anchor_confidence({"skin_lightness": lightness})
+        gains[found.source] = gain
+        weights[found.source] = found.pixels * confidence
+    if len(gains) > 1:
+        # The darker white (the larger gain) was in shade: refused beyond the limit, fading
+        # out towards it.
         darker = max(gains, key=lambda source: gains[source])
-        unusable[darker] = "shaded"
-        gains = {source: gain for source, gain in gains.items() if source != darker}
-    if gains:
-        label = " and ".join(ANCHOR_LABELS[source] for source in gains)
-        return label, float(np.exp(np.mean(np.log(list(gains.values())))))
-    return None, None
+        disagreement = gains[darker] / min(gains.values())
+        if disagreement > ANCHOR_MAX_DISAGREEMENT:
+            unusable[darker] = "shaded"
+            gains.pop(darker)
+            weights.pop(darker)
+        else:
+            weights[darker] *= _anchor_confidence({"disagreement": disagreement})
+    for source, weight in weights.items():
+        stats[f"{source}_anchor_weight"] = round(weight, 1)
+    # A white at a threshold (weight 0) still anchors when it is all there is; beside another
+    # it no longer counts.
+    used = [source for source in gains if weights[source] > 0.0] or list(gains)
+    if not used:
+        return None, None
+    total = sum(weights[source] for source in used)
+    share = {source: weights[source] / total if total > 0 else 1.0 / len(used) for source in used}
+    gain = float(np.exp(sum(share[source] * np.log(gains[source]) for source in used)))
+    stats["skin_tone_anchor_sources"] = sorted(used, key=lambda source: -share[source])
+    label = " and ".join(ANCHOR_LABELS[source] for source in ANCHOR_LABELS if source in used)
+    return label, gain
 
 
 def _own_white_levels(

@@ -77,7 +77,12 @@ from core.vision.regions import region_masks
 # exposure also white-balance a photo whose blended references all failed; of an eye white and
 # teeth that disagree the brighter anchors (the darker is in shade); the lightest skin accepted
 # rises from L* 80 to 85 (canonical.ANCHOR_MAX_SKIN_LIGHTNESS).
-ENGINE_VERSION = "1.5.1"
+# 1.5.2: the eye white and teeth that anchor the exposure blended by pixels times a confidence that
+# fades towards each refusal (a retake no longer switches the anchor's level); teeth balance the
+# light less their own yellow (canonical.TEETH_TINT); a wall too dark for a colour judged against
+# the skin, not absolutely; the anchor's sources recorded as a list
+# (illumination.skin_tone_anchor_sources) beside its label.
+ENGINE_VERSION = "1.5.2"
 
 WRINKLE_REGIONS = (
     "forehead", "glabella", "crows_feet_left", "crows_feet_right", "under_eye_left", "under_eye_right",
