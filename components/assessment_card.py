@@ -221,6 +221,16 @@ def _metric_line(metric: dict) -> str:
     return _("**{measure}**: {value} {badge}", badge=badge, **values)
 
 
+def _anchor_parts(illumination: dict) -> list[str]:
+    """What anchored one photo's skin tone: `skin_tone_anchor_sources` when the report has it,
+    else the parts of the older reports' label."""
+    sources = illumination.get("skin_tone_anchor_sources")
+    if sources:
+        return [str(source) for source in sources]
+    label = illumination.get("skin_tone_anchor")
+    return str(label).split(" and ") if label else []
+
+
 def _skin_tone_line(report: dict) -> str:
     from core.assessment.findings import plain_value, skin_tone_missing
 
@@ -229,18 +239,18 @@ def _skin_tone_line(report: dict) -> str:
     )
     if ita is None:
         return _("**Skin tone**: not measured")
-    anchors = sorted(
-        {str(p["illumination"]["skin_tone_anchor"]) for p in report.get("photos", [])
-         if (p.get("illumination") or {}).get("skin_tone_anchor")}
+    # Each photo's anchors: the list of sources (engine 1.5.2 on), else its label, which older
+    # reports combine as "eye white and teeth".
+    words = sorted(
+        {ANCHOR_WORDS.get(part, part) for p in report.get("photos", [])
+         for part in _anchor_parts(p.get("illumination") or {})}
     )  # fmt: skip
     if ita.get("value") is None:
         return _(
             "**Skin tone**: not measurable — {reason}",
             reason=skin_tone_missing(list(ita.get("reliability") or []), tr()),
         )
-    # The engine names combined anchors "eye white and teeth": each part in the viewer's words.
-    parts = sorted({part for anchor in anchors for part in anchor.split(" and ")})
-    anchor_words = [_(ANCHOR_WORDS[a]) if a in ANCHOR_WORDS else a for a in parts]
+    anchor_words = [_(word) for word in words]
     if not anchor_words:
         return _("**Skin tone**: {value}, light anchored on the reference", value=plain_value(ita, tr()))
     return _(
