@@ -764,6 +764,9 @@ class _FaceMeasures:
         return np.array(medians, np.float32) - _LAB_OFFSET
 
 
+# The regions the gate's checks read (lighting, cheek and forehead occlusion): only these are drawn.
+_GATE_REGIONS = ("forehead", "under_eye_left", "under_eye_right", "cheek_left", "cheek_right")
+
 # OpenCV's 8-bit Lab stores a* and b* offset by 128.
 _LAB_OFFSET = np.array([0.0, 128.0, 128.0], np.float32)
 
@@ -801,7 +804,7 @@ def _face_measures(work: np.ndarray, landmarks: FaceLandmarks) -> _FaceMeasures:
     frame_luma = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
     lab_u8 = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB)
     skin = skin_mask(shifted, crop.shape)
-    masks = region_masks(shifted, crop.shape, skin)
+    masks = region_masks(shifted, crop.shape, skin, _GATE_REGIONS)
     luma = frame_luma[y0:y1, x0:x1]
     return _FaceMeasures(
         luma=luma,

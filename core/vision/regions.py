@@ -135,19 +135,29 @@ def skin_mask(landmarks: Landmarks, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def region_masks(
-    landmarks: Landmarks, shape: tuple[int, ...], skin: np.ndarray | None = None
+    landmarks: Landmarks,
+    shape: tuple[int, ...],
+    skin: np.ndarray | None = None,
+    names: tuple[str, ...] = REGIONS,
 ) -> dict[str, np.ndarray]:
-    """{region: bool (h, w)} for every name in REGIONS; skin regions exclude eyes/brows/lips/nostrils.
-    `skin`: this face's `skin_mask` when the caller has it already (it is the costly part)."""
+    """{region: bool (h, w)} for every name in `names` (default REGIONS); skin regions exclude
+    eyes/brows/lips/nostrils. `skin`: this face's `skin_mask` when the caller has it already (it is
+    the costly part); `names`: only the regions a caller reads (the live photo gate reads 5)."""
     size = (int(shape[0]), int(shape[1]))
     xy = points_px(landmarks)
     if skin is None:
         skin = skin_mask(xy, size)
-    polygons = region_polygons(xy)
     masks: dict[str, np.ndarray] = {}
-    for name in REGIONS:
-        filled = _fill(size, polygons[name]) > 0
+    for name in names:
+        polygon = (
+            xy[list(LIPS_OUTER)].astype(np.float32) if name == "lips" else _hull(xy, REGION_VERTICES[name])
+        )
+        filled = _fill(size, polygon) > 0
         masks[name] = filled if name == "lips" else filled & skin
-    # Perioral surrounds the mouth: keep the nasolabial bands out of it so the two do not overlap.
-    masks["perioral"] &= ~(masks["nasolabial_left"] | masks["nasolabial_right"])
+    if "perioral" in masks:
+        # Perioral surrounds the mouth: keep the nasolabial bands out of it so the two do not overlap.
+        for band in ("nasolabial_left", "nasolabial_right"):
+            masks["perioral"] &= ~(
+                masks[band] if band in masks else _fill(size, _hull(xy, REGION_VERTICES[band])) > 0
+            )
     return masks
