@@ -12,7 +12,8 @@ the criteria on its own (tests/assessment/test_skin_tone.py):
 - no measured category more than one step from the label.
 Printed: per half and tone, how many photos got an ITA, their median and range, and which anchor
 set the exposure; `--photos` lists every photo; `--fit` shows, per anchor source, the factor on
-its target (canonical.ANCHOR_TARGETS) that fits the tune half best.
+its target (canonical.ANCHOR_TARGETS) that fits the tune half best; `--fit-tint` the teeth's tint
+(canonical.TEETH_TINT) over an eye white or background of the same photo on the tune half.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def tone_median(rows: list[SkinToneRow], tone: str) -> float | None:
 
 
 def print_table(rows: list[SkinToneRow]) -> None:
-    print(f"{'half':<5} {'label':<7} {'ITA / n':>8} {'median':>7} {'range':>15}  anchors")
+    print(f"{'half':<5} {'label':<7} {'ITA / n':>8} {'median':>7} {'range':>15} {'steps off':>9}  anchors")
     for part in ("tune", "held"):
         for tone in TONES:
             mine = [r for r in rows if r.half == part and r.tone == tone]
@@ -129,9 +130,11 @@ def print_table(rows: list[SkinToneRow]) -> None:
             median = tone_median(mine, tone)
             span = f"{min(values):.1f}..{max(values):.1f}" if values else "-"
             anchors = sorted({str(r.anchor) for r in mine if r.ita is not None})
+            # Categories off the label, per measured photo (0: a category the label allows).
+            steps = "".join(str(category_steps(tone, v)) for v in sorted(values)) or "-"
             print(
                 f"{part:<5} {tone:<7} {len(values):>3} / {len(mine):<2} "
-                f"{'-' if median is None else f'{median:.1f}':>7} {span:>15}  {', '.join(anchors)}"
+                f"{'-' if median is None else f'{median:.1f}':>7} {span:>15} {steps:>9}  {', '.join(anchors)}"
             )
     total = sum(r.ita is not None for r in rows)
     print(f"coverage: {total} of {len(rows)} labelled photos got an ITA")
@@ -177,10 +180,53 @@ def fit_targets(rows: list[SkinToneRow]) -> None:
             )
 
 
+def fit_teeth_tint(directory: Path) -> None:
+    """canonical.TEETH_TINT from the tune half: the teeth's linear RGB over an eye white's or the
+    background's in the same photo (each pair where both are found), the median per channel,
+    scaled to luminance 1."""
+    from core.assessment import canonical as canon
+    from core.vision.landmarks import detect_landmarks, points_px
+
+    with (directory / "faces_labels.csv").open() as handle:
+        files = [r["file"] for r in csv.DictReader(handle) if r["skin_tone"] in LABEL_CATEGORIES]
+    logs = []
+    for file in files:
+        image = cv2.imread(str(directory / file))
+        landmarks = None if image is None or half(Path(file).name) != "tune" else detect_landmarks(image)
+        if image is None or landmarks is None:
+            continue
+        points = points_px(landmarks, with_z=True, dtype=np.float64)
+        raw, _, canonical_points, scale = canon._warp_to_canonical(image, points, canon.CANONICAL_SIZE)
+        linear = canon.srgb_to_linear(raw[..., ::-1] / 255.0)
+        skin = canon._skin_colour(linear, canonical_points)
+        least = canon.min_reference_pixels(canonical_points)
+        teeth, _ = canon.white_level(
+            linear, canon.teeth_mask(canonical_points, raw.shape[:2], scale), skin, "teeth", least
+        )
+        sclera, _ = canon.white_level(
+            linear, canon.sclera_mask(canonical_points, raw.shape[:2]), skin, "sclera", least
+        )
+        wall = canon.background_reference(image, points, skin)
+        if teeth is None:
+            continue
+        own = np.asarray(teeth.rgb) * np.asarray(canon.TEETH_TINT)  # as measured, before the tint
+        for other in (sclera, wall):
+            if other is not None:
+                logs.append(np.log(own / np.asarray(other.rgb)))
+    if not logs:
+        return
+    tint = np.exp(np.median(np.array(logs), axis=0))
+    tint /= float(tint @ np.array([0.2126, 0.7152, 0.0722]))
+    print(
+        f"\nteeth tint (tune half, {len(logs)} pairs): {np.round(tint, 3).tolist()} (now {canon.TEETH_TINT})"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fit", action="store_true")
     parser.add_argument("--photos", action="store_true")
+    parser.add_argument("--fit-tint", action="store_true", help="fit canonical.TEETH_TINT on the tune half")
     args = parser.parse_args()
     directory = shared_testdata_dir()
     if not (directory / "faces_labels.csv").is_file():
@@ -197,6 +243,8 @@ def main() -> int:
     print_table(rows)
     if args.fit:
         fit_targets(rows)
+    if args.fit_tint:
+        fit_teeth_tint(directory)
     return 0
 
 
