@@ -1,12 +1,15 @@
 """Latency of the photo quality gate on one thread: a 12 MP photo and 640x480 live frames.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_quality_gate.py [--repeats 15] [--compare REV]
+        [--live-only] [--profile 25]
 
 12 MP: the astronaut face (or a real front photo from ../shared) upscaled to 4000x3000, full
 `check_photo` (YuNet + MediaPipe IMAGE mode + every check). Live: frames of
 ../shared/testdata/video/face_closeup_pexels_640x480.mp4 (the astronaut when absent) through a
 VIDEO-mode landmarker and the live fast path (YuNet every 10th frame at 320 px). Targets:
-<= 100 ms per 12 MP photo, <= 20 ms per live frame. Prints median and p95.
+<= 100 ms per 12 MP photo, <= 20 ms per live frame. Prints median and p95. `--profile N` also
+prints the N functions with the most own time over the live frames (cProfile, the gate only: the
+landmarks are taken first), to see where a live frame's milliseconds go.
 """
 
 from __future__ import annotations
@@ -149,6 +152,30 @@ def bench_live(frame_count: int, compare: str | None) -> None:
         print(f"live 640x480 frame, gate only ({compare}):  {_stats(old_only, old_cpu)}")
 
 
+def profile_live(frame_count: int, top: int) -> None:
+    """cProfile of `check_photo` alone over the live frames (landmarks detected beforehand)."""
+    import cProfile
+    import pstats
+
+    frames = _video_frames(frame_count)
+    options = QualityOptions.live()
+    with FaceLandmarker(mode="video") as landmarker:
+        found = [landmarker.detect_video(frame, index * 33) for index, frame in enumerate(frames)]
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for index, (frame, faces) in enumerate(zip(frames, found, strict=True)):
+        check_photo(
+            frame,
+            "front",
+            options,
+            landmarks=faces[0] if faces else None,
+            faces=None if index % 10 == 0 else [],
+        )
+    profiler.disable()
+    print(f"live 640x480 frame, gate only: own time of the top {top} functions over {len(frames)} frames")
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15, help="12 MP runs per source")
@@ -156,11 +183,18 @@ def main() -> int:
     parser.add_argument(
         "--compare", metavar="REV", help="also time the gate committed at this git revision, alternating"
     )
+    parser.add_argument("--live-only", action="store_true", help="time the live frames only")
+    parser.add_argument(
+        "--profile", type=int, metavar="N", help="then profile the live gate: top N functions"
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     print(f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')} cv2 threads={cv2.getNumThreads()}")
-    bench_photo(args.repeats, args.compare)
+    if not args.live_only:
+        bench_photo(args.repeats, args.compare)
     bench_live(args.frames, args.compare)
+    if args.profile:
+        profile_live(args.frames, args.profile)
     return 0
 
 

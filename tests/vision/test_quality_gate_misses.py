@@ -1,8 +1,10 @@
 """The photo gate's remaining miss kinds (issue 15), reproduced by construction and fixed:
 
-- thick spectacle frames over the under-eye skin passed (the under-eye colour test reads a frame
-  as skin): a black-hat ring test around the eyes refuses them, thin metal frames stay accepted;
-- harsh side light on a turned view passed (no lighting-evenness test ran on obliques);
+- thick spectacle frames over the under-eye skin passed unremarked (the under-eye colour test
+  reads a frame as skin): a black-hat ring test around the eyes now warns (the physician is told);
+  thin metal frames of a correct selfie do not (a refusal was dropped: see QualityOptions);
+- harsh side light: reproduced on fronts (found); on obliques a lighting test was tried and
+  dropped (it refused the validation split's correct oblique);
 - a backlit face in a bright scene only warned (the fairness rule that accepts a dark face in a
   well-exposed scene took it for dark skin): eye whites as dark as a light face's veto that rule;
 - the live path's shared measures (percentiles from histograms) give the values they replaced.
@@ -38,14 +40,13 @@ def _ipd(landmarks) -> float:
     return max(landmarks.interpupil_px(), landmarks.face_height_px() / 2.6)
 
 
-def test_thick_glasses_frames_are_refused_and_thin_ones_accepted(face_photo_bgr, face_landmarks):
+def test_thick_glasses_frames_are_reported_and_thin_ones_not(face_photo_bgr, face_landmarks):
     ipd = _ipd(face_landmarks)
     thick = check_photo(draw_glasses(face_photo_bgr, face_landmarks, ipd, 0.09, (22, 20, 20)), "front")
     frames = _check(thick, "sunglasses")
-    assert frames.status == "fail" and "glasses" in frames.instruction, thick.to_dict()
-    assert thick.first_problem is not None and thick.first_problem.name in ("sunglasses", "cheek_occlusion")
+    assert frames.status == "warn" and "glasses" in frames.instruction, thick.to_dict()
     thin = check_photo(draw_glasses(face_photo_bgr, face_landmarks, ipd, 0.015, (90, 90, 95)), "front")
-    assert _check(thin, "sunglasses").status != "fail"
+    assert _check(thin, "sunglasses").status == "pass"
     assert thin.verdict != "fail", [c.name for c in thin.failing]
 
 
@@ -54,33 +55,23 @@ def test_thick_glasses_frames_are_refused_and_thin_ones_accepted(face_photo_bgr,
 def test_the_tuning_splits_thick_frames_are_found(shared_testdata: Path, name: str):
     # Labelled "thick dark plastic frames cover the under-eye skin" (tuning split).
     result = check_photo(_read(shared_testdata / "faces" / name), "front")
-    assert _check(result, "sunglasses").status == "fail"
+    frames = _check(result, "sunglasses")
+    assert frames.status == "warn" and "glasses" in frames.instruction
 
 
 @pytest.mark.shared
 def test_thin_metal_frames_of_a_correct_selfie_are_not_refused(shared_testdata: Path):
     result = check_photo(_read(shared_testdata / "faces" / "webcam_selfie_glasses_47.jpg"), "front")
-    assert _check(result, "sunglasses").status != "fail" and result.verdict != "fail"
+    assert _check(result, "sunglasses").status == "pass" and result.verdict != "fail"
 
 
-def test_harsh_side_light_is_judged_on_an_oblique_too(face_photo_bgr, face_landmarks):
+def test_harsh_side_light_on_a_front_is_named_for_its_light(face_photo_bgr, face_landmarks):
+    # The `side_light` construction (the far half 5 EV darker) on a front: lighting is the main
+    # problem, not the darker face's exposure. (Obliques: no lighting test, see QualityOptions.)
     lit = side_light(face_photo_bgr, face_landmarks.bbox(), -5.0, from_left=True)
-    for view in ("left_oblique", "right_oblique"):
-        lighting = _check(check_photo(lit, view, landmarks=face_landmarks, faces=[]), "lighting")
-        assert lighting.status == "fail", (view, lighting)
-    # Evenly lit: an oblique's own (lower) lines leave it alone.
-    even = _check(check_photo(face_photo_bgr, "left_oblique", landmarks=face_landmarks, faces=[]), "lighting")
-    assert even.status == "pass"
-
-
-@pytest.mark.shared
-def test_a_harsh_side_lit_oblique_is_named_for_its_light(shared_testdata: Path):
-    # Tuning split: far half in deep shadow, monochrome; it was named "black-and-white" (severity 0)
-    # for lack of any lighting test on a turned view.
-    result = check_photo(
-        _read(shared_testdata / "faces" / "sidelight_harsh_monochrome_32.jpg"), "right_oblique"
-    )
-    assert result.first_problem is not None and result.first_problem.name == "lighting", result.to_dict()
+    result = check_photo(lit, "front", landmarks=face_landmarks, faces=[])
+    assert _check(result, "lighting").status == "fail"
+    assert result.first_problem is not None and result.first_problem.name == "lighting"
 
 
 @pytest.mark.shared
