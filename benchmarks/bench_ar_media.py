@@ -68,7 +68,7 @@ def load_frames(count: int) -> tuple[list[np.ndarray], str]:
     face = cv2.resize(face, (400, 480), interpolation=cv2.INTER_AREA)
     base = cv2.copyMakeBorder(face, 0, 0, 120, 120, cv2.BORDER_REPLICATE)
     for index in range(count):  # a slow sway, so the codecs see motion
-        shift = np.float32([[1, 0, 12 * np.sin(index / 15)], [0, 1, 4 * np.cos(index / 20)]])
+        shift = np.array([[1, 0, 12 * np.sin(index / 15)], [0, 1, 4 * np.cos(index / 20)]], dtype=np.float32)
         frames.append(cv2.warpAffine(base, shift, (640, 480), borderMode=cv2.BORDER_REPLICATE))
     return frames, "the astronaut (generated motion; ../shared/testdata absent)"
 
@@ -142,7 +142,7 @@ def bench_ar(frames: list[np.ndarray]) -> None:
 
     from core.ar.effects import TREATMENTS
     from core.ar.live import LiveView, SmoothedLandmarks, compose_view, simulate_frame
-    from core.live.media import _to_bgr, _to_yuv
+    from core.live.media import _to_bgr, _to_yuv_over, _yuv_planes
 
     cv2.setNumThreads(1)  # as in the media worker
     landmarks = SmoothedLandmarks()
@@ -165,14 +165,16 @@ def bench_ar(frames: list[np.ndarray]) -> None:
     }
     for label, view in views.items():
         cost = []
-        for video_frame, face in zip(decoded, faces, strict=True):
+        for index, (video_frame, face) in enumerate(zip(decoded, faces, strict=True)):
             if face is None:
                 continue
-            started = time.perf_counter()
+            # As live: landmarks on every other frame (the portal caps them at 15/s of 30 fps).
+            face = faces[index - index % 2] or face
+            started = time.process_time()
             raw = _to_bgr(video_frame, reformatter)
             shown = compose_view(raw, simulate_frame(raw, face, view.treatments), view)
-            out = _to_yuv(shown, reformatter)
-            cost.append((time.perf_counter() - started) * 1000)
+            out = _to_yuv_over(shown, raw, _yuv_planes(video_frame), reformatter)
+            cost.append((time.process_time() - started) * 1000)
             assert isinstance(out, av.VideoFrame)
         median, p95, mean, p10 = summary(cost)
         print(
@@ -422,7 +424,7 @@ async def _consults(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--e2e", type=float, default=0.0, help="seconds per end-to-end phase (0 = skip)")
     parser.add_argument("--landmark-fps", type=float, default=None, help="cap the landmark rate (end to end)")

@@ -38,6 +38,11 @@ Per room in the worker
       The physician thus sees AR at the camera's frame rate, not the landmark rate;
     - outgoing tracks hand the encoder the newest composed frame (fresh yuv420p frames: a
       frame shared between converters crashes libswscale), with pts from a 90 kHz wall clock.
+      A composed view differs from the camera frame only around the face and in the mark's
+      band: only those boxes are converted back to YUV, the rest is the decoded frame's own
+      YUV (`_to_yuv_over`);
+    - the effects reuse the face's region masks while the landmarks have not changed (the
+      landmark rate is capped below the frame rate: core.ar.effects._face_context).
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
 from core.ar.live import LiveView, VideoLandmarker
@@ -511,8 +517,11 @@ def _percentiles(values: Iterable[float]) -> tuple[float | None, float | None]:
 
 
 def _to_bgr(frame: Any, reformatter: Any) -> np.ndarray:
-    """A private BGR copy of a decoded frame, converted by the calling thread's own reformatter."""
-    converted = reformatter.reformat(frame, format="bgr24")
+    """A private BGR copy of a decoded frame, converted by the calling thread's own reformatter.
+
+    One thread per conversion: libswscale's default starts a slice thread per core, and their
+    wake-ups cost more than they save beside the codec and landmark threads of every room."""
+    converted = reformatter.reformat(frame, format="bgr24", threads=1)
     array = converted.to_ndarray()
     if converted is frame:  # nothing to convert: the array would be the shared frame's memory
         return np.array(array, copy=True, order="C")
@@ -525,7 +534,76 @@ def _to_yuv(image_bgr: np.ndarray, reformatter: Any) -> Any:
 
     height, width = image_bgr.shape[:2]
     bgr = np.ascontiguousarray(image_bgr[: height - height % 2, : width - width % 2], dtype=np.uint8)
-    return reformatter.reformat(av.VideoFrame.from_ndarray(bgr, format="bgr24"), format="yuv420p")
+    return reformatter.reformat(av.VideoFrame.from_ndarray(bgr, format="bgr24"), format="yuv420p", threads=1)
+
+
+def _yuv_planes(frame: Any) -> np.ndarray | None:
+    """A decoded frame's yuv420p planes, Y then U then V, as one flat uint8 copy; None when the
+    frame is not yuv420p of an even size (then `_to_yuv_over` converts whole frames)."""
+    if frame.format.name != "yuv420p" or frame.width % 2 or frame.height % 2:
+        return None
+    return frame.to_ndarray().reshape(-1)
+
+
+def _changed_boxes(image_bgr: np.ndarray, raw_bgr: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """(y0, y1, x0, x1) boxes, even-aligned, holding every pixel where the two images differ:
+    one above the simulation mark's band, one in it (a single box would span the frame's
+    width from the face down to the band)."""
+    from core.ar.effects import watermark_rows
+
+    height, width = image_bgr.shape[:2]
+    # Rows of B, G, R bytes: a byte-level bounding box, one OpenCV call per part.
+    diff = cv2.absdiff(image_bgr, raw_bgr).reshape(height, width * 3)
+    band_top = watermark_rows(height, width)[0]
+    boxes = []
+    for row0, row1 in ((0, band_top), (band_top, height)):
+        if row1 <= row0:
+            continue
+        x, y, w, h = cv2.boundingRect(diff[row0:row1])
+        if w == 0 or h == 0:
+            continue
+        y0, y1 = (row0 + y) & ~1, min(height, row0 + y + h + 1) & ~1
+        x0, x1 = (x // 3) & ~1, min(width, -(-(x + w) // 3) + 1) & ~1
+        boxes.append((y0, y1, x0, x1))
+    return boxes
+
+
+def _to_yuv_over(
+    image_bgr: np.ndarray, raw_bgr: np.ndarray, planes: np.ndarray | None, reformatter: Any
+) -> Any:
+    """A fresh yuv420p frame of `image_bgr`, which differs from `raw_bgr` (the BGR of the decoded
+    frame whose `planes` these are) only in places: the face and the mark's band.
+
+    Only the boxes around the changed pixels are converted (BGR -> YUV is the slow direction in
+    libswscale, ~2 ms a 640x480 frame; OpenCV's BT.601 conversion of the boxes takes ~0.1 ms and
+    agrees with it to one level of luma); everything else is the decoded frame's own YUV, so it
+    reaches the encoder without a colour round trip at all.
+    """
+    import av
+
+    height, width = image_bgr.shape[:2]
+    if planes is None or image_bgr.shape != raw_bgr.shape or planes.size != height * width * 3 // 2:
+        return _to_yuv(image_bgr, reformatter)
+    out = planes.copy()
+    luma = out[: height * width].reshape(height, width)
+    quarter = height * width // 4
+    chroma = (
+        out[height * width : height * width + quarter].reshape(height // 2, width // 2),
+        out[height * width + quarter :].reshape(height // 2, width // 2),
+    )
+    for y0, y1, x0, x1 in _changed_boxes(image_bgr, raw_bgr):
+        box_h, box_w = y1 - y0, x1 - x0
+        if box_h < 2 or box_w < 2:
+            continue
+        i420 = cv2.cvtColor(np.ascontiguousarray(image_bgr[y0:y1, x0:x1]), cv2.COLOR_BGR2YUV_I420).reshape(-1)
+        luma[y0:y1, x0:x1] = i420[: box_h * box_w].reshape(box_h, box_w)
+        box_quarter = box_h * box_w // 4
+        for index, plane in enumerate(chroma):
+            start = box_h * box_w + index * box_quarter
+            plane[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = i420[start : start + box_quarter].reshape(
+                box_h // 2, box_w // 2
+            )
+    return av.VideoFrame.from_ndarray(out.reshape(height * 3 // 2, width), format="yuv420p")
 
 
 @functools.cache
@@ -835,6 +913,7 @@ class _Room:
             return
         started = time.perf_counter()
         raw = _to_bgr(frame, reformatter)
+        planes = _yuv_planes(frame)
         cap = self._options.landmark_max_fps
         if not cap or received_at - self._landmarks_submitted_at >= 1.0 / cap:
             self._landmarks_submitted_at = received_at
@@ -845,7 +924,7 @@ class _Room:
             self._latest_view = None
             self._post("physician", frame, received_at)
             if views.patient.active:
-                self._post("patient", _to_yuv(raw, reformatter), received_at)
+                self._post("patient", _to_yuv_over(raw, raw, planes, reformatter), received_at)
             return
         simulated: dict[tuple, np.ndarray] = {}
 
@@ -858,12 +937,12 @@ class _Room:
         if views.physician.active:
             physician_view = shown(views.physician)
             self._latest_view = physician_view
-            self._post("physician", _to_yuv(physician_view, reformatter), received_at)
+            self._post("physician", _to_yuv_over(physician_view, raw, planes, reformatter), received_at)
         else:
             self._latest_view = None
             self._post("physician", frame, received_at)
         if views.patient.active:
-            self._post("patient", _to_yuv(shown(views.patient), reformatter), received_at)
+            self._post("patient", _to_yuv_over(shown(views.patient), raw, planes, reformatter), received_at)
         self._count("ar_frames")
         self._processing_ms.append((time.perf_counter() - started) * 1000.0)
 

@@ -235,7 +235,9 @@ def test_lips_enlarge_the_redetected_lip_area_smoothly(face_photo_bgr, face_land
     assert after > before * 1.03  # (a broad smile with thin lips: the detector moves little)
     # Not a flat scale: the mouth does not get wider (corners stay within a few pixels).
     p_before = np.asarray(face_landmarks.points)[:, :2]
-    p_after = np.asarray(detect_landmarks(out).points)[:, :2]
+    redetected = detect_landmarks(out)
+    assert redetected is not None
+    p_after = np.asarray(redetected.points)[:, :2]
     width_before = np.linalg.norm(p_before[61] - p_before[291])
     width_after = np.linalg.norm(p_after[61] - p_after[291])
     assert abs(width_after - width_before) < 0.06 * width_before
@@ -450,3 +452,50 @@ def test_real_photos_each_treatment_scales_with_intensity_and_stays_in_its_regio
             assert HALF_SHARE[0] * change[1.0] <= change[0.5] <= HALF_SHARE[1] * change[1.0], (photo, change)
         if name in BRIGHTENING:  # they brighten any face, so always visibly
             assert change[1.0] >= VISIBLE_DELTA_E, (photo, change)
+
+
+def _video_frames(shared_testdata, count: int) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(shared_testdata / "video" / "face_closeup_pexels_640x480.mp4"))
+    frames = []
+    while len(frames) < count:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    assert len(frames) == count
+    return frames
+
+
+def test_a_frame_with_the_last_frames_landmarks_reuses_their_masks_exactly(shared_testdata) -> None:
+    """Live AR composes every camera frame but gets landmarks on only some: the next frame with
+    the same points reuses the face's masks, and its result is what fresh masks give."""
+    from core.ar import effects
+    from core.vision.landmarks import detect_landmarks
+
+    first, second = _video_frames(shared_testdata, 2)
+    face = detect_landmarks(first)
+    assert face is not None
+    options = effects.SimulationOptions()
+    context = effects._face_context(first.shape, face, options)
+    assert effects._face_context(second.shape, face, options) is context
+    all_on = {name: 0.7 for name in TREATMENTS}
+    apply_treatments(first, face, all_on)
+    reused, reused_changed = apply_treatments(second, face, all_on)
+    effects._contexts.clear()
+    fresh, fresh_changed = apply_treatments(second, face, all_on)
+    np.testing.assert_array_equal(reused, fresh)
+    np.testing.assert_array_equal(reused_changed, fresh_changed)
+
+
+def test_landmarks_changed_in_place_get_new_masks(face_photo_bgr, face_landmarks) -> None:
+    """The reuse is keyed on the points' values, never on the object: a caller that moves the
+    points of the same array gets the effect where the face now is."""
+    points = np.array(face_landmarks.points[:, :2], dtype=np.float32)
+    before, changed_before = apply_treatments(face_photo_bgr, points, {"redness": 1.0})
+    points += np.float32(12.0)  # the same array, moved
+    moved, changed_moved = apply_treatments(face_photo_bgr, points, {"redness": 1.0})
+    expected, changed_expected = apply_treatments(face_photo_bgr, points.copy(), {"redness": 1.0})
+    np.testing.assert_array_equal(changed_moved, changed_expected)
+    np.testing.assert_array_equal(moved, expected)
+    assert not np.array_equal(changed_moved, changed_before)

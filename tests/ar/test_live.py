@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
+import cv2
 import numpy as np
+import pytest
 
 from core.ar.effects import has_watermark
 from core.ar.live import LandmarkTracker, LiveView, compose_view, simulate_frame
@@ -159,3 +161,57 @@ def test_compose_view_marks_every_layout() -> None:
     assert both[240, 160, 0] == 10 and both[240, 480, 0] == 245
     assert all(has_watermark(image) for image in (plain, wiper, both))
     assert raw[0, 0, 0] == 10 and simulated[0, 0, 0] == 245  # inputs untouched
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        LiveView(treatments={"redness": 1.0, "lips": 1.0}),
+        LiveView(treatments={"under_eye": 1.0}, split_view=True, split_position=0.6),
+        LiveView(treatments={"skin": 1.0}, side_by_side=True),
+    ],
+    ids=["simulated", "wiper", "side_by_side"],
+)
+def test_the_media_worker_converts_only_what_the_view_changed(shared_testdata, view: LiveView) -> None:
+    """A real camera frame through the worker's composing path: the pixels the view leaves alone
+    reach the encoder as decoded (no colour round trip), the rest as the full-frame libswscale
+    conversion gave them before, within a level or two; the mark survives."""
+    import av
+    from av.video.reformatter import VideoReformatter
+
+    from core.live.media import _changed_boxes, _to_bgr, _to_yuv, _to_yuv_over, _yuv_planes
+    from core.vision.landmarks import detect_landmarks
+
+    capture = cv2.VideoCapture(str(shared_testdata / "video" / "face_closeup_pexels_640x480.mp4"))
+    ok, camera = capture.read()
+    capture.release()
+    assert ok and camera is not None
+    camera = np.asarray(camera, dtype=np.uint8)
+    decoded = av.VideoFrame.from_ndarray(camera, format="bgr24").reformat(format="yuv420p")
+    reformatter = VideoReformatter()
+    raw = _to_bgr(decoded, reformatter)
+    face = detect_landmarks(raw)
+    assert face is not None
+    shown = compose_view(raw, simulate_frame(raw, face, view.treatments), view)
+    planes = _yuv_planes(decoded)
+    assert planes is not None
+
+    fresh = _to_yuv_over(shown, raw, planes, reformatter)
+    height, width = shown.shape[:2]
+    luma = fresh.to_ndarray()[:height]
+    untouched = np.ones((height, width), dtype=bool)
+    for y0, y1, x0, x1 in _changed_boxes(shown, raw):
+        untouched[y0:y1, x0:x1] = False
+    assert np.array_equal(luma[untouched], planes[: height * width].reshape(height, width)[untouched])
+    if not view.side_by_side:  # the face and the mark's band only
+        assert untouched.mean() > 0.4
+
+    def back(frame) -> np.ndarray:
+        return reformatter.reformat(frame, format="bgr24").to_ndarray().astype(np.int16)
+
+    now, before = back(fresh), back(_to_yuv(shown, reformatter))
+    difference = np.abs(now - before)
+    assert difference.mean() < 2.0 and np.percentile(difference, 99.9) <= 12
+    # As close to the composed view as the full-frame conversion, or closer.
+    assert np.abs(now - shown).mean() <= np.abs(before - shown).mean() + 0.1
+    assert has_watermark(now.astype(np.uint8))
