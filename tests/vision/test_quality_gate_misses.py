@@ -6,7 +6,8 @@
 - harsh side light: reproduced on fronts (found); on obliques a lighting test was tried and
   dropped (it refused the validation split's correct oblique);
 - a backlit face in a bright scene only warned (the fairness rule that accepts a dark face in a
-  well-exposed scene took it for dark skin): eye whites as dark as a light face's veto that rule;
+  well-exposed scene took it for dark skin): eye whites as dark as a light face's veto that rule,
+  and the same rule keeps darker skin before a white wall from being called backlit;
 - the live path's shared measures (percentiles from histograms) give the values they replaced.
 
 Photos with a known answer are made by construction (scripts/make_gate_degradations.py) from the
@@ -107,3 +108,18 @@ def test_histogram_percentiles_equal_numpys():
         values = rng.integers(0, 256, size, dtype=np.uint8)
         expected = np.percentile(values, [1, 5, 50, 90, 95, 98])
         assert np.allclose(_percentiles_u8(values, (1, 5, 50, 90, 95, 98)), expected)
+
+
+@pytest.mark.shared
+def test_darker_skin_before_a_white_wall_is_not_called_backlit(shared_testdata: Path):
+    from core.vision.landmarks import detect_landmarks
+
+    # The studio portrait (white wall) with its skin 1.2 EV darker, eyes unchanged: its bright end
+    # (~98) is above the floor, its scene exposed, its eye whites as bright as its skin. It was
+    # refused as backlit (background 100 levels above the face's bright end); now a warning.
+    portrait = _read(shared_testdata / "faces" / "frontal_evenlight_03.png")
+    landmarks = detect_landmarks(portrait)
+    assert landmarks is not None
+    result = check_photo(darker_skin(portrait, landmarks, float(landmarks.bbox()[2]), -1.2), "front")
+    assert _check(result, "backlight").status == "warn"
+    assert result.verdict != "fail", [c.name for c in result.failing]
