@@ -15,6 +15,9 @@ and never pushes the face into clipping. The exposure anchor -- a chart, the ski
 consultation's photos anchored, or the lit part of this photo's own eye whites / teeth (a white
 under the same light tells how bright skin really is) -- is recorded as a ratio to that exposure
 and applied to every colour measure (metrics.anchor_exposure); it is what makes ITA measurable.
+An eye white and teeth that both anchor are blended by pixels times a confidence that fades to 0
+towards each reason to refuse one, so a retake that tips one over a threshold barely moves the
+exposure; teeth count as white less their own yellow (TEETH_TINT).
 Without one the report says skin tone is not measurable, and why each reference seen was refused.
 Photos of one case share one white balance, pooled from all their references, so a blink in one
 photo neither switches its method nor shifts its colour measures against the others.
