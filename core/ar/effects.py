@@ -224,6 +224,9 @@ class FaceContext:
 
 
 _CONTEXT_CACHE_SIZE = 8  # a few live rooms, each with one current face
+# Only video-sized faces are kept: a context holds a float32 mask per region set at crop size
+# (~0.5 MB each for a 640x480 frame's face), and a full-resolution photo's would be ~100x that.
+_CONTEXT_CACHE_MAX_CROP_PIXELS = 400_000
 _contexts: collections.OrderedDict[tuple, FaceContext] = collections.OrderedDict()
 _contexts_lock = threading.Lock()
 
@@ -246,6 +249,8 @@ def _face_context(
             _contexts.move_to_end(key)
             return context
     context = FaceContext(image_shape, landmarks, options)
+    if context.crop_shape[0] * context.crop_shape[1] > _CONTEXT_CACHE_MAX_CROP_PIXELS:
+        return context
     with _contexts_lock:
         _contexts[key] = context
         while len(_contexts) > _CONTEXT_CACHE_SIZE:

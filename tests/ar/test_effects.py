@@ -499,3 +499,18 @@ def test_landmarks_changed_in_place_get_new_masks(face_photo_bgr, face_landmarks
     np.testing.assert_array_equal(changed_moved, changed_expected)
     np.testing.assert_array_equal(moved, expected)
     assert not np.array_equal(changed_moved, changed_before)
+
+
+def test_a_large_photos_face_masks_are_not_kept(face_photo_bgr, face_landmarks) -> None:
+    """Reuse is for video-sized faces: a full-resolution photo's masks would hold ~100 MB."""
+    from core.ar import effects
+
+    scale = 8
+    large_shape = (face_photo_bgr.shape[0] * scale, face_photo_bgr.shape[1] * scale, 3)
+    points = np.asarray(face_landmarks.points[:, :2], dtype=np.float32) * scale
+    options = effects.SimulationOptions()
+    first = effects._face_context(large_shape, points, options)
+    assert first.crop_shape[0] * first.crop_shape[1] > effects._CONTEXT_CACHE_MAX_CROP_PIXELS
+    assert effects._face_context(large_shape, points, options) is not first
+    small = effects._face_context(face_photo_bgr.shape, face_landmarks, options)
+    assert effects._face_context(face_photo_bgr.shape, face_landmarks, options) is small
