@@ -19,10 +19,12 @@ Why a separate process
     also shared (benchmarks/bench_ar_media.py --e2e, 2-core machine, little other load). In the Streamlit process
     those threads would contend for the GIL with every page run and websocket message: the
     portal would stutter whenever a consult runs AR, and a slow page run would stall the video.
-    So the media work runs in one worker process (multiprocessing "spawn", daemon, started on
-    first use, restarted by the next call after it died; it never re-runs the server's
-    __main__, which under Streamlit is the app script) with its own interpreter, GIL and
-    asyncio loop for aiortc. The Streamlit process talks to it over one Pipe: requests carry
+    So the media work runs in worker processes (multiprocessing "spawn", daemon, one per core by
+    default, each room on one of them, started on first use, restarted by the next call after
+    it died; it never re-runs the server's __main__, which under Streamlit is the app script),
+    each with its own interpreter, GIL and asyncio loop for aiortc: one process cannot use much
+    more than one core, and a consult with AR on needs about 2/3 of one. The Streamlit process
+    talks to each over one Pipe: requests carry
     an id and a reader thread resolves them, so calls from several threads overlap; `answer`
     is async (the pipe round trip runs in a thread); `stats` reads counters the worker pushes
     twice a second, so it never waits on the pipe.
@@ -77,6 +79,7 @@ ROLES = ("patient", "physician")
 # in ~3 ms (~10 % of a core at 30 fps), H.264 (libx264) in ~13 ms (~40 %); both decode in ~1 ms.
 # The answer lists both in this order, so the browser sends and receives VP8.
 PREFERRED_VIDEO_CODECS: tuple[str, ...] = ("video/VP8", "video/H264")
+MAX_MEDIA_WORKERS = 4
 ANSWER_TIMEOUT_S = 45.0  # spawning a fresh worker (imports) plus ICE gathering with STUN/TURN
 CALL_TIMEOUT_S = 10.0
 STATS_PUSH_PERIOD_S = 0.5
@@ -108,6 +111,11 @@ class ProcessorOptions:
     landmark_max_fps: float | None = None
     video_codecs: tuple[str, ...] = PREFERRED_VIDEO_CODECS
     opencv_threads: int = 1  # the codec and landmark threads need the other core
+    # Worker processes; each room stays on one, new rooms go to the one with fewest rooms. Each
+    # consult with AR on keeps about 2/3 of a core busy and one process cannot use more than about
+    # one core (aiortc's loop holds the GIL), so a second consult on a 2-core server needs its
+    # own process. None: one per core, at most MAX_MEDIA_WORKERS. Workers start on first use.
+    workers: int | None = None
     window: int = 300  # frames behind the p50/p95 figures
 
 
@@ -177,7 +185,7 @@ def _checked_views(views: ARViews) -> ARViews:
 
 
 class ARMediaServer:
-    """Handle to the media worker process; thread-safe; every method may be called from any thread."""
+    """Handle to the media worker processes; thread-safe; every method may be called from any thread."""
 
     def __init__(
         self, ice_servers: list[dict] | None = None, *, processor_options: ProcessorOptions | None = None
@@ -185,10 +193,11 @@ class ARMediaServer:
         self._ice_servers = _validated_ice_servers(ice_servers)
         self._options = processor_options or ProcessorOptions()
         self._context = multiprocessing.get_context("spawn")
-        self._start_lock = threading.Lock()  # one worker start at a time
+        self._start_lock = threading.Lock()  # worker starts and room placement, one at a time
         self._views_lock = threading.Lock()  # views reach the worker in the order they were set
         self._views: dict[str, ARViews] = {}
-        self._worker: _WorkerHandle | None = None
+        self._workers: list[_WorkerHandle | None] = [None] * media_worker_count(self._options)
+        self._room_slots: dict[str, int] = {}  # room -> index in _workers, until close_room
         self._restarts = 0
         self._last_exit_code: int | None = None
 
@@ -204,14 +213,15 @@ class ARMediaServer:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
         if not isinstance(offer_sdp, str) or not offer_sdp.startswith("v=0"):
             raise ValueError("the offer is not an SDP")
-        return self._ensure_worker().call("answer", (room_id, role, offer_sdp), timeout_s)
+        return self._ensure_worker(self._place(room_id)).call("answer", (room_id, role, offer_sdp), timeout_s)
 
     def set_views(self, room_id: str, views: ARViews) -> None:
         """What each side sees from the worker's next frame on (kept, and re-sent after a restart)."""
         views = _checked_views(views)
+        slot = self._place(room_id)
         with self._views_lock:
             self._views[room_id] = views
-            worker = self._live_worker()
+            worker = self._live_worker(slot)
             if worker is None:
                 return  # the worker gets the views when it starts
             try:
@@ -220,7 +230,7 @@ class ARMediaServer:
                 logger.warning("AR views for room %s not delivered: the media worker is down", room_id)
 
     def stats(self, room_id: str) -> dict[str, Any]:
-        """The room's counters as last pushed by the worker (at most ~0.5 s old); never waits.
+        """The room's counters as last pushed by its worker (at most ~0.5 s old); never waits.
 
         frames_in (decoded from the patient), frames_out_physician / _patient (handed to the
         encoders), ar_frames (composed with a face), no_face_frames (AR on, no fresh landmarks:
@@ -228,11 +238,12 @@ class ARMediaServer:
         dropped_out_*, newer frame before the encoder took it), errors, processing_ms_p50/p95
         (per AR frame: convert, effects, layout, mark, convert back), landmark_ms_last,
         server_latency_ms_p50/p95 (received -> handed to the physician's encoder),
-        patient/physician_connection and _codec, the views, and the worker: alive, pid,
-        cpu_s, restarts (deaths noticed), last exit code.
+        patient/physician_connection and _codec, the views, and the room's worker: alive, pid,
+        cpu_s; restarts (deaths noticed, all workers), last exit code.
         """
         stats = _room_stats_template()
-        worker = self._live_worker()
+        slot = self._room_slots.get(room_id)
+        worker = self._live_worker(slot) if slot is not None else None
         pushed = worker.pushed if worker is not None else {}
         stats.update(pushed.get("rooms", {}).get(room_id, {}))
         stats.update(
@@ -252,7 +263,8 @@ class ARMediaServer:
 
         Either is None when there is none: no patient video, or no simulation on screen.
         """
-        worker = self._live_worker()
+        slot = self._room_slots.get(room_id)
+        worker = self._live_worker(slot) if slot is not None else None
         if worker is None:
             return None, None
         try:
@@ -264,7 +276,9 @@ class ARMediaServer:
     def close_room(self, room_id: str) -> None:
         with self._views_lock:
             self._views.pop(room_id, None)
-        worker = self._live_worker()
+        with self._start_lock:
+            slot = self._room_slots.pop(room_id, None)
+        worker = self._live_worker(slot) if slot is not None else None
         if worker is None:
             return
         try:
@@ -275,25 +289,48 @@ class ARMediaServer:
             worker.forget_room(room_id)
 
     def close(self) -> None:
-        """Stops the worker process (a later call starts a new one)."""
+        """Stops the worker processes (a later call starts new ones)."""
         with self._start_lock:
-            worker, self._worker = self._worker, None
-        if worker is not None:
-            worker.stop()
+            workers = self._workers
+            self._workers = [None for _ in workers]
+            self._room_slots.clear()
+        for worker in workers:
+            if worker is not None:
+                worker.stop()
 
     @property
     def worker_pid(self) -> int | None:
-        worker = self._live_worker()
+        """The first live worker's pid (the one a lone consult runs on)."""
+        pids = self.worker_pids
+        return pids[0] if pids else None
+
+    @property
+    def worker_pids(self) -> list[int]:
+        return [worker.pid for slot in range(len(self._workers)) if (worker := self._live_worker(slot))]
+
+    def room_worker_pid(self, room_id: str) -> int | None:
+        slot = self._room_slots.get(room_id)
+        worker = self._live_worker(slot) if slot is not None else None
         return worker.pid if worker is not None else None
 
-    # --- the worker process -----------------------------------------------------------------------
-    def _live_worker(self) -> _WorkerHandle | None:
-        worker = self._worker
+    # --- the worker processes ---------------------------------------------------------------------
+    def _live_worker(self, slot: int) -> _WorkerHandle | None:
+        worker = self._workers[slot]
         return worker if worker is not None and worker.alive() else None
 
-    def _ensure_worker(self) -> _WorkerHandle:
+    def _place(self, room_id: str) -> int:
+        """The room's worker slot: kept while the room is open; else the slot with fewest rooms."""
         with self._start_lock:
-            worker = self._worker
+            slot = self._room_slots.get(room_id)
+            if slot is None:
+                load = collections.Counter(self._room_slots.values())
+                slot = min(range(len(self._workers)), key=lambda index: (load[index], index))
+                self._room_slots[room_id] = slot
+            return slot
+
+    def _ensure_worker(self, slot: int) -> _WorkerHandle:
+        with self._start_lock:
+            worker = self._workers[slot]
             if worker is not None and worker.alive():
                 return worker
             if worker is not None:  # it died: say so in the stats, then start a new one
@@ -306,10 +343,20 @@ class ARMediaServer:
                 )
                 worker.stop(timeout_s=1.0)
             with self._views_lock:  # a set_views now waits, then reaches the new worker
-                self._worker = _WorkerHandle(
-                    self._context, self._ice_servers, self._options, dict(self._views)
-                )
-            return self._worker
+                views = {
+                    room: view for room, view in self._views.items() if self._room_slots.get(room) == slot
+                }
+                started = _WorkerHandle(self._context, self._ice_servers, self._options, views)
+                self._workers[slot] = started
+            return started
+
+
+def media_worker_count(options: ProcessorOptions) -> int:
+    if options.workers is not None:
+        if options.workers < 1:
+            raise ValueError("ProcessorOptions.workers must be at least 1")
+        return options.workers
+    return max(1, min(os.cpu_count() or 1, MAX_MEDIA_WORKERS))
 
 
 _spawn_local = threading.local()

@@ -25,7 +25,7 @@ import pytest
 
 from core.ar.effects import has_watermark
 from core.ar.live import LiveView
-from core.live.media import ARMediaServer, ARViews
+from core.live.media import MAX_MEDIA_WORKERS, ARMediaServer, ARViews, ProcessorOptions, media_worker_count
 from tests.network import non_loopback_address
 
 FPS = 15
@@ -166,7 +166,9 @@ def ar_region(face_frame: np.ndarray) -> np.ndarray:
     from core.ar.effects import apply_treatments
     from core.vision.landmarks import detect_landmarks
 
-    simulated, _changed = apply_treatments(face_frame, detect_landmarks(face_frame), AR.treatments)
+    landmarks = detect_landmarks(face_frame)
+    assert landmarks is not None, "the test frame shows a face"
+    simulated, _changed = apply_treatments(face_frame, landmarks, AR.treatments)
     region = np.abs(_blurred_grey(simulated) - _blurred_grey(face_frame)) > 4
     assert region.sum() > 300
     return region
@@ -327,15 +329,15 @@ def test_a_new_patient_offer_replaces_the_old_connection(clients, server, face_f
 def test_a_killed_worker_is_restarted_by_the_next_answer(clients, server, face_frame) -> None:
     patient, physician = _call(clients, server, "room-crash", face_frame)
     _frames_after(physician, 3, timeout=40)
-    pid = server.worker_pid
+    pid = server.room_worker_pid("room-crash")
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
-    _wait(lambda: server.worker_pid is None, 10, "the server to notice the worker died")
+    _wait(lambda: server.room_worker_pid("room-crash") is None, 10, "the server to notice the worker died")
     _hang_up(clients, patient, physician)
     patient, physician = _call(clients, server, "room-crash", face_frame)
     _frames_after(physician, 5, timeout=40)
     stats = server.stats("room-crash")
-    assert server.worker_pid not in (None, pid)
+    assert server.room_worker_pid("room-crash") not in (None, pid)
     assert stats["worker_restarts"] == 1 and stats["worker_alive"]
     _hang_up(clients, patient, physician)
     server.close_room("room-crash")
@@ -344,7 +346,7 @@ def test_a_killed_worker_is_restarted_by_the_next_answer(clients, server, face_f
 def test_close_room_stops_its_legs_and_close_stops_the_worker(clients, server, face_frame) -> None:
     patient, physician = _call(clients, server, "room-close", face_frame)
     _frames_after(physician, 5, timeout=40)
-    pid = server.worker_pid
+    pid = server.room_worker_pid("room-close")
     server.close_room("room-close")
     _wait(lambda: physician.received.ended, 10, "the physician's track to end")
     _wait(lambda: patient.pc.connectionState in ("closed", "failed"), 30, "the patient leg to end")
@@ -355,7 +357,45 @@ def test_close_room_stops_its_legs_and_close_stops_the_worker(clients, server, f
     _hang_up(clients, patient, physician)
     server.close()
     assert pid is not None and not _pid_alive(pid)
-    assert server.worker_pid is None
+    assert server.worker_pid is None and server.worker_pids == []
+
+
+def test_simultaneous_rooms_get_their_own_worker_and_keep_it(clients, face_frame) -> None:
+    # One process cannot use much more than a core: a second consult must not share the first's.
+    pool = ARMediaServer([], processor_options=ProcessorOptions(workers=2))
+    try:
+        first = _call(clients, pool, "room-one", face_frame)
+        second = _call(clients, pool, "room-two", face_frame)
+        one, two = pool.room_worker_pid("room-one"), pool.room_worker_pid("room-two")
+        assert one is not None and two is not None and one != two
+        assert sorted(pool.worker_pids) == sorted([one, two])
+        for room in ("room-one", "room-two"):  # both rooms simulate, each in its own process
+            pool.set_views(room, ARViews(physician=AR))
+        for _patient, physician in (first, second):
+            _frames_after(physician, 10, timeout=40)
+        _wait(
+            lambda: all(pool.stats(room)["ar_frames"] > 5 for room in ("room-one", "room-two")),
+            20,
+            "AR in both",
+        )
+        # A renewed leg stays on its room's worker.
+        renewed = clients.run(_connect(pool, "room-one", "physician", None), timeout=60)
+        assert pool.room_worker_pid("room-one") == one
+        _hang_up(clients, *first, renewed)
+        pool.close_room("room-one")
+        # The next room goes to the worker with fewer rooms: the one room-one left.
+        third = _call(clients, pool, "room-three", face_frame)
+        assert pool.room_worker_pid("room-three") == one
+        _hang_up(clients, *second, *third)
+    finally:
+        pool.close()
+
+
+def test_worker_count_is_one_per_core_within_limits() -> None:
+    assert media_worker_count(ProcessorOptions(workers=3)) == 3
+    assert 1 <= media_worker_count(ProcessorOptions()) <= min(os.cpu_count() or 1, MAX_MEDIA_WORKERS)
+    with pytest.raises(ValueError):
+        media_worker_count(ProcessorOptions(workers=0))
 
 
 def _pid_alive(pid: int) -> bool:
