@@ -9,15 +9,15 @@
 3. --e2e SECONDS: a real ARMediaServer (worker process) with aiortc peers in this process at
    30 fps, pass-through then AR: the worker's CPU share, frames, processing and latency figures.
    The peers' own encode/decode runs on the same cores.
-4. --consults N: N simultaneous consults on one ARMediaServer (one worker process, as in the
-   portal), each its own patient sender / physician receiver pair over real WebRTC, AR on for
+4. --consults N: N simultaneous consults on one ARMediaServer (as in the portal: one worker
+   process per core, each consult on its own while there are enough; --workers 1 for all on one), each its own patient sender / physician receiver pair over real WebRTC, AR on for
    the physician, landmarks capped as the portal caps them. Per consult: the fps the physician
    receives, camera-to-physician latency p50/p95 (a frame number stamped into a corner of every
    camera frame, read back from the decoded frame), the server's own latency p50/p95; and the
-   worker's CPU share of one core, plus the whole machine's busy share for context.
+   workers' CPU share of one core, plus the whole machine's busy share for context.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_ar_media.py [--frames 150] [--e2e 10 [--landmark-fps 15]]
-    OMP_NUM_THREADS=1 python benchmarks/bench_ar_media.py --consults 2 [--seconds 20] [--treatments all]
+    OMP_NUM_THREADS=1 python benchmarks/bench_ar_media.py --consults 2 [--seconds 20] [--treatments all] [--workers 1]
 
 Frames: ../shared/testdata's face video when present, else the astronaut moving slowly.
 """
@@ -302,7 +302,7 @@ def _machine_busy_jiffies() -> tuple[int, int]:
 
 
 async def _consults(
-    count: int, seconds: float, frames: list[np.ndarray], treatments: dict[str, float]
+    count: int, seconds: float, frames: list[np.ndarray], treatments: dict[str, float], workers: int | None
 ) -> None:
     import av
     from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -359,7 +359,8 @@ async def _consults(
                 else:
                     consult.latency_ms.append((now - sent_at) * 1000.0)
 
-    server = ARMediaServer([], processor_options=ProcessorOptions(landmark_max_fps=PORTAL_LANDMARK_FPS))
+    options = ProcessorOptions(landmark_max_fps=PORTAL_LANDMARK_FPS, workers=workers)
+    server = ARMediaServer([], processor_options=options)
     peers: list = []
     consults: list[Consult] = []
     view = ARViews(physician=LiveView(treatments=treatments))
@@ -385,7 +386,12 @@ async def _consults(
         await asyncio.sleep(5)  # connect, model start-up, bitrate ramp
         for consult in consults:
             consult.received, consult.unreadable, consult.latency_ms = 0, 0, []
-        before = server.stats(consults[0].room)["worker_cpu_s"]
+
+        def workers_cpu_s() -> dict[int, float]:  # per worker process (consults may share one)
+            rooms = [server.stats(consult.room) for consult in consults]
+            return {room["worker_pid"]: room["worker_cpu_s"] or 0.0 for room in rooms if room["worker_pid"]}
+
+        before = workers_cpu_s()
         frames_before = sum(server.stats(consult.room)["frames_out_physician"] for consult in consults)
         busy_before, total_before = _machine_busy_jiffies()
         wall = time.monotonic()
@@ -393,7 +399,8 @@ async def _consults(
         elapsed = time.monotonic() - wall
         busy_after, total_after = _machine_busy_jiffies()
         stats = [server.stats(consult.room) for consult in consults]
-        worker_share = (stats[0]["worker_cpu_s"] - before) / elapsed
+        after = workers_cpu_s()
+        worker_share = sum(cpu_s - before.get(pid, 0.0) for pid, cpu_s in after.items()) / elapsed
         machine = (busy_after - busy_before) / max(1, total_after - total_before) * (os.cpu_count() or 1)
         label = ", ".join(f"{name} {value:g}" for name, value in treatments.items())
         print(
@@ -413,7 +420,7 @@ async def _consults(
             )
         frames_out = sum(room["frames_out_physician"] for room in stats) - frames_before
         print(
-            f"media worker CPU {worker_share:5.0%} of one core ({worker_share / count:4.0%} per consult), "
+            f"media workers ({len(after)}) CPU {worker_share:5.0%} of one core ({worker_share / count:4.0%} per consult), "
             f"{worker_share * elapsed * 1000 / max(1, frames_out):.1f} ms per frame sent; "
             f"whole machine busy {machine:4.0%} of one core (this process's peers included)"
         )
@@ -431,6 +438,9 @@ def main() -> None:
     parser.add_argument("--skip-micro", action="store_true", help="only the end-to-end part")
     parser.add_argument("--consults", type=int, default=0, help="simultaneous consults end to end (0 = skip)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds (--consults)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="media worker processes (--consults; default as the portal)"
+    )
     parser.add_argument(
         "--treatments", default="redness", help="comma-separated physician treatments, or all (--consults)"
     )
@@ -450,7 +460,9 @@ def main() -> None:
         from core.ar.effects import TREATMENTS
 
         names = TREATMENTS if args.treatments == "all" else tuple(args.treatments.split(","))
-        asyncio.run(_consults(args.consults, args.seconds, frames, {name: 1.0 for name in names}))
+        asyncio.run(
+            _consults(args.consults, args.seconds, frames, {name: 1.0 for name in names}, args.workers)
+        )
 
 
 if __name__ == "__main__":  # the media worker is spawned: this module is imported again there
