@@ -28,6 +28,7 @@ from core.ar.effects import (
     simulate,
     watermark,
 )
+from tests.video_frames import first_frames
 
 from .conftest import lab, region_mask
 
@@ -454,26 +455,13 @@ def test_real_photos_each_treatment_scales_with_intensity_and_stays_in_its_regio
             assert change[1.0] >= VISIBLE_DELTA_E, (photo, change)
 
 
-def _video_frames(shared_testdata, count: int) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(shared_testdata / "video" / "face_closeup_pexels_640x480.mp4"))
-    frames = []
-    while len(frames) < count:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    assert len(frames) == count
-    return frames
-
-
 def test_a_frame_with_the_last_frames_landmarks_reuses_their_masks_exactly(shared_testdata) -> None:
     """Live AR composes every camera frame but gets landmarks on only some: the next frame with
     the same points reuses the face's masks, and its result is what fresh masks give."""
     from core.ar import effects
     from core.vision.landmarks import detect_landmarks
 
-    first, second = _video_frames(shared_testdata, 2)
+    first, second = first_frames(shared_testdata / "video" / "face_closeup_pexels_640x480.mp4", 2)
     face = detect_landmarks(first)
     assert face is not None
     options = effects.SimulationOptions()

@@ -11,6 +11,7 @@ import pytest
 from core.__main__ import main
 from core.assessment.engine import PhotoInput, assess_case, assess_photo
 from core.vision.quality import check_photo
+from tests.video_frames import first_frames
 
 from .conftest import FAST
 
@@ -76,18 +77,6 @@ def test_acne_close_ups_score_higher_on_inflammatory_spots(shared_testdata):
     assert float(np.mean(acne)) > wrinkle_crop
 
 
-def _video_frames(path, count: int) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while len(frames) < count:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames
-
-
 # (metric, region, largest CV) over 30 frames of a smiling, talking face taken as one case.
 # Colour holds to the 3% aim; shading- and expression-driven measures move more on this clip.
 REPEATABLE = (("ita", "face", 0.01), ("redness", "cheek_left", 0.04), ("redness", "cheek_right", 0.04),
@@ -98,7 +87,7 @@ REPEATABLE = (("ita", "face", 0.01), ("redness", "cheek_left", 0.04), ("redness"
 @pytest.mark.shared
 def test_consecutive_video_frames_give_repeatable_metrics(shared_testdata):
     """The portal's path: the quality gate, then one case sharing the white balance of its eye whites."""
-    frames = _video_frames(shared_testdata / "video" / "face_closeup_pexels_640x480.mp4", 30)
+    frames = first_frames(shared_testdata / "video" / "face_closeup_pexels_640x480.mp4", 30)
     assert len(frames) == 30
     inputs = [
         PhotoInput(f, "front", f"frame{i}", None, check_photo(f, "front")) for i, f in enumerate(frames)

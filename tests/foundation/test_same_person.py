@@ -25,6 +25,7 @@ from core.vision.identity import PHYSICIAN_REFUSAL, face_embedding
 from core.vocabulary import PhotoSource
 from tests.foundation.conftest import Accounts, valid_intake
 from tests.photo_factory import checked_photo
+from tests.video_frames import frames_at
 
 VIEWS = ("front", "left_oblique", "right_oblique")
 LEFT_REFUSED = (
@@ -38,21 +39,6 @@ class Picture:
     identity: PhotoIdentity
 
 
-def _frames(path: Path, indices: tuple[int, ...]) -> dict[int, np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    found: dict[int, np.ndarray] = {}
-    index = 0
-    while len(found) < len(indices):
-        ok, frame = capture.read()
-        if not ok:
-            break
-        if index in indices:
-            found[index] = frame
-        index += 1
-    capture.release()
-    return found
-
-
 @pytest.fixture(scope="module")
 def pictures(shared_testdata: Path) -> dict[str, Picture]:
     images = {
@@ -60,7 +46,7 @@ def pictures(shared_testdata: Path) -> dict[str, Picture]:
         "b": cv2.imread(str(shared_testdata / "faces/frontal_goodlight_older_male_02.jpg")),
         "skin": cv2.imread(str(shared_testdata / "skin/acne_forehead_02.jpg")),
     }
-    frames = _frames(shared_testdata / "video/face_selfie_glasses_360x640.mp4", (0, 120, 230))
+    frames = frames_at(shared_testdata / "video/face_selfie_glasses_360x640.mp4", (0, 120, 230))
     images.update({"a_left": frames[0], "a_right": frames[230], "a_later": frames[120]})
     out = {}
     for name, image in images.items():

@@ -19,6 +19,7 @@ from core.vision.identity import (
     refusal_message,
     refusals,
 )
+from tests.video_frames import frames_at
 
 SELFIE_PHOTO = "faces/webcam_selfie_glasses_47.jpg"  # a frame of the selfie video's source clip
 SELFIE_VIDEO = "video/face_selfie_glasses_360x640.mp4"
@@ -33,19 +34,9 @@ SKIN_CLOSE_UP = "skin/acne_forehead_02.jpg"
 
 
 def video_frames(path: Path, indices: tuple[int, ...]) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    frames: list[np.ndarray] = []
-    index = 0
-    while len(frames) < len(indices):
-        ok, frame = capture.read()
-        if not ok:
-            break
-        if index in indices:
-            frames.append(frame)
-        index += 1
-    capture.release()
-    assert len(frames) == len(indices), f"{path} has fewer frames than expected"
-    return frames
+    found = frames_at(path, indices)
+    assert len(found) == len(indices), f"{path} has fewer frames than expected"
+    return [found[index] for index in indices]
 
 
 @pytest.fixture(scope="module")
