@@ -1,6 +1,6 @@
 """Skin tone (ITA) on real photos labelled by a person, light to dark skin (issue 13).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/eval_skin_tone.py [--fit] [--photos]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/eval_skin_tone.py [--fit] [--photos] [--half tune]
 
 Every photo of ../shared/testdata/faces_labels.csv with a skin-tone label is assessed as a front
 photo on its own (no quality gate, no other photos of a case). The photos are split into a "tune"
@@ -14,6 +14,7 @@ Printed: per half and tone, how many photos got an ITA, their median and range, 
 set the exposure; `--photos` lists every photo; `--fit` shows, per anchor source, the factor on
 its target (canonical.ANCHOR_TARGETS) that fits the tune half best; `--fit-tint` the teeth's tint
 (canonical.TEETH_TINT) over an eye white or background of the same photo on the tune half.
+`--half tune` assesses and prints the tune half alone: design and fit without seeing the held half.
 """
 
 from __future__ import annotations
@@ -66,9 +67,15 @@ def category_steps(tone: str, ita: float) -> int:
     return min(abs(ORDER.index(ita_category(ita)) - ORDER.index(c)) for c in LABEL_CATEGORIES[tone])
 
 
-def measured_skin_tones(directory: Path, options: AssessmentOptions = OPTIONS) -> list[SkinToneRow]:
+def measured_skin_tones(
+    directory: Path, options: AssessmentOptions = OPTIONS, halves: tuple[str, ...] = ("tune", "held")
+) -> list[SkinToneRow]:
     with (directory / "faces_labels.csv").open() as handle:
-        labels = [row for row in csv.DictReader(handle) if row["skin_tone"] in LABEL_CATEGORIES]
+        labels = [
+            row
+            for row in csv.DictReader(handle)
+            if row["skin_tone"] in LABEL_CATEGORIES and half(Path(row["file"]).name) in halves
+        ]
     rows = []
     for label in labels:
         image = cv2.imread(str(directory / label["file"]))
@@ -99,7 +106,7 @@ def measured_skin_tones(directory: Path, options: AssessmentOptions = OPTIONS) -
 def criteria_failures(rows: list[SkinToneRow]) -> list[str]:
     """What breaks the known-groups criteria, per half (empty when both halves hold them)."""
     failures = []
-    for part in ("tune", "held"):
+    for part in sorted({r.half for r in rows}, reverse=True):
         mine = [r for r in rows if r.half == part]
         for row in mine:
             if row.ita is None:
@@ -123,7 +130,7 @@ def tone_median(rows: list[SkinToneRow], tone: str) -> float | None:
 
 def print_table(rows: list[SkinToneRow]) -> None:
     print(f"{'half':<5} {'label':<7} {'ITA / n':>8} {'median':>7} {'range':>15} {'steps off':>9}  anchors")
-    for part in ("tune", "held"):
+    for part in sorted({r.half for r in rows}, reverse=True):
         for tone in TONES:
             mine = [r for r in rows if r.half == part and r.tone == tone]
             values = [r.ita for r in mine if r.ita is not None]
@@ -204,7 +211,7 @@ def fit_teeth_tint(directory: Path) -> None:
             linear, canon.teeth_mask(canonical_points, raw.shape[:2], scale), skin, "teeth", least
         )
         sclera, _ = canon.white_level(
-            linear, canon.sclera_mask(canonical_points, raw.shape[:2]), skin, "sclera", least
+            linear, canon.eye_white_mask(linear, canonical_points), skin, "sclera", least
         )
         wall = canon.background_reference(image, points, skin)
         if teeth is None:
@@ -227,12 +234,13 @@ def main() -> int:
     parser.add_argument("--fit", action="store_true")
     parser.add_argument("--photos", action="store_true")
     parser.add_argument("--fit-tint", action="store_true", help="fit canonical.TEETH_TINT on the tune half")
+    parser.add_argument("--half", choices=("tune", "held", "both"), default="both")
     args = parser.parse_args()
     directory = shared_testdata_dir()
     if not (directory / "faces_labels.csv").is_file():
         print("shared test data absent: nothing to evaluate")
         return 0
-    rows = measured_skin_tones(directory)
+    rows = measured_skin_tones(directory, halves=("tune", "held") if args.half == "both" else (args.half,))
     if args.photos:
         for row in sorted(rows, key=lambda r: (r.half, TONES.index(r.tone), r.file)):
             shown = "not measurable" if row.ita is None else f"{row.ita:6.1f} {ita_category(row.ita)}"

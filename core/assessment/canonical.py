@@ -7,7 +7,8 @@ it barely shrinks when the head turns, so oblique views keep the same scale as t
 
 Illumination is anchored to something that is not skin; skin itself cannot be used (that would
 erase real skin-tone differences, e.g. ITA between patients). Colour (white balance), best first:
-a colour chart, the eye whites pooled over the case, this photo's own references: its eye white,
+a colour chart, the eye whites pooled over the case, this photo's own references: its eye white
+(segmented by colour inside the eye openings, `eye_white_mask`),
 teeth and a white or grey background, blended by how clearly each passes its usability
 thresholds (so a retake that tips one over a threshold does not switch the colour); the report
 names the one that weighs most. The measured image's exposure is set from the face's bright end
@@ -51,6 +52,17 @@ LEFT_EYE_CONTOUR = (362, 382, 381, 380, 374, 373, 390, 249, 263, 466, 388, 387, 
 RIGHT_IRIS = (468, 469, 470, 471, 472)
 LEFT_IRIS = (473, 474, 475, 476, 477)
 
+# Per eye: contour, inner (nose-side) corner, outer corner, iris (centre first).
+EYES = ((RIGHT_EYE_CONTOUR, 133, 33, RIGHT_IRIS), (LEFT_EYE_CONTOUR, 362, 263, LEFT_IRIS))
+IRIS_CIRCLE_SCALE = 1.15  # MediaPipe's iris radius times this covers the iris and its dark rim
+# The eye white by colour (`eye_white_mask`), as fractions of the eye's corner-to-corner width:
+EYE_WHITE_LID_MARGIN = 0.03  # kept clear of the lids and lashes
+EYE_WHITE_CARUNCLE = 0.15  # the pink corner nearest the nose
+EYE_WHITE_RING = 0.15  # width of the periocular skin ring around the opening
+# A white pixel is brighter than the iris by this share of the way to the opening's bright end.
+EYE_WHITE_BRIGHTNESS = 0.5
+# Share of MediaPipe's iris radius that is surely iris (the circle over-covers narrowed eyes).
+EYE_WHITE_IRIS_CORE = 0.8
 MIN_SCLERA_PIXELS = 25
 GAIN_LIMITS = (0.35, 3.0)
 EXPOSURE_LIMITS = (0.4, 2.5)
@@ -71,10 +83,11 @@ FACE_TARGET_P95 = 0.75  # linear luminance the face's 95th percentile is brought
 # level" is the ANCHOR_PERCENTILE of those pixels' luminance -- the lit part, not the recessed,
 # shaded rest of the opening (the median of a narrowed eye or a smile's teeth read the shade and
 # gave up at normal distance), below the wet glints. The target was fitted on the "tune" half of
-# the labelled real photos (`benchmarks/eval_skin_tone.py --fit`: least squares of the degrees
-# outside each label's ITA range; one target for both, as either source has 3-5 photos there)
-# and checked on the other half (tests/assessment/test_skin_tone.py).
-ANCHOR_TARGETS = {"sclera": 0.54, "teeth": 0.54}
+# the labelled real photos (`benchmarks/eval_skin_tone.py --fit --half tune`: least squares of
+# the degrees outside each label's ITA range; one target for both, as either source has 7-8 photos
+# there; 0.54 before the eye white was segmented by colour, 1.5.3) and checked on the other half
+# (tests/assessment/test_skin_tone.py).
+ANCHOR_TARGETS = {"sclera": 0.56, "teeth": 0.56}
 ANCHOR_PIXEL_CONTRAST = 1.3
 ANCHOR_PERCENTILE = 90.0
 # The reference as a whole (the median colour of its brighter half) must be this much less
@@ -99,6 +112,12 @@ ANCHOR_MAX_SKIN_LIGHTNESS = 85.0
 # white that anchors gets a confidence, as the colour references do (CONFIDENCE_RAMPS): 0 at the
 # refusal threshold, 1 a margin clear of it; the gains are blended by pixels times confidence, so a
 # white that fades out near its threshold barely moves the exposure (`exposure_anchor`).
+# The two eye whites' lit levels (ANCHOR_PERCENTILE of each) differ by at most this factor: beyond
+# it one eye is in a brow's shade or a side light's, and which one shows the face's light is in
+# doubt (an outdoor dark skin whose eyes differ by 1.49 read "intermediate"). Whites under an even
+# light agree within 1.15; fitted on the tune half between 1.42 (a light skin at 60 deg yaw, in its
+# category) and 1.49.
+EYE_MAX_DISAGREEMENT = 1.45
 ANCHOR_RAMPS = {
     "skin_contrast": (ANCHOR_MIN_SKIN_CONTRAST, 1.6),  # the whole's skin contrast
     "spread": (ANCHOR_MAX_SPREAD, 1.8),  # lit part over median
@@ -106,6 +125,7 @@ ANCHOR_RAMPS = {
     "area": (1.0, 2.0),  # neutral pixels over the minimum
     "skin_lightness": (ANCHOR_MAX_SKIN_LIGHTNESS, 80.0),  # the L* it gives the skin patches
     "disagreement": (ANCHOR_MAX_DISAGREEMENT, 1.2),  # the darker white's gain over the brighter's
+    "eyes": (EYE_MAX_DISAGREEMENT, 1.2),  # the brighter eye white's level over the darker's
 }
 ANCHOR_LABELS = {"sclera": "eye white", "teeth": "teeth"}
 # Teeth are not white: enamel over yellowish dentine reflects more red and less blue than an eye
@@ -221,7 +241,8 @@ def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 
 def sclera_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Pixels inside the eye openings but outside the irises (canonical coordinates)."""
+    """Pixels inside the eye openings but outside the irises' circles (canonical coordinates):
+    the openings as a whole, when `eye_white_mask` finds no white in them."""
     mask = np.zeros(shape, np.uint8)
     for contour in (RIGHT_EYE_CONTOUR, LEFT_EYE_CONTOUR):
         polygon = np.round(points[list(contour), :2]).astype(np.int32)
@@ -231,10 +252,90 @@ def sclera_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
             centre = points[iris[0], :2]
             radius = float(np.mean(np.linalg.norm(points[list(iris[1:]), :2] - centre, axis=1)))
             cv2.circle(
-                mask, (int(round(centre[0])), int(round(centre[1]))), int(np.ceil(radius * 1.15)), 0, -1
+                mask,
+                (int(round(centre[0])), int(round(centre[1]))),
+                int(np.ceil(radius * IRIS_CIRCLE_SCALE)),
+                0,
+                -1,
             )
     mask = cv2.erode(mask, np.ones((3, 3), np.uint8))  # keep clear of lids and lashes
     return mask.astype(bool)
+
+
+def eye_white_mask(linear_rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The eye whites segmented by colour inside the eye openings (canonical coordinates).
+
+    The iris circle MediaPipe fits over-covers the white beside the iris of a narrowed or smiling
+    eye, so `sclera_mask` kept mostly caruncle and lid there and a light skin's eye whites were
+    refused as "as coloured as the skin". Here, per eye: the opening kept clear of the lids
+    (EYE_WHITE_LID_MARGIN) and of the caruncle corner (EYE_WHITE_CARUNCLE of the opening nearest
+    the nose); of that, the pixels clearly less coloured than the periocular skin around the
+    opening (its red/blue over theirs: the light's tint cancels) and brighter than the iris (the
+    darkest part of the opening, whose pupil centre and blue or grey iris would otherwise pass as
+    neutral). Falls back to `sclera_mask` (to be judged, and refused, as before) when that leaves
+    fewer than the minimum pixels or the landmarks have no irises.
+    """
+    shape = linear_rgb.shape[:2]
+    least = min_reference_pixels(points)
+    if points.shape[0] < 478:
+        return sclera_mask(points, shape)
+    lum = _luminance(linear_rgb)
+    redness = (linear_rgb[..., 0] + 1e-4) / (linear_rgb[..., 2] + 1e-4)
+    found = np.zeros(shape, bool)
+    for contour, inner_index, outer_index, iris in EYES:
+        outline = np.zeros(shape, np.uint8)
+        cv2.fillPoly(outline, [np.round(points[list(contour), :2]).astype(np.int32)], 1)
+        inner, outer = points[inner_index, :2], points[outer_index, :2]
+        width = float(np.linalg.norm(outer - inner))
+        if width < 4:
+            continue
+        margin = max(1, round(EYE_WHITE_LID_MARGIN * width))
+        opening = cv2.erode(outline, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)).astype(bool)
+        reach = max(3, round(EYE_WHITE_RING * width))
+        ring = cv2.dilate(outline, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)).astype(bool)
+        ring &= ~cv2.dilate(outline, np.ones((5, 5), np.uint8)).astype(bool)
+        ys, xs = np.nonzero(opening)
+        if len(ys) == 0 or not ring.any():
+            continue
+        along = (np.stack([xs, ys], axis=1) - inner) @ ((outer - inner) / width) / width
+        opening[ys[along <= EYE_WHITE_CARUNCLE], xs[along <= EYE_WHITE_CARUNCLE]] = False
+        if not opening.any():
+            continue
+        centre = points[iris[0], :2]
+        radius = float(np.mean(np.linalg.norm(points[list(iris[1:]), :2] - centre, axis=1)))
+        rows, cols = np.ogrid[: shape[0], : shape[1]]
+        distance = np.sqrt((cols - centre[0]) ** 2 + (rows - centre[1]) ** 2)
+        pupil = (distance <= 0.5 * radius) & outline.astype(bool)
+        iris_level = float(np.median(lum[pupil])) if pupil.any() else float(np.min(lum[opening]))
+        skin = np.median(linear_rgb[ring], axis=0).astype(np.float64)
+        skin_redness = (skin[0] + 1e-4) / (skin[2] + 1e-4)
+        neutral = opening & (skin_redness / redness >= ANCHOR_PIXEL_CONTRAST)
+        if not neutral.any():
+            continue
+        # Judged against the neutral pixels' median, not their bright end, which glare on
+        # spectacles can set (the white left beside glare then reads "uneven", as it should).
+        typical = float(np.median(lum[neutral]))
+        cut = iris_level + EYE_WHITE_BRIGHTNESS * (typical - iris_level)
+        white = neutral & (lum > cut)
+        # Inside the iris circle only what is as bright as the typical white beside it (a light
+        # iris is darker than the white but passes the cut) and joins that white: catchlights on
+        # the iris are bright and neutral too. The pupil's disk never counts. A narrowed eye may
+        # show white only inside the circle: then beside its inner part (EYE_WHITE_IRIS_CORE).
+        for scale in (IRIS_CIRCLE_SCALE, EYE_WHITE_IRIS_CORE):
+            circle = distance <= scale * radius
+            beside = white & ~circle
+            if beside.any():
+                break
+        else:
+            continue
+        white &= ~pupil & (~circle | (lum >= float(np.median(lum[beside]))))
+        _, labels = cv2.connectedComponents(white.astype(np.uint8), connectivity=8)
+        joined = np.unique(labels[white & ~circle])
+        white = np.isin(labels, joined[joined > 0])
+        found |= white
+    if found.sum() < least:
+        return sclera_mask(points, shape)
+    return found
 
 
 def _luminance(linear_rgb: np.ndarray) -> np.ndarray:
@@ -611,6 +712,20 @@ def _anchor_confidence(measures: dict[str, float]) -> float:
     return float(np.prod([ramp(value, *ANCHOR_RAMPS[name]) for name, value in measures.items()]))
 
 
+def _eye_disagreement(lum: np.ndarray, neutral: np.ndarray, area: np.ndarray, min_pixels: float) -> float:
+    """The brighter eye white's lit level over the darker's (1 when only one eye shows enough
+    white). The canonical layout puts the eyes either side of its vertical midline."""
+    columns = np.nonzero(area)[1]
+    levels = []
+    for side in (columns < area.shape[1] // 2, columns >= area.shape[1] // 2):
+        mine = neutral & side
+        if mine.sum() >= min_pixels / 2:
+            levels.append(float(np.percentile(lum[mine], ANCHOR_PERCENTILE)))
+    if len(levels) < 2:
+        return 1.0
+    return max(levels) / max(min(levels), 1e-6)
+
+
 def white_level(
     linear_rgb: np.ndarray,
     area: np.ndarray | None,
@@ -645,6 +760,9 @@ def white_level(
     spread = level / max(float(np.median(lum[neutral])), 1e-6)
     if spread > ANCHOR_MAX_SPREAD:
         return None, "uneven"
+    eyes = _eye_disagreement(lum, neutral, area, min_pixels) if source == "sclera" else 1.0
+    if eyes > EYE_MAX_DISAGREEMENT:
+        return None, "uneven"
     lit = neutral & (lum >= np.percentile(lum[neutral], 50))
     colour = _as_white(np.maximum(np.median(pixels[lit], axis=0), 1e-4), source)
     confidence = _anchor_confidence(
@@ -653,6 +771,7 @@ def white_level(
             "spread": spread,
             "clipped": clipped,
             "area": float(neutral.sum()) / max(min_pixels, 1e-6),
+            "eyes": eyes,
         }
     )
     return WhiteLevel(source, level, int(neutral.sum()), _rgb(colour), confidence), None
@@ -814,7 +933,7 @@ def photo_light_references(
     linear = srgb_to_linear(raw[..., ::-1] / 255.0)
     skin = _skin_colour(linear, canonical_points)
     min_pixels = min_reference_pixels(canonical_points)
-    sclera_area = sclera_mask(canonical_points, raw.shape[:2])
+    sclera_area = eye_white_mask(linear, canonical_points)
     teeth = teeth_mask(canonical_points, raw.shape[:2], scale)
     sclera, _ = sclera_reference(linear, sclera_area, skin, min_pixels)
     tooth, _ = neutral_reference(linear, teeth, skin, "teeth", upper_percentile=90.0, min_pixels=min_pixels)
@@ -898,7 +1017,7 @@ def canonicalise(
             skin = _skin_colour(linear, canonical_points)
             estimate = estimate_illumination(
                 linear,
-                sclera_mask(canonical_points, raw.shape[:2]),
+                eye_white_mask(linear, canonical_points),
                 linear[face_area],
                 skin,
                 shared_reference,

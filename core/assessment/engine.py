@@ -82,7 +82,11 @@ from core.vision.regions import region_masks
 # light less their own yellow (canonical.TEETH_TINT); a wall too dark for a colour judged against
 # the skin, not absolutely; the anchor's sources recorded as a list
 # (illumination.skin_tone_anchor_sources) beside its label.
-ENGINE_VERSION = "1.5.2"
+# 1.5.3: the eye white segmented by colour inside the eye opening (canonical.eye_white_mask: less
+# coloured than the periocular skin, brighter than the iris, clear of lids and caruncle) instead of
+# the opening less MediaPipe's iris circle, which over-covered the white of narrowed eyes; two eye
+# whites lit differently (canonical.EYE_MAX_DISAGREEMENT) are "uneven"; ANCHOR_TARGETS refitted.
+ENGINE_VERSION = "1.5.3"
 
 WRINKLE_REGIONS = (
     "forehead", "glabella", "crows_feet_left", "crows_feet_right", "under_eye_left", "under_eye_right",
