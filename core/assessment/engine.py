@@ -85,7 +85,8 @@ from core.vision.regions import region_masks
 # 1.5.3: the eye white segmented by colour inside the eye opening (canonical.eye_white_mask: less
 # coloured than the periocular skin, brighter than the iris, clear of lids and caruncle) instead of
 # the opening less MediaPipe's iris circle, which over-covered the white of narrowed eyes; two eye
-# whites lit differently (canonical.EYE_MAX_DISAGREEMENT) are "uneven"; ANCHOR_TARGETS refitted.
+# whites lit differently (canonical.EYE_MAX_DISAGREEMENT) are "uneven"; ANCHOR_TARGETS refitted on
+# the tune half and kept (0.54).
 ENGINE_VERSION = "1.5.3"
 
 WRINKLE_REGIONS = (
