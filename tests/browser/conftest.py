@@ -459,6 +459,32 @@ def wait_for_app(page, timeout_ms: int = UI_TIMEOUT_MS) -> None:
     page.wait_for_timeout(150)  # let the last deltas paint
 
 
+def choose_arabic(page, picker, *, tap: bool = False, attempts: int = 3) -> None:
+    """Pick Arabic in a language select box and wait until the page reads right to left.
+
+    The option list opens asynchronously and a timed fragment's rerun can redraw it under the
+    pointer, so a pick is sometimes lost (the box still says English): pick again, as a person
+    would, and fail only when the page never turns.
+    """
+    for attempt in range(1, attempts + 1):
+        option = page.get_by_role("option", name="العربية")
+        for target in (picker, option):
+            if tap:
+                target.tap()
+            else:
+                target.click()
+        try:
+            page.wait_for_function("() => document.documentElement.dir === 'rtl'", timeout=10_000)
+        except Exception:
+            if attempt == attempts:
+                raise
+            page.keyboard.press("Escape")  # a list left open would catch the next pick
+            wait_for_app(page)
+            continue
+        wait_for_app(page)
+        return
+
+
 def fill_date(page, label: str, day: int, month: int, year: int) -> None:
     """Type a date into st.date_input (segmented field: day, month, year as in its format)."""
     field = page.get_by_role("group", name=label)

@@ -27,6 +27,7 @@ from tests.browser.conftest import (
     PHONE,
     PortalServer,
     arabic_words,
+    choose_arabic,
     fill_date,
     login,
     open_page,
@@ -260,9 +261,7 @@ def register(walk: PhoneWalk) -> None:
     page = walk.page
     open_page(page, walk.portal)
     # Arabic chosen on the log-in page's picker, before any account exists.
-    page.get_by_test_id("stSelectbox").filter(has_text="Language").tap()
-    page.get_by_role("option", name="العربية").tap()
-    wait_for_app(page)
+    choose_arabic(page, page.get_by_test_id("stSelectbox").filter(has_text="Language"), tap=True)
     walk.check("login", arabic_words("Log in"))
     walk.open_menu_page(arabic_words("Register"), heading=arabic_words("Create a patient account"))
     walk.check("register", arabic_words("Create a patient account"))
