@@ -242,8 +242,7 @@ class ARMediaServer:
         cpu_s; restarts (deaths noticed, all workers), last exit code.
         """
         stats = _room_stats_template()
-        slot = self._room_slots.get(room_id)
-        worker = self._live_worker(slot) if slot is not None else None
+        worker = self._room_worker(room_id)
         pushed = worker.pushed if worker is not None else {}
         stats.update(pushed.get("rooms", {}).get(room_id, {}))
         stats.update(
@@ -263,8 +262,7 @@ class ARMediaServer:
 
         Either is None when there is none: no patient video, or no simulation on screen.
         """
-        slot = self._room_slots.get(room_id)
-        worker = self._live_worker(slot) if slot is not None else None
+        worker = self._room_worker(room_id)
         if worker is None:
             return None, None
         try:
@@ -309,14 +307,18 @@ class ARMediaServer:
         return [worker.pid for slot in range(len(self._workers)) if (worker := self._live_worker(slot))]
 
     def room_worker_pid(self, room_id: str) -> int | None:
-        slot = self._room_slots.get(room_id)
-        worker = self._live_worker(slot) if slot is not None else None
+        worker = self._room_worker(room_id)
         return worker.pid if worker is not None else None
 
     # --- the worker processes ---------------------------------------------------------------------
     def _live_worker(self, slot: int) -> _WorkerHandle | None:
         worker = self._workers[slot]
         return worker if worker is not None and worker.alive() else None
+
+    def _room_worker(self, room_id: str) -> _WorkerHandle | None:
+        """The live worker of a placed room; None for a room never placed or closed."""
+        slot = self._room_slots.get(room_id)
+        return self._live_worker(slot) if slot is not None else None
 
     def _place(self, room_id: str) -> int:
         """The room's worker slot: kept while the room is open; else the slot with fewest rooms."""
