@@ -23,7 +23,9 @@ a backlit face (head 1.8 EV darker, eyes included, before a scene 1 EV brighter:
 fringe of real hair (cut from the tuning split's fringe photo) over the upper half of the
 forehead ("occlusion"); and variations a clinician accepts (mirror, JPEG q80 and q50, -0.3 EV,
 thin metal frames, the same face with its skin 1.5 EV darker: the tone group "<tone>>darker")
-whose expected verdict is "accepted". The occluders take the face's OWN skin colour (the
+whose expected verdict is "accepted"; blur whose fine-scale energy is not the face's (blur then
+grain, a small photo enlarged 4x, motion blur, blur then a phone's sharpening, blur then JPEG q70:
+"blur") and grain on a sharp photo (accepted). The occluders take the face's OWN skin colour (the
 hardest case for a colour test).
 
     .venv/bin/python scripts/make_gate_degradations.py [--out DIR]   # writes PNGs + labels.csv
@@ -146,6 +148,41 @@ def defocus(image: np.ndarray, radius: float) -> np.ndarray:
     kernel = np.zeros((2 * r + 1, 2 * r + 1), np.float32)
     cv2.circle(kernel, (r, r), r, 1.0, -1)
     return cv2.filter2D(image, -1, kernel / kernel.sum())
+
+
+def grain(image: np.ndarray, sigma: float, seed: int) -> np.ndarray:
+    """Luminance noise / film grain of `sigma` levels (the same in every channel), about a pixel
+    wide (lightly smoothed white noise rescaled to `sigma`): sensor noise of a dim photo, a
+    scanned print's grain."""
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.normal(0.0, 1.0, image.shape[:2]).astype(np.float32), (0, 0), 0.5)
+    noise *= sigma / max(float(noise.std()), 1e-6)
+    return np.clip(image.astype(np.float32) + noise[..., None] + 0.5, 0, 255).astype(np.uint8)
+
+
+def motion_blur(image: np.ndarray, length: float, degrees: float) -> np.ndarray:
+    """A shaken camera: a line kernel `length` px long at `degrees` from the horizontal."""
+    n = max(3, round(length) | 1)
+    kernel = np.zeros((n, n), np.float32)
+    c = n // 2
+    dx, dy = math.cos(math.radians(degrees)) * c, math.sin(math.radians(degrees)) * c
+    cv2.line(kernel, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1.0, 1, cv2.LINE_AA)
+    return cv2.filter2D(image, -1, kernel / kernel.sum())
+
+
+def upscaled(image: np.ndarray, factor: int, seed: int) -> np.ndarray:
+    """A small photo enlarged: shrunk to 1/`factor` (area) and brought back to its size by bicubic
+    interpolation (its overshoot rings at edges), then mild sensor noise (sigma 2)."""
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
+    return grain(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC), 2.0, seed)
+
+
+def unsharp(image: np.ndarray, radius: float, amount: float) -> np.ndarray:
+    """Unsharp mask: `image + amount * (image - blurred(radius))` (a phone's sharpening)."""
+    pixels = image.astype(np.float32)
+    soft = cv2.GaussianBlur(pixels, (0, 0), radius)
+    return np.clip(pixels + amount * (pixels - soft) + 0.5, 0, 255).astype(np.uint8)
 
 
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
@@ -477,6 +514,28 @@ def degraded_cases(directory: Path, split: str = "validation") -> Iterator[Case]
             # ... and what they must not refuse: thin metal frames, darker skin in the same light.
             ("glasses_thin", True, "none", view, draw_glasses(image, landmarks, ipd, 0.015, (90, 90, 95))),
             ("darker_skin", True, "none", view, darker_skin(image, landmarks, face_w, -1.5)),
+            # Blur that raises the Laplacian's fine-scale energy anyway (grain, JPEG blocks, halos,
+            # bicubic ringing): an old scanned photo, a soft photo with grain, a small photo
+            # enlarged, a shaken camera, a phone's sharpening of a soft photo.
+            (
+                "blur_grain",
+                False,
+                "blur",
+                view,
+                grain(gaussian_blur(image, 0.05 * ipd), 4.0 + 4.0 * (seed % 101) / 100, seed),
+            ),
+            ("upscaled", False, "blur", view, upscaled(image, 4, seed)),
+            ("motion_blur", False, "blur", view, motion_blur(image, 0.12 * ipd, float(seed % 180))),
+            (
+                "blur_sharpened",
+                False,
+                "blur",
+                view,
+                unsharp(grain(gaussian_blur(image, 0.05 * ipd), 1.5, seed), max(1.0, 0.01 * ipd), 1.5),
+            ),
+            ("blur_jpeg", False, "blur", view, jpeg(gaussian_blur(image, 0.05 * ipd), 70)),
+            # ... and what a clinician accepts: grain on a sharp photo.
+            ("grain_only", True, "none", view, grain(image, 6.0, seed)),
         ]
         if hair is not None:
             made.append(

@@ -178,11 +178,26 @@ class QualityOptions:
     skin_chroma_warn: tuple[float, float] = (12.0, 36.0)  # washed out (blue) / oversaturated (warm)
     skin_chroma_fail: tuple[float, float] = (8.0, 42.0)
 
-    # --- sharpness: variance of the Laplacian on the face resized to `sharp_face_px` wide ---
+    # --- sharpness: the width of the face's strongest edges (`_edge_sharpness`), on the face resized
+    # to `sharp_face_px` wide: the gradient energy at a fine scale (Gaussian sigma
+    # `sharp_fine_sigma` px) over that at a coarser one (`sharp_coarse_sigma`), summed over the
+    # `sharp_edge_share` of the face's pixels with the strongest coarse gradient (lids, iris, brows,
+    # lip line, the face's outline). A step edge blurred by b reads sqrt((b^2 + c^2) / (b^2 + f^2)):
+    # up to c/f for a sharp edge, 1 for a blurred one; contrast and tone cancel out, and grain,
+    # JPEG blocks or sharpening halos (detail the Laplacian variance counted as sharpness: a soft
+    # photo with grain read 525-1357, above every sharp line) barely move it: an edge's energy at
+    # the coarse scale is far above the grain's. Tuning split and its degradations: correct photos
+    # and accepted variations (JPEG q50, grain, darker skin, thin frames) 1.35-1.70; blurred,
+    # defocused, motion-blurred, blurred + grain / + sharpening / + JPEG 1.02-1.30, a small photo
+    # enlarged 4x 1.18-1.29 (1.40 for a face that had 110 px: as detailed as a correct photo);
+    # real tuning photos labelled soft 1.03-1.31 (the 221 px video frame 1.31; elderly_15 and yaw40,
+    # labelled soft for their few pixels, 1.49-1.71: the distance check refuses them).
     sharp_face_px: int = 256
-    # Labelled: blurred/defocused faces 25-143 (one outlier 216), sharp faces >= 166.
-    sharpness_fail: float = 100.0
-    sharpness_warn: float = 180.0
+    sharp_fine_sigma: float = 0.7
+    sharp_coarse_sigma: float = 2.0
+    sharp_edge_share: float = 0.05
+    sharpness_fail: float = 1.32
+    sharpness_warn: float = 1.36
 
     # --- dynamic range (ISO/IEC 29794-5 DynamicRange, as OFIQ computes it): the entropy in bits of
     # the 256-bin luma histogram of the face region (face oval with eyes, brows and lips: their
@@ -488,12 +503,15 @@ def _working_copy(image_bgr: np.ndarray, max_side: int) -> tuple[np.ndarray, flo
     return small, max(h, w) / max(small.shape[:2])
 
 
-def _face_gray(image_bgr: np.ndarray, rect: tuple[int, int, int, int], width: int) -> np.ndarray | None:
+def _face_gray(
+    image_bgr: np.ndarray, rect: tuple[int, int, int, int], width: int, enlarge: bool = True
+) -> np.ndarray | None:
     """The face crop `rect` (original pixels) as luma, `width` pixels wide (a fixed scale).
 
     Only the crop is converted; it is halved with pyrDown while at least twice too wide and
-    finished with INTER_AREA (a small crop is enlarged: that adds no detail, so a face with too
-    few pixels scores low)."""
+    finished with INTER_AREA. A crop narrower than `width` is enlarged (INTER_LINEAR, which adds
+    no detail and softens every edge by its interpolation), or with `enlarge=False` kept at its
+    own pixels."""
     x, y, w, h = rect
     crop = image_bgr[max(0, y) : max(0, y + h), max(0, x) : max(0, x + w)]
     if crop.size == 0:
@@ -501,6 +519,8 @@ def _face_gray(image_bgr: np.ndarray, rect: tuple[int, int, int, int], width: in
     while crop.shape[1] >= 2 * width:
         crop = cv2.pyrDown(crop)
     gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    if not enlarge and gray.shape[1] <= width:
+        return gray
     scale = width / max(gray.shape[1], 1)
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     return cv2.resize(gray, (width, max(1, round(gray.shape[0] * scale))), interpolation=interpolation)
@@ -1085,20 +1105,44 @@ def _check_colour(
     )
 
 
-def _laplacian_variance(gray: np.ndarray) -> float:
-    return float(cv2.Laplacian(gray, cv2.CV_32F, ksize=3).var())
+def _gradient_energy(gray: np.ndarray, sigma: float) -> np.ndarray:
+    """Squared gradient magnitude of `gray` (float32) smoothed by a Gaussian of `sigma` px."""
+    smooth = cv2.GaussianBlur(gray, (0, 0), sigma)
+    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=1, scale=0.5)  # central differences
+    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=1, scale=0.5)
+    return cv2.add(cv2.multiply(gx, gx), cv2.multiply(gy, gy))
+
+
+def _edge_sharpness(gray: np.ndarray, o: QualityOptions) -> float:
+    """How narrow the face's strongest edges are (see `sharpness_fail`): sqrt of the fine-scale
+    gradient energy over the coarse-scale one, on the `sharp_edge_share` of pixels with the
+    strongest coarse gradient. 1 = no edge sharper than the coarse scale. The scales are shares of
+    `sharp_face_px`: a narrower face (read at its own pixels, `_check_sharpness`) is read at scales
+    narrowed alike, as if enlarged without the interpolation's softening."""
+    face = gray.astype(np.float32)
+    scale = min(1.0, face.shape[1] / o.sharp_face_px)
+    fine = _gradient_energy(face, o.sharp_fine_sigma * scale)
+    coarse = _gradient_energy(face, o.sharp_coarse_sigma * scale)
+    rank = int((1.0 - o.sharp_edge_share) * (coarse.size - 1))
+    edges = (coarse >= np.partition(coarse.ravel(), rank)[rank]).view(np.uint8)  # a 0/1 mask
+    total = cv2.mean(coarse, mask=edges)[0]
+    if total <= 0.0:
+        return 1.0  # a flat crop: no edge at all
+    return math.sqrt(cv2.mean(fine, mask=edges)[0] / total)
 
 
 def _check_sharpness(image: np.ndarray, rect: tuple[int, int, int, int], o: QualityOptions) -> QualityCheck:
-    """Laplacian variance of the face `rect` of `image` (BGR or luma, the original pixels) at a
-    fixed width (close-ups: `_close_up_focus`)."""
+    """Width of the strongest edges of the face `rect` of `image` (BGR or luma, the original
+    pixels) at a fixed width (`_edge_sharpness`; close-ups: `_close_up_focus`)."""
     instruction = N_("The photo is blurry. Hold the phone still, tap your face to focus and try again.")
-    # Normalise for face size: a face resized to a fixed width has comparable detail at any distance
-    # (upsampling a small face cannot add detail, so low resolution also scores low).
-    face = _face_gray(image, rect, o.sharp_face_px)
+    # Normalise for face size: a face reduced to a fixed width has comparable detail at any
+    # distance. A narrower face is read at its own pixels, at scales narrowed alike: enlarging it
+    # (interpolation) softens every edge: the test suite's live frame (a face 146 px wide) read
+    # 1.31 enlarged, 1.34 so; a soft 221 px video frame (tuning split) reads 1.30 and 1.31.
+    face = _face_gray(image, rect, o.sharp_face_px, enlarge=False)
     if face is None:
         return QualityCheck("sharpness", "warn", None, o.sharpness_fail, instruction)
-    value = _laplacian_variance(face)
+    value = _edge_sharpness(face, o)
     status = _grade(value, o.sharpness_warn, o.sharpness_fail, higher_is_worse=False)
     return QualityCheck("sharpness", status, value, o.sharpness_warn, "" if status == "pass" else instruction)
 
@@ -1796,9 +1840,9 @@ def _spoiled(checks: list[QualityCheck], o: QualityOptions, veiled: bool = False
       (tuning split: over-exposed and blue-cast faces were named "occlusion");
     - exposure read from channel clipping (`channel_clipped_fail`, no luma clipped) under a failing
       colour cast: the cast pushed the red channel up, correcting it is the fix;
-    - sharpness (Laplacian variance, which scales with the square of the contrast) and the skin's
-      chroma read a flat, washed-out face (dynamic range fails) as blurred and colourless: the
-      contrast is the fix;
+    - sharpness (a flat face's edges span few grey levels: a veil or haze also softens them) and
+      the skin's chroma read a flat, washed-out face (dynamic range fails) as blurred and
+      colourless: the contrast is the fix;
     - a dark face loses range too, and a veil (flare, haze, a faded photo) darkens a bright face:
       when both fail and the frame's black point is lifted (`veiled`: exposure never lifts blacks,
       a veil does), the range is the problem; otherwise the range the face would have once
@@ -1809,11 +1853,17 @@ def _spoiled(checks: list[QualityCheck], o: QualityOptions, veiled: bool = False
     - sharpness, dynamic range, the blendshapes and the occlusion tests read fine detail, tones and
       chroma that coarse JPEG quantisation removes (chroma is quantised hardest) and whose block
       borders add edges: sending the original is the fix (tuning split: a q20 selfie was named
-      "occlusion")."""
+      "occlusion");
+    - sharpness reads the face enlarged to `sharp_face_px` wide: a face with too few pixels
+      (distance fails: pupils < 60 px apart, the face enlarged 2x or more) reads as soft however well
+      it was focused, and moving closer is the fix (tuning split: a stage photo with a 72 px face
+      was named "blur")."""
     failing = {check.name: check for check in checks if check.status == "fail"}
     spoiled: set[str] = set()
     if "sharpness" in failing:
         spoiled |= {"expression", "eyes_open", "sunglasses"}
+    if "distance" in failing:
+        spoiled.add("sharpness")
     if "yaw" in failing:
         spoiled.add("lighting")
     exposure, dynamic_range = failing.get("exposure"), failing.get("dynamic_range")
