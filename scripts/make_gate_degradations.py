@@ -21,11 +21,14 @@ kinds the gate missed on real photos (issue 15): thick dark spectacle frames dra
 landmarks ("occlusion"), harsh side light (the far half of the face 4 EV darker: "harsh_light"),
 a backlit face (head 1.8 EV darker, eyes included, before a scene 1 EV brighter: "too_dark"), a
 fringe of real hair (cut from the tuning split's fringe photo) over the upper half of the
-forehead ("occlusion"); and variations a clinician accepts (mirror, JPEG q80 and q50, -0.3 EV,
-thin metal frames, the same face with its skin 1.5 EV darker: the tone group "<tone>>darker")
-whose expected verdict is "accepted"; blur whose fine-scale energy is not the face's (blur then
-grain, a small photo enlarged 4x, motion blur, blur then a phone's sharpening, blur then JPEG q70:
-"blur") and grain on a sharp photo (accepted). The occluders take the face's OWN skin colour (the
+forehead ("occlusion"); harsh light the gate named otherwise ("harsh_light"): a soft studio side
+light (a smooth ramp to 2.5 EV darker at the far edge of the face, the face's bright end kept), light
+from above (eye sockets, under the nose, lip and chin 2.5 EV darker), side light on a greyscale
+copy; blur whose fine-scale energy is not the face's (blur then grain, a small photo enlarged 4x,
+motion blur, blur then a phone's sharpening, blur then JPEG q70: "blur"); and variations a
+clinician accepts (mirror, JPEG q80 and q50, -0.3 EV, thin metal frames, the same face with its
+skin 1.5 EV darker: the tone group "<tone>>darker", 0.5 EV of soft side light, grain on a sharp
+photo) whose expected verdict is "accepted". The occluders take the face's OWN skin colour (the
 hardest case for a colour test).
 
     .venv/bin/python scripts/make_gate_degradations.py [--out DIR]   # writes PNGs + labels.csv
@@ -346,6 +349,63 @@ def side_light(
     return _encode(_linear(image) * gain)
 
 
+def studio_side_light(
+    image: np.ndarray, face_box: tuple[int, int, int, int], skin: np.ndarray, ev: float, from_left: bool
+) -> np.ndarray:
+    """Soft directional (studio) side light: a smooth luminance gradient across the face, in linear
+    light, from the lit edge of the face to `ev` (negative) at the far edge, no hard edge; then
+    the camera's exposure keeps the face's bright end (90th percentile of the skin's luma) where
+    it was (a phone meters the face), so only the light's direction changes."""
+    h, w = image.shape[:2]
+    x, _, bw, _ = face_box
+    columns = np.arange(w, dtype=np.float32)
+    into_shadow = (columns - x) if from_left else (x + bw - columns)
+    t = np.clip(into_shadow / max(float(bw), 1.0), 0.0, 1.0)
+    linear = _linear(image) * (2.0 ** (ev * t))[None, :, None]
+    before = float(np.percentile(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[skin], 90))
+    after = float(np.percentile(cv2.cvtColor(_encode(linear), cv2.COLOR_BGR2GRAY)[skin], 90))
+    return _encode(linear * (before / max(after, 1.0)) ** 2.2)
+
+
+def _brighter_half_is_left(image: np.ndarray, landmarks, skin: np.ndarray) -> bool:
+    """Is the face skin's image-left half (the patient's right) the brighter?"""
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    middle = float(landmarks.xy[168][0])
+    columns = np.arange(gray.shape[1])[None, :]
+    left, right = gray[skin & (columns < middle)], gray[skin & (columns >= middle)]
+    return bool(left.size and right.size and np.median(left) >= np.median(right))
+
+
+def top_light(image: np.ndarray, landmarks, ipd: float, ev: float) -> np.ndarray:
+    """Hard light from straight above (a ceiling spot, noon sun): forehead, nose and cheekbones as
+    taken, the eye sockets (between brow and lower lid), under the nose (to the upper lip), under
+    the lower lip and under the chin (the neck) `ev` (negative) darker in linear light, built from
+    the landmarks, with a short soft edge."""
+    from core.vision.regions import BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT
+
+    xy = landmarks.xy
+    mask = np.zeros(image.shape[:2], np.float32)
+    for brow, eye in ((BROW_RIGHT, EYE_RIGHT), (BROW_LEFT, EYE_LEFT)):
+        # The socket: the hull of the brow's lower edge and the eye, reaching a little below the eye.
+        points = np.concatenate([xy[list(brow)], xy[list(eye)], xy[list(eye)] + [0.0, 0.12 * ipd]])
+        cv2.fillPoly(mask, [np.round(cv2.convexHull(points.astype(np.float32))).astype(np.int32)], 1.0)
+    # Under the nose: from the nostrils' base down to the upper lip, between the nostril wings.
+    under_nose = xy[[98, 97, 2, 326, 327, 0, 37, 267]]
+    cv2.fillPoly(mask, [np.round(cv2.convexHull(under_nose.astype(np.float32))).astype(np.int32)], 1.0)
+    # Under the lower lip (the lip's shadow on the chin) and under the chin (the neck).
+    under_lip = np.concatenate([xy[[84, 17, 314]], xy[[84, 17, 314]] + [0.0, 0.15 * ipd]])
+    cv2.fillPoly(mask, [np.round(cv2.convexHull(under_lip.astype(np.float32))).astype(np.int32)], 1.0)
+    jaw = xy[[172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397]]
+    neck = np.concatenate([jaw, jaw[::-1] + [0.0, 1.2 * ipd]])
+    cv2.fillPoly(mask, [np.round(neck).astype(np.int32)], 1.0)
+    alpha = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.04 * ipd))[..., None]
+    return _encode(_linear(image) * 2.0 ** (ev * alpha))
+
+
+def greyscale(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+
+
 def _face_alpha(image: np.ndarray, landmarks, grow: float, feather: float) -> np.ndarray:
     """Soft mask of the face oval enlarged `grow` times around its centre (hair, ears, neck
     roughly), feathered by `feather` px: float32 (h, w, 1) in 0-1."""
@@ -472,6 +532,9 @@ def degraded_cases(directory: Path, split: str = "validation") -> Iterator[Case]
         near = "cheek_left" if (front or row["yaw_side"] == "left") else "cheek_right"
         cheek = masks[near]
         centre = (x + bw / 2, y + bh / 2)
+        # A studio light added from the side the photo's own light already comes from (a key light
+        # set beside the camera's existing light, not one cancelling it).
+        lit_from_left = _brighter_half_is_left(image, landmarks, skin)
         made: list[tuple[str, bool, str, str, np.ndarray]] = [
             ("blur", False, "blur", view, gaussian_blur(image, 0.06 * ipd)),
             ("defocus", False, "blur", view, defocus(image, 0.08 * ipd)),
@@ -511,6 +574,23 @@ def degraded_cases(directory: Path, split: str = "validation") -> Iterator[Case]
                 side_light(image, (x, y, bw, bh), -4.0, near != "cheek_left"),
             ),
             ("backlit", False, "too_dark", view, backlit(image, landmarks, face_w, -1.8, 1.0)),
+            # Harsh light the gate named for something else (issue 15): a soft studio side light
+            # (no hard edge), light from above, side light on a black-and-white photo.
+            (
+                "studio_side_light",
+                False,
+                "harsh_light",
+                view,
+                studio_side_light(image, (x, y, bw, bh), skin, -2.5, lit_from_left),
+            ),
+            ("top_light", False, "harsh_light", view, top_light(image, landmarks, ipd, -2.5)),
+            (
+                "side_light_mono",
+                False,
+                "harsh_light",
+                view,
+                greyscale(side_light(image, (x, y, bw, bh), -4.0, near != "cheek_left")),
+            ),
             # ... and what they must not refuse: thin metal frames, darker skin in the same light.
             ("glasses_thin", True, "none", view, draw_glasses(image, landmarks, ipd, 0.015, (90, 90, 95))),
             ("darker_skin", True, "none", view, darker_skin(image, landmarks, face_w, -1.5)),
@@ -536,6 +616,14 @@ def degraded_cases(directory: Path, split: str = "validation") -> Iterator[Case]
             ("blur_jpeg", False, "blur", view, jpeg(gaussian_blur(image, 0.05 * ipd), 70)),
             # ... and what a clinician accepts: grain on a sharp photo.
             ("grain_only", True, "none", view, grain(image, 6.0, seed)),
+            # Mild side light a clinician accepts (the far side 0.5 EV darker).
+            (
+                "soft_side_light",
+                True,
+                "none",
+                view,
+                studio_side_light(image, (x, y, bw, bh), skin, -0.5, lit_from_left),
+            ),
         ]
         if hair is not None:
             made.append(
