@@ -427,6 +427,23 @@ def backlit(image: np.ndarray, landmarks, face_w: float, face_ev: float, backgro
     return _encode(_linear(image) * gain)
 
 
+def window_in_dark_room(
+    image: np.ndarray, landmarks, face_w: float, face_ev: float, room_ev: float
+) -> np.ndarray:
+    """The head `face_ev` and the scene around it `room_ev` darker, with a burnt-out window (a
+    band 0.2 of the width, 0.8 of the height, on the side away from the face): a phone exposing
+    for a window in a dark room. Its bright scene must not vouch for the face's exposure."""
+    alpha = _face_alpha(image, landmarks, 1.35, 0.04 * face_w)
+    gain = alpha * 2.0**face_ev + (1 - alpha) * 2.0**room_ev
+    out = _encode(_linear(image) * gain)
+    h, w = out.shape[:2]
+    x, _, bw, _ = landmarks.bbox()
+    band = int(0.2 * w)
+    x0 = 0 if x + bw / 2 > w / 2 else w - band
+    out[: int(0.8 * h), x0 : x0 + band] = 255
+    return out
+
+
 def darker_skin(image: np.ndarray, landmarks, face_w: float, ev: float) -> np.ndarray:
     """The same photo with darker SKIN (the face oval `ev` darker, the eye openings and the scene
     unchanged): a correct photo of a darker-skinned person in the same light, to be accepted."""
@@ -594,6 +611,24 @@ def degraded_cases(directory: Path, split: str = "validation") -> Iterator[Case]
             # ... and what they must not refuse: thin metal frames, darker skin in the same light.
             ("glasses_thin", True, "none", view, draw_glasses(image, landmarks, ipd, 0.015, (90, 90, 95))),
             ("darker_skin", True, "none", view, darker_skin(image, landmarks, face_w, -1.5)),
+            # A window burnt out in a dark room (issue 15, too dark named as too dark): the light
+            # face 1.3 EV darker is refused; the darker skin, its face as exposed, is not.
+            (
+                "window_dark_room",
+                False,
+                "too_dark",
+                view,
+                window_in_dark_room(image, landmarks, face_w, -1.3, -3.0),
+            ),
+            (
+                "darker_skin_window",
+                True,
+                "none",
+                view,
+                window_in_dark_room(
+                    darker_skin(image, landmarks, face_w, -1.5), landmarks, face_w, 0.0, -3.0
+                ),
+            ),
             # Blur that raises the Laplacian's fine-scale energy anyway (grain, JPEG blocks, halos,
             # bicubic ringing): an old scanned photo, a soft photo with grain, a small photo
             # enlarged, a shaken camera, a phone's sharpening of a soft photo.
@@ -631,7 +666,7 @@ def degraded_cases(directory: Path, split: str = "validation") -> Iterator[Case]
             )
         for kind, ok, reason, case_view, degraded in made:
             # Darkened skin is its own group in the per-tone figures (it is not the source's tone).
-            tone = f"{row['skin_tone']}>darker" if kind == "darker_skin" else row["skin_tone"]
+            tone = f"{row['skin_tone']}>darker" if kind.startswith("darker_skin") else row["skin_tone"]
             yield Case(f"{stem}/{kind}", row["file"], kind, case_view, ok, reason, tone, degraded)
 
 
