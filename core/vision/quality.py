@@ -277,13 +277,20 @@ class QualityOptions:
     forehead_skin_fail: float = 0.35
     forehead_skin_warn: float = 0.6
     # ... and forehead pixels crossed by edges > `cheek_edge_factor` x the face skin's median
-    # gradient (the cheeks' edge test on the forehead region): a fringe of hair close to the skin's
-    # colour, which the colour test reads as skin. Tuning split: correct photos and their accepted
-    # variations <= 0.030 (the webcam selfie's darker skin), every real tuning front <= 0.064 (an
-    # elderly face: fine hair at the hairline, wrinkles; refused for other reasons); a fringe of
-    # real hair over the upper half of the forehead 0.108-0.163 -> fail above 0.09, warn above 0.05.
-    forehead_edge_warn: float = 0.05
+    # gradient that a FRINGE makes (`_fringe_edges`): strands (gradient across the face) and the
+    # fringe's edge (a step along the vertical), not forehead lines (grooves: the signed vertical
+    # gradient cancels over `forehead_groove_sigma` x the face width; a step keeps >
+    # `forehead_step_coherence` of it). A fringe close to the skin's colour passes the colour test.
+    # Tuning split: correct photos and accepted variations <= 0.022; deep forehead lines drawn on
+    # them (`forehead_lines`, 3-5 grooves 0.015-0.02 x the face wide, 45-60 % darker; 180 drawn)
+    # <= 0.065 (the webcam selfie: the lines cross its forehead's shading) and frown lines <= 0.023
+    # (counting every strong edge, as before: up to 0.256, 56/180 refused); every real tuning
+    # front <= 0.034 (two real fringes); a fringe of real hair over the upper half of the forehead
+    # 0.104-0.163 -> fail above 0.09, warn above 0.07 (no forehead line warns "move your hair").
+    forehead_edge_warn: float = 0.07
     forehead_edge_fail: float = 0.09
+    forehead_groove_sigma: float = 0.02
+    forehead_step_coherence: float = 0.7
     skin_chroma_distance: float = 12.0
     skin_min_lightness_ratio: float = 0.6
     # Cheeks (the view's cheeks: both for a front, the near one for an oblique) against the nose.
@@ -1484,16 +1491,19 @@ def _edge_shares(m: _FaceMeasures, names: list[str], o: QualityOptions) -> dict[
     A cheek is smooth at this scale (face `cheek_edge_face_px` wide, lightly smoothed): pores and
     noise stay near the face's median gradient, and a shadow from side light is a soft ramp. Hair
     strands, a hand's outline and the creases between fingers are sharp lines. Relative to the
-    face's own texture, so dark skin (lower contrast, more sensor noise) is judged on its own scale."""
+    face's own texture, so dark skin (lower contrast, more sensor noise) is judged on its own scale.
+
+    On the forehead only the edges a fringe makes count (`_fringe_edges`): strands, and the
+    fringe's edge; not the horizontal grooves of forehead lines (what the clinic treats)."""
     x, y, w, h = m.face_rect
     scale = o.cheek_edge_face_px / max(w, 1)
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     luma = cv2.resize(m.luma, None, fx=scale, fy=scale, interpolation=interpolation).astype(np.float32)
     luma = cv2.GaussianBlur(luma, (0, 0), 1.0)
     size = (luma.shape[1], luma.shape[0])
-    gradient = cv2.magnitude(
-        cv2.Sobel(luma, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(luma, cv2.CV_32F, 0, 1, ksize=3)
-    )
+    gx = cv2.Sobel(luma, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(luma, cv2.CV_32F, 0, 1, ksize=3)
+    gradient = cv2.magnitude(gx, gy)
     skin = cv2.resize(m.skin.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
     if np.count_nonzero(skin) < 50:
         return {}
@@ -1507,9 +1517,53 @@ def _edge_shares(m: _FaceMeasures, names: list[str], o: QualityOptions) -> dict[
         region = cv2.erode(
             cv2.resize(m.masks[name].astype(np.uint8), size, interpolation=cv2.INTER_NEAREST), kernel
         )
-        if np.count_nonzero(region) >= 20:
+        if np.count_nonzero(region) < 20:
+            continue
+        if name == "forehead":
+            counted = _fringe_edges(m, strong, gx, gy, region, o)
+            shares[name] = float(np.count_nonzero(counted)) / float(np.count_nonzero(region))
+        else:
             shares[name] = float(np.mean(strong[region > 0]))
     return shares
+
+
+def _fringe_edges(
+    m: _FaceMeasures,
+    strong: np.ndarray,
+    gx: np.ndarray,
+    gy: np.ndarray,
+    region: np.ndarray,
+    o: QualityOptions,
+) -> np.ndarray:
+    """The strong-edge pixels of the forehead `region` a fringe makes (bool, the region's box).
+
+    Along the face's own axes (the outer eye corners: a rolled head rolls its wrinkles too):
+    - strands hang down: their gradient points ACROSS the face (closer to the eye line than to the
+      vertical) -> counted;
+    - forehead lines run across: their gradient points UP or down -> counted only when it is a
+      STEP (the fringe's lower edge: hair on one side, skin on the other), not a GROOVE (a dark
+      line between skin of the same level, often with a lit fold above it): over
+      `forehead_groove_sigma` x the face width the signed gradient along the vertical of a groove
+      cancels (the luma falls, then rises again), a step's does not
+      (`forehead_step_coherence`)."""
+    sigma = o.forehead_groove_sigma * o.cheek_edge_face_px
+    pad = math.ceil(3 * sigma)  # the blur's reach (its kernel cut at 3 sigma)
+    rx, ry, rw, rh = cv2.boundingRect(region)
+    y0, x0 = max(0, ry - pad), max(0, rx - pad)
+    y1, x1 = ry + rh + pad, rx + rw + pad
+    corner_right, corner_left = m.landmarks.xy[33], m.landmarks.xy[263]
+    dx, dy = float(corner_left[0] - corner_right[0]), float(corner_left[1] - corner_right[1])
+    norm = max(math.hypot(dx, dy), 1e-6)
+    cos, sin = dx / norm, dy / norm
+    box = (slice(y0, y1), slice(x0, x1))
+    across = gx[box] * cos + gy[box] * sin  # along the eye line
+    vertical = gy[box] * cos - gx[box] * sin  # along the face's vertical (towards the chin)
+    hanging = np.abs(across) >= np.abs(vertical)
+    kernel = (2 * pad + 1, 2 * pad + 1)
+    net = np.abs(cv2.GaussianBlur(vertical, kernel, sigma))
+    total = cv2.GaussianBlur(np.abs(vertical), kernel, sigma)
+    step = net > o.forehead_step_coherence * np.maximum(total, 1e-3)
+    return strong[box] & (region[box] > 0) & (hanging | step)
 
 
 def _check_expression(landmarks: FaceLandmarks, o: QualityOptions) -> list[QualityCheck]:

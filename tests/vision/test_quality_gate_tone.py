@@ -7,7 +7,8 @@
   (`eye_white_exposed`, `scene_reference_lit`), and accepted with a warning; under-exposed and
   backlit photos darken the eye whites too and stay refused, named "too dark";
 - a fringe of hair close to the skin's colour passed the forehead colour test: the cheeks' edge
-  test now runs on the forehead too (`forehead_edge_fail`);
+  test now runs on the forehead too (`forehead_edge_fail`), counting only the edges a fringe makes
+  (strands, its edge), so deep forehead lines and frown lines, what the clinic treats, pass;
 - a green cast at the warn band of both colour measures (grey world and the skin's hue) was
   accepted: two measures at their warn band now refuse it."""
 
@@ -20,7 +21,16 @@ import cv2
 import pytest
 
 from core.vision.quality import QualityCheck, QualityResult, check_photo
-from scripts.make_gate_degradations import backlit, cast, darker_skin, exposure, hair_texture, paste_fringe
+from scripts.make_gate_degradations import (
+    backlit,
+    cast,
+    darker_skin,
+    exposure,
+    forehead_lines,
+    glabella_lines,
+    hair_texture,
+    paste_fringe,
+)
 
 pytestmark = pytest.mark.shared
 
@@ -87,6 +97,31 @@ def test_a_fringe_in_the_skins_colour_is_refused(shared_testdata: Path):
     forehead = _check(result, "hair_or_hand")
     assert forehead.status == "fail", forehead
     assert result.first_problem is not None and result.first_problem.name == "hair_or_hand"
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_deep_forehead_lines_are_not_taken_for_a_fringe(shared_testdata: Path, name: str):
+    # Five deep horizontal grooves across the forehead (what the patient comes for): counting
+    # every strong edge read 0.07-0.10 on these faces (the portrait refused as "move your hair").
+    # Their gradient points up the face and cancels across each groove: not a fringe's.
+    from core.vision.landmarks import detect_landmarks
+
+    image = cv2.imread(str(shared_testdata / name))
+    assert image is not None, name
+    landmarks = detect_landmarks(image)
+    assert landmarks is not None
+    seed = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
+    face_w = float(landmarks.bbox()[2])
+    for lined in (
+        forehead_lines(image, landmarks, face_w, 5, seed),
+        forehead_lines(image, landmarks, face_w, 3, seed + 1, 0.02, 0.6),
+        glabella_lines(image, landmarks, face_w, seed, 0.02, 0.55),
+    ):
+        result = check_photo(lined, "front")
+        forehead = _check(result, "hair_or_hand")
+        assert forehead.status == "pass", forehead
+        if name == PORTRAIT:  # the others sit near other checks' lines (speech, a cheek)
+            assert result.verdict != "fail", [c.name for c in result.failing]
 
 
 def test_a_green_cast_at_both_warn_bands_is_refused(shared_testdata: Path):
