@@ -28,7 +28,8 @@ copy; blur whose fine-scale energy is not the face's (blur then grain, a small p
 motion blur, blur then a phone's sharpening, blur then JPEG q70: "blur"); and variations a
 clinician accepts (mirror, JPEG q80 and q50, -0.3 EV, thin metal frames, the same face with its
 skin 1.5 EV darker: the tone group "<tone>>darker", 0.5 EV of soft side light, grain on a sharp
-photo) whose expected verdict is "accepted". The occluders take the face's OWN skin colour (the
+photo, deep horizontal forehead lines and vertical frown lines between the brows: what the
+clinic treats, "forehead_lines", "glabella_lines") whose expected verdict is "accepted". The occluders take the face's OWN skin colour (the
 hardest case for a colour test).
 
     .venv/bin/python scripts/make_gate_degradations.py [--out DIR]   # writes PNGs + labels.csv
@@ -493,6 +494,109 @@ def paste_fringe(
     return np.clip(image.astype(np.float32) * (1 - alpha) + texture * alpha, 0, 255).astype(np.uint8)
 
 
+def _face_axes(landmarks) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors of the face: `across` from the patient's right eye to the left (the image's
+    left to right on a front), `up` perpendicular to it, towards the forehead."""
+    right, left = (contour.mean(axis=0) for contour in _eye_contours(landmarks))
+    across = (left - right) / max(float(np.linalg.norm(left - right)), 1.0)
+    up = np.array([across[1], -across[0]], np.float32)
+    return across.astype(np.float32), up
+
+
+def forehead_lines(
+    image: np.ndarray,
+    landmarks,
+    face_w: float,
+    count: int,
+    seed: int,
+    width: float = 0.018,
+    depth: float = 0.5,
+) -> np.ndarray:
+    """Deep static forehead lines (what the clinic treats): `count` horizontal wrinkles across the
+    forehead, from 0.3 to 1.05 of the way from the brows to the landmarks' top (10, which lies
+    below the hairline), each following the forehead's width (the temples, 54 to
+    284), gently arched, wavy, deepest in the middle and fading at its ends. A wrinkle is a
+    groove (`_grooves`): a dark line `width` x the face width (skin up to `depth` darker in linear
+    light at its bottom) with a thinner highlight just above it (the lit upper lip of the fold)."""
+    rng = np.random.default_rng(seed)
+    xy = landmarks.xy.astype(np.float32)
+    across, up = _face_axes(landmarks)
+    brow = (xy[105] + xy[334]) / 2  # the brows' upper middle
+    height = float(np.dot(xy[10] - brow, up))  # brows to the landmarks' top, along `up`
+    u_right, u_left = (float(np.dot(xy[i] - brow, across)) for i in (54, 284))
+    lines = []
+    for index in range(count):
+        v = height * (0.3 + 0.75 * index / max(count - 1, 1) + rng.normal(0, 0.03))
+        half = rng.uniform(0.32, 0.42) * (u_left - u_right)  # spans 65-85 % of the width
+        centre = (u_left + u_right) / 2 + rng.uniform(-0.05, 0.05) * (u_left - u_right)
+        us = np.linspace(centre - half, centre + half, 48)
+        t = (us - centre) / max(half, 1.0)
+        wave = cv2.GaussianBlur(rng.normal(0, 1, (1, us.size)).astype(np.float32), (0, 0), 4)[0]
+        arch = 0.08 * height * (1 - t**2) + 0.08 * height * wave
+        points = brow + np.outer(us, across) + np.outer(v + arch, up)
+        # Depth along the line: deepest in the middle, fading to nothing at the ends, uneven.
+        depth_noise = cv2.GaussianBlur(rng.normal(0, 1, (1, us.size)).astype(np.float32), (0, 0), 3)[0]
+        strength = np.clip(1.0 - np.abs(t) ** 2.5, 0, 1) * np.clip(0.8 + 1.2 * depth_noise, 0.25, 1.0)
+        lines.append((points, strength, up))
+    return _grooves(image, lines, width * face_w, depth)
+
+
+def _grooves(
+    image: np.ndarray,
+    lines: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    width_px: float,
+    depth: float,
+) -> np.ndarray:
+    """Skin folds along `lines` ((N, 2) points, (N,) strength 0-1, the unit vector of the lit
+    side, each): a dark groove `width_px` wide, up to `depth` darker in linear light, and a
+    highlight half as wide on its lit side (the fold's lit lip, 20 % brighter at most), both
+    softened like a photo's optics."""
+    h, w = image.shape[:2]
+    dark = np.zeros((h, w), np.float32)
+    light = np.zeros((h, w), np.float32)
+    width = max(1, round(width_px))
+    for points, strength, lit_side in lines:
+        shift = np.round(lit_side * 0.9 * width).astype(int)
+        for a, b, d in zip(points[:-1], points[1:], strength[:-1], strict=True):
+            p0 = (round(float(a[0])), round(float(a[1])))
+            p1 = (round(float(b[0])), round(float(b[1])))
+            cv2.line(dark, p0, p1, float(d), width)
+            lit0 = (p0[0] + int(shift[0]), p0[1] + int(shift[1]))
+            lit1 = (p1[0] + int(shift[0]), p1[1] + int(shift[1]))
+            cv2.line(light, lit0, lit1, float(d), max(1, width // 2))
+    sigma = max(0.6, 0.3 * width)
+    dark = np.clip(cv2.GaussianBlur(dark, (0, 0), sigma), 0, 1)[..., None]
+    light = np.clip(cv2.GaussianBlur(light, (0, 0), sigma), 0, 1)[..., None]
+    gain = (1.0 - depth * dark) * (1.0 + 0.2 * light)
+    return _encode(_linear(image) * gain)
+
+
+def glabella_lines(
+    image: np.ndarray, landmarks, face_w: float, seed: int, width: float = 0.014, depth: float = 0.4
+) -> np.ndarray:
+    """Frown lines ("11" lines, also treated): two vertical grooves between the brows' heads (a
+    third of the way from the midline to each inner brow corner, 55 / 285), from the level of the
+    inner brows' lower corners up to 0.4-0.55 of the way from the brows to the landmarks' top
+    (10), converging slightly downwards, lit on the side facing the midline."""
+    rng = np.random.default_rng(seed)
+    xy = landmarks.xy.astype(np.float32)
+    across, up = _face_axes(landmarks)
+    brow = (xy[105] + xy[334]) / 2
+    height = float(np.dot(xy[10] - brow, up))
+    middle = (xy[55] + xy[285]) / 2
+    lines = []
+    for index, sign in ((55, -1.0), (285, 1.0)):
+        start = middle + (xy[index] - middle) * rng.uniform(0.3, 0.4)
+        reach = height * rng.uniform(0.4, 0.55) + float(np.dot(brow - start, up))
+        s = np.linspace(0.0, 1.0, 24)
+        wave = cv2.GaussianBlur(rng.normal(0, 1, (1, s.size)).astype(np.float32), (0, 0), 3)[0]
+        drift = sign * 0.02 * face_w * s + 0.004 * face_w * wave
+        points = start + np.outer(s * reach, up) + np.outer(drift, across)
+        strength = np.clip(np.sin(np.pi * s) * 1.6, 0, 1)  # fading at both ends
+        lines.append((points, strength, -sign * across))
+    return _grooves(image, lines, width * face_w, depth)
+
+
 # A fringe's hair (the tuning split's fringe photo, the hair above its face oval), as a texture.
 FRINGE_SOURCE = "faces/frontal_whitebg_young_male_18.jpg"
 
@@ -659,6 +763,9 @@ def degraded_cases(directory: Path, split: str = "validation") -> Iterator[Case]
                 view,
                 studio_side_light(image, (x, y, bw, bh), skin, -0.5, lit_from_left),
             ),
+            # ... and what the clinic treats: deep horizontal forehead lines (not a fringe).
+            ("forehead_lines", True, "none", view, forehead_lines(image, landmarks, face_w, 5, seed)),
+            ("glabella_lines", True, "none", view, glabella_lines(image, landmarks, face_w, seed)),
         ]
         if hair is not None:
             made.append(
