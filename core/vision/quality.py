@@ -2179,12 +2179,14 @@ def _spoiled(
       was named "blur");
     - sharpness reads the face's strongest edges, which harsh light makes the soft borders of its
       own shadows (light from above on the astronaut: 1.35 -> 1.27 at 2.5 EV, past the fail line,
-      with the shadows test failing): the light is the fix."""
+      with the shadows test failing): the light is the fix. Not the lighting test: its side-light
+      gradient fails only when another check refuses the photo, so a blurred face with ordinary
+      side light would name its light instead of its blur."""
     failing = {check.name: check for check in checks if check.status == "fail"}
     spoiled: set[str] = set()
     if "sharpness" in failing:
         spoiled |= {"expression", "eyes_open", "sunglasses"}
-    if "distance" in failing or "shadows" in failing or "lighting" in failing:
+    if "distance" in failing or "shadows" in failing:
         spoiled.add("sharpness")
     yaw = failing.get("yaw")
     if yaw is not None and _severity(yaw, view, o) >= 1.0:
