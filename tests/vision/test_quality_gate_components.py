@@ -15,7 +15,6 @@ import pytest
 
 from core.vision.quality import (
     ISO_COMPONENTS,
-    QualityCheck,
     QualityOptions,
     QualityResult,
     _entropy_bits,
@@ -23,12 +22,7 @@ from core.vision.quality import (
     check_photo,
 )
 from scripts.make_gate_degradations import exposure, jpeg, squash_contrast
-
-
-def _check(result: QualityResult, name: str) -> QualityCheck:
-    check = result.check(name)
-    assert check is not None, (name, [c.name for c in result.checks])
-    return check
+from tests.vision.gate_helpers import check_named as _check
 
 
 @pytest.fixture(scope="module")

@@ -14,23 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
-from core.vision.quality import QualityCheck, QualityOptions, QualityResult, _spoiled, check_photo
-
-
-def _read(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path))
-    assert image is not None, path
-    return image
-
-
-def _check(result: QualityResult, name: str) -> QualityCheck:
-    check = result.check(name)
-    assert check is not None, (name, [c.name for c in result.checks])
-    return check
+from core.vision.quality import QualityCheck, QualityOptions, _spoiled, check_photo
+from tests.vision.gate_helpers import check_named as _check
+from tests.vision.gate_helpers import photo_with_landmarks
+from tests.vision.gate_helpers import read_photo as _read
 
 
 def test_a_dark_face_spoils_a_pitch_just_past_its_line_but_not_a_large_one():
@@ -72,13 +61,11 @@ def test_darker_skin_beside_a_window_in_a_dark_room_is_still_accepted(shared_tes
     # Fairness: the tuning split's correct selfie with its skin 1.5 EV darker (eyes as taken), in
     # a room 3 EV darker beside a burnt-out window: its face evenly lit (not half in the room's
     # shade), so the window rule does not apply and it stays accepted as dark skin.
-    from core.vision.landmarks import detect_landmarks
     from scripts.make_gate_degradations import darker_skin, window_in_dark_room
 
-    selfie = _read(shared_testdata / "faces" / "webcam_selfie_glasses_47.jpg")
-    landmarks = detect_landmarks(selfie)
-    assert landmarks is not None
-    face_w = float(landmarks.bbox()[2])
+    selfie, landmarks, face_w = photo_with_landmarks(
+        shared_testdata / "faces" / "webcam_selfie_glasses_47.jpg"
+    )
     image = window_in_dark_room(darker_skin(selfie, landmarks, face_w, -1.5), landmarks, face_w, 0.0, -3.0)
     result = check_photo(image, "front")
     assert _check(result, "exposure").status != "fail"

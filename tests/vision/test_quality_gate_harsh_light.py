@@ -16,23 +16,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 from core.vision.quality import QualityCheck, QualityOptions, QualityResult, _result, check_photo
 from core.vision.regions import skin_mask
 from scripts.make_gate_degradations import _brighter_half_is_left, greyscale, studio_side_light, top_light
-
-
-def _check(result: QualityResult, name: str) -> QualityCheck:
-    check = result.check(name)
-    assert check is not None, (name, [c.name for c in result.checks])
-    return check
-
-
-def _ipd(landmarks) -> float:
-    return max(landmarks.interpupil_px(), landmarks.face_height_px() / 2.6)
+from tests.vision.gate_helpers import check_named as _check
+from tests.vision.gate_helpers import pupil_distance as _ipd
+from tests.vision.gate_helpers import read_photo as _read
 
 
 def _first(result: QualityResult) -> str | None:
@@ -107,12 +98,6 @@ def test_a_failing_lighting_test_spoils_the_cheek_colour_test():
     # Alone, the gradient never refuses.
     alone = _result("front", [lighting], None, [], None, (1000, 1000), None, o)
     assert alone.verdict == "warn"
-
-
-def _read(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path))
-    assert image is not None, path
-    return image
 
 
 @pytest.mark.shared

@@ -17,28 +17,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
-from core.vision.quality import QualityCheck, QualityResult, _percentiles_u8, check_photo
+from core.vision.quality import _percentiles_u8, check_photo
 from scripts.make_gate_degradations import backlit, darker_skin, draw_glasses, side_light
-
-
-def _check(result: QualityResult, name: str) -> QualityCheck:
-    check = result.check(name)
-    assert check is not None, (name, [c.name for c in result.checks])
-    return check
-
-
-def _read(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path))
-    assert image is not None, path
-    return image
-
-
-def _ipd(landmarks) -> float:
-    return max(landmarks.interpupil_px(), landmarks.face_height_px() / 2.6)
+from tests.vision.gate_helpers import check_named as _check
+from tests.vision.gate_helpers import photo_with_landmarks
+from tests.vision.gate_helpers import pupil_distance as _ipd
+from tests.vision.gate_helpers import read_photo as _read
 
 
 def test_thick_glasses_frames_are_reported_and_thin_ones_not(face_photo_bgr, face_landmarks):
@@ -77,12 +64,9 @@ def test_harsh_side_light_on_a_front_is_named_for_its_light(face_photo_bgr, face
 
 @pytest.mark.shared
 def test_a_backlit_face_is_refused_though_its_scene_is_well_exposed(shared_testdata: Path):
-    from core.vision.landmarks import detect_landmarks
-
-    selfie = _read(shared_testdata / "faces" / "webcam_selfie_glasses_47.jpg")
-    landmarks = detect_landmarks(selfie)
-    assert landmarks is not None
-    face_w = float(landmarks.bbox()[2])
+    selfie, landmarks, face_w = photo_with_landmarks(
+        shared_testdata / "faces" / "webcam_selfie_glasses_47.jpg"
+    )
     # Face 1.8 EV darker (eyes included) before a window 1 EV brighter: it only warned before (the
     # bright scene read it as dark skin); its eye whites are as dark as a light face's.
     against_window = check_photo(backlit(selfie, landmarks, face_w, -1.8, 1.0), "front")

@@ -14,18 +14,10 @@ import cv2
 import numpy as np
 import pytest
 
-from core.vision.quality import QualityCheck, QualityOptions, QualityResult, _edge_sharpness, check_photo
+from core.vision.quality import QualityOptions, _edge_sharpness, check_photo
 from scripts.make_gate_degradations import gaussian_blur, grain, motion_blur, unsharp
-
-
-def _check(result: QualityResult, name: str) -> QualityCheck:
-    check = result.check(name)
-    assert check is not None, (name, [c.name for c in result.checks])
-    return check
-
-
-def _ipd(landmarks) -> float:
-    return max(landmarks.interpupil_px(), landmarks.face_height_px() / 2.6)
+from tests.vision.gate_helpers import check_named as _check
+from tests.vision.gate_helpers import pupil_distance as _ipd
 
 
 def test_a_soft_face_with_grain_is_refused_for_blur(face_photo_bgr, face_landmarks):

@@ -20,20 +20,10 @@ from core.vision.quality import (
     check_photo,
 )
 from scripts.make_gate_degradations import paste_hair, paste_hand
+from tests.vision.gate_helpers import check_named as _check
+from tests.vision.gate_helpers import read_photo as _read
 
 SKIN = "skin"
-
-
-def _read(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path))
-    assert image is not None, path
-    return image
-
-
-def _check(result: QualityResult, name: str) -> QualityCheck:
-    check = result.check(name)
-    assert check is not None, (name, [c.name for c in result.checks])
-    return check
 
 
 def _skin_photos(shared_testdata: Path) -> list[Path]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from core.vision.quality import QualityCheck, QualityResult, check_photo
+from core.vision.quality import check_photo
 from scripts.make_gate_degradations import (
     backlit,
     cast,
@@ -31,17 +31,12 @@ from scripts.make_gate_degradations import (
     hair_texture,
     paste_fringe,
 )
+from tests.vision.gate_helpers import check_named as _check
 
 pytestmark = pytest.mark.shared
 
 PORTRAIT = "faces/frontal_evenlight_03.png"  # the tuning split's evenly lit studio portrait
 CORRECT = (PORTRAIT, "faces/webcam_selfie_glasses_47.jpg", "faces/small_face_stage_44.jpg")
-
-
-def _check(result: QualityResult, name: str) -> QualityCheck:
-    check = result.check(name)
-    assert check is not None, (name, [c.name for c in result.checks])
-    return check
 
 
 def _portrait(shared_testdata: Path):
