@@ -1564,7 +1564,9 @@ def _check_occlusion(
             )
         )
     cheek_names = _view_cheeks(view)
-    edges = _edge_shares(m, [*cheek_names, "forehead"], o)
+    # The forehead's edge test on fronts only: its lines were fit on fronts (the tuning split has
+    # no correct oblique), and a turned face's forehead region reaches the far temple's hairline.
+    edges = _edge_shares(m, [*cheek_names, "forehead"] if view == "front" else cheek_names, o)
     checks.extend(_check_cheeks(m, cheek_names, o, edges))
     # Hair or a hand over the forehead: forehead pixels unlike the cheeks' skin colour, or crossed
     # by strong edges (hair strands in a colour close to the skin's).
