@@ -575,15 +575,12 @@ def _working_copy(image_bgr: np.ndarray, max_side: int) -> tuple[np.ndarray, flo
     return small, max(h, w) / max(small.shape[:2])
 
 
-def _face_gray(
-    image_bgr: np.ndarray, rect: tuple[int, int, int, int], width: int, enlarge: bool = True
-) -> np.ndarray | None:
+def _face_gray(image_bgr: np.ndarray, rect: tuple[int, int, int, int], width: int) -> np.ndarray | None:
     """The face crop `rect` (original pixels) as luma, `width` pixels wide (a fixed scale).
 
     Only the crop is converted; it is halved with pyrDown while at least twice too wide and
-    finished with INTER_AREA. A crop narrower than `width` is enlarged (INTER_LINEAR, which adds
-    no detail and softens every edge by its interpolation), or with `enlarge=False` kept at its
-    own pixels."""
+    finished with INTER_AREA. A crop narrower than `width` is kept at its own pixels (enlarging
+    adds no detail and softens every edge by its interpolation)."""
     x, y, w, h = rect
     crop = image_bgr[max(0, y) : max(0, y + h), max(0, x) : max(0, x + w)]
     if crop.size == 0:
@@ -591,11 +588,10 @@ def _face_gray(
     while crop.shape[1] >= 2 * width:
         crop = cv2.pyrDown(crop)
     gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
-    if not enlarge and gray.shape[1] <= width:
+    if gray.shape[1] <= width:
         return gray
-    scale = width / max(gray.shape[1], 1)
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.resize(gray, (width, max(1, round(gray.shape[0] * scale))), interpolation=interpolation)
+    scale = width / gray.shape[1]
+    return cv2.resize(gray, (width, max(1, round(gray.shape[0] * scale))), interpolation=cv2.INTER_AREA)
 
 
 def _as_bgr(image: np.ndarray) -> np.ndarray:
@@ -838,6 +834,8 @@ class _FaceMeasures:
     bgr: np.ndarray  # BGR face crop of the working copy (a view, not a copy)
     # Read by several checks, so taken once (a live frame has ~14 ms in all):
     skin_luma: np.ndarray  # uint8 luma of the face-skin pixels
+    # The scene's luma once taken (`_background_luma`): (values or None,); None = not yet.
+    background_cache: tuple[np.ndarray | None] | None = None
 
     def lab_of(self, mask: np.ndarray) -> np.ndarray:
         """float32 Lab (a*, b* centred on 0) of the crop's pixels under `mask`, (N, 3): only the
@@ -998,16 +996,22 @@ def _check_exposure(m: _FaceMeasures, view: str, o: QualityOptions) -> QualityCh
     return QualityCheck("exposure", "pass", p90, o.dark_p90_warn)
 
 
-def _background(m: _FaceMeasures) -> np.ndarray:
-    """Mask of the working copy's pixels away from the face (every 4th pixel)."""
-    h, w = m.frame_luma.shape
-    x, y, bw, bh = m.face_rect
-    x += m.crop_rect[0]
-    y += m.crop_rect[1]
-    margin = int(0.35 * max(bw, bh))
-    background = np.ones((h, w), bool)
-    background[max(0, y - margin) : y + bh + margin, max(0, x - margin) : x + bw + margin] = False
-    return background[::4, ::4]
+def _background_luma(m: _FaceMeasures) -> np.ndarray | None:
+    """Luma of the working copy's pixels away from the face (every 4th pixel); None when the face
+    leaves too little background (< 5 % of the frame). Read by backlight and exposure (the scene,
+    a window in the dark), so taken once per photo."""
+    if m.background_cache is None:
+        h, w = m.frame_luma.shape
+        x, y, bw, bh = m.face_rect
+        x += m.crop_rect[0]
+        y += m.crop_rect[1]
+        margin = int(0.35 * max(bw, bh))
+        background = np.ones((h, w), bool)
+        background[max(0, y - margin) : y + bh + margin, max(0, x - margin) : x + bw + margin] = False
+        background = background[::4, ::4]
+        enough = background.sum() >= 0.05 * background.size
+        m.background_cache = (m.frame_luma[::4, ::4][background] if enough else None,)
+    return m.background_cache[0]
 
 
 def _scene_reference(m: _FaceMeasures, frame_if_none: bool = False) -> float:
@@ -1015,12 +1019,12 @@ def _scene_reference(m: _FaceMeasures, frame_if_none: bool = False) -> float:
     photo, independent of the skin's tone. When there is little background: 0, or with
     `frame_if_none` the whole frame's 99.5th percentile (a face filling the frame: its hair,
     clothes and highlights are what the camera exposed for)."""
-    background = _background(m)
-    if background.sum() < 0.05 * background.size:
+    scene = _background_luma(m)
+    if scene is None:
         if frame_if_none:
             return _percentiles_u8(m.frame_luma[::4, ::4], (99.5,))[0]
         return 0.0
-    return _percentiles_u8(m.frame_luma[::4, ::4][background], (98,))[0]
+    return _percentiles_u8(scene, (98,))[0]
 
 
 def _window_in_the_dark(m: _FaceMeasures, p90: float, o: QualityOptions) -> bool:
@@ -1029,15 +1033,14 @@ def _window_in_the_dark(m: _FaceMeasures, p90: float, o: QualityOptions) -> bool
     `dark_scene_median`) and the face half in the room's darkness (its skin's median below
     `window_shade_ratio` x its bright end `p90`)? Then the bright scene says nothing about how the
     face was exposed (the camera exposed for the window)."""
-    background = _background(m)
-    if background.sum() < 0.05 * background.size:
+    scene = _background_luma(m)
+    if scene is None:
         return False
-    counts = np.bincount(m.frame_luma[::4, ::4][background], minlength=256)
+    counts = np.bincount(scene, minlength=256)
     clipped = float(counts[o.clipped_level :].sum()) / float(counts.sum())
     if clipped < o.light_source_share or _hist_percentiles(counts, (50,))[0] >= o.dark_scene_median:
         return False
-    (median,) = _percentiles_u8(m.skin_luma, (50,))
-    return median < o.window_shade_ratio * p90
+    return _median_u8(m.skin_luma) < o.window_shade_ratio * p90
 
 
 def _frame_exposure(luma: np.ndarray, o: QualityOptions) -> QualityCheck:
@@ -1064,12 +1067,12 @@ def _frame_exposure(luma: np.ndarray, o: QualityOptions) -> QualityCheck:
 
 
 def _check_backlight(m: _FaceMeasures, view: str, o: QualityOptions) -> QualityCheck:
-    background = _background(m)
+    scene = _background_luma(m)
     face_values = m.skin_luma
-    if background.sum() < 0.05 * background.size or face_values.size < 50:
+    if scene is None or face_values.size < 50:
         return QualityCheck("backlight", "pass", None, o.backlight_difference_warn)
     # Every 4th pixel is plenty for a median and 16x cheaper on a full frame.
-    (background_median,) = _percentiles_u8(m.frame_luma[::4, ::4][background], (50,))
+    background_median = _median_u8(scene)
     (p90,) = _percentiles_u8(face_values, (90,))
     difference = background_median - p90
     status = _grade(difference, o.backlight_difference_warn, o.backlight_difference_fail)
@@ -1362,7 +1365,7 @@ def _check_sharpness(image: np.ndarray, rect: tuple[int, int, int, int], o: Qual
     # distance. A narrower face is read at its own pixels, at scales narrowed alike: enlarging it
     # (interpolation) softens every edge: the test suite's live frame (a face 146 px wide) read
     # 1.31 enlarged, 1.34 so; a soft 221 px video frame (tuning split) reads 1.30 and 1.31.
-    face = _face_gray(image, rect, o.sharp_face_px, enlarge=False)
+    face = _face_gray(image, rect, o.sharp_face_px)
     if face is None:
         return QualityCheck("sharpness", "warn", None, o.sharpness_fail, instruction)
     value = _edge_sharpness(face, o)
@@ -2175,10 +2178,9 @@ def _spoiled(
       chroma that coarse JPEG quantisation removes (chroma is quantised hardest) and whose block
       borders add edges: sending the original is the fix (tuning split: a q20 selfie was named
       "occlusion");
-    - sharpness reads the face enlarged to `sharp_face_px` wide: a face with too few pixels
-      (distance fails: pupils < 60 px apart, the face enlarged 2x or more) reads as soft however well
-      it was focused, and moving closer is the fix (tuning split: a stage photo with a 72 px face
-      was named "blur");
+    - sharpness reads a face with too few pixels (distance fails: pupils < 60 px apart) as soft
+      however well it was focused, and moving closer is the fix (tuning split: a stage photo with
+      a 72 px face was named "blur");
     - sharpness reads the face's strongest edges, which harsh light makes the soft borders of its
       own shadows (light from above on the astronaut: 1.35 -> 1.27 at 2.5 EV, past the fail line,
       with the shadows test failing): the light is the fix. Not the lighting test: its side-light
