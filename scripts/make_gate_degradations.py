@@ -382,7 +382,7 @@ def top_light(image: np.ndarray, landmarks, ipd: float, ev: float) -> np.ndarray
     taken, the eye sockets (between brow and lower lid), under the nose (to the upper lip), under
     the lower lip and under the chin (the neck) `ev` (negative) darker in linear light, built from
     the landmarks, with a short soft edge."""
-    from core.vision.regions import BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT
+    from core.vision.regions import BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, UNDER_NOSE
 
     xy = landmarks.xy
     mask = np.zeros(image.shape[:2], np.float32)
@@ -391,7 +391,7 @@ def top_light(image: np.ndarray, landmarks, ipd: float, ev: float) -> np.ndarray
         points = np.concatenate([xy[list(brow)], xy[list(eye)], xy[list(eye)] + [0.0, 0.12 * ipd]])
         cv2.fillPoly(mask, [np.round(cv2.convexHull(points.astype(np.float32))).astype(np.int32)], 1.0)
     # Under the nose: from the nostrils' base down to the upper lip, between the nostril wings.
-    under_nose = xy[[98, 97, 2, 326, 327, 0, 37, 267]]
+    under_nose = xy[list(UNDER_NOSE)]
     cv2.fillPoly(mask, [np.round(cv2.convexHull(under_nose.astype(np.float32))).astype(np.int32)], 1.0)
     # Under the lower lip (the lip's shadow on the chin) and under the chin (the neck).
     under_lip = np.concatenate([xy[[84, 17, 314]], xy[[84, 17, 314]] + [0.0, 0.15 * ipd]])

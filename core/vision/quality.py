@@ -45,6 +45,7 @@ from core.vision.regions import (
     EYE_LEFT,
     EYE_RIGHT,
     FACE_OVAL,
+    UNDER_NOSE,
     region_masks,
     skin_mask,
 )
@@ -1222,7 +1223,7 @@ def _top_ratio(m: _FaceMeasures) -> float | None:
         hull = cv2.convexHull(np.concatenate([xy[list(brow)], xy[list(eye)]]).astype(np.float32))
         cv2.fillPoly(sockets, [np.round(hull).astype(np.int32)], 1)
     under_nose = np.zeros(m.skin.shape, np.uint8)
-    hull = cv2.convexHull(xy[[98, 97, 2, 326, 327, 0, 37, 267]].astype(np.float32))
+    hull = cv2.convexHull(xy[list(UNDER_NOSE)].astype(np.float32))
     cv2.fillPoly(under_nose, [np.round(hull).astype(np.int32)], 1)
     shaded = []
     for area in (sockets, under_nose):

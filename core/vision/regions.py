@@ -78,6 +78,8 @@ BROW_RIGHT = (70, 63, 105, 66, 107, 55, 65, 52, 53, 46)
 BROW_LEFT = (300, 293, 334, 296, 336, 285, 295, 282, 283, 276)
 NOSTRIL_RIGHT = (20, 60, 75, 97, 98, 99, 240, 241, 242)
 NOSTRIL_LEFT = (250, 290, 305, 326, 327, 328, 460, 461, 462)
+# Nostril wings, subnasale and upper-lip midline: the skin under the nose (light from above shades it).
+UNDER_NOSE = (98, 97, 2, 326, 327, 0, 37, 267)
 # fmt: on
 
 # Eyes and lips are cut out with a margin (fraction of the inter-pupil distance) so lashes,
