@@ -333,6 +333,9 @@ class QualityOptions:
     # a bright forehead highlight still counts as skin). Clear foreheads measured >= 0.69.
     forehead_skin_fail: float = 0.35
     forehead_skin_warn: float = 0.6
+    # ... below which the forehead is covered across (hair, a hat), not half-shaded by side light:
+    # hair there outranks a failing lighting test (`_hair_across`).
+    forehead_covered_fraction: float = 0.15
     # ... and forehead pixels crossed by edges > `cheek_edge_factor` x the face skin's median
     # gradient that a FRINGE makes (`_fringe_edges`): strands (gradient across the face) and the
     # fringe's edge (a step along the vertical), not forehead lines (grooves: the signed vertical
@@ -377,6 +380,12 @@ class QualityOptions:
     # Pout/pucker/funnel (browDown is NOT used: a broad smile raises it to ~0.85).
     grimace_warn: float = 0.55
     grimace_fail: float = 0.85
+    # A pucker past `grimace_fail` only warns when the lips are apart: the inner lips' gap at least
+    # `lips_apart_ratio` x the mouth's width. MediaPipe's mouthPucker (by its definition, lips
+    # pressed together and pushed out) also reads the rounded lips of speech. Tuning split: a
+    # speaking face (label: accepted) reads 0.43-0.98 over its degradations, gap 0.08-0.32;
+    # closed mouths, the pout included, <= 0.022.
+    lips_apart_ratio: float = 0.05
 
     @classmethod
     def live(cls) -> QualityOptions:
@@ -1605,6 +1614,20 @@ def _check_occlusion(
     return checks
 
 
+def _hair_across(hair: QualityCheck | None, o: QualityOptions) -> bool:
+    """The failing forehead test `hair` found what side light cannot make: a fringe's edges, or a
+    forehead almost wholly unlike the skin (skin-like share < `forehead_covered_fraction`). Side
+    light darkens one side and leaves the lit part skin: the astronaut with its far half 2-5 EV
+    darker keeps 0.27-0.34 of its forehead skin-like (it fails the colour test), the tuning
+    constructions at -2 to -2.5 EV >= 0.5; the tuning split's curly fringe over 2/3 of a
+    forehead: 0.01."""
+    if hair is None or hair.status != "fail" or not isinstance(hair.value, int | float):
+        return False
+    if hair.threshold == o.forehead_edge_warn:
+        return True
+    return float(hair.value) < o.forehead_covered_fraction
+
+
 def _glasses_frames(m: _FaceMeasures, view: str, o: QualityOptions) -> float | None:
     """Share of the ring around the view's eyes covered by thin dark structures (spectacle
     frames), the smaller over both eyes of a front (see `glasses_frame_fail`). Measured at a fixed
@@ -1785,16 +1808,27 @@ def _fringe_edges(
     return strong[box] & (region[box] > 0) & (hanging | step)
 
 
+def _lips_apart(landmarks: FaceLandmarks, o: QualityOptions) -> bool:
+    """The inner lips' gap (landmarks 13, 14) against the mouth's width (corners 61, 291)."""
+    xy = landmarks.xy
+    width = float(np.linalg.norm(xy[61] - xy[291]))
+    return width > 0 and float(np.linalg.norm(xy[13] - xy[14])) >= o.lips_apart_ratio * width
+
+
 def _check_expression(landmarks: FaceLandmarks, o: QualityOptions) -> list[QualityCheck]:
     b = landmarks.blendshape
     if not landmarks.blendshapes:
         return []
     jaw = b("jawOpen")
     smile = (b("mouthSmileLeft") + b("mouthSmileRight")) / 2
-    grimace = max(b("mouthPucker"), b("mouthFunnel"))
+    pucker, funnel = b("mouthPucker"), b("mouthFunnel")
+    grimace = max(pucker, funnel)
     checks = []
     status = _grade(jaw, o.jaw_open_warn, o.jaw_open_fail)
     grimace_status = _grade(grimace, o.grimace_warn, o.grimace_fail)
+    if grimace_status == "fail" and funnel < o.grimace_fail and _lips_apart(landmarks, o):
+        # A pucker presses the lips together; lips apart with a high pucker score are speech.
+        grimace_status = "warn"
     if status == "pass" and grimace_status != "pass":
         checks.append(
             QualityCheck(
@@ -2160,6 +2194,11 @@ def _spoiled(
       light is the fix; an occluder's edges still name it (the edge test spoils lighting);
     - lighting / colour compare the cheeks' pixels, which a hand or hair over a cheek (found by
       its edges) replaces with the occluder's;
+    - lighting under hair across the forehead (`_hair_across`, hair_or_hand not itself spoiled):
+      the gradient's forehead band reads the hair, which darkens it as a shadow would, and moving
+      the hair is the first fix; the light is measured again on the retake. Tuning split: a curly
+      fringe over 2/3 of a forehead, with a key light from one side the label calls good, was
+      named "harsh light" (label: occlusion);
     - the colour tests of the cheeks and forehead (skin-like pixels) compare against the face's
       skin colour, which burnt-out highlights, a dark photo or a colour cast change unevenly
       (tuning split: over-exposed and blue-cast faces were named "occlusion");
@@ -2237,6 +2276,8 @@ def _spoiled(
         spoiled |= {"lighting", "colour"}
     elif {"exposure", "colour"} & failing.keys():
         spoiled |= {"cheek_occlusion", "hair_or_hand"}
+    if "hair_or_hand" not in spoiled and _hair_across(failing.get("hair_or_hand"), o):
+        spoiled.add("lighting")
     lit_badly = "lighting" in failing and "lighting" not in spoiled
     if cheek is not None and cheek.threshold == o.cheek_skin_warn and lit_badly:
         spoiled.add("cheek_occlusion")  # a shadowed or glaring cheek read as covered
