@@ -322,12 +322,15 @@ class QualityOptions:
     # the same frame on darker skin has less contrast). A front needs it around both eyes, a turned
     # view around the near eye. Tuning split: thick plastic frames 0.21-0.29 (brown and light
     # skin), thin metal frames 0.09-0.17 (and 0.10-0.19 drawn), no glasses <= 0.06; the drawn thick
-    # frames (`glasses_thick`) 0.39-0.47. WARN only (accepted, shown to the physician): a refusal
-    # above 0.19 was tried, and on the validation split's degradations thin frames drawn on a small
-    # (293 px) photo read 0.19, a correct photo refused, so the refusal was dropped.
+    # frames (`glasses_thick`) 0.39-0.47. A warning from 0.15 (accepted, shown to the physician):
+    # a refusal above 0.19 was tried, and on the validation split's degradations thin frames drawn
+    # on a small (293 px) photo read 0.19, a correct photo refused. Refused from 0.30: heavy frames
+    # only, 1.6x the thinnest frames' highest reading and 0.77x the drawn thick ones' lowest; the
+    # real thick frames (0.21-0.29) still only warn.
     glasses_kernel_ipd: float = 0.2
     glasses_depth: float = 0.3
     glasses_frame_warn: float = 0.15
+    glasses_frame_fail: float = 0.30
     # Hair/hand: share of forehead pixels that look like the cheeks' skin (same chroma within
     # `skin_chroma_distance` a*b* units and not much darker: hair is dark or differently coloured;
     # a bright forehead highlight still counts as skin). Clear foreheads measured >= 0.69.
@@ -1560,11 +1563,11 @@ def _check_occlusion(
             )
         )
     elif frames is not None and frames >= o.glasses_frame_warn:
-        # Same component (the eyes' surroundings must be visible), a measure of its own; a warning.
+        # Same component (the eyes' surroundings must be visible), a measure of its own.
         checks.append(
             QualityCheck(
                 "sunglasses",
-                "warn",
+                "fail" if frames >= o.glasses_frame_fail else "warn",
                 frames,
                 o.glasses_frame_warn,
                 N_("Take off your glasses: their frames cover the skin around your eyes."),
@@ -2376,4 +2379,6 @@ def _severity(check: QualityCheck, view: str, o: QualityOptions) -> float:
         return _margin(v, o.jaw_open_warn, o.jaw_open_fail)
     if name == "eyes_open":
         return _margin(v, o.eye_blink_warn, o.eye_blink_fail)
+    if name == "sunglasses" and check.threshold == o.glasses_frame_warn:
+        return _margin(v, o.glasses_frame_warn, o.glasses_frame_fail)
     return _CATEGORICAL  # one_face, sunglasses, and any check without a graded measure

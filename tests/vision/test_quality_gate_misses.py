@@ -32,7 +32,11 @@ def test_thick_glasses_frames_are_reported_and_thin_ones_not(face_photo_bgr, fac
     ipd = _ipd(face_landmarks)
     thick = check_photo(draw_glasses(face_photo_bgr, face_landmarks, ipd, 0.09, (22, 20, 20)), "front")
     frames = _check(thick, "sunglasses")
-    assert frames.status == "warn" and "glasses" in frames.instruction, thick.to_dict()
+    # Heavy frames (0.09 of the pupil distance wide) are refused, and named.
+    assert frames.status == "fail" and "glasses" in frames.instruction, thick.to_dict()
+    assert thick.first_problem is not None and thick.first_problem.name == "sunglasses"
+    medium = check_photo(draw_glasses(face_photo_bgr, face_landmarks, ipd, 0.045, (22, 20, 20)), "front")
+    assert _check(medium, "sunglasses").status == "warn"  # reported, not refused by themselves
     thin = check_photo(draw_glasses(face_photo_bgr, face_landmarks, ipd, 0.015, (90, 90, 95)), "front")
     assert _check(thin, "sunglasses").status == "pass"
     assert thin.verdict != "fail", [c.name for c in thin.failing]
