@@ -33,6 +33,11 @@ from tests.vision.gate_helpers import pupil_distance as _ipd
 from tests.vision.gate_helpers import read_photo as _read
 
 
+def _judged(*checks: QualityCheck) -> QualityResult:
+    """The gate's result on a front with exactly these checks."""
+    return _result("front", list(checks), None, [], None, (1000, 1000), None, QualityOptions())
+
+
 def _first(result: QualityResult) -> str | None:
     return result.first_problem.name if result.first_problem is not None else None
 
@@ -83,11 +88,11 @@ def test_a_turn_just_past_the_line_does_not_hide_a_strong_side_light():
     # A gradient past its fail line warns (`_check_lighting`); in a photo refused anyway it fails.
     lighting = QualityCheck("lighting", "warn", 3.0, o.side_gradient_warn, "light")
     small_turn = QualityCheck("yaw", "fail", o.front_yaw_warn + 1.5, o.front_yaw_pass, "turn")
-    result = _result("front", [small_turn, lighting], None, [], None, (1000, 1000), None, o)
+    result = _judged(small_turn, lighting)
     assert _first(result) == "lighting" and _check(result, "lighting").status == "fail"
     # A clear turn (more than one warn band past the line) still spoils the side comparison.
     big_turn = QualityCheck("yaw", "fail", o.front_yaw_warn + 10.0, o.front_yaw_pass, "turn")
-    result = _result("front", [big_turn, lighting], None, [], None, (1000, 1000), None, o)
+    result = _judged(big_turn, lighting)
     assert _first(result) == "yaw"
     assert _check(result, "lighting").severity == 0.0
 
@@ -96,14 +101,14 @@ def test_a_failing_lighting_test_spoils_the_cheek_colour_test():
     o = QualityOptions()
     lighting = QualityCheck("lighting", "warn", 3.0, o.side_gradient_warn, "light")
     cheek_colour = QualityCheck("cheek_occlusion", "fail", 0.05, o.cheek_skin_warn, "hair")
-    result = _result("front", [lighting, cheek_colour], None, [], None, (1000, 1000), None, o)
+    result = _judged(lighting, cheek_colour)
     assert _first(result) == "lighting" and _check(result, "cheek_occlusion").severity == 0.0
     # Strong edges on a cheek (a hand, hair strands) still name the occluder.
     cheek_edges = QualityCheck("cheek_occlusion", "fail", 0.3, o.cheek_edge_warn, "hair")
-    result = _result("front", [lighting, cheek_edges], None, [], None, (1000, 1000), None, o)
+    result = _judged(lighting, cheek_edges)
     assert _first(result) == "cheek_occlusion"
     # Alone, the gradient never refuses.
-    alone = _result("front", [lighting], None, [], None, (1000, 1000), None, o)
+    alone = _judged(lighting)
     assert alone.verdict == "warn"
 
 
@@ -143,21 +148,25 @@ def test_the_tuning_splits_correct_photos_pass_the_light_tests(shared_testdata: 
         assert _check(result, "shadows").status == "pass", _check(result, "shadows")
 
 
-def test_hair_over_the_forehead_spoils_the_light_tests():
-    o = QualityOptions()
-    lighting = QualityCheck("lighting", "warn", 3.0, o.side_gradient_warn, "light")
-    hair = QualityCheck("hair_or_hand", "fail", 0.1, o.forehead_skin_warn, "hair")
-    result = _result("front", [lighting, hair], None, [], None, (1000, 1000), None, o)
-    assert _first(result) == "hair_or_hand" and _check(result, "lighting").severity == 0.0
-    assert _check(result, "lighting").status == "fail"  # still failing: both are shown
-    # A fringe found by its edges counts too.
-    strands = QualityCheck("hair_or_hand", "fail", 0.12, o.forehead_edge_warn, "hair")
-    result = _result("front", [lighting, strands], None, [], None, (1000, 1000), None, o)
-    assert _first(result) == "hair_or_hand"
-    # A forehead a quarter skin-like is what a strong side light leaves (its lit part): the light.
-    half_shaded = QualityCheck("hair_or_hand", "fail", 0.27, o.forehead_skin_warn, "hair")
-    result = _result("front", [lighting, half_shaded], None, [], None, (1000, 1000), None, o)
-    assert _first(result) == "lighting"
+_O = QualityOptions()
+
+
+@pytest.mark.parametrize(
+    ("forehead", "named"),
+    [
+        # Hair across the forehead: nearly none of it skin-like, or a fringe found by its edges.
+        ((0.1, _O.forehead_skin_warn), "hair_or_hand"),
+        ((0.12, _O.forehead_edge_warn), "hair_or_hand"),
+        # A quarter skin-like is what a strong side light leaves (its lit part): the light.
+        ((0.27, _O.forehead_skin_warn), "lighting"),
+    ],
+)
+def test_hair_across_the_forehead_spoils_the_light_tests(forehead: tuple[float, float], named: str):
+    lighting = QualityCheck("lighting", "warn", 3.0, _O.side_gradient_warn, "light")
+    result = _judged(lighting, QualityCheck("hair_or_hand", "fail", *forehead, "hair"))
+    assert _first(result) == named
+    assert _check(result, "lighting").status == "fail"  # both stay failing and shown
+    assert (_check(result, "lighting").severity == 0.0) == (named == "hair_or_hand")
 
 
 @pytest.mark.shared
