@@ -121,3 +121,52 @@ def _labels_outside_script_runs_start_in_english() -> Iterator[None]:
     reset()
     yield
     reset()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _apptest_compiles_pages_like_the_server() -> Iterator[None]:
+    """AppTest runs compile each page as the portal's server does, and a page that does not compile
+    fails its run loudly.
+
+    The server compiles pages from their text, without Streamlit's "magic" (runner.magicEnabled =
+    false in .streamlit/config.toml; no page relies on it). With magic, a page is compiled through
+    `ast.parse`, and CPython 3.11.7 keeps the AST constructor's recursion counter per interpreter
+    (python/cpython#106905, fixed in 3.11.8): a garbage collection during that parse whose
+    finalizers format a traceback (3.11's traceback calls `ast.parse`; e.g. an asyncio task an
+    earlier test left pending on a closed loop) raises "SystemError: AST constructor recursion
+    depth mismatch". AppTest reports a compile error nowhere: such a run came back with no
+    elements and no exception. Magic is switched off here too, so the tests do not depend on
+    being started from the repository root (where Streamlit finds .streamlit/config.toml).
+    """
+    from streamlit.runtime.scriptrunner import ScriptRunnerEvent
+    from streamlit.testing.v1.app_test import AppTest
+    from streamlit.testing.v1.local_script_runner import LocalScriptRunner
+    from streamlit.testing.v1.util import patch_config_options
+
+    compile_errors: list[tuple[str, BaseException | None]] = []
+    runner_run = LocalScriptRunner.run
+    app_run = AppTest._run
+
+    def run_recording_compile_errors(self: LocalScriptRunner, *args: object, **kwargs: object) -> object:
+        try:
+            return runner_run(self, *args, **kwargs)
+        finally:
+            compile_errors.extend(
+                (self.script_path, data.get("exception"))
+                for event, data in zip(self.events, self.event_data, strict=False)
+                if event == ScriptRunnerEvent.SCRIPT_STOPPED_WITH_COMPILE_ERROR
+            )
+
+    def run_failing_on_compile_errors(self: AppTest, *args: object, **kwargs: object) -> AppTest:
+        compile_errors.clear()
+        # The original _run restores the mocked runtime and secrets before this raises.
+        result = app_run(self, *args, **kwargs)
+        if compile_errors:
+            path, error = compile_errors[0]
+            raise RuntimeError(f"AppTest: {path} did not compile: {error!r}") from error
+        return result
+
+    with pytest.MonkeyPatch.context() as patch, patch_config_options({"runner.magicEnabled": False}):
+        patch.setattr(LocalScriptRunner, "run", run_recording_compile_errors)
+        patch.setattr(AppTest, "_run", run_failing_on_compile_errors)
+        yield
