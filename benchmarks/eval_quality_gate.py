@@ -20,6 +20,7 @@ The VALIDATION figures are the gate's accuracy; tuning figures show what thresho
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections import Counter, defaultdict
@@ -111,6 +112,17 @@ def _rate(hits: int, total: int) -> str:
     return f"{hits}/{total} = {100 * hits / total:.0f}%" if total else "n/a"
 
 
+def _interval(hits: int, total: int) -> str:
+    """The Wilson score 95 % interval of a rate: how far a figure on a few dozen photos may be from
+    the gate's rate on photos like them (issue 15's targets are read against it)."""
+    if not total:
+        return ""
+    z, p = 1.96, hits / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return f"(95 % interval {100 * max(0.0, centre - half):.0f}-{100 * min(1.0, centre + half):.0f}%)"
+
+
 def _matrix(decisions: list[Decision]) -> str:
     tp = sum(d.expected_ok and d.accepted for d in decisions)
     fn = sum(d.expected_ok and not d.accepted for d in decisions)
@@ -135,7 +147,8 @@ def report(
         subset = [d for d in decisions if d.view == view]
         if not subset:
             continue
-        print(f"{view:8} {_matrix(subset)}")
+        agreed = sum(d.accepted == d.expected_ok for d in subset)
+        print(f"{view:8} {_matrix(subset)}   {_interval(agreed, len(subset))}")
         for tone in sorted({d.tone for d in subset}):
             print(f"  {tone:8} {_matrix([d for d in subset if d.tone == tone])}")
     correct = [d for d in decisions if d.expected_ok]
@@ -145,7 +158,11 @@ def report(
         print(f"  {tone:8} {_rate(sum(not d.accepted for d in group), len(group))}")
     named = [d for d in decisions if not d.expected_ok and d.expected_reason not in ("none", "")]
     hits = sum(d.named(reason_of(d.result)) for d in named)
-    print(f"named main reason (label names one, photo refused by the label): {_rate(hits, len(named))}")
+    # Both views of a photo are counted, so the interval is narrower than the photos warrant.
+    print(
+        f"named main reason (label names one, photo refused by the label): {_rate(hits, len(named))}"
+        f"   {_interval(hits, len(named))}"
+    )
     own = [d for d in named if not d.other_view]
     hits = sum(d.named(reason_of(d.result)) for d in own)
     print(f"  on the view the photo was taken for: {_rate(hits, len(own))}")
