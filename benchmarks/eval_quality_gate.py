@@ -123,7 +123,7 @@ def _interval(hits: int, total: int) -> str:
     return f"(95 % interval {100 * max(0.0, centre - half):.0f}-{100 * min(1.0, centre + half):.0f}%)"
 
 
-def _matrix(decisions: list[Decision]) -> str:
+def _matrix(decisions: list[Decision], interval: bool = False) -> str:
     tp = sum(d.expected_ok and d.accepted for d in decisions)
     fn = sum(d.expected_ok and not d.accepted for d in decisions)
     fp = sum(not d.expected_ok and d.accepted for d in decisions)
@@ -132,6 +132,7 @@ def _matrix(decisions: list[Decision]) -> str:
     return (
         f"agree {_rate(agree, len(decisions)):>14}   [label ok: accepted {tp}, refused {fn}]"
         f"  [label no: accepted {fp}, refused {tn}]   FRR {_rate(fn, tp + fn)}  FAR {_rate(fp, fp + tn)}"
+        + (f"   {_interval(agree, len(decisions))}" if interval else "")
     )
 
 
@@ -147,8 +148,7 @@ def report(
         subset = [d for d in decisions if d.view == view]
         if not subset:
             continue
-        agreed = sum(d.accepted == d.expected_ok for d in subset)
-        print(f"{view:8} {_matrix(subset)}   {_interval(agreed, len(subset))}")
+        print(f"{view:8} {_matrix(subset, interval=True)}")
         for tone in sorted({d.tone for d in subset}):
             print(f"  {tone:8} {_matrix([d for d in subset if d.tone == tone])}")
     correct = [d for d in decisions if d.expected_ok]

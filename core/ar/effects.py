@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from core.vision.landmarks import Landmarks, points_px
-from core.vision.regions import region_polygons, skin_mask
+from core.vision.regions import INNER_LIP_MIDDLE, MOUTH_CORNERS, region_polygons, skin_mask
 
 TREATMENTS: tuple[str, ...] = ("skin", "redness", "pigment", "under_eye", "lines", "lips", "contour")
 TREATMENT_LABELS: dict[str, str] = {
@@ -74,7 +74,7 @@ UNDER_EYE_BRIGHTENING = 8.0  # on top of lifting the shadow to the cheek level
 CONTOUR_HIGHLIGHT = 9.0
 
 # MediaPipe Face Mesh lip landmarks (FACEMESH_LIPS).
-LIP_CORNER_LEFT, LIP_CORNER_RIGHT = 61, 291
+LIP_CORNER_LEFT, LIP_CORNER_RIGHT = MOUTH_CORNERS
 LIP_INNER_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 LIP_INNER_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 LIP_OUTER_UPPER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
@@ -380,7 +380,8 @@ def _lip_frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     axis_v = np.array([-axis_u[1], axis_u[0]], dtype=np.float32)
     if axis_v[1] < 0:  # v must point down the face (toward the chin)
         axis_v = -axis_v
-    centre = (points[13] + points[14]) * 0.5
+    upper, lower = INNER_LIP_MIDDLE
+    centre = (points[upper] + points[lower]) * 0.5
     return centre.astype(np.float32), axis_u.astype(np.float32), axis_v
 
 

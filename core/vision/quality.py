@@ -45,6 +45,8 @@ from core.vision.regions import (
     EYE_LEFT,
     EYE_RIGHT,
     FACE_OVAL,
+    INNER_LIP_MIDDLE,
+    MOUTH_CORNERS,
     UNDER_NOSE,
     region_masks,
     skin_mask,
@@ -1590,13 +1592,7 @@ def _check_occlusion(
     forehead = m.masks["forehead"]
     if cheeks.sum() > 30 and forehead.sum() > 30:
         reference = np.median(m.lab_of(cheeks), axis=0)
-        pixels = m.lab_of(forehead)
-        chroma_distance = np.hypot(pixels[:, 1] - reference[1], pixels[:, 2] - reference[2])
-        lightness_ratio = pixels[:, 0] / max(float(reference[0]), 1.0)
-        skin_like = (chroma_distance < o.skin_chroma_distance) & (
-            lightness_ratio > o.skin_min_lightness_ratio
-        )
-        fraction = float(np.mean(skin_like))
+        fraction = _skin_like(m.lab_of(forehead), reference, o, o.skin_min_lightness_ratio)
         status = _grade(fraction, o.forehead_skin_warn, o.forehead_skin_fail, higher_is_worse=False)
         value, threshold = fraction, o.forehead_skin_warn
         forehead_edges = edges.get("forehead", 0.0)
@@ -1812,10 +1808,10 @@ def _fringe_edges(
 
 
 def _lips_apart(landmarks: FaceLandmarks, o: QualityOptions) -> bool:
-    """The inner lips' gap (landmarks 13, 14) against the mouth's width (corners 61, 291)."""
-    xy = landmarks.xy
-    width = float(np.linalg.norm(xy[61] - xy[291]))
-    return width > 0 and float(np.linalg.norm(xy[13] - xy[14])) >= o.lips_apart_ratio * width
+    """The inner lips' gap against the mouth's width (corner to corner)."""
+    (right, left), (upper, lower) = landmarks.xy[list(MOUTH_CORNERS)], landmarks.xy[list(INNER_LIP_MIDDLE)]
+    width = float(np.linalg.norm(left - right))
+    return width > 0 and float(np.linalg.norm(lower - upper)) >= o.lips_apart_ratio * width
 
 
 def _check_expression(landmarks: FaceLandmarks, o: QualityOptions) -> list[QualityCheck]:

@@ -80,6 +80,8 @@ NOSTRIL_RIGHT = (20, 60, 75, 97, 98, 99, 240, 241, 242)
 NOSTRIL_LEFT = (250, 290, 305, 326, 327, 328, 460, 461, 462)
 # Nostril wings, subnasale and upper-lip midline: the skin under the nose (light from above shades it).
 UNDER_NOSE = (98, 97, 2, 326, 327, 0, 37, 267)
+MOUTH_CORNERS = (61, 291)  # the patient's right, left
+INNER_LIP_MIDDLE = (13, 14)  # upper, lower: their gap is the mouth's opening
 # fmt: on
 
 # Eyes and lips are cut out with a margin (fraction of the inter-pupil distance) so lashes,
