@@ -9,6 +9,10 @@ import numpy as np
 
 from core.vision.quality import QualityCheck, QualityResult
 
+PORTRAIT = "faces/frontal_evenlight_03.png"  # the tuning split's evenly lit studio portrait
+# The tuning split's correct fronts (the sources of its constructions).
+CORRECT = (PORTRAIT, "faces/webcam_selfie_glasses_47.jpg", "faces/small_face_stage_44.jpg")
+
 
 def read_photo(path: Path) -> np.ndarray:
     image = cv2.imread(str(path))

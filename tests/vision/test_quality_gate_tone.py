@@ -31,12 +31,10 @@ from scripts.make_gate_degradations import (
     hair_texture,
     paste_fringe,
 )
+from tests.vision.gate_helpers import CORRECT, PORTRAIT
 from tests.vision.gate_helpers import check_named as _check
 
 pytestmark = pytest.mark.shared
-
-PORTRAIT = "faces/frontal_evenlight_03.png"  # the tuning split's evenly lit studio portrait
-CORRECT = (PORTRAIT, "faces/webcam_selfie_glasses_47.jpg", "faces/small_face_stage_44.jpg")
 
 
 def _portrait(shared_testdata: Path):
