@@ -745,7 +745,7 @@ def _constructions(
             view,
             lambda: draw_glasses(image, landmarks, ipd, 0.015, (90, 90, 95)),
         ),
-        ("darker_skin", True, "none", view, lambda: darker_skin(image, landmarks, face_w, -1.5)),
+        ("darker_skin", True, "none", view, lambda: darker_skin(image, landmarks, face_w, DARKER_EV)),
         # A window burnt out in a dark room (issue 15, too dark named as too dark): the light
         # face 1.3 EV darker is refused; the darker skin, its face as exposed, is not.
         (
@@ -761,7 +761,7 @@ def _constructions(
             "none",
             view,
             lambda: window_in_dark_room(
-                darker_skin(image, landmarks, face_w, -1.5), landmarks, face_w, 0.0, -3.0
+                darker_skin(image, landmarks, face_w, DARKER_EV), landmarks, face_w, 0.0, -3.0
             ),
         ),
         # Blur that raises the Laplacian's fine-scale energy anyway (grain, JPEG blocks, halos,
