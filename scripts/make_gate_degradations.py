@@ -816,6 +816,11 @@ def _constructions(
     ]
 
 
+def photo_seed(file: str) -> int:
+    """The random seed of a labelled photo's degradations (from its file name: reproducible)."""
+    return int(hashlib.sha256(file.encode()).hexdigest()[:8], 16)
+
+
 def degraded_cases(directory: Path, split: str = "validation") -> Iterator[Case]:
     """Every degradation of the correct photos of `split` (front and oblique)."""
     rows = read_labels(directory)
@@ -833,7 +838,7 @@ def degraded_cases(directory: Path, split: str = "validation") -> Iterator[Case]
         view = "front" if front else f"{row['yaw_side']}_oblique"
         mirrored = "front" if front else ("left_oblique" if row["yaw_side"] == "right" else "right_oblique")
         stem = Path(row["file"]).stem
-        seed = int(hashlib.sha256(row["file"].encode()).hexdigest()[:8], 16)
+        seed = photo_seed(row["file"])
         # The near cheek of an oblique (the side facing the camera); the patient's left cheek of a front.
         # left_oblique (nose to the image's left) shows the patient's left cheek.
         near = "cheek_left" if (front or row["yaw_side"] == "left") else "cheek_right"

@@ -16,7 +16,6 @@ absent):
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import cv2
@@ -24,14 +23,16 @@ import numpy as np
 import pytest
 
 from core.vision.landmarks import detect_landmarks
-from core.vision.quality import QualityOptions, check_photo
+from core.vision.quality import QualityOptions, _working_copy, check_photo
 from core.vision.regions import EYE_LEFT, EYE_RIGHT
 from scripts.make_gate_degradations import (
+    DARKER_EV,
     darker_skin,
     exposure,
     glabella_lines,
     greyscale,
     jpeg,
+    photo_seed,
     side_light,
     top_light,
 )
@@ -43,7 +44,7 @@ pytestmark = pytest.mark.shared
 
 def test_the_darker_skin_construction_leaves_the_eye_openings_untouched(shared_testdata: Path):
     image, landmarks, face_w = photo_with_landmarks(shared_testdata / PORTRAIT)
-    darker = darker_skin(image, landmarks, face_w, -1.5)
+    darker = darker_skin(image, landmarks, face_w, DARKER_EV)
     eyes = np.zeros(image.shape[:2], np.uint8)
     for contour in (EYE_LEFT, EYE_RIGHT):
         cv2.fillPoly(eyes, [np.round(landmarks.xy[list(contour)]).astype(np.int32)], 1)
@@ -57,7 +58,7 @@ def test_a_slightly_dark_photo_of_darker_skin_is_accepted(shared_testdata: Path,
     # The same correct photo, its skin 1.5 EV darker and the whole photo 0.3 EV darker: the light
     # skin's -0.3 EV is accepted, so the darker skin's must be (no tone refused more often).
     image, landmarks, face_w = photo_with_landmarks(shared_testdata / name)
-    result = check_photo(exposure(darker_skin(image, landmarks, face_w, -1.5), -0.3), "front")
+    result = check_photo(exposure(darker_skin(image, landmarks, face_w, DARKER_EV), -0.3), "front")
     assert check_named(result, "exposure").status != "fail"
     assert result.verdict != "fail", [c.to_dict() for c in result.failing]
 
@@ -65,7 +66,7 @@ def test_a_slightly_dark_photo_of_darker_skin_is_accepted(shared_testdata: Path,
 @pytest.mark.parametrize("name", CORRECT)
 def test_light_from_above_on_darker_skin_is_named_as_the_light(shared_testdata: Path, name: str):
     image, landmarks, face_w = photo_with_landmarks(shared_testdata / name)
-    darker = darker_skin(image, landmarks, face_w, -1.5)
+    darker = darker_skin(image, landmarks, face_w, DARKER_EV)
     result = check_photo(top_light(darker, landmarks, pupil_distance(landmarks), -2.5), "front")
     assert result.verdict == "fail"
     assert result.first_problem is not None and result.first_problem.name == "shadows", [
@@ -79,9 +80,7 @@ def test_a_face_the_landmarker_misses_in_the_whole_photo_is_measured_in_a_crop(s
     # white: MediaPipe finds no face in the whole photo; YuNet does.
     image, landmarks, _ = photo_with_landmarks(shared_testdata / "faces/small_face_stage_44.jpg")
     lit = greyscale(side_light(image, landmarks.bbox(), -4.0, False))
-    work = lit
-    while max(work.shape[:2]) > 1280:  # the gate's working copy
-        work = cv2.pyrDown(work)
+    work, _ = _working_copy(lit, QualityOptions().work_side)  # what the gate runs the mesh on
     assert detect_landmarks(work) is None, "precondition: the whole photo has no mesh"
     result = check_photo(lit, "front")
     lighting = check_named(result, "lighting")
@@ -105,7 +104,7 @@ def test_a_cheek_lit_by_another_lamp_is_not_taken_for_a_cover(shared_testdata: P
     # Against the skin of the cheek's own side of the face the light cancels.
     name = "faces/webcam_selfie_glasses_47.jpg"
     image, landmarks, face_w = photo_with_landmarks(shared_testdata / name)
-    seed = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
+    seed = photo_seed(name)
     clip = frames_at(shared_testdata / "video" / "face_selfie_glasses_360x640.mp4", (0, 120))
     assert set(clip) == {0, 120}, "the selfie clip's frames 0 and 120"
     for kind, varied in (

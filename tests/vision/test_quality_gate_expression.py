@@ -11,7 +11,6 @@ closed it still refuses, and an open mouth (jawOpen) is judged as before.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +18,13 @@ import pytest
 
 from core.vision.landmarks import FaceLandmarks
 from core.vision.quality import QualityOptions, _check_expression, check_photo
-from scripts.make_gate_degradations import darker_skin, forehead_lines
+from scripts.make_gate_degradations import darker_skin, forehead_lines, photo_seed
 from tests.vision.gate_helpers import check_named as _check
 from tests.vision.gate_helpers import photo_with_landmarks
 
 UPPER_INNER_LIP, LOWER_INNER_LIP = 13, 14
 STAGE = "faces/small_face_stage_44.jpg"
-SEED = int(hashlib.sha256(STAGE.encode()).hexdigest()[:8], 16)  # as the degradations seed it
+SEED = photo_seed(STAGE)  # as the degradations seed it
 
 
 def _with_mouth(landmarks: FaceLandmarks, gap_of_width: float, **scores: float) -> FaceLandmarks:

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import cv2
@@ -30,6 +29,7 @@ from scripts.make_gate_degradations import (
     glabella_lines,
     hair_texture,
     paste_fringe,
+    photo_seed,
 )
 from tests.vision.gate_helpers import CORRECT, PORTRAIT
 from tests.vision.gate_helpers import check_named as _check
@@ -85,7 +85,7 @@ def test_a_fringe_in_the_skins_colour_is_refused(shared_testdata: Path):
     assert hair is not None
     image, landmarks = _portrait(shared_testdata)
     ipd = max(landmarks.interpupil_px(), landmarks.face_height_px() / 2.6)
-    seed = int(hashlib.sha256(PORTRAIT.encode()).hexdigest()[:8], 16)
+    seed = photo_seed(PORTRAIT)
     result = check_photo(paste_fringe(image, landmarks, hair, ipd, 0.5, seed), "front")
     forehead = _check(result, "hair_or_hand")
     assert forehead.status == "fail", forehead
@@ -103,7 +103,7 @@ def test_deep_forehead_lines_are_not_taken_for_a_fringe(shared_testdata: Path, n
     assert image is not None, name
     landmarks = detect_landmarks(image)
     assert landmarks is not None
-    seed = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
+    seed = photo_seed(name)
     face_w = float(landmarks.bbox()[2])
     for lined in (
         forehead_lines(image, landmarks, face_w, 5, seed),
