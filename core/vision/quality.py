@@ -358,6 +358,17 @@ class QualityOptions:
     # 0.104-0.163 -> fail above 0.09, warn above 0.07 (no forehead line warns "move your hair").
     forehead_edge_warn: float = 0.07
     forehead_edge_fail: float = 0.09
+    # Mixed light: warm light from above on the forehead, a cool window on the cheeks (the tuning
+    # split's webcam selfie clip, no hair on its forehead: b* 23-25 against the cheeks' 10-13, 0.32-0.62
+    # skin-like, 15 of 40 frames warned "move your hair", one refused). Light of another colour
+    # temperature moves skin along b*; hair is darker (the lightness test) or drawn in strands (the
+    # edge test). On a front whose forehead edge share is below `forehead_light_edges`, a b* distance
+    # up to `forehead_light_b_tolerance` x `skin_chroma_distance` counts as skin: the clip's frames
+    # 0.99-1.0. Tuning: clear foreheads <= 0.034 edges (the clip <= 0.022); every fringe of real hair
+    # drawn on the correct photos >= 0.086 keeps the strict test (darker skin: 0.24 skin-like, which
+    # the tolerance would lift to 0.72); the real curly fringe (0.01) is dark, unchanged.
+    forehead_light_edges: float = 0.04
+    forehead_light_b_tolerance: float = 2.0
     forehead_groove_sigma: float = 0.02
     forehead_step_coherence: float = 0.7
     skin_chroma_distance: float = 12.0
@@ -1599,10 +1610,19 @@ def _check_occlusion(
     forehead = m.masks["forehead"]
     if cheeks.sum() > 30 and forehead.sum() > 30:
         reference = np.median(m.lab_of(cheeks), axis=0)
-        fraction = _skin_like(m.lab_of(forehead), reference, o, o.skin_min_lightness_ratio)
+        forehead_edges = edges.get("forehead", 0.0)
+        # A forehead without a strand's edge (`forehead_light_edges`, fronts: the only view with
+        # the edge test) that differs from the cheeks along b* is lit by another lamp, not covered.
+        smooth = "forehead" in edges and forehead_edges < o.forehead_light_edges
+        fraction = _skin_like(
+            m.lab_of(forehead),
+            reference,
+            o,
+            o.skin_min_lightness_ratio,
+            o.forehead_light_b_tolerance if smooth else 1.0,
+        )
         status = _grade(fraction, o.forehead_skin_warn, o.forehead_skin_fail, higher_is_worse=False)
         value, threshold = fraction, o.forehead_skin_warn
-        forehead_edges = edges.get("forehead", 0.0)
         edge_status = _grade(forehead_edges, o.forehead_edge_warn, o.forehead_edge_fail)
         if _RANK[edge_status] > _RANK[status]:
             status, value, threshold = edge_status, forehead_edges, o.forehead_edge_warn
@@ -1679,9 +1699,13 @@ def _glasses_frames(m: _FaceMeasures, view: str, o: QualityOptions) -> float | N
     return min(shares) if shares else None
 
 
-def _skin_like(pixels: np.ndarray, reference: np.ndarray, o: QualityOptions, min_ratio: float) -> float:
-    """Share of Lab `pixels` with the reference skin's chroma and not much darker than it."""
-    chroma_distance = np.hypot(pixels[:, 1] - reference[1], pixels[:, 2] - reference[2])
+def _skin_like(
+    pixels: np.ndarray, reference: np.ndarray, o: QualityOptions, min_ratio: float, b_tolerance: float = 1.0
+) -> float:
+    """Share of Lab `pixels` with the reference skin's chroma and not much darker than it. A
+    `b_tolerance` > 1 accepts that many times the distance along b* (blue-yellow), the axis along
+    which light of another colour temperature moves the skin."""
+    chroma_distance = np.hypot(pixels[:, 1] - reference[1], (pixels[:, 2] - reference[2]) / b_tolerance)
     lightness_ratio = pixels[:, 0] / max(float(reference[0]), 1.0)
     return float(np.mean((chroma_distance < o.skin_chroma_distance) & (lightness_ratio > min_ratio)))
 

@@ -12,7 +12,10 @@ absent):
   detector in the whole photo and found in a crop around YuNet's box: a side-lit black-and-white
   stage portrait had no light test at all and was named only for its missing colour;
 - a cheek lit by another lamp than the rest of the face (a cool window on one side) read as covered
-  against the whole face's skin: each cheek is now compared with the skin of its own side."""
+  against the whole face's skin: each cheek is now compared with the skin of its own side;
+- a forehead under warm light from above, its cheeks by a cool window, read as hair in most frames
+  of the selfie clip: a smooth forehead may differ from the cheeks along b* (the light's colour),
+  a fringe keeps the strict colour test."""
 
 from __future__ import annotations
 
@@ -31,7 +34,9 @@ from scripts.make_gate_degradations import (
     exposure,
     glabella_lines,
     greyscale,
+    hair_texture,
     jpeg,
+    paste_fringe,
     photo_seed,
     side_light,
     top_light,
@@ -120,3 +125,34 @@ def test_a_cheek_lit_by_another_lamp_is_not_taken_for_a_cover(shared_testdata: P
         colour_test = cheek.threshold == QualityOptions().cheek_skin_warn
         assert cheek.status == "pass" or not colour_test, (kind, cheek)
         assert result.verdict != "fail", (kind, [c.to_dict() for c in result.failing])
+
+
+# Frames of the selfie clip whose clear forehead (warm light from above, b* 23-25) read 0.32-0.62
+# skin-like against its cheeks (a cool window, b* 10-13): 168 refused "move your hair away", the
+# others warned. The labelled photo (frame 120) is correct and has no hair on the forehead.
+MIXED_LIGHT_FRAMES = (120, 144, 162, 168, 180)
+
+
+def test_a_forehead_lit_by_another_lamp_is_not_taken_for_hair(shared_testdata: Path):
+    clip = frames_at(shared_testdata / "video" / "face_selfie_glasses_360x640.mp4", MIXED_LIGHT_FRAMES)
+    assert set(clip) == set(MIXED_LIGHT_FRAMES), "the selfie clip's frames"
+    for index, frame in clip.items():
+        forehead = check_named(check_photo(frame, "front"), "hair_or_hand")
+        assert forehead.status == "pass", (index, forehead)
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_a_fringe_on_darker_skin_is_still_refused(shared_testdata: Path, name: str):
+    # The fringe differs from darker skin mostly along b*: with the mixed-light tolerance it would
+    # read as skin (the stage portrait 0.24 -> 0.72); its strands' edges keep the strict test.
+    hair = hair_texture(shared_testdata)
+    assert hair is not None
+    image, landmarks, face_w = photo_with_landmarks(shared_testdata / name)
+    darker = darker_skin(image, landmarks, face_w, DARKER_EV)
+    fringed = paste_fringe(darker, landmarks, hair, pupil_distance(landmarks), 0.5, photo_seed(name))
+    result = check_photo(fringed, "front")
+    assert check_named(result, "hair_or_hand").status == "fail", check_named(result, "hair_or_hand")
+    assert result.first_problem is not None and result.first_problem.name in (
+        "hair_or_hand",
+        "cheek_occlusion",
+    )
