@@ -268,6 +268,17 @@ class QualityOptions:
     sharp_edge_share: float = 0.05
     sharpness_fail: float = 1.32
     sharpness_warn: float = 1.36
+    # ... and the same in each of four directions, the smallest (`_sharpness_measures`): a shaken
+    # camera smears the edges across its motion and leaves those along it sharp, and a face's
+    # strongest edges (spectacle frames, brows, the lips) often run one way: motion blur 0.12 x
+    # the pupil distance long read 1.25-1.53 over all directions on the tuning split's fronts
+    # (horizontal motion on the brown-skinned portrait with thick frames: 1.53, accepted). In the
+    # direction where they are widest: motion-blurred 1.06-1.19 on every tuning front at 0, 30, 45,
+    # 90 and 120 degrees (1.19: 30 degrees, between two of the directions), Gaussian blur
+    # 1.03-1.09; the correct tuning photos and their accepted variations >= 1.29, every 6th frame of
+    # both video clips >= 1.39.
+    sharp_direction_fail: float = 1.22
+    sharp_direction_warn: float = 1.26
 
     # --- dynamic range (ISO/IEC 29794-5 DynamicRange, as OFIQ computes it): the entropy in bits of
     # the 256-bin luma histogram of the face region (face oval with eyes, brows and lips: their
@@ -1392,35 +1403,71 @@ def _check_colour(
     )
 
 
-def _gradient_energy(gray: np.ndarray, sigma: float) -> np.ndarray:
-    """Squared gradient magnitude of `gray` (float32) smoothed by a Gaussian of `sigma` px."""
+def _gradients(gray: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """x and y gradients (float32, central differences) of `gray` smoothed by a Gaussian of `sigma` px."""
     smooth = cv2.GaussianBlur(gray, (0, 0), sigma)
-    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=1, scale=0.5)  # central differences
+    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=1, scale=0.5)
     gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=1, scale=0.5)
-    return cv2.add(cv2.multiply(gx, gx), cv2.multiply(gy, gy))
+    return gx, gy
 
 
-def _edge_sharpness(gray: np.ndarray, o: QualityOptions) -> float:
-    """How narrow the face's strongest edges are (see `sharpness_fail`): sqrt of the fine-scale
-    gradient energy over the coarse-scale one, on the `sharp_edge_share` of pixels with the
-    strongest coarse gradient. 1 = no edge sharper than the coarse scale. The scales are shares of
-    `sharp_face_px`: a narrower face (read at its own pixels, `_check_sharpness`) is read at scales
-    narrowed alike, as if enlarged without the interpolation's softening."""
-    face = gray.astype(np.float32)
-    scale = min(1.0, face.shape[1] / o.sharp_face_px)
-    fine = _gradient_energy(face, o.sharp_fine_sigma * scale)
-    coarse = _gradient_energy(face, o.sharp_coarse_sigma * scale)
-    rank = int((1.0 - o.sharp_edge_share) * (coarse.size - 1))
+def _strongest_edges_ratio(fine: np.ndarray, coarse: np.ndarray, share: float) -> float:
+    """sqrt of the `fine` energy over the `coarse` one on the `share` of pixels with the strongest
+    `coarse` energy; 1.0 for a flat crop (no edge at all)."""
+    rank = int((1.0 - share) * (coarse.size - 1))
     edges = (coarse >= np.partition(coarse.ravel(), rank)[rank]).view(np.uint8)  # a 0/1 mask
     total = cv2.mean(coarse, mask=edges)[0]
     if total <= 0.0:
-        return 1.0  # a flat crop: no edge at all
+        return 1.0
     return math.sqrt(cv2.mean(fine, mask=edges)[0] / total)
+
+
+# Directions across which the edges are read (degrees from the image's x axis): a shaken camera
+# smears the edges across its motion only.
+_SHARP_DIRECTIONS = (0.0, 45.0, 90.0, 135.0)
+
+
+def _sharpness_measures(gray: np.ndarray, o: QualityOptions) -> tuple[float, float]:
+    """(how narrow the face's strongest edges are, the same in the direction where they are
+    widest). The first: sqrt of the fine-scale gradient energy over the coarse-scale one, on the
+    `sharp_edge_share` of pixels with the strongest coarse gradient (see `sharpness_fail`); 1 = no
+    edge sharper than the coarse scale. The second: the same with the gradient's component along
+    each of `_SHARP_DIRECTIONS`, the smallest (see `sharp_direction_fail`), on every 2nd pixel of
+    every 2nd row (a quarter of the cost; the strongest edges are many pixels wide at the coarse
+    scale). The scales are shares of `sharp_face_px`: a narrower face (read at its own pixels,
+    `_check_sharpness`) is read at scales narrowed alike, as if enlarged without the
+    interpolation's softening."""
+    face = gray.astype(np.float32)
+    scale = min(1.0, face.shape[1] / o.sharp_face_px)
+    fine_x, fine_y = _gradients(face, o.sharp_fine_sigma * scale)
+    coarse_x, coarse_y = _gradients(face, o.sharp_coarse_sigma * scale)
+    overall = _strongest_edges_ratio(
+        cv2.add(cv2.multiply(fine_x, fine_x), cv2.multiply(fine_y, fine_y)),
+        cv2.add(cv2.multiply(coarse_x, coarse_x), cv2.multiply(coarse_y, coarse_y)),
+        o.sharp_edge_share,
+    )
+    fx, fy, cx, cy = (g[::2, ::2] for g in (fine_x, fine_y, coarse_x, coarse_y))
+    ratios = []
+    for angle in _SHARP_DIRECTIONS:
+        c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+        fine = np.square(fx * c + fy * s)
+        coarse = np.square(cx * c + cy * s).ravel()
+        rank = int((1.0 - o.sharp_edge_share) * (coarse.size - 1))
+        strongest = coarse >= np.partition(coarse, rank)[rank]
+        total = float(coarse[strongest].mean())
+        ratios.append(math.sqrt(float(fine.ravel()[strongest].mean()) / total) if total > 0.0 else 1.0)
+    return overall, min(ratios)
+
+
+def _edge_sharpness(gray: np.ndarray, o: QualityOptions) -> float:
+    """How narrow the face's strongest edges are (`_sharpness_measures`' first measure)."""
+    return _sharpness_measures(gray, o)[0]
 
 
 def _check_sharpness(image: np.ndarray, rect: tuple[int, int, int, int], o: QualityOptions) -> QualityCheck:
     """Width of the strongest edges of the face `rect` of `image` (BGR or luma, the original
-    pixels) at a fixed width (`_edge_sharpness`; close-ups: `_close_up_focus`)."""
+    pixels) at a fixed width, over all directions and in the direction where they are widest
+    (`_sharpness_measures`; close-ups: `_close_up_focus`)."""
     instruction = N_("The photo is blurry. Hold the phone still, tap your face to focus and try again.")
     # Normalise for face size: a face reduced to a fixed width has comparable detail at any
     # distance. A narrower face is read at its own pixels, at scales narrowed alike: enlarging it
@@ -1429,8 +1476,18 @@ def _check_sharpness(image: np.ndarray, rect: tuple[int, int, int, int], o: Qual
     face = _face_gray(image, rect, o.sharp_face_px)
     if face is None:
         return QualityCheck("sharpness", "warn", None, o.sharpness_fail, instruction)
-    value = _edge_sharpness(face, o)
+    value, directional = _sharpness_measures(face, o)
     status = _grade(value, o.sharpness_warn, o.sharpness_fail, higher_is_worse=False)
+    shaken = _grade(directional, o.sharp_direction_warn, o.sharp_direction_fail, higher_is_worse=False)
+    if _RANK[shaken] > _RANK[status]:
+        # Sharp across the motion's direction, smeared along it: the camera moved.
+        return QualityCheck(
+            "sharpness",
+            shaken,
+            directional,
+            o.sharp_direction_warn,
+            N_("The photo is blurred by movement. Hold the phone still with both hands and try again."),
+        )
     return QualityCheck("sharpness", status, value, o.sharpness_warn, "" if status == "pass" else instruction)
 
 
@@ -2492,6 +2549,8 @@ def _severity(check: QualityCheck, view: str, o: QualityOptions) -> float:
     if name == "sharpness":
         if view == "close_up":
             return _margin(v, o.closeup_focus_warn, o.closeup_focus_fail)
+        if check.threshold == o.sharp_direction_warn:
+            return _margin(v, o.sharp_direction_warn, o.sharp_direction_fail)
         return _margin(v, o.sharpness_warn, o.sharpness_fail)
     if name == "scale":
         return _margin(v, o.closeup_px_per_mm_warn, o.closeup_px_per_mm_fail)

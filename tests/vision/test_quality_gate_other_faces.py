@@ -7,7 +7,9 @@ skipped when absent):
 - thin metal frames (acceptable by the labels' rule) drawn on them crossed the top of the cheek with
   their lower rim and were refused as "move your hair away from your cheeks";
 - the brown-skinned portrait before saturated blue paper, its skin 1.5 EV darker, was refused as
-  too dark: the scene's bright end, read by luma, called the blue backdrop dark."""
+  too dark: the scene's bright end, read by luma, called the blue backdrop dark;
+- a shaken camera (motion blur) on faces whose strongest edges run along the motion (thick
+  spectacle frames) read as sharp over all directions and was accepted."""
 
 from __future__ import annotations
 
@@ -21,7 +23,9 @@ from scripts.make_gate_degradations import (
     darker_skin,
     draw_glasses,
     exposure,
+    grain,
     jpeg,
+    motion_blur,
     paste_hair,
     paste_hand,
     photo_seed,
@@ -94,3 +98,32 @@ def test_a_dark_photo_before_a_saturated_backdrop_is_still_too_dark(shared_testd
     image, _, _ = photo_with_landmarks(shared_testdata / BROWN_SKIN)
     result = check_photo(exposure(image, -2.3), "front")
     assert check_named(result, "exposure").status == "fail"
+
+
+@pytest.mark.parametrize(
+    ("name", "degrees"),
+    (
+        (BROWN_SKIN, 0.0),  # along the thick frames' top and bottom edges: 1.53 over all directions
+        ("faces/glasses_frontal_outdoor_16.jpg", 30.0),
+        ("faces/webcam_selfie_glasses_47.jpg", 0.0),
+        ("faces/frontal_whitebg_young_male_18.jpg", 90.0),
+    ),
+)
+def test_a_shaken_camera_is_refused_whichever_way_it_moved(shared_testdata: Path, name: str, degrees: float):
+    image, landmarks, _ = photo_with_landmarks(shared_testdata / name)
+    shaken = motion_blur(image, 0.12 * pupil_distance(landmarks), degrees)
+    sharpness = check_named(check_photo(shaken, "front"), "sharpness")
+    assert sharpness.status == "fail", sharpness
+    assert "movement" in sharpness.instruction or "blurry" in sharpness.instruction
+
+
+@pytest.mark.parametrize("name", ("faces/webcam_selfie_glasses_47.jpg", "faces/small_face_stage_44.jpg"))
+def test_sharp_photos_with_grain_or_jpeg_are_not_taken_for_a_shaken_camera(shared_testdata: Path, name: str):
+    image, _, _ = photo_with_landmarks(shared_testdata / name)
+    for kind, varied in (
+        ("as taken", image),
+        ("grain", grain(image, 6.0, photo_seed(name))),
+        ("q50", jpeg(image, 50)),
+    ):
+        sharpness = check_named(check_photo(varied, "front"), "sharpness")
+        assert sharpness.status != "fail", (kind, sharpness)
