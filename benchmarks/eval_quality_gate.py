@@ -39,6 +39,7 @@ from scripts.make_gate_degradations import (  # noqa: E402
     close_up_cases,
     degraded_cases,
     face_close_up_cases,
+    other_front_cases,
     read_labels,
     read_split,
 )
@@ -251,6 +252,57 @@ def report_close_ups(directory: Path, options: QualityOptions, verbose: bool) ->
             )
 
 
+def report_other_fronts(directory: Path, split: str, options: QualityOptions, misses: bool) -> None:
+    """Check-level constructions on the split's other fronts (`other_front_cases`): per kind, how
+    often the check it aims at fails (or, for an accepted variation, no check fails that did not
+    fail on the photo as taken), per skin tone group, and with `misses` every case that did not."""
+    print(
+        f"\n==================== CHECKS on constructions of the {split} split's other fronts"
+        " (refused photos, otherwise well lit, natural colour, sharp) ===================="
+    )
+    own: dict[str, set[str]] = {}
+    kinds: dict[str, list[bool]] = defaultdict(list)
+    tones: dict[str, list[bool]] = defaultdict(list)
+    missed: list[str] = []
+    for case in other_front_cases(directory, split):
+        if case.source not in own:
+            image = cv2.imread(str(directory / case.source))
+            own[case.source] = {c.name for c in check_photo(image, "front", options).failing}
+        result = check_photo(case.image, "front", options)
+        failing = {c.name for c in result.failing}
+        if case.targets is None:
+            added = failing - own[case.source]
+            right, detail = not added, f"added {sorted(added)}"
+        else:
+            right = bool(failing & case.targets)
+            aimed = [result.check(name) for name in sorted(case.targets)]
+            detail = ", ".join(f"{c.name}={c.status}:{_short(c.value)}" for c in aimed if c is not None)
+        kinds[case.kind].append(right)
+        tones[case.skin_tone].append(right)
+        if not right:
+            missed.append(f"  {case.name[:52]:52} {case.skin_tone:14} {detail}")
+    if not kinds:
+        print("  no such photo in this split")
+        return
+    for kind, rows in sorted(kinds.items()):
+        print(f"  {kind:28} as built {_rate(sum(rows), len(rows)):>14}")
+    print(
+        "  per skin tone group: "
+        + ", ".join(f"{t} {_rate(sum(r), len(r))}" for t, r in sorted(tones.items()))
+    )
+    total = [right for rows in kinds.values() for right in rows]
+    print(f"  all: {_rate(sum(total), len(total))}   sources: {len(own)}")
+    if misses and missed:
+        print(
+            "  not as built: case, tone group, the check aimed at (or the checks an accepted variation added)"
+        )
+        print("\n".join(missed))
+
+
+def _short(value: object) -> object:
+    return round(value, 2) if isinstance(value, float) else value
+
+
 def _problems(result: QualityResult) -> str:
     return ", ".join(
         f"{c.name}={c.status}:{c.value if not isinstance(c.value, float) else round(c.value, 2)}"
@@ -384,6 +436,7 @@ def main() -> int:
             refused = sum(not d.expected_ok for d in group)
             print(f"  {kind:22} decision {_rate(right, len(group)):>12}   reason {_rate(named, refused):>12}")
         report_close_ups(directory, options, args.verbose)
+        report_other_fronts(directory, args.degrade, options, args.misses)
         combined = decisions[args.degrade] + degraded
         report(
             f"{args.degrade.upper()} + DEGRADED together", combined, turned[args.degrade], wrong[args.degrade]

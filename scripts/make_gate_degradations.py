@@ -857,6 +857,128 @@ def degraded_cases(directory: Path, split: str = "validation") -> Iterator[Case]
             yield Case(f"{stem}/{kind}", row["file"], kind, case_view, ok, reason, tone, degraded)
 
 
+# Check-level constructions on the split's OTHER fronts (`other_front_cases`): photos refused for a
+# problem of their own (thick frames, a fringe, a tilt) but otherwise well lit, natural in colour
+# and sharp by their label. The verdict is "refused" whatever is added, so each construction judges
+# one check: the check named here must fail (any of them), or, for an accepted variation (None),
+# no check may fail that did not fail on the photo as taken. Kinds whose label depends on the
+# source's own exposure (-1.3 EV of a bright face is not "too dark", a backlight on a lit backdrop)
+# are left out.
+CHECK_TARGETS: dict[str, frozenset[str] | None] = {
+    "blur": frozenset({"sharpness"}),
+    "defocus": frozenset({"sharpness"}),
+    "motion_blur": frozenset({"sharpness"}),
+    "blur_grain": frozenset({"sharpness"}),
+    "blur_sharpened": frozenset({"sharpness"}),
+    "blur_jpeg": frozenset({"sharpness"}),
+    "upscaled": frozenset({"sharpness"}),
+    "under_exposed_2ev": frozenset({"exposure"}),
+    "over_exposed_1ev": frozenset({"exposure"}),
+    "cast_warm": frozenset({"colour"}),
+    "cast_blue": frozenset({"colour"}),
+    "cast_green": frozenset({"colour"}),
+    "cast_magenta": frozenset({"colour"}),
+    "jpeg_q20": frozenset({"compression"}),
+    "jpeg_q10": frozenset({"compression"}),
+    "low_contrast": frozenset({"dynamic_range"}),
+    "hand_on_cheek": frozenset({"cheek_occlusion"}),
+    "hair_on_cheek": frozenset({"cheek_occlusion"}),
+    "fringe": frozenset({"hair_or_hand"}),
+    "side_light": frozenset({"lighting"}),
+    "top_light": frozenset({"shadows"}),
+    "small_96px": frozenset({"image_size", "distance"}),
+    "far_17pct": frozenset({"face_size", "distance"}),
+    "roll_22deg": frozenset({"roll"}),
+    "mirror": None,
+    "jpeg_q80": None,
+    "jpeg_q50": None,
+    "slightly_dark_0.3ev": None,
+    "glasses_thin": None,
+    "darker_skin": None,
+    "grain_only": None,
+    "soft_side_light": None,
+    "forehead_lines": None,
+    "glabella_lines": None,
+}
+# ... and on the same photo with its skin `DARKER_EV` darker (tone group "<tone>>darker").
+CHECK_TARGETS_DARKER: dict[str, frozenset[str] | None] = {
+    kind: CHECK_TARGETS[kind]
+    for kind in (
+        "blur",
+        "cast_warm",
+        "cast_magenta",
+        "hand_on_cheek",
+        "side_light",
+        "jpeg_q50",
+        "slightly_dark_0.3ev",
+    )
+}
+
+
+@dataclass(frozen=True)
+class CheckCase:
+    name: str  # e.g. "brown_skin_frontal_glasses_09/cast_blue"
+    source: str  # labelled file it was made from
+    kind: str
+    targets: frozenset[str] | None  # one of these checks must fail; None: no new failing check
+    skin_tone: str
+    image: np.ndarray
+
+
+def other_fronts(directory: Path, split: str) -> list[dict[str, str]]:
+    """The fronts of `split` refused for a problem of their own, one face, well lit, natural in
+    colour and sharp by their label (`other_front_cases`' sources)."""
+    assignment = read_split()
+    return [
+        row
+        for row in read_labels(directory)
+        if assignment.get(row["file"]) == split
+        and not acceptable(row)
+        and row["yaw_bin"] == "frontal"
+        and row["n_faces"] == "1"
+        and (row["lighting"], row["colour_cast"], row["sharp"]) == ("good", "none", "yes")
+    ]
+
+
+def other_front_cases(
+    directory: Path, split: str = "validation", files: frozenset[str] | None = None
+) -> Iterator[CheckCase]:
+    """Every check-level construction (`CHECK_TARGETS`) of the other fronts of `split` (of
+    `files` only, when given)."""
+    hair = hair_texture(directory)
+    for row in other_fronts(directory, split):
+        if files is not None and row["file"] not in files:
+            continue
+        image = cv2.imread(str(directory / row["file"]))
+        geometry = None if image is None else _face_geometry(image)
+        if image is None or geometry is None:
+            continue
+        landmarks, masks, skin = geometry
+        stem, seed = Path(row["file"]).stem, photo_seed(row["file"])
+        darker = darker_skin(image, landmarks, float(landmarks.bbox()[2]), DARKER_EV)
+        for prefix, source, targets in (
+            ("", image, CHECK_TARGETS),
+            ("darker+", darker, CHECK_TARGETS_DARKER),
+        ):
+            made = _constructions(
+                source,
+                landmarks,
+                skin,
+                masks["cheek_left"],
+                "front",
+                "front",
+                "cheek_left",
+                seed,
+                hair,
+                frozenset(targets),
+            )
+            tone = f"{row['skin_tone']}>darker" if prefix else row["skin_tone"]
+            for kind, _ok, _reason, _view, degraded in made:
+                yield CheckCase(
+                    f"{stem}/{prefix}{kind}", row["file"], f"{prefix}{kind}", targets[kind], tone, degraded
+                )
+
+
 def skin_split(file: str) -> str:
     """Skin close-ups (../shared/testdata/skin, unlabelled): "tuning" when the sha256 of the file
     name is odd, else "validation" (5 and 5). The close-up focus thresholds were fit on tuning."""

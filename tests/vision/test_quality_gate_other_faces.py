@@ -19,6 +19,8 @@ import pytest
 
 from core.vision.quality import check_photo
 from scripts.make_gate_degradations import (
+    CHECK_TARGETS,
+    CHECK_TARGETS_DARKER,
     DARKER_EV,
     darker_skin,
     draw_glasses,
@@ -26,9 +28,12 @@ from scripts.make_gate_degradations import (
     grain,
     jpeg,
     motion_blur,
+    other_front_cases,
+    other_fronts,
     paste_hair,
     paste_hand,
     photo_seed,
+    read_split,
 )
 from tests.video_frames import frames_at
 from tests.vision.gate_helpers import check_named, photo_with_landmarks, pupil_distance
@@ -127,3 +132,36 @@ def test_sharp_photos_with_grain_or_jpeg_are_not_taken_for_a_shaken_camera(share
     ):
         sharpness = check_named(check_photo(varied, "front"), "sharpness")
         assert sharpness.status != "fail", (kind, sharpness)
+
+
+def test_the_check_level_constructions_come_from_each_splits_refused_well_lit_fronts(shared_testdata: Path):
+    # `benchmarks/eval_quality_gate.py` reports them per split: the tuning split's to fit on, the
+    # validation split's as held out. Each source is a front of its own split, refused by its
+    # label, otherwise well lit, natural in colour and sharp.
+    split = read_split()
+    tuning = other_fronts(shared_testdata, "tuning")
+    validation = other_fronts(shared_testdata, "validation")
+    assert OTHER_FRONTS[0] in {row["file"] for row in tuning}
+    assert tuning and validation
+    for part, rows in (("tuning", tuning), ("validation", validation)):
+        for row in rows:
+            assert split[row["file"]] == part
+            assert row["clinical_front_ok"] == "no" and row["yaw_bin"] == "frontal"
+            assert (row["lighting"], row["colour_cast"], row["sharp"], row["n_faces"]) == (
+                "good",
+                "none",
+                "yes",
+                "1",
+            )
+    cases = list(other_front_cases(shared_testdata, "tuning", frozenset({BROWN_SKIN})))
+    assert {case.source for case in cases} == {BROWN_SKIN}
+    expected = set(CHECK_TARGETS) | {f"darker+{kind}" for kind in CHECK_TARGETS_DARKER}
+    assert {case.kind for case in cases} == expected
+    for case in cases:
+        assert (
+            case.targets
+            == (CHECK_TARGETS_DARKER if case.kind.startswith("darker+") else CHECK_TARGETS)[
+                case.kind.removeprefix("darker+")
+            ]
+        )
+        assert case.skin_tone == ("brown>darker" if case.kind.startswith("darker+") else "brown")
