@@ -891,12 +891,12 @@ class _FaceMeasures:
     frame_luma: np.ndarray  # luma of the whole working copy (background for backlight)
     crop_rect: tuple[int, int, int, int]  # crop (x, y, w, h) in the working copy
     frame_lab: np.ndarray  # Lab of every 4th pixel of the working copy (grey-world colour cast)
-    frame_value: np.ndarray  # brightest channel of every 4th pixel of the working copy (the scene)
+    frame_bgr: np.ndarray  # every 4th pixel of the working copy, BGR (a view: the scene's colour)
     bgr: np.ndarray  # BGR face crop of the working copy (a view, not a copy)
     # Read by several checks, so taken once (a live frame has ~14 ms in all):
     skin_luma: np.ndarray  # uint8 luma of the face-skin pixels
-    # The scene once taken (`_background`): (luma, brightest channel) of every 4th pixel away
-    # from the face, or None when there is too little; None = not yet taken.
+    # The scene once taken (`_background`): (which of every 4th pixel lie away from the face, their
+    # luma), or None when there is too little; None = not yet taken.
     background_cache: tuple[tuple[np.ndarray, np.ndarray] | None] | None = None
 
     def lab_of(self, mask: np.ndarray) -> np.ndarray:
@@ -968,7 +968,7 @@ def _face_measures(work: np.ndarray, landmarks: FaceLandmarks) -> _FaceMeasures:
         frame_luma=frame_luma,
         crop_rect=(x0, y0, x1 - x0, y1 - y0),
         frame_lab=_lab(work[::4, ::4]),
-        frame_value=work[::4, ::4].max(axis=2),
+        frame_bgr=work[::4, ::4],
         bgr=crop,
         skin_luma=luma[skin],
     )
@@ -1060,9 +1060,9 @@ def _check_exposure(m: _FaceMeasures, view: str, o: QualityOptions) -> QualityCh
 
 
 def _background(m: _FaceMeasures) -> tuple[np.ndarray, np.ndarray] | None:
-    """(luma, brightest channel) of the working copy's pixels away from the face (every 4th
-    pixel); None when the face leaves too little background (< 5 % of the frame). Read by
-    backlight and exposure (the scene, a window in the dark), so taken once per photo."""
+    """(which of every 4th pixel of the working copy lie away from the face, their luma); None
+    when the face leaves too little background (< 5 % of the frame). Read by backlight and exposure
+    (the scene, a window in the dark), so taken once per photo."""
     if m.background_cache is None:
         h, w = m.frame_luma.shape
         x, y, bw, bh = m.face_rect
@@ -1073,15 +1073,14 @@ def _background(m: _FaceMeasures) -> tuple[np.ndarray, np.ndarray] | None:
         background[max(0, y - margin) : y + bh + margin, max(0, x - margin) : x + bw + margin] = False
         background = background[::4, ::4]
         enough = background.sum() >= 0.05 * background.size
-        scene = (m.frame_luma[::4, ::4][background], m.frame_value[background]) if enough else None
-        m.background_cache = (scene,)
+        m.background_cache = ((background, m.frame_luma[::4, ::4][background]) if enough else None,)
     return m.background_cache[0]
 
 
 def _background_luma(m: _FaceMeasures) -> np.ndarray | None:
     """Luma of the scene away from the face (`_background`); None when there is too little."""
     scene = _background(m)
-    return None if scene is None else scene[0]
+    return None if scene is None else scene[1]
 
 
 def _scene_reference(m: _FaceMeasures, frame_if_none: bool = False) -> float:
@@ -1096,9 +1095,9 @@ def _scene_reference(m: _FaceMeasures, frame_if_none: bool = False) -> float:
     scene = _background(m)
     if scene is None:
         if frame_if_none:
-            return _percentiles_u8(m.frame_value, (99.5,))[0]
+            return _percentiles_u8(m.frame_bgr.max(axis=2), (99.5,))[0]
         return 0.0
-    return _percentiles_u8(scene[1], (98,))[0]
+    return _percentiles_u8(m.frame_bgr[scene[0]].max(axis=1), (98,))[0]
 
 
 def _window_in_the_dark(m: _FaceMeasures, p90: float, o: QualityOptions) -> bool:
@@ -1424,19 +1423,14 @@ def _strongest_edges_ratio(fine: np.ndarray, coarse: np.ndarray, share: float) -
     return math.sqrt(cv2.mean(fine, mask=edges)[0] / total)
 
 
-# Directions across which the edges are read (degrees from the image's x axis): a shaken camera
-# smears the edges across its motion only.
-_SHARP_DIRECTIONS = (0.0, 45.0, 90.0, 135.0)
-
-
 def _sharpness_measures(gray: np.ndarray, o: QualityOptions) -> tuple[float, float]:
     """(how narrow the face's strongest edges are, the same in the direction where they are
     widest). The first: sqrt of the fine-scale gradient energy over the coarse-scale one, on the
     `sharp_edge_share` of pixels with the strongest coarse gradient (see `sharpness_fail`); 1 = no
     edge sharper than the coarse scale. The second: the same with the gradient's component along
-    each of `_SHARP_DIRECTIONS`, the smallest (see `sharp_direction_fail`), on every 2nd pixel of
-    every 2nd row (a quarter of the cost; the strongest edges are many pixels wide at the coarse
-    scale). The scales are shares of `sharp_face_px`: a narrower face (read at its own pixels,
+    each of four directions (0, 45, 90, 135 degrees: a shaken camera smears the edges across its
+    motion only), the smallest (see `sharp_direction_fail`), on every 2nd pixel of every 2nd row
+    (a quarter of the cost; the strongest edges are many pixels wide at the coarse scale). The scales are shares of `sharp_face_px`: a narrower face (read at its own pixels,
     `_check_sharpness`) is read at scales narrowed alike, as if enlarged without the
     interpolation's softening."""
     face = gray.astype(np.float32)
@@ -1448,17 +1442,20 @@ def _sharpness_measures(gray: np.ndarray, o: QualityOptions) -> tuple[float, flo
         cv2.add(cv2.multiply(coarse_x, coarse_x), cv2.multiply(coarse_y, coarse_y)),
         o.sharp_edge_share,
     )
-    fx, fy, cx, cy = (g[::2, ::2] for g in (fine_x, fine_y, coarse_x, coarse_y))
-    ratios = []
-    for angle in _SHARP_DIRECTIONS:
-        c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
-        fine = np.square(fx * c + fy * s)
-        coarse = np.square(cx * c + cy * s).ravel()
-        rank = int((1.0 - o.sharp_edge_share) * (coarse.size - 1))
-        strongest = coarse >= np.partition(coarse, rank)[rank]
-        total = float(coarse[strongest].mean())
-        ratios.append(math.sqrt(float(fine.ravel()[strongest].mean()) / total) if total > 0.0 else 1.0)
-    return overall, min(ratios)
+    fx, fy, cx, cy = (np.ascontiguousarray(g[::2, ::2]) for g in (fine_x, fine_y, coarse_x, coarse_y))
+    # The component along 0, 45, 90 and 135 degrees: x, (x + y) / sqrt 2, y, (x - y) / sqrt 2; the
+    # 1 / sqrt 2 cancels in the ratio, so the sums are used as they are.
+    components = (
+        (fx, cx),
+        (cv2.add(fx, fy), cv2.add(cx, cy)),
+        (fy, cy),
+        (cv2.subtract(fx, fy), cv2.subtract(cx, cy)),
+    )
+    directional = min(
+        _strongest_edges_ratio(cv2.multiply(fine, fine), cv2.multiply(coarse, coarse), o.sharp_edge_share)
+        for fine, coarse in components
+    )
+    return overall, directional
 
 
 def _edge_sharpness(gray: np.ndarray, o: QualityOptions) -> float:
@@ -1912,25 +1909,35 @@ def _edge_shares(m: _FaceMeasures, names: list[str], o: QualityOptions) -> dict[
             counted = _fringe_edges(m, strong, gx, gy, region, o)
             shares[name] = float(np.count_nonzero(counted)) / float(np.count_nonzero(region))
         else:
-            ys, xs = np.nonzero(region)
-            counted = strong[ys, xs] & ~_rim_edges(m, ys, xs, gx[ys, xs], gy[ys, xs], o)
-            shares[name] = float(np.mean(counted))
+            x0, y0, w0, h0 = cv2.boundingRect(region)
+            box = (slice(y0, y0 + h0), slice(x0, x0 + w0))
+            inside = region[box] > 0
+            counted = strong[box] & ~_rim_edges(m, inside, (x0, y0), gx[box], gy[box], o)
+            shares[name] = float(np.count_nonzero(counted & inside)) / float(np.count_nonzero(inside))
     return shares
 
 
 def _rim_edges(
-    m: _FaceMeasures, ys: np.ndarray, xs: np.ndarray, gx: np.ndarray, gy: np.ndarray, o: QualityOptions
+    m: _FaceMeasures,
+    inside: np.ndarray,
+    origin: tuple[int, int],
+    gx: np.ndarray,
+    gy: np.ndarray,
+    o: QualityOptions,
 ) -> np.ndarray:
-    """Which of a cheek's pixels (`ys`, `xs`, their gradient `gx`, `gy`) lie in its top
-    `cheek_edge_top_band` (along the face's own vertical, from the outer eye corners) on an edge
-    running along the eye line: where a spectacle frame's lower rim crosses the cheek. Hair hangs
-    down across that band and a hand's outline crosses it at any angle; they count."""
+    """Which pixels of a cheek's box (`inside`: the cheek, `origin`: the box's corner, `gx`, `gy`:
+    the gradient there) lie in the cheek's top `cheek_edge_top_band` (along the face's own
+    vertical, from the outer eye corners: a direction, the same at any scale) on an edge running
+    along the eye line: where a spectacle frame's lower rim crosses the cheek. Hair hangs down
+    across that band and a hand's outline crosses it at any angle; they count."""
     corner_right, corner_left = m.landmarks.xy[33], m.landmarks.xy[263]
     dx, dy = float(corner_left[0] - corner_right[0]), float(corner_left[1] - corner_right[1])
     norm = max(math.hypot(dx, dy), 1e-6)
     cos, sin = dx / norm, dy / norm
-    down = ys * cos - xs * sin  # position along the face's vertical
-    top, bottom = float(down.min()), float(down.max())
+    rows = np.arange(origin[1], origin[1] + inside.shape[0], dtype=np.float32)[:, None]
+    columns = np.arange(origin[0], origin[0] + inside.shape[1], dtype=np.float32)[None, :]
+    down = rows * cos - columns * sin  # position along the face's vertical
+    top, bottom = float(down[inside].min()), float(down[inside].max())
     in_band = down < top + o.cheek_edge_top_band * (bottom - top)
     along_eye_line = np.abs(gy * cos - gx * sin) > np.abs(gx * cos + gy * sin)
     return in_band & along_eye_line
