@@ -1430,7 +1430,8 @@ def _sharpness_measures(gray: np.ndarray, o: QualityOptions) -> tuple[float, flo
     edge sharper than the coarse scale. The second: the same with the gradient's component along
     each of four directions (0, 45, 90, 135 degrees: a shaken camera smears the edges across its
     motion only), the smallest (see `sharp_direction_fail`), on every 2nd pixel of every 2nd row
-    (a quarter of the cost; the strongest edges are many pixels wide at the coarse scale). The scales are shares of `sharp_face_px`: a narrower face (read at its own pixels,
+    (a quarter of the cost; the strongest edges are many pixels wide at the coarse scale). The
+    scales are shares of `sharp_face_px`: a narrower face (read at its own pixels,
     `_check_sharpness`) is read at scales narrowed alike, as if enlarged without the
     interpolation's softening."""
     face = gray.astype(np.float32)
