@@ -607,11 +607,10 @@ FRINGE_SOURCE = "faces/frontal_whitebg_young_male_18.jpg"
 
 
 def hair_texture(directory: Path) -> tuple[np.ndarray, float] | None:
-    image = cv2.imread(str(directory / FRINGE_SOURCE))
-    geometry = None if image is None else _face_geometry(image)
-    if image is None or geometry is None:
+    face = _labelled_face(directory, FRINGE_SOURCE)
+    if face is None:
         return None
-    landmarks = geometry[0]
+    image, landmarks = face[0], face[1]
     top, ipd = landmarks.xy[10], landmarks.interpupil_px()
     y1 = int(top[1] - 0.15 * ipd)  # the hair above the face oval: all fringe in that photo
     y0 = max(0, int(y1 - 0.6 * ipd))
@@ -629,6 +628,16 @@ def _face_geometry(image: np.ndarray):
         return None
     masks = region_masks(landmarks, image.shape)
     return landmarks, masks, skin_mask(landmarks, image.shape)
+
+
+def _labelled_face(directory: Path, file: str):
+    """(image, landmarks, region masks, skin mask) of a labelled photo; None when it cannot be read
+    or has no face mesh."""
+    image = cv2.imread(str(directory / file))
+    geometry = None if image is None else _face_geometry(image)
+    if image is None or geometry is None:
+        return None
+    return (image, *geometry)
 
 
 # Kinds also made from the same photo with its skin `DARKER_EV` darker (`darker_skin`, tone group
@@ -829,11 +838,10 @@ def degraded_cases(directory: Path, split: str = "validation") -> Iterator[Case]
     for row in rows:
         if assignment.get(row["file"]) != split or not acceptable(row):
             continue
-        image = cv2.imread(str(directory / row["file"]))
-        geometry = None if image is None else _face_geometry(image)
-        if image is None or geometry is None:
+        face = _labelled_face(directory, row["file"])
+        if face is None:
             continue
-        landmarks, masks, skin = geometry
+        image, landmarks, masks, skin = face
         front = row["clinical_front_ok"] == "yes"
         view = "front" if front else f"{row['yaw_side']}_oblique"
         mirrored = "front" if front else ("left_oblique" if row["yaw_side"] == "right" else "right_oblique")
@@ -949,11 +957,10 @@ def other_front_cases(
     for row in other_fronts(directory, split):
         if files is not None and row["file"] not in files:
             continue
-        image = cv2.imread(str(directory / row["file"]))
-        geometry = None if image is None else _face_geometry(image)
-        if image is None or geometry is None:
+        face = _labelled_face(directory, row["file"])
+        if face is None:
             continue
-        landmarks, masks, skin = geometry
+        image, landmarks, masks, skin = face
         stem, seed = Path(row["file"]).stem, photo_seed(row["file"])
         darker = darker_skin(image, landmarks, float(landmarks.bbox()[2]), DARKER_EV)
         for prefix, source, targets in (
@@ -1019,11 +1026,11 @@ def face_close_up_cases(directory: Path, split: str = "validation") -> Iterator[
     for row in rows:
         if assignment.get(row["file"]) != split or row["clinical_front_ok"] != "yes":
             continue
-        image = cv2.imread(str(directory / row["file"]))
-        geometry = None if image is None else _face_geometry(image)
-        if image is None or geometry is None:
+        face = _labelled_face(directory, row["file"])
+        if face is None:
             continue
-        x, y, w, h = geometry[0].bbox()
+        image, landmarks = face[0], face[1]
+        x, y, w, h = landmarks.bbox()
         crop = np.ascontiguousarray(
             image[round(y + 0.4 * h) : round(y + 0.9 * h), round(x + 0.1 * w) : round(x + 0.9 * w)]
         )
