@@ -269,7 +269,7 @@ def live_guide(view: str, key: str, hold_s: float = 1.0) -> np.ndarray | None:
 
     st.markdown(
         _(
-            "{hint}. The photo is taken automatically when every check is green.",
+            "{hint}. The photo is taken automatically when no check is red.",
             hint=_(VIEW_HINTS[view]) if view in VIEW_HINTS else "",
         )
     )

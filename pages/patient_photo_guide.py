@@ -28,7 +28,7 @@ def render_guide() -> None:
     st.write(
         _(
             "Practise your consultation photos with live help: follow the hints on the preview. "
-            "When every check is green for a second, the photo is taken automatically."
+            "When no check is red for a second, the photo is taken automatically."
         )
     )
     view = st.selectbox(_("View"), CONSULTATION_VIEWS, format_func=view_label, key="photo_guide_view")
