@@ -276,7 +276,7 @@ class QualityOptions:
     # direction where they are widest: motion-blurred 1.06-1.19 on every tuning front at 0, 30, 45,
     # 90 and 120 degrees (1.19: 30 degrees, between two of the directions), Gaussian blur
     # 1.03-1.09; the correct tuning photos and their accepted variations >= 1.29, every 6th frame of
-    # both video clips >= 1.39.
+    # both video clips >= 1.39. Fronts only (`_check_sharpness`).
     sharp_direction_fail: float = 1.22
     sharp_direction_warn: float = 1.26
 
@@ -1464,10 +1464,14 @@ def _edge_sharpness(gray: np.ndarray, o: QualityOptions) -> float:
     return _sharpness_measures(gray, o)[0]
 
 
-def _check_sharpness(image: np.ndarray, rect: tuple[int, int, int, int], o: QualityOptions) -> QualityCheck:
+def _check_sharpness(
+    image: np.ndarray, rect: tuple[int, int, int, int], view: str, o: QualityOptions
+) -> QualityCheck:
     """Width of the strongest edges of the face `rect` of `image` (BGR or luma, the original
-    pixels) at a fixed width, over all directions and in the direction where they are widest
-    (`_sharpness_measures`; close-ups: `_close_up_focus`)."""
+    pixels) at a fixed width, over all directions and, on a front, in the direction where they
+    are widest (`_sharpness_measures`; close-ups: `_close_up_focus`). Fronts only for the
+    direction: its lines were fit on fronts (the tuning split has no correct oblique), and a turned
+    face's strongest edges (its outline, the nose's profile) run mostly one way."""
     instruction = N_("The photo is blurry. Hold the phone still, tap your face to focus and try again.")
     # Normalise for face size: a face reduced to a fixed width has comparable detail at any
     # distance. A narrower face is read at its own pixels, at scales narrowed alike: enlarging it
@@ -1479,7 +1483,7 @@ def _check_sharpness(image: np.ndarray, rect: tuple[int, int, int, int], o: Qual
     value, directional = _sharpness_measures(face, o)
     status = _grade(value, o.sharpness_warn, o.sharpness_fail, higher_is_worse=False)
     shaken = _grade(directional, o.sharp_direction_warn, o.sharp_direction_fail, higher_is_worse=False)
-    if _RANK[shaken] > _RANK[status]:
+    if view == "front" and _RANK[shaken] > _RANK[status]:
         # Sharp across the motion's direction, smeared along it: the camera moved.
         return QualityCheck(
             "sharpness",
@@ -2225,7 +2229,7 @@ def check_photo(
         lab[..., 1:] -= 128.0
         checks.append(_check_colour(lab, None, o))
         if main_box is not None:
-            checks.append(_check_sharpness(image, main_box.as_int(), o))
+            checks.append(_check_sharpness(image, main_box.as_int(), view, o))
         return _result(view, checks, pose, faces, face_box, full_size, None, o)
 
     measures = _face_measures(work, landmarks_work)
@@ -2251,7 +2255,7 @@ def check_photo(
             round(fw * factor),
             round(fh * factor),
         )
-    photometric.append(_check_sharpness(original, face_rect, o))
+    photometric.append(_check_sharpness(original, face_rect, view, o))
     if o.check_compression:
         photometric.append(_check_compression(original, face_rect, o))
     checks.extend(photometric)
