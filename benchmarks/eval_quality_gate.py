@@ -11,7 +11,10 @@ prints for each split:
 - named main reason: the labelled main_problem vs the gate's first failing check;
 - per check: how often it fails on photos whose labelled problem is its own (hits) and on
   correct photos (false rejects);
-- turned heads accepted as a front, obliques accepted as the wrong side.
+- turned heads accepted as a front, obliques accepted as the wrong side;
+- with the degradations: per check, constructions of the split's OTHER fronts (refused for a
+  problem of their own, otherwise well lit, natural colour, sharp): the check each aims at must
+  fail, an accepted variation may add no failing check (`other_front_cases`).
 The VALIDATION figures are the gate's accuracy; tuning figures show what thresholds were fit on.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/eval_quality_gate.py [--verbose] [--no-degradations]
