@@ -307,10 +307,7 @@ def _short(value: object) -> object:
 
 
 def _problems(result: QualityResult) -> str:
-    return ", ".join(
-        f"{c.name}={c.status}:{c.value if not isinstance(c.value, float) else round(c.value, 2)}"
-        for c in result.failing + result.warnings
-    )
+    return ", ".join(f"{c.name}={c.status}:{_short(c.value)}" for c in result.failing + result.warnings)
 
 
 def main() -> int:

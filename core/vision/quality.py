@@ -1922,6 +1922,15 @@ def _edge_shares(m: _FaceMeasures, names: list[str], o: QualityOptions) -> dict[
     return shares
 
 
+def _eye_line(m: _FaceMeasures) -> tuple[float, float]:
+    """(cos, sin) of the line through the outer eye corners: the face's own horizontal (a rolled
+    head rolls its wrinkles and spectacle rims too)."""
+    corner_right, corner_left = m.landmarks.xy[33], m.landmarks.xy[263]
+    dx, dy = float(corner_left[0] - corner_right[0]), float(corner_left[1] - corner_right[1])
+    norm = max(math.hypot(dx, dy), 1e-6)
+    return dx / norm, dy / norm
+
+
 def _rim_edges(
     m: _FaceMeasures,
     inside: np.ndarray,
@@ -1935,10 +1944,7 @@ def _rim_edges(
     vertical, from the outer eye corners: a direction, the same at any scale) on an edge running
     along the eye line: where a spectacle frame's lower rim crosses the cheek. Hair hangs down
     across that band and a hand's outline crosses it at any angle; they count."""
-    corner_right, corner_left = m.landmarks.xy[33], m.landmarks.xy[263]
-    dx, dy = float(corner_left[0] - corner_right[0]), float(corner_left[1] - corner_right[1])
-    norm = max(math.hypot(dx, dy), 1e-6)
-    cos, sin = dx / norm, dy / norm
+    cos, sin = _eye_line(m)
     rows = np.arange(origin[1], origin[1] + inside.shape[0], dtype=np.float32)[:, None]
     columns = np.arange(origin[0], origin[0] + inside.shape[1], dtype=np.float32)[None, :]
     down = rows * cos - columns * sin  # position along the face's vertical
@@ -1972,10 +1978,7 @@ def _fringe_edges(
     rx, ry, rw, rh = cv2.boundingRect(region)
     y0, x0 = max(0, ry - pad), max(0, rx - pad)
     y1, x1 = ry + rh + pad, rx + rw + pad
-    corner_right, corner_left = m.landmarks.xy[33], m.landmarks.xy[263]
-    dx, dy = float(corner_left[0] - corner_right[0]), float(corner_left[1] - corner_right[1])
-    norm = max(math.hypot(dx, dy), 1e-6)
-    cos, sin = dx / norm, dy / norm
+    cos, sin = _eye_line(m)
     box = (slice(y0, y1), slice(x0, x1))
     across = gx[box] * cos + gy[box] * sin  # along the eye line
     vertical = gy[box] * cos - gx[box] * sin  # along the face's vertical (towards the chin)
