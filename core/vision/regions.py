@@ -118,15 +118,29 @@ def _ipd(xy: np.ndarray) -> float:
 
 def _exclusions(xy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """uint8 mask of eyes, brows, lips and nostrils, with a small safety margin."""
+    polygons = [np.round(xy[list(contour)]).astype(np.int32) for contour in (EYE_RIGHT, EYE_LEFT, LIPS_OUTER)]
+    polygons += [
+        np.round(_hull(xy, group)).astype(np.int32)
+        for group in (BROW_RIGHT, BROW_LEFT, NOSTRIL_RIGHT, NOSTRIL_LEFT)
+    ]
     blocked = np.zeros(shape, np.uint8)
-    for contour in (EYE_RIGHT, EYE_LEFT, LIPS_OUTER):
-        cv2.fillPoly(blocked, [np.round(xy[list(contour)]).astype(np.int32)], 1)
-    for group in (BROW_RIGHT, BROW_LEFT, NOSTRIL_RIGHT, NOSTRIL_LEFT):
-        cv2.fillPoly(blocked, [np.round(_hull(xy, group)).astype(np.int32)], 1)
     margin = int(round(EXCLUSION_MARGIN_IPD * _ipd(xy)))
-    if margin > 0:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
-        blocked = cv2.dilate(blocked, kernel)
+    if margin <= 0:
+        cv2.fillPoly(blocked, polygons, 1)
+        return blocked
+    # A dilation is the union of each feature's own: each is dilated in its box grown by the
+    # margin only (the same pixels as dilating the whole mask, at a fraction of the cost).
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
+    height, width = shape
+    for polygon in polygons:
+        x0, y0 = np.maximum(polygon.min(axis=0) - margin, 0)
+        x1, y1 = np.minimum(polygon.max(axis=0) + margin + 1, (width, height))
+        if x1 <= x0 or y1 <= y0:
+            continue
+        feature = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillPoly(feature, [polygon - np.array([x0, y0], np.int32)], 1)
+        box = blocked[y0:y1, x0:x1]
+        np.maximum(box, cv2.dilate(feature, kernel), out=box)
     return blocked
 
 
