@@ -19,11 +19,15 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import atexit  # noqa: E402
+import importlib  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
-import types  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -57,19 +61,28 @@ def _astronaut_face() -> np.ndarray:
 
 
 def _gate_at(revision: str) -> Callable[..., Any]:
-    """`check_photo` of core/vision/quality.py as committed at `revision` (same process, same
-    models), to time the previous and the current gate alternately under the same load."""
-    source = subprocess.run(
-        ["git", "show", f"{revision}:core/vision/quality.py"],
-        cwd=Path(__file__).resolve().parents[1],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    module = types.ModuleType(f"quality_at_{revision}")
-    sys.modules[module.__name__] = module  # dataclasses look their module up
-    exec(compile(source, f"quality@{revision}", "exec"), module.__dict__)  # noqa: S102 (our own file)
-    return module.check_photo
+    """`check_photo` of the gate as committed at `revision` (the package core/vision/quality/, or
+    the one module core/vision/quality.py of older revisions), loaded under another name in this
+    process (same models), to time the previous and the current gate alternately under the same
+    load. Its own modules are renamed; what it imports from elsewhere is today's."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
+
+    name = "quality_at_" + re.sub(r"\W", "_", revision)
+    directory = Path(tempfile.mkdtemp(prefix="gate_at_"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    files = git("ls-tree", "--name-only", revision, "core/vision/quality/").split()
+    if files:
+        (directory / name).mkdir()
+        for path in files:
+            text = git("show", f"{revision}:{path}").replace("core.vision.quality", name)
+            (directory / name / Path(path).name).write_text(text)
+    else:
+        (directory / f"{name}.py").write_text(git("show", f"{revision}:core/vision/quality.py"))
+    sys.path.insert(0, str(directory))
+    return importlib.import_module(name).check_photo
 
 
 def bench_photo(repeats: int, compare: str | None) -> None:

@@ -102,7 +102,7 @@ def test_quality_gate_instructions_are_whole_translated_sentences() -> None:
     """Every instruction the gate can give is a catalog entry: the patient reads it translated."""
     from core.vision import quality
 
-    text = Path(quality.__file__).read_text()
+    text = "\n".join(path.read_text() for path in sorted(Path(quality.__file__).parent.glob("*.py")))
     marked = set(re.findall(r'N_\(\s*"([^"]+)"\s*\)', text))
     assert len(marked) >= 35
     german = translator("de")

@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from core.vision.quality import QualityOptions, check_photo, normalise_view
+from core.vision.quality import QualityOptions, check_photo
+from core.vocabulary import normalise_view
 
 
 def _status(result, name: str) -> str:

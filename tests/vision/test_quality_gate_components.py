@@ -13,14 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from core.vision.quality import (
-    ISO_COMPONENTS,
-    QualityOptions,
-    QualityResult,
-    _entropy_bits,
-    _jpeg_quality,
-    check_photo,
-)
+from core.vision.quality import ISO_COMPONENTS, QualityOptions, QualityResult, check_photo
+from core.vision.quality.compression import _jpeg_quality
+from core.vision.quality.lighting import _entropy_bits
 from scripts.make_gate_degradations import exposure, jpeg, squash_contrast
 from tests.vision.gate_helpers import check_named as _check
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from core.vision.quality import QualityCheck, QualityOptions, _spoiled, check_photo
+from core.vision.quality import QualityCheck, QualityOptions, check_photo
+from core.vision.quality.verdict import _spoiled
 from tests.vision.gate_helpers import check_named as _check
 from tests.vision.gate_helpers import photo_with_landmarks
 from tests.vision.gate_helpers import read_photo as _read

@@ -26,7 +26,8 @@ import numpy as np
 import pytest
 
 from core.vision.landmarks import detect_landmarks
-from core.vision.quality import QualityOptions, _working_copy, check_photo
+from core.vision.quality import QualityOptions, check_photo
+from core.vision.quality.measures import _working_copy
 from core.vision.regions import EYE_LEFT, EYE_RIGHT
 from scripts.make_gate_degradations import (
     DARKER_EV,

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from core.vision.landmarks import FaceLandmarks
-from core.vision.quality import QualityOptions, _check_expression, check_photo
+from core.vision.quality import QualityOptions, check_photo
+from core.vision.quality.expression import _check_expression
 from scripts.make_gate_degradations import darker_skin, forehead_lines, photo_seed
 from tests.vision.gate_helpers import check_named as _check
 from tests.vision.gate_helpers import photo_with_landmarks

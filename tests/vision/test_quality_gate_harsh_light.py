@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from core.vision.quality import QualityCheck, QualityOptions, QualityResult, _result, check_photo
+from core.vision.quality import QualityCheck, QualityOptions, QualityResult, check_photo
+from core.vision.quality.verdict import _result
 from core.vision.regions import skin_mask
 from scripts.make_gate_degradations import (
     _brighter_half_is_left,

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from core.vision.landmarks import HeadPose
-from core.vision.quality import ISO_COMPONENTS, QualityOptions, QualityResult, _check_pose, check_photo
+from core.vision.quality import ISO_COMPONENTS, QualityOptions, QualityResult, check_photo
+from core.vision.quality.framing import _check_pose
 
 
 @pytest.fixture(scope="module")

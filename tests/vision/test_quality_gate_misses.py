@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.vision.quality import _percentiles_u8, check_photo
+from core.vision.quality import check_photo
+from core.vision.quality.measures import _percentiles_u8
 from scripts.make_gate_degradations import backlit, darker_skin, draw_glasses, side_light
 from tests.vision.gate_helpers import check_named as _check
 from tests.vision.gate_helpers import photo_with_landmarks

@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from core.vision.quality import QualityOptions, _edge_sharpness, check_photo
+from core.vision.quality import QualityOptions, check_photo
+from core.vision.quality.sharpness import _edge_sharpness
 from scripts.make_gate_degradations import gaussian_blur, grain, motion_blur, unsharp
 from tests.vision.gate_helpers import check_named as _check
 from tests.vision.gate_helpers import pupil_distance as _ipd

@@ -211,7 +211,7 @@ def test_a_12_mp_photo_gets_the_same_verdict_and_checks_as_the_photo_it_was_made
 
 
 def test_the_detector_runs_smaller_for_a_close_face_and_full_size_without_landmarks(face_landmarks):
-    from core.vision.quality import _detector_side
+    from core.vision.quality.gate import _detector_side
 
     options = QualityOptions()
     assert _detector_side((1000, 1000), None, options) == options.detector.max_side
