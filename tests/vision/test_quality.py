@@ -159,6 +159,26 @@ def test_stored_result_reads_back_as_the_same_result(front_result, face_photo_bg
             assert QualityCheck.from_dict(check.to_dict()).to_dict() == check.to_dict()
 
 
+def test_a_check_names_the_measure_it_read_and_keeps_it_in_storage(face_photo_bgr):
+    """The verdict weighs and orders failures by the measure each names (`QualityCheck.measure`),
+    not by recognising its threshold; stored results keep it, older ones read back without it."""
+    from core.vision.quality import QualityCheck
+
+    dark = check_photo((face_photo_bgr.astype(np.float32) * 0.25).astype(np.uint8), "front")
+    exposure = dark.check("exposure")
+    assert exposure is not None and exposure.status == "fail" and exposure.measure == "dark_p90"
+    assert exposure.severity is not None and exposure.severity > 0
+    stored = exposure.to_dict()
+    assert stored["measure"] == "dark_p90" and QualityCheck.from_dict(stored).measure == "dark_p90"
+    older = {key: value for key, value in stored.items() if key != "measure"}
+    assert QualityCheck.from_dict(older).measure == ""
+    bright = check_photo(
+        np.clip(face_photo_bgr.astype(np.float32) * 2.2 + 40, 0, 255).astype(np.uint8), "front"
+    )
+    # So bright that no face is found: the whole frame's exposure is what failed.
+    assert bright.check("exposure").measure == "frame_clipped"
+
+
 def test_a_blurred_photo_fails_with_its_instruction_after_storage(face_photo_bgr):
     from core.vision.quality import QualityResult
 

@@ -25,13 +25,13 @@ from tests.vision.gate_helpers import read_photo as _read
 
 def test_a_dark_face_spoils_a_pitch_just_past_its_line_but_not_a_large_one():
     o = QualityOptions()
-    dark = QualityCheck("exposure", "fail", 125.0, o.dark_p90_warn)
+    dark = QualityCheck("exposure", "fail", 125.0, o.dark_p90_warn, measure="dark_p90")
     just_past = QualityCheck("pitch", "fail", -(o.pitch_warn + 0.5 * (o.pitch_warn - o.pitch_pass)), 12.0)
     far_past = QualityCheck("pitch", "fail", -(o.pitch_warn + 2.0 * (o.pitch_warn - o.pitch_pass)), 12.0)
     assert "pitch" in _spoiled([dark, just_past], o)
     assert "pitch" not in _spoiled([dark, far_past], o)
     # A burnt-out face (exposure's clipping line) says nothing of the landmarks' pose.
-    bright = QualityCheck("exposure", "fail", 0.2, o.clipped_fraction_warn)
+    bright = QualityCheck("exposure", "fail", 0.2, o.clipped_fraction_warn, measure="clipped")
     assert "pitch" not in _spoiled([bright, just_past], o)
     # Nor a yaw: a turned head is not a pose error of a few degrees.
     yaw = QualityCheck("yaw", "fail", 19.0, o.front_yaw_pass)

@@ -54,7 +54,7 @@ def test_a_soft_studio_side_light_is_reported_for_its_light(face_photo_bgr, face
     result = check_photo(lit, "front", landmarks=face_landmarks, faces=[])
     lighting = _check(result, "lighting")
     o = QualityOptions()
-    assert lighting.threshold == o.side_gradient_warn and isinstance(lighting.value, float)
+    assert lighting.measure == "side_gradient" and isinstance(lighting.value, float)
     assert lighting.value >= o.side_gradient_fail
     # Here its cheeks differ past their own line too, so the light refuses the photo and is named.
     assert lighting.status == "fail" and _first(result) == "lighting"
@@ -78,7 +78,7 @@ def test_light_from_above_is_found_and_named_also_in_black_and_white(face_photo_
     for image in (above, greyscale(above)):
         result = check_photo(image, "front", landmarks=face_landmarks, faces=[])
         shadows = _check(result, "shadows")
-        assert shadows.status == "fail" and shadows.threshold == QualityOptions().top_ratio_warn
+        assert shadows.status == "fail" and shadows.measure == "top_ratio"
         assert "above" in shadows.instruction
         # Black-and-white is never the main reason; the light is.
         assert _first(result) == "shadows", [(c.name, c.severity) for c in result.failing]
@@ -87,7 +87,7 @@ def test_light_from_above_is_found_and_named_also_in_black_and_white(face_photo_
 def test_a_turn_just_past_the_line_does_not_hide_a_strong_side_light():
     o = QualityOptions()
     # A gradient past its fail line warns (`_check_lighting`); in a photo refused anyway it fails.
-    lighting = QualityCheck("lighting", "warn", 3.0, o.side_gradient_warn, "light")
+    lighting = QualityCheck("lighting", "warn", 3.0, o.side_gradient_warn, "light", measure="side_gradient")
     small_turn = QualityCheck("yaw", "fail", o.front_yaw_warn + 1.5, o.front_yaw_pass, "turn")
     result = _judged(small_turn, lighting)
     assert _first(result) == "lighting" and _check(result, "lighting").status == "fail"
@@ -100,12 +100,16 @@ def test_a_turn_just_past_the_line_does_not_hide_a_strong_side_light():
 
 def test_a_failing_lighting_test_spoils_the_cheek_colour_test():
     o = QualityOptions()
-    lighting = QualityCheck("lighting", "warn", 3.0, o.side_gradient_warn, "light")
-    cheek_colour = QualityCheck("cheek_occlusion", "fail", 0.05, o.cheek_skin_warn, "hair")
+    lighting = QualityCheck("lighting", "warn", 3.0, o.side_gradient_warn, "light", measure="side_gradient")
+    cheek_colour = QualityCheck(
+        "cheek_occlusion", "fail", 0.05, o.cheek_skin_warn, "hair", measure="cheek_skin"
+    )
     result = _judged(lighting, cheek_colour)
     assert _first(result) == "lighting" and _check(result, "cheek_occlusion").severity == 0.0
     # Strong edges on a cheek (a hand, hair strands) still name the occluder.
-    cheek_edges = QualityCheck("cheek_occlusion", "fail", 0.3, o.cheek_edge_warn, "hair")
+    cheek_edges = QualityCheck(
+        "cheek_occlusion", "fail", 0.3, o.cheek_edge_warn, "hair", measure="cheek_edges"
+    )
     result = _judged(lighting, cheek_edges)
     assert _first(result) == "cheek_occlusion"
     # Alone, the gradient never refuses.
@@ -156,15 +160,18 @@ _O = QualityOptions()
     ("forehead", "named"),
     [
         # Hair across the forehead: nearly none of it skin-like, or a fringe found by its edges.
-        ((0.1, _O.forehead_skin_warn), "hair_or_hand"),
-        ((0.12, _O.forehead_edge_warn), "hair_or_hand"),
+        ((0.1, _O.forehead_skin_warn, "forehead_skin"), "hair_or_hand"),
+        ((0.12, _O.forehead_edge_warn, "forehead_edges"), "hair_or_hand"),
         # A quarter skin-like is what a strong side light leaves (its lit part): the light.
-        ((0.27, _O.forehead_skin_warn), "lighting"),
+        ((0.27, _O.forehead_skin_warn, "forehead_skin"), "lighting"),
     ],
 )
-def test_hair_across_the_forehead_spoils_the_light_tests(forehead: tuple[float, float], named: str):
-    lighting = QualityCheck("lighting", "warn", 3.0, _O.side_gradient_warn, "light")
-    result = _judged(lighting, QualityCheck("hair_or_hand", "fail", *forehead, "hair"))
+def test_hair_across_the_forehead_spoils_the_light_tests(forehead: tuple[float, float, str], named: str):
+    lighting = QualityCheck("lighting", "warn", 3.0, _O.side_gradient_warn, "light", measure="side_gradient")
+    value, threshold, measure = forehead
+    result = _judged(
+        lighting, QualityCheck("hair_or_hand", "fail", value, threshold, "hair", measure=measure)
+    )
     assert _first(result) == named
     assert _check(result, "lighting").status == "fail"  # both stay failing and shown
     assert (_check(result, "lighting").severity == 0.0) == (named == "hair_or_hand")

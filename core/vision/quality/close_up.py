@@ -40,7 +40,7 @@ def _close_up_exposure(luma: np.ndarray, skin: np.ndarray, o: QualityOptions) ->
     """A close-up's exposure judged on the skin's bright end (see `closeup_bright_end_fail`), not
     on the frame's mean, so dark skin is not taken for a dark photo; burnt out as for any frame."""
     clipped = _frame_exposure(luma, o)
-    if clipped.status == "fail" and clipped.threshold == o.frame_clipped_fraction:
+    if clipped.status == "fail" and clipped.measure == "frame_clipped":
         return clipped
     values = luma[skin] if np.count_nonzero(skin) >= 100 else luma.ravel()
     bright_end = float(np.percentile(values, 99))
@@ -51,6 +51,7 @@ def _close_up_exposure(luma: np.ndarray, skin: np.ndarray, o: QualityOptions) ->
         bright_end,
         o.closeup_bright_end_warn,
         "" if status == "pass" else N_("The photo is too dark. Move to a brighter place."),
+        measure="closeup_bright_end",
     )
 
 
@@ -87,6 +88,7 @@ def _close_up(
             ""
             if status == "pass"
             else N_("The close-up is blurry. Hold the phone still, tap the skin to focus and try again."),
+            measure="closeup_focus",
         )
     )
     if landmarks is not None:

@@ -60,6 +60,7 @@ def _check_colour(
                 skin_chroma,
                 o.monochrome_chroma,
                 N_("Please send a colour photo (no black-and-white or filters)."),
+                measure="monochrome",
             )
         hue = math.degrees(math.atan2(skin_b, skin_a))
         if not o.skin_hue_fail_range[0] <= hue <= o.skin_hue_fail_range[1]:
@@ -84,6 +85,7 @@ def _check_colour(
                 0.0,
                 o.monochrome_chroma,
                 N_("Please send a colour photo (no black-and-white or filters)."),
+                measure="monochrome",
             )
     # Unsaturated pixels only: a blue wall or a red shirt does not count as a cast; skin with an
     # unnatural hue (green, blue, magenta) is a warning on its own.

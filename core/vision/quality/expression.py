@@ -44,6 +44,7 @@ def _check_expression(landmarks: FaceLandmarks, o: QualityOptions) -> list[Quali
                 grimace,
                 o.grimace_warn,
                 N_("Relax your lips and keep a neutral expression."),
+                measure="grimace",
             )
         )
     elif status != "pass":
@@ -60,6 +61,7 @@ def _check_expression(landmarks: FaceLandmarks, o: QualityOptions) -> list[Quali
                 smile,
                 o.smile_warn,
                 N_("Please do not smile: keep a neutral expression."),
+                measure="smile",
             )
         )
     else:

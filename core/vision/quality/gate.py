@@ -164,7 +164,7 @@ def _veiled(m: _FaceMeasures, photometric: list[QualityCheck], o: QualityOptions
     when both fail (a masked histogram of every 4th pixel)."""
     failing = {check.name: check for check in photometric if check.status == "fail"}
     exposure = failing.get("exposure")
-    if "dynamic_range" not in failing or exposure is None or exposure.threshold != o.dark_p90_warn:
+    if "dynamic_range" not in failing or exposure is None or exposure.measure != "dark_p90":
         return False
     if not isinstance(exposure.value, int | float):
         return False

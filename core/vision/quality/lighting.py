@@ -86,13 +86,14 @@ def _check_exposure(m: _FaceMeasures, view: str, o: QualityOptions) -> QualityCh
     if dark == "fail" and _dark_skin(m, view, p90, o):
         dark = "warn"  # dark skin (or shade) in a well-exposed photo, accepted
     bright = _grade(clipped, o.clipped_fraction_warn, o.clipped_fraction_fail)
-    clipped_threshold = o.clipped_fraction_warn
+    clipped_threshold, clipped_measure = o.clipped_fraction_warn, "clipped"
     level = o.clipped_level - 1
     unclipped = cv2.inRange(m.bgr, (0, 0, 0), (level, level, level))  # 255: no channel clipped
     channel_clipped = float(np.count_nonzero(m.skin & (unclipped == 0))) / values.size
     channel = _grade(channel_clipped, o.channel_clipped_warn, o.channel_clipped_fail)
     if _RANK[channel] > _RANK[bright]:
-        bright, clipped, clipped_threshold = channel, channel_clipped, o.channel_clipped_warn
+        bright, clipped = channel, channel_clipped
+        clipped_threshold, clipped_measure = o.channel_clipped_warn, "channel_clipped"
     if dark != "pass":
         return QualityCheck(
             "exposure",
@@ -100,6 +101,7 @@ def _check_exposure(m: _FaceMeasures, view: str, o: QualityOptions) -> QualityCh
             p90,
             o.dark_p90_warn,
             N_("Your face is too dark. Move to a brighter place or face a window."),
+            measure="dark_p90",
         )
     if bright != "pass":
         return QualityCheck(
@@ -108,8 +110,9 @@ def _check_exposure(m: _FaceMeasures, view: str, o: QualityOptions) -> QualityCh
             clipped,
             clipped_threshold,
             N_("Your face is too bright. Turn off the flash or move out of direct sunlight."),
+            measure=clipped_measure,
         )
-    return QualityCheck("exposure", "pass", p90, o.dark_p90_warn)
+    return QualityCheck("exposure", "pass", p90, o.dark_p90_warn, measure="dark_p90")
 
 
 def _background(m: _FaceMeasures) -> tuple[np.ndarray, np.ndarray] | None:
@@ -180,6 +183,7 @@ def _frame_exposure(luma: np.ndarray, o: QualityOptions) -> QualityCheck:
             mean_luma,
             o.frame_dark_mean,
             N_("The photo is too dark. Move to a brighter place."),
+            measure="frame_dark",
         )
     if clipped > o.frame_clipped_fraction:
         return QualityCheck(
@@ -188,8 +192,9 @@ def _frame_exposure(luma: np.ndarray, o: QualityOptions) -> QualityCheck:
             clipped,
             o.frame_clipped_fraction,
             N_("The photo is too bright. Turn off the flash or move out of direct sunlight."),
+            measure="frame_clipped",
         )
-    return QualityCheck("exposure", "pass", mean_luma, o.frame_dark_mean)
+    return QualityCheck("exposure", "pass", mean_luma, o.frame_dark_mean, measure="frame_dark")
 
 
 def _check_backlight(m: _FaceMeasures, view: str, o: QualityOptions) -> QualityCheck:
@@ -232,6 +237,7 @@ def _check_lighting(m: _FaceMeasures, view: str, o: QualityOptions) -> list[Qual
         ratio = min(left_luma, right_luma) / max(left_luma, right_luma, 1.0)
         status = _grade(ratio, warn, fail, higher_is_worse=False)
         value, threshold, left_brighter = ratio, warn, left_luma > right_luma
+        measure = "cheek_ratio"
         gradient = _side_gradient_ev(m)
         if gradient is not None:
             ev, gradient_left = gradient
@@ -247,17 +253,18 @@ def _check_lighting(m: _FaceMeasures, view: str, o: QualityOptions) -> list[Qual
                 if ev_status == "fail" and status != "fail":
                     ev_status = "warn"
                 status, value, threshold, left_brighter = ev_status, ev, o.side_gradient_warn, gradient_left
+                measure = "side_gradient"
         instruction = ""
         if status != "pass":
             # The brighter side is where the light comes from (patient's own left/right).
             instruction = _SIDE_LIGHT["left" if left_brighter else "right"]
-        checks.append(QualityCheck("lighting", status, value, threshold, instruction))
+        checks.append(QualityCheck("lighting", status, value, threshold, instruction, measure=measure))
     values = m.skin_luma
     if values.size >= 50:
         p5, p50, p95 = m.skin_luma_at(5, 50, 95)
         spread = float((p95 - p5) / max(p50, 1.0))
         status = _grade(spread, o.shadow_spread_warn, o.shadow_spread_fail)
-        value, threshold = spread, o.shadow_spread_warn
+        value, threshold, measure = spread, o.shadow_spread_warn, "spread"
         instruction = (
             ""
             if status == "pass"
@@ -267,12 +274,12 @@ def _check_lighting(m: _FaceMeasures, view: str, o: QualityOptions) -> list[Qual
         if top is not None:
             top_status = _grade(top, o.top_ratio_warn, o.top_ratio_fail, higher_is_worse=False)
             if _RANK[top_status] > _RANK[status]:
-                status, value, threshold = top_status, top, o.top_ratio_warn
+                status, value, threshold, measure = top_status, top, o.top_ratio_warn, "top_ratio"
                 instruction = N_(
                     "Avoid light from straight above: it puts your eyes and the skin under your nose in "
                     "shadow. Face a window or a lamp in front of you."
                 )
-        checks.append(QualityCheck("shadows", status, value, threshold, instruction))
+        checks.append(QualityCheck("shadows", status, value, threshold, instruction, measure=measure))
     return checks
 
 

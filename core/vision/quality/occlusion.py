@@ -58,7 +58,12 @@ def _check_occlusion(
     if dark_eyes == len(contours):
         checks.append(
             QualityCheck(
-                "sunglasses", "fail", min(eye_ratios), o.sunglasses_eye_ratio, N_("Remove your sunglasses.")
+                "sunglasses",
+                "fail",
+                min(eye_ratios),
+                o.sunglasses_eye_ratio,
+                N_("Remove your sunglasses."),
+                measure="dark_lenses",
             )
         )
     elif frames is not None and frames >= o.glasses_frame_warn:
@@ -70,6 +75,7 @@ def _check_occlusion(
                 frames,
                 o.glasses_frame_warn,
                 N_("Take off your glasses: their frames cover the skin around your eyes."),
+                measure="frames",
             )
         )
     else:
@@ -101,10 +107,15 @@ def _check_occlusion(
             o.forehead_light_b_tolerance if smooth else 1.0,
         )
         status = _grade(fraction, o.forehead_skin_warn, o.forehead_skin_fail, higher_is_worse=False)
-        value, threshold = fraction, o.forehead_skin_warn
+        value, threshold, measure = fraction, o.forehead_skin_warn, "forehead_skin"
         edge_status = _grade(forehead_edges, o.forehead_edge_warn, o.forehead_edge_fail)
         if _RANK[edge_status] > _RANK[status]:
-            status, value, threshold = edge_status, forehead_edges, o.forehead_edge_warn
+            status, value, threshold, measure = (
+                edge_status,
+                forehead_edges,
+                o.forehead_edge_warn,
+                "forehead_edges",
+            )
         checks.append(
             QualityCheck(
                 "hair_or_hand",
@@ -114,6 +125,7 @@ def _check_occlusion(
                 ""
                 if status == "pass"
                 else N_("Move your hair away from your face and keep your hands down."),
+                measure=measure,
             )
         )
     return checks
@@ -128,7 +140,7 @@ def _hair_across(hair: QualityCheck | None, o: QualityOptions) -> bool:
     forehead: 0.01."""
     if hair is None or hair.status != "fail" or not isinstance(hair.value, int | float):
         return False
-    if hair.threshold == o.forehead_edge_warn:
+    if hair.measure == "forehead_edges":
         return True
     return float(hair.value) < o.forehead_covered_fraction
 
@@ -214,14 +226,14 @@ def _check_cheeks(
         return []
     fraction = min(fractions)
     status = _grade(fraction, o.cheek_skin_warn, o.cheek_skin_fail, higher_is_worse=False)
-    value, threshold = fraction, o.cheek_skin_warn
+    value, threshold, measure = fraction, o.cheek_skin_warn, "cheek_skin"
     edge_values = [edges[name] for name in names if name in edges]
     edges_share = max(edge_values, default=0.0)
     edge_status = _grade(edges_share, o.cheek_edge_warn, o.cheek_edge_fail)
     if _RANK[edge_status] > _RANK[status] or edge_status == "fail":
         # An occluder in the skin's own colour (a hand) or thin dark strands (hair) that the colour
         # test misses: the value is then the share of the cheek crossed by strong edges.
-        status, value, threshold = edge_status, edges_share, o.cheek_edge_warn
+        status, value, threshold, measure = edge_status, edges_share, o.cheek_edge_warn, "cheek_edges"
     return [
         QualityCheck(
             "cheek_occlusion",
@@ -229,6 +241,7 @@ def _check_cheeks(
             value,
             threshold,
             "" if status == "pass" else N_("Move your hair away from your cheeks and keep your hands down."),
+            measure=measure,
         )
     ]
 

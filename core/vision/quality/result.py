@@ -53,6 +53,11 @@ class QualityCheck:
     # 10 = a fail with no degree: no face, wrong side, sunglasses, too small a photo). The failing
     # check with the largest severity is the main problem. None for passing/warning checks.
     severity: float | None = None
+    # Which of the check's measures `value` is, where it has more than one (exposure: the face's
+    # bright end `dark_p90`, `clipped` luma, `channel_clipped`, or the whole `frame_dark` /
+    # `frame_clipped`; lighting: `cheek_ratio` or `side_gradient`; ...): what the verdict reads to
+    # weigh and order the failures. Empty for a check with one measure.
+    measure: str = ""
 
     @property
     def component(self) -> str | None:
@@ -71,6 +76,8 @@ class QualityCheck:
         }
         if self.severity is not None:
             data["severity"] = round(self.severity, 3)
+        if self.measure:
+            data["measure"] = self.measure
         return data
 
     @classmethod
@@ -83,6 +90,7 @@ class QualityCheck:
             threshold=data.get("threshold"),
             instruction=str(data.get("instruction") or ""),
             severity=None if data.get("severity") is None else float(data["severity"]),
+            measure=str(data.get("measure") or ""),
         )
 
 

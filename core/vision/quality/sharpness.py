@@ -101,5 +101,6 @@ def _check_sharpness(
             directional,
             o.sharp_direction_warn,
             N_("The photo is blurred by movement. Hold the phone still with both hands and try again."),
+            measure="direction",
         )
     return QualityCheck("sharpness", status, value, o.sharpness_warn, "" if status == "pass" else instruction)

@@ -4,6 +4,7 @@ fail line), and which failures a worse one spoils."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -51,7 +52,7 @@ def _gradient_names(checks: list[QualityCheck], o: QualityOptions) -> list[Quali
         replace(check, status="fail")
         if check.name == "lighting"
         and check.status == "warn"
-        and check.threshold == o.side_gradient_warn
+        and check.measure == "side_gradient"
         and isinstance(check.value, int | float)
         and check.value >= o.side_gradient_fail
         else check
@@ -124,7 +125,7 @@ def _spoiled(
     if yaw is not None and _severity(yaw, view, o) >= 1.0:
         spoiled.add("lighting")
     exposure = failing.get("exposure")
-    if exposure is not None and exposure.threshold == o.dark_p90_warn:
+    if exposure is not None and exposure.measure == "dark_p90":
         # A dark face (not excused as dark skin) makes the landmarks' pose unreliable: a low-key
         # face's shadows read as geometry. A pitch or roll less than one warn band past its line
         # is not the main problem; the light is (tuning split: a dim low-key front, chin down
@@ -135,21 +136,21 @@ def _spoiled(
             if check is not None and _severity(check, view, o) < o.dark_pose_spoil_bands:
                 spoiled.add(name)
         shadows = failing.get("shadows")
-        if shadows is not None and shadows.threshold == o.top_ratio_warn:
+        if shadows is not None and shadows.measure == "top_ratio":
             # Light from above shades the eye sockets, eye whites included: the reference that
             # tells darker skin from a dark photo (`_dark_skin`) is gone, and the light is the fix.
             spoiled.add("exposure")
     dynamic_range = failing.get("dynamic_range")
     if exposure is not None and dynamic_range is not None:
         bits = float(dynamic_range.value) if isinstance(dynamic_range.value, int | float) else 0.0
-        if exposure.threshold == o.dark_p90_warn and veiled:
+        if exposure.measure == "dark_p90" and veiled:
             spoiled.add("exposure")  # blacks lifted: a veil, not a dark photo
-        elif exposure.threshold == o.dark_p90_warn and isinstance(exposure.value, int | float):
+        elif exposure.measure == "dark_p90" and isinstance(exposure.value, int | float):
             gain = o.dark_p90_warn / max(float(exposure.value), 1.0)
             spoiled.add("dynamic_range" if bits + math.log2(gain) >= o.dynamic_range_fail else "exposure")
         else:
             spoiled.add("dynamic_range")  # burnt out: clipping took the range
-    if exposure is not None and exposure.threshold == o.channel_clipped_warn and "colour" in failing:
+    if exposure is not None and exposure.measure == "channel_clipped" and "colour" in failing:
         # A warm or magenta cast lifts the red channel to 255 on its own (tuning split: casts clip
         # 9-25 % of the skin's channels): the cast is the fix; luma clipping still names exposure.
         spoiled.add("exposure")
@@ -165,14 +166,14 @@ def _spoiled(
             "hair_or_hand",
         }
     cheek = failing.get("cheek_occlusion")
-    if cheek is not None and cheek.threshold == o.cheek_edge_warn and "compression" not in failing:
+    if cheek is not None and cheek.measure == "cheek_edges" and "compression" not in failing:
         spoiled |= {"lighting", "colour"}
     elif {"exposure", "colour"} & failing.keys():
         spoiled |= {"cheek_occlusion", "hair_or_hand"}
     if "hair_or_hand" not in spoiled and _hair_across(failing.get("hair_or_hand"), o):
         spoiled.add("lighting")
     lit_badly = "lighting" in failing and "lighting" not in spoiled
-    if cheek is not None and cheek.threshold == o.cheek_skin_warn and lit_badly:
+    if cheek is not None and cheek.measure == "cheek_skin" and lit_badly:
         spoiled.add("cheek_occlusion")  # a shadowed or glaring cheek read as covered
     return spoiled
 
@@ -183,6 +184,39 @@ _CATEGORICAL = 10.0  # a fail with no degree (and the cap of every severity)
 def _margin(value: float, warn: float, fail: float) -> float:
     """How far `value` is past `fail`, in units of the warn band |fail - warn| (either direction)."""
     return float(np.clip((value - fail) / (fail - warn), 0.0, _CATEGORICAL))
+
+
+# The warn and fail lines of each graded measure, by check name and
+# `QualityCheck.measure` ("" = the check's one measure). Pose and colour are read in `_severity`;
+# a check or measure not here (one face, image size, dark lenses, a frame too dark or bright to
+# find a face) fails with no degree.
+_LINES: dict[tuple[str, str], Callable[[QualityOptions], tuple[float, float]]] = {
+    ("distance", ""): lambda o: (o.warn_interpupil_px, o.min_interpupil_px),
+    ("face_size", ""): lambda o: (o.warn_face_height_fraction, o.min_face_height_fraction),
+    ("exposure", "dark_p90"): lambda o: (o.dark_p90_warn, o.dark_p90_fail),
+    ("exposure", "clipped"): lambda o: (o.clipped_fraction_warn, o.clipped_fraction_fail),
+    ("exposure", "channel_clipped"): lambda o: (o.channel_clipped_warn, o.channel_clipped_fail),
+    ("exposure", "closeup_bright_end"): lambda o: (o.closeup_bright_end_warn, o.closeup_bright_end_fail),
+    ("backlight", ""): lambda o: (o.backlight_difference_warn, o.backlight_difference_fail),
+    ("lighting", "cheek_ratio"): lambda o: (o.side_ratio_warn, o.side_ratio_fail),
+    ("lighting", "side_gradient"): lambda o: (o.side_gradient_warn, o.side_gradient_fail),
+    ("shadows", "spread"): lambda o: (o.shadow_spread_warn, o.shadow_spread_fail),
+    ("shadows", "top_ratio"): lambda o: (o.top_ratio_warn, o.top_ratio_fail),
+    ("sharpness", ""): lambda o: (o.sharpness_warn, o.sharpness_fail),
+    ("sharpness", "direction"): lambda o: (o.sharp_direction_warn, o.sharp_direction_fail),
+    ("sharpness", "closeup_focus"): lambda o: (o.closeup_focus_warn, o.closeup_focus_fail),
+    ("scale", ""): lambda o: (o.closeup_px_per_mm_warn, o.closeup_px_per_mm_fail),
+    ("dynamic_range", ""): lambda o: (o.dynamic_range_warn, o.dynamic_range_fail),
+    ("compression", ""): lambda o: (o.compression_quality_warn, o.compression_quality_fail),
+    ("cheek_occlusion", "cheek_skin"): lambda o: (o.cheek_skin_warn, o.cheek_skin_fail),
+    ("cheek_occlusion", "cheek_edges"): lambda o: (o.cheek_edge_warn, o.cheek_edge_fail),
+    ("hair_or_hand", "forehead_skin"): lambda o: (o.forehead_skin_warn, o.forehead_skin_fail),
+    ("hair_or_hand", "forehead_edges"): lambda o: (o.forehead_edge_warn, o.forehead_edge_fail),
+    ("expression", ""): lambda o: (o.jaw_open_warn, o.jaw_open_fail),
+    ("expression", "grimace"): lambda o: (o.grimace_warn, o.grimace_fail),
+    ("eyes_open", ""): lambda o: (o.eye_blink_warn, o.eye_blink_fail),
+    ("sunglasses", "frames"): lambda o: (o.glasses_frame_warn, o.glasses_frame_fail),
+}
 
 
 def _severity(check: QualityCheck, view: str, o: QualityOptions) -> float:
@@ -196,10 +230,6 @@ def _severity(check: QualityCheck, view: str, o: QualityOptions) -> float:
         return _CATEGORICAL  # one_face and image_size report counts/sizes: no degree
     v = float(value)
     name = check.name
-    if name == "distance":
-        return _margin(v, o.warn_interpupil_px, o.min_interpupil_px)
-    if name == "face_size":
-        return _margin(v, o.warn_face_height_fraction, o.min_face_height_fraction)
     if name == "yaw":
         if view == "front":
             return _margin(abs(v), o.front_yaw_pass, o.front_yaw_warn)
@@ -218,59 +248,14 @@ def _severity(check: QualityCheck, view: str, o: QualityOptions) -> float:
         return _margin(-v, o.pitch_pass, o.pitch_warn)
     if name == "roll":
         return _margin(abs(v), o.roll_pass, o.roll_warn)
-    if name == "exposure":
-        if check.threshold == o.closeup_bright_end_warn and view == "close_up":
-            return _margin(v, o.closeup_bright_end_warn, o.closeup_bright_end_fail)
-        if check.threshold == o.dark_p90_warn:
-            return _margin(v, o.dark_p90_warn, o.dark_p90_fail)
-        if check.threshold == o.clipped_fraction_warn:
-            return _margin(v, o.clipped_fraction_warn, o.clipped_fraction_fail)
-        if check.threshold == o.channel_clipped_warn:
-            return _margin(v, o.channel_clipped_warn, o.channel_clipped_fail)
-        return _CATEGORICAL  # the whole frame too dark/bright to find a face
-    if name == "backlight":
-        return _margin(v, o.backlight_difference_warn, o.backlight_difference_fail)
-    if name == "lighting":
-        if check.threshold == o.side_gradient_warn:
-            return _margin(v, o.side_gradient_warn, o.side_gradient_fail)
-        return _margin(v, o.side_ratio_warn, o.side_ratio_fail)
-    if name == "shadows":
-        if check.threshold == o.top_ratio_warn:
-            return _margin(v, o.top_ratio_warn, o.top_ratio_fail)
-        return _margin(v, o.shadow_spread_warn, o.shadow_spread_fail)
     if name == "colour":
-        if v < o.monochrome_chroma and check.threshold == o.monochrome_chroma:
+        if check.measure == "monochrome":
             # Black-and-white: a filter, but the label names the light or pose problem it shows
             # (tuning split: dark, harsh-light and turned monochrome photos), so never the main one.
             return 0.0
         # The cast margin; a skin hue/chroma fail with a neutral grey world counts as on the line.
         return _margin(v, o.cast_image_warn, o.cast_image_fail) if v > o.cast_image_fail else 1.0
-    if name == "sharpness":
-        if view == "close_up":
-            return _margin(v, o.closeup_focus_warn, o.closeup_focus_fail)
-        if check.threshold == o.sharp_direction_warn:
-            return _margin(v, o.sharp_direction_warn, o.sharp_direction_fail)
-        return _margin(v, o.sharpness_warn, o.sharpness_fail)
-    if name == "scale":
-        return _margin(v, o.closeup_px_per_mm_warn, o.closeup_px_per_mm_fail)
-    if name == "dynamic_range":
-        return _margin(v, o.dynamic_range_warn, o.dynamic_range_fail)
-    if name == "compression":
-        return _margin(v, o.compression_quality_warn, o.compression_quality_fail)
-    if name == "cheek_occlusion":
-        if check.threshold == o.cheek_edge_warn:
-            return _margin(v, o.cheek_edge_warn, o.cheek_edge_fail)
-        return _margin(v, o.cheek_skin_warn, o.cheek_skin_fail)
-    if name == "hair_or_hand":
-        if check.threshold == o.forehead_edge_warn:
-            return _margin(v, o.forehead_edge_warn, o.forehead_edge_fail)
-        return _margin(v, o.forehead_skin_warn, o.forehead_skin_fail)
-    if name == "expression":
-        if check.threshold == o.grimace_warn:
-            return _margin(v, o.grimace_warn, o.grimace_fail)
-        return _margin(v, o.jaw_open_warn, o.jaw_open_fail)
-    if name == "eyes_open":
-        return _margin(v, o.eye_blink_warn, o.eye_blink_fail)
-    if name == "sunglasses" and check.threshold == o.glasses_frame_warn:
-        return _margin(v, o.glasses_frame_warn, o.glasses_frame_fail)
-    return _CATEGORICAL  # one_face, sunglasses, and any check without a graded measure
+    lines = _LINES.get((name, check.measure))
+    if lines is None:
+        return _CATEGORICAL
+    return _margin(v, *lines(o))
