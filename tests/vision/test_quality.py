@@ -179,6 +179,31 @@ def test_a_check_names_the_measure_it_read_and_keeps_it_in_storage(face_photo_bg
     assert bright.check("exposure").measure == "frame_clipped"
 
 
+@pytest.mark.parametrize("view", ["front", "close_up"])
+def test_any_array_of_pixels_gets_a_verdict_with_its_reason(view: str, face_photo_bgr):
+    """Grey photos in every layout, grey with alpha, BGRA and 16-bit are photos; an empty one is
+    too small (a verdict with its instruction, not an error); other shapes are refused by name."""
+    grey = cv2.cvtColor(face_photo_bgr, cv2.COLOR_BGR2GRAY)
+    layouts = {
+        "grey": grey,
+        "grey, one channel": grey[..., None],
+        "grey and alpha": np.dstack([grey, np.full_like(grey, 255)]),
+        "BGRA": np.dstack([face_photo_bgr, np.full_like(grey, 255)]),
+        "16-bit": face_photo_bgr.astype(np.uint16),
+    }
+    for name, image in layouts.items():
+        result = check_photo(image, view)
+        assert result.image_size == face_photo_bgr.shape[:2], name
+        if view == "front":
+            assert result.check("one_face").status == "pass", name
+    for empty in (np.zeros((0, 0, 3), np.uint8), np.zeros((0, 40), np.uint8)):
+        result = check_photo(empty, view)
+        assert result.verdict == "fail" and result.first_problem.name == "image_size"
+        assert "too small" in result.first_problem.instruction
+    with pytest.raises(ValueError, match="not a photo"):
+        check_photo(np.zeros((20, 20, 5), np.uint8), view)
+
+
 def test_a_blurred_photo_fails_with_its_instruction_after_storage(face_photo_bgr):
     from core.vision.quality import QualityResult
 

@@ -47,6 +47,11 @@ def check_photo(
     view = normalise_view(view)
     image = _as_bgr(image_bgr)
     full_size = (int(image.shape[0]), int(image.shape[1]))
+    if min(full_size) == 0:
+        # Nothing to look at (an empty crop or upload): too small, with its instruction.
+        return _result(
+            view, _check_resolution(full_size, None, None, view, o), None, [], None, full_size, None, o
+        )
     work, factor = _working_copy(image, o.work_side)
     work_size = (int(work.shape[0]), int(work.shape[1]))
 

@@ -61,9 +61,17 @@ def _face_gray(image_bgr: np.ndarray, rect: tuple[int, int, int, int], width: in
 
 
 def _as_bgr(image: np.ndarray) -> np.ndarray:
+    """`image` as 8-bit BGR: grey (2-D, one channel, or grey and alpha), BGRA and other depths
+    (clipped to 0-255) are converted; any other shape is not a photo."""
     image = np.asarray(image)
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
+        raise ValueError(f"not a photo: an array of shape {image.shape} (expected H x W, or H x W x 1-4)")
     if image.dtype != np.uint8:
         image = np.clip(image, 0, 255).astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] in (1, 2):
+        image = np.ascontiguousarray(image[..., 0])  # grey (and alpha)
+    if image.size == 0:
+        return image.reshape(*image.shape[:2], 3)
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     if image.shape[2] == 4:
