@@ -14,7 +14,7 @@ from core.vision.landmarks import FaceLandmarks
 from core.vision.quality.colour import _check_colour
 from core.vision.quality.compression import _check_compression
 from core.vision.quality.lighting import _frame_exposure
-from core.vision.quality.measures import _grade, _lab
+from core.vision.quality.measures import _graded, _lab
 from core.vision.quality.options import QualityOptions
 from core.vision.quality.result import QualityCheck, QualityResult
 from core.vision.quality.verdict import _result
@@ -44,13 +44,13 @@ def _close_up_exposure(luma: np.ndarray, skin: np.ndarray, o: QualityOptions) ->
         return clipped
     values = luma[skin] if np.count_nonzero(skin) >= 100 else luma.ravel()
     bright_end = float(np.percentile(values, 99))
-    status = _grade(bright_end, o.closeup_bright_end_warn, o.closeup_bright_end_fail, higher_is_worse=False)
-    return QualityCheck(
+    return _graded(
         "exposure",
-        status,
         bright_end,
         o.closeup_bright_end_warn,
-        "" if status == "pass" else N_("The photo is too dark. Move to a brighter place."),
+        o.closeup_bright_end_fail,
+        N_("The photo is too dark. Move to a brighter place."),
+        higher_is_worse=False,
         measure="closeup_bright_end",
     )
 
@@ -78,34 +78,30 @@ def _close_up(
         h, w = image.shape[:2]
         checks.append(_check_compression(image, (0, 0, w, h), o))
     focus = _close_up_focus(luma, o)
-    status = _grade(focus, o.closeup_focus_warn, o.closeup_focus_fail, higher_is_worse=False)
     checks.append(
-        QualityCheck(
+        _graded(
             "sharpness",
-            status,
             focus,
             o.closeup_focus_warn,
-            ""
-            if status == "pass"
-            else N_("The close-up is blurry. Hold the phone still, tap the skin to focus and try again."),
+            o.closeup_focus_fail,
+            N_("The close-up is blurry. Hold the phone still, tap the skin to focus and try again."),
+            higher_is_worse=False,
             measure="closeup_focus",
         )
     )
     if landmarks is not None:
         # Turned faces foreshorten the pupil distance: the face height (~2.6x it) is the other estimate.
         px_per_mm = max(landmarks.interpupil_px(), landmarks.face_height_px() / 2.6) / o.interpupil_mm
-        status = _grade(px_per_mm, o.closeup_px_per_mm_warn, o.closeup_px_per_mm_fail, higher_is_worse=False)
         checks.append(
-            QualityCheck(
+            _graded(
                 "scale",
-                status,
                 px_per_mm,
                 o.closeup_px_per_mm_warn,
-                ""
-                if status == "pass"
-                else N_(
+                o.closeup_px_per_mm_fail,
+                N_(
                     "Move the camera closer to the skin (or use the full resolution) so small spots are sharp."
                 ),
+                higher_is_worse=False,
             )
         )
     else:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from core.i18n import N_
-from core.vision.quality.measures import _grade
+from core.vision.quality.measures import _graded
 from core.vision.quality.options import QualityOptions
 from core.vision.quality.result import QualityCheck
 
@@ -117,15 +117,13 @@ def _check_compression(image: np.ndarray, rect: tuple[int, int, int, int], o: Qu
     if crop.ndim == 3:
         crop = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_BGR2GRAY)
     quality = _jpeg_quality(crop, o.compression_window) if crop.size else 100.0
-    status = _grade(quality, o.compression_quality_warn, o.compression_quality_fail, higher_is_worse=False)
-    return QualityCheck(
+    return _graded(
         "compression",
-        status,
         quality,
         o.compression_quality_warn,
-        ""
-        if status == "pass"
-        else N_(
+        o.compression_quality_fail,
+        N_(
             "The photo is too compressed to show skin detail. Send the original photo, not a screenshot or a photo sent through a messaging app."
         ),
+        higher_is_worse=False,
     )

@@ -6,7 +6,7 @@ import numpy as np
 
 from core.i18n import N_
 from core.vision.landmarks import FaceLandmarks
-from core.vision.quality.measures import _grade
+from core.vision.quality.measures import _grade, _graded
 from core.vision.quality.options import QualityOptions
 from core.vision.quality.result import QualityCheck
 from core.vision.regions import (
@@ -67,14 +67,13 @@ def _check_expression(landmarks: FaceLandmarks, o: QualityOptions) -> list[Quali
     else:
         checks.append(QualityCheck("expression", "pass", max(jaw, smile), o.jaw_open_warn))
     blink = max(b("eyeBlinkLeft"), b("eyeBlinkRight"))
-    status = _grade(blink, o.eye_blink_warn, o.eye_blink_fail)
     checks.append(
-        QualityCheck(
+        _graded(
             "eyes_open",
-            status,
             blink,
             o.eye_blink_warn,
-            "" if status == "pass" else N_("Keep your eyes open and look at the camera."),
+            o.eye_blink_fail,
+            N_("Keep your eyes open and look at the camera."),
         )
     )
     return checks

@@ -12,6 +12,7 @@ from core.i18n import N_
 from core.vision.quality.measures import (
     _FaceMeasures,
     _grade,
+    _graded,
     _hist_percentiles,
     _median_u8,
     _percentiles_u8,
@@ -383,15 +384,13 @@ def _check_dynamic_range(m: _FaceMeasures, o: QualityOptions) -> QualityCheck | 
     if cv2.countNonZero(oval) < 500:
         return None
     bits = _entropy_bits(m.luma, oval)
-    status = _grade(bits, o.dynamic_range_warn, o.dynamic_range_fail, higher_is_worse=False)
-    return QualityCheck(
+    return _graded(
         "dynamic_range",
-        status,
         bits,
         o.dynamic_range_warn,
-        ""
-        if status == "pass"
-        else N_(
+        o.dynamic_range_fail,
+        N_(
             "The photo looks flat and washed out. Turn off filters and beauty mode, wipe the camera lens and take the photo in daylight."
         ),
+        higher_is_worse=False,
     )

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from core.vision.landmarks import FaceLandmarks
-from core.vision.quality.result import Status
+from core.vision.quality.result import QualityCheck, Status
 from core.vision.regions import (
     EYE_LEFT,
     EYE_RIGHT,
@@ -23,6 +23,21 @@ def _grade(value: float, warn: float, fail: float, higher_is_worse: bool = True)
     if higher_is_worse:
         return "fail" if value > fail else "warn" if value > warn else "pass"
     return "fail" if value < fail else "warn" if value < warn else "pass"
+
+
+def _graded(
+    name: str,
+    value: float,
+    warn: float,
+    fail: float,
+    instruction: str,
+    higher_is_worse: bool = True,
+    measure: str = "",
+) -> QualityCheck:
+    """The check `name` of one measure `value` graded against its `warn` and `fail` lines; the
+    patient's `instruction` unless it passes."""
+    status = _grade(value, warn, fail, higher_is_worse)
+    return QualityCheck(name, status, value, warn, "" if status == "pass" else instruction, measure=measure)
 
 
 def _working_copy(image_bgr: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
