@@ -18,6 +18,11 @@ prints for each split:
 The VALIDATION figures are the gate's accuracy; tuning figures show what thresholds were fit on.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/eval_quality_gate.py [--verbose] [--no-degradations]
+        [--misses] [--degrade tuning] [--tuning-only]
+
+`--tuning-only` (with `--degrade tuning` implied) prints nothing of the validation split: what a
+change may be fit on and looked at while it is made, so the held-out figures are read once, at
+the end.
 """
 
 from __future__ import annotations
@@ -208,11 +213,16 @@ def report(
         print(f"obliques/profiles accepted as the wrong side: {len(wrong_side)} {wrong_side}")
 
 
-def report_close_ups(directory: Path, options: QualityOptions, verbose: bool) -> None:
+def report_close_ups(
+    directory: Path,
+    options: QualityOptions,
+    verbose: bool,
+    splits: tuple[str, ...] = ("tuning", "validation"),
+) -> None:
     """Skin close-ups (../shared/testdata/skin, all light skin) as taken and degraded, per split
-    (the focus thresholds were fit on the tuning half), and close-ups of every tone cut from the
-    split's correct front photos (`face_close_up_cases`): accept/refuse per skin tone."""
-    for split in ("tuning", "validation"):
+    of `splits` (the focus thresholds were fit on the tuning half), and close-ups of every tone cut
+    from the split's correct front photos (`face_close_up_cases`): accept/refuse per skin tone."""
+    for split in splits:
         print(
             f"\n==================== CLOSE-UPS, {split} half of the skin photos"
             f" + lower faces cut from the {split} split ===================="
@@ -323,7 +333,14 @@ def main() -> int:
         default="validation",
         help="split whose correct photos are degraded (tuning: to fit thresholds; validation: the accuracy)",
     )
+    parser.add_argument(
+        "--tuning-only",
+        action="store_true",
+        help="print the tuning split and its constructions only (while fitting: the validation split stays unread)",
+    )
     args = parser.parse_args()
+    if args.tuning_only:
+        args.degrade = "tuning"
     directory = shared_testdata_dir()
     if not (directory / "faces_labels.csv").is_file():
         print(f"no labelled photos at {directory}")
@@ -338,6 +355,8 @@ def main() -> int:
     wrong: dict[str, list[str]] = defaultdict(list)
     for row in rows:
         part = split[row["file"]]
+        if args.tuning_only and part != "tuning":
+            continue  # not even computed: `--verbose` would print it
         image = cv2.imread(str(directory / row["file"]))
         if image is None:
             raise FileNotFoundError(directory / row["file"])
@@ -417,13 +436,14 @@ def main() -> int:
         wrong["tuning"],
         args.misses,
     )
-    report(
-        "VALIDATION split (held out: the gate's accuracy)",
-        decisions["validation"],
-        turned["validation"],
-        wrong["validation"],
-        args.misses,
-    )
+    if not args.tuning_only:
+        report(
+            "VALIDATION split (held out: the gate's accuracy)",
+            decisions["validation"],
+            turned["validation"],
+            wrong["validation"],
+            args.misses,
+        )
     if degraded:
         report(f"DEGRADED {args.degrade} photos (label by construction)", degraded, [], [], args.misses)
         print("per degradation: accepted/refused as expected, main reason named")
@@ -435,7 +455,9 @@ def main() -> int:
             named = sum(d.named(reason_of(d.result)) for d in group if not d.expected_ok)
             refused = sum(not d.expected_ok for d in group)
             print(f"  {kind:22} decision {_rate(right, len(group)):>12}   reason {_rate(named, refused):>12}")
-        report_close_ups(directory, options, args.verbose)
+        report_close_ups(
+            directory, options, args.verbose, ("tuning",) if args.tuning_only else ("tuning", "validation")
+        )
         report_other_fronts(directory, args.degrade, options, args.misses)
         combined = decisions[args.degrade] + degraded
         report(
