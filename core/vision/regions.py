@@ -126,7 +126,8 @@ def _exclusions(xy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     blocked = np.zeros(shape, np.uint8)
     margin = int(round(EXCLUSION_MARGIN_IPD * _ipd(xy)))
     if margin <= 0:
-        cv2.fillPoly(blocked, polygons, 1)
+        for polygon in polygons:  # one at a time: overlapping contours in one call leave holes
+            cv2.fillPoly(blocked, [polygon], 1)
         return blocked
     # A dilation is the union of each feature's own: each is dilated in its box grown by the
     # margin only (the same pixels as dilating the whole mask, at a fraction of the cost).

@@ -66,3 +66,39 @@ def test_polygons_accept_raw_arrays(face_landmarks):
     polygons = region_polygons(face_landmarks.points)
     assert set(polygons) == set(REGIONS)
     assert all(p.ndim == 2 and p.shape[1] == 2 and len(p) >= 3 for p in polygons.values())
+
+
+def test_eyes_brows_lips_and_nostrils_are_cut_out_with_their_margin(face_landmarks):
+    """The exclusion mask is each feature dilated in its own box: the same pixels as dilating the
+    whole mask of filled features at once, also for a face cut by the frame's edge and at a scale
+    where the margin rounds to nothing."""
+    import cv2
+
+    from core.vision import regions
+
+    def whole_mask_dilated(xy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        filled = np.zeros(shape, np.uint8)
+        for contour in (regions.EYE_RIGHT, regions.EYE_LEFT, regions.LIPS_OUTER):
+            cv2.fillPoly(filled, [np.round(xy[list(contour)]).astype(np.int32)], 1)
+        for group in (regions.BROW_RIGHT, regions.BROW_LEFT, regions.NOSTRIL_RIGHT, regions.NOSTRIL_LEFT):
+            cv2.fillPoly(filled, [np.round(regions._hull(xy, group)).astype(np.int32)], 1)
+        margin = int(round(regions.EXCLUSION_MARGIN_IPD * regions._ipd(xy)))
+        if margin <= 0:
+            return filled
+        return cv2.dilate(
+            filled, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
+        )
+
+    h, w = face_landmarks.image_size
+    xy = face_landmarks.xy
+    centre = xy.mean(axis=0)
+    cases = [
+        (xy, (h, w)),
+        (xy - xy.min(axis=0) + np.float32([-25.0, -15.0]), (h, w)),  # the brows and an eye off the frame
+        (xy - (xy.max(axis=0) - np.float32([w, h])) + 20.0, (h, w)),  # the mouth off the bottom edge
+        ((xy - centre) * 0.05 + centre, (h, w)),  # a tiny face: no margin
+    ]
+    for points, shape in cases:
+        expected = whole_mask_dilated(points, shape)
+        assert expected.any()
+        assert np.array_equal(regions._exclusions(points, shape), expected)
