@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from core.vision.landmarks import FaceLandmarks
-from core.vision.quality.result import QualityCheck, Status
+from core.vision.quality.result import Measure, QualityCheck, Status
 from core.vision.regions import (
     EYE_LEFT,
     EYE_RIGHT,
@@ -32,7 +32,7 @@ def _graded(
     fail: float,
     instruction: str,
     higher_is_worse: bool = True,
-    measure: str = "",
+    measure: Measure = "",
 ) -> QualityCheck:
     """The check `name` of one measure `value` graded against its `warn` and `fail` lines; the
     patient's `instruction` unless it passes."""

@@ -5,13 +5,38 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from core.vision.detector import FaceBox
 from core.vision.landmarks import FaceLandmarks, HeadPose
 from core.vocabulary import Verdict
 
 Status = Verdict
+# Which of a check's measures its value is (`QualityCheck.measure`); "" for a check with one.
+Measure = Literal[
+    "",
+    "dark_p90",
+    "clipped",
+    "channel_clipped",
+    "frame_dark",
+    "frame_clipped",
+    "closeup_bright_end",
+    "cheek_ratio",
+    "side_gradient",
+    "spread",
+    "top_ratio",
+    "direction",
+    "closeup_focus",
+    "cheek_skin",
+    "cheek_edges",
+    "forehead_skin",
+    "forehead_edges",
+    "grimace",
+    "smile",
+    "dark_lenses",
+    "frames",
+    "monochrome",
+]
 
 
 # Each check's ISO/IEC 29794-5 (face image quality) component, named as in OFIQ, its reference
@@ -57,7 +82,7 @@ class QualityCheck:
     # bright end `dark_p90`, `clipped` luma, `channel_clipped`, or the whole `frame_dark` /
     # `frame_clipped`; lighting: `cheek_ratio` or `side_gradient`; ...): what the verdict reads to
     # weigh and order the failures. Empty for a check with one measure.
-    measure: str = ""
+    measure: Measure = ""
 
     @property
     def component(self) -> str | None:
@@ -90,13 +115,19 @@ class QualityCheck:
             threshold=data.get("threshold"),
             instruction=str(data.get("instruction") or ""),
             severity=None if data.get("severity") is None else float(data["severity"]),
-            measure=str(data.get("measure") or ""),
+            measure=_measure(data.get("measure") or ""),
         )
 
 
 def _box(values: list[int]) -> tuple[int, int, int, int]:
     x, y, w, h = values
     return int(x), int(y), int(w), int(h)
+
+
+def _measure(value: object) -> Measure:
+    if value not in get_args(Measure):
+        raise ValueError(f"unknown quality measure {value!r}")
+    return value  # type: ignore[return-value]
 
 
 def _status(value: object) -> Status:

@@ -13,7 +13,7 @@ from core.vision.detector import FaceBox
 from core.vision.landmarks import FaceLandmarks, HeadPose
 from core.vision.quality.occlusion import _hair_across
 from core.vision.quality.options import QualityOptions
-from core.vision.quality.result import QualityCheck, QualityResult, Status
+from core.vision.quality.result import Measure, QualityCheck, QualityResult, Status
 
 
 def _result(
@@ -190,7 +190,7 @@ def _margin(value: float, warn: float, fail: float) -> float:
 # `QualityCheck.measure` ("" = the check's one measure). Pose and colour are read in `_severity`;
 # a check or measure not here (one face, image size, dark lenses, a frame too dark or bright to
 # find a face) fails with no degree.
-_LINES: dict[tuple[str, str], Callable[[QualityOptions], tuple[float, float]]] = {
+_LINES: dict[tuple[str, Measure], Callable[[QualityOptions], tuple[float, float]]] = {
     ("distance", ""): lambda o: (o.warn_interpupil_px, o.min_interpupil_px),
     ("face_size", ""): lambda o: (o.warn_face_height_fraction, o.min_face_height_fraction),
     ("exposure", "dark_p90"): lambda o: (o.dark_p90_warn, o.dark_p90_fail),
